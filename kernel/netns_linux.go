@@ -1,0 +1,63 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+)
+
+// NetnsDir is where named network namespaces live, as with ip netns.
+const NetnsDir = "/run/netns"
+
+// NetnsPath returns the bind-mount path of a named namespace.
+func NetnsPath(name string) string { return filepath.Join(NetnsDir, name) }
+
+// Do runs fn on an OS thread that has joined the network namespace at
+// path (a /run/netns entry or /proc/PID/ns/net). An empty path runs fn in
+// the caller's namespace. Goroutines that fn starts do not inherit the
+// namespace. If the thread cannot return to its namespace, it stays
+// locked so that the Go runtime discards it.
+func Do(path string, fn func() error) error {
+	if path == "" {
+		return fn()
+	}
+	target, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening namespace %s: %w", path, err)
+	}
+	defer unix.Close(target)
+
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		origin, err := unix.Open(threadNetns(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("opening current namespace: %w", err)
+			return
+		}
+		defer unix.Close(origin)
+		if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("entering namespace %s: %w", path, err)
+			return
+		}
+		ferr := fn()
+		if err := unix.Setns(origin, unix.CLONE_NEWNET); err != nil {
+			// Leave the thread locked: the runtime ends it with the goroutine.
+			errc <- errors.Join(ferr, fmt.Errorf("returning from namespace %s: %w", path, err))
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
+}
+
+func threadNetns() string {
+	return fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
+}

@@ -1,0 +1,222 @@
+package topology
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"sort"
+)
+
+// Pos is a position in a topology file: 1-based line and column.
+type Pos struct {
+	File string
+	Line int
+	Col  int
+}
+
+func (p Pos) String() string {
+	if p.Line == 0 {
+		return p.File
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+}
+
+// HostNode is the reserved node name that stands for the root network
+// namespace in references such as "host:uplink".
+const HostNode = "host"
+
+// Lab is a validated topology: the desired state of one lab.
+// Slices are sorted by name so that everything derived from a Lab is
+// deterministic.
+type Lab struct {
+	Name    string
+	File    string
+	Bridges []*Bridge
+	Nodes   []*Node
+	// Host holds the interfaces that live in the root namespace at the
+	// host end of a node–host cable. Their Node field is HostNode.
+	Host []*Interface
+	// Links holds every cable of the lab, derived from the interfaces'
+	// link keys: one entry per veth pair.
+	Links []*Link
+}
+
+// Bridge is a Linux bridge in the root namespace.
+type Bridge struct {
+	Name string
+	// Addresses are assigned to the bridge itself, on the host side.
+	Addresses []netip.Prefix
+	MTU       int
+	Pos       Pos
+}
+
+// Node is a network namespace.
+type Node struct {
+	Name       string
+	Interfaces []*Interface
+	Routes     []Route
+	Sysctls    []Sysctl
+	// Router turns on IPv4 and IPv6 forwarding.
+	Router bool
+	Pos    Pos
+}
+
+// Interface is one end of a veth pair, inside a node or on the host.
+type Interface struct {
+	// Node is the owning node's name, or HostNode.
+	Node      string
+	Name      string
+	Addresses []netip.Prefix
+	MTU       int
+	MAC       net.HardwareAddr
+	Pos       Pos
+	// Link is the cable this interface is one end of (set by validation).
+	Link *Link
+}
+
+// Ref returns the interface as "node:name".
+func (i *Interface) Ref() string { return i.Node + ":" + i.Name }
+
+// OnHost reports whether the interface lives in the root namespace.
+func (i *Interface) OnHost() bool { return i.Node == HostNode }
+
+// LinkKind says what the far end of a veth pair is.
+type LinkKind int
+
+const (
+	// Peer joins two interfaces (node–node or node–host).
+	Peer LinkKind = iota
+	// Port joins an interface to a bridge: the other veth end is a
+	// bridge port in the root namespace.
+	Port
+)
+
+// Link is one veth pair.
+type Link struct {
+	Kind LinkKind
+	// A is always set. For Peer links, A sorts before B by Ref.
+	A *Interface
+	// B is the far interface of a Peer link.
+	B *Interface
+	// Bridge is the bridge of a Port link.
+	Bridge *Bridge
+	// Pos is where the link key was written.
+	Pos Pos
+}
+
+// String names the link the way the file references it.
+func (l *Link) String() string {
+	if l.Kind == Port {
+		return l.A.Ref() + " -- " + l.Bridge.Name
+	}
+	return l.A.Ref() + " -- " + l.B.Ref()
+}
+
+// Route is a static route in a node.
+type Route struct {
+	// To is the destination; "default" is 0.0.0.0/0 or ::/0, chosen by
+	// the family of Via.
+	To netip.Prefix
+	// Via is the gateway; zero for a device route.
+	Via netip.Addr
+	// Dev is the outgoing interface; empty lets the kernel choose by Via.
+	Dev    string
+	Metric int
+	Pos    Pos
+}
+
+// Sysctl is one per-namespace kernel setting, such as
+// net.ipv4.ip_forward=1.
+type Sysctl struct {
+	Key   string
+	Value string
+	Pos   Pos
+}
+
+// Node returns the node with the given name, or nil.
+func (l *Lab) Node(name string) *Node {
+	i := sort.Search(len(l.Nodes), func(i int) bool { return l.Nodes[i].Name >= name })
+	if i < len(l.Nodes) && l.Nodes[i].Name == name {
+		return l.Nodes[i]
+	}
+	return nil
+}
+
+// Bridge returns the bridge with the given name, or nil.
+func (l *Lab) Bridge(name string) *Bridge {
+	for _, b := range l.Bridges {
+		if b.Name == name {
+			return b
+		}
+	}
+	return nil
+}
+
+// Interface returns the named interface of a node, or nil.
+func (n *Node) Interface(name string) *Interface {
+	for _, i := range n.Interfaces {
+		if i.Name == name {
+			return i
+		}
+	}
+	return nil
+}
+
+// Ports returns the Port links of a bridge, in link order.
+func (l *Lab) Ports(b *Bridge) []*Link {
+	var out []*Link
+	for _, k := range l.Links {
+		if k.Kind == Port && k.Bridge == b {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Segment is one layer-2 broadcast domain: a bridge with its ports, or
+// the two ends of a point-to-point cable.
+type Segment struct {
+	// Name is the bridge name, or "a:x -- b:y" for a cable.
+	Name string
+	// Bridge is set for a bridge segment.
+	Bridge *Bridge
+	// Members are the addressed endpoints on the segment.
+	Members []Member
+}
+
+// Member is one place on a segment that can hold addresses: a node's
+// interface, a host-side interface, or a bridge's own host side.
+type Member struct {
+	// Node is the node name, or HostNode for the root namespace.
+	Node string
+	// Dev is the interface name inside Node (the bridge name for the
+	// bridge's own host side).
+	Dev       string
+	Addresses []netip.Prefix
+}
+
+// Segments returns the lab's layer-2 segments: bridges first, in name
+// order, then point-to-point cables in link order.
+func (l *Lab) Segments() []Segment {
+	var segs []Segment
+	for _, b := range l.Bridges {
+		s := Segment{Name: b.Name, Bridge: b}
+		if len(b.Addresses) > 0 {
+			s.Members = append(s.Members, Member{Node: HostNode, Dev: b.Name, Addresses: b.Addresses})
+		}
+		for _, k := range l.Ports(b) {
+			s.Members = append(s.Members, member(k.A))
+		}
+		segs = append(segs, s)
+	}
+	for _, k := range l.Links {
+		if k.Kind == Peer {
+			segs = append(segs, Segment{Name: k.String(), Members: []Member{member(k.A), member(k.B)}})
+		}
+	}
+	return segs
+}
+
+func member(i *Interface) Member {
+	return Member{Node: i.Node, Dev: i.Name, Addresses: i.Addresses}
+}
