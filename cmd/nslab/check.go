@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/nslab/nslab/check"
+	"github.com/nslab/nslab/examples"
+	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/plan"
+	"github.com/nslab/nslab/topology"
+	"github.com/spf13/cobra"
+)
+
+func newCheck() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "check [LAB]",
+		Short: "Ping every reachable address from every node and print the matrix",
+		Long: `Probe a running lab with a built-in ICMP prober (no ping binary needed):
+every node pings every address on its own segments and, where routes lead
+there and back, beyond them; the host pings the addresses on the segments
+it is attached to. Pairs that the topology does not connect are shown as
+"-" and are not probed. nslab check exits 1 if an expected pair fails.
+
+LAB may be left out when only one lab is running.`,
+		Example:           `  sudo nslab check seed`,
+		Args:              args(cobra.MaximumNArgs(1)),
+		ValidArgsFunction: completeLabs,
+	}
+	out := outputFlag(cmd)
+	timeout := cmd.Flags().Duration("timeout", time.Second, "how long to wait for each reply")
+	cmd.RunE = func(cmd *cobra.Command, a []string) error {
+		if err := checkOutput(*out); err != nil {
+			return err
+		}
+		name, err := oneLab(a)
+		if err != nil {
+			return err
+		}
+		t, err := lab.Topology(name)
+		if err != nil {
+			return err
+		}
+		return runCheck(cmd.Context(), cmd.OutOrStdout(), t, *out, *timeout)
+	}
+	return cmd
+}
+
+// oneLab returns the lab named in a, or the only running lab.
+func oneLab(a []string) (string, error) {
+	if len(a) == 1 {
+		return a[0], nil
+	}
+	names, err := lab.Names()
+	if err != nil {
+		return "", err
+	}
+	switch len(names) {
+	case 0:
+		return "", fmt.Errorf("no lab is running")
+	case 1:
+		return names[0], nil
+	}
+	return "", &usageError{fmt.Errorf("several labs are running (%v): name one", names)}
+}
+
+func runCheck(ctx context.Context, w io.Writer, t *topology.Lab, out string, timeout time.Duration) error {
+	rep, err := check.Run(ctx, t, nodePath(t.Name), check.Options{Timeout: timeout})
+	if err != nil {
+		return err
+	}
+	if out == "json" {
+		err = writeJSON(w, rep)
+	} else {
+		err = rep.WriteMatrix(w)
+	}
+	if err != nil {
+		return err
+	}
+	if rep.Failed > 0 {
+		return fmt.Errorf("lab %s: %d of %d expected pairs failed", t.Name, rep.Failed, rep.Failed+rep.Passed)
+	}
+	return nil
+}
+
+// nodePath maps a node of the lab to its namespace path ("" for the host).
+func nodePath(labName string) func(string) string {
+	return func(node string) string {
+		if node == topology.HostNode {
+			return ""
+		}
+		return kernel.NetnsPath(plan.NetnsName(labName, node))
+	}
+}
+
+func newDemo() *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Build the seed lab, check it, show it and remove it",
+		Long: `Build the built-in seed lab (examples/seed.yaml: two nodes on a bridge with
+the host), probe it with check, print its status and tear it down. Exits 0
+only if all of it worked and nothing was left behind.`,
+		Example: `  sudo nslab demo`,
+		Args:    args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return demo(cmd.Context(), cmd.OutOrStdout(), name)
+		},
+	}
+	cmd.Flags().StringVar(&name, "lab", "demo", "name of the demo lab")
+	return cmd
+}
+
+func demo(ctx context.Context, w io.Writer, name string) (err error) {
+	t, err := topology.Parse("examples/seed.yaml", examples.Seed)
+	if err != nil {
+		return err
+	}
+	t.Name = name
+	fmt.Fprintf(w, "== up: lab %s from the built-in examples/seed.yaml\n", name)
+	start := time.Now()
+	if err := lab.Up(ctx, t, examples.Seed, lab.Options{Logf: logf}); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "lab %s is up: %s in %s\n", name, summary(t), since(start))
+	defer func() {
+		start := time.Now()
+		derr := lab.Down(context.Background(), name, lab.Options{Logf: logf})
+		if derr == nil {
+			fmt.Fprintf(w, "\n== down: lab %s removed in %s\n", name, since(start))
+		}
+		if err == nil {
+			err = derr
+		}
+	}()
+	fmt.Fprintf(w, "\n== status\n")
+	s, err := lab.GetStatus(name)
+	if err != nil {
+		return err
+	}
+	if err := writeStatus(w, []*lab.Status{s}); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n== check\n")
+	return runCheck(ctx, w, t, "table", time.Second)
+}

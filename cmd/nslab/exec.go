@@ -1,0 +1,110 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/lab"
+	"github.com/spf13/cobra"
+)
+
+func newExec() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "exec NODE [--] COMMAND [ARG...]",
+		Short: "Run a command inside a lab node",
+		Long: `Run a command inside a lab node, with standard input, output and error
+attached; nslab exits with the command's exit status. As with ip netns exec,
+the command sees /sys for the node and /etc/netns/LAB.NODE/* over /etc.
+NSLAB_LAB and NSLAB_NODE are set in its environment.`,
+		Example: `  sudo nslab exec ns1 -- ip -br addr
+  sudo nslab exec seed.ns1 -- ping -c1 10.0.0.3`,
+		Args:              args(cobra.MinimumNArgs(2)),
+		ValidArgsFunction: completeNodes,
+		RunE: func(cmd *cobra.Command, a []string) error {
+			return execIn(a[0], a[1:], nil)
+		},
+	}
+	cmd.Flags().SetInterspersed(false)
+	return cmd
+}
+
+func newShell() *cobra.Command {
+	return &cobra.Command{
+		Use:   "shell NODE",
+		Short: "Start an interactive shell inside a lab node",
+		Long: `Start $SHELL (or /bin/bash, or /bin/sh) inside a lab node. The prompt
+starts with the node's name, [LAB.NODE].`,
+		Example:           `  sudo nslab shell ns1`,
+		Args:              args(cobra.ExactArgs(1)),
+		ValidArgsFunction: completeNodes,
+		RunE: func(cmd *cobra.Command, a []string) error {
+			n, err := lab.FindNode(a[0])
+			if err != nil {
+				return err
+			}
+			argv, env, err := shellArgs(n)
+			if err != nil {
+				return err
+			}
+			return execIn(a[0], argv, env)
+		},
+	}
+}
+
+// execIn replaces nslab with argv inside the node; it returns on failure.
+func execIn(ref string, argv, extraEnv []string) error {
+	n, err := lab.FindNode(ref)
+	if err != nil {
+		return err
+	}
+	env := append(os.Environ(), "NSLAB_LAB="+n.Lab, "NSLAB_NODE="+n.Name)
+	env = append(env, extraEnv...)
+	if err := kernel.Exec(n.Netns(), argv, env); err != nil {
+		return fmt.Errorf("%s: running %s: %w", n.Netns(), argv[0], err)
+	}
+	return nil
+}
+
+// shellArgs picks the user's shell and makes its prompt name the node.
+func shellArgs(n lab.Node) (argv, env []string, err error) {
+	sh := os.Getenv("SHELL")
+	if sh == "" {
+		sh = "/bin/bash"
+		if _, err := os.Stat(sh); err != nil {
+			sh = "/bin/sh"
+		}
+	}
+	prompt := "[" + n.Netns() + "] "
+	if filepath.Base(sh) != "bash" {
+		return []string{sh, "-i"}, []string{"PS1=" + prompt + "$ "}, nil
+	}
+	rc := filepath.Join(lab.StateDir, n.Lab, "bashrc")
+	body := strings.Join([]string{
+		"[ -r /etc/bash.bashrc ] && . /etc/bash.bashrc",
+		"[ -r ~/.bashrc ] && . ~/.bashrc",
+		"PS1='" + prompt + "'\"$PS1\"",
+	}, "\n") + "\n"
+	if err := os.WriteFile(rc, []byte(body), 0o644); err != nil {
+		return nil, nil, fmt.Errorf("writing the shell's rc file: %w", err)
+	}
+	return []string{sh, "--rcfile", rc, "-i"}, nil, nil
+}
+
+func completeNodes(_ *cobra.Command, a []string, _ string) ([]string, cobra.ShellCompDirective) {
+	if len(a) > 0 {
+		return nil, cobra.ShellCompDirectiveDefault
+	}
+	var out []string
+	names, _ := lab.Names()
+	for _, l := range names {
+		if t, err := lab.Topology(l); err == nil {
+			for _, n := range t.Nodes {
+				out = append(out, lab.Node{Lab: l, Name: n.Name}.Netns())
+			}
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
+}

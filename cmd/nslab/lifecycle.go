@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/plan"
+	"github.com/nslab/nslab/topology"
+	"github.com/spf13/cobra"
+)
+
+// loadFile reads and validates a topology file; name, when set, renames
+// the lab.
+func loadFile(path, name string) (*topology.Lab, []byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := topology.Parse(path, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	if name != "" {
+		if err := topology.CheckLabName(name); err != nil {
+			return nil, nil, &usageError{fmt.Errorf("--lab: %w", err)}
+		}
+		t.Name = name
+	}
+	return t, data, nil
+}
+
+func summary(t *topology.Lab) string {
+	return fmt.Sprintf("%d nodes, %d bridges, %d links", len(t.Nodes), len(t.Bridges), len(t.Links))
+}
+
+func newUp() *cobra.Command {
+	var name string
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "up FILE",
+		Short: "Build the lab a topology file describes",
+		Long: `Build the lab a topology file describes: its namespaces, bridges, veth
+pairs, addresses, routes and sysctls. When up returns, every address is
+usable (IPv6 too: duplicate address detection is off in lab nodes).
+
+A name that the lab needs but that something else holds (a namespace of
+ip netns add, a bridge made by hand) stops up before it changes anything.
+If building fails part-way, up removes what it made.`,
+		Example: `  sudo nslab up examples/seed.yaml
+  sudo nslab up --lab seed2 examples/seed.yaml   # a second copy beside the first`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			t, data, err := loadFile(a[0], name)
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			if err := lab.Up(cmd.Context(), t, data, lab.Options{Logf: logf}); err != nil {
+				return err
+			}
+			if !quiet {
+				fmt.Fprintf(cmd.OutOrStdout(), "lab %s is up: %s in %s\n", t.Name, summary(t), since(start))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&name, "lab", "", "name the lab NAME instead of the file's name")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing on success")
+	return cmd
+}
+
+func since(t time.Time) time.Duration { return time.Since(t).Round(100 * time.Microsecond) }
+
+func newDown() *cobra.Command {
+	var name string
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "down [FILE | LAB]",
+		Short: "Remove a lab and end the processes running in it",
+		Long: `Remove everything nslab made for a lab: its namespaces, bridges and cables,
+and end the processes running in its nodes. Objects that nslab did not make
+are never touched. Removing a lab that is not running is no error.`,
+		Example: `  sudo nslab down examples/seed.yaml
+  sudo nslab down seed
+  sudo nslab down --lab seed`,
+		Args: args(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			target, err := downTarget(name, a)
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			if err := lab.Down(context.Background(), target, lab.Options{Logf: logf}); err != nil {
+				return err
+			}
+			if !quiet {
+				fmt.Fprintf(cmd.OutOrStdout(), "lab %s is down in %s\n", target, since(start))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&name, "lab", "", "the name of the lab to remove")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing on success")
+	return cmd
+}
+
+// downTarget picks the lab to remove: --lab, a topology file, or a lab
+// name.
+func downTarget(name string, a []string) (string, error) {
+	switch {
+	case name != "" && len(a) == 1:
+		t, _, err := loadFile(a[0], name)
+		if err != nil {
+			return "", err
+		}
+		return t.Name, nil
+	case name != "":
+		return name, topology.CheckLabName(name)
+	case len(a) == 0:
+		return "", &usageError{errors.New("down needs a topology file, a lab name or --lab NAME")}
+	}
+	if _, err := os.Stat(a[0]); err == nil {
+		t, _, err := loadFile(a[0], "")
+		if err != nil {
+			return "", err
+		}
+		return t.Name, nil
+	}
+	if topology.CheckLabName(a[0]) != nil {
+		return "", fmt.Errorf("%s: no such file, and not a lab name", a[0])
+	}
+	return a[0], nil
+}
+
+func newValidate() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate FILE...",
+		Short: "Check topology files without touching the kernel",
+		Long: `Check topology files: YAML syntax, types, unknown keys, names, links,
+addresses and routes. Every problem is reported as file:line:col with what
+to do about it. Nothing on the machine is read or changed.`,
+		Example: `  nslab validate examples/*.yaml`,
+		Args:    args(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			var errs []error
+			for _, f := range a {
+				t, _, err := loadFile(f, "")
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: valid: lab %s, %s\n", f, t.Name, summary(t))
+			}
+			return errors.Join(errs...)
+		},
+	}
+}
+
+func newPlan() *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
+		Use:   "plan FILE",
+		Short: "Print the ip commands that up would run, changing nothing",
+		Long: `Print what up would do, as the equivalent ip commands, one stage after the
+other; commands within a stage are independent. Names that clash with
+objects on this machine are reported as up would report them. Nothing is
+changed. Without root, plan cannot look into namespaces and plans against
+an empty machine.`,
+		Example: `  nslab plan examples/seed.yaml`,
+		Args:    args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			t, _, err := loadFile(a[0], name)
+			if err != nil {
+				return err
+			}
+			st := &kernel.State{Namespaces: map[string]string{}, Links: map[string]*kernel.RootLink{}, Names: map[string]string{}}
+			if os.Geteuid() == 0 {
+				c := kernel.NewConn()
+				defer c.Close()
+				if st, err = kernel.Observe(c, nil); err != nil {
+					return err
+				}
+			}
+			p, err := plan.Up(t, st)
+			if err != nil {
+				return err
+			}
+			return p.WriteScript(cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&name, "lab", "", "plan the lab under the name NAME")
+	return cmd
+}

@@ -1,0 +1,85 @@
+// Command nslab turns a YAML topology file into a live network of Linux
+// network namespaces, veth pairs and bridges, and removes it again.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// exitError carries an exit code without a message of its own, as when
+// a command run by exec or a failed check decides the status.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// usageError marks errors in how nslab was called: exit status 2.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	root := newRoot()
+	root.SetArgs(args)
+	err := root.Execute()
+	var ee *exitError
+	var ue *usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.As(err, &ue):
+		fmt.Fprintf(os.Stderr, "nslab: %v\nRun 'nslab --help' for usage.\n", err)
+		return 2
+	}
+	fmt.Fprintf(os.Stderr, "nslab: %v\n", err)
+	return 1
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "nslab",
+		Short: "Virtual networks of Linux namespaces, veth pairs and bridges, from a YAML file",
+		Long: `nslab turns a short YAML file into a live network on this host, made of the
+kernel's own parts: network namespaces as nodes, veth pairs as cables and
+Linux bridges as switches, with addresses, routes and sysctls.
+
+Nodes are named LAB.NODE under /run/netns, so ip netns exec and nsenter work
+on them too. NODE arguments take the bare node name when it is unique among
+running labs, else LAB.NODE.`,
+		Example: `  sudo nslab demo                       # build, check and remove the seed lab
+  sudo nslab up examples/seed.yaml
+  sudo nslab exec ns1 -- ping -c1 10.0.0.3
+  sudo nslab check seed
+  sudo nslab down examples/seed.yaml`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	root.AddCommand(newUp(), newDown(), newValidate(), newPlan(), newStatus(), newPs(),
+		newExec(), newShell(), newCheck(), newDemo())
+	return root
+}
+
+// args wraps a cobra argument validator so that its errors are usage errors.
+func args(v cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if err := v(cmd, a); err != nil {
+			return &usageError{err}
+		}
+		return nil
+	}
+}
+
+func logf(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "nslab: "+format+"\n", a...)
+}

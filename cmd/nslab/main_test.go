@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nslab/nslab/internal/labtest"
+)
+
+// bin is the nslab binary under test, built once by TestMain.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "nslab-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "nslab")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building nslab: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// nslab runs the binary with stdin and returns its output and exit code.
+func nslab(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running nslab %v: %v", args, err)
+	}
+	return r
+}
+
+// seedFile writes a seed topology under a unique lab name and registers
+// the lab's teardown and leak check.
+func seedFile(t *testing.T, subnet string) (file, name string) {
+	t.Helper()
+	labtest.RequireRoot(t)
+	name = labtest.Name("c")
+	file = filepath.Join(t.TempDir(), name+".yaml")
+	yaml := fmt.Sprintf(`name: %s
+bridges:
+  br-ns: {addresses: [%[2]s.1/24]}
+nodes:
+  ns1:
+    interfaces:
+      eth0: {link: br-ns, addresses: [%[2]s.2/24]}
+  ns2:
+    interfaces:
+      eth0: {link: br-ns, addresses: [%[2]s.3/24]}
+`, name, subnet)
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if r := nslab(t, "", "down", "--lab", name); r.code != 0 {
+			t.Errorf("down: %s", r.stderr)
+		}
+		labtest.CheckLeaks(t, name)
+	})
+	return file, name
+}
+
+func TestLifecycle(t *testing.T) {
+	file, name := seedFile(t, "10.77.0")
+	if r := nslab(t, "", "up", file); r.code != 0 || !strings.Contains(r.stdout, "lab "+name+" is up") {
+		t.Fatalf("up: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// The system's own tools see the lab.
+	if out := labtest.IP(t, "netns", "list"); !strings.Contains(out, name+".ns1") {
+		t.Errorf("ip netns list:\n%s", out)
+	}
+	if out, err := exec.Command("ip", "netns", "exec", name+".ns1", "ip", "-br", "addr").CombinedOutput(); err != nil || !strings.Contains(string(out), "10.77.0.2/24") {
+		t.Errorf("ip netns exec: %v\n%s", err, out)
+	}
+
+	t.Run("status json", func(t *testing.T) {
+		r := nslab(t, "", "status", "-o", "json", name)
+		var st []struct {
+			Name  string
+			Nodes []struct {
+				Name       string
+				Interfaces []struct {
+					Name, State, Peer string
+					Addresses         []string
+				}
+			}
+			Bridges []struct{ Name, Kernel_name string }
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+			t.Fatalf("status -o json: %v\n%s%s", err, r.stdout, r.stderr)
+		}
+		if len(st) != 1 || len(st[0].Nodes) != 2 || st[0].Nodes[0].Interfaces[0].Peer != "br-ns" ||
+			strings.Join(st[0].Nodes[1].Interfaces[0].Addresses, ",") != "10.77.0.3/24" ||
+			st[0].Nodes[0].Interfaces[0].State != "up" {
+			t.Errorf("status: %+v", st)
+		}
+	})
+	t.Run("status table", func(t *testing.T) {
+		r := nslab(t, "", "status", name)
+		if !strings.Contains(r.stdout, "10.77.0.2/24") || !strings.Contains(r.stdout, "bridge br-ns") {
+			t.Errorf("status:\n%s%s", r.stdout, r.stderr)
+		}
+	})
+	t.Run("exec", func(t *testing.T) {
+		r := nslab(t, "hello\n", "exec", name+".ns1", "--", "sh", "-c", "cat; echo $NSLAB_NODE; ip -br addr show eth0; exit 7")
+		if r.code != 7 || !strings.Contains(r.stdout, "hello\nns1\n") || !strings.Contains(r.stdout, "10.77.0.2/24") {
+			t.Errorf("exec: code %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+	t.Run("exec etc netns", func(t *testing.T) {
+		dir := "/etc/netns/" + name + ".ns2"
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		os.WriteFile(dir+"/hosts", []byte("10.77.0.2 peer-one\n"), 0o644)
+		r := nslab(t, "", "exec", "ns2", "cat", "/etc/hosts")
+		if r.stdout != "10.77.0.2 peer-one\n" {
+			t.Errorf("exec did not bind /etc/netns/%s.ns2/hosts: %q %s", name, r.stdout, r.stderr)
+		}
+	})
+	t.Run("shell", func(t *testing.T) {
+		r := nslab(t, "echo in-$NSLAB_NODE\nexit 3\n", "shell", name+".ns2")
+		if r.code != 3 || !strings.Contains(r.stdout, "in-ns2") || !strings.Contains(r.stderr, "["+name+".ns2]") {
+			t.Errorf("shell: code %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+		}
+	})
+	t.Run("ps", func(t *testing.T) {
+		sleeper := exec.Command(bin, "exec", name+".ns2", "sleep", "30")
+		if err := sleeper.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { sleeper.Process.Kill(); sleeper.Wait() }()
+		var r result
+		for range 100 {
+			if r = nslab(t, "", "ps", name); strings.Contains(r.stdout, "sleep 30") {
+				break
+			}
+		}
+		if !hasRow(r.stdout, name, "ns2", fmt.Sprint(sleeper.Process.Pid), "sleep", "30") {
+			t.Errorf("ps:\n%s%s", r.stdout, r.stderr)
+		}
+	})
+	t.Run("check", func(t *testing.T) {
+		r := nslab(t, "", "check", name)
+		if r.code != 0 || !strings.Contains(r.stdout, "ok") {
+			t.Errorf("check: code %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+	t.Run("up again", func(t *testing.T) {
+		r := nslab(t, "", "up", file)
+		if r.code != 1 || !strings.Contains(r.stderr, "already up") {
+			t.Errorf("second up: code %d\n%s", r.code, r.stderr)
+		}
+	})
+}
+
+func TestExecUnknownNode(t *testing.T) {
+	labtest.RequireRoot(t)
+	r := nslab(t, "", "exec", "no-such-node", "true")
+	if r.code != 1 || !strings.Contains(r.stderr, "no node named no-such-node") {
+		t.Errorf("code %d: %s", r.code, r.stderr)
+	}
+}
+
+func TestCheckFailsOnBrokenLab(t *testing.T) {
+	file, name := seedFile(t, "10.78.0")
+	if r := nslab(t, "", "up", file); r.code != 0 {
+		t.Fatalf("up: %s", r.stderr)
+	}
+	labtest.IP(t, "-n", name+".ns2", "link", "set", "eth0", "down")
+	r := nslab(t, "", "check", "--timeout", "300ms", name)
+	if r.code != 1 || !strings.Contains(r.stdout, "10.78.0.3") {
+		t.Errorf("check of a broken lab: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	labtest.RequireRoot(t)
+	name := labtest.Name("demo")
+	r := nslab(t, "", "demo", "--lab", name)
+	if r.code != 0 {
+		t.Fatalf("demo: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"is up", "10.0.0.2/24", "ok", "removed"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	labtest.CheckLeaks(t, name)
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	for _, args := range [][]string{{"up"}, {"status", "-o", "yaml"}, {"no-such-command"}, {"up", "--bogus", "x"}} {
+		if r := nslab(t, "", args...); r.code != 2 {
+			t.Errorf("nslab %v: code %d, want 2\n%s", args, r.code, r.stderr)
+		}
+	}
+}
+
+func TestValidateAndPlan(t *testing.T) {
+	r := nslab(t, "", "validate", "../../examples/seed.yaml", "../../examples/two-subnets.yaml", "../../examples/p2p.yaml")
+	if r.code != 0 || strings.Count(r.stdout, "valid") != 3 {
+		t.Errorf("validate examples: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("nodes:\n  ns1:\n    interfaces:\n      eth0: {link: br9}\n"), 0o644)
+	r = nslab(t, "", "validate", bad)
+	if r.code != 1 || !strings.Contains(r.stderr, bad+":4:") || !strings.Contains(r.stderr, "br9") {
+		t.Errorf("validate bad file: code %d\n%s", r.code, r.stderr)
+	}
+	r = nslab(t, "", "plan", "--lab", "planonly", "../../examples/seed.yaml")
+	for _, want := range []string{"ip netns add planonly.ns1", "type bridge", "type veth peer name eth0 netns planonly.ns2", "ip -n planonly.ns1 addr add 10.0.0.2/24 dev eth0"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("plan lacks %q:\n%s%s", want, r.stdout, r.stderr)
+		}
+	}
+	if left := labtest.Leftovers("planonly"); len(left) > 0 {
+		t.Errorf("plan changed the machine: %v", left)
+	}
+}
+
+// hasRow reports whether a table has a line made of exactly these fields.
+func hasRow(table string, fields ...string) bool {
+	for _, line := range strings.Split(table, "\n") {
+		if strings.Join(strings.Fields(line), " ") == strings.Join(fields, " ") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/nslab/nslab/lab"
+	"github.com/spf13/cobra"
+)
+
+// outputFlag adds -o/--output and returns where its value lands.
+func outputFlag(cmd *cobra.Command) *string {
+	var o string
+	cmd.Flags().StringVarP(&o, "output", "o", "table", "output format: table or json")
+	return &o
+}
+
+func checkOutput(o string) error {
+	if o != "table" && o != "json" {
+		return &usageError{fmt.Errorf("--output %q: use table or json", o)}
+	}
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// selectLabs returns the named labs, or every running lab.
+func selectLabs(a []string) ([]string, error) {
+	if len(a) > 0 {
+		return a, nil
+	}
+	return lab.Names()
+}
+
+func newStatus() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "status [LAB...]",
+		Short: "Show running labs: nodes, interfaces, addresses and peers",
+		Long: `Show every running lab (or the named ones) as the kernel has it: each
+node's interfaces with their state, addresses and what their cable leads
+to, and each bridge with its host-side addresses and ports.`,
+		Example: `  sudo nslab status
+  sudo nslab status -o json seed`,
+		ValidArgsFunction: completeLabs,
+	}
+	out := outputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, a []string) error {
+		if err := checkOutput(*out); err != nil {
+			return err
+		}
+		names, err := selectLabs(a)
+		if err != nil {
+			return err
+		}
+		all := []*lab.Status{}
+		for _, n := range names {
+			s, err := lab.GetStatus(n)
+			if err != nil {
+				return err
+			}
+			all = append(all, s)
+		}
+		if *out == "json" {
+			return writeJSON(cmd.OutOrStdout(), all)
+		}
+		return writeStatus(cmd.OutOrStdout(), all)
+	}
+	return cmd
+}
+
+func writeStatus(w io.Writer, all []*lab.Status) error {
+	if len(all) == 0 {
+		_, err := fmt.Fprintln(w, "no lab is running")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "LAB\tNODE\tINTERFACE\tSTATE\tADDRESSES\tPEER")
+	for _, s := range all {
+		for _, n := range s.Nodes {
+			if len(n.Interfaces) == 0 {
+				fmt.Fprintf(tw, "%s\t%s\t-\t\t\t\n", s.Name, n.Name)
+			}
+			for _, i := range n.Interfaces {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, n.Name, i.Name, i.State, list(i.Addresses), i.Peer)
+			}
+		}
+		for _, i := range s.Host {
+			fmt.Fprintf(tw, "%s\thost\t%s (%s)\t%s\t%s\t%s\n", s.Name, i.Name, i.Kernel, i.State, list(i.Addresses), i.Peer)
+		}
+		for _, b := range s.Bridges {
+			fmt.Fprintf(tw, "%s\thost\tbridge %s (%s)\t%s\t%s\t%d ports\n", s.Name, b.Name, b.Kernel, b.State, list(b.Addresses), len(b.Ports))
+		}
+	}
+	return tw.Flush()
+}
+
+func list(s []string) string {
+	if len(s) == 0 {
+		return "-"
+	}
+	return strings.Join(s, ",")
+}
+
+func completeLabs(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	names, _ := lab.Names()
+	return names, cobra.ShellCompDirectiveNoFileComp
+}
+
+func newPs() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ps [LAB...]",
+		Short: "List the processes running in lab nodes",
+		Long: `List the processes whose network namespace is a node of a running lab (or
+of the named labs): the ps -eo pid,netns,args view, by node name.`,
+		Example:           `  sudo nslab ps seed`,
+		ValidArgsFunction: completeLabs,
+	}
+	out := outputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, a []string) error {
+		if err := checkOutput(*out); err != nil {
+			return err
+		}
+		names, err := selectLabs(a)
+		if err != nil {
+			return err
+		}
+		procs, err := lab.Processes(names)
+		if err != nil {
+			return err
+		}
+		if *out == "json" {
+			return writeJSON(cmd.OutOrStdout(), procs)
+		}
+		tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "LAB\tNODE\tPID\tCOMMAND")
+		for _, p := range procs {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", p.Lab, p.Node, p.PID, strings.Join(p.Args, " "))
+		}
+		return tw.Flush()
+	}
+	return cmd
+}

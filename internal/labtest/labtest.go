@@ -1,0 +1,80 @@
+// Package labtest holds helpers for tests that build real labs as root:
+// unique lab names, cross-checks with ip, and the leak check that every
+// such test runs after its teardown.
+package labtest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// RequireRoot skips the test unless it runs as root.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: it builds network namespaces, veth pairs and bridges")
+	}
+}
+
+var seq atomic.Int64
+
+// Name returns a lab name unique to this test process: prefix, pid and a
+// counter, within the 24 bytes a lab name may have.
+func Name(prefix string) string {
+	n := fmt.Sprintf("%s%d-%d", prefix, os.Getpid()%100000, seq.Add(1))
+	if len(n) > 24 {
+		n = n[len(n)-24:]
+	}
+	return n
+}
+
+// IP runs ip with args and returns its output; failures fail the test.
+func IP(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("ip", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// Leftovers lists what of the lab remains on the machine: namespaces,
+// root-namespace links that carry its marks, netns mounts and state.
+func Leftovers(lab string) []string {
+	var left []string
+	entries, _ := os.ReadDir("/run/netns")
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), lab+".") {
+			left = append(left, "namespace "+e.Name())
+		}
+	}
+	out, _ := exec.Command("ip", "-o", "-d", "link", "show").CombinedOutput()
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, "nslab:"+lab+":") || strings.Contains(line, "altname "+lab+".") {
+			left = append(left, "link "+strings.Fields(line)[1])
+		}
+	}
+	mounts, _ := os.ReadFile("/proc/self/mounts")
+	for _, line := range strings.Split(string(mounts), "\n") {
+		if strings.Contains(line, " /run/netns/"+lab+".") {
+			left = append(left, "mount "+strings.Fields(line)[1])
+		}
+	}
+	if _, err := os.Stat("/run/nslab/" + lab); err == nil {
+		left = append(left, "state /run/nslab/"+lab)
+	}
+	return left
+}
+
+// CheckLeaks fails the test if anything of the lab remains. It does not
+// wait: down must have removed everything by the time it returns.
+func CheckLeaks(t testing.TB, lab string) {
+	t.Helper()
+	if left := Leftovers(lab); len(left) > 0 {
+		t.Errorf("lab %s left behind: %s", lab, strings.Join(left, "; "))
+	}
+}

@@ -1,0 +1,211 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Sysctl is one setting under /proc/sys, as "net.ipv4.ip_forward" = "1".
+type Sysctl struct {
+	Key   string
+	Value string
+}
+
+func (s Sysctl) path() string {
+	return filepath.Join("/proc/sys", strings.ReplaceAll(s.Key, ".", "/"))
+}
+
+// writeSysctls writes settings in the namespace of the calling thread.
+func writeSysctls(settings []Sysctl) error {
+	for _, s := range settings {
+		if err := os.WriteFile(s.path(), []byte(s.Value), 0o644); err != nil {
+			return fmt.Errorf("setting %s=%s: %w", s.Key, s.Value, err)
+		}
+	}
+	return nil
+}
+
+// NetnsAdd creates a named network namespace that ip netns sees, brings
+// its loopback up, marks the loopback with Marker as alias and applies
+// Sysctls before any other interface exists.
+//
+// Equivalent to: ip netns add NAME; ip -n NAME link set lo up alias MARKER;
+// ip netns exec NAME sysctl -w KEY=VALUE...
+type NetnsAdd struct {
+	Name    string
+	Marker  string
+	Sysctls []Sysctl
+}
+
+func (o *NetnsAdd) Namespace() string { return o.Name }
+
+func (o *NetnsAdd) String() string {
+	out := []string{
+		"ip netns add " + o.Name,
+		fmt.Sprintf("ip -n %s link set lo up alias %q", o.Name, o.Marker),
+	}
+	for _, s := range o.Sysctls {
+		out = append(out, fmt.Sprintf("ip netns exec %s sysctl -qw %s=%s", o.Name, s.Key, s.Value))
+	}
+	return lines(out...)
+}
+
+func (o *NetnsAdd) Apply(*Conn) error {
+	return opErr(o.Name, "creating namespace", o.create())
+}
+
+func (o *NetnsAdd) create() error {
+	if err := prepareNetnsDir(); err != nil {
+		return err
+	}
+	path := NetnsPath(o.Name)
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	if err := inNewNetns(func(self string) error { return o.setup(self, path) }); err != nil {
+		unix.Unmount(path, unix.MNT_DETACH)
+		os.Remove(path)
+		return err
+	}
+	return nil
+}
+
+// setup runs inside the new namespace.
+func (o *NetnsAdd) setup(self, path string) error {
+	lo, err := netlink.LinkByName("lo")
+	if err != nil {
+		return fmt.Errorf("finding lo: %w", err)
+	}
+	if err := netlink.LinkSetAlias(lo, o.Marker); err != nil {
+		return fmt.Errorf("marking lo: %w", err)
+	}
+	if err := netlink.LinkSetUp(lo); err != nil {
+		return fmt.Errorf("bringing lo up: %w", err)
+	}
+	if err := writeSysctls(o.Sysctls); err != nil {
+		return err
+	}
+	if err := unix.Mount(self, path, "none", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind-mounting %s: %w", path, err)
+	}
+	return nil
+}
+
+// inNewNetns runs fn on a locked thread inside a fresh network namespace;
+// fn gets the thread's namespace path to bind-mount it.
+func inNewNetns(fn func(self string) error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		origin, err := unix.Open(threadNetns(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("opening current namespace: %w", err)
+			return
+		}
+		defer unix.Close(origin)
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("unshare: %w", err)
+			return
+		}
+		ferr := fn(threadNetns())
+		if err := unix.Setns(origin, unix.CLONE_NEWNET); err != nil {
+			errc <- errors.Join(ferr, fmt.Errorf("returning to the host namespace: %w", err))
+			return // the thread stays locked and dies with the goroutine
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
+}
+
+var netnsDirOnce struct {
+	sync.Mutex
+	done bool
+}
+
+// prepareNetnsDir makes /run/netns a shared mount point, as ip netns add
+// does, so that namespace mounts propagate to other mount namespaces.
+func prepareNetnsDir() error {
+	netnsDirOnce.Lock()
+	defer netnsDirOnce.Unlock()
+	if netnsDirOnce.done {
+		return nil
+	}
+	if err := os.MkdirAll(NetnsDir, 0o755); err != nil {
+		return err
+	}
+	err := unix.Mount("", NetnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	if errors.Is(err, unix.EINVAL) {
+		if err := unix.Mount(NetnsDir, NetnsDir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind-mounting %s: %w", NetnsDir, err)
+		}
+		err = unix.Mount("", NetnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	}
+	if err != nil {
+		return fmt.Errorf("making %s a shared mount: %w", NetnsDir, err)
+	}
+	netnsDirOnce.done = true
+	return nil
+}
+
+// NetnsDel removes a named namespace. The kernel frees it, with every
+// interface inside, once no process holds it any more.
+//
+// Equivalent to: ip netns delete NAME
+type NetnsDel struct{ Name string }
+
+func (o *NetnsDel) Namespace() string { return o.Name }
+func (o *NetnsDel) String() string    { return "ip netns delete " + o.Name }
+
+func (o *NetnsDel) Apply(c *Conn) error {
+	c.Forget(o.Name)
+	return opErr(o.Name, "deleting namespace", DeleteNetns(o.Name))
+}
+
+// DeleteNetns unmounts and removes /run/netns/NAME; a missing one is fine.
+func DeleteNetns(name string) error {
+	path := NetnsPath(name)
+	err := unix.Unmount(path, unix.MNT_DETACH)
+	if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("unmounting %s: %w", path, err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// SysctlSet applies settings inside a namespace.
+//
+// Equivalent to: ip netns exec NS sysctl -w KEY=VALUE
+type SysctlSet struct {
+	NS       string
+	Settings []Sysctl
+}
+
+func (o *SysctlSet) Namespace() string { return o.NS }
+
+func (o *SysctlSet) String() string {
+	out := make([]string, len(o.Settings))
+	for i, s := range o.Settings {
+		out[i] = fmt.Sprintf("ip netns exec %s sysctl -qw %s=%s", o.NS, s.Key, s.Value)
+	}
+	return lines(out...)
+}
+
+func (o *SysctlSet) Apply(*Conn) error {
+	err := Do(NetnsPath(o.NS), func() error { return writeSysctls(o.Settings) })
+	return opErr(o.NS, "setting sysctls", err)
+}

@@ -1,0 +1,164 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// MarkerPrefix starts every alias nslab sets on the objects it owns.
+const MarkerPrefix = "nslab:"
+
+// Marker returns the ownership mark of an object of a lab, as
+// "nslab:LAB:KIND:NAME".
+func Marker(lab, kind, name string) string {
+	return MarkerPrefix + lab + ":" + kind + ":" + name
+}
+
+// ParseMarker splits a mark made by Marker; ok is false for anything else.
+func ParseMarker(s string) (lab, kind, name string, ok bool) {
+	rest, found := strings.CutPrefix(s, MarkerPrefix)
+	if !found {
+		return "", "", "", false
+	}
+	parts := strings.SplitN(rest, ":", 3)
+	if len(parts) != 3 || parts[0] == "" {
+		return "", "", "", false
+	}
+	return parts[0], parts[1], parts[2], true
+}
+
+// State is what nslab observes on the machine: named namespaces and links
+// of the root namespace, with their ownership marks.
+type State struct {
+	// Namespaces maps every entry of /run/netns to the alias of its
+	// loopback, which holds nslab's mark. Entries that were not inspected
+	// map to "?"; entries that are not a live namespace map to "".
+	Namespaces map[string]string
+	// Links are the root namespace's links by kernel name.
+	Links map[string]*RootLink
+	// Names maps every name and altname in the root namespace to the
+	// kernel name of its link.
+	Names map[string]string
+}
+
+// Unknown is the mark of a namespace that Observe did not inspect.
+const Unknown = "?"
+
+// RootLink is a link of the root namespace.
+type RootLink struct {
+	Name     string
+	Alias    string
+	AltNames []string
+	Type     string
+	Index    int
+	Master   int
+}
+
+// Observe reads the state of the machine. inspect chooses the namespaces
+// whose mark is read (nil reads all); the others are only listed.
+func Observe(c *Conn, inspect func(name string) bool) (*State, error) {
+	st := &State{Namespaces: map[string]string{}, Links: map[string]*RootLink{}, Names: map[string]string{}}
+	if err := observeLinks(c, st); err != nil {
+		return nil, err
+	}
+	names, err := listNetns()
+	if err != nil {
+		return nil, err
+	}
+	var todo []string
+	for _, n := range names {
+		st.Namespaces[n] = Unknown
+		if inspect == nil || inspect(n) {
+			todo = append(todo, n)
+		}
+	}
+	marks := readMarks(todo)
+	for i, n := range todo {
+		st.Namespaces[n] = marks[i]
+	}
+	return st, nil
+}
+
+func observeLinks(c *Conn, st *State) error {
+	h, err := c.Handle("")
+	if err != nil {
+		return err
+	}
+	links, err := retryDump(h.LinkList)
+	if err != nil {
+		return fmt.Errorf("listing links: %w", err)
+	}
+	for _, l := range links {
+		a := l.Attrs()
+		rl := &RootLink{Name: a.Name, Alias: a.Alias, AltNames: a.AltNames, Type: l.Type(), Index: a.Index, Master: a.MasterIndex}
+		st.Links[a.Name] = rl
+		st.Names[a.Name] = a.Name
+		for _, alt := range a.AltNames {
+			st.Names[alt] = a.Name
+		}
+	}
+	return nil
+}
+
+func listNetns() ([]string, error) {
+	entries, err := os.ReadDir(NetnsDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", NetnsDir, err)
+	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names, nil
+}
+
+// readMarks reads the loopback alias of each namespace, a few at a time.
+func readMarks(names []string) []string {
+	marks := make([]string, len(names))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i, n := range names {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			marks[i] = NetnsMark(n)
+		}()
+	}
+	wg.Wait()
+	return marks
+}
+
+// NetnsMark returns the loopback alias of a named namespace, or "" when
+// the entry is not a live namespace or cannot be read.
+func NetnsMark(name string) string {
+	fd, err := netns.GetFromPath(NetnsPath(name))
+	if err != nil {
+		return ""
+	}
+	defer fd.Close()
+	var fs unix.Statfs_t
+	if unix.Fstatfs(int(fd), &fs) != nil || fs.Type != unix.NSFS_MAGIC {
+		return ""
+	}
+	h, err := netlink.NewHandleAt(fd)
+	if err != nil {
+		return ""
+	}
+	defer h.Close()
+	lo, err := h.LinkByName("lo")
+	if err != nil {
+		return ""
+	}
+	return lo.Attrs().Alias
+}

@@ -1,0 +1,103 @@
+package kernel_test
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/nslab/nslab/internal/labtest"
+	"github.com/nslab/nslab/kernel"
+)
+
+// apply runs ops in order and fails the test on the first error.
+func apply(t *testing.T, c *kernel.Conn, ops ...kernel.Op) {
+	t.Helper()
+	for _, op := range ops {
+		if err := op.Apply(c); err != nil {
+			t.Fatalf("%s:\n%v", op, err)
+		}
+	}
+}
+
+func TestOpsBuildWhatIPSees(t *testing.T) {
+	labtest.RequireRoot(t)
+	lab := labtest.Name("k")
+	a, b := lab+".a", lab+".b"
+	br, port := "nlt"+strings.ReplaceAll(lab, "-", "")[1:], "nlp"+strings.ReplaceAll(lab, "-", "")[1:]
+	c := kernel.NewConn()
+	t.Cleanup(func() {
+		for _, op := range []kernel.Op{&kernel.LinkDel{Name: port}, &kernel.LinkDel{Name: br}, &kernel.NetnsDel{Name: a}, &kernel.NetnsDel{Name: b}} {
+			if err := op.Apply(c); err != nil {
+				t.Error(err)
+			}
+		}
+		c.Close()
+		labtest.CheckLeaks(t, lab)
+	})
+	mac := net.HardwareAddr{0x02, 0, 0, 0, 0xaa, 0x01}
+	apply(t, c,
+		&kernel.NetnsAdd{Name: a, Marker: kernel.Marker(lab, "node", "a"), Sysctls: []kernel.Sysctl{{Key: "net.ipv6.conf.default.accept_dad", Value: "0"}, {Key: "net.ipv4.ip_forward", Value: "1"}}},
+		&kernel.NetnsAdd{Name: b, Marker: kernel.Marker(lab, "node", "b")},
+		&kernel.BridgeAdd{Name: br, Tags: kernel.Tags{Alias: kernel.Marker(lab, "bridge", "br"), AltName: lab + ".br"}},
+		&kernel.VethAdd{NS: a, Name: "p0", MTU: 1400, PeerNS: b, PeerName: "p1", PeerMAC: mac},
+		&kernel.VethAdd{Name: port, Tags: kernel.Tags{Alias: kernel.Marker(lab, "port", "a:eth0"), AltName: lab + ".a.eth0"}, Master: br, PeerNS: a, PeerName: "eth0"},
+		&kernel.LinkSetup{NS: a, Name: "p0", Addresses: []netip.Prefix{netip.MustParsePrefix("10.91.0.1/24"), netip.MustParsePrefix("fd10:91::1/64")}},
+		&kernel.LinkSetup{NS: b, Name: "p1", Addresses: []netip.Prefix{netip.MustParsePrefix("10.91.0.2/24")}},
+		&kernel.RouteAdd{NS: b, To: netip.MustParsePrefix("10.92.0.0/16"), Via: netip.MustParseAddr("10.91.0.1"), Metric: 5},
+	)
+
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"netns", "list"}, []string{a, b}},
+		{[]string{"-n", a, "-d", "link", "show", "lo"}, []string{"alias nslab:" + lab + ":node:a", "UP"}},
+		{[]string{"-n", a, "addr", "show", "p0"}, []string{"10.91.0.1/24", "fd10:91::1/64", "mtu 1400"}},
+		{[]string{"-n", b, "link", "show", "p1"}, []string{"02:00:00:00:aa:01", "mtu 1400"}},
+		{[]string{"-n", b, "route"}, []string{"10.92.0.0/16 via 10.91.0.1 dev p1 metric 5"}},
+		{[]string{"-d", "link", "show", lab + ".a.eth0"}, []string{"master " + br, "alias nslab:" + lab + ":port:a:eth0", "addrgenmode none"}},
+		{[]string{"-n", a, "link", "show", "eth0"}, []string{"eth0@"}},
+	} {
+		out := labtest.IP(t, tc.args...)
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("ip %s lacks %q:\n%s", strings.Join(tc.args, " "), w, out)
+			}
+		}
+	}
+	if out, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); strings.TrimSpace(string(out)) != "0" {
+		t.Errorf("a sysctl of a node leaked to the host: ip_forward=%s", out)
+	}
+	if addr := labtest.IP(t, "-n", a, "addr", "show", "p0"); strings.Contains(addr, "tentative") {
+		t.Errorf("IPv6 address still tentative:\n%s", addr)
+	}
+
+	st, err := kernel.Observe(c, func(ns string) bool { return strings.HasPrefix(ns, lab+".") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Namespaces[a] != kernel.Marker(lab, "node", "a") || st.Names[lab+".br"] != br || st.Links[port].Alias != kernel.Marker(lab, "port", "a:eth0") {
+		t.Errorf("observe: ns %q, altname -> %q, port %+v", st.Namespaces[a], st.Names[lab+".br"], st.Links[port])
+	}
+
+	err = (&kernel.NetnsAdd{Name: a, Marker: "x"}).Apply(c)
+	if !errors.Is(err, syscall.EEXIST) || !strings.Contains(err.Error(), a) {
+		t.Errorf("creating an existing namespace: %v", err)
+	}
+}
+
+func TestMarkerRoundTrip(t *testing.T) {
+	l, k, n, ok := kernel.ParseMarker(kernel.Marker("lab", "port", "r1:eth0"))
+	if !ok || l != "lab" || k != "port" || n != "r1:eth0" {
+		t.Errorf("ParseMarker = %q %q %q %v", l, k, n, ok)
+	}
+	for _, s := range []string{"", "nslab:", "nslab::x:y", "other:lab:node:x", "nslab:lab"} {
+		if _, _, _, ok := kernel.ParseMarker(s); ok {
+			t.Errorf("ParseMarker(%q) accepted", s)
+		}
+	}
+}

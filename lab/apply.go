@@ -1,0 +1,99 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/plan"
+)
+
+// maxErrors caps how many failures of one stage are reported.
+const maxErrors = 8
+
+// apply runs a plan stage by stage; the operations of a stage run on a
+// bounded pool of workers. It stops after the first stage that fails.
+func apply(ctx context.Context, c *kernel.Conn, p *plan.Plan, opt *Options) error {
+	total, done := p.Len(), 0
+	for _, s := range p.Stages {
+		err := runStage(ctx, c, s, opt.workers(), func() {
+			done++
+			opt.progress(s.Name, done, total)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func runStage(ctx context.Context, c *kernel.Conn, s plan.Stage, workers int, tick func()) error {
+	var (
+		next   atomic.Int64
+		mu     sync.Mutex
+		errs   []error
+		failed atomic.Bool
+		wg     sync.WaitGroup
+	)
+	for range min(workers, len(s.Ops)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(s.Ops) || failed.Load() || ctx.Err() != nil {
+					return
+				}
+				err := s.Ops[i].Apply(c)
+				mu.Lock()
+				if err != nil {
+					failed.Store(true)
+					if len(errs) < maxErrors {
+						errs = append(errs, err)
+					}
+				} else {
+					tick()
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Options tune how a lab is built and torn down. The zero value is ready
+// to use.
+type Options struct {
+	// Workers bounds the kernel operations in flight; 0 sizes it to the
+	// machine.
+	Workers int
+	// Logf receives messages for the user; nil discards them.
+	Logf func(format string, args ...any)
+	// Progress receives the stage name and done/total counts of a plan
+	// being applied; nil discards them.
+	Progress func(stage string, done, total int)
+}
+
+func (o *Options) workers() int {
+	if o.Workers > 0 {
+		return o.Workers
+	}
+	return max(4, 2*runtime.NumCPU())
+}
+
+func (o *Options) logf(format string, args ...any) {
+	if o.Logf != nil {
+		o.Logf(format, args...)
+	}
+}
+
+func (o *Options) progress(stage string, done, total int) {
+	if o.Progress != nil {
+		o.Progress(stage, done, total)
+	}
+}

@@ -1,0 +1,133 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/plan"
+	"github.com/nslab/nslab/topology"
+	"golang.org/x/sys/unix"
+)
+
+// StateDir holds nslab's hints about running labs: StateDir/LAB/ keeps a
+// copy of the topology a lab was built from. The kernel stays the truth.
+var StateDir = "/run/nslab"
+
+func labDir(name string) string { return filepath.Join(StateDir, name) }
+
+func topologyFile(name string) string { return filepath.Join(labDir(name), "topology.yaml") }
+
+// Up builds a lab. It fails without changing anything when the file's
+// names clash with objects that nslab did not make, or when the lab is up
+// already; when building fails part-way, it removes what it made.
+func Up(ctx context.Context, t *topology.Lab, source []byte, opt Options) error {
+	unlock, err := lock(t.Name, &opt)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	c := kernel.NewConn()
+	defer c.Close()
+	st, err := observe(c, t.Name)
+	if err != nil {
+		return err
+	}
+	p, err := plan.Up(t, st)
+	if err != nil {
+		return err
+	}
+	if err := saveTopology(t.Name, source); err != nil {
+		return err
+	}
+	if err := apply(ctx, c, p, &opt); err != nil {
+		if derr := down(c, t.Name, &opt); derr != nil {
+			return fmt.Errorf("%w\nundoing the partial lab also failed: %v", err, derr)
+		}
+		return fmt.Errorf("%w\nnothing of lab %s was left behind", err, t.Name)
+	}
+	return nil
+}
+
+// Down removes every object marked as the lab's and ends the processes
+// running in its nodes. A lab that does not exist is no error.
+func Down(ctx context.Context, name string, opt Options) error {
+	unlock, err := lock(name, &opt)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	c := kernel.NewConn()
+	defer c.Close()
+	return down(c, name, &opt)
+}
+
+func down(c *kernel.Conn, name string, opt *Options) error {
+	st, err := observe(c, name)
+	if err != nil {
+		return err
+	}
+	spaces := labNamespaces(name, st)
+	if n, err := kernel.KillIn(spaces, 2*time.Second); err != nil {
+		return fmt.Errorf("ending processes of lab %s: %w", name, err)
+	} else if n > 0 {
+		opt.logf("ended %d processes in lab %s", n, name)
+	}
+	if err := apply(context.Background(), c, plan.Down(name, st), opt); err != nil {
+		return err
+	}
+	return os.RemoveAll(labDir(name))
+}
+
+// observe reads the machine, inspecting the namespaces of one lab.
+func observe(c *kernel.Conn, name string) (*kernel.State, error) {
+	prefix := plan.NetnsName(name, "")
+	return kernel.Observe(c, func(ns string) bool { return strings.HasPrefix(ns, prefix) })
+}
+
+// labNamespaces lists the namespaces marked as the lab's.
+func labNamespaces(name string, st *kernel.State) []string {
+	var out []string
+	for ns, mark := range st.Namespaces {
+		if l, _, _, ok := kernel.ParseMarker(mark); ok && l == name {
+			out = append(out, ns)
+		}
+	}
+	return out
+}
+
+func saveTopology(name string, source []byte) error {
+	if err := os.MkdirAll(labDir(name), 0o755); err != nil {
+		return fmt.Errorf("saving lab state: %w", err)
+	}
+	return os.WriteFile(topologyFile(name), source, 0o644)
+}
+
+// lock takes the lab's lock, waiting (and saying so) while another nslab
+// holds it. The lock files live outside the lab directories so that down
+// can remove those.
+func lock(name string, opt *Options) (func(), error) {
+	dir := filepath.Join(StateDir, ".locks")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", dir, err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("opening lock of lab %s: %w", name, err)
+	}
+	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		opt.logf("lab %s is busy (another nslab works on it); waiting", name)
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking lab %s: %w", name, err)
+	}
+	return func() { f.Close() }, nil
+}

@@ -1,0 +1,208 @@
+package lab_test
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nslab/nslab/check"
+	"github.com/nslab/nslab/internal/labtest"
+	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/plan"
+	"github.com/nslab/nslab/topology"
+)
+
+const seedYAML = `
+bridges:
+  br-ns: {addresses: [10.0.0.1/24, fd10:99::1/64]}
+nodes:
+  ns1:
+    interfaces:
+      eth0: {link: br-ns, addresses: [10.0.0.2/24, fd10:99::2/64]}
+  ns2:
+    interfaces:
+      eth0: {link: br-ns, addresses: [10.0.0.3/24, fd10:99::3/64]}
+`
+
+// up builds a lab from YAML under a unique name and registers its
+// teardown and leak check.
+func up(t *testing.T, yaml string) *topology.Lab {
+	t.Helper()
+	labtest.RequireRoot(t)
+	tl := parse(t, yaml)
+	t.Cleanup(func() {
+		if err := lab.Down(context.Background(), tl.Name, lab.Options{}); err != nil {
+			t.Errorf("down: %v", err)
+		}
+		labtest.CheckLeaks(t, tl.Name)
+	})
+	if err := lab.Up(context.Background(), tl, []byte(yaml), lab.Options{}); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	return tl
+}
+
+func parse(t *testing.T, yaml string) *topology.Lab {
+	t.Helper()
+	name := labtest.Name("t")
+	tl, err := topology.Parse(name+".yaml", []byte("name: "+name+"\n"+yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tl
+}
+
+func nsPath(labName string) func(string) string {
+	return func(node string) string {
+		if node == topology.HostNode {
+			return ""
+		}
+		return kernel.NetnsPath(plan.NetnsName(labName, node))
+	}
+}
+
+func TestUpSeedIsReachableAtOnce(t *testing.T) {
+	tl := up(t, seedYAML)
+	netns := labtest.IP(t, "netns", "list")
+	for _, n := range []string{"ns1", "ns2"} {
+		if !strings.Contains(netns, tl.Name+"."+n) {
+			t.Errorf("ip netns list lacks %s.%s:\n%s", tl.Name, n, netns)
+		}
+	}
+	addr := labtest.IP(t, "-n", tl.Name+".ns1", "-br", "addr", "show", "eth0")
+	if !strings.Contains(addr, "10.0.0.2/24") || !strings.Contains(addr, "fd10:99::2/64") || strings.Contains(addr, "tentative") {
+		t.Errorf("ns1 eth0 addresses: %s", addr)
+	}
+	br := labtest.IP(t, "-d", "link", "show", tl.Name+".br-ns")
+	if !strings.Contains(br, "bridge") || !strings.Contains(br, "nslab:"+tl.Name+":bridge:br-ns") {
+		t.Errorf("bridge by altname: %s", br)
+	}
+	rep, err := check.Run(context.Background(), tl, nsPath(tl.Name), check.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Failed > 0 || rep.Passed == 0 {
+		var b strings.Builder
+		rep.WriteMatrix(&b)
+		t.Errorf("check: %d failed, %d passed\n%s", rep.Failed, rep.Passed, b.String())
+	}
+}
+
+func TestUpRefusesForeignNamespace(t *testing.T) {
+	labtest.RequireRoot(t)
+	tl := parse(t, seedYAML)
+	foreign := tl.Name + ".ns2"
+	labtest.IP(t, "netns", "add", foreign)
+	t.Cleanup(func() { exec.Command("ip", "netns", "delete", foreign).Run() })
+
+	err := lab.Up(context.Background(), tl, nil, lab.Options{})
+	var clash *plan.ClashError
+	if !errors.As(err, &clash) {
+		t.Fatalf("up over a foreign namespace: got %v, want a ClashError", err)
+	}
+	if !strings.Contains(err.Error(), foreign) {
+		t.Errorf("error does not name the namespace: %v", err)
+	}
+	if !strings.Contains(labtest.IP(t, "netns", "list"), foreign) {
+		t.Errorf("foreign namespace %s was removed", foreign)
+	}
+	if err := lab.Down(context.Background(), tl.Name, lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(labtest.IP(t, "netns", "list"), foreign) {
+		t.Errorf("down removed the foreign namespace %s", foreign)
+	}
+	exec.Command("ip", "netns", "delete", foreign).Run()
+	labtest.CheckLeaks(t, tl.Name)
+}
+
+func TestUpRefusesForeignBridgeName(t *testing.T) {
+	labtest.RequireRoot(t)
+	tl := parse(t, seedYAML)
+	alt := plan.BridgeAltName(tl.Name, "br-ns")
+	labtest.IP(t, "link", "add", "nslfor0", "type", "bridge")
+	t.Cleanup(func() { exec.Command("ip", "link", "delete", "nslfor0").Run() })
+	labtest.IP(t, "link", "property", "add", "dev", "nslfor0", "altname", alt)
+
+	err := lab.Up(context.Background(), tl, nil, lab.Options{})
+	if err == nil || !strings.Contains(err.Error(), "nslfor0") {
+		t.Fatalf("up over a foreign bridge name: got %v", err)
+	}
+	lab.Down(context.Background(), tl.Name, lab.Options{})
+	if !strings.Contains(labtest.IP(t, "link", "show", "nslfor0"), alt) {
+		t.Error("the foreign bridge lost its name")
+	}
+	labtest.CheckLeaks(t, tl.Name)
+}
+
+func TestUpTwiceSaysLabIsUp(t *testing.T) {
+	tl := up(t, seedYAML)
+	err := lab.Up(context.Background(), tl, nil, lab.Options{})
+	if !errors.Is(err, plan.ErrLabExists) {
+		t.Fatalf("second up: got %v, want ErrLabExists", err)
+	}
+}
+
+func TestFailedUpLeavesNothing(t *testing.T) {
+	labtest.RequireRoot(t)
+	tl := parse(t, seedYAML+`
+    sysctls:
+      net.ipv4.no_such_setting: 1
+`)
+	err := lab.Up(context.Background(), tl, nil, lab.Options{})
+	if err == nil || !strings.Contains(err.Error(), "no_such_setting") {
+		t.Fatalf("up with a bad sysctl: got %v", err)
+	}
+	labtest.CheckLeaks(t, tl.Name)
+}
+
+func TestTwoLabsWithTheSameNodes(t *testing.T) {
+	a := up(t, seedYAML)
+	b := up(t, strings.ReplaceAll(strings.ReplaceAll(seedYAML, "10.0.0.", "10.0.1."), "fd10:99::", "fd10:98::"))
+	for _, tl := range []*topology.Lab{a, b} {
+		rep, err := check.Run(context.Background(), tl, nsPath(tl.Name), check.Options{})
+		if err != nil || rep.Failed > 0 {
+			t.Errorf("lab %s: check %v, %d failed", tl.Name, err, rep.Failed)
+		}
+	}
+	if _, err := lab.FindNode("ns1"); err == nil || !strings.Contains(err.Error(), a.Name+".ns1") {
+		t.Errorf("FindNode(ns1) with two labs: got %v, want an ambiguity error naming %s.ns1", err, a.Name)
+	}
+	n, err := lab.FindNode(b.Name + ".ns1")
+	if err != nil || n.Lab != b.Name {
+		t.Errorf("FindNode(%s.ns1) = %v, %v", b.Name, n, err)
+	}
+}
+
+func TestDownEndsProcesses(t *testing.T) {
+	labtest.RequireRoot(t)
+	tl := parse(t, seedYAML)
+	if err := lab.Up(context.Background(), tl, []byte("name: "+tl.Name+"\n"+seedYAML), lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("ip", "netns", "exec", tl.Name+".ns1", "sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	procs, err := lab.Processes([]string{tl.Name})
+	for i := 0; err == nil && len(procs) == 0 && i < 100; i++ {
+		time.Sleep(10 * time.Millisecond)
+		procs, err = lab.Processes([]string{tl.Name})
+	}
+	if err != nil || len(procs) != 1 || procs[0].Node != "ns1" {
+		t.Errorf("processes: %+v, %v", procs, err)
+	}
+	if err := lab.Down(context.Background(), tl.Name, lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err == nil {
+		t.Error("sleep in the lab was not ended by down")
+	}
+	labtest.CheckLeaks(t, tl.Name)
+}

@@ -1,0 +1,257 @@
+package lab
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/plan"
+	"github.com/nslab/nslab/topology"
+	"github.com/vishvananda/netlink"
+)
+
+// Names lists the running labs: those with state under StateDir and those
+// whose marked namespaces remain without it.
+func Names() ([]string, error) {
+	seen := map[string]bool{}
+	entries, err := os.ReadDir(StateDir)
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	for _, e := range entries {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			seen[e.Name()] = true
+		}
+	}
+	spaces, _ := os.ReadDir(kernel.NetnsDir)
+	for _, e := range spaces {
+		if l, node, ok := plan.SplitNetnsName(e.Name()); ok && !seen[l] {
+			if ml, _, mn, ok := kernel.ParseMarker(kernel.NetnsMark(e.Name())); ok && ml == l && mn == node {
+				seen[l] = true
+			}
+		}
+	}
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// Topology returns the topology a running lab was built from.
+func Topology(name string) (*topology.Lab, error) {
+	data, err := os.ReadFile(topologyFile(name))
+	if os.IsNotExist(err) {
+		return nil, fmt.Errorf("lab %s is not running (no %s); running labs are listed by nslab status", name, topologyFile(name))
+	}
+	if err != nil {
+		return nil, err
+	}
+	t, err := topology.Parse(topologyFile(name), data)
+	if err != nil {
+		return nil, err
+	}
+	t.Name = name
+	return t, nil
+}
+
+// Status is a running lab as the kernel shows it, with the cabling of its
+// topology.
+type Status struct {
+	Name    string         `json:"name"`
+	Nodes   []NodeStatus   `json:"nodes"`
+	Bridges []BridgeStatus `json:"bridges"`
+	Host    []IfaceStatus  `json:"host,omitempty"`
+}
+
+// NodeStatus is one node.
+type NodeStatus struct {
+	Name       string        `json:"name"`
+	Netns      string        `json:"netns"`
+	Interfaces []IfaceStatus `json:"interfaces"`
+}
+
+// BridgeStatus is one bridge of the lab.
+type BridgeStatus struct {
+	Name      string   `json:"name"`
+	Kernel    string   `json:"kernel_name"`
+	AltName   string   `json:"altname"`
+	State     string   `json:"state"`
+	Addresses []string `json:"addresses"`
+	Ports     []string `json:"ports"`
+}
+
+// IfaceStatus is one interface.
+type IfaceStatus struct {
+	Name string `json:"name"`
+	// Kernel is the kernel name of a host interface.
+	Kernel    string   `json:"kernel_name,omitempty"`
+	State     string   `json:"state"`
+	MTU       int      `json:"mtu"`
+	MAC       string   `json:"mac"`
+	Addresses []string `json:"addresses"`
+	// Peer is what the cable leads to: a bridge, "node:iface" or
+	// "host:name".
+	Peer string `json:"peer"`
+}
+
+// GetStatus reads a running lab from the kernel.
+func GetStatus(name string) (*Status, error) {
+	t, err := Topology(name)
+	if err != nil {
+		return nil, err
+	}
+	c := kernel.NewConn()
+	defer c.Close()
+	s := &Status{Name: name}
+	for _, n := range t.Nodes {
+		s.Nodes = append(s.Nodes, nodeStatus(c, t, n))
+	}
+	for _, b := range t.Bridges {
+		s.Bridges = append(s.Bridges, bridgeStatus(c, t, b))
+	}
+	for _, i := range t.Host {
+		is := ifaceStatus(c, "", plan.HostIfName(name, i.Name), i)
+		is.Name, is.Kernel = i.Name, plan.HostIfName(name, i.Name)
+		s.Host = append(s.Host, is)
+	}
+	return s, nil
+}
+
+func nodeStatus(c *kernel.Conn, t *topology.Lab, n *topology.Node) NodeStatus {
+	ns := plan.NetnsName(t.Name, n.Name)
+	out := NodeStatus{Name: n.Name, Netns: ns}
+	for _, i := range n.Interfaces {
+		out.Interfaces = append(out.Interfaces, ifaceStatus(c, ns, i.Name, i))
+	}
+	return out
+}
+
+func bridgeStatus(c *kernel.Conn, t *topology.Lab, b *topology.Bridge) BridgeStatus {
+	k := plan.BridgeName(t.Name, b.Name)
+	out := BridgeStatus{Name: b.Name, Kernel: k, AltName: plan.BridgeAltName(t.Name, b.Name), Addresses: []string{}, Ports: []string{}}
+	out.State, _, _, out.Addresses = linkFacts(c, "", k)
+	for _, l := range t.Ports(b) {
+		out.Ports = append(out.Ports, l.A.Ref())
+	}
+	return out
+}
+
+func ifaceStatus(c *kernel.Conn, ns, kname string, i *topology.Interface) IfaceStatus {
+	out := IfaceStatus{Name: i.Name, Peer: peerOf(i)}
+	out.State, out.MTU, out.MAC, out.Addresses = linkFacts(c, ns, kname)
+	return out
+}
+
+func peerOf(i *topology.Interface) string {
+	l := i.Link
+	switch {
+	case l == nil:
+		return ""
+	case l.Kind == topology.Port:
+		return l.Bridge.Name
+	case l.A == i:
+		return l.B.Ref()
+	}
+	return l.A.Ref()
+}
+
+// linkFacts reads a link's state, MTU, MAC and global addresses; a link
+// that cannot be read shows as "missing".
+func linkFacts(c *kernel.Conn, ns, name string) (state string, mtu int, mac string, addrs []string) {
+	addrs = []string{}
+	h, err := c.Handle(ns)
+	if err != nil {
+		return "missing", 0, "", addrs
+	}
+	l, err := h.LinkByName(name)
+	if err != nil {
+		return "missing", 0, "", addrs
+	}
+	a := l.Attrs()
+	list, _ := h.AddrList(l, netlink.FAMILY_ALL)
+	for _, ad := range list {
+		if p, ok := netip.AddrFromSlice(ad.IP); ok && !p.Unmap().IsLinkLocalUnicast() {
+			ones, _ := ad.Mask.Size()
+			addrs = append(addrs, netip.PrefixFrom(p.Unmap(), ones).String())
+		}
+	}
+	return a.OperState.String(), a.MTU, a.HardwareAddr.String(), addrs
+}
+
+// Node is a node of a running lab.
+type Node struct {
+	Lab, Name string
+}
+
+// Netns is the node's namespace name under /run/netns.
+func (n Node) Netns() string { return plan.NetnsName(n.Lab, n.Name) }
+
+// FindNode resolves NODE or LAB.NODE among the running labs. A bare name
+// must be unique across labs.
+func FindNode(ref string) (Node, error) {
+	if l, n, ok := plan.SplitNetnsName(ref); ok {
+		if !isNode(l, n) {
+			return Node{}, fmt.Errorf("no node %s in a running lab (nslab status lists them)", ref)
+		}
+		return Node{l, n}, nil
+	}
+	entries, _ := os.ReadDir(kernel.NetnsDir)
+	var found []Node
+	for _, e := range entries {
+		if l, n, ok := plan.SplitNetnsName(e.Name()); ok && n == ref && isNode(l, n) {
+			found = append(found, Node{l, n})
+		}
+	}
+	switch len(found) {
+	case 0:
+		return Node{}, fmt.Errorf("no node named %s in a running lab (nslab status lists them)", ref)
+	case 1:
+		return found[0], nil
+	}
+	var alts []string
+	for _, f := range found {
+		alts = append(alts, f.Netns())
+	}
+	return Node{}, fmt.Errorf("node %s is in several labs; name one of: %s", ref, strings.Join(alts, ", "))
+}
+
+func isNode(lab, node string) bool {
+	return kernel.NetnsMark(plan.NetnsName(lab, node)) == kernel.Marker(lab, plan.KindNode, node)
+}
+
+// Process is a process running in a lab's node.
+type Process struct {
+	Lab  string   `json:"lab"`
+	Node string   `json:"node"`
+	PID  int      `json:"pid"`
+	Args []string `json:"args"`
+}
+
+// Processes lists the processes in the nodes of the given labs.
+func Processes(labs []string) ([]Process, error) {
+	var spaces []string
+	for _, l := range labs {
+		t, err := Topology(l)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range t.Nodes {
+			spaces = append(spaces, plan.NetnsName(l, n.Name))
+		}
+	}
+	procs, err := kernel.ProcessesIn(spaces)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Process, 0, len(procs))
+	for _, p := range procs {
+		l, n, _ := plan.SplitNetnsName(p.Netns)
+		out = append(out, Process{Lab: l, Node: n, PID: p.PID, Args: p.Args})
+	}
+	return out, nil
+}

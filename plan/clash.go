@@ -1,0 +1,100 @@
+package plan
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/topology"
+)
+
+// ErrLabExists is returned by Up when objects of the lab already exist.
+var ErrLabExists = errors.New("lab exists")
+
+// ClashError reports a name the lab needs that something else holds.
+type ClashError struct {
+	Pos  topology.Pos
+	What string // "namespace lab.ns1", "bridge br0 (altname lab.br0)"
+	By   string // what holds the name
+}
+
+func (e *ClashError) Error() string {
+	return fmt.Sprintf("%s: %s: the name is taken by %s, which nslab did not make; nslab leaves it alone: remove it yourself or rename the lab (name: in the file, or --lab)", e.Pos, e.What, e.By)
+}
+
+// checkClashes fails when a name the lab needs exists: with nslab's mark
+// of this lab, the lab is up already; without it, the object is foreign.
+func checkClashes(lab *topology.Lab, st *kernel.State) error {
+	var errs []error
+	ours := 0
+	check := func(pos topology.Pos, what, mark, found, by string) {
+		if found == mark {
+			ours++
+			return
+		}
+		errs = append(errs, &ClashError{Pos: pos, What: what, By: by})
+	}
+	for _, n := range lab.Nodes {
+		ns := NetnsName(lab.Name, n.Name)
+		if m, ok := st.Namespaces[ns]; ok {
+			check(n.Pos, "node "+n.Name, kernel.Marker(lab.Name, KindNode, n.Name), m, describeNetns(ns, m))
+		}
+	}
+	for _, w := range rootNames(lab) {
+		for _, name := range []string{w.name, w.alt} {
+			if k, ok := st.Names[name]; ok {
+				l := st.Links[k]
+				check(w.pos, fmt.Sprintf("%s (kernel name %s, altname %s)", w.what, w.name, w.alt), w.mark, l.Alias, describeLink(l))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if ours > 0 {
+		return fmt.Errorf("%w: lab %s is already up; run `nslab down %s` first, or give this copy another name with --lab", ErrLabExists, lab.Name, lab.Name)
+	}
+	return nil
+}
+
+func describeNetns(ns, mark string) string {
+	switch mark {
+	case "":
+		return "the namespace " + ns + " (made by ip netns add or another tool)"
+	case kernel.Unknown:
+		return "the namespace " + ns
+	}
+	return fmt.Sprintf("the namespace %s marked %q", ns, mark)
+}
+
+func describeLink(l *kernel.RootLink) string {
+	if l.Alias != "" {
+		return fmt.Sprintf("%s link %s (alias %q)", l.Type, l.Name, l.Alias)
+	}
+	return fmt.Sprintf("%s link %s", l.Type, l.Name)
+}
+
+// rootName is a name the lab needs in the root namespace.
+type rootName struct {
+	pos       topology.Pos
+	what      string
+	name, alt string
+	mark      string
+}
+
+func rootNames(lab *topology.Lab) []rootName {
+	var out []rootName
+	for _, b := range lab.Bridges {
+		out = append(out, rootName{b.Pos, "bridge " + b.Name, BridgeName(lab.Name, b.Name), BridgeAltName(lab.Name, b.Name), kernel.Marker(lab.Name, KindBridge, b.Name)})
+	}
+	for _, l := range lab.Links {
+		if l.Kind == topology.Port {
+			a := l.A
+			out = append(out, rootName{l.Pos, "port of " + a.Ref(), PortName(lab.Name, a.Node, a.Name), PortAltName(lab.Name, a.Node, a.Name), kernel.Marker(lab.Name, KindPort, a.Ref())})
+		}
+	}
+	for _, i := range lab.Host {
+		out = append(out, rootName{i.Pos, "host interface " + i.Name, HostIfName(lab.Name, i.Name), HostIfAltName(lab.Name, i.Name), kernel.Marker(lab.Name, KindHost, i.Name)})
+	}
+	return out
+}

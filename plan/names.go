@@ -1,0 +1,67 @@
+package plan
+
+import (
+	"crypto/sha256"
+	"encoding/base32"
+	"net"
+	"strings"
+
+	"github.com/nslab/nslab/topology"
+)
+
+// Object kinds in ownership marks (see kernel.Marker).
+const (
+	KindNode   = "node"
+	KindBridge = "bridge"
+	KindPort   = "port"
+	KindHost   = "host"
+)
+
+// NetnsName is the name under /run/netns of a lab's node: "LAB.NODE".
+// Lab and node names cannot contain dots, so the split is unambiguous.
+func NetnsName(lab, node string) string { return lab + "." + node }
+
+// SplitNetnsName undoes NetnsName.
+func SplitNetnsName(ns string) (lab, node string, ok bool) {
+	return strings.Cut(ns, ".")
+}
+
+var b32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// kernelName derives a short, stable interface name for an object in the
+// root namespace: a kind prefix and 50 bits of a hash of lab and object,
+// 13 bytes in all, within the kernel's 15.
+func kernelName(prefix, lab, kind, name string) string {
+	sum := sha256.Sum256([]byte(lab + "\x00" + kind + "\x00" + name))
+	return prefix + b32.EncodeToString(sum[:])[:10]
+}
+
+// BridgeName is the kernel name of a lab's bridge; its altname is
+// BridgeAltName.
+func BridgeName(lab, bridge string) string { return kernelName("nb-", lab, KindBridge, bridge) }
+
+// BridgeAltName is the readable name of a lab's bridge: "LAB.BRIDGE".
+func BridgeAltName(lab, bridge string) string { return lab + "." + bridge }
+
+// PortName is the kernel name of the root end of a node's cable to a bridge.
+func PortName(lab, node, iface string) string {
+	return kernelName("np-", lab, KindPort, node+":"+iface)
+}
+
+// PortAltName is the readable name of a bridge port: "LAB.NODE.IFACE".
+func PortAltName(lab, node, iface string) string { return lab + "." + node + "." + iface }
+
+// HostIfName is the kernel name of a host interface of a lab.
+func HostIfName(lab, name string) string { return kernelName("nh-", lab, KindHost, name) }
+
+// HostIfAltName is the readable name of a host interface: "LAB.host.NAME".
+func HostIfAltName(lab, name string) string { return lab + "." + topology.HostNode + "." + name }
+
+// BridgeMAC is a stable, locally administered MAC for a lab's bridge, so
+// that the bridge address does not follow its ports as they come and go.
+func BridgeMAC(lab, bridge string) net.HardwareAddr {
+	sum := sha256.Sum256([]byte(lab + "\x00mac\x00" + bridge))
+	mac := net.HardwareAddr(sum[:6])
+	mac[0] = mac[0]&0xfc | 0x02
+	return mac
+}

@@ -1,0 +1,242 @@
+package plan
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/topology"
+)
+
+// Plan is an ordered list of stages. The operations of one stage are
+// independent of each other and may run in parallel; a stage starts when
+// the one before it has finished.
+type Plan struct {
+	Lab    string
+	Stages []Stage
+}
+
+// Stage is a set of independent operations.
+type Stage struct {
+	Name string
+	Ops  []kernel.Op
+}
+
+// Len is the number of operations.
+func (p *Plan) Len() int {
+	n := 0
+	for _, s := range p.Stages {
+		n += len(s.Ops)
+	}
+	return n
+}
+
+// Empty reports whether the plan changes nothing.
+func (p *Plan) Empty() bool { return p.Len() == 0 }
+
+func (p *Plan) add(name string, ops []kernel.Op) {
+	if len(ops) > 0 {
+		p.Stages = append(p.Stages, Stage{Name: name, Ops: ops})
+	}
+}
+
+// WriteScript writes the plan as the equivalent shell script of ip
+// commands, one comment line per stage.
+func (p *Plan) WriteScript(w io.Writer) error {
+	var b strings.Builder
+	for i, s := range p.Stages {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "# %s (%d)\n", s.Name, len(s.Ops))
+		for _, op := range s.Ops {
+			b.WriteString(op.String())
+			b.WriteByte('\n')
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// nodeSysctls are set in every node before its interfaces exist: duplicate
+// address detection off, so that IPv6 addresses work the moment up returns.
+var nodeSysctls = []kernel.Sysctl{
+	{Key: "net.ipv6.conf.all.accept_dad", Value: "0"},
+	{Key: "net.ipv6.conf.default.accept_dad", Value: "0"},
+}
+
+var routerSysctls = []kernel.Sysctl{
+	{Key: "net.ipv4.ip_forward", Value: "1"},
+	{Key: "net.ipv6.conf.all.forwarding", Value: "1"},
+}
+
+// Up plans the creation of a lab against the observed state. It fails,
+// changing nothing, when a name the lab needs belongs to something else or
+// when the lab already exists.
+func Up(lab *topology.Lab, st *kernel.State) (*Plan, error) {
+	if err := checkClashes(lab, st); err != nil {
+		return nil, err
+	}
+	p := &Plan{Lab: lab.Name}
+	p.add("namespaces", namespaceOps(lab))
+	p.add("bridges", bridgeOps(lab))
+	p.add("links", linkOps(lab))
+	p.add("sysctls", sysctlOps(lab))
+	p.add("addresses", addressOps(lab))
+	p.add("routes", routeOps(lab))
+	return p, nil
+}
+
+func namespaceOps(lab *topology.Lab) []kernel.Op {
+	ops := make([]kernel.Op, 0, len(lab.Nodes))
+	for _, n := range lab.Nodes {
+		sys := append([]kernel.Sysctl(nil), nodeSysctls...)
+		if n.Router {
+			sys = append(sys, routerSysctls...)
+		}
+		ops = append(ops, &kernel.NetnsAdd{
+			Name:    NetnsName(lab.Name, n.Name),
+			Marker:  kernel.Marker(lab.Name, KindNode, n.Name),
+			Sysctls: sys,
+		})
+	}
+	return ops
+}
+
+func bridgeOps(lab *topology.Lab) []kernel.Op {
+	var ops []kernel.Op
+	for _, b := range lab.Bridges {
+		ops = append(ops, &kernel.BridgeAdd{
+			Name: BridgeName(lab.Name, b.Name),
+			Tags: kernel.Tags{Alias: kernel.Marker(lab.Name, KindBridge, b.Name), AltName: BridgeAltName(lab.Name, b.Name)},
+			MTU:  b.MTU,
+			MAC:  BridgeMAC(lab.Name, b.Name),
+		})
+	}
+	return ops
+}
+
+func linkOps(lab *topology.Lab) []kernel.Op {
+	ops := make([]kernel.Op, 0, len(lab.Links))
+	for _, l := range lab.Links {
+		ops = append(ops, vethOp(lab.Name, l))
+	}
+	return ops
+}
+
+// vethOp creates a cable from the root namespace where one end stays
+// there (a bridge port or host interface), else from A's namespace.
+func vethOp(lab string, l *topology.Link) *kernel.VethAdd {
+	a := l.A
+	switch {
+	case l.Kind == topology.Port:
+		return &kernel.VethAdd{
+			Name:   PortName(lab, a.Node, a.Name),
+			Tags:   kernel.Tags{Alias: kernel.Marker(lab, KindPort, a.Ref()), AltName: PortAltName(lab, a.Node, a.Name)},
+			MTU:    a.MTU,
+			Master: BridgeName(lab, l.Bridge.Name),
+			PeerNS: NetnsName(lab, a.Node), PeerName: a.Name, PeerMAC: a.MAC,
+		}
+	case l.A.OnHost() || l.B.OnHost():
+		host, node := l.A, l.B
+		if node.OnHost() {
+			host, node = node, host
+		}
+		return &kernel.VethAdd{
+			Name:   HostIfName(lab, host.Name),
+			Tags:   kernel.Tags{Alias: kernel.Marker(lab, KindHost, host.Name), AltName: HostIfAltName(lab, host.Name)},
+			MTU:    max(host.MTU, node.MTU),
+			MAC:    host.MAC,
+			PeerNS: NetnsName(lab, node.Node), PeerName: node.Name, PeerMAC: node.MAC,
+		}
+	}
+	b := l.B
+	return &kernel.VethAdd{
+		NS: NetnsName(lab, a.Node), Name: a.Name, MTU: max(a.MTU, b.MTU), MAC: a.MAC,
+		PeerNS: NetnsName(lab, b.Node), PeerName: b.Name, PeerMAC: b.MAC,
+	}
+}
+
+func sysctlOps(lab *topology.Lab) []kernel.Op {
+	var ops []kernel.Op
+	for _, n := range lab.Nodes {
+		if len(n.Sysctls) == 0 {
+			continue
+		}
+		op := &kernel.SysctlSet{NS: NetnsName(lab.Name, n.Name)}
+		for _, s := range n.Sysctls {
+			op.Settings = append(op.Settings, kernel.Sysctl{Key: s.Key, Value: s.Value})
+		}
+		ops = append(ops, op)
+	}
+	return ops
+}
+
+func addressOps(lab *topology.Lab) []kernel.Op {
+	var ops []kernel.Op
+	for _, b := range lab.Bridges {
+		if len(b.Addresses) > 0 {
+			ops = append(ops, &kernel.LinkSetup{Name: BridgeName(lab.Name, b.Name), Addresses: b.Addresses})
+		}
+	}
+	for _, i := range lab.Host {
+		ops = append(ops, &kernel.LinkSetup{Name: HostIfName(lab.Name, i.Name), Addresses: i.Addresses})
+	}
+	for _, n := range lab.Nodes {
+		for _, i := range n.Interfaces {
+			ops = append(ops, &kernel.LinkSetup{NS: NetnsName(lab.Name, n.Name), Name: i.Name, Addresses: i.Addresses})
+		}
+	}
+	return ops
+}
+
+func routeOps(lab *topology.Lab) []kernel.Op {
+	var ops []kernel.Op
+	for _, n := range lab.Nodes {
+		for _, r := range n.Routes {
+			ops = append(ops, &kernel.RouteAdd{NS: NetnsName(lab.Name, n.Name), To: r.To, Via: r.Via, Dev: r.Dev, Metric: r.Metric})
+		}
+	}
+	return ops
+}
+
+// Down plans the removal of everything the observed state marks as the
+// lab's: cables to the root namespace first (each takes its peer along),
+// then bridges, then namespaces. Nothing unmarked is ever touched.
+func Down(lab string, st *kernel.State) *Plan {
+	p := &Plan{Lab: lab}
+	var cables, bridges []kernel.Op
+	for _, name := range sortedKeys(st.Links) {
+		l, kind, _, ok := kernel.ParseMarker(st.Links[name].Alias)
+		if !ok || l != lab {
+			continue
+		}
+		op := &kernel.LinkDel{Name: name}
+		if kind == KindBridge {
+			bridges = append(bridges, op)
+		} else {
+			cables = append(cables, op)
+		}
+	}
+	var spaces []kernel.Op
+	for _, name := range sortedKeys(st.Namespaces) {
+		if l, _, _, ok := kernel.ParseMarker(st.Namespaces[name]); ok && l == lab {
+			spaces = append(spaces, &kernel.NetnsDel{Name: name})
+		}
+	}
+	p.add("cables", cables)
+	p.add("bridges", bridges)
+	p.add("namespaces", spaces)
+	return p
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
