@@ -3,6 +3,7 @@ package kernel
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -46,6 +47,14 @@ type State struct {
 	// Names maps every name and altname in the root namespace to the
 	// kernel name of its link.
 	Names map[string]string
+	// Addrs are the root namespace's global addresses.
+	Addrs []HostAddr
+}
+
+// HostAddr is an address of the root namespace and the link it is on.
+type HostAddr struct {
+	Prefix netip.Prefix
+	Link   string
 }
 
 // Unknown is the mark of a namespace that Observe did not inspect.
@@ -103,6 +112,26 @@ func observeLinks(c *Conn, st *State) error {
 		for _, alt := range a.AltNames {
 			st.Names[alt] = a.Name
 		}
+	}
+	return observeAddrs(h, st)
+}
+
+func observeAddrs(h *netlink.Handle, st *State) error {
+	addrs, err := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(nil, netlink.FAMILY_ALL) })
+	if err != nil {
+		return fmt.Errorf("listing addresses: %w", err)
+	}
+	byIndex := make(map[int]string, len(st.Links))
+	for _, l := range st.Links {
+		byIndex[l.Index] = l.Name
+	}
+	for _, a := range addrs {
+		ip, ok := netip.AddrFromSlice(a.IP)
+		if !ok || a.Scope != int(netlink.SCOPE_UNIVERSE) {
+			continue
+		}
+		ones, _ := a.Mask.Size()
+		st.Addrs = append(st.Addrs, HostAddr{Prefix: netip.PrefixFrom(ip.Unmap(), ones), Link: byIndex[a.LinkIndex]})
 	}
 	return nil
 }

@@ -45,7 +45,11 @@ func Up(ctx context.Context, t *topology.Lab, source []byte, opt Options) error 
 	if err := saveTopology(t.Name, source); err != nil {
 		return err
 	}
-	if err := apply(ctx, c, p, &opt); err != nil {
+	err = apply(ctx, c, p, &opt)
+	if err == nil {
+		err = waitReady(ctx, c, t, opt.workers())
+	}
+	if err != nil {
 		if derr := down(c, t.Name, &opt); derr != nil {
 			return fmt.Errorf("%w\nundoing the partial lab also failed: %v", err, derr)
 		}

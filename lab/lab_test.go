@@ -10,23 +10,33 @@ import (
 
 	"github.com/nslab/nslab/check"
 	"github.com/nslab/nslab/internal/labtest"
-	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/lab"
 	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
 )
 
-const seedYAML = `
+// seed returns the seed topology, dual-stack, on a subnet reserved for
+// the test so that labs of tests running in parallel do not overlap.
+func seed(t *testing.T) string {
+	s := labtest.Subnet(t)
+	v6 := "fd10:" + strings.ReplaceAll(strings.TrimPrefix(s, "10."), ".", ":") + "::"
+	return strings.NewReplacer("10.0.0.", s+".", "fd10:99::", v6).Replace(`
 bridges:
-  br-ns: {addresses: [10.0.0.1/24, fd10:99::1/64]}
+  br-ns:
+    addresses: [10.0.0.1/24, fd10:99::1/64]
 nodes:
   ns1:
     interfaces:
-      eth0: {link: br-ns, addresses: [10.0.0.2/24, fd10:99::2/64]}
+      eth0:
+        link: br-ns
+        addresses: [10.0.0.2/24, fd10:99::2/64]
   ns2:
     interfaces:
-      eth0: {link: br-ns, addresses: [10.0.0.3/24, fd10:99::3/64]}
-`
+      eth0:
+        link: br-ns
+        addresses: [10.0.0.3/24, fd10:99::3/64]
+`)
+}
 
 // up builds a lab from YAML under a unique name and registers its
 // teardown and leak check.
@@ -40,48 +50,46 @@ func up(t *testing.T, yaml string) *topology.Lab {
 		}
 		labtest.CheckLeaks(t, tl.Name)
 	})
-	if err := lab.Up(context.Background(), tl, []byte(yaml), lab.Options{}); err != nil {
+	if err := lab.Up(context.Background(), tl, sources[tl], lab.Options{}); err != nil {
 		t.Fatalf("up: %v", err)
 	}
 	return tl
 }
 
+// parse gives a topology a unique lab name; the lab keeps its source in
+// sources for up.
 func parse(t *testing.T, yaml string) *topology.Lab {
 	t.Helper()
 	name := labtest.Name("t")
-	tl, err := topology.Parse(name+".yaml", []byte("name: "+name+"\n"+yaml))
+	src := []byte("name: " + name + "\n" + yaml)
+	tl, err := topology.Parse(name+".yaml", src)
 	if err != nil {
 		t.Fatal(err)
 	}
+	sources[tl] = src
 	return tl
 }
 
-func nsPath(labName string) func(string) string {
-	return func(node string) string {
-		if node == topology.HostNode {
-			return ""
-		}
-		return kernel.NetnsPath(plan.NetnsName(labName, node))
-	}
-}
+var sources = map[*topology.Lab][]byte{}
 
 func TestUpSeedIsReachableAtOnce(t *testing.T) {
-	tl := up(t, seedYAML)
+	tl := up(t, seed(t))
 	netns := labtest.IP(t, "netns", "list")
 	for _, n := range []string{"ns1", "ns2"} {
 		if !strings.Contains(netns, tl.Name+"."+n) {
 			t.Errorf("ip netns list lacks %s.%s:\n%s", tl.Name, n, netns)
 		}
 	}
-	addr := labtest.IP(t, "-n", tl.Name+".ns1", "-br", "addr", "show", "eth0")
-	if !strings.Contains(addr, "10.0.0.2/24") || !strings.Contains(addr, "fd10:99::2/64") || strings.Contains(addr, "tentative") {
+	addr := labtest.IP(t, "-n", tl.Name+".ns1", "addr", "show", "eth0")
+	want := tl.Node("ns1").Interfaces[0].Addresses
+	if len(want) != 2 || !strings.Contains(addr, want[0].String()) || !strings.Contains(addr, want[1].String()) || strings.Contains(addr, "tentative") {
 		t.Errorf("ns1 eth0 addresses: %s", addr)
 	}
 	br := labtest.IP(t, "-d", "link", "show", tl.Name+".br-ns")
 	if !strings.Contains(br, "bridge") || !strings.Contains(br, "nslab:"+tl.Name+":bridge:br-ns") {
 		t.Errorf("bridge by altname: %s", br)
 	}
-	rep, err := check.Run(context.Background(), tl, nsPath(tl.Name), check.Options{})
+	rep, err := lab.Check(context.Background(), tl, check.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,12 +102,12 @@ func TestUpSeedIsReachableAtOnce(t *testing.T) {
 
 func TestUpRefusesForeignNamespace(t *testing.T) {
 	labtest.RequireRoot(t)
-	tl := parse(t, seedYAML)
+	tl := parse(t, seed(t))
 	foreign := tl.Name + ".ns2"
 	labtest.IP(t, "netns", "add", foreign)
 	t.Cleanup(func() { exec.Command("ip", "netns", "delete", foreign).Run() })
 
-	err := lab.Up(context.Background(), tl, nil, lab.Options{})
+	err := lab.Up(context.Background(), tl, sources[tl], lab.Options{})
 	var clash *plan.ClashError
 	if !errors.As(err, &clash) {
 		t.Fatalf("up over a foreign namespace: got %v, want a ClashError", err)
@@ -122,13 +130,13 @@ func TestUpRefusesForeignNamespace(t *testing.T) {
 
 func TestUpRefusesForeignBridgeName(t *testing.T) {
 	labtest.RequireRoot(t)
-	tl := parse(t, seedYAML)
+	tl := parse(t, seed(t))
 	alt := plan.BridgeAltName(tl.Name, "br-ns")
 	labtest.IP(t, "link", "add", "nslfor0", "type", "bridge")
 	t.Cleanup(func() { exec.Command("ip", "link", "delete", "nslfor0").Run() })
 	labtest.IP(t, "link", "property", "add", "dev", "nslfor0", "altname", alt)
 
-	err := lab.Up(context.Background(), tl, nil, lab.Options{})
+	err := lab.Up(context.Background(), tl, sources[tl], lab.Options{})
 	if err == nil || !strings.Contains(err.Error(), "nslfor0") {
 		t.Fatalf("up over a foreign bridge name: got %v", err)
 	}
@@ -136,12 +144,13 @@ func TestUpRefusesForeignBridgeName(t *testing.T) {
 	if !strings.Contains(labtest.IP(t, "link", "show", "nslfor0"), alt) {
 		t.Error("the foreign bridge lost its name")
 	}
+	labtest.IP(t, "link", "delete", "nslfor0")
 	labtest.CheckLeaks(t, tl.Name)
 }
 
 func TestUpTwiceSaysLabIsUp(t *testing.T) {
-	tl := up(t, seedYAML)
-	err := lab.Up(context.Background(), tl, nil, lab.Options{})
+	tl := up(t, seed(t))
+	err := lab.Up(context.Background(), tl, sources[tl], lab.Options{})
 	if !errors.Is(err, plan.ErrLabExists) {
 		t.Fatalf("second up: got %v, want ErrLabExists", err)
 	}
@@ -149,11 +158,11 @@ func TestUpTwiceSaysLabIsUp(t *testing.T) {
 
 func TestFailedUpLeavesNothing(t *testing.T) {
 	labtest.RequireRoot(t)
-	tl := parse(t, seedYAML+`
+	tl := parse(t, seed(t)+`
     sysctls:
       net.ipv4.no_such_setting: 1
 `)
-	err := lab.Up(context.Background(), tl, nil, lab.Options{})
+	err := lab.Up(context.Background(), tl, sources[tl], lab.Options{})
 	if err == nil || !strings.Contains(err.Error(), "no_such_setting") {
 		t.Fatalf("up with a bad sysctl: got %v", err)
 	}
@@ -161,10 +170,10 @@ func TestFailedUpLeavesNothing(t *testing.T) {
 }
 
 func TestTwoLabsWithTheSameNodes(t *testing.T) {
-	a := up(t, seedYAML)
-	b := up(t, strings.ReplaceAll(strings.ReplaceAll(seedYAML, "10.0.0.", "10.0.1."), "fd10:99::", "fd10:98::"))
+	a := up(t, seed(t))
+	b := up(t, seed(t))
 	for _, tl := range []*topology.Lab{a, b} {
-		rep, err := check.Run(context.Background(), tl, nsPath(tl.Name), check.Options{})
+		rep, err := lab.Check(context.Background(), tl, check.Options{})
 		if err != nil || rep.Failed > 0 {
 			t.Errorf("lab %s: check %v, %d failed", tl.Name, err, rep.Failed)
 		}
@@ -180,8 +189,8 @@ func TestTwoLabsWithTheSameNodes(t *testing.T) {
 
 func TestDownEndsProcesses(t *testing.T) {
 	labtest.RequireRoot(t)
-	tl := parse(t, seedYAML)
-	if err := lab.Up(context.Background(), tl, []byte("name: "+tl.Name+"\n"+seedYAML), lab.Options{}); err != nil {
+	tl := parse(t, seed(t))
+	if err := lab.Up(context.Background(), tl, sources[tl], lab.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("ip", "netns", "exec", tl.Name+".ns1", "sleep", "60")

@@ -3,6 +3,7 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/topology"
@@ -54,7 +55,55 @@ func checkClashes(lab *topology.Lab, st *kernel.State) error {
 	if ours > 0 {
 		return fmt.Errorf("%w: lab %s is already up; run `nslab down %s` first, or give this copy another name with --lab", ErrLabExists, lab.Name, lab.Name)
 	}
-	return nil
+	return checkHostSubnets(lab, st)
+}
+
+// checkHostSubnets fails when an address the lab puts on the host shares
+// a subnet with an address the host has already: the host would then
+// route the lab's replies out of the wrong interface.
+func checkHostSubnets(lab *topology.Lab, st *kernel.State) error {
+	var errs []error
+	for _, h := range hostPrefixes(lab) {
+		for _, a := range st.Addrs {
+			if h.prefix.Overlaps(a.Prefix) {
+				errs = append(errs, fmt.Errorf("%s: %s: %s overlaps %s on the host's %s; the host would route part of the lab's traffic out of the wrong interface: pick a subnet the host does not use",
+					h.pos, h.what, h.prefix, a.Prefix, describeHostLink(st, a.Link)))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func describeHostLink(st *kernel.State, name string) string {
+	l := st.Links[name]
+	if l == nil {
+		return "link " + name
+	}
+	if lab, _, _, ok := kernel.ParseMarker(l.Alias); ok && len(l.AltNames) > 0 {
+		return fmt.Sprintf("%s (%s, lab %s)", l.Name, l.AltNames[0], lab)
+	}
+	return l.Name
+}
+
+type hostPrefix struct {
+	pos    topology.Pos
+	what   string
+	prefix netip.Prefix
+}
+
+func hostPrefixes(lab *topology.Lab) []hostPrefix {
+	var out []hostPrefix
+	for _, b := range lab.Bridges {
+		for _, p := range b.Addresses {
+			out = append(out, hostPrefix{b.Pos, "bridge " + b.Name, p})
+		}
+	}
+	for _, i := range lab.Host {
+		for _, p := range i.Addresses {
+			out = append(out, hostPrefix{i.Pos, "host interface " + i.Name, p})
+		}
+	}
+	return out
 }
 
 func describeNetns(ns, mark string) string {

@@ -8,9 +8,7 @@ import (
 
 	"github.com/nslab/nslab/check"
 	"github.com/nslab/nslab/examples"
-	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/lab"
-	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
 	"github.com/spf13/cobra"
 )
@@ -68,7 +66,7 @@ func oneLab(a []string) (string, error) {
 }
 
 func runCheck(ctx context.Context, w io.Writer, t *topology.Lab, out string, timeout time.Duration) error {
-	rep, err := check.Run(ctx, t, nodePath(t.Name), check.Options{Timeout: timeout})
+	rep, err := lab.Check(ctx, t, check.Options{Timeout: timeout})
 	if err != nil {
 		return err
 	}
@@ -84,16 +82,6 @@ func runCheck(ctx context.Context, w io.Writer, t *topology.Lab, out string, tim
 		return fmt.Errorf("lab %s: %d of %d expected pairs failed", t.Name, rep.Failed, rep.Failed+rep.Passed)
 	}
 	return nil
-}
-
-// nodePath maps a node of the lab to its namespace path ("" for the host).
-func nodePath(labName string) func(string) string {
-	return func(node string) string {
-		if node == topology.HostNode {
-			return ""
-		}
-		return kernel.NetnsPath(plan.NetnsName(labName, node))
-	}
 }
 
 func newDemo() *cobra.Command {

@@ -24,7 +24,14 @@ NSLAB_LAB and NSLAB_NODE are set in its environment.`,
 		Args:              args(cobra.MinimumNArgs(2)),
 		ValidArgsFunction: completeNodes,
 		RunE: func(cmd *cobra.Command, a []string) error {
-			return execIn(a[0], a[1:], nil)
+			argv := a[1:]
+			if argv[0] == "--" {
+				argv = argv[1:]
+			}
+			if len(argv) == 0 {
+				return &usageError{fmt.Errorf("exec %s: no command given", a[0])}
+			}
+			return execIn(a[0], argv, nil)
 		},
 	}
 	cmd.Flags().SetInterspersed(false)

@@ -26,7 +26,7 @@ func loadFile(path, name string) (*topology.Lab, []byte, error) {
 		return nil, nil, err
 	}
 	if name != "" {
-		if err := topology.CheckLabName(name); err != nil {
+		if err := topology.ValidLabName(name); err != nil {
 			return nil, nil, &usageError{fmt.Errorf("--lab: %w", err)}
 		}
 		t.Name = name
@@ -120,7 +120,7 @@ func downTarget(name string, a []string) (string, error) {
 		}
 		return t.Name, nil
 	case name != "":
-		return name, topology.CheckLabName(name)
+		return name, topology.ValidLabName(name)
 	case len(a) == 0:
 		return "", &usageError{errors.New("down needs a topology file, a lab name or --lab NAME")}
 	}
@@ -131,7 +131,7 @@ func downTarget(name string, a []string) (string, error) {
 		}
 		return t.Name, nil
 	}
-	if topology.CheckLabName(a[0]) != nil {
+	if topology.ValidLabName(a[0]) != nil {
 		return "", fmt.Errorf("%s: no such file, and not a lab name", a[0])
 	}
 	return a[0], nil

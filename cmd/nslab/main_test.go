@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nslab/nslab/internal/labtest"
 )
@@ -87,7 +88,8 @@ nodes:
 }
 
 func TestLifecycle(t *testing.T) {
-	file, name := seedFile(t, "10.77.0")
+	subnet := labtest.Subnet(t)
+	file, name := seedFile(t, subnet)
 	if r := nslab(t, "", "up", file); r.code != 0 || !strings.Contains(r.stdout, "lab "+name+" is up") {
 		t.Fatalf("up: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -95,7 +97,7 @@ func TestLifecycle(t *testing.T) {
 	if out := labtest.IP(t, "netns", "list"); !strings.Contains(out, name+".ns1") {
 		t.Errorf("ip netns list:\n%s", out)
 	}
-	if out, err := exec.Command("ip", "netns", "exec", name+".ns1", "ip", "-br", "addr").CombinedOutput(); err != nil || !strings.Contains(string(out), "10.77.0.2/24") {
+	if out, err := exec.Command("ip", "netns", "exec", name+".ns1", "ip", "-br", "addr").CombinedOutput(); err != nil || !strings.Contains(string(out), subnet+".2/24") {
 		t.Errorf("ip netns exec: %v\n%s", err, out)
 	}
 
@@ -116,20 +118,20 @@ func TestLifecycle(t *testing.T) {
 			t.Fatalf("status -o json: %v\n%s%s", err, r.stdout, r.stderr)
 		}
 		if len(st) != 1 || len(st[0].Nodes) != 2 || st[0].Nodes[0].Interfaces[0].Peer != "br-ns" ||
-			strings.Join(st[0].Nodes[1].Interfaces[0].Addresses, ",") != "10.77.0.3/24" ||
+			strings.Join(st[0].Nodes[1].Interfaces[0].Addresses, ",") != subnet+".3/24" ||
 			st[0].Nodes[0].Interfaces[0].State != "up" {
 			t.Errorf("status: %+v", st)
 		}
 	})
 	t.Run("status table", func(t *testing.T) {
 		r := nslab(t, "", "status", name)
-		if !strings.Contains(r.stdout, "10.77.0.2/24") || !strings.Contains(r.stdout, "bridge br-ns") {
+		if !strings.Contains(r.stdout, subnet+".2/24") || !strings.Contains(r.stdout, "bridge br-ns") {
 			t.Errorf("status:\n%s%s", r.stdout, r.stderr)
 		}
 	})
 	t.Run("exec", func(t *testing.T) {
 		r := nslab(t, "hello\n", "exec", name+".ns1", "--", "sh", "-c", "cat; echo $NSLAB_NODE; ip -br addr show eth0; exit 7")
-		if r.code != 7 || !strings.Contains(r.stdout, "hello\nns1\n") || !strings.Contains(r.stdout, "10.77.0.2/24") {
+		if r.code != 7 || !strings.Contains(r.stdout, "hello\nns1\n") || !strings.Contains(r.stdout, subnet+".2/24") {
 			t.Errorf("exec: code %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
 	})
@@ -139,9 +141,9 @@ func TestLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer os.RemoveAll(dir)
-		os.WriteFile(dir+"/hosts", []byte("10.77.0.2 peer-one\n"), 0o644)
+		os.WriteFile(dir+"/hosts", []byte("peer-one\n"), 0o644)
 		r := nslab(t, "", "exec", "ns2", "cat", "/etc/hosts")
-		if r.stdout != "10.77.0.2 peer-one\n" {
+		if r.stdout != "peer-one\n" {
 			t.Errorf("exec did not bind /etc/netns/%s.ns2/hosts: %q %s", name, r.stdout, r.stderr)
 		}
 	})
@@ -158,12 +160,14 @@ func TestLifecycle(t *testing.T) {
 		}
 		defer func() { sleeper.Process.Kill(); sleeper.Wait() }()
 		var r result
+		row := []string{name, "ns2", fmt.Sprint(sleeper.Process.Pid), "sleep", "30"}
 		for range 100 {
-			if r = nslab(t, "", "ps", name); strings.Contains(r.stdout, "sleep 30") {
+			if r = nslab(t, "", "ps", name); hasRow(r.stdout, row...) {
 				break
 			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		if !hasRow(r.stdout, name, "ns2", fmt.Sprint(sleeper.Process.Pid), "sleep", "30") {
+		if !hasRow(r.stdout, row...) {
 			t.Errorf("ps:\n%s%s", r.stdout, r.stderr)
 		}
 	})
@@ -190,13 +194,14 @@ func TestExecUnknownNode(t *testing.T) {
 }
 
 func TestCheckFailsOnBrokenLab(t *testing.T) {
-	file, name := seedFile(t, "10.78.0")
+	subnet := labtest.Subnet(t)
+	file, name := seedFile(t, subnet)
 	if r := nslab(t, "", "up", file); r.code != 0 {
 		t.Fatalf("up: %s", r.stderr)
 	}
 	labtest.IP(t, "-n", name+".ns2", "link", "set", "eth0", "down")
 	r := nslab(t, "", "check", "--timeout", "300ms", name)
-	if r.code != 1 || !strings.Contains(r.stdout, "10.78.0.3") {
+	if r.code != 1 || !strings.Contains(r.stdout, subnet+".3") {
 		t.Errorf("check of a broken lab: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -78,3 +78,30 @@ func CheckLeaks(t testing.TB, lab string) {
 		t.Errorf("lab %s left behind: %s", lab, strings.Join(left, "; "))
 	}
 }
+
+// subnetDir holds one file per IPv4 /24 handed out by Subnet, shared by
+// every test process on the machine so that parallel packages never put
+// the same subnet on the host.
+const subnetDir = "/run/nslab-test-subnets"
+
+// Subnet reserves a /24 under 10.200.0.0/16 for the test and returns its
+// first three octets, as "10.200.7". The reservation ends with the test.
+func Subnet(t testing.TB) string {
+	t.Helper()
+	if err := os.MkdirAll(subnetDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for b := 1; b < 255; b++ {
+		s := fmt.Sprintf("10.200.%d", b)
+		f, err := os.OpenFile(subnetDir+"/"+s, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err != nil {
+			continue
+		}
+		fmt.Fprintln(f, os.Getpid())
+		f.Close()
+		t.Cleanup(func() { os.Remove(subnetDir + "/" + s) })
+		return s
+	}
+	t.Fatalf("no free test subnet left in %s", subnetDir)
+	return ""
+}

@@ -1,0 +1,71 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/plan"
+	"github.com/nslab/nslab/topology"
+)
+
+// readyTimeout bounds how long up waits for the kernel to bring links up.
+const readyTimeout = 10 * time.Second
+
+// waitReady waits until every link of the lab is operationally up, one
+// namespace per worker.
+func waitReady(ctx context.Context, c *kernel.Conn, t *topology.Lab, workers int) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	want := linksByNamespace(t)
+	jobs := make(chan string)
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	for range min(workers, len(want)) {
+		wg.Go(func() {
+			for ns := range jobs {
+				if err := c.WaitUp(ctx, ns, want[ns]); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for ns := range want {
+		jobs <- ns
+	}
+	close(jobs)
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// linksByNamespace lists the links that must come up, by namespace ("" is
+// the root namespace). A bridge without ports never comes up: it has no
+// carrier.
+func linksByNamespace(t *topology.Lab) map[string][]string {
+	want := map[string][]string{}
+	for _, b := range t.Bridges {
+		if len(t.Ports(b)) > 0 {
+			want[""] = append(want[""], plan.BridgeName(t.Name, b.Name))
+		}
+	}
+	for _, l := range t.Links {
+		if l.Kind == topology.Port {
+			want[""] = append(want[""], plan.PortName(t.Name, l.A.Node, l.A.Name))
+		}
+	}
+	for _, i := range t.Host {
+		want[""] = append(want[""], plan.HostIfName(t.Name, i.Name))
+	}
+	for _, n := range t.Nodes {
+		ns := plan.NetnsName(t.Name, n.Name)
+		for _, i := range n.Interfaces {
+			want[ns] = append(want[ns], i.Name)
+		}
+	}
+	return want
+}
