@@ -59,3 +59,68 @@ func describePending(p map[string]string) string {
 	sort.Strings(out)
 	return strings.Join(out, ", ")
 }
+
+// LinksGone removes links that go away by themselves: the root ends of
+// veth pairs whose other end was in a namespace just deleted. The kernel
+// destroys such namespaces, with their veth pairs, in batches and much
+// faster than one deletion per link; LinksGone waits for that and deletes
+// what is still there after Grace.
+//
+// Equivalent to: ip link delete NAME, for each name
+type LinksGone struct {
+	Names []string
+	Grace time.Duration
+}
+
+func (o *LinksGone) Namespace() string { return "" }
+
+func (o *LinksGone) String() string {
+	out := make([]string, len(o.Names))
+	for i, n := range o.Names {
+		out[i] = "ip link delete " + n
+	}
+	return lines(out...)
+}
+
+func (o *LinksGone) Apply(c *Conn) error {
+	left, err := o.wait(c)
+	if err != nil {
+		return err
+	}
+	for _, n := range left {
+		if err := (&LinkDel{Name: n}).Apply(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// wait polls until the links are gone or Grace has passed and returns
+// those left.
+func (o *LinksGone) wait(c *Conn) ([]string, error) {
+	h, err := c.Handle("")
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(o.Grace)
+	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
+		links, err := retryDump(h.LinkList)
+		if err != nil {
+			return nil, opErr("", "listing links", err)
+		}
+		present := make(map[string]bool, len(links))
+		for _, l := range links {
+			present[l.Attrs().Name] = true
+		}
+		var left []string
+		for _, n := range o.Names {
+			if present[n] {
+				left = append(left, n)
+			}
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left, nil
+		}
+		time.Sleep(delay)
+	}
+}

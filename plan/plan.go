@@ -5,6 +5,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/topology"
@@ -203,34 +204,39 @@ func routeOps(lab *topology.Lab) []kernel.Op {
 }
 
 // Down plans the removal of everything the observed state marks as the
-// lab's: cables to the root namespace first (each takes its peer along),
-// then bridges, then namespaces. Nothing unmarked is ever touched.
+// lab's: namespaces first, which takes their veth pairs along (the kernel
+// batches that), then the root ends of cables still left, then bridges.
+// Nothing unmarked is ever touched.
 func Down(lab string, st *kernel.State) *Plan {
 	p := &Plan{Lab: lab}
-	var cables, bridges []kernel.Op
-	for _, name := range sortedKeys(st.Links) {
-		l, kind, _, ok := kernel.ParseMarker(st.Links[name].Alias)
-		if !ok || l != lab {
-			continue
-		}
-		op := &kernel.LinkDel{Name: name}
-		if kind == KindBridge {
-			bridges = append(bridges, op)
-		} else {
-			cables = append(cables, op)
-		}
-	}
-	var spaces []kernel.Op
+	var spaces, bridges []kernel.Op
 	for _, name := range sortedKeys(st.Namespaces) {
 		if l, _, _, ok := kernel.ParseMarker(st.Namespaces[name]); ok && l == lab {
 			spaces = append(spaces, &kernel.NetnsDel{Name: name})
 		}
 	}
-	p.add("cables", cables)
-	p.add("bridges", bridges)
+	cables := &kernel.LinksGone{Grace: cableGrace}
+	for _, name := range sortedKeys(st.Links) {
+		l, kind, _, ok := kernel.ParseMarker(st.Links[name].Alias)
+		switch {
+		case !ok || l != lab:
+		case kind == KindBridge:
+			bridges = append(bridges, &kernel.LinkDel{Name: name})
+		default:
+			cables.Names = append(cables.Names, name)
+		}
+	}
 	p.add("namespaces", spaces)
+	if len(cables.Names) > 0 {
+		p.add("cables", []kernel.Op{cables})
+	}
+	p.add("bridges", bridges)
 	return p
 }
+
+// cableGrace is how long down waits for the kernel to remove the root
+// ends of cables with their namespaces before deleting them one by one.
+const cableGrace = 5 * time.Second
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

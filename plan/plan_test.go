@@ -1,0 +1,182 @@
+package plan
+
+import (
+	"errors"
+	"flag"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/topology"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden plans")
+
+func emptyState() *kernel.State {
+	return &kernel.State{Namespaces: map[string]string{}, Links: map[string]*kernel.RootLink{}, Names: map[string]string{}}
+}
+
+func load(t *testing.T, path string) *topology.Lab {
+	t.Helper()
+	tl, err := topology.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tl
+}
+
+func script(t *testing.T, p *Plan) string {
+	t.Helper()
+	var b strings.Builder
+	if err := p.WriteScript(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// TestGoldenPlans renders the plan of every example against an empty
+// machine and compares it with testdata/NAME.plan (go test -update
+// rewrites them).
+func TestGoldenPlans(t *testing.T) {
+	files, _ := filepath.Glob("../examples/*.yaml")
+	if len(files) < 3 {
+		t.Fatalf("found %d examples", len(files))
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			p, err := Up(load(t, f), emptyState())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := script(t, p)
+			golden := filepath.Join("testdata", name+".plan")
+			if *update {
+				os.WriteFile(golden, []byte(got), 0o644)
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update)", err)
+			}
+			if d := cmp.Diff(string(want), got); d != "" {
+				t.Errorf("plan of %s differs from %s (-want +got):\n%s", f, golden, d)
+			}
+		})
+	}
+}
+
+func TestUpOrdersStages(t *testing.T) {
+	p, err := Up(load(t, "../examples/two-subnets.yaml"), emptyState())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range p.Stages {
+		names = append(names, s.Name)
+	}
+	want := []string{"namespaces", "bridges", "links", "addresses", "routes"}
+	if d := cmp.Diff(want, names); d != "" {
+		t.Errorf("stages (-want +got):\n%s", d)
+	}
+	if p.Len() != 3+2+4+4+4 {
+		t.Errorf("two-subnets plan has %d ops", p.Len())
+	}
+}
+
+func TestUpRefusesForeignObjects(t *testing.T) {
+	tl := load(t, "../examples/seed.yaml")
+	for _, tc := range []struct {
+		name string
+		edit func(*kernel.State)
+		want string
+	}{
+		{"namespace of ip netns add", func(st *kernel.State) { st.Namespaces["seed.ns2"] = "" },
+			"examples/seed.yaml:12:3: node ns2: the name is taken by the namespace seed.ns2 (made by ip netns add or another tool)"},
+		{"namespace of another lab", func(st *kernel.State) { st.Namespaces["seed.ns1"] = kernel.Marker("seed", KindNode, "other") },
+			`node ns1: the name is taken by the namespace seed.ns1 marked "nslab:seed:node:other"`},
+		{"bridge altname", func(st *kernel.State) {
+			st.Links["br0"] = &kernel.RootLink{Name: "br0", Type: "bridge", AltNames: []string{"seed.br-ns"}}
+			st.Names["br0"], st.Names["seed.br-ns"] = "br0", "br0"
+		}, "bridge br-ns (kernel name " + BridgeName("seed", "br-ns") + ", altname seed.br-ns): the name is taken by bridge link br0"},
+		{"host subnet", func(st *kernel.State) {
+			st.Addrs = append(st.Addrs, kernel.HostAddr{Prefix: netip.MustParsePrefix("10.0.0.77/16"), Link: "eth0"})
+		}, "bridge br-ns: 10.0.0.1/24 overlaps 10.0.0.77/16 on the host's link eth0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := emptyState()
+			tc.edit(st)
+			_, err := Up(tl, st)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v\nwant it to contain %q", err, tc.want)
+			}
+			if errors.Is(err, ErrLabExists) {
+				t.Errorf("a foreign object made the lab count as up: %v", err)
+			}
+		})
+	}
+}
+
+func TestUpOfRunningLab(t *testing.T) {
+	st := emptyState()
+	st.Namespaces["seed.ns1"] = kernel.Marker("seed", KindNode, "ns1")
+	if _, err := Up(load(t, "../examples/seed.yaml"), st); !errors.Is(err, ErrLabExists) {
+		t.Errorf("got %v, want ErrLabExists", err)
+	}
+}
+
+func TestDownTouchesOnlyTheLab(t *testing.T) {
+	st := emptyState()
+	st.Namespaces = map[string]string{
+		"seed.ns1":  kernel.Marker("seed", KindNode, "ns1"),
+		"seed.ns2":  "", // made by hand with the lab's naming
+		"other.ns1": kernel.Marker("other", KindNode, "ns1"),
+		"seedy.ns1": kernel.Marker("seedy", KindNode, "ns1"),
+	}
+	for _, l := range []*kernel.RootLink{
+		{Name: "nb-1", Alias: kernel.Marker("seed", KindBridge, "br-ns")},
+		{Name: "np-1", Alias: kernel.Marker("seed", KindPort, "ns1:eth0")},
+		{Name: "nh-1", Alias: kernel.Marker("seed", KindHost, "up")},
+		{Name: "np-2", Alias: kernel.Marker("other", KindPort, "ns1:eth0")},
+		{Name: "eth0"},
+		{Name: "br-ns", Alias: "seed"},
+	} {
+		st.Links[l.Name] = l
+	}
+	got := script(t, Down("seed", st))
+	want := `# namespaces (1)
+ip netns delete seed.ns1
+
+# cables (1)
+ip link delete nh-1
+ip link delete np-1
+
+# bridges (1)
+ip link delete nb-1
+`
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("down plan (-want +got):\n%s", d)
+	}
+}
+
+func TestKernelNames(t *testing.T) {
+	names := map[string]bool{}
+	for _, n := range []string{BridgeName("a", "b"), BridgeName("b", "b"), PortName("a", "n", "eth0"), PortName("a", "n", "eth1"), HostIfName("a", "x")} {
+		if len(n) > 15 {
+			t.Errorf("%s is longer than IFNAMSIZ-1", n)
+		}
+		if names[n] {
+			t.Errorf("%s twice", n)
+		}
+		names[n] = true
+	}
+	if BridgeName("lab", "br0") != BridgeName("lab", "br0") {
+		t.Error("kernel names are not stable")
+	}
+	if mac := BridgeMAC("lab", "br0"); mac[0]&1 != 0 || mac[0]&2 == 0 {
+		t.Errorf("bridge MAC %s is not a locally administered unicast address", mac)
+	}
+}
