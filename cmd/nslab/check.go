@@ -66,19 +66,22 @@ func oneLab(a []string) (string, error) {
 }
 
 func runCheck(ctx context.Context, w io.Writer, t *topology.Lab, out string, timeout time.Duration) error {
-	rep, err := lab.Check(ctx, t, check.Options{Timeout: timeout})
-	if err != nil {
-		return err
+	rep, runErr := lab.Check(ctx, t, check.Options{Timeout: timeout})
+	if rep == nil {
+		return runErr
 	}
+	var err error
 	if out == "json" {
 		err = writeJSON(w, rep)
 	} else {
 		err = rep.WriteMatrix(w)
 	}
-	if err != nil {
+	switch {
+	case runErr != nil:
+		return runErr
+	case err != nil:
 		return err
-	}
-	if rep.Failed > 0 {
+	case rep.Failed > 0:
 		return fmt.Errorf("lab %s: %d of %d expected pairs failed", t.Name, rep.Failed, rep.Failed+rep.Passed)
 	}
 	return nil

@@ -35,7 +35,14 @@ func loadFile(path, name string) (*topology.Lab, []byte, error) {
 }
 
 func summary(t *topology.Lab) string {
-	return fmt.Sprintf("%d nodes, %d bridges, %d links", len(t.Nodes), len(t.Bridges), len(t.Links))
+	return plural(len(t.Nodes), "node") + ", " + plural(len(t.Bridges), "bridge") + ", " + plural(len(t.Links), "link")
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 func newUp() *cobra.Command {

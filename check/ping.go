@@ -1,0 +1,74 @@
+package check
+
+import (
+	"net/netip"
+	"runtime"
+	"time"
+)
+
+// Target is one address to ping from inside a namespace.
+type Target struct {
+	Addr netip.Addr `json:"addr"`
+	// Src, when set, is the source address of the requests.
+	Src netip.Addr `json:"src,omitzero"`
+	// Dev, when set, pins the requests to this egress interface of the
+	// namespace, so they can leave by no other.
+	Dev string `json:"dev,omitempty"`
+}
+
+// Result is the outcome of pinging one Target.
+type Result struct {
+	Target Target `json:"target"`
+	OK     bool   `json:"ok"`
+	// RTT is the round trip of the request that was answered.
+	RTT time.Duration `json:"rtt_ns,omitempty"`
+	// Err says why a target failed, such as "no reply after 1s".
+	Err string `json:"error,omitempty"`
+}
+
+// Options tune Ping and Run. The zero value means the defaults.
+type Options struct {
+	// Count is the most echo requests sent to one target, Interval
+	// apart, until one is answered. Default 3.
+	Count int
+	// Interval separates requests to the same target. Default 100ms.
+	Interval time.Duration
+	// Timeout is how long a target may take to answer, from its first
+	// request. Default 1s. Since all targets are probed at once, it also
+	// bounds a whole Ping call.
+	Timeout time.Duration
+	// Workers is how many source nodes Run probes at once. Default
+	// runtime.NumCPU()*4.
+	Workers int
+	// HostDev maps a host-side device of the model (a bridge or the host
+	// end of a cable) to its name in the root namespace, for Run's
+	// pinning of the host's probes. Nil keeps the model's names.
+	HostDev func(dev string) string
+}
+
+// Defaults of Options.
+const (
+	DefaultCount    = 3
+	DefaultInterval = 100 * time.Millisecond
+	DefaultTimeout  = time.Second
+)
+
+// withDefaults fills in unset options.
+func (o Options) withDefaults() Options {
+	if o.Count <= 0 {
+		o.Count = DefaultCount
+	}
+	if o.Interval <= 0 {
+		o.Interval = DefaultInterval
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.NumCPU() * 4
+	}
+	if o.HostDev == nil {
+		o.HostDev = func(dev string) string { return dev }
+	}
+	return o
+}
