@@ -27,13 +27,24 @@ func topologyFile(name string) string { return filepath.Join(labDir(name), "topo
 // names clash with objects that nslab did not make, or when the lab is up
 // already; when building fails part-way, it removes what it made.
 func Up(ctx context.Context, t *topology.Lab, source []byte, opt Options) error {
-	unlock, err := lock(t.Name, &opt)
+	lk, err := lock(t.Name, &opt)
 	if err != nil {
 		return err
 	}
-	defer unlock()
 	c := kernel.NewConn()
 	defer c.Close()
+	err = up(ctx, c, t, source, &opt)
+	if errors.Is(err, plan.ErrLabExists) {
+		lk.unlock()
+	} else if err != nil && !labExists(t.Name) {
+		lk.remove()
+	} else {
+		lk.unlock()
+	}
+	return err
+}
+
+func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt *Options) error {
 	st, err := observe(c, t.Name)
 	if err != nil {
 		return err
@@ -45,12 +56,12 @@ func Up(ctx context.Context, t *topology.Lab, source []byte, opt Options) error 
 	if err := saveTopology(t.Name, source); err != nil {
 		return err
 	}
-	err = apply(ctx, c, p, &opt)
+	err = apply(ctx, c, p, opt)
 	if err == nil {
 		err = waitReady(ctx, c, t, opt.workers())
 	}
 	if err != nil {
-		if derr := down(c, t.Name, &opt); derr != nil {
+		if derr := down(c, t.Name, opt); derr != nil {
 			return fmt.Errorf("%w\nundoing the partial lab also failed: %v", err, derr)
 		}
 		return fmt.Errorf("%w\nnothing of lab %s was left behind", err, t.Name)
@@ -61,14 +72,32 @@ func Up(ctx context.Context, t *topology.Lab, source []byte, opt Options) error 
 // Down removes every object marked as the lab's and ends the processes
 // running in its nodes. A lab that does not exist is no error.
 func Down(ctx context.Context, name string, opt Options) error {
-	unlock, err := lock(name, &opt)
+	lk, err := lock(name, &opt)
 	if err != nil {
 		return err
 	}
-	defer unlock()
 	c := kernel.NewConn()
 	defer c.Close()
-	return down(c, name, &opt)
+	if err := down(c, name, &opt); err != nil {
+		lk.unlock()
+		return err
+	}
+	lk.remove()
+	return nil
+}
+
+// labExists reports whether the lab has state or a namespace left.
+func labExists(name string) bool {
+	if _, err := os.Stat(labDir(name)); err == nil {
+		return true
+	}
+	entries, _ := os.ReadDir(kernel.NetnsDir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), plan.NetnsName(name, "")) {
+			return true
+		}
+	}
+	return false
 }
 
 func down(c *kernel.Conn, name string, opt *Options) error {
@@ -113,25 +142,57 @@ func saveTopology(name string, source []byte) error {
 }
 
 // lock takes the lab's lock, waiting (and saying so) while another nslab
-// holds it. The lock files live outside the lab directories so that down
-// can remove those.
-func lock(name string, opt *Options) (func(), error) {
+// holds it. The lock files live outside the lab directories, in
+// StateDir/.locks; down removes the lab's lock file while it holds it, so
+// a waiter that wakes up on a removed file tries again with a fresh one.
+func lock(name string, opt *Options) (*labLock, error) {
 	dir := filepath.Join(StateDir, ".locks")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("opening lock of lab %s: %w", name, err)
+	path := filepath.Join(dir, name)
+	for said := false; ; said = true {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("opening lock of lab %s: %w", name, err)
+		}
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			if !said {
+				opt.logf("lab %s is busy (another nslab works on it); waiting", name)
+			}
+			err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("locking lab %s: %w", name, err)
+		}
+		if sameFile(f, path) {
+			return &labLock{f: f, path: path}, nil
+		}
+		f.Close() // removed by the holder we waited for: take the new one
 	}
-	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-	if errors.Is(err, unix.EWOULDBLOCK) {
-		opt.logf("lab %s is busy (another nslab works on it); waiting", name)
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("locking lab %s: %w", name, err)
-	}
-	return func() { f.Close() }, nil
+}
+
+func sameFile(f *os.File, path string) bool {
+	a, err1 := f.Stat()
+	b, err2 := os.Stat(path)
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
+}
+
+// labLock is a held lab lock.
+type labLock struct {
+	f    *os.File
+	path string
+}
+
+func (l *labLock) unlock() { l.f.Close() }
+
+// remove deletes the lock file and the state directories left empty, then
+// unlocks: for a lab that no longer exists.
+func (l *labLock) remove() {
+	os.Remove(l.path)
+	os.Remove(filepath.Dir(l.path))
+	os.Remove(StateDir)
+	l.unlock()
 }

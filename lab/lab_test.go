@@ -215,3 +215,29 @@ func TestDownEndsProcesses(t *testing.T) {
 	}
 	labtest.CheckLeaks(t, tl.Name)
 }
+
+func TestConcurrentUpsOfOneLab(t *testing.T) {
+	labtest.RequireRoot(t)
+	tl := parse(t, seed(t))
+	t.Cleanup(func() {
+		if err := lab.Down(context.Background(), tl.Name, lab.Options{}); err != nil {
+			t.Error(err)
+		}
+		labtest.CheckLeaks(t, tl.Name)
+	})
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() { errs <- lab.Up(context.Background(), tl, sources[tl], lab.Options{}) }()
+	}
+	e1, e2 := <-errs, <-errs
+	if e1 != nil {
+		e1, e2 = e2, e1
+	}
+	if e1 != nil || !errors.Is(e2, plan.ErrLabExists) {
+		t.Errorf("two ups at once: got %v and %v, want one success and ErrLabExists", e1, e2)
+	}
+	rep, err := lab.Check(context.Background(), tl, check.Options{})
+	if err != nil || rep.Failed > 0 {
+		t.Errorf("the lab after two ups: %v, %d failed", err, rep.Failed)
+	}
+}

@@ -5,6 +5,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -45,7 +46,11 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "nslab: %v\nRun 'nslab --help' for usage.\n", err)
 		return 2
 	}
-	fmt.Fprintf(os.Stderr, "nslab: %v\n", err)
+	msg := err.Error()
+	if errors.Is(err, fs.ErrPermission) && !strings.Contains(msg, "needs root") {
+		msg += "\n(nslab needs root, or the capabilities CAP_NET_ADMIN and CAP_SYS_ADMIN)"
+	}
+	fmt.Fprintf(os.Stderr, "nslab: %s\n", msg)
 	return 1
 }
 

@@ -64,8 +64,10 @@ func Leftovers(lab string) []string {
 			left = append(left, "mount "+strings.Fields(line)[1])
 		}
 	}
-	if _, err := os.Stat("/run/nslab/" + lab); err == nil {
-		left = append(left, "state /run/nslab/"+lab)
+	for _, f := range []string{"/run/nslab/" + lab, "/run/nslab/.locks/" + lab} {
+		if _, err := os.Stat(f); err == nil {
+			left = append(left, "state "+f)
+		}
 	}
 	return left
 }
