@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -61,7 +62,7 @@ func runStage(ctx context.Context, c *kernel.Conn, s plan.Stage, workers int, ti
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		errs = append(errs, err)
+		errs = append(errs, fmt.Errorf("stopped at stage %s: %w", s.Name, err))
 	}
 	return errors.Join(errs...)
 }
