@@ -1,0 +1,271 @@
+package topology
+
+import (
+	"maps"
+	"net/netip"
+	"slices"
+	"strconv"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// The declarations hold what the file says about a model object,
+// with the positions that the model does not keep.
+type (
+	bridgeDecl struct {
+		b *Bridge
+		addrList
+		mtuPos Pos
+	}
+	nodeDecl struct {
+		n      *Node
+		path   string
+		ifaces []*ifaceDecl // in file order
+		byName map[string]*ifaceDecl
+		routes []*routeDecl
+	}
+	ifaceDecl struct {
+		it *Interface
+		addrList
+		link    string
+		linkPos Pos
+		mtuPos  Pos
+		macPos  Pos
+		bad     bool // its link is in error: not reported as unconnected
+	}
+	routeDecl struct {
+		r         Route
+		ok        bool // To and Via (if any) are valid
+		hasTo     bool
+		toDefault bool
+		toPos     Pos
+		viaPos    Pos
+		devPos    Pos
+	}
+	// addrList is a list of addresses and where each was written.
+	addrList struct {
+		addrs   []netip.Prefix
+		addrPos []Pos
+	}
+)
+
+// field decodes the value of one key into a declaration.
+type field[T any] func(p *parser, d T, e entry, path string)
+
+// The keys of each object of the format. These tables are the parser's
+// only list of keys; the schema test compares docs/nslab.schema.json
+// against them.
+var (
+	labFields = map[string]field[*parser]{
+		"version": decodeVersion,
+		"name":    decodeLabName,
+		"bridges": decodeBridges,
+		"nodes":   decodeNodes,
+		"host":    decodeHost,
+	}
+	hostFields = map[string]field[*parser]{
+		"interfaces": decodeHostInterfaces,
+	}
+	bridgeFields = map[string]field[*bridgeDecl]{
+		"addresses": func(p *parser, d *bridgeDecl, e entry, path string) { p.decodeAddrs(&d.addrList, e, path) },
+		"mtu":       func(p *parser, d *bridgeDecl, e entry, path string) { d.b.MTU, d.mtuPos = p.decodeMTU(e, path) },
+	}
+	nodeFields = map[string]field[*nodeDecl]{
+		"router":     decodeRouter,
+		"interfaces": decodeNodeInterfaces,
+		"routes":     decodeRoutes,
+		"sysctls":    decodeSysctls,
+	}
+	ifaceFields = map[string]field[*ifaceDecl]{
+		"link":      decodeLink,
+		"addresses": func(p *parser, d *ifaceDecl, e entry, path string) { p.decodeAddrs(&d.addrList, e, path) },
+		"mtu":       func(p *parser, d *ifaceDecl, e entry, path string) { d.it.MTU, d.mtuPos = p.decodeMTU(e, path) },
+		"mac":       decodeMAC,
+	}
+	routeFields = map[string]field[*routeDecl]{
+		"to":     decodeRouteTo,
+		"via":    decodeRouteVia,
+		"dev":    decodeRouteDev,
+		"metric": decodeRouteMetric,
+	}
+)
+
+// formatKeys returns the keys of every object of the format, by the name
+// of its definition in the JSON Schema ("" is the top level).
+func formatKeys() map[string][]string {
+	return map[string][]string{
+		"":              slices.Sorted(maps.Keys(labFields)),
+		"host":          slices.Sorted(maps.Keys(hostFields)),
+		"bridge":        slices.Sorted(maps.Keys(bridgeFields)),
+		"node":          slices.Sorted(maps.Keys(nodeFields)),
+		"interface":     slices.Sorted(maps.Keys(ifaceFields)),
+		"hostInterface": slices.Sorted(maps.Keys(ifaceFields)),
+		"route":         slices.Sorted(maps.Keys(routeFields)),
+	}
+}
+
+// decodeFields decodes the mapping n into d, key by key. It reports
+// whether all keys were known.
+func decodeFields[T any](p *parser, n *yaml.Node, path string, fields map[string]field[T], d T) bool {
+	known := true
+	for _, e := range p.mapEntries(n, path, "key") {
+		f, ok := fields[e.key]
+		if !ok {
+			p.unknownKey(e, path, slices.Sorted(maps.Keys(fields)))
+			known = false
+			continue
+		}
+		f(p, d, e, join(path, e.key))
+	}
+	return known
+}
+
+func (p *parser) unknownKey(e entry, path string, allowed []string) {
+	if near := closest(e.key, allowed); near != "" {
+		p.errorf(e.keyPos, "unknown key %q in %s; did you mean %q?", e.key, where(path), near)
+		return
+	}
+	p.errorf(e.keyPos, "unknown key %q in %s (allowed keys: %s)", e.key, where(path), quoteList(allowed))
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func (p *parser) decodeLab(root *yaml.Node) {
+	decodeFields(p, root, "", labFields, p)
+}
+
+func decodeVersion(p *parser, _ *parser, e entry, path string) {
+	n := p.deref(e.val)
+	if n == nil {
+		return
+	}
+	if typeOf(n) != tagInt || n.Value != "1" {
+		p.errorf(p.posOf(n), "version: expected 1, got %s; this nslab reads version 1 files", describe(n))
+	}
+}
+
+func decodeLabName(p *parser, _ *parser, e entry, path string) {
+	s, pos, ok := p.str(e.val, path)
+	if !ok {
+		return
+	}
+	if err := ValidLabName(s); err != nil {
+		p.errorf(pos, "%v", err)
+		return
+	}
+	p.lab.Name, p.nameSet = s, true
+}
+
+func decodeBridges(p *parser, _ *parser, e entry, path string) {
+	for _, be := range p.mapEntries(e.val, path, "bridge name") {
+		if err := ValidBridgeName(be.key); err != nil {
+			p.errorf(be.keyPos, "%v", err)
+			continue
+		}
+		d := &bridgeDecl{b: &Bridge{Name: be.key, Pos: be.keyPos}}
+		decodeFields(p, be.val, join(path, be.key), bridgeFields, d)
+		p.bridges = append(p.bridges, d)
+	}
+}
+
+func decodeNodes(p *parser, _ *parser, e entry, path string) {
+	for _, ne := range p.mapEntries(e.val, path, "node name") {
+		if err := ValidNodeName(ne.key); err != nil {
+			p.errorf(ne.keyPos, "%v", err)
+			continue
+		}
+		d := &nodeDecl{n: &Node{Name: ne.key, Pos: ne.keyPos}, path: join(path, ne.key), byName: map[string]*ifaceDecl{}}
+		decodeFields(p, ne.val, d.path, nodeFields, d)
+		p.nodeList = append(p.nodeList, d)
+	}
+}
+
+func decodeHost(p *parser, _ *parser, e entry, path string) {
+	decodeFields(p, e.val, path, hostFields, p)
+}
+
+func decodeHostInterfaces(p *parser, _ *parser, e entry, path string) {
+	p.host = p.decodeInterfaces(e, path, HostNode)
+}
+
+func decodeNodeInterfaces(p *parser, d *nodeDecl, e entry, path string) {
+	d.ifaces = p.decodeInterfaces(e, path, d.n.Name)
+	for _, i := range d.ifaces {
+		d.byName[i.it.Name] = i
+	}
+}
+
+func (p *parser) decodeInterfaces(e entry, path, owner string) []*ifaceDecl {
+	var out []*ifaceDecl
+	for _, ie := range p.mapEntries(e.val, path, "interface name") {
+		if err := ValidInterfaceName(ie.key); err != nil {
+			p.errorf(ie.keyPos, "%v", err)
+			continue
+		}
+		d := &ifaceDecl{it: &Interface{Node: owner, Name: ie.key, Pos: ie.keyPos}}
+		if !decodeFields(p, ie.val, join(path, ie.key), ifaceFields, d) {
+			d.bad = true // a misspelt link: do not also call it unconnected
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func decodeRouter(p *parser, d *nodeDecl, e entry, path string) {
+	d.n.Router, _ = p.boolean(e.val, path)
+}
+
+func decodeLink(p *parser, d *ifaceDecl, e entry, path string) {
+	s, pos, ok := p.str(e.val, path)
+	if ok && s == "" {
+		p.errorf(pos, "%s is empty: write BRIDGE, NODE:IFNAME or host:IFNAME", path)
+	}
+	if !ok || s == "" {
+		d.bad = true
+		return
+	}
+	d.link, d.linkPos = s, pos
+}
+
+func (p *parser) decodeMTU(e entry, path string) (int, Pos) {
+	mtu, pos, _ := p.integer(e.val, path, MinMTU, MaxMTU)
+	return mtu, pos
+}
+
+func (p *parser) decodeAddrs(l *addrList, e entry, path string) {
+	for i, n := range p.list(e.val, path, true) {
+		s, pos, ok := p.str(n, listPath(path, i))
+		if !ok {
+			continue
+		}
+		pfx, err := parseAddress(s)
+		if err != nil {
+			p.errorf(pos, "%v", err)
+			continue
+		}
+		l.addrs = append(l.addrs, pfx)
+		l.addrPos = append(l.addrPos, pos)
+	}
+}
+
+func decodeMAC(p *parser, d *ifaceDecl, e entry, path string) {
+	s, pos, ok := p.str(e.val, path)
+	if !ok {
+		return
+	}
+	mac, err := parseMAC(s)
+	if err != nil {
+		p.errorf(pos, "%v", err)
+		return
+	}
+	d.it.MAC, d.macPos = mac, pos
+}
+
+func listPath(path string, i int) string {
+	return path + "[" + strconv.Itoa(i) + "]"
+}

@@ -1,0 +1,154 @@
+package topology
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// dumpLab renders a Lab as deterministic text for golden files.
+func dumpLab(l *Lab) string {
+	var b strings.Builder
+	w := func(indent int, format string, args ...any) {
+		b.WriteString(strings.Repeat("  ", indent))
+		fmt.Fprintf(&b, format, args...)
+		b.WriteByte('\n')
+	}
+	w(0, "lab %s (file %s)", l.Name, l.File)
+	for _, br := range l.Bridges {
+		w(0, "bridge %s @%s", br.Name, at(br.Pos))
+		dumpAddrs(w, br.Addresses, br.MTU)
+	}
+	for _, n := range l.Nodes {
+		w(0, "node %s @%s", n.Name, at(n.Pos))
+		if n.Router {
+			w(1, "router")
+		}
+		for _, i := range n.Interfaces {
+			dumpIface(w, i)
+		}
+		for _, r := range n.Routes {
+			w(1, "route to %s via %v dev %q metric %d @%s", r.To, r.Via, r.Dev, r.Metric, at(r.Pos))
+		}
+		for _, s := range n.Sysctls {
+			w(1, "sysctl %s=%s @%s", s.Key, s.Value, at(s.Pos))
+		}
+	}
+	if len(l.Host) > 0 {
+		w(0, "host")
+		for _, i := range l.Host {
+			dumpIface(w, i)
+		}
+	}
+	for _, k := range l.Links {
+		w(0, "link %s %s @%s", map[LinkKind]string{Peer: "peer", Port: "port"}[k.Kind], k, at(k.Pos))
+	}
+	for _, s := range l.Segments() {
+		w(0, "segment %s", s.Name)
+		for _, m := range s.Members {
+			w(1, "%s:%s %s", m.Node, m.Dev, prefixes(m.Addresses))
+		}
+	}
+	return b.String()
+}
+
+func dumpIface(w func(int, string, ...any), i *Interface) {
+	link := "<none>"
+	if i.Link != nil {
+		link = i.Link.String()
+	}
+	w(1, "interface %s @%s link %s", i.Ref(), at(i.Pos), link)
+	dumpAddrs(func(indent int, f string, a ...any) { w(indent+1, f, a...) }, i.Addresses, i.MTU)
+	if i.MAC != nil {
+		w(2, "mac %s", i.MAC)
+	}
+}
+
+func dumpAddrs(w func(int, string, ...any), addrs []netip.Prefix, mtu int) {
+	if len(addrs) > 0 {
+		w(1, "addresses %s", prefixes(addrs))
+	}
+	if mtu != 0 {
+		w(1, "mtu %d", mtu)
+	}
+}
+
+func prefixes(ps []netip.Prefix) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, " ")
+}
+
+func at(p Pos) string { return fmt.Sprintf("%d:%d", p.Line, p.Col) }
+
+// checkModel checks the invariants every parsed Lab must hold.
+func checkModel(l *Lab) error {
+	if err := ValidLabName(l.Name); err != nil {
+		return err
+	}
+	sorted := func(what string, names []string) error {
+		if !slices.IsSorted(names) || len(slices.Compact(slices.Clone(names))) != len(names) {
+			return fmt.Errorf("%s not sorted or not unique: %v", what, names)
+		}
+		return nil
+	}
+	if err := sorted("bridges", names(l.Bridges, bridgeName)); err != nil {
+		return err
+	}
+	if err := sorted("nodes", names(l.Nodes, nodeName)); err != nil {
+		return err
+	}
+	if err := sorted("host", names(l.Host, ifName)); err != nil {
+		return err
+	}
+	for _, n := range l.Nodes {
+		if err := sorted(n.Name+" interfaces", names(n.Interfaces, ifName)); err != nil {
+			return err
+		}
+	}
+	return checkLinks(l)
+}
+
+// checkLinks checks that every interface is the end of exactly one link,
+// and that links are sorted.
+func checkLinks(l *Lab) error {
+	ends := map[*Interface]*Link{}
+	var refs []string
+	for _, k := range l.Links {
+		refs = append(refs, k.A.Ref())
+		list := []*Interface{k.A}
+		switch {
+		case k.Kind == Peer && (k.B == nil || k.Bridge != nil || k.A.Ref() >= k.B.Ref()):
+			return fmt.Errorf("bad peer link %v", k)
+		case k.Kind == Peer:
+			list = append(list, k.B)
+		case k.Bridge == nil || k.B != nil || k.A.OnHost() || l.Bridge(k.Bridge.Name) != k.Bridge:
+			return fmt.Errorf("bad port link %v", k)
+		}
+		for _, i := range list {
+			if ends[i] != nil || i.Link != k {
+				return fmt.Errorf("interface %s: Link is %v, expected %v", i.Ref(), i.Link, k)
+			}
+			ends[i] = k
+		}
+	}
+	if !slices.IsSorted(refs) {
+		return fmt.Errorf("links not sorted: %v", refs)
+	}
+	all := slices.Clone(l.Host)
+	for _, n := range l.Nodes {
+		all = append(all, n.Interfaces...)
+	}
+	for _, i := range all {
+		if ends[i] == nil {
+			return fmt.Errorf("interface %s is in no link", i.Ref())
+		}
+	}
+	if len(ends) != len(all) {
+		return fmt.Errorf("links have %d ends, the lab %d interfaces", len(ends), len(all))
+	}
+	return nil
+}

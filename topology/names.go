@@ -1,0 +1,122 @@
+package topology
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Name limits, in bytes.
+const (
+	// MaxLabName keeps "LAB.NODE" namespace names and "LAB.NAME" altnames
+	// short.
+	MaxLabName = 24
+	// MaxNodeName applies to node and bridge names.
+	MaxNodeName = 32
+	// MaxIfName is IFNAMSIZ-1, the kernel's limit on interface names.
+	MaxIfName = 15
+)
+
+// nameRule describes one kind of name.
+type nameRule struct {
+	what    string
+	max     int
+	dots    bool // '.' allowed after the first byte
+	charset string
+}
+
+var (
+	labRule = nameRule{what: "lab name", max: MaxLabName,
+		charset: "letters, digits, '_' and '-', starting with a letter or digit"}
+	nodeRule = nameRule{what: "node name", max: MaxNodeName,
+		charset: labRule.charset}
+	bridgeRule = nameRule{what: "bridge name", max: MaxNodeName,
+		charset: labRule.charset}
+	ifRule = nameRule{what: "interface name", max: MaxIfName, dots: true,
+		charset: "letters, digits, '_', '.' and '-', not starting with '.' or '-'"}
+)
+
+// Reserved interface names: every namespace has lo, and all and default
+// name the per-family settings under /proc/sys/net/ipv4/conf.
+var reservedIfNames = map[string]string{
+	"lo":      "every node already has its loopback lo",
+	"all":     "it clashes with /proc/sys/net/*/conf/all",
+	"default": "it clashes with /proc/sys/net/*/conf/default",
+}
+
+// ValidLabName reports whether s can name a lab.
+func ValidLabName(s string) error { return labRule.check(s) }
+
+// ValidNodeName reports whether s can name a node. "host" is reserved for
+// the root namespace.
+func ValidNodeName(s string) error {
+	if s == HostNode {
+		return errors.New(`node name "host" is reserved: host:IFNAME names an interface on the host`)
+	}
+	return nodeRule.check(s)
+}
+
+// ValidBridgeName reports whether s can name a bridge.
+func ValidBridgeName(s string) error { return bridgeRule.check(s) }
+
+// ValidInterfaceName reports whether s can name an interface.
+func ValidInterfaceName(s string) error {
+	if why, ok := reservedIfNames[s]; ok {
+		return fmt.Errorf("interface name %q is reserved: %s", s, why)
+	}
+	return ifRule.check(s)
+}
+
+func (r nameRule) check(s string) error {
+	if s == "" {
+		return fmt.Errorf("%s is empty", r.what)
+	}
+	if len(s) > r.max {
+		return fmt.Errorf("%s %q is %d bytes long; the limit is %d", r.what, s, len(s), r.max)
+	}
+	for i, c := range s {
+		if !r.allowed(c, i == 0) {
+			return fmt.Errorf("%s %q contains %s; use %s", r.what, s, describeRune(c, i == 0), r.charset)
+		}
+	}
+	return nil
+}
+
+func (r nameRule) allowed(c rune, first bool) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	case c == '_':
+		return !first || r.dots
+	case c == '-':
+		return !first
+	case c == '.':
+		return !first && r.dots
+	}
+	return false
+}
+
+func describeRune(c rune, first bool) string {
+	where := ""
+	if first {
+		where = " at the start"
+	}
+	switch {
+	case c == ' ':
+		return "a space" + where
+	case c < ' ' || c == 0x7f:
+		return fmt.Sprintf("the control character %U", c)
+	case c > 0x7f:
+		return fmt.Sprintf("the non-ASCII character %q", c)
+	}
+	return fmt.Sprintf("%q%s", string(c), where)
+}
+
+// quoteList formats names for a message: "a, b, c", shortened after ten.
+func quoteList(names []string) string {
+	const show = 10
+	if len(names) <= show {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:show], ", "), len(names)-show)
+}

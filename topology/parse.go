@@ -1,0 +1,117 @@
+package topology
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// MaxFileSize is the largest topology file Load and Parse accept.
+const MaxFileSize = 10 << 20
+
+// Load reads and parses the topology file at path. Problems in the file
+// come back as an ErrorList; a file that cannot be read, as the error of
+// the read.
+func Load(path string) (*Lab, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading topology: %w", err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > MaxFileSize {
+		return nil, tooLarge(path, fi.Size())
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading topology: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse parses and validates a topology file. filename is used in
+// positions and messages only. On failure the error is an ErrorList of
+// every problem found (up to 50), sorted by position.
+func Parse(filename string, data []byte) (*Lab, error) {
+	if len(data) > MaxFileSize {
+		return nil, tooLarge(filename, int64(len(data)))
+	}
+	p := newParser(filename)
+	if root := p.readYAML(data); root != nil {
+		p.decodeLab(root)
+		p.build()
+	}
+	if err := p.result(); err != nil {
+		return nil, err
+	}
+	return p.lab, nil
+}
+
+func tooLarge(file string, size int64) error {
+	return ErrorList{{Pos: Pos{File: file}, Msg: fmt.Sprintf(
+		"the file is %.1f MiB; topology files are limited to %d MiB", float64(size)/(1<<20), MaxFileSize>>20)}}
+}
+
+// parser holds the state of one Parse: the YAML side, the declarations
+// decoded from it, and the errors.
+type parser struct {
+	errorSink
+	file string
+
+	src     []byte              // the file, without a byte order mark
+	input   []byte              // what was parsed: src, maybe after a prelude
+	lines   []int               // where each line of src starts; built on demand
+	prelude int                 // lines parsed before src (see decodeWithPrelude)
+	cyclic  map[*yaml.Node]bool // aliases inside the value of their anchor
+	nodes   int                 // YAML nodes in the file
+	visited int                 // YAML nodes decoded, aliases expanded
+	aborted bool
+
+	lab      *Lab
+	nameSet  bool
+	bridges  []*bridgeDecl
+	nodeList []*nodeDecl
+	host     []*ifaceDecl
+	segs     []Segment
+}
+
+func newParser(file string) *parser {
+	return &parser{
+		file:   file,
+		cyclic: map[*yaml.Node]bool{},
+		lab:    &Lab{File: file},
+	}
+}
+
+func (p *parser) errorf(pos Pos, format string, args ...any) { p.add(pos, format, args...) }
+
+// build turns the declarations into the model and checks it.
+func (p *parser) build() {
+	if p.aborted {
+		return
+	}
+	p.defaultName()
+	if len(p.bridges) == 0 && len(p.nodeList) == 0 && len(p.errs) == 0 {
+		p.errorf(p.pos(1, 1), "the lab declares no nodes and no bridges: add nodes:")
+	}
+	p.assemble()
+	p.resolveLinks()
+	p.validate()
+}
+
+// defaultName names the lab after its file when the file does not.
+func (p *parser) defaultName() {
+	if p.nameSet {
+		return
+	}
+	base := filepath.Base(p.file)
+	base = strings.TrimSuffix(base, filepath.Ext(base))
+	if err := ValidLabName(base); err != nil {
+		p.errorf(Pos{File: p.file}, "the lab has no name: and its file name %q does not make one (%v); add name: to the file", base, err)
+		return
+	}
+	p.lab.Name = base
+}

@@ -1,0 +1,158 @@
+package topology
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// yamlError splits an error of yaml.v3, such as "yaml: line 3: mapping
+// values are not allowed in this context". yaml.v3 gives no column, and
+// no line for errors on the first line.
+var yamlError = regexp.MustCompile(`(?s)^yaml: (?:line (\d+): )?(.*)$`)
+
+// parserProblems are the problems that libyaml's parser, rather than its
+// scanner, finds: yaml.v3 counts their lines from 0.
+var parserProblems = map[string]bool{
+	"did not find expected <stream-start>":   true,
+	"did not find expected <document start>": true,
+	"did not find expected node content":     true,
+	"did not find expected key":              true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"found duplicate %YAML directive":        true,
+	"found duplicate %TAG directive":         true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
+}
+
+// blockProblems are the parser's problems in a block collection: yaml.v3
+// reports them at the line where the collection starts. (It reports
+// maxDepthError at the line of the last key before the problem.)
+var blockProblems = map[string]bool{
+	"did not find expected key":           true,
+	"did not find expected '-' indicator": true,
+}
+
+var maxDepthError = regexp.MustCompile(`^exceeded max depth of (\d+)$`)
+
+// syntaxError reports an error of the YAML parser at its line, column 1.
+func (p *parser) syntaxError(err error) {
+	m := yamlError.FindStringSubmatch(err.Error())
+	if m == nil {
+		p.errorf(p.pos(1, 1), "%v", err)
+		return
+	}
+	line, msg := 0, m[2]
+	if m[1] != "" {
+		line, _ = strconv.Atoi(m[1])
+	}
+	if parserProblems[msg] {
+		line++
+	}
+	switch {
+	case blockProblems[msg] || maxDepthError.MatchString(msg):
+		line = p.problemLine(msg, max(line, 1))
+	case msg == "found unexpected end of stream":
+		// A quoted string that starts on line 1 is reported at the end.
+		line = p.firstFailing(lineStarts(p.input), msg, 0, line)
+	}
+	// At the end of the file, libyaml counts one line more.
+	line = max(min(line-p.prelude, p.lineCount()), 1)
+	col, msg := p.explain(line, msg)
+	p.errorf(p.pos(line, col), "%s", msg)
+}
+
+// explain rewords the parser's messages that need it, and finds the
+// column where it can.
+func (p *parser) explain(line int, msg string) (int, string) {
+	if m := unknownAnchorError.FindStringSubmatch(msg); m != nil {
+		return 1, "alias *" + m[1] + ": no anchor &" + m[1] + " is defined before it"
+	}
+	if m := maxDepthError.FindStringSubmatch(msg); m != nil {
+		return 1, "lists and mappings nest deeper than " + m[1] + " levels"
+	}
+	switch msg {
+	case "found character that cannot start any token":
+		text := p.lineText(line)
+		if i := strings.IndexFunc(text, func(r rune) bool { return r != ' ' }); i >= 0 && text[i] == '\t' {
+			return i + 1, "YAML syntax: found a tab character where a token should start; indent with spaces"
+		}
+	case "found unexpected end of stream":
+		msg += ": a quoted string is not closed"
+	case "found incompatible YAML document":
+		msg += " (only %YAML 1.1 is understood; remove the %YAML line)"
+	}
+	return 1, "YAML syntax: " + msg
+}
+
+// problemLine returns the line of the input where the parser found msg,
+// at or after line from, searching down from the last line it read.
+func (p *parser) problemLine(msg string, from int) int {
+	starts := lineStarts(p.input)
+	bad := p.lastLineRead(starts)
+	if bad <= from || !p.failsAt(starts, bad, msg) {
+		return from
+	}
+	return p.firstFailing(starts, msg, from-1, bad)
+}
+
+// firstFailing returns the first line after good whose prefix of the
+// input fails with msg, given that the prefix up to line bad does. It
+// searches down from bad, with steps that double, then by halves.
+func (p *parser) firstFailing(starts []int, msg string, good, bad int) int {
+	for step := 1; bad-step > good; step *= 2 {
+		if !p.failsAt(starts, bad-step, msg) {
+			good = bad - step
+			break
+		}
+		bad -= step
+	}
+	for bad-good > 1 {
+		if mid := (good + bad) / 2; p.failsAt(starts, mid, msg) {
+			bad = mid
+		} else {
+			good = mid
+		}
+	}
+	return bad
+}
+
+// failsAt reports whether the input up to line fails with msg.
+func (p *parser) failsAt(starts []int, line int, msg string) bool {
+	_, err := decodeDocs(bytes.NewReader(p.input[:starts[min(line, len(starts)-1)]]))
+	m := yamlError.FindStringSubmatch(fmt.Sprint(err))
+	return m != nil && m[2] == msg
+}
+
+// lastLineRead parses the input again, feeding it a line at a time, and
+// returns the last line the parser asked for before it failed.
+func (p *parser) lastLineRead(starts []int) int {
+	r := &lineReader{data: p.input}
+	decodeDocs(r)
+	return sort.SearchInts(starts, r.off)
+}
+
+// lineReader reads at most a line at a time, and counts what it read.
+type lineReader struct {
+	data []byte
+	off  int
+}
+
+func (r *lineReader) Read(b []byte) (int, error) {
+	if r.off == len(r.data) {
+		return 0, io.EOF
+	}
+	rest := r.data[r.off:]
+	if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+		rest = rest[:i+1]
+	}
+	n := copy(b, rest)
+	r.off += n
+	return n, nil
+}

@@ -1,0 +1,213 @@
+package topology
+
+import (
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// entry is one key and its value in a YAML mapping.
+type entry struct {
+	key    string
+	keyPos Pos
+	val    *yaml.Node
+}
+
+// mapEntries returns the entries of a mapping value, with merge keys (<<)
+// applied. Null is an empty mapping. noun names the keys in the message
+// about a duplicate key ("key", "node name").
+func (p *parser) mapEntries(n *yaml.Node, path, noun string) []entry {
+	n = p.deref(n)
+	if n == nil || p.aborted {
+		return nil
+	}
+	switch typeOf(n) {
+	case tagNull:
+		return nil
+	case tagMap:
+	default:
+		p.typeError(n, path, "a mapping")
+		return nil
+	}
+	if !p.visit(n, len(n.Content)/2) {
+		return nil
+	}
+	return p.collect(n.Content, path, noun)
+}
+
+// collect returns the entries of the keys and values in pairs, and
+// reports duplicate keys.
+func (p *parser) collect(pairs []*yaml.Node, path, noun string) []entry {
+	seen := make(map[string]Pos, len(pairs)/2)
+	out := make([]entry, 0, len(pairs)/2)
+	var merged []entry
+	for i := 0; i+1 < len(pairs); i += 2 {
+		k, v := pairs[i], pairs[i+1]
+		if k.Kind == yaml.ScalarNode && k.Tag == tagMerge {
+			merged = append(merged, p.mergeEntries(v, path, noun)...)
+			continue
+		}
+		e, ok := p.entry(k, v, path)
+		if !ok {
+			continue
+		}
+		if first, dup := seen[e.key]; dup {
+			p.errorf(e.keyPos, "duplicate %s %q in %s (first at %s)", noun, e.key, where(path), first)
+			continue
+		}
+		seen[e.key] = e.keyPos
+		out = append(out, e)
+	}
+	for _, e := range merged {
+		if _, dup := seen[e.key]; !dup {
+			seen[e.key] = e.keyPos
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// mergeEntries returns the entries that "<<: value" adds: those of one
+// mapping or of a list of mappings, earlier ones first.
+func (p *parser) mergeEntries(n *yaml.Node, path, noun string) []entry {
+	n = p.deref(n)
+	if n == nil || n.Kind != yaml.SequenceNode {
+		return p.mapEntries(n, path+".<<", noun)
+	}
+	var out []entry
+	for _, m := range n.Content {
+		out = append(out, p.mapEntries(m, path+".<<", noun)...)
+	}
+	return out
+}
+
+// entry reads the key k of the value v, which must be a scalar. The key
+// is where it is written, also when it is an alias.
+func (p *parser) entry(k, v *yaml.Node, path string) (entry, bool) {
+	pos := p.posOf(k)
+	if k = p.deref(k); k == nil {
+		return entry{}, false
+	}
+	if k.Kind != yaml.ScalarNode {
+		p.errorf(p.posOf(k), "%s: keys must be names, got %s", where(path), describe(k))
+		return entry{}, false
+	}
+	return entry{key: k.Value, keyPos: pos, val: v}, true
+}
+
+// str decodes a string. Numbers are taken as written: name: 2024 is the
+// name "2024".
+func (p *parser) str(n *yaml.Node, path string) (string, Pos, bool) {
+	n = p.deref(n)
+	if n == nil {
+		return "", Pos{}, false
+	}
+	switch typeOf(n) {
+	case tagStr, tagInt, tagFloat:
+		return n.Value, p.posOf(n), true
+	}
+	p.typeError(n, path, "a string")
+	return "", Pos{}, false
+}
+
+// integer decodes an integer in [lo, hi].
+func (p *parser) integer(n *yaml.Node, path string, lo, hi int64) (int, Pos, bool) {
+	n = p.deref(n)
+	if n == nil {
+		return 0, Pos{}, false
+	}
+	if typeOf(n) != tagInt {
+		p.typeError(n, path, "an integer")
+		return 0, Pos{}, false
+	}
+	v, ok := intValue(n.Value)
+	if !ok || v < lo || v > hi {
+		p.errorf(p.posOf(n), "%s: %s is out of range: it must be from %d to %d", path, n.Value, lo, hi)
+		return 0, Pos{}, false
+	}
+	return int(v), p.posOf(n), true
+}
+
+// intValue returns the value of the text of an !!int, as yaml.v3 reads
+// it (0x, 0o, 0b, a leading 0 for octal, _ between digits); false if it
+// does not fit an int64.
+func intValue(s string) (int64, bool) {
+	v, err := strconv.ParseInt(strings.ReplaceAll(s, "_", ""), 0, 64)
+	return v, err == nil
+}
+
+func (p *parser) boolean(n *yaml.Node, path string) (bool, bool) {
+	n = p.deref(n)
+	if n == nil {
+		return false, false
+	}
+	if typeOf(n) != tagBool {
+		p.typeError(n, path, "true or false")
+		return false, false
+	}
+	return boolValue(n), true
+}
+
+// boolValue returns the value of an !!bool: true, True or TRUE, or false.
+func boolValue(n *yaml.Node) bool { return strings.EqualFold(n.Value, "true") }
+
+// list returns the items of a sequence; null is empty. With scalarOK, a
+// lone scalar is a list of one.
+func (p *parser) list(n *yaml.Node, path string, scalarOK bool) []*yaml.Node {
+	n = p.deref(n)
+	if n == nil || p.aborted {
+		return nil
+	}
+	switch t := typeOf(n); {
+	case t == tagNull:
+		return nil
+	case t == tagSeq:
+		if !p.visit(n, len(n.Content)) {
+			return nil
+		}
+		return n.Content
+	case t != tagMap && scalarOK:
+		return []*yaml.Node{n}
+	}
+	p.typeError(n, path, "a list")
+	return nil
+}
+
+func (p *parser) typeError(n *yaml.Node, path, want string) {
+	p.errorf(p.posOf(n), "%s: expected %s, got %s", where(path), want, describe(n))
+}
+
+// where names a path for a message.
+func where(path string) string {
+	if path == "" {
+		return "the top level"
+	}
+	return path
+}
+
+// describe names the type of a YAML value, and a short scalar's text.
+func describe(n *yaml.Node) string {
+	switch typeOf(n) {
+	case tagMap:
+		return "a mapping"
+	case tagSeq:
+		return "a list"
+	case tagNull:
+		return "nothing (null)"
+	case tagBool:
+		return "the boolean " + strconv.FormatBool(boolValue(n))
+	case tagInt:
+		return "the integer " + n.Value
+	case tagFloat:
+		return "the number " + n.Value
+	}
+	return "the string " + shortQuote(n.Value)
+}
+
+func shortQuote(s string) string {
+	if len(s) > 40 {
+		s = s[:37] + "..."
+	}
+	return strconv.Quote(s)
+}
