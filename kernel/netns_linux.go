@@ -31,6 +31,19 @@ func Do(path string, fn func() error) error {
 	}
 	defer unix.Close(target)
 
+	return onThread(func() error {
+		if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
+			return fmt.Errorf("entering namespace %s: %w", path, err)
+		}
+		return nil
+	}, fn)
+}
+
+// onThread runs fn on a locked OS thread after enter has moved the thread
+// to another network namespace, then moves it back. If enter fails, fn
+// does not run. If the thread cannot return, it stays locked so that the
+// Go runtime discards it with the goroutine.
+func onThread(enter, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -41,15 +54,15 @@ func Do(path string, fn func() error) error {
 			return
 		}
 		defer unix.Close(origin)
-		if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
+		if err := enter(); err != nil {
+			unix.Setns(origin, unix.CLONE_NEWNET)
 			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("entering namespace %s: %w", path, err)
+			errc <- err
 			return
 		}
 		ferr := fn()
 		if err := unix.Setns(origin, unix.CLONE_NEWNET); err != nil {
-			// Leave the thread locked: the runtime ends it with the goroutine.
-			errc <- errors.Join(ferr, fmt.Errorf("returning from namespace %s: %w", path, err))
+			errc <- errors.Join(ferr, fmt.Errorf("returning to the original namespace: %w", err))
 			return
 		}
 		runtime.UnlockOSThread()

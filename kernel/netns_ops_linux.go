@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 
@@ -104,30 +103,12 @@ func (o *NetnsAdd) setup(self, path string) error {
 // inNewNetns runs fn on a locked thread inside a fresh network namespace;
 // fn gets the thread's namespace path to bind-mount it.
 func inNewNetns(fn func(self string) error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		origin, err := unix.Open(threadNetns(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("opening current namespace: %w", err)
-			return
-		}
-		defer unix.Close(origin)
+	return onThread(func() error {
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("unshare: %w", err)
-			return
+			return fmt.Errorf("unshare: %w", err)
 		}
-		ferr := fn(threadNetns())
-		if err := unix.Setns(origin, unix.CLONE_NEWNET); err != nil {
-			errc <- errors.Join(ferr, fmt.Errorf("returning to the host namespace: %w", err))
-			return // the thread stays locked and dies with the goroutine
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
+		return nil
+	}, func() error { return fn(threadNetns()) })
 }
 
 var netnsDirOnce struct {
