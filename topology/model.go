@@ -89,25 +89,35 @@ const (
 	// Port joins an interface to a bridge: the other veth end is a
 	// bridge port in the root namespace.
 	Port
+	// Trunk joins two bridges into one layer-2 segment: both veth ends
+	// are bridge ports in the root namespace.
+	Trunk
 )
 
 // Link is one veth pair.
 type Link struct {
 	Kind LinkKind
-	// A is always set. For Peer links, A sorts before B by Ref.
+	// A is set for Peer and Port links. For Peer links, A sorts before B
+	// by Ref.
 	A *Interface
 	// B is the far interface of a Peer link.
 	B *Interface
-	// Bridge is the bridge of a Port link.
+	// Bridge is the bridge of a Port link, or the bridge whose `link`
+	// key declares a Trunk.
 	Bridge *Bridge
+	// Uplink is the other bridge of a Trunk.
+	Uplink *Bridge
 	// Pos is where the link key was written.
 	Pos Pos
 }
 
 // String names the link the way the file references it.
 func (l *Link) String() string {
-	if l.Kind == Port {
+	switch l.Kind {
+	case Port:
 		return l.A.Ref() + " -- " + l.Bridge.Name
+	case Trunk:
+		return l.Bridge.Name + " -- " + l.Uplink.Name
 	}
 	return l.A.Ref() + " -- " + l.B.Ref()
 }
