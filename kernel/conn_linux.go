@@ -6,83 +6,137 @@ import (
 	"sync"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
-// Conn holds one netlink handle per namespace, opened on first use and
-// kept until Close. It is safe for concurrent use; callers should still
-// send the operations of one namespace from one goroutine at a time.
+// Conn holds, per namespace, a netlink handle and a raw rtnetlink socket,
+// opened on first use (or adopted from the thread that created the
+// namespace) and kept until Close. It is safe for concurrent use.
 type Conn struct {
 	mu      sync.Mutex
-	handles map[string]*netlink.Handle
+	socks   map[string]*nsSock
+	indexes sync.Map // "ns\x00name" -> ifindex, for links that never move
 }
 
-// NewConn returns a Conn with no handle opened yet.
+// nsSock is what Conn keeps for one namespace.
+type nsSock struct {
+	h   *netlink.Handle
+	raw *nl.SocketHandle
+}
+
+func (s *nsSock) close() {
+	s.h.Close()
+	s.raw.Socket.Close()
+}
+
+func init() {
+	// Ask the kernel for extended error messages: they name the attribute
+	// that is wrong.
+	nl.EnableErrorMessageReporting = true
+}
+
+// NewConn returns a Conn with nothing opened yet.
 func NewConn() *Conn {
-	return &Conn{handles: make(map[string]*netlink.Handle)}
+	return &Conn{socks: make(map[string]*nsSock)}
 }
 
 // Handle returns the netlink handle bound to the named namespace under
 // /run/netns, or to the root namespace for "".
 func (c *Conn) Handle(ns string) (*netlink.Handle, error) {
-	c.mu.Lock()
-	h, ok := c.handles[ns]
-	c.mu.Unlock()
-	if ok {
-		return h, nil
-	}
-	h, err := openHandle(ns)
+	s, err := c.sock(ns)
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old, ok := c.handles[ns]; ok {
-		h.Close()
-		return old, nil
-	}
-	c.handles[ns] = h
-	return h, nil
+	return s.h, nil
 }
 
-func openHandle(ns string) (*netlink.Handle, error) {
+func (c *Conn) sock(ns string) (*nsSock, error) {
+	c.mu.Lock()
+	s, ok := c.socks[ns]
+	c.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	s, err := openSock(ns)
+	if err != nil {
+		return nil, err
+	}
+	return c.keep(ns, s), nil
+}
+
+// keep stores s unless another goroutine stored one first.
+func (c *Conn) keep(ns string, s *nsSock) *nsSock {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.socks[ns]; ok {
+		s.close()
+		return old
+	}
+	c.socks[ns] = s
+	return s
+}
+
+func openSock(ns string) (*nsSock, error) {
 	if ns == "" {
-		h, err := netlink.NewHandle()
-		if err != nil {
-			return nil, fmt.Errorf("opening netlink socket: %w", err)
-		}
-		return h, nil
+		return openSockAt(netns.None(), "host")
 	}
 	fd, err := netns.GetFromPath(NetnsPath(ns))
 	if err != nil {
 		return nil, fmt.Errorf("opening namespace %s: %w", ns, err)
 	}
 	defer fd.Close()
-	h, err := netlink.NewHandleAt(fd)
-	if err != nil {
-		return nil, fmt.Errorf("opening netlink socket in namespace %s: %w", ns, err)
-	}
-	return h, nil
+	return openSockAt(fd, ns)
 }
 
-// Forget closes and drops the handle of a namespace, as after deleting it.
+// openSockAt opens both sockets in the namespace fd, or in the calling
+// thread's namespace for netns.None().
+func openSockAt(fd netns.NsHandle, label string) (*nsSock, error) {
+	h, err := netlink.NewHandleAt(fd, unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("opening netlink socket in %s: %w", label, err)
+	}
+	raw, err := nl.GetNetlinkSocketAt(fd, netns.None(), unix.NETLINK_ROUTE)
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("opening netlink socket in %s: %w", label, err)
+	}
+	raw.SetExtAck(true)
+	return &nsSock{h: h, raw: &nl.SocketHandle{Socket: raw}}, nil
+}
+
+// exec sends a request on the namespace's raw socket and waits for the
+// acknowledgement.
+func (c *Conn) exec(ns string, req *nl.NetlinkRequest) error {
+	s, err := c.sock(ns)
+	if err != nil {
+		return err
+	}
+	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: s.raw}
+	_, err = req.Execute(unix.NETLINK_ROUTE, 0)
+	return err
+}
+
+// Forget closes and drops the sockets of a namespace, as after deleting it.
 func (c *Conn) Forget(ns string) {
 	c.mu.Lock()
-	h, ok := c.handles[ns]
-	delete(c.handles, ns)
+	s, ok := c.socks[ns]
+	delete(c.socks, ns)
 	c.mu.Unlock()
 	if ok {
-		h.Close()
+		s.close()
 	}
+	c.forgetIndexes(ns)
 }
 
-// Close closes every handle.
+// Close closes every socket.
 func (c *Conn) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for ns, h := range c.handles {
-		h.Close()
-		delete(c.handles, ns)
+	for ns, s := range c.socks {
+		s.close()
+		delete(c.socks, ns)
 	}
 }
 

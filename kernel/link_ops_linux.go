@@ -12,24 +12,12 @@ import (
 )
 
 // Tags are the ownership marks nslab puts on a link in the root namespace:
-// an alias that names the lab and object, and a readable altname.
+// an alias that names the lab and object, a readable altname, and the
+// lab's link group, which lets down delete all of a lab's links at once.
 type Tags struct {
 	Alias   string
 	AltName string
-}
-
-func (t Tags) apply(h *netlink.Handle, l netlink.Link) error {
-	if t.Alias != "" {
-		if err := h.LinkSetAlias(l, t.Alias); err != nil {
-			return fmt.Errorf("setting alias: %w", err)
-		}
-	}
-	if t.AltName != "" {
-		if err := h.LinkAddAltName(l, t.AltName); err != nil {
-			return fmt.Errorf("adding altname %s: %w", t.AltName, err)
-		}
-	}
-	return nil
+	Group   uint32
 }
 
 func (t Tags) render(ns, name string) []string {
@@ -41,6 +29,17 @@ func (t Tags) render(ns, name string) []string {
 		out = append(out, fmt.Sprintf("%s link property add dev %s altname %s", ipn(ns), name, t.AltName))
 	}
 	return out
+}
+
+// mark gives a link its altname; the alias comes with bringing it up.
+func (t Tags) mark(c *Conn, ns, name string) error {
+	if t.AltName == "" {
+		return nil
+	}
+	if err := c.exec(ns, altNameMsg(name, t.AltName)); err != nil {
+		return fmt.Errorf("adding altname %s: %w", t.AltName, err)
+	}
+	return nil
 }
 
 // BridgeAdd creates a bridge in the root namespace, marks it and brings it
@@ -57,31 +56,29 @@ type BridgeAdd struct {
 func (o *BridgeAdd) Namespace() string { return "" }
 
 func (o *BridgeAdd) String() string {
-	out := []string{"ip link add " + o.Name + attrs(o.MTU, o.MAC) + " type bridge"}
+	out := []string{"ip link add " + o.Name + attrs(o.MTU, o.MAC, o.Tags.Group) + " type bridge"}
 	out = append(out, o.Tags.render("", o.Name)...)
 	return lines(append(out, "ip link set "+o.Name+" up")...)
 }
 
 func (o *BridgeAdd) Apply(c *Conn) error {
-	h, err := c.Handle("")
+	err := c.exec("", bridgeMsg(linkSpec{name: o.Name, mtu: o.MTU, mac: o.MAC, group: o.Tags.Group}))
 	if err != nil {
-		return err
-	}
-	br := &netlink.Bridge{LinkAttrs: netlink.NewLinkAttrs()}
-	br.Name, br.MTU, br.HardwareAddr = o.Name, o.MTU, o.MAC
-	if err := h.LinkAdd(br); err != nil {
 		return opErr("", "creating bridge "+o.Name, err)
 	}
-	if err := o.Tags.apply(h, br); err != nil {
+	if err := o.Tags.mark(c, "", o.Name); err != nil {
 		return opErr("", "marking bridge "+o.Name, err)
 	}
-	return opErr("", "bringing bridge "+o.Name+" up", h.LinkSetUp(br))
+	err = c.exec("", setUpMsg(0, o.Name, o.Tags.Alias, 0, false))
+	return opErr("", "bringing bridge "+o.Name+" up", err)
 }
 
 // VethAdd creates a veth pair with each end directly in its namespace:
-// Name in NS, PeerName in PeerNS. When Master is set, Name becomes a port
-// of that bridge (NS must then be the root namespace) without IPv6 of its
-// own, so that a new port neither sends nor floods IPv6 chatter.
+// Name in NS, PeerName in PeerNS. An end with a Master becomes a port of
+// that bridge (its namespace must be the root namespace) and gets no IPv6
+// of its own, so that a new port neither sends nor floods IPv6 chatter.
+// Ends in the root namespace carry Tags and come up at once; ends in a
+// node come up when their addresses are set (LinkSetup).
 //
 // Equivalent to: ip [-n NS] link add NAME type veth peer name PEER netns
 // PEERNS; ip link set NAME master MASTER up
@@ -92,7 +89,9 @@ type VethAdd struct {
 	MAC              net.HardwareAddr
 	Master           string
 	PeerNS, PeerName string
+	PeerTags         Tags
 	PeerMAC          net.HardwareAddr
+	PeerMaster       string
 }
 
 func (o *VethAdd) Namespace() string { return o.NS }
@@ -105,53 +104,84 @@ func (o *VethAdd) String() string {
 	if o.PeerNS != "" {
 		peer += " netns " + o.PeerNS
 	}
-	out := []string{fmt.Sprintf("%s link add %s%s type veth %s", ipn(o.NS), o.Name, attrs(o.MTU, o.MAC), peer)}
-	out = append(out, o.Tags.render(o.NS, o.Name)...)
-	if o.Master != "" {
-		out = append(out,
-			fmt.Sprintf("%s link set %s addrgenmode none", ipn(o.NS), o.Name),
-			fmt.Sprintf("%s link set %s master %s up", ipn(o.NS), o.Name, o.Master))
+	out := []string{fmt.Sprintf("%s link add %s%s type veth %s", ipn(o.NS), o.Name, attrs(o.MTU, o.MAC, o.Tags.Group), peer)}
+	out = append(out, end(o.NS, o.Name, o.Tags, o.Master, false)...)
+	return lines(append(out, end(o.PeerNS, o.PeerName, o.PeerTags, o.PeerMaster, true)...)...)
+}
+
+// end renders the set-up of one veth end in the root namespace; the
+// group of the peer end needs a command of its own.
+func end(ns, name string, t Tags, master string, peer bool) []string {
+	if ns != "" {
+		return nil
 	}
-	return lines(out...)
+	out := t.render(ns, name)
+	if peer && t.Group != 0 {
+		out = append(out, fmt.Sprintf("ip link set %s group %d", name, t.Group))
+	}
+	if master == "" {
+		return append(out, fmt.Sprintf("ip link set %s up", name))
+	}
+	return append(out,
+		fmt.Sprintf("ip link set %s addrgenmode none", name),
+		fmt.Sprintf("ip link set %s master %s up", name, master))
 }
 
 func (o *VethAdd) Apply(c *Conn) error {
-	h, err := c.Handle(o.NS)
+	err := o.create(c)
 	if err != nil {
-		return err
-	}
-	peerNS, err := nsFd(o.PeerNS)
-	if err != nil {
-		return opErr(o.NS, "creating veth "+o.Name, err)
-	}
-	defer unix.Close(peerNS)
-	v := &netlink.Veth{LinkAttrs: netlink.NewLinkAttrs(), PeerName: o.PeerName,
-		PeerHardwareAddr: o.PeerMAC, PeerNamespace: netlink.NsFd(peerNS)}
-	v.Name, v.MTU, v.HardwareAddr = o.Name, o.MTU, o.MAC
-	if err := h.LinkAdd(v); err != nil {
 		return opErr(o.NS, fmt.Sprintf("creating veth %s (peer %s in %s)", o.Name, o.PeerName, nsLabel(o.PeerNS)), err)
 	}
-	if err := o.Tags.apply(h, v); err != nil {
-		return opErr(o.NS, "marking "+o.Name, err)
+	if err := setUpEnd(c, o.NS, o.Name, o.Tags, o.Master, false); err != nil {
+		return err
 	}
-	if o.Master == "" {
-		return nil
-	}
-	return opErr(o.NS, "attaching "+o.Name+" to bridge "+o.Master, o.attach(h, v))
+	return setUpEnd(c, o.PeerNS, o.PeerName, o.PeerTags, o.PeerMaster, true)
 }
 
-func (o *VethAdd) attach(h *netlink.Handle, v *netlink.Veth) error {
-	br, err := h.LinkByName(o.Master)
+func (o *VethAdd) create(c *Conn) error {
+	peerNS, err := nsFd(o.PeerNS)
 	if err != nil {
 		return err
 	}
-	if err := h.LinkSetIP6AddrGenMode(v, addrGenModeNone); err != nil {
-		return fmt.Errorf("turning off IPv6 addresses on the port: %w", err)
-	}
-	if err := h.LinkSetMasterByIndex(v, br.Attrs().Index); err != nil {
+	defer unix.Close(peerNS)
+	self := linkSpec{name: o.Name, mtu: o.MTU, mac: o.MAC, group: o.Tags.Group}
+	peer := linkSpec{name: o.PeerName, mtu: o.MTU, mac: o.PeerMAC, group: o.PeerTags.Group}
+	if self.master, err = c.masterIndex(o.NS, o.Master); err != nil {
 		return err
 	}
-	return h.LinkSetUp(v)
+	return c.exec(o.NS, vethMsg(self, peer, peerNS))
+}
+
+// setUpEnd marks an end in the root namespace, attaches it to its bridge
+// unless the creating message did (withMaster) and brings it up; node
+// ends are left to LinkSetup.
+func setUpEnd(c *Conn, ns, name string, t Tags, master string, withMaster bool) error {
+	if ns != "" {
+		return nil
+	}
+	if err := t.mark(c, ns, name); err != nil {
+		return opErr(ns, "marking "+name, err)
+	}
+	var idx int32
+	if withMaster {
+		var err error
+		if idx, err = c.masterIndex(ns, master); err != nil {
+			return opErr(ns, "attaching "+name, err)
+		}
+	}
+	return opErr(ns, "bringing "+name+" up", c.exec(ns, setUpMsg(0, name, t.Alias, idx, master != "")))
+}
+
+// masterIndex resolves a bridge by name; "" is no bridge.
+func (c *Conn) masterIndex(ns, name string) (int32, error) {
+	if name == "" {
+		return 0, nil
+	}
+	idx, err := c.index(ns, name)
+	if err != nil {
+		return 0, fmt.Errorf("finding bridge %s: %w", name, err)
+	}
+	return idx, nil
 }
 
 func nsLabel(ns string) string {
@@ -174,13 +204,16 @@ func nsFd(ns string) (int, error) {
 	return fd, nil
 }
 
-func attrs(mtu int, mac net.HardwareAddr) string {
+func attrs(mtu int, mac net.HardwareAddr, group uint32) string {
 	s := ""
 	if mtu > 0 {
 		s += fmt.Sprintf(" mtu %d", mtu)
 	}
 	if mac != nil {
 		s += " address " + mac.String()
+	}
+	if group != 0 {
+		s += fmt.Sprintf(" group %d", group)
 	}
 	return s
 }
@@ -213,21 +246,16 @@ func nodad(a netip.Prefix) string {
 }
 
 func (o *LinkSetup) Apply(c *Conn) error {
-	h, err := c.Handle(o.NS)
-	if err != nil {
-		return err
-	}
-	l, err := h.LinkByName(o.Name)
+	idx, err := c.index(o.NS, o.Name)
 	if err != nil {
 		return opErr(o.NS, "finding "+o.Name, err)
 	}
 	for _, a := range o.Addresses {
-		addr := &netlink.Addr{IPNet: ipnet(a), Flags: unix.IFA_F_NODAD}
-		if err := h.AddrAdd(l, addr); err != nil {
+		if err := c.exec(o.NS, addrMsg(idx, a)); err != nil {
 			return opErr(o.NS, fmt.Sprintf("adding address %s to %s", a, o.Name), err)
 		}
 	}
-	return opErr(o.NS, "bringing "+o.Name+" up", h.LinkSetUp(l))
+	return opErr(o.NS, "bringing "+o.Name+" up", c.exec(o.NS, setUpMsg(idx, "", "", 0, false)))
 }
 
 func ipnet(p netip.Prefix) *net.IPNet {
@@ -314,6 +342,7 @@ func (o *LinkDel) Apply(c *Conn) error {
 	if err != nil {
 		return opErr(o.NS, "finding "+o.Name, err)
 	}
+	c.indexes.Delete(o.NS + "\x00" + o.Name)
 	err = h.LinkDel(l)
 	if errors.Is(err, unix.ENODEV) {
 		return nil
@@ -324,3 +353,25 @@ func (o *LinkDel) Apply(c *Conn) error {
 // addrGenModeNone is IN6_ADDR_GEN_MODE_NONE of linux/if_link.h: no IPv6
 // link-local address is generated for the link.
 const addrGenModeNone = 1
+
+// LinkDown takes a link down; a link that is gone is fine. Down takes a
+// lab's bridges down before deleting their ports, so that the ports'
+// farewell traffic is not flooded to the ports still there.
+//
+// Equivalent to: ip [-n NS] link set NAME down
+type LinkDown struct {
+	NS, Name string
+}
+
+func (o *LinkDown) Namespace() string { return o.NS }
+func (o *LinkDown) String() string    { return fmt.Sprintf("%s link set %s down", ipn(o.NS), o.Name) }
+
+func (o *LinkDown) Apply(c *Conn) error {
+	req, msg := linkMsg(unix.RTM_SETLINK, 0, 0, o.Name)
+	msg.Change = unix.IFF_UP
+	err := c.exec(o.NS, req)
+	if errors.Is(err, unix.ENODEV) {
+		return nil
+	}
+	return opErr(o.NS, "taking "+o.Name+" down", err)
+}

@@ -68,6 +68,7 @@ type RootLink struct {
 	Type     string
 	Index    int
 	Master   int
+	Group    uint32
 }
 
 // Observe reads the state of the machine. inspect chooses the namespaces
@@ -106,7 +107,7 @@ func observeLinks(c *Conn, st *State) error {
 	}
 	for _, l := range links {
 		a := l.Attrs()
-		rl := &RootLink{Name: a.Name, Alias: a.Alias, AltNames: a.AltNames, Type: l.Type(), Index: a.Index, Master: a.MasterIndex}
+		rl := &RootLink{Name: a.Name, Alias: a.Alias, AltNames: a.AltNames, Type: l.Type(), Index: a.Index, Master: a.MasterIndex, Group: a.Group}
 		st.Links[a.Name] = rl
 		st.Names[a.Name] = a.Name
 		for _, alt := range a.AltNames {

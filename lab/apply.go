@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/plan"
@@ -20,6 +21,7 @@ const maxErrors = 8
 func apply(ctx context.Context, c *kernel.Conn, p *plan.Plan, opt *Options) error {
 	total, done := p.Len(), 0
 	for _, s := range p.Stages {
+		start := time.Now()
 		err := runStage(ctx, c, s, opt.workers(), func() {
 			done++
 			opt.progress(s.Name, done, total)
@@ -27,6 +29,7 @@ func apply(ctx context.Context, c *kernel.Conn, p *plan.Plan, opt *Options) erro
 		if err != nil {
 			return err
 		}
+		opt.timing(s.Name, len(s.Ops), time.Since(start))
 	}
 	return nil
 }
@@ -78,6 +81,14 @@ type Options struct {
 	// Progress receives the stage name and done/total counts of a plan
 	// being applied; nil discards them.
 	Progress func(stage string, done, total int)
+	// Timings logs how long each stage took, through Logf.
+	Timings bool
+}
+
+func (o *Options) timing(stage string, ops int, d time.Duration) {
+	if o.Timings {
+		o.logf("%-12s %6d ops  %v", stage, ops, d.Round(10*time.Microsecond))
+	}
 }
 
 func (o *Options) workers() int {

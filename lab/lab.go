@@ -45,10 +45,12 @@ func Up(ctx context.Context, t *topology.Lab, source []byte, opt Options) error 
 }
 
 func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt *Options) error {
+	start := time.Now()
 	st, err := observe(c, t.Name)
 	if err != nil {
 		return err
 	}
+	opt.timing("observe", len(st.Namespaces)+len(st.Links), time.Since(start))
 	p, err := plan.Up(t, st)
 	if err != nil {
 		return err
@@ -58,7 +60,9 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 	}
 	err = apply(ctx, c, p, opt)
 	if err == nil {
+		start = time.Now()
 		err = waitReady(ctx, c, t, opt.workers())
+		opt.timing("links up", p.Len(), time.Since(start))
 	}
 	if err != nil {
 		if derr := down(c, t.Name, opt); derr != nil {
@@ -101,16 +105,20 @@ func labExists(name string) bool {
 }
 
 func down(c *kernel.Conn, name string, opt *Options) error {
+	start := time.Now()
 	st, err := observe(c, name)
 	if err != nil {
 		return err
 	}
+	opt.timing("observe", len(st.Namespaces)+len(st.Links), time.Since(start))
+	start = time.Now()
 	spaces := labNamespaces(name, st)
 	if n, err := kernel.KillIn(spaces, 2*time.Second); err != nil {
 		return fmt.Errorf("ending processes of lab %s: %w", name, err)
 	} else if n > 0 {
 		opt.logf("ended %d processes in lab %s", n, name)
 	}
+	opt.timing("processes", len(spaces), time.Since(start))
 	if err := apply(context.Background(), c, plan.Down(name, st), opt); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package plan
 import (
 	"crypto/sha256"
 	"encoding/base32"
+	"encoding/binary"
 	"net"
 	"strings"
 
@@ -64,4 +65,12 @@ func BridgeMAC(lab, bridge string) net.HardwareAddr {
 	mac := net.HardwareAddr(sum[:6])
 	mac[0] = mac[0]&0xfc | 0x02
 	return mac
+}
+
+// Group is the link group of a lab's links in the root namespace, so that
+// down can delete them in one batch: a number from a hash of the lab
+// name, away from the small numbers people give groups by hand.
+func Group(lab string) uint32 {
+	sum := sha256.Sum256([]byte(lab + "\x00group"))
+	return 1<<20 + binary.BigEndian.Uint32(sum[:4])%(1<<30)
 }

@@ -5,7 +5,6 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/topology"
@@ -111,7 +110,7 @@ func bridgeOps(lab *topology.Lab) []kernel.Op {
 	for _, b := range lab.Bridges {
 		ops = append(ops, &kernel.BridgeAdd{
 			Name: BridgeName(lab.Name, b.Name),
-			Tags: kernel.Tags{Alias: kernel.Marker(lab.Name, KindBridge, b.Name), AltName: BridgeAltName(lab.Name, b.Name)},
+			Tags: kernel.Tags{Alias: kernel.Marker(lab.Name, KindBridge, b.Name), AltName: BridgeAltName(lab.Name, b.Name), Group: Group(lab.Name)},
 			MTU:  b.MTU,
 			MAC:  BridgeMAC(lab.Name, b.Name),
 		})
@@ -135,7 +134,7 @@ func vethOp(lab string, l *topology.Link) *kernel.VethAdd {
 	case l.Kind == topology.Port:
 		return &kernel.VethAdd{
 			Name:   PortName(lab, a.Node, a.Name),
-			Tags:   kernel.Tags{Alias: kernel.Marker(lab, KindPort, a.Ref()), AltName: PortAltName(lab, a.Node, a.Name)},
+			Tags:   kernel.Tags{Alias: kernel.Marker(lab, KindPort, a.Ref()), AltName: PortAltName(lab, a.Node, a.Name), Group: Group(lab)},
 			MTU:    a.MTU,
 			Master: BridgeName(lab, l.Bridge.Name),
 			PeerNS: NetnsName(lab, a.Node), PeerName: a.Name, PeerMAC: a.MAC,
@@ -147,7 +146,7 @@ func vethOp(lab string, l *topology.Link) *kernel.VethAdd {
 		}
 		return &kernel.VethAdd{
 			Name:   HostIfName(lab, host.Name),
-			Tags:   kernel.Tags{Alias: kernel.Marker(lab, KindHost, host.Name), AltName: HostIfAltName(lab, host.Name)},
+			Tags:   kernel.Tags{Alias: kernel.Marker(lab, KindHost, host.Name), AltName: HostIfAltName(lab, host.Name), Group: Group(lab)},
 			MTU:    max(host.MTU, node.MTU),
 			MAC:    host.MAC,
 			PeerNS: NetnsName(lab, node.Node), PeerName: node.Name, PeerMAC: node.MAC,
@@ -204,39 +203,72 @@ func routeOps(lab *topology.Lab) []kernel.Op {
 }
 
 // Down plans the removal of everything the observed state marks as the
-// lab's: namespaces first, which takes their veth pairs along (the kernel
-// batches that), then the root ends of cables still left, then bridges.
+// lab's. The lab's links in the root namespace go first, in one batch when
+// their link group holds nothing else (each veth takes its peer in a node
+// along); then the namespaces, which the kernel frees in the background.
 // Nothing unmarked is ever touched.
 func Down(lab string, st *kernel.State) *Plan {
 	p := &Plan{Lab: lab}
-	var spaces, bridges []kernel.Op
+	p.add("bridges down", bridgeDownOps(lab, st))
+	p.add("links", linkDelOps(lab, st))
+	var spaces []kernel.Op
 	for _, name := range sortedKeys(st.Namespaces) {
 		if l, _, _, ok := kernel.ParseMarker(st.Namespaces[name]); ok && l == lab {
 			spaces = append(spaces, &kernel.NetnsDel{Name: name})
 		}
 	}
-	cables := &kernel.LinksGone{Grace: cableGrace}
-	for _, name := range sortedKeys(st.Links) {
-		l, kind, _, ok := kernel.ParseMarker(st.Links[name].Alias)
-		switch {
-		case !ok || l != lab:
-		case kind == KindBridge:
-			bridges = append(bridges, &kernel.LinkDel{Name: name})
-		default:
-			cables.Names = append(cables.Names, name)
-		}
-	}
 	p.add("namespaces", spaces)
-	if len(cables.Names) > 0 {
-		p.add("cables", []kernel.Op{cables})
-	}
-	p.add("bridges", bridges)
 	return p
 }
 
-// cableGrace is how long down waits for the kernel to remove the root
-// ends of cables with their namespaces before deleting them one by one.
-const cableGrace = 5 * time.Second
+func bridgeDownOps(lab string, st *kernel.State) []kernel.Op {
+	var ops []kernel.Op
+	for _, name := range sortedKeys(st.Links) {
+		if owner, kind, _, ok := kernel.ParseMarker(st.Links[name].Alias); ok && owner == lab && kind == KindBridge {
+			ops = append(ops, &kernel.LinkDown{Name: name})
+		}
+	}
+	return ops
+}
+
+// linkDelOps deletes the lab's marked root links: by group when the group
+// is the lab's alone, else one by one.
+func linkDelOps(lab string, st *kernel.State) []kernel.Op {
+	group := Group(lab)
+	var ours []string
+	groupIsOurs := true
+	for _, name := range sortedKeys(st.Links) {
+		l := st.Links[name]
+		owner, _, _, ok := kernel.ParseMarker(l.Alias)
+		mine := ok && owner == lab
+		if mine {
+			ours = append(ours, name)
+		}
+		if l.Group == group && !mine {
+			groupIsOurs = false
+		}
+	}
+	if len(ours) == 0 {
+		return nil
+	}
+	if groupIsOurs && allInGroup(st, ours, group) {
+		return []kernel.Op{&kernel.LinkGroupDel{Group: group, Names: ours}}
+	}
+	ops := make([]kernel.Op, len(ours))
+	for i, name := range ours {
+		ops[i] = &kernel.LinkDel{Name: name}
+	}
+	return ops
+}
+
+func allInGroup(st *kernel.State, names []string, group uint32) bool {
+	for _, n := range names {
+		if st.Links[n].Group != group {
+			return false
+		}
+	}
+	return true
+}
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

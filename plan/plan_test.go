@@ -3,6 +3,7 @@ package plan
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -147,18 +148,34 @@ func TestDownTouchesOnlyTheLab(t *testing.T) {
 		st.Links[l.Name] = l
 	}
 	got := script(t, Down("seed", st))
-	want := `# namespaces (1)
-ip netns delete seed.ns1
+	want := `# bridges down (1)
+ip link set nb-1 down
 
-# cables (1)
+# links (3)
+ip link delete nb-1
 ip link delete nh-1
 ip link delete np-1
 
-# bridges (1)
-ip link delete nb-1
+# namespaces (1)
+ip netns delete seed.ns1
 `
 	if d := cmp.Diff(want, got); d != "" {
-		t.Errorf("down plan (-want +got):\n%s", d)
+		t.Errorf("down plan, links outside the lab's group (-want +got):\n%s", d)
+	}
+
+	// With every link of the lab in its group, and nothing else there,
+	// one request deletes them all.
+	g := Group("seed")
+	for _, n := range []string{"nb-1", "np-1", "nh-1"} {
+		st.Links[n].Group = g
+	}
+	if got := script(t, Down("seed", st)); !strings.Contains(got, fmt.Sprintf("# links (1)\nip link delete group %d   # the lab's 3 links\n", g)) {
+		t.Errorf("down plan with the lab's group:\n%s", got)
+	}
+	// A foreign link in the group makes down delete one by one.
+	st.Links["eth9"] = &kernel.RootLink{Name: "eth9", Group: g}
+	if got := script(t, Down("seed", st)); strings.Contains(got, "group") || !strings.Contains(got, "ip link delete np-1") || strings.Contains(got, "eth9") {
+		t.Errorf("down plan with a foreign link in the lab's group:\n%s", got)
 	}
 }
 

@@ -47,7 +47,7 @@ func plural(n int, word string) string {
 
 func newUp() *cobra.Command {
 	var name string
-	var quiet bool
+	var quiet, timings bool
 	cmd := &cobra.Command{
 		Use:   "up FILE",
 		Short: "Build the lab a topology file describes",
@@ -67,7 +67,7 @@ If building fails part-way, up removes what it made.`,
 				return err
 			}
 			start := time.Now()
-			if err := lab.Up(cmd.Context(), t, data, lab.Options{Logf: logf}); err != nil {
+			if err := lab.Up(cmd.Context(), t, data, lab.Options{Logf: logf, Timings: timings}); err != nil {
 				return err
 			}
 			if !quiet {
@@ -78,6 +78,7 @@ If building fails part-way, up removes what it made.`,
 	}
 	cmd.Flags().StringVar(&name, "lab", "", "name the lab NAME instead of the file's name")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing on success")
+	cmd.Flags().BoolVar(&timings, "timings", false, "print how long each stage took (to stderr)")
 	return cmd
 }
 
@@ -85,7 +86,7 @@ func since(t time.Time) time.Duration { return time.Since(t).Round(100 * time.Mi
 
 func newDown() *cobra.Command {
 	var name string
-	var quiet bool
+	var quiet, timings bool
 	cmd := &cobra.Command{
 		Use:   "down [FILE | LAB]",
 		Short: "Remove a lab and end the processes running in it",
@@ -102,7 +103,7 @@ are never touched. Removing a lab that is not running is no error.`,
 				return err
 			}
 			start := time.Now()
-			if err := lab.Down(context.Background(), target, lab.Options{Logf: logf}); err != nil {
+			if err := lab.Down(context.Background(), target, lab.Options{Logf: logf, Timings: timings}); err != nil {
 				return err
 			}
 			if !quiet {
@@ -113,6 +114,7 @@ are never touched. Removing a lab that is not running is no error.`,
 	}
 	cmd.Flags().StringVar(&name, "lab", "", "the name of the lab to remove")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing on success")
+	cmd.Flags().BoolVar(&timings, "timings", false, "print how long each stage took (to stderr)")
 	return cmd
 }
 

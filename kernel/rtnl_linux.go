@@ -1,0 +1,173 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"net"
+	"net/netip"
+
+	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
+)
+
+// The builders below make rtnetlink requests that do in one message what
+// the netlink package does in several: nslab's hot path is a handful of
+// messages per node.
+
+// linkMsg starts a link request for the link named name (or index).
+func linkMsg(typ, flags int, index int32, name string) (*nl.NetlinkRequest, *nl.IfInfomsg) {
+	req := nl.NewNetlinkRequest(typ, unix.NLM_F_ACK|flags)
+	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
+	msg.Index = index
+	req.AddData(msg)
+	if name != "" {
+		req.AddData(nl.NewRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(name)))
+	}
+	return req, msg
+}
+
+// linkSpec is what a new link can be given in its creating message.
+type linkSpec struct {
+	name   string
+	mtu    int
+	mac    net.HardwareAddr
+	group  uint32
+	master int32
+}
+
+func (s linkSpec) attrs(add func(nl.NetlinkRequestData)) {
+	if s.mtu > 0 {
+		add(nl.NewRtAttr(unix.IFLA_MTU, nl.Uint32Attr(uint32(s.mtu))))
+	}
+	if s.mac != nil {
+		add(nl.NewRtAttr(unix.IFLA_ADDRESS, s.mac))
+	}
+	if s.group != 0 {
+		add(nl.NewRtAttr(unix.IFLA_GROUP, nl.Uint32Attr(s.group)))
+	}
+	if s.master != 0 {
+		add(nl.NewRtAttr(unix.IFLA_MASTER, nl.Uint32Attr(uint32(s.master))))
+	}
+}
+
+// vethMsg creates a veth pair: self in the socket's namespace, peer in
+// the namespace peerNS (a file descriptor).
+func vethMsg(self, peer linkSpec, peerNS int) *nl.NetlinkRequest {
+	req, _ := linkMsg(unix.RTM_NEWLINK, unix.NLM_F_CREATE|unix.NLM_F_EXCL, 0, self.name)
+	self.attrs(req.AddData)
+	info := nl.NewRtAttr(unix.IFLA_LINKINFO, nil)
+	info.AddRtAttr(nl.IFLA_INFO_KIND, nl.NonZeroTerminated("veth"))
+	p := info.AddRtAttr(nl.IFLA_INFO_DATA, nil).AddRtAttr(nl.VETH_INFO_PEER, nil)
+	nl.NewIfInfomsgChild(p, unix.AF_UNSPEC)
+	p.AddRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(peer.name))
+	peer.attrs(func(d nl.NetlinkRequestData) { p.AddChild(d) })
+	p.AddRtAttr(unix.IFLA_NET_NS_FD, nl.Uint32Attr(uint32(peerNS)))
+	req.AddData(info)
+	return req
+}
+
+// bridgeMsg creates a bridge.
+func bridgeMsg(s linkSpec) *nl.NetlinkRequest {
+	req, _ := linkMsg(unix.RTM_NEWLINK, unix.NLM_F_CREATE|unix.NLM_F_EXCL, 0, s.name)
+	s.attrs(req.AddData)
+	info := nl.NewRtAttr(unix.IFLA_LINKINFO, nil)
+	info.AddRtAttr(nl.IFLA_INFO_KIND, nl.NonZeroTerminated("bridge"))
+	req.AddData(info)
+	return req
+}
+
+// setUpMsg brings a link up, and in the same message sets its alias,
+// attaches it to the bridge master (when not 0) and, with noIPv6, stops it
+// from making IPv6 addresses of its own.
+func setUpMsg(index int32, name, alias string, master int32, noIPv6 bool) *nl.NetlinkRequest {
+	req, msg := linkMsg(unix.RTM_SETLINK, 0, index, name)
+	msg.Flags, msg.Change = unix.IFF_UP, unix.IFF_UP
+	if master != 0 {
+		req.AddData(nl.NewRtAttr(unix.IFLA_MASTER, nl.Uint32Attr(uint32(master))))
+	}
+	if alias != "" {
+		req.AddData(nl.NewRtAttr(unix.IFLA_IFALIAS, []byte(alias)))
+	}
+	if noIPv6 {
+		af := nl.NewRtAttr(unix.IFLA_AF_SPEC, nil)
+		af.AddRtAttr(unix.AF_INET6, nil).AddRtAttr(unix.IFLA_INET6_ADDR_GEN_MODE, []byte{addrGenModeNone})
+		req.AddData(af)
+	}
+	return req
+}
+
+// altNameMsg gives a link an alternative name.
+func altNameMsg(name, alt string) *nl.NetlinkRequest {
+	req, _ := linkMsg(unix.RTM_NEWLINKPROP, unix.NLM_F_EXCL|unix.NLM_F_APPEND, 0, name)
+	props := nl.NewRtAttr(unix.IFLA_PROP_LIST|unix.NLA_F_NESTED, nil)
+	props.AddRtAttr(unix.IFLA_ALT_IFNAME, nl.ZeroTerminated(alt))
+	req.AddData(props)
+	return req
+}
+
+// groupDelMsg deletes every link of a link group in one batch.
+func groupDelMsg(group uint32) *nl.NetlinkRequest {
+	req, _ := linkMsg(unix.RTM_DELLINK, 0, 0, "")
+	req.AddData(nl.NewRtAttr(unix.IFLA_GROUP, nl.Uint32Attr(group)))
+	return req
+}
+
+// addrMsg adds an address without duplicate address detection; IPv4
+// addresses get the subnet's broadcast address, as ip addr add … brd +.
+func addrMsg(index int32, p netip.Prefix) *nl.NetlinkRequest {
+	req := nl.NewNetlinkRequest(unix.RTM_NEWADDR, unix.NLM_F_CREATE|unix.NLM_F_EXCL|unix.NLM_F_ACK)
+	family := unix.AF_INET
+	if p.Addr().Is6() {
+		family = unix.AF_INET6
+	}
+	msg := nl.NewIfAddrmsg(family)
+	msg.Index = uint32(index)
+	msg.Prefixlen = uint8(p.Bits())
+	msg.Flags = unix.IFA_F_NODAD
+	req.AddData(msg)
+	ip := p.Addr().AsSlice()
+	req.AddData(nl.NewRtAttr(unix.IFA_LOCAL, ip))
+	req.AddData(nl.NewRtAttr(unix.IFA_ADDRESS, ip))
+	if brd, ok := broadcast(p); ok {
+		req.AddData(nl.NewRtAttr(unix.IFA_BROADCAST, brd))
+	}
+	return req
+}
+
+func broadcast(p netip.Prefix) ([]byte, bool) {
+	if !p.Addr().Is4() || p.Bits() >= 31 {
+		return nil, false
+	}
+	a := p.Addr().As4()
+	v := binary.BigEndian.Uint32(a[:]) | (1<<(32-p.Bits()) - 1)
+	return binary.BigEndian.AppendUint32(nil, v), true
+}
+
+// index returns the ifindex of a link, cached: nslab's links keep their
+// index for as long as they live.
+func (c *Conn) index(ns, name string) (int32, error) {
+	key := ns + "\x00" + name
+	if v, ok := c.indexes.Load(key); ok {
+		return v.(int32), nil
+	}
+	h, err := c.Handle(ns)
+	if err != nil {
+		return 0, err
+	}
+	l, err := h.LinkByName(name)
+	if err != nil {
+		return 0, err
+	}
+	idx := int32(l.Attrs().Index)
+	c.indexes.Store(key, idx)
+	return idx, nil
+}
+
+// forgetIndex drops cached indexes of a namespace.
+func (c *Conn) forgetIndexes(ns string) {
+	c.indexes.Range(func(k, _ any) bool {
+		if s := k.(string); len(s) > len(ns) && s[:len(ns)+1] == ns+"\x00" {
+			c.indexes.Delete(k)
+		}
+		return true
+	})
+}
