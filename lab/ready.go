@@ -48,14 +48,23 @@ func waitReady(ctx context.Context, c *kernel.Conn, t *topology.Lab, workers int
 // carrier.
 func linksByNamespace(t *topology.Lab) map[string][]string {
 	want := map[string][]string{}
+	joined := map[*topology.Bridge]bool{}
+	for _, l := range t.Links {
+		if l.Kind == topology.Trunk {
+			joined[l.Bridge], joined[l.Uplink] = true, true
+		}
+	}
 	for _, b := range t.Bridges {
-		if len(t.Ports(b)) > 0 {
+		if len(t.Ports(b)) > 0 || joined[b] {
 			want[""] = append(want[""], plan.BridgeName(t.Name, b.Name))
 		}
 	}
 	for _, l := range t.Links {
-		if l.Kind == topology.Port {
+		switch l.Kind {
+		case topology.Port:
 			want[""] = append(want[""], plan.PortName(t.Name, l.A.Node, l.A.Name))
+		case topology.Trunk:
+			want[""] = append(want[""], plan.TrunkName(t.Name, l.Bridge.Name, "a"), plan.TrunkName(t.Name, l.Bridge.Name, "b"))
 		}
 	}
 	for _, i := range t.Host {

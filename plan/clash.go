@@ -137,9 +137,16 @@ func rootNames(lab *topology.Lab) []rootName {
 		out = append(out, rootName{b.Pos, "bridge " + b.Name, BridgeName(lab.Name, b.Name), BridgeAltName(lab.Name, b.Name), kernel.Marker(lab.Name, KindBridge, b.Name)})
 	}
 	for _, l := range lab.Links {
-		if l.Kind == topology.Port {
+		switch l.Kind {
+		case topology.Port:
 			a := l.A
 			out = append(out, rootName{l.Pos, "port of " + a.Ref(), PortName(lab.Name, a.Node, a.Name), PortAltName(lab.Name, a.Node, a.Name), kernel.Marker(lab.Name, KindPort, a.Ref())})
+		case topology.Trunk:
+			br, up := l.Bridge.Name, l.Uplink.Name
+			mark := kernel.Marker(lab.Name, KindTrunk, br)
+			out = append(out,
+				rootName{l.Pos, "trunk " + l.String(), TrunkName(lab.Name, br, "a"), TrunkAltName(lab.Name, br, up), mark},
+				rootName{l.Pos, "trunk " + l.String(), TrunkName(lab.Name, br, "b"), TrunkAltName(lab.Name, up, br), mark})
 		}
 	}
 	for _, i := range lab.Host {

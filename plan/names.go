@@ -16,6 +16,7 @@ const (
 	KindBridge = "bridge"
 	KindPort   = "port"
 	KindHost   = "host"
+	KindTrunk  = "trunk"
 )
 
 // NetnsName is the name under /run/netns of a lab's node: "LAB.NODE".
@@ -74,3 +75,15 @@ func Group(lab string) uint32 {
 	sum := sha256.Sum256([]byte(lab + "\x00group"))
 	return 1<<20 + binary.BigEndian.Uint32(sum[:4])%(1<<30)
 }
+
+// TrunkName is the kernel name of one end of the trunk that joins bridge
+// to its uplink bridge: end "a" is the port on bridge, "b" the port on the
+// uplink.
+func TrunkName(lab, bridge, end string) string {
+	return kernelName("nt-", lab, KindTrunk, bridge+"/"+end)
+}
+
+// TrunkAltName is the readable name of a trunk end: "LAB.FROM>TO" for the
+// end that is a port of FROM and leads to TO. Names cannot hold '>', so it
+// clashes with no other altname.
+func TrunkAltName(lab, from, to string) string { return lab + "." + from + ">" + to }

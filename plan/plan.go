@@ -131,6 +131,8 @@ func linkOps(lab *topology.Lab) []kernel.Op {
 func vethOp(lab string, l *topology.Link) *kernel.VethAdd {
 	a := l.A
 	switch {
+	case l.Kind == topology.Trunk:
+		return trunkOp(lab, l)
 	case l.Kind == topology.Port:
 		return &kernel.VethAdd{
 			Name:   PortName(lab, a.Node, a.Name),
@@ -156,6 +158,21 @@ func vethOp(lab string, l *topology.Link) *kernel.VethAdd {
 	return &kernel.VethAdd{
 		NS: NetnsName(lab, a.Node), Name: a.Name, MTU: max(a.MTU, b.MTU), MAC: a.MAC,
 		PeerNS: NetnsName(lab, b.Node), PeerName: b.Name, PeerMAC: b.MAC,
+	}
+}
+
+// trunkOp joins two bridges with a veth pair whose ends are ports of each.
+func trunkOp(lab string, l *topology.Link) *kernel.VethAdd {
+	br, up := l.Bridge.Name, l.Uplink.Name
+	mark := kernel.Marker(lab, KindTrunk, br)
+	return &kernel.VethAdd{
+		Name:       TrunkName(lab, br, "a"),
+		Tags:       kernel.Tags{Alias: mark, AltName: TrunkAltName(lab, br, up), Group: Group(lab)},
+		MTU:        max(l.Bridge.MTU, l.Uplink.MTU),
+		Master:     BridgeName(lab, br),
+		PeerName:   TrunkName(lab, br, "b"),
+		PeerTags:   kernel.Tags{Alias: mark, AltName: TrunkAltName(lab, up, br), Group: Group(lab)},
+		PeerMaster: BridgeName(lab, up),
 	}
 }
 
