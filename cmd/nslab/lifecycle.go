@@ -67,7 +67,10 @@ If building fails part-way, up removes what it made.`,
 				return err
 			}
 			start := time.Now()
-			if err := lab.Up(cmd.Context(), t, data, lab.Options{Logf: logf, Timings: timings}); err != nil {
+			bar := newProgress(quiet)
+			err = lab.Up(cmd.Context(), t, data, lab.Options{Logf: logf, Timings: timings, Progress: bar.update})
+			bar.done()
+			if err != nil {
 				return err
 			}
 			if !quiet {
@@ -103,7 +106,10 @@ are never touched. Removing a lab that is not running is no error.`,
 				return err
 			}
 			start := time.Now()
-			if err := lab.Down(context.Background(), target, lab.Options{Logf: logf, Timings: timings}); err != nil {
+			bar := newProgress(quiet)
+			err = lab.Down(context.Background(), target, lab.Options{Logf: logf, Timings: timings, Progress: bar.update})
+			bar.done()
+			if err != nil {
 				return err
 			}
 			if !quiet {

@@ -135,6 +135,15 @@ func TestLifecycle(t *testing.T) {
 			t.Errorf("exec: code %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
 	})
+	t.Run("exec without the fast path", func(t *testing.T) {
+		cmd := exec.Command(bin, "exec", name+".ns1", "--", "sh", "-c", "echo $NSLAB_NODE; exit 4")
+		cmd.Env = append(os.Environ(), "NSLAB_NO_FAST_EXEC=1")
+		out, err := cmd.Output()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 4 || string(out) != "ns1\n" {
+			t.Errorf("exec in Go: %v, %q", err, out)
+		}
+	})
 	t.Run("exec etc netns", func(t *testing.T) {
 		dir := "/etc/netns/" + name + ".ns2"
 		if err := os.MkdirAll(dir, 0o755); err != nil {
