@@ -15,7 +15,10 @@ type (
 	bridgeDecl struct {
 		b *Bridge
 		addrList
-		mtuPos Pos
+		mtuPos  Pos
+		link    string      // the bridge its trunk goes to
+		linkPos Pos         // where link was written
+		up      *bridgeDecl // the resolved link, if valid
 	}
 	nodeDecl struct {
 		n      *Node
@@ -69,6 +72,7 @@ var (
 	bridgeFields = map[string]field[*bridgeDecl]{
 		"addresses": func(p *parser, d *bridgeDecl, e entry, path string) { p.decodeAddrs(&d.addrList, e, path) },
 		"mtu":       func(p *parser, d *bridgeDecl, e entry, path string) { d.b.MTU, d.mtuPos = p.decodeMTU(e, path) },
+		"link":      decodeBridgeLink,
 	}
 	nodeFields = map[string]field[*nodeDecl]{
 		"router":     decodeRouter,
@@ -230,6 +234,16 @@ func decodeLink(p *parser, d *ifaceDecl, e entry, path string) {
 		return
 	}
 	d.link, d.linkPos = s, pos
+}
+
+func decodeBridgeLink(p *parser, d *bridgeDecl, e entry, path string) {
+	s, pos, ok := p.str(e.val, path)
+	if ok && s == "" {
+		p.errorf(pos, "%s is empty: write the name of the bridge to join", path)
+	}
+	if ok && s != "" {
+		d.link, d.linkPos = s, pos
+	}
 }
 
 func (p *parser) decodeMTU(e entry, path string) (int, Pos) {

@@ -42,7 +42,7 @@ func dumpLab(l *Lab) string {
 		}
 	}
 	for _, k := range l.Links {
-		w(0, "link %s %s @%s", map[LinkKind]string{Peer: "peer", Port: "port"}[k.Kind], k, at(k.Pos))
+		w(0, "link %s %s @%s", map[LinkKind]string{Peer: "peer", Port: "port", Trunk: "trunk"}[k.Kind], k, at(k.Pos))
 	}
 	for _, s := range l.Segments() {
 		w(0, "segment %s", s.Name)
@@ -113,20 +113,22 @@ func checkModel(l *Lab) error {
 }
 
 // checkLinks checks that every interface is the end of exactly one link,
-// and that links are sorted.
+// that trunks join two bridges of the lab, and that links are sorted.
 func checkLinks(l *Lab) error {
 	ends := map[*Interface]*Link{}
-	var refs []string
-	for _, k := range l.Links {
+	var refs, trunks []string
+	for i, k := range l.Links {
+		if k.Kind == Trunk {
+			if err := checkTrunk(l, k, i); err != nil {
+				return err
+			}
+			trunks = append(trunks, k.Bridge.Name)
+			continue
+		}
 		refs = append(refs, k.A.Ref())
-		list := []*Interface{k.A}
-		switch {
-		case k.Kind == Peer && (k.B == nil || k.Bridge != nil || k.A.Ref() >= k.B.Ref()):
-			return fmt.Errorf("bad peer link %v", k)
-		case k.Kind == Peer:
-			list = append(list, k.B)
-		case k.Bridge == nil || k.B != nil || k.A.OnHost() || l.Bridge(k.Bridge.Name) != k.Bridge:
-			return fmt.Errorf("bad port link %v", k)
+		list, err := linkEnds(l, k)
+		if err != nil {
+			return err
 		}
 		for _, i := range list {
 			if ends[i] != nil || i.Link != k {
@@ -135,9 +137,41 @@ func checkLinks(l *Lab) error {
 			ends[i] = k
 		}
 	}
-	if !slices.IsSorted(refs) {
-		return fmt.Errorf("links not sorted: %v", refs)
+	if !slices.IsSorted(refs) || !slices.IsSorted(trunks) {
+		return fmt.Errorf("links not sorted: %v, trunks %v", refs, trunks)
 	}
+	return checkAllLinked(l, ends)
+}
+
+func linkEnds(l *Lab, k *Link) ([]*Interface, error) {
+	switch {
+	case k.Uplink != nil:
+		return nil, fmt.Errorf("link %v has an uplink", k)
+	case k.Kind == Peer && (k.B == nil || k.Bridge != nil || k.A.Ref() >= k.B.Ref()):
+		return nil, fmt.Errorf("bad peer link %v", k)
+	case k.Kind == Peer:
+		return []*Interface{k.A, k.B}, nil
+	case k.Bridge == nil || k.B != nil || k.A.OnHost() || l.Bridge(k.Bridge.Name) != k.Bridge:
+		return nil, fmt.Errorf("bad port link %v", k)
+	}
+	return []*Interface{k.A}, nil
+}
+
+// checkTrunk checks trunk k, the i-th link: it follows every other kind
+// of link and joins two distinct bridges of the lab.
+func checkTrunk(l *Lab, k *Link, i int) error {
+	switch {
+	case k.A != nil || k.B != nil || k.Bridge == nil || k.Uplink == nil || k.Bridge == k.Uplink:
+		return fmt.Errorf("bad trunk %v", k)
+	case l.Bridge(k.Bridge.Name) != k.Bridge || l.Bridge(k.Uplink.Name) != k.Uplink:
+		return fmt.Errorf("trunk %v joins a bridge not in the lab", k)
+	case i+1 < len(l.Links) && l.Links[i+1].Kind != Trunk:
+		return fmt.Errorf("trunk %v before the %v link %v", k, l.Links[i+1].Kind, l.Links[i+1])
+	}
+	return nil
+}
+
+func checkAllLinked(l *Lab, ends map[*Interface]*Link) error {
 	all := slices.Clone(l.Host)
 	for _, n := range l.Nodes {
 		all = append(all, n.Interfaces...)

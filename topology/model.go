@@ -36,8 +36,11 @@ type Lab struct {
 	// Host holds the interfaces that live in the root namespace at the
 	// host end of a node–host cable. Their Node field is HostNode.
 	Host []*Interface
-	// Links holds every cable of the lab, derived from the interfaces'
-	// link keys: one entry per veth pair.
+	// Links holds every cable of the lab, derived from the link keys of
+	// interfaces and bridges: one entry per veth pair. Peer and Port
+	// links come first, sorted by the Ref of their A end (then Peer
+	// before Port); Trunk links follow, sorted by the name of the bridge
+	// that declares them.
 	Links []*Link
 }
 
@@ -183,12 +186,15 @@ func (l *Lab) Ports(b *Bridge) []*Link {
 	return out
 }
 
-// Segment is one layer-2 broadcast domain: a bridge with its ports, or
-// the two ends of a point-to-point cable.
+// Segment is one layer-2 broadcast domain: a bridge with its ports, a
+// tree of bridges joined by trunks with all their ports, or the two ends
+// of a point-to-point cable.
 type Segment struct {
-	// Name is the bridge name, or "a:x -- b:y" for a cable.
+	// Name is the name of the bridge (the root bridge of a tree of
+	// trunks: the one without a link key), or "a:x -- b:y" for a cable.
 	Name string
-	// Bridge is set for a bridge segment.
+	// Bridge is set for a bridge segment: the bridge, or the root bridge
+	// of a tree of trunks.
 	Bridge *Bridge
 	// Members are the addressed endpoints on the segment.
 	Members []Member
@@ -205,26 +211,86 @@ type Member struct {
 	Addresses []netip.Prefix
 }
 
-// Segments returns the lab's layer-2 segments: bridges first, in name
-// order, then point-to-point cables in link order.
+// Segments returns the lab's layer-2 segments: bridge segments first, in
+// the name order of their root bridges, then point-to-point cables in
+// link order. The members of a bridge segment are the host sides of its
+// bridges with addresses (root first, then by bridge name), then its
+// ports in link order.
 func (l *Lab) Segments() []Segment {
+	root := l.bridgeRoots()
+	index := map[*Bridge]int{}
 	var segs []Segment
 	for _, b := range l.Bridges {
-		s := Segment{Name: b.Name, Bridge: b}
+		if root[b] == b {
+			index[b] = len(segs)
+			segs = append(segs, Segment{Name: b.Name, Bridge: b})
+		}
+	}
+	for _, b := range l.bridgesRootFirst(root) {
 		if len(b.Addresses) > 0 {
+			s := &segs[index[root[b]]]
 			s.Members = append(s.Members, Member{Node: HostNode, Dev: b.Name, Addresses: b.Addresses})
 		}
-		for _, k := range l.Ports(b) {
-			s.Members = append(s.Members, member(k.A))
-		}
-		segs = append(segs, s)
 	}
 	for _, k := range l.Links {
-		if k.Kind == Peer {
+		switch k.Kind {
+		case Port:
+			if i, ok := index[root[k.Bridge]]; ok { // a bridge of the lab
+				segs[i].Members = append(segs[i].Members, member(k.A))
+			}
+		case Peer:
 			segs = append(segs, Segment{Name: k.String(), Members: []Member{member(k.A), member(k.B)}})
 		}
 	}
 	return segs
+}
+
+// bridgesRootFirst returns the root bridges, then the others, each in
+// name order.
+func (l *Lab) bridgesRootFirst(root map[*Bridge]*Bridge) []*Bridge {
+	out := make([]*Bridge, 0, len(l.Bridges))
+	for _, b := range l.Bridges {
+		if root[b] == b {
+			out = append(out, b)
+		}
+	}
+	for _, b := range l.Bridges {
+		if root[b] != b {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// bridgeRoots maps each bridge to the root of its tree of trunks: the
+// bridge without a link key. It is a union-find in which the bridge that
+// declares a trunk joins the tree of its uplink, so the root of each tree
+// is the one bridge that declares none. (A loop, which validation
+// rejects, keeps one of its bridges as the root.)
+func (l *Lab) bridgeRoots() map[*Bridge]*Bridge {
+	parent := make(map[*Bridge]*Bridge, len(l.Bridges))
+	for _, b := range l.Bridges {
+		parent[b] = b
+	}
+	find := func(b *Bridge) *Bridge {
+		for parent[b] != b {
+			parent[b] = parent[parent[b]]
+			b = parent[b]
+		}
+		return b
+	}
+	for _, k := range l.Links {
+		if k.Kind != Trunk || parent[k.Bridge] == nil || parent[k.Uplink] == nil {
+			continue
+		}
+		if a, u := find(k.Bridge), find(k.Uplink); a != u {
+			parent[a] = u
+		}
+	}
+	for _, b := range l.Bridges {
+		parent[b] = find(b)
+	}
+	return parent
 }
 
 func member(i *Interface) Member {

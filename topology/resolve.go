@@ -71,27 +71,45 @@ func (p *parser) resolveLinks() {
 			r.link(d)
 		}
 	}
+	r.trunks()
 	p.checkConnected(all)
 	p.checkPorts(r.ports)
 	sortLinks(p.lab.Links)
 }
 
-// sortLinks sorts links by the Ref of their A end, then by kind.
+// sortLinks sorts links by the Ref of their A end, then by kind; trunks
+// come last, by the name of the bridge that declares them.
 func sortLinks(links []*Link) {
 	type keyed struct {
-		ref string
-		l   *Link
+		trunk bool
+		ref   string
+		l     *Link
 	}
 	k := make([]keyed, len(links))
 	for i, l := range links {
-		k[i] = keyed{l.A.Ref(), l}
+		if l.Kind == Trunk {
+			k[i] = keyed{true, l.Bridge.Name, l}
+		} else {
+			k[i] = keyed{false, l.A.Ref(), l}
+		}
 	}
 	slices.SortFunc(k, func(a, b keyed) int {
-		return cmp.Or(strings.Compare(a.ref, b.ref), cmp.Compare(a.l.Kind, b.l.Kind))
+		return cmp.Or(compareBool(a.trunk, b.trunk), strings.Compare(a.ref, b.ref), cmp.Compare(a.l.Kind, b.l.Kind))
 	})
 	for i := range k {
 		links[i] = k[i].l
 	}
+}
+
+// compareBool orders false before true.
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case b:
+		return -1
+	}
+	return 1
 }
 
 // allIfaces returns every interface declaration in file order.
@@ -234,13 +252,32 @@ func (p *parser) checkConnected(all []*ifaceDecl) {
 // MaxBridgePorts is the kernel's limit on the ports of one bridge.
 const MaxBridgePorts = 1024
 
+// checkPorts counts the ports of each bridge, the ends of its trunks
+// included.
 func (p *parser) checkPorts(ports map[*Bridge]int) {
 	for _, b := range p.lab.Bridges {
 		if n := ports[b]; n > MaxBridgePorts {
-			p.errorf(b.Pos, "bridge %s has %d ports; a Linux bridge holds at most %d ports; split the segment over several bridges",
-				b.Name, n, MaxBridgePorts)
+			p.errorf(b.Pos, "bridge %s has %d ports%s; a Linux bridge holds at most %d ports; split the segment over several bridges joined by trunks (link: BRIDGE on a bridge)",
+				b.Name, n, p.trunkEnds(b), MaxBridgePorts)
 		}
 	}
+}
+
+// trunkEnds says how many of a bridge's ports are trunk ends, if any.
+func (p *parser) trunkEnds(b *Bridge) string {
+	n := 0
+	for _, l := range p.lab.Links {
+		if l.Kind == Trunk && (l.Bridge == b || l.Uplink == b) {
+			n++
+		}
+	}
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return ", a trunk to another bridge included"
+	}
+	return fmt.Sprintf(", %d trunks to other bridges included", n)
 }
 
 // choices lists the names a reference could have meant: all of them when

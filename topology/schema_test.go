@@ -152,6 +152,7 @@ func TestSchemaRejects(t *testing.T) {
 		"nodes: {a: {sysctls: {kernel.x: 1}}}",
 		"host: {interfaces: {up: {link: br0}}}",
 		"bridges: {br0: {addresses: {a: 1}}}",
+		"bridges: {br0: {link: n1:eth0}}",
 	} {
 		var v any
 		if err := yaml.Unmarshal([]byte(doc), &v); err != nil {
