@@ -34,7 +34,12 @@ func apply(ctx context.Context, c *kernel.Conn, p *plan.Plan, opt *Options) erro
 	return nil
 }
 
+// runStage runs the operations of a stage on a pool of workers. Those of
+// one node namespace run in order on one worker, which then closes the
+// namespace's sockets: a lab of 10,000 nodes must not hold 10,000 of them.
+// Operations in the root namespace run one by one in parallel.
 func runStage(ctx context.Context, c *kernel.Conn, s plan.Stage, workers int, tick func()) error {
+	groups := byNamespace(s.Ops)
 	var (
 		next   atomic.Int64
 		mu     sync.Mutex
@@ -42,24 +47,34 @@ func runStage(ctx context.Context, c *kernel.Conn, s plan.Stage, workers int, ti
 		failed atomic.Bool
 		wg     sync.WaitGroup
 	)
-	for range min(workers, len(s.Ops)) {
+	run := func(op kernel.Op) {
+		err := op.Apply(c)
+		mu.Lock()
+		defer mu.Unlock()
+		if err == nil {
+			tick()
+			return
+		}
+		failed.Store(true)
+		if len(errs) < maxErrors {
+			errs = append(errs, err)
+		}
+	}
+	for range min(workers, len(groups)) {
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= len(s.Ops) || failed.Load() || ctx.Err() != nil {
+				if i >= len(groups) || failed.Load() || ctx.Err() != nil {
 					return
 				}
-				err := s.Ops[i].Apply(c)
-				mu.Lock()
-				if err != nil {
-					failed.Store(true)
-					if len(errs) < maxErrors {
-						errs = append(errs, err)
+				for _, op := range groups[i] {
+					if !failed.Load() {
+						run(op)
 					}
-				} else {
-					tick()
 				}
-				mu.Unlock()
+				if ns := groups[i][0].Namespace(); ns != "" {
+					c.Forget(ns)
+				}
 			}
 		})
 	}
@@ -68,6 +83,23 @@ func runStage(ctx context.Context, c *kernel.Conn, s plan.Stage, workers int, ti
 		errs = append(errs, fmt.Errorf("stopped at stage %s: %w", s.Name, err))
 	}
 	return errors.Join(errs...)
+}
+
+// byNamespace groups operations: one group per node namespace, in the
+// order of their first operation, and one group per root operation.
+func byNamespace(ops []kernel.Op) [][]kernel.Op {
+	var groups [][]kernel.Op
+	index := map[string]int{}
+	for _, op := range ops {
+		ns := op.Namespace()
+		if i, ok := index[ns]; ok && ns != "" {
+			groups[i] = append(groups[i], op)
+			continue
+		}
+		index[ns] = len(groups)
+		groups = append(groups, []kernel.Op{op})
+	}
+	return groups
 }
 
 // Options tune how a lab is built and torn down. The zero value is ready

@@ -27,7 +27,11 @@ func waitReady(ctx context.Context, c *kernel.Conn, t *topology.Lab, workers int
 	for range min(workers, len(want)) {
 		wg.Go(func() {
 			for ns := range jobs {
-				if err := c.WaitUp(ctx, ns, want[ns]); err != nil {
+				err := c.WaitUp(ctx, ns, want[ns])
+				if ns != "" {
+					c.Forget(ns)
+				}
+				if err != nil {
 					mu.Lock()
 					errs = append(errs, err)
 					mu.Unlock()

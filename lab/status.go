@@ -128,6 +128,7 @@ func nodeStatus(c *kernel.Conn, t *topology.Lab, n *topology.Node) NodeStatus {
 	for _, i := range n.Interfaces {
 		out.Interfaces = append(out.Interfaces, ifaceStatus(c, ns, i.Name, i))
 	}
+	c.Forget(ns)
 	return out
 }
 
