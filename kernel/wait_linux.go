@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -18,6 +19,9 @@ import (
 // second late when many links change at once); until then the link drops
 // what it sends. Waiting makes a lab usable the moment up returns.
 func (c *Conn) WaitUp(ctx context.Context, ns string, names []string) error {
+	if ns == "" {
+		return waitUpSysfs(ctx, names)
+	}
 	h, err := c.Handle(ns)
 	if err != nil {
 		return err
@@ -53,12 +57,47 @@ func (c *Conn) WaitUp(ctx context.Context, ns string, names []string) error {
 	}
 }
 
+// waitUpSysfs polls the operational state of root-namespace links in
+// /sys/class/net. A netlink dump of the root namespace costs, for every
+// veth whose peer is in a node, a walk over all the namespace ids the root
+// knows: quadratic in the lab's size, where sysfs is linear.
+func waitUpSysfs(ctx context.Context, names []string) error {
+	pending := make(map[string]string, len(names))
+	for _, n := range names {
+		pending[n] = "missing"
+	}
+	for delay := 200 * time.Microsecond; ; delay = min(2*delay, 20*time.Millisecond) {
+		for n := range pending {
+			b, err := os.ReadFile("/sys/class/net/" + n + "/operstate")
+			switch state := strings.TrimSpace(string(b)); {
+			case err != nil:
+				pending[n] = "missing"
+			case state == "up":
+				delete(pending, n)
+			default:
+				pending[n] = state
+			}
+		}
+		if len(pending) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return opErr("", "waiting for links to come up", fmt.Errorf("%w: %s", ctx.Err(), describePending(pending)))
+		case <-time.After(delay):
+		}
+	}
+}
+
 func describePending(p map[string]string) string {
 	out := make([]string, 0, len(p))
 	for n, s := range p {
 		out = append(out, n+" is "+s)
 	}
 	sort.Strings(out)
+	if len(out) > 10 {
+		out = append(out[:10], fmt.Sprintf("and %d more", len(out)-10))
+	}
 	return strings.Join(out, ", ")
 }
 
