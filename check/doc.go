@@ -9,6 +9,19 @@
 // binary, and Run ties both together into a Report that renders as a
 // reachability matrix or as JSON.
 //
+// The model is indexed once, in O(addresses): who holds each address,
+// each interface's segment, each node's routes sorted for longest-prefix
+// match. Following one packet then costs O(path length × log routes), so
+// ExpectSample can draw a few hundred (source, destination) node pairs
+// of a lab of ten thousand nodes in milliseconds, reproducibly by seed,
+// where Expect considers all N² of them.
+//
+// Run probes all pairs of a small lab. Beyond MatrixMax nodes it does so
+// only when the kernel's neighbour tables, which all namespaces share
+// (gc_thresh3), have room for the full mesh; otherwise it samples and
+// the report says why. It sends the probes in waves that each resolve at
+// most half a table's worth of neighbours.
+//
 // Only addresses the model expects to answer are ever probed, and the
 // root namespace (topology.HostNode) only probes addresses on the lab
 // segments it is attached to, pinned to the lab's own interface, so that

@@ -21,7 +21,8 @@ type Probe struct {
 	Src netip.Addr `json:"src"`
 	// Dev is the egress interface at From; empty for From's own address.
 	Dev string `json:"dev,omitempty"`
-	// Hops are the nodes that forward the request, for display.
+	// Hops are the nodes that forward the request, for display. Probes
+	// along the same path may share the slice: treat it as read-only.
 	Hops []string `json:"hops,omitempty"`
 }
 
@@ -38,38 +39,116 @@ type Probe struct {
 // honoured; loops and TTL expiry fail. The host only probes addresses on
 // the segments it is attached to, directly. Probes come sorted by source
 // (nodes by name, then the host), then by destination in lab order.
+//
+// Expect considers every (node, address) pair: its cost grows with the
+// square of the lab's size. ExpectSample draws a few pairs instead.
 func Expect(lab *topology.Lab) []Probe {
-	w := newWorld(lab)
-	dsts := w.destinations()
-	// Work out each source's probes concurrently, each into a buffer of
-	// its exact size, then gather them, also concurrently: at thousands
-	// of nodes there are millions of probes.
-	per := make([][]Probe, len(w.order))
-	scratch := sync.Pool{New: func() any { return make([]Probe, 0, len(dsts)) }}
-	parallel(len(w.order), func(i int) {
-		buf := w.probes(scratch.Get().([]Probe)[:0], w.order[i], dsts)
-		per[i] = slices.Clone(buf)
-		clear(buf)
-		scratch.Put(buf)
+	return newWorld(lab).expectAll()
+}
+
+// expectAll works out every source's probes concurrently, in a compact
+// form, then turns them into Probes, also concurrently: at thousands of
+// nodes there are millions of probes, and the output is most of the
+// memory.
+func (w *world) expectAll() []Probe {
+	per := make([]found, len(w.stacks))
+	pool := sync.Pool{New: func() any { return &walker{recs: make([]rec, 0, len(w.dsts))} }}
+	parallel(len(w.stacks), func(i int) {
+		wk := pool.Get().(*walker)
+		wk.reset()
+		s := w.stacks[i]
+		for k := range w.dsts {
+			w.probe(wk, s, k)
+		}
+		per[i] = found{recs: slices.Clone(wk.recs), paths: wk.paths}
+		pool.Put(wk)
 	})
 	offsets := make([]int, len(per)+1)
-	for i, ps := range per {
-		offsets[i+1] = offsets[i] + len(ps)
+	for i, f := range per {
+		offsets[i+1] = offsets[i] + len(f.recs)
 	}
 	out := make([]Probe, offsets[len(per)])
-	parallel(len(per), func(i int) { copy(out[offsets[i]:], per[i]) })
+	parallel(len(per), func(i int) {
+		for k, r := range per[i].recs {
+			out[offsets[i]+k] = w.toProbe(w.stacks[i], r, per[i].paths)
+		}
+		per[i] = found{}
+	})
 	return out
 }
 
-// probes appends the probes of one source to buf. The world is
-// read-only here, so sources can be worked out concurrently.
-func (w *world) probes(buf []Probe, s *stack, dsts []dest) []Probe {
-	for _, d := range dsts {
-		if p, ok := w.probe(s, d); ok {
-			buf = append(buf, p)
-		}
+// found is the probes of one source in compact form.
+type found struct {
+	recs  []rec
+	paths [][]string
+}
+
+// rec is a probe in compact form: the destination (index in
+// world.dsts), the source address (address srcAd of interface srcIf),
+// the egress interface (-1 for an own address) and the path of
+// forwarding nodes (index in the source's paths, -1 for none).
+type rec struct {
+	dst          int32
+	srcIf, srcAd int32
+	dev          int32
+	path         int32
+}
+
+// walker is one goroutine's scratch for working out probes of one
+// source at a time.
+type walker struct {
+	recs  []rec
+	paths [][]string
+	hops  []int32 // the current forward path, by stack id
+	last  []int32 // the stacks of paths' last entry
+	arena []string
+}
+
+// reset starts a new source. The paths handed out stay valid: the arena
+// they were carved from is never written again.
+func (wk *walker) reset() {
+	wk.recs, wk.paths, wk.last = wk.recs[:0], nil, wk.last[:0]
+}
+
+// path returns the index of the current path in wk.paths, adding it
+// unless it repeats the previous one, as it does for the addresses of
+// one node and for the nodes of one subnet.
+func (wk *walker) path(w *world) int32 {
+	if len(wk.hops) == 0 {
+		return -1
 	}
-	return buf
+	if len(wk.paths) > 0 && slices.Equal(wk.hops, wk.last) {
+		return int32(len(wk.paths) - 1)
+	}
+	wk.last = append(wk.last[:0], wk.hops...)
+	n := len(wk.hops)
+	if len(wk.arena) < n {
+		wk.arena = make([]string, max(n, 256))
+	}
+	p := wk.arena[:n:n]
+	wk.arena = wk.arena[n:]
+	for k, id := range wk.hops {
+		p[k] = w.stacks[id].name
+	}
+	wk.paths = append(wk.paths, p)
+	return int32(len(wk.paths) - 1)
+}
+
+// toProbe expands a compact probe of source s.
+func (w *world) toProbe(s *stack, r rec, paths [][]string) Probe {
+	d := &w.dsts[r.dst]
+	owner := w.stacks[d.owner]
+	p := Probe{
+		From: s.name, To: d.addr, ToNode: owner.name, ToDev: owner.ifaces[d.ifc].dev,
+		Src: s.ifaces[r.srcIf].addrs[r.srcAd].Addr(),
+	}
+	if r.dev >= 0 {
+		p.Dev = s.ifaces[r.dev].dev
+	}
+	if r.path >= 0 {
+		p.Hops = paths[r.path]
+	}
+	return p
 }
 
 // parallel runs fn(0) … fn(n-1) on up to runtime.NumCPU() goroutines.
@@ -90,186 +169,123 @@ func parallel(n int, fn func(i int)) {
 	wg.Wait()
 }
 
-// world is the routing model of a whole lab.
-type world struct {
-	stacks map[string]*stack
-	// order is the nodes by name, then the host if it has lab addresses.
-	order []*stack
-	segs  []topology.Segment
-	// segOf maps an interface to its segment index.
-	segOf map[port]int
-	// hostSegs holds the segments the host has addresses on.
-	hostSegs map[int]bool
-	// owners maps an address on a segment to the interface holding it.
-	owners map[segAddr]port
-}
-
-// segAddr is an address on one segment.
-type segAddr struct {
-	seg  int
-	addr netip.Addr
-}
-
-// port names an interface: a node (or the host) and a device.
-type port struct{ node, dev string }
-
-// dest is one address that may be probed.
-type dest struct {
-	node, dev string
-	addr      netip.Addr
-}
-
-func newWorld(lab *topology.Lab) *world {
-	w := &world{stacks: map[string]*stack{}, segOf: map[port]int{}, hostSegs: map[int]bool{}, owners: map[segAddr]port{}}
-	for _, n := range lab.Nodes {
-		w.add(newNodeStack(n))
-	}
-	if host := newHostStack(lab); len(host.ifaces) > 0 {
-		w.add(host)
-	}
-	w.segs = lab.Segments()
-	for i, s := range w.segs {
-		for _, m := range s.Members {
-			w.segOf[port{m.Node, m.Dev}] = i
-			if m.Node == topology.HostNode && len(m.Addresses) > 0 {
-				w.hostSegs[i] = true
-			}
-		}
-	}
-	w.indexOwners()
-	return w
-}
-
-// indexOwners records, for each segment, which interface answers for
-// which address (the first one, if an address is duplicated).
-func (w *world) indexOwners() {
-	for _, s := range w.order {
-		for _, i := range s.ifaces {
-			seg, ok := w.segOf[port{s.name, i.dev}]
-			if !ok {
-				continue
-			}
-			for _, p := range i.addrs {
-				k := segAddr{seg, p.Addr()}
-				if _, dup := w.owners[k]; !dup {
-					w.owners[k] = port{s.name, i.dev}
-				}
-			}
-		}
-	}
-}
-
-func (w *world) add(s *stack) {
-	w.stacks[s.name] = s
-	w.order = append(w.order, s)
-}
-
-// destinations lists every probeable address once per owner, in lab
-// order: nodes by name and their interfaces, then the host's.
-func (w *world) destinations() []dest {
-	var out []dest
-	for _, s := range w.order {
-		seen := map[netip.Addr]bool{}
-		for _, i := range s.ifaces {
-			for _, p := range i.addrs {
-				a := p.Addr()
-				if a.IsGlobalUnicast() && !seen[a] {
-					seen[a] = true
-					out = append(out, dest{node: s.name, dev: i.dev, addr: a})
-				}
-			}
-		}
-	}
-	return out
-}
-
-// probe decides whether s must reach d, and how.
-func (w *world) probe(s *stack, d dest) (Probe, bool) {
-	p := Probe{From: s.name, To: d.addr, ToNode: d.node, ToDev: d.dev}
-	owner := w.stacks[d.node]
+// probe decides whether s must reach destination k, and how; if so it
+// appends the probe to wk.recs and reports true. The world is read-only
+// here, so sources can be worked out concurrently.
+func (w *world) probe(wk *walker, s *stack, k int) bool {
+	d := &w.dsts[k]
+	owner := w.stacks[d.owner]
 	if owner.noEcho[family(d.addr)] {
-		return p, false
+		return false
 	}
-	if s.isLocal(d.addr) {
-		p.Src = d.addr
-		return p, s == owner
+	if s.holds(d.addrRef) {
+		if s != owner {
+			return false
+		}
+		wk.recs = append(wk.recs, rec{dst: int32(k), srcIf: d.ifc, srcAd: d.ai, dev: -1, path: -1})
+		return true
 	}
-	if s.name == topology.HostNode && !w.hostDirect(d) {
-		return p, false
+	host := s.name == topology.HostNode
+	if host && !w.hostDirect(d) {
+		return false
 	}
-	nh, dev, ok := s.nextHop(d.addr)
+	r, ok := s.lookup(d.addr)
 	if !ok {
-		return p, false
+		return false
 	}
-	p.Dev, p.Src = dev, s.source(dev, nh)
-	if !p.Src.IsValid() {
-		return p, false
+	nh := r.via
+	if !nh.IsValid() {
+		nh = d.addr
 	}
-	to, hops, ok := w.walk(s, p.Src, d.addr)
-	if !ok || to != owner || (s.name == topology.HostNode && len(hops) > 0) {
-		return p, false
+	srcIf, srcAd, ok := s.source(r.ifc, nh)
+	if !ok {
+		return false
 	}
-	back, _, ok := w.walk(owner, d.addr, p.Src)
-	p.Hops = hops
-	return p, ok && back == s
+	src := s.ref(srcIf, srcAd)
+	wk.hops = wk.hops[:0]
+	to, ok := w.walk(s, src, d.addrRef, &wk.hops, nil)
+	if !ok || to != owner || (host && len(wk.hops) > 0) {
+		return false
+	}
+	back, ok := w.walk(owner, d.addrRef, src, nil, nil)
+	if !ok || back != s {
+		return false
+	}
+	wk.recs = append(wk.recs, rec{dst: int32(k), srcIf: srcIf, srcAd: srcAd, dev: r.ifc, path: wk.path(w)})
+	return true
 }
 
 // hostDirect reports whether d sits on a segment the host has addresses
 // on: the only addresses the root namespace may probe.
-func (w *world) hostDirect(d dest) bool {
-	i, ok := w.segOf[port{d.node, d.dev}]
-	return ok && w.hostSegs[i]
+func (w *world) hostDirect(d *dest) bool {
+	seg := w.stacks[d.owner].ifaces[d.ifc].seg
+	return seg >= 0 && w.hostSegs[seg]
+}
+
+// neighbour is a neighbour-table entry a packet needs: stack's
+// resolution of addr on interface ifc.
+type neighbour struct {
+	stack, ifc int32
+	addr       netip.Addr
 }
 
 // walk follows a packet from src to dst that origin sends, hop by hop,
-// and returns the stack that accepts it locally and the forwarding nodes
-// on the way. It fails on a missing route or neighbour, a node that does
-// not forward, reverse-path filtering, or TTL expiry, which also ends
-// any routing loop after at most ttl hops.
-func (w *world) walk(origin *stack, src, dst netip.Addr) (*stack, []string, bool) {
-	var hops []string
-	cur, in, left := origin, "", ttl
+// and returns the stack that accepts it locally. It appends the
+// forwarding nodes on the way to hops and the neighbour entries used to
+// nbs, when they are not nil. It fails on a missing route or neighbour,
+// a node that does not forward, reverse-path filtering, or TTL expiry,
+// which also ends any routing loop after at most ttl hops.
+func (w *world) walk(origin *stack, src, dst addrRef, hops *[]int32, nbs *[]neighbour) (*stack, bool) {
+	fam := family(dst.addr)
+	cur, in, left := origin, int32(-1), ttl
 	for {
-		if in != "" && !cur.acceptsFrom(in, src) {
-			return nil, nil, false
+		if in >= 0 && !cur.acceptsFrom(in, src.addr) {
+			return nil, false
 		}
-		if cur.isLocal(dst) {
-			return cur, hops, true
+		if cur.holds(dst) {
+			return cur, true
 		}
-		if in != "" {
-			if !cur.fwd[family(dst)] || left <= 1 {
-				return nil, nil, false
+		if in >= 0 {
+			if !cur.fwd[fam] || left <= 1 {
+				return nil, false
 			}
 			left--
-			hops = append(hops, cur.name)
+			if hops != nil {
+				*hops = append(*hops, cur.id)
+			}
 		}
-		next, dev, ok := w.forward(cur, dst)
+		r, ok := cur.lookup(dst.addr)
 		if !ok {
-			return nil, nil, false
+			return nil, false
 		}
-		cur, in = next, dev
+		nh := dst
+		if r.via.IsValid() {
+			nh = addrRef{r.via, r.viaH}
+		}
+		if nbs != nil {
+			*nbs = append(*nbs, neighbour{cur.id, r.ifc, nh.addr})
+		}
+		if cur, in, ok = w.neighbor(cur, r.ifc, nh); !ok {
+			return nil, false
+		}
 	}
 }
 
-// forward sends a packet for dst out of cur and returns the neighbour
-// stack that receives it and its ingress device.
-func (w *world) forward(cur *stack, dst netip.Addr) (*stack, string, bool) {
-	nh, dev, ok := cur.nextHop(dst)
-	if !ok {
-		return nil, "", false
+// neighbor finds who answers for address nh on the segment of
+// interface ifc of stack from, and the interface it answers on.
+func (w *world) neighbor(from *stack, ifc int32, nh addrRef) (*stack, int32, bool) {
+	seg := from.ifaces[ifc].seg
+	if seg < 0 {
+		return nil, -1, false
 	}
-	return w.neighbor(port{cur.name, dev}, nh)
-}
-
-// neighbor finds who answers for address nh on from's segment.
-func (w *world) neighbor(from port, nh netip.Addr) (*stack, string, bool) {
-	seg, ok := w.segOf[from]
-	if !ok {
-		return nil, "", false
+	for _, h := range nh.held {
+		if h.seg != seg {
+			continue
+		}
+		if h.stack == from.id && h.ifc == ifc {
+			return nil, -1, false
+		}
+		return w.stacks[h.stack], h.ifc, true
 	}
-	to, ok := w.owners[segAddr{seg, nh}]
-	if !ok || to == from {
-		return nil, "", false
-	}
-	return w.stacks[to.node], to.dev, true
+	return nil, -1, false
 }

@@ -44,7 +44,25 @@ type Options struct {
 	// end of a cable) to its name in the root namespace, for Run's
 	// pinning of the host's probes. Nil keeps the model's names.
 	HostDev func(dev string) string
+	// Sample is how many pairs of nodes Run probes (see ExpectSample):
+	// 0 probes all pairs of a lab of up to MatrixMax nodes, and of a
+	// larger one while the kernel's neighbour table has room for them,
+	// else AutoSample pairs; a negative value probes all pairs whatever
+	// the lab's size.
+	Sample int
+	// Seed chooses the sampled pairs: the same seed, lab and Sample give
+	// the same pairs. The zero value is a seed like any other.
+	Seed int64
+
+	// limits replaces the neighbour table's sizes read from /proc, and
+	// autoSample AutoSample, in tests.
+	limits     *neighLimits
+	autoSample int
 }
+
+// AutoSample is how many pairs Run probes when it samples a lab by
+// itself.
+const AutoSample = 500
 
 // Defaults of Options.
 const (
@@ -69,6 +87,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.HostDev == nil {
 		o.HostDev = func(dev string) string { return dev }
+	}
+	if o.autoSample <= 0 {
+		o.autoSample = AutoSample
 	}
 	return o
 }

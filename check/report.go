@@ -21,13 +21,30 @@ const summaryFailures = 100
 // Report is the outcome of Run. It marshals to JSON as is.
 type Report struct {
 	Lab string `json:"lab"`
+	// Mode is ModeFull when every pair of nodes was considered,
+	// ModeSampled when a sample of them was; empty reads as full.
+	Mode string `json:"mode"`
+	// Sample says how the pairs were drawn, in ModeSampled.
+	Sample *Sample `json:"sample,omitempty"`
 	// Nodes are the matrix's rows and columns: the lab's nodes by name,
 	// then topology.HostNode if the host has lab addresses.
 	Nodes  []string      `json:"nodes"`
 	Probes []ProbeResult `json:"probes"`
 	Passed int           `json:"passed"`
 	Failed int           `json:"failed"`
+	// Waves is how many rounds the probes were sent in, to spare the
+	// kernel's neighbour tables.
+	Waves int `json:"waves,omitempty"`
 }
+
+// Report modes.
+const (
+	ModeFull    = "full"
+	ModeSampled = "sampled"
+)
+
+// Sampled reports whether the report covers a sample of pairs.
+func (r *Report) Sampled() bool { return r.Mode == ModeSampled && r.Sample != nil }
 
 // ProbeResult is a probe and how it went.
 type ProbeResult struct {
@@ -86,7 +103,9 @@ func (r *Report) tally() {
 //	ns1 -> 10.0.0.3 (ns2 eth0): no reply after 1s
 //
 // A lab of more than MatrixMax nodes gets a summary of counts and
-// failures instead.
+// failures instead. The summary says whether all pairs were probed or a
+// sample, and why Run sampled by itself; in a sampled matrix, "." marks
+// the pairs not drawn.
 func (r *Report) WriteMatrix(w io.Writer) error {
 	var b bytes.Buffer
 	if len(r.Nodes) <= MatrixMax {
@@ -104,6 +123,8 @@ func (c cell) String() string {
 	switch {
 	case c.all == 0:
 		return "-"
+	case c.all < 0:
+		return "."
 	case c.ok == c.all:
 		return "ok"
 	}
@@ -127,13 +148,21 @@ func (r *Report) cells() map[[2]string]cell {
 // writeTable writes the matrix, with columns aligned.
 func (r *Report) writeTable(b *bytes.Buffer) {
 	cells := r.cells()
+	none := cell{}
+	if r.Sampled() {
+		none.all = -1 // not drawn: nothing is known
+	}
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "from \\ to\t%s\n", strings.Join(r.Nodes, "\t"))
 	for _, from := range r.Nodes {
 		row := make([]string, 0, len(r.Nodes)+1)
 		row = append(row, from)
 		for _, to := range r.Nodes {
-			row = append(row, cells[[2]string{from, to}].String())
+			c, ok := cells[[2]string{from, to}]
+			if !ok {
+				c = none
+			}
+			row = append(row, c.String())
 		}
 		fmt.Fprintf(tw, "%s\n", strings.Join(row, "\t"))
 	}
@@ -144,7 +173,11 @@ func (r *Report) writeTable(b *bytes.Buffer) {
 // writeSummary writes the counts and the failures, capped for labs too
 // large for a matrix.
 func (r *Report) writeSummary(b *bytes.Buffer) {
-	fmt.Fprintf(b, "%s: %d probes, %d passed, %d failed\n", r.Lab, len(r.Probes), r.Passed, r.Failed)
+	fmt.Fprintf(b, "%s: %s, %s probes%s, %s passed, %s failed\n", r.Lab, r.coverage(),
+		thousands(len(r.Probes)), r.waves(), thousands(r.Passed), thousands(r.Failed))
+	if r.Sampled() && r.Sample.Auto {
+		fmt.Fprintf(b, "sampled because %s\n", r.Sample.Reason)
+	}
 	shown := 0
 	for _, p := range r.Probes {
 		if p.OK {
@@ -157,6 +190,27 @@ func (r *Report) writeSummary(b *bytes.Buffer) {
 		fmt.Fprintln(b, p.failure())
 		shown++
 	}
+}
+
+// coverage says which pairs were probed: "all pairs", or "sampled 500
+// of 999,000 pairs (seed 1)".
+func (r *Report) coverage() string {
+	if !r.Sampled() {
+		return "all pairs"
+	}
+	s := r.Sample
+	out := fmt.Sprintf("sampled %s of %s pairs (seed %d", thousands(s.Pairs), thousands(s.Of), s.Seed)
+	if s.Pairs < s.Asked && s.Tried < s.Of {
+		out += fmt.Sprintf("; %s asked, but only %s of %s drawn are connected", thousands(s.Asked), thousands(s.Pairs), thousands(s.Tried))
+	}
+	return out + ")"
+}
+
+func (r *Report) waves() string {
+	if r.Waves < 2 {
+		return ""
+	}
+	return fmt.Sprintf(" in %d waves", r.Waves)
 }
 
 // failure renders a failed probe as

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/nslab/nslab/topology"
 )
 
-// Run probes lab: it computes Expect, then pings each source node's
+// Run probes lab: it works out what to probe (all of Expect, or a
+// sample of pairs, see Options.Sample), then pings each source node's
 // expected addresses from inside its namespace, nsPath(node), several
 // nodes at once (opt.Workers). nsPath(topology.HostNode) is the root
 // namespace, normally ""; any other node mapped to "" is refused rather
@@ -19,17 +21,94 @@ import (
 // The report is always returned. The error joins what kept probes from
 // being attempted (a missing namespace, no socket) and ctx's error.
 //
-// Every node probes every expected address, so a lab of N nodes needs
-// about N² neighbour entries. The kernel caps them for all namespaces
-// together (net.ipv4.neigh.default.gc_thresh3 and its IPv6 twin, 1024
-// by default); beyond that, probes fail for want of an ARP or ND entry.
+// The kernel's neighbour tables (net.ipv4.neigh.default.gc_thresh3 and
+// its IPv6 twin, 1024 entries by default) serve all namespaces together,
+// and probing all pairs of N nodes needs about N² entries. So a lab of
+// more than MatrixMax nodes is probed in full only if its estimate fits
+// half the table; otherwise Run samples AutoSample pairs and the report
+// says why. Either way Run probes in waves that each resolve at most
+// half the table, waiting between waves, when needed, until the kernel
+// may evict the entries of the earlier ones.
 func Run(ctx context.Context, lab *topology.Lab, nsPath func(node string) string, opt Options) (*Report, error) {
 	if lab == nil {
 		return nil, errors.New("checking lab: no lab")
 	}
 	opt = opt.withDefaults()
-	r := newReport(lab, Expect(lab))
-	groups := bySource(r.Probes)
+	lim := readNeighLimits()
+	if opt.limits != nil {
+		lim = *opt.limits
+	}
+	w := newWorld(lab)
+	probes, sample := w.choose(opt, lim)
+	r := newReport(lab, probes)
+	r.Mode, r.Sample = ModeFull, sample
+	if sample != nil {
+		r.Mode = ModeSampled
+	}
+	waves := w.waves(r.Probes, lim.budget())
+	r.Waves = len(waves)
+	errs := r.probeWaves(ctx, waves, nsPath, opt, lim)
+	r.tally()
+	return r, errors.Join(append(errs, ctx.Err())...)
+}
+
+// choose returns the probes of all pairs, or of a sample of pairs with
+// how it was drawn.
+func (w *world) choose(opt Options, lim neighLimits) ([]Probe, *Sample) {
+	switch {
+	case opt.Sample < 0 || (opt.Sample == 0 && len(w.stacks) <= MatrixMax):
+		return w.expectAll(), nil
+	case opt.Sample > 0:
+		ps, s := w.sample(opt.Sample, opt.Seed)
+		return ps, &s
+	}
+	est, budget := w.neighEstimate(), lim.budget()
+	if est[v4] <= budget[v4] && est[v6] <= budget[v6] {
+		return w.expectAll(), nil
+	}
+	ps, s := w.sample(opt.autoSample, opt.Seed)
+	s.Auto, s.Reason = true, autoReason(est, lim)
+	return ps, &s
+}
+
+// probeWaves probes wave after wave, each once the neighbour tables
+// have room for it.
+func (r *Report) probeWaves(ctx context.Context, waves []wave, nsPath func(string) string, opt Options, lim neighLimits) []error {
+	var errs []error
+	seen := map[string]bool{} // a node failing in several waves
+	var log waveLog
+	for k, wv := range waves {
+		err := ctx.Err()
+		if err == nil {
+			err = log.waitRoom(ctx, wv.need, lim)
+		}
+		if err != nil {
+			r.stopped(waves[k:], err)
+			break
+		}
+		for _, err := range r.probeWave(ctx, wv.idx, nsPath, opt) {
+			if err != nil && !seen[err.Error()] {
+				seen[err.Error()] = true
+				errs = append(errs, err)
+			}
+		}
+		log = append(log, waveEnd{time.Now(), wv.need})
+	}
+	return errs
+}
+
+// stopped fails the probes of waves that were not sent.
+func (r *Report) stopped(waves []wave, err error) {
+	for _, w := range waves {
+		for _, i := range w.idx {
+			r.Probes[i].Err = fmt.Sprintf("stopped: %v", err)
+		}
+	}
+}
+
+// probeWave probes the given probes, opt.Workers source nodes at once.
+func (r *Report) probeWave(ctx context.Context, idx []int, nsPath func(string) string, opt Options) []error {
+	groups := bySource(r.Probes, idx)
 	errs := make([]error, len(groups))
 	jobs := make(chan int)
 	var wg sync.WaitGroup
@@ -45,8 +124,7 @@ func Run(ctx context.Context, lab *topology.Lab, nsPath func(node string) string
 	}
 	close(jobs)
 	wg.Wait()
-	r.tally()
-	return r, errors.Join(append(errs, ctx.Err())...)
+	return errs
 }
 
 // group is the probes of one source node, by index in Report.Probes.
@@ -55,10 +133,12 @@ type group struct {
 	idx  []int
 }
 
-// bySource splits probes, which Expect sorts by source, into groups.
-func bySource(ps []ProbeResult) []group {
+// bySource splits probes idx of ps, which come sorted by source, into
+// groups.
+func bySource(ps []ProbeResult, idx []int) []group {
 	var gs []group
-	for i, p := range ps {
+	for _, i := range idx {
+		p := &ps[i]
 		if len(gs) == 0 || gs[len(gs)-1].from != p.From {
 			gs = append(gs, group{from: p.From})
 		}

@@ -187,3 +187,100 @@ func TestRunHostPinned(t *testing.T) {
 		}
 	}
 }
+
+// TestRunSampled probes a sample of runLab's pairs: exactly those
+// ExpectSample draws, all passing, and the matrix marks the others.
+func TestRunSampled(t *testing.T) {
+	needRoot(t)
+	ns := buildRunLab(t)
+	nsPath := func(node string) string { return kernel.NetnsPath(ns[node]) }
+	lab := runLab()
+	r, err := Run(context.Background(), lab, nsPath, Options{Sample: 4, Seed: 7, Timeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("Run() error: %v", err)
+	}
+	var matrix strings.Builder
+	r.WriteMatrix(&matrix)
+	t.Logf("\n%s", matrix.String())
+	want, info := ExpectSample(lab, 4, 7)
+	if r.Mode != ModeSampled || r.Sample == nil || *r.Sample != info || info.Pairs != 4 {
+		t.Fatalf("Run() mode %q sample %+v, want sampled %+v", r.Mode, r.Sample, info)
+	}
+	if len(r.Probes) != len(want) || r.Failed != 0 || r.Passed != len(want) {
+		t.Errorf("Run() passed %d, failed %d, want the %d sampled probes to pass", r.Passed, r.Failed, len(want))
+	}
+	for i, p := range r.Probes {
+		if i < len(want) && (p.From != want[i].From || p.To != want[i].To) {
+			t.Errorf("probe %d: %s -> %s, want %s -> %s", i, p.From, p.To, want[i].From, want[i].To)
+		}
+	}
+	if !strings.Contains(matrix.String(), "sampled 4 of 12 pairs (seed 7), ") || strings.Count(matrix.String(), ".") < 8 {
+		t.Errorf("matrix does not show the sample:\n%s", matrix.String())
+	}
+}
+
+// TestRunWaves gives Run a tiny neighbour budget: it probes in many
+// waves, waiting between them, and everything still passes.
+func TestRunWaves(t *testing.T) {
+	needRoot(t)
+	ns := buildRunLab(t)
+	nsPath := func(node string) string { return kernel.NetnsPath(ns[node]) }
+	lab := runLab()
+	lim := &neighLimits{thresh3: [2]int{8, 8}, hold: 100 * time.Millisecond}
+	start := time.Now()
+	r, err := Run(context.Background(), lab, nsPath, Options{Timeout: 500 * time.Millisecond, limits: lim})
+	elapsed := time.Since(start)
+	if err != nil {
+		t.Fatalf("Run() error: %v", err)
+	}
+	t.Logf("%d probes in %d waves in %v", len(r.Probes), r.Waves, elapsed)
+	if r.Mode != ModeFull || r.Waves < 3 || r.Failed != 0 || r.Passed != len(Expect(lab)) {
+		t.Errorf("Run() mode %q, %d waves, passed %d, failed %d; want all %d passing in several waves",
+			r.Mode, r.Waves, r.Passed, r.Failed, len(Expect(lab)))
+	}
+}
+
+// TestRunAutoSampled: a star of more than MatrixMax nodes whose full
+// mesh would not fit the (here shrunk) neighbour table is sampled by
+// itself, and the report says why.
+func TestRunAutoSampled(t *testing.T) {
+	needRoot(t)
+	if testing.Short() {
+		t.Skip("builds 23 namespaces")
+	}
+	const n = 22
+	l := newTestLab("auto")
+	l.bridge("br0", "10.74.0.1/24")
+	h := newNetns(t, topology.HostNode)
+	ns := map[string]string{topology.HostNode: h}
+	ip(t, "-n", h, "link", "add", "br0", "type", "bridge")
+	addAddrs(t, h, "br0", "10.74.0.1/24")
+	for i := range n {
+		node := fmt.Sprintf("n%02d", i)
+		a4 := fmt.Sprintf("10.74.0.%d/24", 10+i)
+		l.port(node+":eth0", "br0", a4)
+		ns[node] = newNetns(t, node)
+		veth(t, h, "p"+node, ns[node], "eth0", nil, []string{a4})
+		ip(t, "-n", h, "link", "set", "p"+node, "master", "br0")
+	}
+	waitUp(t, h, "br0")
+	opt := Options{Workers: 4, Seed: 3, autoSample: 30, limits: &neighLimits{thresh3: [2]int{128, 128}, hold: neighHold}}
+	r, err := Run(context.Background(), l.lab, func(node string) string { return kernel.NetnsPath(ns[node]) }, opt)
+	if err != nil {
+		t.Fatalf("Run() error: %v", err)
+	}
+	var out strings.Builder
+	r.WriteMatrix(&out)
+	t.Logf("\n%s", out.String())
+	if r.Mode != ModeSampled || r.Sample == nil || !r.Sample.Auto || r.Sample.Pairs != 30 || r.Sample.Of != (n+1)*n {
+		t.Fatalf("Run() mode %q sample %+v, want 30 pairs sampled by itself", r.Mode, r.Sample)
+	}
+	if r.Failed != 0 || r.Passed != len(r.Probes) || r.Passed < 30 {
+		t.Errorf("Run() passed %d, failed %d of %d", r.Passed, r.Failed, len(r.Probes))
+	}
+	for _, want := range []string{"auto: sampled 30 of 506 pairs (seed 3), ", "sampled because probing all pairs needs about 506 IPv4 neighbour entries", "gc_thresh3=128"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q", want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -140,15 +141,17 @@ func (c *Conn) Close() {
 	}
 }
 
-// retryDump repeats a netlink dump interrupted by concurrent changes.
+// retryDump repeats a netlink dump interrupted by concurrent changes,
+// such as another lab being built, backing off a little each time.
 func retryDump[T any](dump func() (T, error)) (T, error) {
 	var v T
 	var err error
-	for range 5 {
+	for i := range 20 {
 		v, err = dump()
 		if !errors.Is(err, netlink.ErrDumpInterrupted) {
 			return v, err
 		}
+		time.Sleep(time.Duration(i+1) * 5 * time.Millisecond)
 	}
 	return v, err
 }
