@@ -11,15 +11,23 @@ import (
 	"github.com/nslab/nslab/topology"
 )
 
-// readyTimeout bounds how long up waits for the kernel to bring links up.
-const readyTimeout = 10 * time.Second
+// readyTimeout bounds how long up waits for the kernel to bring n links
+// up: the kernel's linkwatch falls behind when tens of thousands of links
+// change at once.
+func readyTimeout(n int) time.Duration {
+	return 10*time.Second + time.Duration(n)*5*time.Millisecond
+}
 
 // waitReady waits until every link of the lab is operationally up, one
 // namespace per worker.
 func waitReady(ctx context.Context, c *kernel.Conn, t *topology.Lab, workers int) error {
-	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
-	defer cancel()
 	want := linksByNamespace(t)
+	n := 0
+	for _, names := range want {
+		n += len(names)
+	}
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout(n))
+	defer cancel()
 	jobs := make(chan string)
 	var mu sync.Mutex
 	var errs []error
