@@ -18,9 +18,18 @@ const maxErrors = 8
 
 // apply runs a plan stage by stage; the operations of a stage run on a
 // bounded pool of workers. It stops after the first stage that fails.
-func apply(ctx context.Context, c *kernel.Conn, p *plan.Plan, opt *Options) error {
+// Before a stage that needs it, and at the end, it waits until ready says
+// the links are up (ready may be nil).
+func apply(ctx context.Context, c *kernel.Conn, p *plan.Plan, opt *Options, ready func() error) error {
 	total, done := p.Len(), 0
+	waited := false
 	for _, s := range p.Stages {
+		if s.AfterLinksUp && ready != nil && !waited {
+			if err := ready(); err != nil {
+				return err
+			}
+			waited = true
+		}
 		start := time.Now()
 		err := runStage(ctx, c, s, opt.workers(), func() {
 			done++
@@ -30,6 +39,9 @@ func apply(ctx context.Context, c *kernel.Conn, p *plan.Plan, opt *Options) erro
 			return err
 		}
 		opt.timing(s.Name, len(s.Ops), time.Since(start))
+	}
+	if ready != nil && !waited {
+		return ready()
 	}
 	return nil
 }

@@ -58,12 +58,11 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 	if err := saveTopology(t.Name, source); err != nil {
 		return err
 	}
-	err = apply(ctx, c, p, opt)
-	if err == nil {
-		start = time.Now()
-		err = waitReady(ctx, c, t, opt.workers())
-		opt.timing("links up", p.Len(), time.Since(start))
-	}
+	err = apply(ctx, c, p, opt, func() error {
+		start := time.Now()
+		defer func() { opt.timing("links up", len(t.Links), time.Since(start)) }()
+		return waitReady(ctx, c, t, opt.workers())
+	})
 	if err != nil {
 		if derr := down(c, t.Name, opt); derr != nil {
 			return fmt.Errorf("%w\nundoing the partial lab also failed: %v", err, derr)
@@ -119,7 +118,7 @@ func down(c *kernel.Conn, name string, opt *Options) error {
 		opt.logf("ended %d processes in lab %s", n, name)
 	}
 	opt.timing("processes", len(spaces), time.Since(start))
-	if err := apply(context.Background(), c, plan.Down(name, st), opt); err != nil {
+	if err := apply(context.Background(), c, plan.Down(name, st), opt, nil); err != nil {
 		return err
 	}
 	return os.RemoveAll(labDir(name))

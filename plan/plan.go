@@ -22,6 +22,10 @@ type Plan struct {
 type Stage struct {
 	Name string
 	Ops  []kernel.Op
+	// AfterLinksUp says the stage needs every link up first: IPv6 installs
+	// a link's subnet route only once the link has carrier, and a route
+	// via a gateway on that subnet fails before.
+	AfterLinksUp bool
 }
 
 // Len is the number of operations.
@@ -51,6 +55,9 @@ func (p *Plan) WriteScript(w io.Writer) error {
 			b.WriteByte('\n')
 		}
 		fmt.Fprintf(&b, "# %s (%d)\n", s.Name, len(s.Ops))
+		if s.AfterLinksUp {
+			b.WriteString("# (once every link above is up)\n")
+		}
 		for _, op := range s.Ops {
 			b.WriteString(op.String())
 			b.WriteByte('\n')
@@ -86,6 +93,9 @@ func Up(lab *topology.Lab, st *kernel.State) (*Plan, error) {
 	p.add("sysctls", sysctlOps(lab))
 	p.add("addresses", addressOps(lab))
 	p.add("routes", routeOps(lab))
+	if n := len(p.Stages); n > 0 && p.Stages[n-1].Name == "routes" {
+		p.Stages[n-1].AfterLinksUp = true
+	}
 	return p, nil
 }
 
