@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 )
 
@@ -42,10 +43,13 @@ func (t Tags) mark(c *Conn, ns, name string) error {
 	return nil
 }
 
-// BridgeAdd creates a bridge in the root namespace, marks it and brings it
-// up. STP stays off, so ports forward at once.
+// BridgeAdd creates a bridge in the root namespace and marks it, leaving
+// it down: while a lab is built, the chatter of new nodes (IPv6 multicast)
+// stops at the ports instead of being flooded to every other port. A
+// LinkSetup brings it up at the end. STP stays off, so ports forward at
+// once.
 //
-// Equivalent to: ip link add NAME type bridge; ip link set NAME up
+// Equivalent to: ip link add NAME type bridge
 type BridgeAdd struct {
 	Name string
 	Tags Tags
@@ -57,8 +61,7 @@ func (o *BridgeAdd) Namespace() string { return "" }
 
 func (o *BridgeAdd) String() string {
 	out := []string{"ip link add " + o.Name + attrs(o.MTU, o.MAC, o.Tags.Group) + " type bridge"}
-	out = append(out, o.Tags.render("", o.Name)...)
-	return lines(append(out, "ip link set "+o.Name+" up")...)
+	return lines(append(out, o.Tags.render("", o.Name)...)...)
 }
 
 func (o *BridgeAdd) Apply(c *Conn) error {
@@ -69,8 +72,9 @@ func (o *BridgeAdd) Apply(c *Conn) error {
 	if err := o.Tags.mark(c, "", o.Name); err != nil {
 		return opErr("", "marking bridge "+o.Name, err)
 	}
-	err = c.exec("", setUpMsg(0, o.Name, o.Tags.Alias, 0, false))
-	return opErr("", "bringing bridge "+o.Name+" up", err)
+	req, _ := linkMsg(unix.RTM_SETLINK, 0, 0, o.Name)
+	req.AddData(nl.NewRtAttr(unix.IFLA_IFALIAS, []byte(o.Tags.Alias)))
+	return opErr("", "marking bridge "+o.Name, c.exec("", req))
 }
 
 // VethAdd creates a veth pair with each end directly in its namespace:
@@ -226,6 +230,8 @@ func attrs(mtu int, mac net.HardwareAddr, group uint32) string {
 type LinkSetup struct {
 	NS, Name  string
 	Addresses []netip.Prefix
+	// KeepDown adds the addresses without bringing the link up.
+	KeepDown bool
 }
 
 func (o *LinkSetup) Namespace() string { return o.NS }
@@ -234,6 +240,9 @@ func (o *LinkSetup) String() string {
 	var out []string
 	for _, a := range o.Addresses {
 		out = append(out, fmt.Sprintf("%s addr add %s dev %s%s", ipn(o.NS), a, o.Name, nodad(a)))
+	}
+	if o.KeepDown {
+		return lines(out...)
 	}
 	return lines(append(out, fmt.Sprintf("%s link set %s up", ipn(o.NS), o.Name))...)
 }
@@ -254,6 +263,9 @@ func (o *LinkSetup) Apply(c *Conn) error {
 		if err := c.exec(o.NS, addrMsg(idx, a)); err != nil {
 			return opErr(o.NS, fmt.Sprintf("adding address %s to %s", a, o.Name), err)
 		}
+	}
+	if o.KeepDown {
+		return nil
 	}
 	return opErr(o.NS, "bringing "+o.Name+" up", c.exec(o.NS, setUpMsg(idx, "", "", 0, false)))
 }

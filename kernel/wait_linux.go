@@ -20,7 +20,7 @@ import (
 // what it sends. Waiting makes a lab usable the moment up returns.
 func (c *Conn) WaitUp(ctx context.Context, ns string, names []string) error {
 	if ns == "" {
-		return waitUpSysfs(ctx, names)
+		return waitSysfs(ctx, names, "operstate", "up")
 	}
 	h, err := c.Handle(ns)
 	if err != nil {
@@ -57,25 +57,33 @@ func (c *Conn) WaitUp(ctx context.Context, ns string, names []string) error {
 	}
 }
 
-// waitUpSysfs polls the operational state of root-namespace links in
-// /sys/class/net. A netlink dump of the root namespace costs, for every
+// WaitCarrier waits until bridges of the root namespace have carrier. A
+// bridge activates its queueing discipline when it is brought up, so it
+// forwards as soon as a port gives it carrier; its operational state
+// follows up to a second later, when the kernel's linkwatch gets to it.
+func WaitCarrier(ctx context.Context, names []string) error {
+	return waitSysfs(ctx, names, "carrier", "1")
+}
+
+// waitSysfs polls /sys/class/net/NAME/ATTR of root-namespace links until
+// each reads want. A netlink dump of the root namespace costs, for every
 // veth whose peer is in a node, a walk over all the namespace ids the root
 // knows: quadratic in the lab's size, where sysfs is linear.
-func waitUpSysfs(ctx context.Context, names []string) error {
+func waitSysfs(ctx context.Context, names []string, attr, want string) error {
 	pending := make(map[string]string, len(names))
 	for _, n := range names {
 		pending[n] = "missing"
 	}
 	for delay := 200 * time.Microsecond; ; delay = min(2*delay, 20*time.Millisecond) {
 		for n := range pending {
-			b, err := os.ReadFile("/sys/class/net/" + n + "/operstate")
+			b, err := os.ReadFile("/sys/class/net/" + n + "/" + attr)
 			switch state := strings.TrimSpace(string(b)); {
 			case err != nil:
 				pending[n] = "missing"
-			case state == "up":
+			case state == want:
 				delete(pending, n)
 			default:
-				pending[n] = state
+				pending[n] = attr + " " + state
 			}
 		}
 		if len(pending) == 0 {

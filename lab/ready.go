@@ -21,8 +21,8 @@ func readyTimeout(n int) time.Duration {
 // waitReady waits until every link of the lab is operationally up, one
 // namespace per worker.
 func waitReady(ctx context.Context, c *kernel.Conn, t *topology.Lab, workers int) error {
-	want := linksByNamespace(t)
-	n := 0
+	want, bridges := linksByNamespace(t)
+	n := len(bridges)
 	for _, names := range want {
 		n += len(names)
 	}
@@ -51,15 +51,20 @@ func waitReady(ctx context.Context, c *kernel.Conn, t *topology.Lab, workers int
 		jobs <- ns
 	}
 	close(jobs)
+	if err := kernel.WaitCarrier(ctx, bridges); err != nil {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
 // linksByNamespace lists the links that must come up, by namespace ("" is
-// the root namespace). A bridge without ports never comes up: it has no
-// carrier.
-func linksByNamespace(t *topology.Lab) map[string][]string {
-	want := map[string][]string{}
+// the root namespace), and apart the bridges that must have carrier. A
+// bridge without ports never has: it is left out.
+func linksByNamespace(t *topology.Lab) (want map[string][]string, bridges []string) {
+	want = map[string][]string{}
 	joined := map[*topology.Bridge]bool{}
 	for _, l := range t.Links {
 		if l.Kind == topology.Trunk {
@@ -68,7 +73,7 @@ func linksByNamespace(t *topology.Lab) map[string][]string {
 	}
 	for _, b := range t.Bridges {
 		if len(t.Ports(b)) > 0 || joined[b] {
-			want[""] = append(want[""], plan.BridgeName(t.Name, b.Name))
+			bridges = append(bridges, plan.BridgeName(t.Name, b.Name))
 		}
 	}
 	for _, l := range t.Links {
@@ -88,5 +93,5 @@ func linksByNamespace(t *topology.Lab) map[string][]string {
 			want[ns] = append(want[ns], i.Name)
 		}
 	}
-	return want
+	return want, bridges
 }

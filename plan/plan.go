@@ -68,10 +68,14 @@ func (p *Plan) WriteScript(w io.Writer) error {
 }
 
 // nodeSysctls are set in every node before its interfaces exist: duplicate
-// address detection off, so that IPv6 addresses work the moment up returns.
+// address detection off, so that IPv6 addresses work the moment up
+// returns; and no router solicitations, because a bridge floods them to
+// every port and a few hundred new nodes at once overflow the kernel's
+// input queues. A node's sysctls in the file can turn them back on.
 var nodeSysctls = []kernel.Sysctl{
 	{Key: "net.ipv6.conf.all.accept_dad", Value: "0"},
 	{Key: "net.ipv6.conf.default.accept_dad", Value: "0"},
+	{Key: "net.ipv6.conf.default.router_solicitations", Value: "0"},
 }
 
 var routerSysctls = []kernel.Sysctl{
@@ -92,6 +96,7 @@ func Up(lab *topology.Lab, st *kernel.State) (*Plan, error) {
 	p.add("links", linkOps(lab))
 	p.add("sysctls", sysctlOps(lab))
 	p.add("addresses", addressOps(lab))
+	p.add("bridges up", bridgeUpOps(lab))
 	p.add("routes", routeOps(lab))
 	if n := len(p.Stages); n > 0 && p.Stages[n-1].Name == "routes" {
 		p.Stages[n-1].AfterLinksUp = true
@@ -205,7 +210,7 @@ func addressOps(lab *topology.Lab) []kernel.Op {
 	var ops []kernel.Op
 	for _, b := range lab.Bridges {
 		if len(b.Addresses) > 0 {
-			ops = append(ops, &kernel.LinkSetup{Name: BridgeName(lab.Name, b.Name), Addresses: b.Addresses})
+			ops = append(ops, &kernel.LinkSetup{Name: BridgeName(lab.Name, b.Name), Addresses: b.Addresses, KeepDown: true})
 		}
 	}
 	for _, i := range lab.Host {
@@ -215,6 +220,16 @@ func addressOps(lab *topology.Lab) []kernel.Op {
 		for _, i := range n.Interfaces {
 			ops = append(ops, &kernel.LinkSetup{NS: NetnsName(lab.Name, n.Name), Name: i.Name, Addresses: i.Addresses})
 		}
+	}
+	return ops
+}
+
+// bridgeUpOps brings the bridges up once every node is wired and
+// addressed (see kernel.BridgeAdd).
+func bridgeUpOps(lab *topology.Lab) []kernel.Op {
+	var ops []kernel.Op
+	for _, b := range lab.Bridges {
+		ops = append(ops, &kernel.LinkSetup{Name: BridgeName(lab.Name, b.Name)})
 	}
 	return ops
 }
