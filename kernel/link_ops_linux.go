@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -327,7 +328,23 @@ func (o *RouteAdd) Apply(c *Conn) error {
 		}
 		r.LinkIndex = l.Attrs().Index
 	}
-	return opErr(o.NS, "adding route "+strings.TrimPrefix(o.String(), ipn(o.NS)+" route add "), h.RouteAdd(r))
+	return opErr(o.NS, "adding route "+strings.TrimPrefix(o.String(), ipn(o.NS)+" route add "), addRoute(h, r))
+}
+
+// addRoute adds a route, waiting a little while its gateway is not yet
+// reachable: IPv6 installs the subnet route of an address only once the
+// kernel has processed the link's carrier, which lags behind its
+// operational state when tens of thousands of links change at once.
+func addRoute(h *netlink.Handle, r *netlink.Route) error {
+	var err error
+	for i := range 40 {
+		err = h.RouteAdd(r)
+		if !errors.Is(err, unix.EHOSTUNREACH) && !errors.Is(err, unix.ENETUNREACH) {
+			return err
+		}
+		time.Sleep(time.Duration(i+1) * 5 * time.Millisecond)
+	}
+	return err
 }
 
 // LinkDel deletes a link; with a veth, its peer goes too. A link that is
