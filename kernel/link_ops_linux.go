@@ -337,14 +337,37 @@ func (o *RouteAdd) Apply(c *Conn) error {
 // operational state when tens of thousands of links change at once.
 func addRoute(h *netlink.Handle, r *netlink.Route) error {
 	var err error
-	for i := range 40 {
+	for i := range 20 {
 		err = h.RouteAdd(r)
 		if !errors.Is(err, unix.EHOSTUNREACH) && !errors.Is(err, unix.ENETUNREACH) {
 			return err
 		}
+		if i == 0 && r.Gw.To4() == nil {
+			repairPrefixRoutes(h)
+		}
 		time.Sleep(time.Duration(i+1) * 5 * time.Millisecond)
 	}
 	return err
+}
+
+// repairPrefixRoutes adds the subnet route of every global IPv6 address of
+// the namespace where it is missing. In labs of 10,000 nodes the kernel
+// was seen to keep an address added before its link came up without its
+// subnet route, for good.
+//
+// Equivalent to: ip -6 route add PREFIX dev DEV proto kernel metric 256
+func repairPrefixRoutes(h *netlink.Handle) {
+	addrs, err := h.AddrList(nil, netlink.FAMILY_V6)
+	if err != nil {
+		return
+	}
+	for _, a := range addrs {
+		if a.Scope != int(netlink.SCOPE_UNIVERSE) || a.IPNet == nil {
+			continue
+		}
+		dst := &net.IPNet{IP: a.IP.Mask(a.Mask), Mask: a.Mask}
+		h.RouteAdd(&netlink.Route{LinkIndex: a.LinkIndex, Dst: dst, Protocol: unix.RTPROT_KERNEL, Priority: 256})
+	}
 }
 
 // LinkDel deletes a link; with a veth, its peer goes too. A link that is
