@@ -13,8 +13,8 @@ import (
 )
 
 // Conn holds, per namespace, a netlink handle and a raw rtnetlink socket,
-// opened on first use (or adopted from the thread that created the
-// namespace) and kept until Close. It is safe for concurrent use.
+// opened on first use and kept until Forget or Close. It is safe for
+// concurrent use.
 type Conn struct {
 	mu      sync.Mutex
 	socks   map[string]*nsSock
