@@ -31,8 +31,12 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// selectLabs returns the named labs, or every running lab.
-func selectLabs(a []string) ([]string, error) {
+// selectLabs checks the output format and returns the named labs, or
+// every running lab.
+func selectLabs(output string, a []string) ([]string, error) {
+	if err := checkOutput(output); err != nil {
+		return nil, err
+	}
 	if len(a) > 0 {
 		return a, nil
 	}
@@ -52,10 +56,7 @@ to, and each bridge with its host-side addresses and ports.`,
 	}
 	out := outputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, a []string) error {
-		if err := checkOutput(*out); err != nil {
-			return err
-		}
-		names, err := selectLabs(a)
+		names, err := selectLabs(*out, a)
 		if err != nil {
 			return err
 		}
@@ -124,10 +125,7 @@ of the named labs): the ps -eo pid,netns,args view, by node name.`,
 	}
 	out := outputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, a []string) error {
-		if err := checkOutput(*out); err != nil {
-			return err
-		}
-		names, err := selectLabs(a)
+		names, err := selectLabs(*out, a)
 		if err != nil {
 			return err
 		}
