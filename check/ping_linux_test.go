@@ -87,7 +87,50 @@ func manyTargets(t *testing.T, b string, n int) []Target {
 		ts = append(ts, addrs(a4, a6)...)
 	}
 	ipIn(t, batch.String(), "-n", b, "-batch", "-")
+	waitSolicited(t, b, ts)
 	return ts
+}
+
+// waitSolicited waits until b's eth0 has joined the solicited-node
+// group of every IPv6 target. The kernel joins it from a work queue
+// after the address is added, NODAD or not; a neighbour solicitation
+// sent before that goes unanswered and the next one follows only after
+// retrans_time (1 s), longer than the tests' probe timeouts.
+func waitSolicited(t *testing.T, b string, ts []Target) {
+	t.Helper()
+	want := map[netip.Addr]bool{}
+	for _, tg := range ts {
+		if tg.Addr.Is6() {
+			a := tg.Addr.As16()
+			want[netip.AddrFrom16([16]byte{0: 0xff, 1: 0x02, 11: 0x01, 12: 0xff, 13: a[13], 14: a[14], 15: a[15]})] = true
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out, err := exec.Command("ip", "-n", b, "-6", "maddr", "show", "dev", "eth0").Output()
+		if err != nil {
+			t.Fatalf("ip -n %s -6 maddr: %v", b, err)
+		}
+		joined := map[netip.Addr]bool{}
+		for _, f := range strings.Fields(string(out)) {
+			if a, err := netip.ParseAddr(f); err == nil {
+				joined[a] = true
+			}
+		}
+		missing := 0
+		for g := range want {
+			if !joined[g] {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d solicited-node groups still not joined after 5s", b, missing)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func TestPingMany(t *testing.T) {
