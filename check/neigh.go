@@ -122,6 +122,9 @@ func (w *world) neighbours(p *Probe, buf []neighbour) []neighbour {
 type wave struct {
 	idx  []int
 	need [2]int
+	// nodes are the stacks whose neighbour tables the wave fills, by
+	// name.
+	nodes []string
 }
 
 // waves splits probes, in order, into waves that each need at most
@@ -131,6 +134,7 @@ func (w *world) waves(ps []ProbeResult, budget [2]int) []wave {
 	var out []wave
 	var cur wave
 	seen := map[neighbour]bool{}
+	stacks := map[int32]bool{}
 	var buf []neighbour
 	for i := range ps {
 		buf = w.neighbours(&ps[i].Probe, buf[:0])
@@ -139,10 +143,15 @@ func (w *world) waves(ps []ProbeResult, budget [2]int) []wave {
 			out = append(out, cur)
 			cur = wave{}
 			clear(seen)
+			clear(stacks)
 			add = fresh(buf, seen)
 		}
 		for _, n := range buf {
 			seen[n] = true
+			if !stacks[n.stack] {
+				stacks[n.stack] = true
+				cur.nodes = append(cur.nodes, w.stacks[n.stack].name)
+			}
 		}
 		cur.need[v4] += add[v4]
 		cur.need[v6] += add[v6]

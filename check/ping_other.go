@@ -22,3 +22,5 @@ func ping(ctx context.Context, nsPath string, targets []Target, opt Options) ([]
 	}
 	return res, errNotLinux
 }
+
+func forgetNeighbours(string) error { return errNotLinux }

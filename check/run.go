@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nslab/nslab/topology"
@@ -92,9 +93,43 @@ func (r *Report) probeWaves(ctx context.Context, waves []wave, nsPath func(strin
 				errs = append(errs, err)
 			}
 		}
-		log = append(log, waveEnd{time.Now(), wv.need})
+		need := wv.need
+		if len(waves) > 1 && forgetWave(wv.nodes, nsPath, opt.Workers) {
+			need = [2]int{}
+		}
+		log = append(log, waveEnd{time.Now(), need})
 	}
 	return errs
+}
+
+// forgetWave deletes the neighbour entries learnt in the nodes of a wave
+// that probing filled, so that the next wave finds the kernel's shared
+// table free at once. Entries that are in use (REACHABLE, for up to 45 s)
+// are never evicted to make room, and the ones a probe through routers
+// leaves behind outnumber what the wave planner counts (the routers'
+// link-local solicitations add their own). It reports whether every
+// node's entries are gone; the host's are left alone, and the next wave
+// then waits as if none were deleted.
+func forgetWave(nodes []string, nsPath func(string) string, workers int) bool {
+	var ok atomic.Bool
+	ok.Store(true)
+	jobs := make(chan string)
+	var wg sync.WaitGroup
+	for range max(1, min(workers, len(nodes))) {
+		wg.Go(func() {
+			for n := range jobs {
+				if n == topology.HostNode || forgetNeighbours(nsPath(n)) != nil {
+					ok.Store(false)
+				}
+			}
+		})
+	}
+	for _, n := range nodes {
+		jobs <- n
+	}
+	close(jobs)
+	wg.Wait()
+	return ok.Load()
 }
 
 // stopped fails the probes of waves that were not sent.

@@ -18,17 +18,116 @@ type Sysctl struct {
 }
 
 func (s Sysctl) path() string {
-	return filepath.Join("/proc/sys", strings.ReplaceAll(s.Key, ".", "/"))
+	return filepath.Join("/proc/sys", s.rel())
+}
+
+// rel is the setting's path below /proc.
+func (s Sysctl) rel() string {
+	return filepath.Join("sys", strings.ReplaceAll(s.Key, ".", "/"))
 }
 
 // writeSysctls writes settings in the namespace of the calling thread.
+//
+// It writes through a procfs instance of its own, not through /proc. Every
+// namespace that has been looked at through a procfs mount leaves an entry
+// for /proc/sys/net in one hash chain of the dentry cache, which every
+// later lookup in a new namespace walks in full: writing three sysctls per
+// node made 41% of the CPU time of building 10,000 nodes, growing with the
+// square of the lab. A private, detached procfs (fsopen(2), never in the
+// mount table, so nothing to leak) serves a few namespaces and is then
+// dropped with its dentries, which keeps that chain short.
 func writeSysctls(settings []Sysctl) error {
+	if len(settings) == 0 {
+		return nil
+	}
+	root, release := procSys.get()
+	defer release()
 	for _, s := range settings {
-		if err := os.WriteFile(s.path(), []byte(s.Value), 0o644); err != nil {
+		if err := writeSysctl(root, s); err != nil {
 			return fmt.Errorf("setting %s=%s: %w", s.Key, s.Value, err)
 		}
 	}
 	return nil
+}
+
+func writeSysctl(root int, s Sysctl) error {
+	if root < 0 {
+		return os.WriteFile(s.path(), []byte(s.Value), 0o644)
+	}
+	fd, err := unix.Openat(root, s.rel(), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: s.path(), Err: err}
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Write(fd, []byte(s.Value)); err != nil {
+		return &os.PathError{Op: "write", Path: s.path(), Err: err}
+	}
+	return nil
+}
+
+// procSys hands out private procfs instances (see writeSysctls).
+var procSys = procPool{uses: 16}
+
+// procPool keeps detached procfs mounts, each used for up to uses
+// namespaces.
+type procPool struct {
+	uses int
+	mu   sync.Mutex
+	free []procMount
+	// broken is set when this kernel cannot make a private procfs; /proc
+	// is used then.
+	broken bool
+}
+
+type procMount struct{ fd, used int }
+
+// get returns the root of a procfs instance, or -1 to mean /proc, and a
+// function that gives it back.
+func (p *procPool) get() (int, func()) {
+	p.mu.Lock()
+	if p.broken {
+		p.mu.Unlock()
+		return -1, func() {}
+	}
+	var m procMount
+	if n := len(p.free); n > 0 {
+		m, p.free = p.free[n-1], p.free[:n-1]
+		p.mu.Unlock()
+	} else {
+		p.mu.Unlock()
+		fd, err := newProc()
+		if err != nil {
+			p.mu.Lock()
+			p.broken = true
+			p.mu.Unlock()
+			return -1, func() {}
+		}
+		m = procMount{fd: fd}
+	}
+	return m.fd, func() {
+		m.used++
+		if m.used >= p.uses {
+			unix.Close(m.fd)
+			return
+		}
+		p.mu.Lock()
+		p.free = append(p.free, m)
+		p.mu.Unlock()
+	}
+}
+
+// newProc makes a detached procfs mount and returns a descriptor of its
+// root.
+func newProc() (int, error) {
+	fs, err := unix.Fsopen("proc", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(fs)
+	if err := unix.FsconfigCreate(fs); err != nil {
+		return -1, err
+	}
+	return unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
 }
 
 // NetnsAdd creates a named network namespace that ip netns sees, brings
@@ -86,7 +185,7 @@ const loIndex = 1
 func (o *NetnsAdd) setup(self, path string) error {
 	// A one-off socket: keeping sockets open in every namespace measured
 	// slower than opening them later where needed.
-	if _, err := setUpMsg(loIndex, "", o.Marker, 0, false).Execute(unix.NETLINK_ROUTE, 0); err != nil {
+	if _, err := setUpMsg(loIndex, "", o.Marker, 0).Execute(unix.NETLINK_ROUTE, 0); err != nil {
 		return fmt.Errorf("marking lo and bringing it up: %w", err)
 	}
 	if err := writeSysctls(o.Sysctls); err != nil {

@@ -59,7 +59,7 @@ func TestOpsBuildWhatIPSees(t *testing.T) {
 		{[]string{"-n", a, "addr", "show", "p0"}, []string{"10.91.0.1/24", "fd10:91::1/64", "mtu 1400"}},
 		{[]string{"-n", b, "link", "show", "p1"}, []string{"02:00:00:00:aa:01", "mtu 1400"}},
 		{[]string{"-n", b, "route"}, []string{"10.92.0.0/16 via 10.91.0.1 dev p1 metric 5"}},
-		{[]string{"-d", "link", "show", lab + ".a.eth0"}, []string{"master " + br, "alias nslab:" + lab + ":port:a:eth0", "addrgenmode none"}},
+		{[]string{"-d", "link", "show", lab + ".a.eth0"}, []string{"master " + br, "alias nslab:" + lab + ":port:a:eth0"}},
 		{[]string{"-n", a, "link", "show", "eth0"}, []string{"eth0@"}},
 	} {
 		out := labtest.IP(t, tc.args...)
@@ -68,6 +68,9 @@ func TestOpsBuildWhatIPSees(t *testing.T) {
 				t.Errorf("ip %s lacks %q:\n%s", strings.Join(tc.args, " "), w, out)
 			}
 		}
+	}
+	if out, err := os.ReadFile("/proc/sys/net/ipv6/conf/" + port + "/disable_ipv6"); err != nil || strings.TrimSpace(string(out)) != "1" {
+		t.Errorf("bridge port %s: disable_ipv6 = %q, %v; want 1", port, out, err)
 	}
 	if out, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); strings.TrimSpace(string(out)) != "0" {
 		t.Errorf("a sysctl of a node leaked to the host: ip_forward=%s", out)

@@ -75,10 +75,9 @@ func bridgeMsg(s linkSpec) *nl.NetlinkRequest {
 	return req
 }
 
-// setUpMsg brings a link up, and in the same message sets its alias,
-// attaches it to the bridge master (when not 0) and, with noIPv6, stops it
-// from making IPv6 addresses of its own.
-func setUpMsg(index int32, name, alias string, master int32, noIPv6 bool) *nl.NetlinkRequest {
+// setUpMsg brings a link up, and in the same message sets its alias and
+// attaches it to the bridge master (when not 0).
+func setUpMsg(index int32, name, alias string, master int32) *nl.NetlinkRequest {
 	req, msg := linkMsg(unix.RTM_SETLINK, 0, index, name)
 	msg.Flags, msg.Change = unix.IFF_UP, unix.IFF_UP
 	if master != 0 {
@@ -86,11 +85,6 @@ func setUpMsg(index int32, name, alias string, master int32, noIPv6 bool) *nl.Ne
 	}
 	if alias != "" {
 		req.AddData(nl.NewRtAttr(unix.IFLA_IFALIAS, []byte(alias)))
-	}
-	if noIPv6 {
-		af := nl.NewRtAttr(unix.IFLA_AF_SPEC, nil)
-		af.AddRtAttr(unix.AF_INET6, nil).AddRtAttr(unix.IFLA_INET6_ADDR_GEN_MODE, []byte{addrGenModeNone})
-		req.AddData(af)
 	}
 	return req
 }

@@ -127,6 +127,9 @@ type Options struct {
 	Progress func(stage string, done, total int)
 	// Timings logs how long each stage took, through Logf.
 	Timings bool
+	// KeepFailed leaves a lab that failed to build as it is, for
+	// inspection, instead of removing what was made; Down removes it.
+	KeepFailed bool
 }
 
 func (o *Options) timing(stage string, ops int, d time.Duration) {

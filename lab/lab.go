@@ -63,6 +63,9 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 		defer func() { opt.timing("links up", len(t.Links), time.Since(start)) }()
 		return waitReady(ctx, c, t, opt.workers())
 	})
+	if err != nil && opt.KeepFailed {
+		return fmt.Errorf("%w\nthe partial lab %s was kept as it is (--keep-failed); nslab down %s removes it", err, t.Name, t.Name)
+	}
 	if err != nil {
 		if derr := down(c, t.Name, opt); derr != nil {
 			return fmt.Errorf("%w\nundoing the partial lab also failed: %v", err, derr)

@@ -208,11 +208,6 @@ func sysctlOps(lab *topology.Lab) []kernel.Op {
 
 func addressOps(lab *topology.Lab) []kernel.Op {
 	var ops []kernel.Op
-	for _, b := range lab.Bridges {
-		if len(b.Addresses) > 0 {
-			ops = append(ops, &kernel.LinkSetup{Name: BridgeName(lab.Name, b.Name), Addresses: b.Addresses, KeepDown: true})
-		}
-	}
 	for _, i := range lab.Host {
 		ops = append(ops, &kernel.LinkSetup{Name: HostIfName(lab.Name, i.Name), Addresses: i.Addresses})
 	}
@@ -225,11 +220,12 @@ func addressOps(lab *topology.Lab) []kernel.Op {
 }
 
 // bridgeUpOps brings the bridges up once every node is wired and
-// addressed (see kernel.BridgeAdd).
+// addressed (see kernel.BridgeAdd), and gives them their host-side
+// addresses (see kernel.LinkSetup for why after).
 func bridgeUpOps(lab *topology.Lab) []kernel.Op {
 	var ops []kernel.Op
 	for _, b := range lab.Bridges {
-		ops = append(ops, &kernel.LinkSetup{Name: BridgeName(lab.Name, b.Name)})
+		ops = append(ops, &kernel.LinkSetup{Name: BridgeName(lab.Name, b.Name), Addresses: b.Addresses})
 	}
 	return ops
 }

@@ -47,7 +47,7 @@ func plural(n int, word string) string {
 
 func newUp() *cobra.Command {
 	var name string
-	var quiet, timings bool
+	var quiet, timings, keep bool
 	cmd := &cobra.Command{
 		Use:   "up FILE",
 		Short: "Build the lab a topology file describes",
@@ -68,7 +68,7 @@ If building fails part-way, up removes what it made.`,
 			}
 			start := time.Now()
 			bar := newProgress(quiet)
-			err = lab.Up(cmd.Context(), t, data, lab.Options{Logf: logf, Timings: timings, Progress: bar.update})
+			err = lab.Up(cmd.Context(), t, data, lab.Options{Logf: logf, Timings: timings, Progress: bar.update, KeepFailed: keep})
 			bar.done()
 			if err != nil {
 				return err
@@ -82,6 +82,7 @@ If building fails part-way, up removes what it made.`,
 	cmd.Flags().StringVar(&name, "lab", "", "name the lab NAME instead of the file's name")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing on success")
 	cmd.Flags().BoolVar(&timings, "timings", false, "print how long each stage took (to stderr)")
+	cmd.Flags().BoolVar(&keep, "keep-failed", false, "leave a lab that failed to build in place, to inspect it (nslab down removes it)")
 	return cmd
 }
 
