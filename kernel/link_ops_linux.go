@@ -29,9 +29,20 @@ func (t Tags) render(ns, name string) []string {
 		out = append(out, fmt.Sprintf("%s link set %s alias %q", ipn(ns), name, t.Alias))
 	}
 	if t.AltName != "" {
-		out = append(out, fmt.Sprintf("%s link property add dev %s altname %s", ipn(ns), name, t.AltName))
+		out = append(out, fmt.Sprintf("%s link property add dev %s altname %s", ipn(ns), name, shellQuote(t.AltName)))
 	}
 	return out
+}
+
+// shellQuote quotes s for a shell when it has characters a shell would
+// act on, such as the '>' of a trunk's altname.
+func shellQuote(s string) string {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-:/@%+=,", r)) {
+			return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+		}
+	}
+	return s
 }
 
 // mark gives a link its altname; the alias comes with bringing it up.

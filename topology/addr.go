@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
@@ -85,9 +86,8 @@ func checkIPv4Host(pfx netip.Prefix) error {
 // lastAddr returns the highest address of an IPv4 prefix.
 func lastAddr(pfx netip.Prefix) netip.Addr {
 	b := pfx.Addr().As4()
-	for i := pfx.Bits(); i < 32; i++ {
-		b[i/8] |= 0x80 >> (i % 8)
-	}
+	host := uint32(uint64(1)<<(32-pfx.Bits()) - 1)
+	binary.BigEndian.PutUint32(b[:], binary.BigEndian.Uint32(b[:])|host)
 	return netip.AddrFrom4(b)
 }
 

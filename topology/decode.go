@@ -252,11 +252,18 @@ func (p *parser) decodeMTU(e entry, path string) (int, Pos) {
 }
 
 func (p *parser) decodeAddrs(l *addrList, e entry, path string) {
-	for i, n := range p.list(e.val, path, true) {
-		s, pos, ok := p.str(n, listPath(path, i))
-		if !ok {
+	items := p.list(e.val, path, true)
+	l.addrs = slices.Grow(l.addrs, len(items))
+	l.addrPos = slices.Grow(l.addrPos, len(items))
+	for i, n := range items {
+		if n = p.deref(n); n == nil {
 			continue
 		}
+		if t := typeOf(n); t != tagStr && t != tagInt && t != tagFloat {
+			p.str(n, listPath(path, i)) // the path only for the message
+			continue
+		}
+		s, pos := n.Value, p.posOf(n)
 		pfx, err := parseAddress(s)
 		if err != nil {
 			p.errorf(pos, "%v", err)

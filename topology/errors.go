@@ -4,7 +4,10 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // maxErrors is how many errors Parse reports before it gives up.
@@ -65,7 +68,33 @@ func (s *errorSink) add(pos Pos, format string, args ...any) {
 		s.overflow = true
 		return
 	}
-	s.errs = append(s.errs, &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+	s.errs = append(s.errs, &Error{Pos: pos, Msg: printable(fmt.Sprintf(format, args...))})
+}
+
+// printable escapes what a terminal would not show as text: control
+// characters (a newline would fake a message line, an escape sequence
+// would recolour the terminal), invisible format characters such as
+// U+202E, and bytes that are not UTF-8. Most messages quote what the file
+// says, but some repeat a value as written.
+func printable(msg string) string {
+	if utf8.ValidString(msg) && !strings.ContainsFunc(msg, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		return msg
+	}
+	var b strings.Builder
+	for i := 0; i < len(msg); {
+		r, n := utf8.DecodeRuneInString(msg[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, msg[i])
+		case unicode.IsPrint(r):
+			b.WriteString(msg[i : i+n])
+		default:
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // result returns the sorted errors, or nil when there are none.

@@ -72,7 +72,7 @@ func (r nameRule) check(s string) error {
 		return fmt.Errorf("%s is empty", r.what)
 	}
 	if len(s) > r.max {
-		return fmt.Errorf("%s %q is %d bytes long; the limit is %d", r.what, s, len(s), r.max)
+		return fmt.Errorf("%s %s is %d bytes long; the limit is %d", r.what, shortQuote(s), len(s), r.max)
 	}
 	for i, c := range s {
 		if !r.allowed(c, i == 0) {

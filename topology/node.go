@@ -140,6 +140,9 @@ func (p *parser) lineCount() int {
 func lineStarts(data []byte) []int {
 	starts := []int{0}
 	for i := 0; i < len(data); i++ {
+		if c := data[i]; c != '\n' && c != '\r' && c != 0xc2 && c != 0xe2 {
+			continue // cannot start a line break
+		}
 		if b := lineBreak(data, i); b > 0 {
 			i += b - 1
 			starts = append(starts, i+1)

@@ -250,7 +250,7 @@ func TestLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := Load(big)
-	if want := big + ": the file is 10.0 MiB; topology files are limited to 10 MiB"; err == nil || err.Error() != want {
+	if want := big + ": the file is 8.0 MiB (8388609 bytes); topology files are limited to 8 MiB (8388608 bytes)"; err == nil || err.Error() != want {
 		t.Errorf("Load of a big file: %v, want %s", err, want)
 	}
 	lab, err := Load(filepath.Join("testdata", "good", "seed.yaml"))

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 func decodeRoutes(p *parser, d *nodeDecl, e entry, path string) {
@@ -159,7 +160,24 @@ func (p *parser) sysctlValue(e entry, path string) (string, bool) {
 		p.errorf(p.posOf(n), "%s: value %s must be one word without spaces", path, strconv.Quote(v))
 		return "", false
 	}
+	if i := strings.IndexFunc(v, func(r rune) bool { return !sysctlValueChar(r) }); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(v[i:])
+		p.errorf(p.posOf(n), "%s: value %s contains %s; a value uses letters, digits and . , : _ - + / = @",
+			path, strconv.Quote(v), describeRune(r, false))
+		return "", false
+	}
 	return v, true
+}
+
+// sysctlValueChar reports whether a sysctl value may contain c. Values are
+// numbers, words and addresses; the plan prints them in shell commands,
+// so quotes, $, ;, control characters and the like are refused.
+func sysctlValueChar(c rune) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.ContainsRune(".,:_-+/=@", c)
 }
 
 // integerText writes the text of an !!int in decimal.

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // yamlError splits an error of yaml.v3, such as "yaml: line 3: mapping
@@ -59,13 +60,28 @@ func (p *parser) syntaxError(err error) {
 	case blockProblems[msg] || maxDepthError.MatchString(msg):
 		line = p.problemLine(msg, max(line, 1))
 	case msg == "found unexpected end of stream":
-		// A quoted string that starts on line 1 is reported at the end.
-		line = p.firstFailing(lineStarts(p.input), msg, 0, line)
+		line = p.quoteStart(msg, line)
 	}
 	// At the end of the file, libyaml counts one line more.
 	line = max(min(line-p.prelude, p.lineCount()), 1)
 	col, msg := p.explain(line, msg)
 	p.errorf(p.pos(line, col), "%s", msg)
+}
+
+// quoteStart returns the line where a quoted string that is not closed
+// starts. yaml.v3 reports that line, except for a string that starts on
+// line 1: then the end of the input. Two parses tell the two apart, where
+// a search would parse a large file many times.
+func (p *parser) quoteStart(msg string, line int) int {
+	last := p.lineCount()
+	if p.prelude > 0 || line < last {
+		return line
+	}
+	starts := lineStarts(p.input)
+	if !p.failsAt(starts, 1, msg) || last > 1 && !p.failsAt(starts, last-1, msg) {
+		return line // it starts on the last line
+	}
+	return 1
 }
 
 // explain rewords the parser's messages that need it, and finds the
@@ -83,6 +99,10 @@ func (p *parser) explain(line int, msg string) (int, string) {
 		if i := strings.IndexFunc(text, func(r rune) bool { return r != ' ' }); i >= 0 && text[i] == '\t' {
 			return i + 1, "YAML syntax: found a tab character where a token should start; indent with spaces"
 		}
+	case "mapping values are not allowed in this context", "could not find expected ':'":
+		if col, n := longKey(p.lineText(line)); n > 0 {
+			return col, fmt.Sprintf("YAML syntax: a key of %d characters; YAML reads keys of at most 1024 characters, and names in a topology file are much shorter", n)
+		}
 	case "found unexpected end of stream":
 		msg += ": a quoted string is not closed"
 	case "found incompatible YAML document":
@@ -91,12 +111,31 @@ func (p *parser) explain(line int, msg string) (int, string) {
 	return 1, "YAML syntax: " + msg
 }
 
+// longKey finds a block mapping key longer than the 1024 characters that
+// YAML allows on a line, and returns its column and length.
+func longKey(text string) (col, n int) {
+	rest := strings.TrimLeft(text, " ")
+	for strings.HasPrefix(rest, "- ") || strings.HasPrefix(rest, "? ") {
+		rest = strings.TrimLeft(rest[2:], " ")
+	}
+	key, _, found := strings.Cut(rest, ": ")
+	if !found {
+		key = strings.TrimSuffix(rest, ":")
+	}
+	if n = utf8.RuneCountInString(key); n <= 1024 {
+		return 0, 0
+	}
+	return utf8.RuneCountInString(text[:len(text)-len(rest)]) + 1, n
+}
+
 // problemLine returns the line of the input where the parser found msg,
-// at or after line from, searching down from the last line it read.
+// at or after line from, searching down from the last line it read. The
+// input up to that line fails as the whole input did, since the parser
+// stopped there: it was fed a line at a time.
 func (p *parser) problemLine(msg string, from int) int {
 	starts := lineStarts(p.input)
-	bad := p.lastLineRead(starts)
-	if bad <= from || !p.failsAt(starts, bad, msg) {
+	bad := sort.SearchInts(starts, p.readTo)
+	if bad <= from {
 		return from
 	}
 	return p.firstFailing(starts, msg, from-1, bad)
@@ -130,14 +169,6 @@ func (p *parser) failsAt(starts []int, line int, msg string) bool {
 	return m != nil && m[2] == msg
 }
 
-// lastLineRead parses the input again, feeding it a line at a time, and
-// returns the last line the parser asked for before it failed.
-func (p *parser) lastLineRead(starts []int) int {
-	r := &lineReader{data: p.input}
-	decodeDocs(r)
-	return sort.SearchInts(starts, r.off)
-}
-
 // lineReader reads at most a line at a time, and counts what it read.
 type lineReader struct {
 	data []byte
@@ -149,6 +180,9 @@ func (r *lineReader) Read(b []byte) (int, error) {
 		return 0, io.EOF
 	}
 	rest := r.data[r.off:]
+	if len(rest) > len(b) {
+		rest = rest[:len(b)] // a long line takes several reads
+	}
 	if i := bytes.IndexByte(rest, '\n'); i >= 0 {
 		rest = rest[:i+1]
 	}

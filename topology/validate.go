@@ -314,12 +314,41 @@ func (p *parser) checkGateway(d *nodeDecl, r *routeDecl) {
 	if r.r.Dev != "" {
 		cands = []*ifaceDecl{d.byName[r.r.Dev]}
 	}
+	reached := false
 	for _, i := range cands {
-		if slices.ContainsFunc(i.addrs, func(a netip.Prefix) bool { return a.Contains(via) }) {
-			return
+		for _, a := range i.addrs {
+			if a.Contains(via) {
+				if p.gatewayNotHost(r, i, a) {
+					return
+				}
+				reached = true
+			}
 		}
 	}
-	p.offSubnet(d, r, cands)
+	if !reached {
+		p.offSubnet(d, r, cands)
+	}
+}
+
+// gatewayNotHost reports, and rejects, a gateway that is the network or
+// broadcast address of an IPv4 subnet that reaches it: no router has it.
+func (p *parser) gatewayNotHost(r *routeDecl, i *ifaceDecl, a netip.Prefix) bool {
+	via, subnet := r.r.Via, a.Masked()
+	if !via.Is4() || a.Bits() >= 31 {
+		return false
+	}
+	what := ""
+	switch via {
+	case subnet.Addr():
+		what = "network"
+	case lastAddr(subnet):
+		what = "broadcast"
+	default:
+		return false
+	}
+	p.errorf(r.viaPos, "gateway %s is the %s address of %s, the subnet of %s on %s; via names the address of a router on that subnet",
+		via, what, subnet, a, i.it.Name)
+	return true
 }
 
 // offSubnet reports a gateway that no address of cands reaches.

@@ -3,6 +3,7 @@ package topology
 import (
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -73,13 +74,33 @@ func (p *parser) collect(pairs []*yaml.Node, path, noun string) []entry {
 func (p *parser) mergeEntries(n *yaml.Node, path, noun string) []entry {
 	n = p.deref(n)
 	if n == nil || n.Kind != yaml.SequenceNode {
-		return p.mapEntries(n, path+".<<", noun)
+		return p.mergedMap(n, path+".<<", noun)
 	}
 	var out []entry
 	for _, m := range n.Content {
-		out = append(out, p.mapEntries(m, path+".<<", noun)...)
+		out = append(out, p.mergedMap(m, path+".<<", noun)...)
 	}
 	return out
+}
+
+// mergedMap returns the entries of a mapping that a merge key adds. Each
+// mapping is read once, however often it is merged: in a chain of merges
+// that doubles at each step (a "billion laughs" of merges) the entries of
+// each step are few, since merged keys collapse. Each use still counts
+// its entries against the alias budget.
+func (p *parser) mergedMap(n *yaml.Node, path, noun string) []entry {
+	if n = p.deref(n); n == nil {
+		return nil
+	}
+	if es, ok := p.merged[n]; ok {
+		if !p.visit(n, len(es)) {
+			return nil
+		}
+		return es
+	}
+	es := p.mapEntries(n, path, noun)
+	p.merged[n] = es
+	return es
 }
 
 // entry reads the key k of the value v, which must be a scalar. The key
@@ -117,7 +138,11 @@ func (p *parser) integer(n *yaml.Node, path string, lo, hi int64) (int, Pos, boo
 	if n == nil {
 		return 0, Pos{}, false
 	}
-	if typeOf(n) != tagInt {
+	t := typeOf(n)
+	if t == tagFloat && isDecimal(n.Value) {
+		t = tagInt // too large for yaml.v3, which calls it a float
+	}
+	if t != tagInt {
 		p.typeError(n, path, "an integer")
 		return 0, Pos{}, false
 	}
@@ -135,6 +160,12 @@ func (p *parser) integer(n *yaml.Node, path string, lo, hi int64) (int, Pos, boo
 func intValue(s string) (int64, bool) {
 	v, err := strconv.ParseInt(strings.ReplaceAll(s, "_", ""), 0, 64)
 	return v, err == nil
+}
+
+// isDecimal reports whether s is written as a decimal integer.
+func isDecimal(s string) bool {
+	s = strings.TrimLeft(s, "+-")
+	return s != "" && strings.Trim(s, "0123456789_") == "" && s[0] != '_'
 }
 
 func (p *parser) boolean(n *yaml.Node, path string) (bool, bool) {
@@ -206,8 +237,12 @@ func describe(n *yaml.Node) string {
 }
 
 func shortQuote(s string) string {
-	if len(s) > 40 {
-		s = s[:37] + "..."
+	if len(s) <= 40 {
+		return strconv.Quote(s)
 	}
-	return strconv.Quote(s)
+	cut := 37
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut] + "...")
 }

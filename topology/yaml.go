@@ -18,6 +18,11 @@ import (
 // limits aliases only when it decodes into Go values, not into yaml.Node.
 const maxAliasNodes = 1_000_000
 
+// MaxValue is the longest scalar, key or anchor name a topology file may
+// hold, in bytes: far above any name, address or sysctl value, and the
+// longest plain key YAML reads. It keeps a hostile value out of messages.
+const MaxValue = 1024
+
 // readYAML parses data into the root node of its single document, or
 // reports why it cannot and returns nil.
 func (p *parser) readYAML(data []byte) *yaml.Node {
@@ -26,7 +31,7 @@ func (p *parser) readYAML(data []byte) *yaml.Node {
 	}
 	p.src = bytes.TrimPrefix(data, []byte("\uFEFF"))
 	p.input = p.src
-	docs, err := decodeDocs(bytes.NewReader(p.src))
+	docs, err := p.decodeInput()
 	if isUnknownAnchor(err) {
 		docs, err = p.decodeWithPrelude()
 	}
@@ -35,6 +40,16 @@ func (p *parser) readYAML(data []byte) *yaml.Node {
 		return nil
 	}
 	return p.document(docs)
+}
+
+// decodeInput parses p.input a line at a time, and notes in p.readTo how
+// much of it the parser had read when it stopped: on an error, the line
+// where the parser found the problem is at most that far.
+func (p *parser) decodeInput() ([]*yaml.Node, error) {
+	r := &lineReader{data: p.input}
+	docs, err := decodeDocs(r)
+	p.readTo = r.off
+	return docs, err
 }
 
 // decodeDocs parses every document of the input, and turns a panic of
@@ -75,7 +90,9 @@ func (p *parser) document(docs []*yaml.Node) *yaml.Node {
 		p.errorf(p.pos(1, 1), "the file is empty: a lab needs at least nodes: or bridges:")
 		return nil
 	}
-	p.scan(body, map[*yaml.Node]bool{})
+	if p.scan(body, map[*yaml.Node]bool{}); p.overlong {
+		return nil
+	}
 	return body
 }
 
@@ -85,10 +102,17 @@ func isEmptyDoc(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.Tag == tagNull && n.Value == "" && n.Style == 0 && n.Anchor == ""
 }
 
-// scan counts the nodes of the tree of n, and marks the aliases inside
-// the value of their own anchor: following them would never end.
+// scan counts the nodes of the tree of n, marks the aliases inside the
+// value of their own anchor (following them would never end), and reports
+// values longer than MaxValue.
 func (p *parser) scan(n *yaml.Node, open map[*yaml.Node]bool) {
 	p.nodes++
+	switch {
+	case len(n.Anchor) > MaxValue:
+		p.tooLong(n, "anchor name", n.Anchor)
+	case (n.Kind == yaml.ScalarNode || n.Kind == yaml.AliasNode) && len(n.Value) > MaxValue:
+		p.tooLong(n, map[bool]string{true: "alias name", false: "value"}[n.Kind == yaml.AliasNode], n.Value)
+	}
 	if n.Kind == yaml.AliasNode {
 		if open[n.Alias] {
 			p.cyclic[n] = true
@@ -104,9 +128,19 @@ func (p *parser) scan(n *yaml.Node, open map[*yaml.Node]bool) {
 	}
 }
 
+func (p *parser) tooLong(n *yaml.Node, what, s string) {
+	p.overlong = true
+	p.errorf(p.posOf(n), "%s %s is %d bytes long; a value in a topology file is at most %d bytes",
+		what, shortQuote(s), len(s), MaxValue)
+}
+
 // checkChars reports the first byte that is not UTF-8 or character that
 // YAML does not allow, such as control characters.
 func (p *parser) checkChars(data []byte) bool {
+	if bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) {
+		p.errorf(p.pos(1, 1), "the file is UTF-16 (it starts with a UTF-16 byte order mark); save it as UTF-8")
+		return false
+	}
 	for i := 0; i < len(data); {
 		if c := data[i]; c >= 0x20 && c < 0x7f || c == '\n' {
 			i++
@@ -188,7 +222,7 @@ func (p *parser) decodeWithPrelude() ([]*yaml.Node, error) {
 	b.WriteString(p.preludeEnd())
 	p.prelude = len(names) + 1
 	p.input = append([]byte(b.String()), p.src...)
-	docs, err := decodeDocs(bytes.NewReader(p.input))
+	docs, err := p.decodeInput()
 	if err != nil {
 		return nil, err
 	}

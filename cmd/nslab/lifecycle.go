@@ -17,7 +17,7 @@ import (
 // loadFile reads and validates a topology file; name, when set, renames
 // the lab.
 func loadFile(path, name string) (*topology.Lab, []byte, error) {
-	data, err := os.ReadFile(path)
+	data, err := topology.ReadFile(path)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,0 +1,166 @@
+package topology
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// timeScale stretches the time limits of the tests below: the race
+// detector (race_test.go) makes parsing much slower.
+var timeScale time.Duration = 1
+
+// parseTime parses data and returns the fastest of up to
+// three runs and the error: a run slower than limit is repeated, so that a
+// busy machine does not fail the test, but a parser slow on the input does.
+func parseTime(name string, data []byte, limit time.Duration) (time.Duration, error) {
+	var err error
+	best := time.Duration(1<<63 - 1)
+	for range 3 {
+		start := time.Now()
+		_, err = Parse(name, data)
+		best = min(best, time.Since(start))
+		if best <= limit {
+			break
+		}
+	}
+	return best, err
+}
+
+// TestBadFilesFast checks that every bad file is rejected quickly.
+func TestBadFilesFast(t *testing.T) {
+	limit := 200 * time.Millisecond * timeScale
+	var slowest string
+	var worst time.Duration
+	files := testFiles(t, "bad")
+	for _, path := range files {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := parseTime(filepath.Base(path), data, limit)
+		var list ErrorList
+		if !errors.As(err, &list) {
+			t.Errorf("%s: got %v, want an ErrorList", path, err)
+		}
+		if d > limit {
+			t.Errorf("%s: rejected in %v, more than %v", path, d, limit)
+		}
+		if d > worst {
+			worst, slowest = d, path
+		}
+	}
+	t.Logf("%d bad files; the slowest, %s, took %v", len(files), slowest, worst)
+}
+
+// TestHugeFiles checks hostile files of 10 MB, refused up front, and of
+// just under MaxFileSize: each is rejected within 2 seconds, with a
+// message that says why.
+func TestHugeFiles(t *testing.T) {
+	const size = MaxFileSize - 1000
+	limit := 2 * time.Second * timeScale
+	lab := func(n int) []byte { // a valid lab of at least n bytes
+		var b bytes.Buffer
+		b.WriteString("name: huge\nbridges: {br0: {}}\nnodes:\n")
+		for i := 0; b.Len() < n; i++ {
+			fmt.Fprintf(&b, "  n%d:\n    interfaces:\n      eth0: {link: br0}\n", i)
+		}
+		return b.Bytes()
+	}
+	fill := func(prefix string, c byte, suffix string) []byte {
+		return []byte(prefix + strings.Repeat(string(c), size-len(prefix)-len(suffix)) + suffix)
+	}
+	valid := lab(size - 100)
+	lines := bytes.Count(valid, []byte("\n"))
+	then := func(s string) []byte { return append(bytes.Clone(valid), s...) }
+	padTo := func(n int) []byte { return then("#" + strings.Repeat(" ", n-len(valid)-2) + "\n") }
+	tooLarge := func(n int) string {
+		return fmt.Sprintf("huge.yaml: the file is %.1f MiB (%d bytes); topology files are limited to 8 MiB (8388608 bytes)", float64(n)/(1<<20), n)
+	}
+	tests := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"10 MB", padTo(10_000_000), tooLarge(10_000_000)},
+		{"10 MiB of zeros", make([]byte, 10<<20), tooLarge(10 << 20)},
+		{"one byte over", padTo(MaxFileSize + 1), tooLarge(MaxFileSize + 1)},
+		{"one long value", fill("name: x\nbridges: {br0: {}}\nnodes: {a: {interfaces: {e0: {link: ", 'b', "}}}}\n"),
+			fmt.Sprintf(`huge.yaml:3:37: value "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb..." is %d bytes long; a value in a topology file is at most 1024 bytes`, size-68)},
+		{"one long key", fill("name: x\nnodes:\n  ", 'k', ": {}\n"),
+			fmt.Sprintf("huge.yaml:3:3: YAML syntax: a key of %d characters; YAML reads keys of at most 1024 characters, and names in a topology file are much shorter", size-22)},
+		{"a syntax error on the last line", then("  : {}\n"),
+			fmt.Sprintf("huge.yaml:%d:1: YAML syntax: did not find expected key", lines+1)},
+		{"an unclosed quote on the first line", append([]byte("name: \"x\n"), valid[len("name: huge\n"):]...),
+			"huge.yaml:1:1: YAML syntax: found unexpected end of stream: a quoted string is not closed"},
+		{"an unclosed flow mapping", fill("name: x\nnodes: {", ' ', ""),
+			"huge.yaml:2:1: YAML syntax: did not find expected node content"},
+		{"nesting", fill("name: x\nnodes: ", '[', ""),
+			"huge.yaml:2:1: lists and mappings nest deeper than 10000 levels"},
+		{"a tab on the last line", then("\tn: {}\n"),
+			fmt.Sprintf("huge.yaml:%d:1: YAML syntax: found a tab character where a token should start; indent with spaces", lines+1)},
+		{"a control character at the end", then("# \x07\n"),
+			fmt.Sprintf("huge.yaml:%d:3: the file contains the character U+0007, which YAML does not allow; in a double-quoted string write it as an escape", lines+1)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if testing.Short() && len(tt.data) <= MaxFileSize {
+				t.Skip("parsing a file of 8 MiB takes up to 2 seconds")
+			}
+			d, err := parseTime("huge.yaml", tt.data, limit)
+			got := fmt.Sprint(err)
+			if i := strings.IndexByte(got, '\n'); i >= 0 {
+				got = got[:i] + " ..."
+			}
+			if got != tt.want {
+				t.Errorf("%d bytes: got\n%s\nwant\n%s", len(tt.data), got, tt.want)
+			}
+			if d > limit {
+				t.Errorf("%d bytes: rejected in %v, more than %v", len(tt.data), d, limit)
+			}
+			t.Logf("%d bytes in %v", len(tt.data), d)
+		})
+	}
+	// Load refuses a large file before reading it.
+	path := filepath.Join(t.TempDir(), "huge.yaml")
+	if err := os.WriteFile(path, padTo(10_000_000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "topology files are limited to 8 MiB") {
+		t.Errorf("Load: %v", err)
+	}
+	if d := time.Since(start); d > limit {
+		t.Errorf("Load took %v", d)
+	}
+}
+
+// TestMergeChain checks a "billion laughs" of merge keys: ten levels of
+// ten merges would make 10^9 mappings, but each merged mapping is read
+// once and merged keys collapse, so the lab is small and accepted at once.
+func TestMergeChain(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("name: mergechain\nnodes:\n  n0:\n    sysctls: &l0 {net.a: 1}\n")
+	for i := 1; i < 10; i++ {
+		fmt.Fprintf(&b, "  n%d:\n    sysctls: &l%d {<<: [%s]}\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*l%d, ", i-1), 10), ", "))
+	}
+	limit := 200 * time.Millisecond * timeScale
+	start := time.Now()
+	lab, err := Parse("chain.yaml", []byte(b.String()))
+	if d := time.Since(start); d > limit {
+		t.Errorf("parsed in %v, more than %v", d, limit)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range lab.Nodes {
+		if len(n.Sysctls) != 1 || n.Sysctls[0].Key != "net.a" || n.Sysctls[0].Value != "1" {
+			t.Errorf("node %s: sysctls %v", n.Name, n.Sysctls)
+		}
+	}
+}
