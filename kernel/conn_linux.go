@@ -119,6 +119,33 @@ func (c *Conn) exec(ns string, req *nl.NetlinkRequest) error {
 	return err
 }
 
+// execIndex runs a request that creates a link with NLM_F_ECHO and
+// returns the new link's index from the echoed message.
+func (c *Conn) execIndex(ns string, req *nl.NetlinkRequest) (int32, error) {
+	s, err := c.sock(ns)
+	if err != nil {
+		return 0, err
+	}
+	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: s.raw}
+	var index int32
+	err = req.ExecuteIter(unix.NETLINK_ROUTE, unix.RTM_NEWLINK, func(m []byte) bool {
+		if index == 0 {
+			index = nl.DeserializeIfInfomsg(m).Index
+		}
+		return true
+	})
+	if err != nil {
+		return 0, err
+	}
+	// ExecuteIter stops at the echo, a single message, and leaves the
+	// acknowledgement behind; the next request on this socket skips it
+	// by its sequence number.
+	if index == 0 {
+		return 0, errors.New("the kernel did not echo the new link")
+	}
+	return index, nil
+}
+
 // Forget closes and drops the sockets of a namespace, as after deleting it.
 func (c *Conn) Forget(ns string) {
 	c.mu.Lock()

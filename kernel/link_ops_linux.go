@@ -45,12 +45,13 @@ func shellQuote(s string) string {
 	return s
 }
 
-// mark gives a link its altname; the alias comes with bringing it up.
-func (t Tags) mark(c *Conn, ns, name string) error {
+// mark gives a link, by index or else by name, its altname; the alias
+// comes with bringing it up.
+func (t Tags) mark(c *Conn, ns string, index int32, name string) error {
 	if t.AltName == "" {
 		return nil
 	}
-	if err := c.exec(ns, altNameMsg(name, t.AltName)); err != nil {
+	if err := c.exec(ns, altNameMsg(index, name, t.AltName)); err != nil {
 		return fmt.Errorf("adding altname %s: %w", t.AltName, err)
 	}
 	return nil
@@ -82,7 +83,7 @@ func (o *BridgeAdd) Apply(c *Conn) error {
 	if err != nil {
 		return opErr("", "creating bridge "+o.Name, err)
 	}
-	if err := o.Tags.mark(c, "", o.Name); err != nil {
+	if err := o.Tags.mark(c, "", 0, o.Name); err != nil {
 		return opErr("", "marking bridge "+o.Name, err)
 	}
 	req, _ := linkMsg(unix.RTM_SETLINK, 0, 0, o.Name)
@@ -92,9 +93,8 @@ func (o *BridgeAdd) Apply(c *Conn) error {
 
 // VethAdd creates a veth pair with each end directly in its namespace:
 // Name in NS, PeerName in PeerNS. An end with a Master becomes a port of
-// that bridge (its namespace must be the root namespace) and gets no IPv6
-// of its own (see disableIPv6), so that a new port neither sends nor
-// floods IPv6 chatter.
+// that bridge (its namespace must be the root namespace); see
+// PortsIPv6Off for its IPv6.
 // Ends in the root namespace carry Tags and come up at once; ends in a
 // node come up when their addresses are set (LinkSetup).
 //
@@ -140,44 +140,47 @@ func end(ns, name string, t Tags, master string, peer bool) []string {
 	if master == "" {
 		return append(out, fmt.Sprintf("ip link set %s up", name))
 	}
-	return append(out,
-		fmt.Sprintf("sysctl -qw net.ipv6.conf.%s.disable_ipv6=1", name),
-		fmt.Sprintf("ip link set %s master %s up", name, master))
+	return append(out, fmt.Sprintf("ip link set %s master %s up", name, master))
 }
 
 func (o *VethAdd) Apply(c *Conn) error {
-	err := o.create(c)
+	index, err := o.create(c)
 	if err != nil {
 		return opErr(o.NS, fmt.Sprintf("creating veth %s (peer %s in %s)", o.Name, o.PeerName, nsLabel(o.PeerNS)), err)
 	}
-	if err := setUpEnd(c, o.NS, o.Name, o.Tags, o.Master, false); err != nil {
+	if err := setUpEnd(c, o.NS, index, o.Name, o.Tags, o.Master, false); err != nil {
 		return err
 	}
-	return setUpEnd(c, o.PeerNS, o.PeerName, o.PeerTags, o.PeerMaster, true)
+	return setUpEnd(c, o.PeerNS, 0, o.PeerName, o.PeerTags, o.PeerMaster, true)
 }
 
-func (o *VethAdd) create(c *Conn) error {
+// create makes the pair; an end in the root namespace comes up at once,
+// and its index is returned.
+func (o *VethAdd) create(c *Conn) (int32, error) {
 	peerNS, err := nsFd(o.PeerNS)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer unix.Close(peerNS)
 	self := linkSpec{name: o.Name, mtu: o.MTU, mac: o.MAC, group: o.Tags.Group}
 	peer := linkSpec{name: o.PeerName, mtu: o.MTU, mac: o.PeerMAC, group: o.PeerTags.Group}
 	if self.master, err = c.masterIndex(o.NS, o.Master); err != nil {
-		return err
+		return 0, err
 	}
-	return c.exec(o.NS, vethMsg(self, peer, peerNS))
+	if o.NS == "" {
+		return c.execIndex(o.NS, vethMsg(self, peer, peerNS, true))
+	}
+	return 0, c.exec(o.NS, vethMsg(self, peer, peerNS, false))
 }
 
 // setUpEnd marks an end in the root namespace, attaches it to its bridge
 // unless the creating message did (withMaster) and brings it up; node
 // ends are left to LinkSetup.
-func setUpEnd(c *Conn, ns, name string, t Tags, master string, withMaster bool) error {
+func setUpEnd(c *Conn, ns string, index int32, name string, t Tags, master string, withMaster bool) error {
 	if ns != "" {
 		return nil
 	}
-	if err := t.mark(c, ns, name); err != nil {
+	if err := t.mark(c, ns, index, name); err != nil {
 		return opErr(ns, "marking "+name, err)
 	}
 	var idx int32
@@ -187,30 +190,49 @@ func setUpEnd(c *Conn, ns, name string, t Tags, master string, withMaster bool) 
 			return opErr(ns, "attaching "+name, err)
 		}
 	}
-	if master != "" {
-		if err := disableIPv6(name); err != nil {
-			return opErr(ns, "turning IPv6 off on "+name, err)
-		}
+	byName := name
+	if index != 0 {
+		byName = ""
 	}
-	return opErr(ns, "bringing "+name+" up", c.exec(ns, setUpMsg(0, name, t.Alias, idx)))
+	return opErr(ns, "bringing "+name+" up", c.exec(ns, setUpMsg(index, byName, t.Alias, idx)))
 }
 
-// disableIPv6 turns IPv6 off on a bridge port of the root namespace.
-// A port forwards frames and needs no IPv6 of its own; with IPv6 on, each
-// port that comes up adds its own ff00::/8 route to the root namespace's
-// table and makes the kernel walk that whole table, which made bringing
-// 10,000 ports up and deleting them grow with the square of their number
-// (addrconf_add_mroute, rt6_sync_up). A kernel without IPv6 is fine.
+// PortsIPv6Off turns IPv6 off on bridge ports of the root namespace, one
+// after the other, before any of them has carrier. A port forwards frames
+// and needs no IPv6 of its own; with IPv6 on, each port that gets carrier
+// adds its own ff00::/8 route to the root namespace's table and makes the
+// kernel walk that whole table, which made bringing 10,000 ports up and
+// deleting them grow with the square of their number (addrconf_add_mroute,
+// rt6_sync_up). One operation for all ports: the kernel serves these
+// writes under a trylock of the routing lock and makes a writer that
+// misses it retry at once, so writers in parallel mostly spin. A kernel
+// without IPv6 is fine.
 //
-// Equivalent to: sysctl -qw net.ipv6.conf.NAME.disable_ipv6=1
-func disableIPv6(name string) error {
-	err := os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/disable_ipv6", []byte("1"), 0o644)
-	if errors.Is(err, os.ErrNotExist) {
-		if _, serr := os.Stat("/proc/sys/net/ipv6"); errors.Is(serr, os.ErrNotExist) {
-			return nil
+// Equivalent to: sysctl -qw net.ipv6.conf.NAME.disable_ipv6=1 for each
+type PortsIPv6Off struct {
+	Names []string
+}
+
+func (o *PortsIPv6Off) Namespace() string { return "" }
+
+func (o *PortsIPv6Off) String() string {
+	out := make([]string, len(o.Names))
+	for i, n := range o.Names {
+		out[i] = fmt.Sprintf("sysctl -qw net.ipv6.conf.%s.disable_ipv6=1", n)
+	}
+	return lines(out...)
+}
+
+func (o *PortsIPv6Off) Apply(*Conn) error {
+	if _, err := os.Stat("/proc/sys/net/ipv6"); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	for _, n := range o.Names {
+		if err := os.WriteFile("/proc/sys/net/ipv6/conf/"+n+"/disable_ipv6", []byte("1"), 0o644); err != nil {
+			return opErr("", "turning IPv6 off on "+n, err)
 		}
 	}
-	return err
+	return nil
 }
 
 // masterIndex resolves a bridge by name; "" is no bridge.

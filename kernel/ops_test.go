@@ -45,6 +45,7 @@ func TestOpsBuildWhatIPSees(t *testing.T) {
 		&kernel.BridgeAdd{Name: br, Tags: kernel.Tags{Alias: kernel.Marker(lab, "bridge", "br"), AltName: lab + ".br"}},
 		&kernel.VethAdd{NS: a, Name: "p0", MTU: 1400, PeerNS: b, PeerName: "p1", PeerMAC: mac},
 		&kernel.VethAdd{Name: port, Tags: kernel.Tags{Alias: kernel.Marker(lab, "port", "a:eth0"), AltName: lab + ".a.eth0"}, Master: br, PeerNS: a, PeerName: "eth0"},
+		&kernel.PortsIPv6Off{Names: []string{port}},
 		&kernel.LinkSetup{NS: a, Name: "p0", Addresses: []netip.Prefix{netip.MustParsePrefix("10.91.0.1/24"), netip.MustParsePrefix("fd10:91::1/64")}},
 		&kernel.LinkSetup{NS: b, Name: "p1", Addresses: []netip.Prefix{netip.MustParsePrefix("10.91.0.2/24")}},
 		&kernel.RouteAdd{NS: b, To: netip.MustParsePrefix("10.92.0.0/16"), Via: netip.MustParseAddr("10.91.0.1"), Metric: 5},

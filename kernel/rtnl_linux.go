@@ -51,8 +51,21 @@ func (s linkSpec) attrs(add func(nl.NetlinkRequestData)) {
 
 // vethMsg creates a veth pair: self in the socket's namespace, peer in
 // the namespace peerNS (a file descriptor).
-func vethMsg(self, peer linkSpec, peerNS int) *nl.NetlinkRequest {
-	req, _ := linkMsg(unix.RTM_NEWLINK, unix.NLM_F_CREATE|unix.NLM_F_EXCL, 0, self.name)
+//
+// With up, self comes up in the same message, and the kernel echoes the
+// new link back (NLM_F_ECHO) so that execIndex can learn its ifindex:
+// later messages then name the link by index, sparing the kernel a walk
+// of its name hash, whose 256 buckets hold every link and altname of the
+// namespace (tens of thousands in the root namespace of a big lab).
+func vethMsg(self, peer linkSpec, peerNS int, up bool) *nl.NetlinkRequest {
+	flags := unix.NLM_F_CREATE | unix.NLM_F_EXCL
+	if up {
+		flags |= unix.NLM_F_ECHO
+	}
+	req, msg := linkMsg(unix.RTM_NEWLINK, flags, 0, self.name)
+	if up {
+		msg.Flags, msg.Change = unix.IFF_UP, unix.IFF_UP
+	}
 	self.attrs(req.AddData)
 	info := nl.NewRtAttr(unix.IFLA_LINKINFO, nil)
 	info.AddRtAttr(nl.IFLA_INFO_KIND, nl.NonZeroTerminated("veth"))
@@ -89,9 +102,12 @@ func setUpMsg(index int32, name, alias string, master int32) *nl.NetlinkRequest 
 	return req
 }
 
-// altNameMsg gives a link an alternative name.
-func altNameMsg(name, alt string) *nl.NetlinkRequest {
-	req, _ := linkMsg(unix.RTM_NEWLINKPROP, unix.NLM_F_EXCL|unix.NLM_F_APPEND, 0, name)
+// altNameMsg gives a link, by index or else by name, an alternative name.
+func altNameMsg(index int32, name, alt string) *nl.NetlinkRequest {
+	if index != 0 {
+		name = ""
+	}
+	req, _ := linkMsg(unix.RTM_NEWLINKPROP, unix.NLM_F_EXCL|unix.NLM_F_APPEND, index, name)
 	props := nl.NewRtAttr(unix.IFLA_PROP_LIST|unix.NLA_F_NESTED, nil)
 	props.AddRtAttr(unix.IFLA_ALT_IFNAME, nl.ZeroTerminated(alt))
 	req.AddData(props)

@@ -94,6 +94,7 @@ func Up(lab *topology.Lab, st *kernel.State) (*Plan, error) {
 	p.add("namespaces", namespaceOps(lab))
 	p.add("bridges", bridgeOps(lab))
 	p.add("links", linkOps(lab))
+	p.add("ports", portOps(lab))
 	p.add("sysctls", sysctlOps(lab))
 	p.add("addresses", addressOps(lab))
 	p.add("bridges up", bridgeUpOps(lab))
@@ -139,6 +140,24 @@ func linkOps(lab *topology.Lab) []kernel.Op {
 		ops = append(ops, vethOp(lab.Name, l))
 	}
 	return ops
+}
+
+// portOps turns IPv6 off on every bridge port, trunks included, before
+// the nodes' ends come up (see kernel.PortsIPv6Off).
+func portOps(lab *topology.Lab) []kernel.Op {
+	var names []string
+	for _, l := range lab.Links {
+		switch l.Kind {
+		case topology.Port:
+			names = append(names, PortName(lab.Name, l.A.Node, l.A.Name))
+		case topology.Trunk:
+			names = append(names, TrunkName(lab.Name, l.Bridge.Name, "a"), TrunkName(lab.Name, l.Bridge.Name, "b"))
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	return []kernel.Op{&kernel.PortsIPv6Off{Names: names}}
 }
 
 // vethOp creates a cable from the root namespace where one end stays
