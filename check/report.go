@@ -35,6 +35,9 @@ type Report struct {
 	// Waves is how many rounds the probes were sent in, to spare the
 	// kernel's neighbour tables.
 	Waves int `json:"waves,omitempty"`
+	// Retried is how many probes failed at first and were sent once more,
+	// after the others (see Run); their result is the second one.
+	Retried int `json:"retried,omitempty"`
 }
 
 // Report modes.
@@ -173,8 +176,12 @@ func (r *Report) writeTable(b *bytes.Buffer) {
 // writeSummary writes the counts and the failures, capped for labs too
 // large for a matrix.
 func (r *Report) writeSummary(b *bytes.Buffer) {
-	fmt.Fprintf(b, "%s: %s, %s probes%s, %s passed, %s failed\n", r.Lab, r.coverage(),
-		thousands(len(r.Probes)), r.waves(), thousands(r.Passed), thousands(r.Failed))
+	retried := ""
+	if r.Retried > 0 {
+		retried = fmt.Sprintf(" (%s retried once)", thousands(r.Retried))
+	}
+	fmt.Fprintf(b, "%s: %s, %s probes%s, %s passed, %s failed%s\n", r.Lab, r.coverage(),
+		thousands(len(r.Probes)), r.waves(), thousands(r.Passed), thousands(r.Failed), retried)
 	if r.Sampled() && r.Sample.Auto {
 		fmt.Fprintf(b, "sampled because %s\n", r.Sample.Reason)
 	}

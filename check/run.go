@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,7 +100,54 @@ func (r *Report) probeWaves(ctx context.Context, waves []wave, nsPath func(strin
 		}
 		log = append(log, waveEnd{time.Now(), need})
 	}
+	if ctx.Err() == nil {
+		r.retry(ctx, waves, nsPath, opt)
+	}
 	return errs
+}
+
+// retry probes once more, a second after the others and in a wave of
+// their own, the probes that failed: right after a big lab comes up, the
+// bridges' flood of the new nodes' IPv6 multicast can overflow the
+// kernel's input backlog and drop a probe's first neighbour solicitation
+// (the next one would follow only after a second), and the kernel's
+// shared neighbour table can still be full of the lab's start-up traffic;
+// a probe then fails for want of a packet or an entry rather than of a
+// path. Report.Retried says how many were sent again; the second result
+// is final, so a broken path still fails, a second later.
+func (r *Report) retry(ctx context.Context, waves []wave, nsPath func(string) string, opt Options) {
+	var idx []int
+	nodes := map[string]bool{}
+	for _, wv := range waves {
+		for _, i := range wv.idx {
+			if !r.Probes[i].OK {
+				idx = append(idx, i)
+			}
+		}
+		for _, n := range wv.nodes {
+			nodes[n] = true
+		}
+	}
+	if len(idx) == 0 {
+		return
+	}
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(time.Second):
+	}
+	forgetWave(sortedNodes(nodes), nsPath, opt.Workers)
+	r.Retried = len(idx)
+	r.probeWave(ctx, idx, nsPath, opt)
+}
+
+func sortedNodes(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for n := range m {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // forgetWave deletes the neighbour entries learnt in the nodes of a wave

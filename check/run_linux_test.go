@@ -100,8 +100,12 @@ func TestRunFailures(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run() error: %v", err)
 	}
-	if elapsed > timeout+500*time.Millisecond {
-		t.Errorf("Run() took %v with a %v timeout", elapsed, timeout)
+	// The failed probes are sent once more, a second after the others.
+	if elapsed > 2*timeout+time.Second+500*time.Millisecond {
+		t.Errorf("Run() took %v with a %v timeout and one retry", elapsed, timeout)
+	}
+	if r.Retried != 3 {
+		t.Errorf("Run() retried %d probes, want the 3 that failed", r.Retried)
 	}
 	var matrix strings.Builder
 	r.WriteMatrix(&matrix)

@@ -348,16 +348,23 @@ type RouteAdd struct {
 	Via    netip.Addr
 	Dev    string
 	Metric int
+	// Replace replaces a route to the same destination and metric, as
+	// ip route replace does, when a reconciling up adds it again.
+	Replace bool
 }
 
 func (o *RouteAdd) Namespace() string { return o.NS }
 
 func (o *RouteAdd) String() string {
-	s := fmt.Sprintf("%s route add %s", ipn(o.NS), o.To)
+	verb := "add"
+	if o.Replace {
+		verb = "replace"
+	}
+	s := fmt.Sprintf("%s route %s %s", ipn(o.NS), verb, o.To)
 	if o.To.Bits() == 0 {
-		s = fmt.Sprintf("%s route add default", ipn(o.NS))
+		s = fmt.Sprintf("%s route %s default", ipn(o.NS), verb)
 		if o.To.Addr().Is6() {
-			s = fmt.Sprintf("%s -6 route add default", ipn(o.NS))
+			s = fmt.Sprintf("%s -6 route %s default", ipn(o.NS), verb)
 		}
 	}
 	if o.Via.IsValid() {
@@ -388,7 +395,11 @@ func (o *RouteAdd) Apply(c *Conn) error {
 		}
 		r.LinkIndex = l.Attrs().Index
 	}
-	return opErr(o.NS, "adding route "+strings.TrimPrefix(o.String(), ipn(o.NS)+" route add "), addRoute(h, r))
+	desc := "adding route " + strings.TrimPrefix(strings.TrimPrefix(o.String(), ipn(o.NS)+" "), "route add ")
+	if o.Replace {
+		return opErr(o.NS, desc, h.RouteReplace(r))
+	}
+	return opErr(o.NS, desc, addRoute(h, r))
 }
 
 // addRoute adds a route, waiting a little while its gateway is not yet

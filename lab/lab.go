@@ -51,28 +51,93 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 		return err
 	}
 	opt.timing("observe", len(st.Namespaces)+len(st.Links), time.Since(start))
-	p, err := plan.Up(t, st)
+	p, running, err := planFor(t, st)
+	if errors.Is(err, errUnfinished) {
+		opt.logf("lab %s: its last build or change did not finish; building it anew", t.Name)
+		if err := down(c, t.Name, opt); err != nil {
+			return err
+		}
+		return up(ctx, c, t, source, opt)
+	}
 	if err != nil {
 		return err
 	}
+	if running && p.Empty() {
+		opt.logf("lab %s is running and matches the file: nothing to change", t.Name)
+		return saveTopology(t.Name, source)
+	}
+	if running {
+		opt.logf("lab %s is running: changing %s", t.Name, p.Summary())
+	}
 	if err := saveTopology(t.Name, source); err != nil {
 		return err
+	}
+	if err := os.WriteFile(buildingFile(t.Name), nil, 0o644); err != nil {
+		return fmt.Errorf("saving lab state: %w", err)
 	}
 	err = apply(ctx, c, p, opt, func() error {
 		start := time.Now()
 		defer func() { opt.timing("links up", len(t.Links), time.Since(start)) }()
 		return waitReady(ctx, c, t, opt.workers())
 	})
-	if err != nil && opt.KeepFailed {
+	switch {
+	case err != nil && running:
+		return fmt.Errorf("%w\nthe change of lab %s stopped part-way: nslab up %s again builds the lab anew, nslab down %s removes it", err, t.Name, t.Name, t.Name)
+	case err != nil && opt.KeepFailed:
 		return fmt.Errorf("%w\nthe partial lab %s was kept as it is (--keep-failed); nslab down %s removes it", err, t.Name, t.Name)
-	}
-	if err != nil {
+	case err != nil:
 		if derr := down(c, t.Name, opt); derr != nil {
 			return fmt.Errorf("%w\nundoing the partial lab also failed: %v", err, derr)
 		}
 		return fmt.Errorf("%w\nnothing of lab %s was left behind", err, t.Name)
 	}
-	return nil
+	return os.Remove(buildingFile(t.Name))
+}
+
+// errUnfinished says that a lab's objects exist but its last build or
+// change did not finish (nslab was killed, say), or that its saved
+// topology is missing or unreadable: up then builds it anew.
+var errUnfinished = errors.New("lab unfinished")
+
+// buildingFile exists while a lab is being built or changed.
+func buildingFile(name string) string { return filepath.Join(labDir(name), "building") }
+
+// planFor plans building t: from scratch, or, when the lab is running,
+// the change from the topology it was built from (plan.Reconcile).
+// running says which.
+func planFor(t *topology.Lab, st *kernel.State) (p *plan.Plan, running bool, err error) {
+	p, err = plan.Up(t, st)
+	if !errors.Is(err, plan.ErrLabExists) {
+		return p, false, err
+	}
+	if _, err := os.Stat(buildingFile(t.Name)); err == nil {
+		return nil, true, errUnfinished
+	}
+	data, err := os.ReadFile(topologyFile(t.Name))
+	if err != nil {
+		return nil, true, errUnfinished
+	}
+	old, err := topology.Parse(topologyFile(t.Name), data)
+	if err != nil {
+		return nil, true, errUnfinished
+	}
+	old.Name = t.Name
+	p, err = plan.Reconcile(old, t, st)
+	return p, true, err
+}
+
+// Plan is what Up would do to the machine as observed through c: build t
+// from scratch or, when the lab is running, change it (running).
+func Plan(c *kernel.Conn, t *topology.Lab) (p *plan.Plan, running bool, err error) {
+	st, err := observe(c, t.Name)
+	if err != nil {
+		return nil, false, err
+	}
+	p, running, err = planFor(t, st)
+	if errors.Is(err, errUnfinished) {
+		return nil, true, fmt.Errorf("lab %s is running, but its last build or change did not finish: up would remove it and build it anew", t.Name)
+	}
+	return p, running, err
 }
 
 // Down removes every object marked as the lab's and ends the processes

@@ -55,9 +55,15 @@ func newUp() *cobra.Command {
 pairs, addresses, routes and sysctls. When up returns, every address is
 usable (IPv6 too: duplicate address detection is off in lab nodes).
 
+On a lab that is running, up compares the file with the lab and changes
+only what differs: nodes, cables, bridges, addresses, routes and sysctls
+are added, changed or removed, and nodes the change does not touch keep
+their namespace and their processes (nslab plan FILE shows the change).
+
 A name that the lab needs but that something else holds (a namespace of
 ip netns add, a bridge made by hand) stops up before it changes anything.
-If building fails part-way, up removes what it made.`,
+If building fails part-way, up removes what it made; if nslab was killed
+while building or changing a lab, the next up builds it anew.`,
 		Example: `  sudo nslab up examples/seed.yaml
   sudo nslab up --lab seed2 examples/seed.yaml   # a second copy beside the first`,
 		Args: args(cobra.ExactArgs(1)),
@@ -183,10 +189,11 @@ func newPlan() *cobra.Command {
 		Use:   "plan FILE",
 		Short: "Print the ip commands that up would run, changing nothing",
 		Long: `Print what up would do, as the equivalent ip commands, one stage after the
-other; commands within a stage are independent. Names that clash with
-objects on this machine are reported as up would report them. Nothing is
-changed. Without root, plan cannot look into namespaces and plans against
-an empty machine.`,
+other; commands within a stage are independent. For a lab that is running,
+that is the difference between the running lab and the file: only what
+changed. Names that clash with objects on this machine are reported as up
+would report them. Nothing is changed. Without root, plan cannot look into
+namespaces and plans against an empty machine.`,
 		Example: `  nslab plan examples/seed.yaml`,
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
@@ -194,17 +201,25 @@ an empty machine.`,
 			if err != nil {
 				return err
 			}
-			st := &kernel.State{Namespaces: map[string]string{}, Links: map[string]*kernel.RootLink{}, Names: map[string]string{}}
-			if os.Geteuid() == 0 {
-				c := kernel.NewConn()
-				defer c.Close()
-				if st, err = kernel.Observe(c, nil); err != nil {
+			if os.Geteuid() != 0 {
+				st := &kernel.State{Namespaces: map[string]string{}, Links: map[string]*kernel.RootLink{}, Names: map[string]string{}}
+				p, err := plan.Up(t, st)
+				if err != nil {
 					return err
 				}
+				return p.WriteScript(cmd.OutOrStdout())
 			}
-			p, err := plan.Up(t, st)
+			c := kernel.NewConn()
+			defer c.Close()
+			p, running, err := lab.Plan(c, t)
 			if err != nil {
 				return err
+			}
+			if running {
+				fmt.Fprintf(cmd.OutOrStdout(), "# lab %s is running: the change from the file it was built from\n", t.Name)
+				if p.Empty() {
+					fmt.Fprintln(cmd.OutOrStdout(), "# nothing to change")
+				}
 			}
 			return p.WriteScript(cmd.OutOrStdout())
 		},

@@ -188,7 +188,7 @@ func TestLifecycle(t *testing.T) {
 	})
 	t.Run("up again", func(t *testing.T) {
 		r := nslab(t, "", "up", file)
-		if r.code != 1 || !strings.Contains(r.stderr, "already up") {
+		if r.code != 0 || !strings.Contains(r.stderr, "nothing to change") {
 			t.Errorf("second up: code %d\n%s", r.code, r.stderr)
 		}
 	})

@@ -1,0 +1,82 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// The operations of a reconciling up: they remove or replace what a
+// changed topology no longer has. Each tolerates that the object is
+// already gone, so that a plan interrupted part-way can run again.
+
+// AddrDel removes an address from an interface.
+//
+// Equivalent to: ip [-n NS] addr del ADDR dev NAME
+type AddrDel struct {
+	NS, Name string
+	Addr     netip.Prefix
+}
+
+func (o *AddrDel) Namespace() string { return o.NS }
+func (o *AddrDel) String() string {
+	return fmt.Sprintf("%s addr del %s dev %s", ipn(o.NS), o.Addr, o.Name)
+}
+
+func (o *AddrDel) Apply(c *Conn) error {
+	h, err := c.Handle(o.NS)
+	if err != nil {
+		return err
+	}
+	l, err := h.LinkByName(o.Name)
+	var notFound netlink.LinkNotFoundError
+	if errors.As(err, &notFound) {
+		return nil
+	}
+	if err != nil {
+		return opErr(o.NS, "finding "+o.Name, err)
+	}
+	err = h.AddrDel(l, &netlink.Addr{IPNet: ipnet(o.Addr)})
+	if errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return opErr(o.NS, fmt.Sprintf("removing address %s from %s", o.Addr, o.Name), err)
+}
+
+// RouteDel removes a static route.
+//
+// Equivalent to: ip [-n NS] route del TO [via VIA] [dev DEV] [metric M]
+type RouteDel struct {
+	RouteAdd
+}
+
+func (o *RouteDel) String() string {
+	return strings.Replace(o.RouteAdd.String(), " route add ", " route del ", 1)
+}
+
+func (o *RouteDel) Apply(c *Conn) error {
+	h, err := c.Handle(o.NS)
+	if err != nil {
+		return err
+	}
+	r := &netlink.Route{Dst: ipnet(o.To), Priority: o.Metric}
+	if o.Via.IsValid() {
+		r.Gw = o.Via.AsSlice()
+	}
+	if o.Dev != "" {
+		l, err := h.LinkByName(o.Dev)
+		if err != nil {
+			return nil // the device went, and its routes with it
+		}
+		r.LinkIndex = l.Attrs().Index
+	}
+	err = h.RouteDel(r)
+	if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return opErr(o.NS, "removing route "+o.To.String(), err)
+}

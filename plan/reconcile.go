@@ -1,0 +1,515 @@
+package plan
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/topology"
+)
+
+// Reconcile plans the change of a running lab to lab. old is the topology
+// the lab was last built from, which nslab keeps as a hint of what is
+// inside the nodes; st is the machine as observed, which is the truth for
+// everything in the root namespace and for which namespaces exist.
+//
+// Objects the change does not touch are left alone: an untouched node
+// keeps its namespace and its processes. A link whose ends change (MTU,
+// MAC, bridge) is made anew; a node is made anew only when it is new, its
+// namespace is missing, or one of its own sysctls left the file (the
+// kernel's default cannot be restored otherwise). Addresses, routes and
+// sysctls change in place. Objects of the lab that the kernel lacks are
+// made again; objects of the lab that the file no longer has are
+// removed; objects that are not the lab's are never touched, and a name
+// the lab needs that something else holds is an error before any change.
+func Reconcile(old, lab *topology.Lab, st *kernel.State) (*Plan, error) {
+	r := &reconciler{old: old, lab: lab, st: st, name: lab.Name,
+		remakeNode: map[string]bool{}, remakeLink: map[*topology.Link]bool{}, remakeBridge: map[string]bool{}}
+	r.nodes()
+	r.bridges()
+	r.links()
+	if err := r.clashes(); err != nil {
+		return nil, err
+	}
+	return r.plan(), nil
+}
+
+type reconciler struct {
+	old, lab *topology.Lab
+	st       *kernel.State
+	name     string
+
+	remakeNode   map[string]bool // nodes (re)created, by name
+	remakeLink   map[*topology.Link]bool
+	remakeBridge map[string]bool
+
+	// the operations, by stage
+	routesDel, addrsDel, linksDel, bridgesDel, nsDel []kernel.Op
+	sysctls, addrsAdd, routesAdd                     []kernel.Op
+}
+
+func (r *reconciler) mark(kind, name string) string { return kernel.Marker(r.name, kind, name) }
+
+// ours reports whether a namespace is there and marked as this lab's node.
+func (r *reconciler) nsOurs(node string) bool {
+	m, ok := r.st.Namespaces[NetnsName(r.name, node)]
+	return ok && m == r.mark(KindNode, node)
+}
+
+// rootOurs reports whether a root link of the lab is there, by kernel name.
+func (r *reconciler) rootOurs(name, mark string) bool {
+	l, ok := r.st.Links[name]
+	return ok && l.Alias == mark
+}
+
+func (r *reconciler) nodes() {
+	for _, n := range r.lab.Nodes {
+		o := r.old.Node(n.Name)
+		if o == nil || !r.nsOurs(n.Name) || userSysctlRemoved(o, n) {
+			r.remakeNode[n.Name] = true
+			if r.nsOurs(n.Name) {
+				r.nsDel = append(r.nsDel, &kernel.NetnsDel{Name: NetnsName(r.name, n.Name)})
+			}
+			continue
+		}
+		if set := sysctlChanges(o, n); len(set) > 0 {
+			r.sysctls = append(r.sysctls, &kernel.SysctlSet{NS: NetnsName(r.name, n.Name), Settings: set})
+		}
+	}
+	// Namespaces of the lab that the file no longer has, whether the old
+	// file had them or a crashed run left them.
+	for _, ns := range sortedKeys(r.st.Namespaces) {
+		lab, kind, node, ok := kernel.ParseMarker(r.st.Namespaces[ns])
+		if ok && lab == r.name && kind == KindNode && r.lab.Node(node) == nil && ns == NetnsName(r.name, node) {
+			r.nsDel = append(r.nsDel, &kernel.NetnsDel{Name: ns})
+		}
+	}
+}
+
+// effectiveSysctls is what a node's namespace is given (see namespaceOps
+// and sysctlOps), by key.
+func effectiveSysctls(n *topology.Node) map[string]string {
+	m := map[string]string{}
+	for _, s := range nodeSysctls {
+		m[s.Key] = s.Value
+	}
+	if n.Router {
+		for _, s := range routerSysctls {
+			m[s.Key] = s.Value
+		}
+	}
+	for _, s := range n.Sysctls {
+		m[s.Key] = s.Value
+	}
+	return m
+}
+
+// userSysctlRemoved reports whether a sysctl of the file left the node.
+func userSysctlRemoved(o, n *topology.Node) bool {
+	now := effectiveSysctls(n)
+	for _, s := range o.Sysctls {
+		if _, ok := now[s.Key]; !ok {
+			return true
+		}
+	}
+	return false
+}
+
+// sysctlChanges lists the settings that differ; a router that is one no
+// more gets forwarding turned off.
+func sysctlChanges(o, n *topology.Node) []kernel.Sysctl {
+	was, now := effectiveSysctls(o), effectiveSysctls(n)
+	var out []kernel.Sysctl
+	for _, k := range sortedKeys(now) {
+		if was[k] != now[k] {
+			out = append(out, kernel.Sysctl{Key: k, Value: now[k]})
+		}
+	}
+	for _, s := range routerSysctls {
+		if _, ok := now[s.Key]; !ok && was[s.Key] != "" {
+			out = append(out, kernel.Sysctl{Key: s.Key, Value: "0"})
+		}
+	}
+	return out
+}
+
+func (r *reconciler) bridges() {
+	for _, b := range r.lab.Bridges {
+		name := BridgeName(r.name, b.Name)
+		o := r.old.Bridge(b.Name)
+		if o == nil || o.MTU != b.MTU || !r.rootOurs(name, r.mark(KindBridge, b.Name)) {
+			r.remakeBridge[b.Name] = true
+			if r.rootOurs(name, r.mark(KindBridge, b.Name)) {
+				r.bridgesDel = append(r.bridgesDel, &kernel.LinkDel{Name: name})
+			}
+			continue
+		}
+		r.rootAddrs(name, b.Addresses)
+	}
+	for _, name := range sortedKeys(r.st.Links) {
+		lab, kind, br, ok := kernel.ParseMarker(r.st.Links[name].Alias)
+		if ok && lab == r.name && kind == KindBridge && r.lab.Bridge(br) == nil {
+			r.bridgesDel = append(r.bridgesDel, &kernel.LinkDown{Name: name}, &kernel.LinkDel{Name: name})
+		}
+	}
+}
+
+// rootAddrs brings the global addresses of a root link of the lab to
+// want, against what the kernel has.
+func (r *reconciler) rootAddrs(link string, want []netip.Prefix) {
+	var have []netip.Prefix
+	for _, a := range r.st.Addrs {
+		if a.Link == link {
+			have = append(have, a.Prefix)
+		}
+	}
+	r.addrDiff("", link, have, want)
+}
+
+func (r *reconciler) addrDiff(ns, dev string, have, want []netip.Prefix) {
+	var add []netip.Prefix
+	for _, a := range want {
+		if !slices.Contains(have, a) {
+			add = append(add, a)
+		}
+	}
+	for _, a := range have {
+		if !slices.Contains(want, a) {
+			r.addrsDel = append(r.addrsDel, &kernel.AddrDel{NS: ns, Name: dev, Addr: a})
+		}
+	}
+	if len(add) > 0 {
+		r.addrsAdd = append(r.addrsAdd, &kernel.LinkSetup{NS: ns, Name: dev, Addresses: add})
+	}
+}
+
+// linkKey identifies a cable across two versions of a file.
+func linkKey(l *topology.Link) string {
+	switch l.Kind {
+	case topology.Port:
+		return "port " + l.A.Ref() + " " + l.Bridge.Name
+	case topology.Trunk:
+		return "trunk " + l.Bridge.Name + " " + l.Uplink.Name
+	}
+	a, b := l.A.Ref(), l.B.Ref()
+	if b < a {
+		a, b = b, a
+	}
+	return "peer " + a + " " + b
+}
+
+// sameEnds reports whether two versions of a cable are built alike.
+func sameEnds(o, n *topology.Link) bool {
+	end := func(x, y *topology.Interface) bool {
+		return x.MTU == y.MTU && x.MAC.String() == y.MAC.String()
+	}
+	switch n.Kind {
+	case topology.Trunk:
+		return max(o.Bridge.MTU, o.Uplink.MTU) == max(n.Bridge.MTU, n.Uplink.MTU)
+	case topology.Port:
+		return end(o.A, n.A)
+	}
+	oa, ob := o.A, o.B
+	if oa.Ref() != n.A.Ref() {
+		oa, ob = ob, oa
+	}
+	return end(oa, n.A) && end(ob, n.B)
+}
+
+// rootEnds lists the kernel names and marks of a cable's ends in the root
+// namespace.
+func (r *reconciler) rootEnds(l *topology.Link) (names, marks []string) {
+	switch {
+	case l.Kind == topology.Port:
+		return []string{PortName(r.name, l.A.Node, l.A.Name)}, []string{r.mark(KindPort, l.A.Ref())}
+	case l.Kind == topology.Trunk:
+		m := r.mark(KindTrunk, l.Bridge.Name)
+		return []string{TrunkName(r.name, l.Bridge.Name, "a"), TrunkName(r.name, l.Bridge.Name, "b")}, []string{m, m}
+	case l.A.OnHost():
+		return []string{HostIfName(r.name, l.A.Name)}, []string{r.mark(KindHost, l.A.Name)}
+	case l.B.OnHost():
+		return []string{HostIfName(r.name, l.B.Name)}, []string{r.mark(KindHost, l.B.Name)}
+	}
+	return nil, nil
+}
+
+// touches reports whether a cable ends at a node or bridge made anew.
+func (r *reconciler) touches(l *topology.Link) bool {
+	for _, i := range []*topology.Interface{l.A, l.B} {
+		if i != nil && !i.OnHost() && r.remakeNode[i.Node] {
+			return true
+		}
+	}
+	if l.Bridge != nil && r.remakeBridge[l.Bridge.Name] {
+		return true
+	}
+	return l.Uplink != nil && r.remakeBridge[l.Uplink.Name]
+}
+
+func (r *reconciler) links() {
+	oldLinks := map[string]*topology.Link{}
+	for _, l := range r.old.Links {
+		oldLinks[linkKey(l)] = l
+	}
+	newKeys := map[string]bool{}
+	for _, l := range r.lab.Links {
+		key := linkKey(l)
+		newKeys[key] = true
+		o := oldLinks[key]
+		names, marks := r.rootEnds(l)
+		present := true
+		for i := range names {
+			present = present && r.rootOurs(names[i], marks[i])
+		}
+		if o != nil && present && sameEnds(o, l) && !r.touches(l) {
+			r.keepLink(o, l)
+			continue
+		}
+		r.remakeLink[l] = true
+		if o != nil {
+			r.dropLink(o)
+		}
+	}
+	for _, o := range r.old.Links {
+		if !newKeys[linkKey(o)] {
+			r.dropLink(o)
+		}
+	}
+	// Root links of the lab that no cable of the file explains (a crashed
+	// run's, say): bridges are handled above.
+	want := map[string]bool{}
+	for _, l := range r.lab.Links {
+		if r.remakeLink[l] {
+			continue
+		}
+		names, _ := r.rootEnds(l)
+		for _, n := range names {
+			want[n] = true
+		}
+	}
+	for _, name := range sortedKeys(r.st.Links) {
+		lab, kind, _, ok := kernel.ParseMarker(r.st.Links[name].Alias)
+		if ok && lab == r.name && kind != KindBridge && !want[name] && !r.dropping(name) {
+			r.linksDel = append(r.linksDel, &kernel.LinkDel{Name: name})
+		}
+	}
+}
+
+// keepLink changes the addresses of a cable that stays.
+func (r *reconciler) keepLink(o, n *topology.Link) {
+	for _, i := range []*topology.Interface{n.A, n.B} {
+		if i == nil {
+			continue
+		}
+		was := o.A
+		if was.Ref() != i.Ref() {
+			was = o.B
+		}
+		if i.OnHost() {
+			r.rootAddrs(HostIfName(r.name, i.Name), i.Addresses)
+			continue
+		}
+		r.addrDiff(NetnsName(r.name, i.Node), i.Name, was.Addresses, i.Addresses)
+	}
+}
+
+// dropLink deletes a cable of the old file, from an end that stays: the
+// root namespace, or a node that is kept. With both nodes made anew or
+// gone, deleting their namespaces takes the cable.
+func (r *reconciler) dropLink(o *topology.Link) {
+	names, marks := r.rootEnds(o)
+	if len(names) > 0 {
+		if r.rootOurs(names[0], marks[0]) {
+			r.linksDel = append(r.linksDel, &kernel.LinkDel{Name: names[0]})
+		}
+		return
+	}
+	for _, i := range []*topology.Interface{o.A, o.B} {
+		if r.lab.Node(i.Node) != nil && !r.remakeNode[i.Node] {
+			r.linksDel = append(r.linksDel, &kernel.LinkDel{NS: NetnsName(r.name, i.Node), Name: i.Name})
+			return
+		}
+	}
+}
+
+func (r *reconciler) dropping(name string) bool {
+	for _, op := range r.linksDel {
+		if d, ok := op.(*kernel.LinkDel); ok && d.NS == "" && d.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// clashes fails when a name that the change needs is held by something
+// that is not the lab's.
+func (r *reconciler) clashes() error {
+	sub := r.made()
+	var errs []error
+	for _, n := range sub.Nodes {
+		ns := NetnsName(r.name, n.Name)
+		if m, ok := r.st.Namespaces[ns]; ok {
+			if l, _, _, ours := kernel.ParseMarker(m); !ours || l != r.name {
+				errs = append(errs, &ClashError{Pos: n.Pos, What: "node " + n.Name, By: describeNetns(ns, m)})
+			}
+		}
+	}
+	for _, w := range rootNames(sub) {
+		for _, name := range []string{w.name, w.alt} {
+			k, ok := r.st.Names[name]
+			l := r.st.Links[k]
+			if !ok || l == nil {
+				continue
+			}
+			if lab, _, _, ours := kernel.ParseMarker(l.Alias); !ours || lab != r.name {
+				errs = append(errs, &ClashError{Pos: w.pos, What: fmt.Sprintf("%s (kernel name %s, altname %s)", w.what, w.name, w.alt), By: describeLink(l)})
+			} else if !r.dropping(k) && !r.droppingBridge(k) {
+				r.linksDel = append(r.linksDel, &kernel.LinkDel{Name: k})
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	return r.hostSubnets()
+}
+
+func (r *reconciler) droppingBridge(name string) bool {
+	for _, op := range r.bridgesDel {
+		if d, ok := op.(*kernel.LinkDel); ok && d.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// hostSubnets is checkHostSubnets without the lab's own addresses.
+func (r *reconciler) hostSubnets() error {
+	st := *r.st
+	st.Addrs = nil
+	for _, a := range r.st.Addrs {
+		if l := r.st.Links[a.Link]; l != nil {
+			if lab, _, _, ok := kernel.ParseMarker(l.Alias); ok && lab == r.name {
+				continue
+			}
+		}
+		st.Addrs = append(st.Addrs, a)
+	}
+	return checkHostSubnets(r.lab, &st)
+}
+
+// made is the part of the lab that is built anew, as a lab of its own.
+func (r *reconciler) made() *topology.Lab {
+	sub := &topology.Lab{Name: r.lab.Name, File: r.lab.File}
+	for _, n := range r.lab.Nodes {
+		if r.remakeNode[n.Name] {
+			sub.Nodes = append(sub.Nodes, n)
+		}
+	}
+	for _, b := range r.lab.Bridges {
+		if r.remakeBridge[b.Name] {
+			sub.Bridges = append(sub.Bridges, b)
+		}
+	}
+	for _, l := range r.lab.Links {
+		if !r.remakeLink[l] {
+			continue
+		}
+		sub.Links = append(sub.Links, l)
+		for _, i := range []*topology.Interface{l.A, l.B} {
+			if i != nil && i.OnHost() {
+				sub.Host = append(sub.Host, i)
+			}
+		}
+	}
+	return sub
+}
+
+// routes plans the routes of the nodes that are kept.
+func (r *reconciler) routes() {
+	for _, n := range r.lab.Nodes {
+		if r.remakeNode[n.Name] {
+			continue
+		}
+		o := r.old.Node(n.Name)
+		ns := NetnsName(r.name, n.Name)
+		cabled := false // a cable of the node is made anew: its routes went with it
+		for _, i := range n.Interfaces {
+			cabled = cabled || r.remakeLink[i.Link]
+		}
+		for _, rt := range o.Routes {
+			if !slices.ContainsFunc(n.Routes, func(x topology.Route) bool { return sameRoute(x, rt) }) {
+				r.routesDel = append(r.routesDel, &kernel.RouteDel{RouteAdd: kernel.RouteAdd{NS: ns, To: rt.To, Via: rt.Via, Dev: rt.Dev, Metric: rt.Metric}})
+			}
+		}
+		for _, rt := range n.Routes {
+			had := slices.ContainsFunc(o.Routes, func(x topology.Route) bool { return sameRoute(x, rt) })
+			if !had || cabled {
+				r.routesAdd = append(r.routesAdd, &kernel.RouteAdd{NS: ns, To: rt.To, Via: rt.Via, Dev: rt.Dev, Metric: rt.Metric, Replace: had})
+			}
+		}
+	}
+}
+
+func sameRoute(a, b topology.Route) bool {
+	return a.To == b.To && a.Via == b.Via && a.Dev == b.Dev && a.Metric == b.Metric
+}
+
+func (r *reconciler) plan() *Plan {
+	r.routes()
+	sub := r.made()
+	p := &Plan{Lab: r.name}
+	p.add("routes removed", r.routesDel)
+	p.add("addresses removed", r.addrsDel)
+	p.add("links removed", r.linksDel)
+	p.add("bridges removed", r.bridgesDel)
+	p.add("namespaces removed", r.nsDel)
+	p.add("namespaces", namespaceOps(sub))
+	p.add("bridges", bridgeOps(sub))
+	p.add("links", linkOps(sub))
+	p.add("ports", portOps(sub))
+	p.add("sysctls", append(sysctlOps(sub), r.sysctls...))
+	p.add("addresses", append(cableSetupOps(sub), r.addrsAdd...))
+	p.add("bridges up", bridgeUpOps(sub))
+	p.add("routes", append(routeOps(sub), r.routesAdd...))
+	if n := len(p.Stages); n > 0 && p.Stages[n-1].Name == "routes" {
+		p.Stages[n-1].AfterLinksUp = true
+	}
+	return p
+}
+
+// cableSetupOps brings up the ends of new cables in the root namespace
+// and in nodes, with their addresses.
+func cableSetupOps(sub *topology.Lab) []kernel.Op {
+	var ops []kernel.Op
+	for _, l := range sub.Links {
+		if l.Kind == topology.Trunk {
+			continue
+		}
+		for _, i := range []*topology.Interface{l.A, l.B} {
+			switch {
+			case i == nil:
+			case i.OnHost():
+				ops = append(ops, &kernel.LinkSetup{Name: HostIfName(sub.Name, i.Name), Addresses: i.Addresses})
+			default:
+				ops = append(ops, &kernel.LinkSetup{NS: NetnsName(sub.Name, i.Node), Name: i.Name, Addresses: i.Addresses})
+			}
+		}
+	}
+	return ops
+}
+
+// Summary says in a line what a reconciling plan changes.
+func (p *Plan) Summary() string {
+	var parts []string
+	for _, s := range p.Stages {
+		parts = append(parts, fmt.Sprintf("%s %d", s.Name, len(s.Ops)))
+	}
+	if len(parts) == 0 {
+		return "nothing to change"
+	}
+	return strings.Join(parts, ", ")
+}
