@@ -3,6 +3,7 @@ package kernel
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 
@@ -79,4 +80,48 @@ func (o *RouteDel) Apply(c *Conn) error {
 		return nil
 	}
 	return opErr(o.NS, "removing route "+o.To.String(), err)
+}
+
+// LinkSet changes the MTU (when not 0) and the MAC address (when set) of
+// an interface in place.
+//
+// Equivalent to: ip [-n NS] link set NAME mtu MTU address MAC
+type LinkSet struct {
+	NS, Name string
+	MTU      int
+	MAC      net.HardwareAddr
+}
+
+func (o *LinkSet) Namespace() string { return o.NS }
+func (o *LinkSet) String() string {
+	s := fmt.Sprintf("%s link set %s", ipn(o.NS), o.Name)
+	if o.MTU != 0 {
+		s += fmt.Sprintf(" mtu %d", o.MTU)
+	}
+	if o.MAC != nil {
+		s += " address " + o.MAC.String()
+	}
+	return s
+}
+
+func (o *LinkSet) Apply(c *Conn) error {
+	h, err := c.Handle(o.NS)
+	if err != nil {
+		return err
+	}
+	l, err := h.LinkByName(o.Name)
+	if err != nil {
+		return opErr(o.NS, "finding "+o.Name, err)
+	}
+	if o.MTU != 0 {
+		if err := h.LinkSetMTU(l, o.MTU); err != nil {
+			return opErr(o.NS, fmt.Sprintf("setting the MTU of %s to %d", o.Name, o.MTU), err)
+		}
+	}
+	if o.MAC != nil {
+		if err := h.LinkSetHardwareAddr(l, o.MAC); err != nil {
+			return opErr(o.NS, fmt.Sprintf("setting the MAC address of %s to %s", o.Name, o.MAC), err)
+		}
+	}
+	return nil
 }

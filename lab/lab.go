@@ -46,12 +46,7 @@ func Up(ctx context.Context, t *topology.Lab, source []byte, opt Options) error 
 
 func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt *Options) error {
 	start := time.Now()
-	st, err := observe(c, t.Name)
-	if err != nil {
-		return err
-	}
-	opt.timing("observe", len(st.Namespaces)+len(st.Links), time.Since(start))
-	p, running, err := planFor(t, st)
+	p, running, err := planFor(c, t, opt)
 	if errors.Is(err, errUnfinished) {
 		opt.logf("lab %s: its last build or change did not finish; building it anew", t.Name)
 		if err := down(c, t.Name, opt); err != nil {
@@ -62,6 +57,7 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 	if err != nil {
 		return err
 	}
+	opt.timing("plan", p.Len(), time.Since(start))
 	if running && p.Empty() {
 		opt.logf("lab %s is running and matches the file: nothing to change", t.Name)
 		return saveTopology(t.Name, source)
@@ -77,8 +73,8 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 	}
 	err = apply(ctx, c, p, opt, func() error {
 		start := time.Now()
-		defer func() { opt.timing("links up", len(t.Links), time.Since(start)) }()
-		return waitReady(ctx, c, t, opt.workers())
+		defer func() { opt.timing("links up", len(p.Made.Links), time.Since(start)) }()
+		return waitReady(ctx, c, p.Made, opt.workers())
 	})
 	switch {
 	case err != nil && running:
@@ -103,37 +99,59 @@ var errUnfinished = errors.New("lab unfinished")
 func buildingFile(name string) string { return filepath.Join(labDir(name), "building") }
 
 // planFor plans building t: from scratch, or, when the lab is running,
-// the change from the topology it was built from (plan.Reconcile).
-// running says which.
-func planFor(t *topology.Lab, st *kernel.State) (p *plan.Plan, running bool, err error) {
+// the change from the topology it was built from (plan.Reconcile), which
+// running says. A running lab's nodes that the saved topology names are
+// listed but not inspected one by one, so that a small change to a big
+// lab stays small; the other namespaces of the lab's prefix are.
+func planFor(c *kernel.Conn, t *topology.Lab, opt *Options) (p *plan.Plan, running bool, err error) {
+	start := time.Now()
+	old, err := savedTopology(t.Name)
+	if err != nil {
+		return nil, true, err
+	}
+	prefix := plan.NetnsName(t.Name, "")
+	inspect := func(ns string) bool {
+		return strings.HasPrefix(ns, prefix) && (old == nil || old.Node(strings.TrimPrefix(ns, prefix)) == nil)
+	}
+	st, err := kernel.Observe(c, inspect)
+	if err != nil {
+		return nil, false, err
+	}
+	opt.timing("observe", len(st.Namespaces)+len(st.Links), time.Since(start))
+	if old != nil {
+		p, err = plan.Reconcile(old, t, st)
+		return p, true, err
+	}
 	p, err = plan.Up(t, st)
-	if !errors.Is(err, plan.ErrLabExists) {
-		return p, false, err
-	}
-	if _, err := os.Stat(buildingFile(t.Name)); err == nil {
+	if errors.Is(err, plan.ErrLabExists) {
 		return nil, true, errUnfinished
 	}
-	data, err := os.ReadFile(topologyFile(t.Name))
+	return p, false, err
+}
+
+// savedTopology reads the topology a running lab was built from: nil if
+// there is none, errUnfinished if its last build or change did not finish
+// or it cannot be read.
+func savedTopology(name string) (*topology.Lab, error) {
+	data, err := os.ReadFile(topologyFile(name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if _, serr := os.Stat(buildingFile(name)); err != nil || serr == nil {
+		return nil, errUnfinished
+	}
+	old, err := topology.Parse(topologyFile(name), data)
 	if err != nil {
-		return nil, true, errUnfinished
+		return nil, errUnfinished
 	}
-	old, err := topology.Parse(topologyFile(t.Name), data)
-	if err != nil {
-		return nil, true, errUnfinished
-	}
-	old.Name = t.Name
-	p, err = plan.Reconcile(old, t, st)
-	return p, true, err
+	old.Name = name
+	return old, nil
 }
 
 // Plan is what Up would do to the machine as observed through c: build t
 // from scratch or, when the lab is running, change it (running).
 func Plan(c *kernel.Conn, t *topology.Lab) (p *plan.Plan, running bool, err error) {
-	st, err := observe(c, t.Name)
-	if err != nil {
-		return nil, false, err
-	}
-	p, running, err = planFor(t, st)
+	p, running, err = planFor(c, t, &Options{})
 	if errors.Is(err, errUnfinished) {
 		return nil, true, fmt.Errorf("lab %s is running, but its last build or change did not finish: up would remove it and build it anew", t.Name)
 	}

@@ -16,6 +16,9 @@ import (
 type Plan struct {
 	Lab    string
 	Stages []Stage
+	// Made is the part of the lab that the plan makes, as a lab of its
+	// own: all of it for Up, what is new or made anew for Reconcile.
+	Made *topology.Lab
 }
 
 // Stage is a set of independent operations.
@@ -90,7 +93,7 @@ func Up(lab *topology.Lab, st *kernel.State) (*Plan, error) {
 	if err := checkClashes(lab, st); err != nil {
 		return nil, err
 	}
-	p := &Plan{Lab: lab.Name}
+	p := &Plan{Lab: lab.Name, Made: lab}
 	p.add("namespaces", namespaceOps(lab))
 	p.add("bridges", bridgeOps(lab))
 	p.add("links", linkOps(lab))

@@ -3,6 +3,7 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -48,7 +49,7 @@ type reconciler struct {
 
 	// the operations, by stage
 	routesDel, addrsDel, linksDel, bridgesDel, nsDel []kernel.Op
-	sysctls, addrsAdd, routesAdd                     []kernel.Op
+	linksSet, sysctls, addrsAdd, routesAdd           []kernel.Op
 }
 
 func (r *reconciler) mark(kind, name string) string { return kernel.Marker(r.name, kind, name) }
@@ -56,7 +57,7 @@ func (r *reconciler) mark(kind, name string) string { return kernel.Marker(r.nam
 // ours reports whether a namespace is there and marked as this lab's node.
 func (r *reconciler) nsOurs(node string) bool {
 	m, ok := r.st.Namespaces[NetnsName(r.name, node)]
-	return ok && m == r.mark(KindNode, node)
+	return ok && (m == r.mark(KindNode, node) || m == kernel.Unknown && r.old.Node(node) != nil)
 }
 
 // rootOurs reports whether a root link of the lab is there, by kernel name.
@@ -79,10 +80,14 @@ func (r *reconciler) nodes() {
 			r.sysctls = append(r.sysctls, &kernel.SysctlSet{NS: NetnsName(r.name, n.Name), Settings: set})
 		}
 	}
-	// Namespaces of the lab that the file no longer has, whether the old
-	// file had them or a crashed run left them.
+	// Namespaces of the lab that the file no longer has: nodes of the old
+	// file (inspected or not), and namespaces marked as the lab's nodes.
 	for _, ns := range sortedKeys(r.st.Namespaces) {
-		lab, kind, node, ok := kernel.ParseMarker(r.st.Namespaces[ns])
+		m := r.st.Namespaces[ns]
+		lab, kind, node, ok := kernel.ParseMarker(m)
+		if !ok && m == kernel.Unknown {
+			node, ok, lab, kind = strings.TrimPrefix(ns, NetnsName(r.name, "")), r.old.Node(strings.TrimPrefix(ns, NetnsName(r.name, ""))) != nil, r.name, KindNode
+		}
 		if ok && lab == r.name && kind == KindNode && r.lab.Node(node) == nil && ns == NetnsName(r.name, node) {
 			r.nsDel = append(r.nsDel, &kernel.NetnsDel{Name: ns})
 		}
@@ -264,7 +269,10 @@ func (r *reconciler) links() {
 		for i := range names {
 			present = present && r.rootOurs(names[i], marks[i])
 		}
-		if o != nil && present && sameEnds(o, l) && !r.touches(l) {
+		if o != nil && present && !r.touches(l) {
+			if !sameEnds(o, l) {
+				r.retune(o, l)
+			}
 			r.keepLink(o, l)
 			continue
 		}
@@ -294,6 +302,35 @@ func (r *reconciler) links() {
 		lab, kind, _, ok := kernel.ParseMarker(r.st.Links[name].Alias)
 		if ok && lab == r.name && kind != KindBridge && !want[name] && !r.dropping(name) {
 			r.linksDel = append(r.linksDel, &kernel.LinkDel{Name: name})
+		}
+	}
+}
+
+// retune changes the MTU and MACs of a cable in place, end by end, as
+// vethOp would have made them. The kernel's default MTU stands for none.
+func (r *reconciler) retune(o, n *topology.Link) {
+	was, now := vethOp(r.name, o), vethOp(r.name, n)
+	mtu := func(m int) int {
+		if m == 0 {
+			return 1500
+		}
+		return m
+	}
+	type end struct {
+		ns, name string
+		mac      net.HardwareAddr
+	}
+	wasEnds := []end{{was.NS, was.Name, was.MAC}, {was.PeerNS, was.PeerName, was.PeerMAC}}
+	for k, e := range []end{{now.NS, now.Name, now.MAC}, {now.PeerNS, now.PeerName, now.PeerMAC}} {
+		set := &kernel.LinkSet{NS: e.ns, Name: e.name}
+		if mtu(was.MTU) != mtu(now.MTU) {
+			set.MTU = mtu(now.MTU)
+		}
+		if e.mac.String() != wasEnds[k].mac.String() && e.mac != nil {
+			set.MAC = e.mac
+		}
+		if set.MTU != 0 || set.MAC != nil {
+			r.linksSet = append(r.linksSet, set)
 		}
 	}
 }
@@ -461,7 +498,7 @@ func sameRoute(a, b topology.Route) bool {
 func (r *reconciler) plan() *Plan {
 	r.routes()
 	sub := r.made()
-	p := &Plan{Lab: r.name}
+	p := &Plan{Lab: r.name, Made: sub}
 	p.add("routes removed", r.routesDel)
 	p.add("addresses removed", r.addrsDel)
 	p.add("links removed", r.linksDel)
@@ -469,7 +506,7 @@ func (r *reconciler) plan() *Plan {
 	p.add("namespaces removed", r.nsDel)
 	p.add("namespaces", namespaceOps(sub))
 	p.add("bridges", bridgeOps(sub))
-	p.add("links", linkOps(sub))
+	p.add("links", append(linkOps(sub), r.linksSet...))
 	p.add("ports", portOps(sub))
 	p.add("sysctls", append(sysctlOps(sub), r.sysctls...))
 	p.add("addresses", append(cableSetupOps(sub), r.addrsAdd...))

@@ -123,16 +123,25 @@ func TestReconcileChanges(t *testing.T) {
 			"ip -n seed.ns2 route add 10.8.0.0/16 via 10.0.0.1",
 		},
 	}, {
-		name: "MTU changed: the cable is made anew, its routes again",
+		name: "MTU changed: in place, at both ends",
 		from: seed,
 		to:   strings.Replace(seed, "{link: br-ns, addresses: [10.0.0.3/24]}", "{link: br-ns, mtu: 1400, addresses: [10.0.0.3/24]}", 1),
+		want: []string{"ip link set np-", "ip -n seed.ns2 link set eth0 mtu 1400"},
+	}, {
+		name: "moved to another bridge: the cable is made anew",
+		from: seed,
+		to: strings.NewReplacer("bridges:\n", "bridges:\n  br2: {}\n", "via: 10.0.0.1", "via: 10.0.2.1",
+			"{link: br-ns, addresses: [10.0.0.3/24]}", "{link: br2, addresses: [10.0.2.3/24]}").Replace(seed),
 		want: []string{
+			"ip -n seed.ns2 route del 10.9.0.0/16 via 10.0.0.1",
 			"ip link delete np-",
+			"ip link add nb-", "ip link set nb-", "ip link property add dev nb-",
 			"ip link add np-", "ip link set np-", "ip link property add dev np-", "ip link set np-",
 			"sysctl -qw net.ipv6.conf.np-",
 			"ip -n seed.ns2 link set eth0 up",
-			"ip -n seed.ns2 addr add 10.0.0.3/24 dev eth0",
-			"ip -n seed.ns2 route replace 10.9.0.0/16 via 10.0.0.1",
+			"ip -n seed.ns2 addr add 10.0.2.3/24 dev eth0",
+			"ip link set nb-",
+			"ip -n seed.ns2 route add 10.9.0.0/16 via 10.0.2.1",
 		},
 	}, {
 		name: "router: forwarding on",
