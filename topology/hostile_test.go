@@ -34,7 +34,8 @@ func parseTime(name string, data []byte, limit time.Duration) (time.Duration, er
 
 // TestBadFilesFast checks that every bad file is rejected quickly.
 func TestBadFilesFast(t *testing.T) {
-	limit := 200 * time.Millisecond * timeScale
+	// The slowest takes about 150 ms here; the margin is for a busy CI.
+	limit := 500 * time.Millisecond * timeScale
 	var slowest string
 	var worst time.Duration
 	files := testFiles(t, "bad")
@@ -59,11 +60,12 @@ func TestBadFilesFast(t *testing.T) {
 }
 
 // TestHugeFiles checks hostile files of 10 MB, refused up front, and of
-// just under MaxFileSize: each is rejected within 2 seconds, with a
+// just under MaxFileSize: each is rejected within seconds, with a
 // message that says why.
 func TestHugeFiles(t *testing.T) {
 	const size = MaxFileSize - 1000
-	limit := 2 * time.Second * timeScale
+	// The slowest takes about 1.6 s here; the margin is for a busy CI.
+	limit := 5 * time.Second * timeScale
 	lab := func(n int) []byte { // a valid lab of at least n bytes
 		var b bytes.Buffer
 		b.WriteString("name: huge\nbridges: {br0: {}}\nnodes:\n")
@@ -149,7 +151,7 @@ func TestMergeChain(t *testing.T) {
 	for i := 1; i < 10; i++ {
 		fmt.Fprintf(&b, "  n%d:\n    sysctls: &l%d {<<: [%s]}\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*l%d, ", i-1), 10), ", "))
 	}
-	limit := 200 * time.Millisecond * timeScale
+	limit := 500 * time.Millisecond * timeScale
 	start := time.Now()
 	lab, err := Parse("chain.yaml", []byte(b.String()))
 	if d := time.Since(start); d > limit {
