@@ -59,6 +59,14 @@ func FuzzPlan(f *testing.F) {
 		checkPlanText(t, s1)
 		st := checkKernelNames(t, p)
 		checkDown(t, lab, st)
+		// A running lab and its own file differ in nothing.
+		r, err := Reconcile(lab, again, running(t, lab))
+		if err != nil {
+			t.Fatalf("reconciling a lab with its own file: %v", err)
+		}
+		if !r.Empty() {
+			t.Fatalf("reconciling a lab with its own file plans:\n%s", script(t, r))
+		}
 	})
 }
 
