@@ -27,7 +27,10 @@ package main
 #define ETC_NETNS "/etc/netns/"
 
 // resolve writes the namespace name of ref ("LAB.NODE", or a bare NODE
-// that is unique among /run/netns entries) into out; 0 on success.
+// that is unique among running labs) into out; 0 on success. A bare name
+// is looked for as /run/netns/LAB.NODE for each lab with state in
+// /run/nslab: a handful of entries, where /run/netns may hold thousands
+// (and a tmpfs directory that once held them stays slow to read).
 static int nslab_resolve(const char *ref, char *out, size_t n) {
 	if (strchr(ref, '/') || strlen(ref) + 1 > n || ref[0] == '.' || ref[0] == 0)
 		return -1;
@@ -35,17 +38,18 @@ static int nslab_resolve(const char *ref, char *out, size_t n) {
 		strcpy(out, ref);
 		return 0;
 	}
-	DIR *d = opendir(NETNS_DIR);
+	DIR *d = opendir(STATE_DIR);
 	if (!d)
 		return -1;
 	int found = 0;
-	size_t rl = strlen(ref);
+	char path[768];
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL) {
-		size_t l = strlen(e->d_name);
-		if (l > rl + 1 && e->d_name[l - rl - 1] == '.' && strcmp(e->d_name + l - rl, ref) == 0 &&
-		    strchr(e->d_name, '.') == e->d_name + l - rl - 1 && l + 1 <= n) {
-			strcpy(out, e->d_name);
+		if (e->d_name[0] == '.' || strlen(e->d_name) + 1 + strlen(ref) + 1 > n)
+			continue;
+		snprintf(path, sizeof path, NETNS_DIR "%s.%s", e->d_name, ref);
+		if (access(path, F_OK) == 0) {
+			snprintf(out, n, "%s.%s", e->d_name, ref);
 			found++;
 		}
 	}
