@@ -11,6 +11,23 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// findLink finds a link by name in a namespace; a link that is not there
+// is no error, and l is nil then.
+func findLink(c *Conn, ns, name string) (h *netlink.Handle, l netlink.Link, err error) {
+	if h, err = c.Handle(ns); err != nil {
+		return nil, nil, err
+	}
+	l, err = h.LinkByName(name)
+	var notFound netlink.LinkNotFoundError
+	if errors.As(err, &notFound) {
+		return h, nil, nil
+	}
+	if err != nil {
+		return nil, nil, opErr(ns, "finding "+name, err)
+	}
+	return h, l, nil
+}
+
 // The operations of a reconciling up: they remove or replace what a
 // changed topology no longer has. Each tolerates that the object is
 // already gone, so that a plan interrupted part-way can run again.
@@ -29,17 +46,9 @@ func (o *AddrDel) String() string {
 }
 
 func (o *AddrDel) Apply(c *Conn) error {
-	h, err := c.Handle(o.NS)
-	if err != nil {
+	h, l, err := findLink(c, o.NS, o.Name)
+	if err != nil || l == nil {
 		return err
-	}
-	l, err := h.LinkByName(o.Name)
-	var notFound netlink.LinkNotFoundError
-	if errors.As(err, &notFound) {
-		return nil
-	}
-	if err != nil {
-		return opErr(o.NS, "finding "+o.Name, err)
 	}
 	err = h.AddrDel(l, &netlink.Addr{IPNet: ipnet(o.Addr)})
 	if errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.ENOENT) {

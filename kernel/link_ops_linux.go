@@ -453,17 +453,9 @@ func (o *LinkDel) Namespace() string { return o.NS }
 func (o *LinkDel) String() string    { return fmt.Sprintf("%s link delete %s", ipn(o.NS), o.Name) }
 
 func (o *LinkDel) Apply(c *Conn) error {
-	h, err := c.Handle(o.NS)
-	if err != nil {
+	h, l, err := findLink(c, o.NS, o.Name)
+	if err != nil || l == nil {
 		return err
-	}
-	l, err := h.LinkByName(o.Name)
-	var notFound netlink.LinkNotFoundError
-	if errors.As(err, &notFound) {
-		return nil
-	}
-	if err != nil {
-		return opErr(o.NS, "finding "+o.Name, err)
 	}
 	c.indexes.Delete(o.NS + "\x00" + o.Name)
 	err = h.LinkDel(l)
