@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -83,5 +84,64 @@ func TestParseLinkLine(t *testing.T) {
 	name, alts := parseLinkLine(line)
 	if name != "np-kvsspcrphv" || len(alts) != 2 || alts[1] != "bench-star-20.h1.eth0" || alts[0] != "nslab:bench-star-20:port:h1:eth0" {
 		t.Errorf("parseLinkLine = %q, %q", name, alts)
+	}
+}
+
+// The reconcile test's files: one host's interface with an MTU, and one
+// node more whose addresses the file does not use yet.
+func TestPrepareReconcile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bench-star-300.yaml")
+	if err := os.WriteFile(path, []byte(fallbackStar("bench-star-300", 300, false)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lf, err := readLabFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := (&bench{}).prepareReconcile("bench-star-300", path, lf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.node != "h150" || f.iface != "eth0" || f.keep != "h1" || f.added != "h301" || f.link != "br0" {
+		t.Errorf("node %s %s, keep %s, added %s on %s", f.node, f.iface, f.keep, f.added, f.link)
+	}
+	orig, _ := os.ReadFile(path)
+	if got, _ := os.ReadFile(f.mtuPath); string(got) != strings.Replace(string(orig),
+		"eth0: {link: br0, addresses: [10.0.0.151/16,", "eth0: {link: br0, mtu: 1400, addresses: [10.0.0.151/16,", 1) {
+		t.Errorf("the mtu file is not the file with mtu: 1400 on h150's eth0")
+	}
+	if m, err := readLabFile(f.mtuPath); err != nil || len(m.Nodes) != 300 || m.Name != "bench-star-300" {
+		t.Errorf("mtu file: %v", err)
+	}
+	if got, _ := os.ReadFile(f.addPath); string(got) != strings.Replace(string(orig), "  h151:\n",
+		"  h301:\n    interfaces:\n      eth0: {link: br0, addresses: [10.0.1.46/16, \"fd10::12e/64\"]}\n  h151:\n", 1) {
+		t.Errorf("the add file is not the file with h301 (10.0.1.46/16, fd10::12e/64) before h151")
+	}
+	if a, err := readLabFile(f.addPath); err != nil || len(a.Nodes) != 301 {
+		t.Errorf("add file: %v", err)
+	}
+
+	// Block style, no name: the name is added (else up would name the lab
+	// after the file), the mtu goes on a line of its own, a MAC is not copied.
+	path = filepath.Join(dir, "lab.yaml")
+	head := "nodes:\n  a:\n    interfaces:\n      eth0: {link: br, addresses: [10.9.0.2/24]}\n"
+	tail := "  b:\n    interfaces:\n      eth0:\n        link: br\n        mac: 02:00:00:00:00:01\n        addresses: [10.9.0.3/24]\n" +
+		"bridges:\n  br: {addresses: [10.9.0.4/24]}\n"
+	if err := os.WriteFile(path, []byte(head+tail), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if lf, err = readLabFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if f, err = (&bench{}).prepareReconcile("lab", path, lf); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(f.mtuPath); string(got) != "name: lab\n"+head+strings.Replace(tail, "      eth0:\n", "      eth0:\n        mtu: 1400\n", 1) {
+		t.Errorf("mtu file:\n%s", got)
+	}
+	added := "  h3:\n    interfaces:\n      eth0:\n        link: br\n        addresses: [10.9.0.5/24]\n"
+	if got, _ := os.ReadFile(f.addPath); string(got) != "name: lab\nnodes:\n"+added+strings.TrimPrefix(head, "nodes:\n")+tail {
+		t.Errorf("add file:\n%s", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,10 +70,14 @@ func (b *bench) nslabStar(ctx context.Context, n int) *lifecycle {
 	lc.Gen = how
 	for rep := 0; rep < b.cfg.repeat && ctx.Err() == nil && lc.Err == ""; rep++ {
 		sample := 0
+		var whileUp func()
 		if rep == 0 {
 			sample = min(20, n)
+			if len(b.cfg.sizes) > 0 && n == slices.Max(b.cfg.sizes) {
+				whileUp = func() { b.reconcile(ctx, name, path, n) }
+			}
 		}
-		b.nslabLifecycle(ctx, lc, name, path, sample, 5*time.Minute)
+		b.nslabLifecycle(ctx, lc, name, path, sample, 5*time.Minute, whileUp)
 	}
 	return lc
 }
@@ -91,10 +96,11 @@ func (b *bench) settle(ctx context.Context) {
 	}
 }
 
-// nslabLifecycle runs up, a sampled reachability check (when sample > 0)
-// and down of one lab, and checks that nothing of it is left. Only up and
-// down are timed; each call adds one run to lc.
-func (b *bench) nslabLifecycle(ctx context.Context, lc *lifecycle, name, path string, sample int, timeout time.Duration) {
+// nslabLifecycle runs up, a sampled reachability check (when sample > 0),
+// whileUp (when set: more tests on the running lab) and down of one lab,
+// and checks that nothing of it is left. Only up and down are timed; each
+// call adds one run to lc.
+func (b *bench) nslabLifecycle(ctx context.Context, lc *lifecycle, name, path string, sample int, timeout time.Duration, whileUp func()) {
 	lf, err := readLabFile(path)
 	if err != nil {
 		lc.Err = err.Error()
@@ -135,6 +141,9 @@ func (b *bench) nslabLifecycle(ctx context.Context, lc *lifecycle, name, path st
 			lc.NeighFull = true
 		}
 		progress("%s: check: %s", lc.label(), lc.Verify)
+	}
+	if whileUp != nil && ctx.Err() == nil {
+		whileUp()
 	}
 	if ctx.Err() != nil {
 		return
@@ -235,13 +244,13 @@ func (b *bench) bigRun(ctx context.Context) {
 	default:
 		lc.Topo = fmt.Sprintf("%d hosts in LANs of ≤1000 joined by a router, dual-stack", n)
 	}
-	b.nslabLifecycle(ctx, lc, name, path, 100, 10*time.Minute)
+	b.nslabLifecycle(ctx, lc, name, path, 100, 10*time.Minute, nil)
 	for attempt := 2; attempt <= 3 && strings.HasPrefix(lc.Err, "up: ") && ctx.Err() == nil; attempt++ {
 		// A failed up is a result, reported; another attempt measures
 		// the rest (check, down, leftovers).
 		progress("%s: %s; trying again (attempt %d of 3)", lc.label(), lc.Err, attempt)
 		lc.Failed = append(lc.Failed, fmt.Sprintf("attempt %d failed after %s: %s", attempt-1, secs(lc.Up), lc.Err))
 		lc.Err, lc.Up = "", 0
-		b.nslabLifecycle(ctx, lc, name, path, 100, 10*time.Minute)
+		b.nslabLifecycle(ctx, lc, name, path, 100, 10*time.Minute, nil)
 	}
 }

@@ -53,6 +53,9 @@ type results struct {
 	tcp   []*tcpPath
 	notes []string
 	once  map[string]bool
+
+	// reconcile: changes made to the largest nslab star while it runs.
+	reconcile *reconcileRun
 }
 
 func (r *results) add(l *lifecycle) {
@@ -190,6 +193,9 @@ func (b *bench) render(interrupted bool) rendered {
 	r := &b.res
 	var tables []*table
 	tables = append(tables, b.targetTable(), b.starTable(), b.scalingTable())
+	if t := b.reconcileTable(); t != nil {
+		tables = append(tables, t)
+	}
 	if t := b.bigTable(); t != nil {
 		tables = append(tables, t)
 	}
