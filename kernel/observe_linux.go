@@ -49,6 +49,12 @@ type State struct {
 	Names map[string]string
 	// Addrs are the root namespace's global addresses.
 	Addrs []HostAddr
+	// Stale holds the inspected entries of /run/netns that are no
+	// namespace but an empty file with nothing mounted on it: what nslab
+	// leaves when it is killed while it creates a namespace (the file
+	// exists before the bind mount) or deletes one (after the unmount).
+	// They map to "" in Namespaces as well.
+	Stale map[string]bool
 }
 
 // HostAddr is an address of the root namespace and the link it is on.
@@ -74,7 +80,7 @@ type RootLink struct {
 // Observe reads the state of the machine. inspect chooses the namespaces
 // whose mark is read (nil reads all); the others are only listed.
 func Observe(c *Conn, inspect func(name string) bool) (*State, error) {
-	st := &State{Namespaces: map[string]string{}, Links: map[string]*RootLink{}, Names: map[string]string{}}
+	st := &State{Namespaces: map[string]string{}, Links: map[string]*RootLink{}, Names: map[string]string{}, Stale: map[string]bool{}}
 	if err := observeLinks(c, st); err != nil {
 		return nil, err
 	}
@@ -92,6 +98,9 @@ func Observe(c *Conn, inspect func(name string) bool) (*State, error) {
 	marks := readMarks(todo)
 	for i, n := range todo {
 		st.Namespaces[n] = marks[i]
+		if marks[i] == "" && staleNetns(n) {
+			st.Stale[n] = true
+		}
 	}
 	return st, nil
 }
@@ -167,6 +176,37 @@ func readMarks(names []string) []string {
 	}
 	wg.Wait()
 	return marks
+}
+
+// staleNetns reports whether a /run/netns entry is an empty regular file
+// that is no mount point: no namespace, and nothing of anyone else's.
+func staleNetns(name string) bool {
+	path := NetnsPath(name)
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != 0 {
+		return false
+	}
+	var fs unix.Statfs_t
+	if unix.Statfs(path, &fs) != nil || fs.Type == unix.NSFS_MAGIC {
+		return false
+	}
+	return !isMountPoint(path)
+}
+
+// isMountPoint reports whether something is mounted at path, by the
+// mount table (a file bind-mounted from the same file system looks like
+// any other file to stat). Unreadable counts as mounted.
+func isMountPoint(path string) bool {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return true
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[4] == path {
+			return true
+		}
+	}
+	return false
 }
 
 // NetnsMark returns the loopback alias of a named namespace, or "" when

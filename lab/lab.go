@@ -65,11 +65,16 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 	if running {
 		opt.logf("lab %s is running: changing %s", t.Name, p.Summary())
 	}
-	if err := saveTopology(t.Name, source); err != nil {
-		return err
+	// The marker goes first: killed between the two, a lab keeps its old
+	// file and the marker, and the next up builds it anew.
+	if err := os.MkdirAll(labDir(t.Name), 0o755); err != nil {
+		return fmt.Errorf("saving lab state: %w", err)
 	}
 	if err := os.WriteFile(buildingFile(t.Name), nil, 0o644); err != nil {
 		return fmt.Errorf("saving lab state: %w", err)
+	}
+	if err := saveTopology(t.Name, source); err != nil {
+		return err
 	}
 	err = apply(ctx, c, p, opt, func() error {
 		start := time.Now()
@@ -204,7 +209,7 @@ func down(c *kernel.Conn, name string, opt *Options) error {
 		opt.logf("ended %d processes in lab %s", n, name)
 	}
 	opt.timing("processes", len(spaces), time.Since(start))
-	if err := apply(context.Background(), c, plan.Down(name, st), opt, nil); err != nil {
+	if err := apply(context.Background(), c, plan.Down(name, st, savedFor(name, st)), opt, nil); err != nil {
 		return err
 	}
 	return os.RemoveAll(labDir(name))
@@ -231,7 +236,14 @@ func saveTopology(name string, source []byte) error {
 	if err := os.MkdirAll(labDir(name), 0o755); err != nil {
 		return fmt.Errorf("saving lab state: %w", err)
 	}
-	return os.WriteFile(topologyFile(name), source, 0o644)
+	tmp := topologyFile(name) + ".new"
+	if err := os.WriteFile(tmp, source, 0o644); err != nil {
+		return fmt.Errorf("saving lab state: %w", err)
+	}
+	if err := os.Rename(tmp, topologyFile(name)); err != nil {
+		return fmt.Errorf("saving lab state: %w", err)
+	}
+	return nil
 }
 
 // lock takes the lab's lock, waiting (and saying so) while another nslab

@@ -262,23 +262,62 @@ func routeOps(lab *topology.Lab) []kernel.Op {
 	return ops
 }
 
+// Saved is what nslab's own state says of a lab, for Down: the topology
+// the lab was last built or changed from (nil when there is none, or it
+// cannot be read) and whether the lab's state directory exists.
+type Saved struct {
+	Topology *topology.Lab
+	StateDir bool
+}
+
 // Down plans the removal of everything the observed state marks as the
 // lab's. The lab's links in the root namespace go first, in one batch when
 // their link group holds nothing else (each veth takes its peer in a node
 // along); then the namespaces, which the kernel frees in the background.
-// Nothing unmarked is ever touched.
-func Down(lab string, st *kernel.State) *Plan {
+// Nothing unmarked is ever touched, except what nslab leaves when it is
+// killed part-way, which saved (optional) tells apart:
+//
+//   - a root link killed before its alias was set (the alias comes in the
+//     message after the creating one): it is taken as the lab's when it has
+//     no alias, is in the lab's link group and has a kernel name that the
+//     saved topology gives, all three;
+//   - an entry of /run/netns that is an empty file, killed before the bind
+//     mount or after the unmount (st.Stale): removed when it is named as
+//     one of the lab's nodes and the lab's state directory exists or the
+//     saved topology has that node.
+//
+// A namespace that is mounted always has its mark: NetnsAdd marks lo
+// before it bind-mounts the namespace, and a namespace that was never
+// mounted dies with the nslab that made it.
+func Down(lab string, st *kernel.State, saved ...Saved) *Plan {
+	var sv Saved
+	if len(saved) > 0 {
+		sv = saved[0]
+	}
 	p := &Plan{Lab: lab}
 	p.add("bridges down", bridgeDownOps(lab, st))
-	p.add("links", linkDelOps(lab, st))
+	p.add("links", linkDelOps(lab, st, sv.Topology))
 	var spaces []kernel.Op
 	for _, name := range sortedKeys(st.Namespaces) {
-		if l, _, _, ok := kernel.ParseMarker(st.Namespaces[name]); ok && l == lab {
+		if l, _, _, ok := kernel.ParseMarker(st.Namespaces[name]); ok && l == lab || staleOfLab(lab, name, st, sv) {
 			spaces = append(spaces, &kernel.NetnsDel{Name: name})
 		}
 	}
 	p.add("namespaces", spaces)
 	return p
+}
+
+// staleOfLab reports whether a /run/netns entry is an empty file that a
+// killed nslab left for one of the lab's nodes.
+func staleOfLab(lab, ns string, st *kernel.State, sv Saved) bool {
+	if !st.Stale[ns] {
+		return false
+	}
+	l, node, ok := SplitNetnsName(ns)
+	if !ok || l != lab || node == "" {
+		return false
+	}
+	return sv.StateDir || sv.Topology != nil && sv.Topology.Node(node) != nil
 }
 
 func bridgeDownOps(lab string, st *kernel.State) []kernel.Op {
@@ -291,16 +330,27 @@ func bridgeDownOps(lab string, st *kernel.State) []kernel.Op {
 	return ops
 }
 
-// linkDelOps deletes the lab's marked root links: by group when the group
-// is the lab's alone, else one by one.
-func linkDelOps(lab string, st *kernel.State) []kernel.Op {
+// linkDelOps deletes the lab's marked root links, and its unmarked ones
+// that saved names (see Down): by group when the group is the lab's
+// alone, else one by one.
+func linkDelOps(lab string, st *kernel.State, saved *topology.Lab) []kernel.Op {
 	group := Group(lab)
 	var ours []string
+	var names map[string]bool // the root names of saved, made when needed
 	groupIsOurs := true
 	for _, name := range sortedKeys(st.Links) {
 		l := st.Links[name]
 		owner, _, _, ok := kernel.ParseMarker(l.Alias)
 		mine := ok && owner == lab
+		if !mine && l.Alias == "" && l.Group == group && saved != nil {
+			if names == nil {
+				names = map[string]bool{}
+				for _, w := range rootNames(saved) {
+					names[w.name] = true
+				}
+			}
+			mine = names[name]
+		}
 		if mine {
 			ours = append(ours, name)
 		}

@@ -96,18 +96,34 @@ func since(t time.Time) time.Duration { return time.Since(t).Round(100 * time.Mi
 
 func newDown() *cobra.Command {
 	var name string
-	var quiet, timings bool
+	var quiet, timings, all bool
 	cmd := &cobra.Command{
-		Use:   "down [FILE | LAB]",
+		Use:   "down [FILE | LAB | --all]",
 		Short: "Remove a lab and end the processes running in it",
 		Long: `Remove everything nslab made for a lab: its namespaces, bridges and cables,
 and end the processes running in its nodes. Objects that nslab did not make
-are never touched. Removing a lab that is not running is no error.`,
+are never touched. Removing a lab that is not running is no error.
+
+What an nslab killed part-way (kill -9, a crash) left goes too: links
+made but not yet marked, which down recognises by the lab's link group and
+a kernel name of the lab's saved topology, and empty /run/netns entries
+of the lab's nodes.
+
+--all removes every lab on this machine, orphans of crashed runs
+included, found by the marks nslab puts on what it makes; it prints what it
+removed per lab.`,
 		Example: `  sudo nslab down examples/seed.yaml
   sudo nslab down seed
-  sudo nslab down --lab seed`,
+  sudo nslab down --lab seed
+  sudo nslab down --all`,
 		Args: args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
+			if all {
+				if name != "" || len(a) > 0 {
+					return &usageError{errors.New("down --all takes no lab: it removes every lab")}
+				}
+				return downAll(cmd, quiet, timings)
+			}
 			target, err := downTarget(name, a)
 			if err != nil {
 				return err
@@ -126,9 +142,32 @@ are never touched. Removing a lab that is not running is no error.`,
 		},
 	}
 	cmd.Flags().StringVar(&name, "lab", "", "the name of the lab to remove")
+	cmd.Flags().BoolVar(&all, "all", false, "remove every lab on this machine, and what crashed runs left")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing on success")
 	cmd.Flags().BoolVar(&timings, "timings", false, "print how long each stage took (to stderr)")
 	return cmd
+}
+
+// downAll runs down --all: one line per lab found.
+func downAll(cmd *cobra.Command, quiet, timings bool) error {
+	start := time.Now()
+	removed, err := lab.DownAll(context.Background(), lab.Options{Logf: logf, Timings: timings})
+	out := cmd.OutOrStdout()
+	for _, r := range removed {
+		switch {
+		case r.Err != nil:
+			fmt.Fprintf(out, "lab %s: %v\n", r.Lab, r.Err)
+		case !quiet:
+			fmt.Fprintf(out, "lab %s is down: removed %s\n", r.Lab, r)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if !quiet {
+		fmt.Fprintf(out, "%s down in %s\n", plural(len(removed), "lab"), since(start))
+	}
+	return nil
 }
 
 // downTarget picks the lab to remove: --lab, a topology file, or a lab

@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/nslab/nslab/plan"
 )
 
 // RequireRoot skips the test unless it runs as root.
@@ -52,10 +55,29 @@ func Leftovers(lab string) []string {
 			left = append(left, "namespace "+e.Name())
 		}
 	}
-	out, _ := exec.Command("ip", "-o", "-d", "link", "show").CombinedOutput()
+	// Only lines of links count: ip also prints notes such as "Dump was
+	// interrupted and may be inconsistent." while links come and go.
+	out, _ := exec.Command("ip", "-o", "-d", "link", "show").Output()
 	for _, line := range strings.Split(string(out), "\n") {
+		if !linkLine.MatchString(line) {
+			continue
+		}
 		if strings.Contains(line, "nslab:"+lab+":") || strings.Contains(line, "altname "+lab+".") {
 			left = append(left, "link "+strings.Fields(line)[1])
+		}
+	}
+	// Links of the lab's group, marked or not: a link made by an nslab
+	// killed before it set the link's alias has only its group.
+	seen := map[string]bool{}
+	for _, l := range left {
+		seen[l] = true
+	}
+	out, _ = exec.Command("ip", "-o", "link", "show", "group", fmt.Sprint(plan.Group(lab))).Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && linkLine.MatchString(line) {
+			if l := "link " + f[1]; !seen[l] {
+				left = append(left, l)
+			}
 		}
 	}
 	mounts, _ := os.ReadFile("/proc/self/mounts")
@@ -71,6 +93,9 @@ func Leftovers(lab string) []string {
 	}
 	return left
 }
+
+// linkLine matches a line of ip -o link show: "12: name…".
+var linkLine = regexp.MustCompile(`^[0-9]+: `)
 
 // CheckLeaks fails the test if anything of the lab remains. It does not
 // wait: down must have removed everything by the time it returns.
