@@ -19,10 +19,11 @@ const EtcNetnsDir = "/etc/netns"
 // Exec replaces the calling process with argv running in the named
 // namespace, the way ip netns exec does: a private mount namespace, /sys
 // mounted afresh for the network namespace and /etc/netns/NAME/* bound
-// over /etc. It returns only on failure.
+// over /etc. hosts, when set and when /etc/netns/NAME has no hosts file,
+// is bound over /etc/hosts. It returns only on failure.
 //
 // Equivalent to: ip netns exec NAME ARGV...
-func Exec(name string, argv, env []string) error {
+func Exec(name string, argv, env []string, hosts string) error {
 	if len(argv) == 0 {
 		return errors.New("no command given")
 	}
@@ -35,7 +36,7 @@ func Exec(name string, argv, env []string) error {
 		return fmt.Errorf("opening namespace %s: %w", name, err)
 	}
 	runtime.LockOSThread() // never unlocked: this thread becomes the new program
-	if err := enter(name, ns); err != nil {
+	if err := enter(name, ns, hosts); err != nil {
 		return err
 	}
 	return syscall.Exec(path, argv, env)
@@ -43,7 +44,7 @@ func Exec(name string, argv, env []string) error {
 
 // enter moves the calling thread into a private mount namespace and the
 // network namespace, then mounts /sys and /etc files for it.
-func enter(name string, ns int) error {
+func enter(name string, ns int, hosts string) error {
 	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 		return fmt.Errorf("unsharing the mount namespace: %w", err)
 	}
@@ -57,7 +58,28 @@ func enter(name string, ns int) error {
 	if err := remountSys(name); err != nil {
 		return err
 	}
-	return bindEtc(name)
+	if err := bindEtc(name); err != nil {
+		return err
+	}
+	return bindHosts(name, hosts)
+}
+
+// bindHosts binds hosts over /etc/hosts unless the namespace has a hosts
+// file of its own in /etc/netns/NAME or hosts does not exist.
+func bindHosts(name, hosts string) error {
+	if hosts == "" {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(EtcNetnsDir, name, "hosts")); err == nil {
+		return nil
+	}
+	if _, err := os.Stat(hosts); err != nil {
+		return nil
+	}
+	if err := unix.Mount(hosts, "/etc/hosts", "none", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("binding %s over /etc/hosts: %w", hosts, err)
+	}
+	return nil
 }
 
 func remountSys(name string) error {

@@ -60,7 +60,10 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 	opt.timing("plan", p.Len(), time.Since(start))
 	if running && p.Empty() {
 		opt.logf("lab %s is running and matches the file: nothing to change", t.Name)
-		return saveTopology(t.Name, source)
+		if err := saveTopology(t.Name, source); err != nil {
+			return err
+		}
+		return writeNames(t)
 	}
 	if running {
 		opt.logf("lab %s is running: changing %s", t.Name, p.Summary())
@@ -91,6 +94,9 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 			return fmt.Errorf("%w\nundoing the partial lab also failed: %v", err, derr)
 		}
 		return fmt.Errorf("%w\nnothing of lab %s was left behind", err, t.Name)
+	}
+	if err := writeNames(t); err != nil {
+		return err
 	}
 	return os.Remove(buildingFile(t.Name))
 }

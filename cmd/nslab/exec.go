@@ -69,7 +69,7 @@ func execIn(ref string, argv, extraEnv []string) error {
 	}
 	env := append(os.Environ(), "NSLAB_LAB="+n.Lab, "NSLAB_NODE="+n.Name)
 	env = append(env, extraEnv...)
-	if err := kernel.Exec(n.Netns(), argv, env); err != nil {
+	if err := kernel.Exec(n.Netns(), argv, env, lab.HostsFile(n.Lab)); err != nil {
 		return fmt.Errorf("%s: running %s: %w", n.Netns(), argv[0], err)
 	}
 	return nil
