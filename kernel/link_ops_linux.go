@@ -101,7 +101,11 @@ func (o *BridgeAdd) Apply(c *Conn) error {
 // Equivalent to: ip [-n NS] link add NAME type veth peer name PEER netns
 // PEERNS; ip link set NAME master MASTER up
 type VethAdd struct {
-	NS, Name         string
+	NS, Name string
+	// Index is the interface index asked for the end Name; 0 lets the
+	// kernel choose. See plan.peerIndex for why a cable between two nodes
+	// asks for one.
+	Index            int32
 	Tags             Tags
 	MTU              int
 	MAC              net.HardwareAddr
@@ -122,7 +126,11 @@ func (o *VethAdd) String() string {
 	if o.PeerNS != "" {
 		peer += " netns " + o.PeerNS
 	}
-	out := []string{fmt.Sprintf("%s link add %s%s type veth %s", ipn(o.NS), o.Name, attrs(o.MTU, o.MAC, o.Tags.Group), peer)}
+	index := ""
+	if o.Index != 0 {
+		index = fmt.Sprintf(" index %d", o.Index)
+	}
+	out := []string{fmt.Sprintf("%s link add %s%s%s type veth %s", ipn(o.NS), o.Name, index, attrs(o.MTU, o.MAC, o.Tags.Group), peer)}
 	out = append(out, end(o.NS, o.Name, o.Tags, o.Master, false)...)
 	return lines(append(out, end(o.PeerNS, o.PeerName, o.PeerTags, o.PeerMaster, true)...)...)
 }
@@ -162,7 +170,7 @@ func (o *VethAdd) create(c *Conn) (int32, error) {
 		return 0, err
 	}
 	defer unix.Close(peerNS)
-	self := linkSpec{name: o.Name, mtu: o.MTU, mac: o.MAC, group: o.Tags.Group}
+	self := linkSpec{index: o.Index, name: o.Name, mtu: o.MTU, mac: o.MAC, group: o.Tags.Group}
 	peer := linkSpec{name: o.PeerName, mtu: o.MTU, mac: o.PeerMAC, group: o.PeerTags.Group}
 	if self.master, err = c.masterIndex(o.NS, o.Master); err != nil {
 		return 0, err

@@ -27,6 +27,7 @@ func linkMsg(typ, flags int, index int32, name string) (*nl.NetlinkRequest, *nl.
 
 // linkSpec is what a new link can be given in its creating message.
 type linkSpec struct {
+	index  int32 // asked of the kernel; 0 lets it choose
 	name   string
 	mtu    int
 	mac    net.HardwareAddr
@@ -62,7 +63,7 @@ func vethMsg(self, peer linkSpec, peerNS int, up bool) *nl.NetlinkRequest {
 	if up {
 		flags |= unix.NLM_F_ECHO
 	}
-	req, msg := linkMsg(unix.RTM_NEWLINK, flags, 0, self.name)
+	req, msg := linkMsg(unix.RTM_NEWLINK, flags, self.index, self.name)
 	if up {
 		msg.Flags, msg.Change = unix.IFF_UP, unix.IFF_UP
 	}

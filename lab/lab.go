@@ -46,7 +46,7 @@ func Up(ctx context.Context, t *topology.Lab, source []byte, opt Options) error 
 
 func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt *Options) error {
 	start := time.Now()
-	p, running, err := planFor(c, t, opt)
+	p, t, running, err := planFor(c, t, source, opt)
 	if errors.Is(err, errUnfinished) {
 		opt.logf("lab %s: its last build or change did not finish; building it anew", t.Name)
 		if err := down(c, t.Name, opt); err != nil {
@@ -63,6 +63,9 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 		if err := saveTopology(t.Name, source); err != nil {
 			return err
 		}
+		if err := saveAssignments(t); err != nil {
+			return err
+		}
 		return writeNames(t)
 	}
 	if running {
@@ -77,6 +80,9 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 		return fmt.Errorf("saving lab state: %w", err)
 	}
 	if err := saveTopology(t.Name, source); err != nil {
+		return err
+	}
+	if err := saveAssignments(t); err != nil {
 		return err
 	}
 	err = apply(ctx, c, p, opt, func() error {
@@ -114,11 +120,17 @@ func buildingFile(name string) string { return filepath.Join(labDir(name), "buil
 // running says. A running lab's nodes that the saved topology names are
 // listed but not inspected one by one, so that a small change to a big
 // lab stays small; the other namespaces of the lab's prefix are.
-func planFor(c *kernel.Conn, t *topology.Lab, opt *Options) (p *plan.Plan, running bool, err error) {
+func planFor(c *kernel.Conn, t *topology.Lab, source []byte, opt *Options) (p *plan.Plan, now *topology.Lab, running bool, err error) {
 	start := time.Now()
 	old, err := savedTopology(t.Name)
 	if err != nil {
-		return nil, true, err
+		return nil, t, true, err
+	}
+	if old != nil && len(t.Assignments()) > 0 {
+		// Addresses nslab chose stay with their interfaces.
+		if t, err = reparse(t, source, savedAssignments(t.Name)); err != nil {
+			return nil, t, true, err
+		}
 	}
 	prefix := plan.NetnsName(t.Name, "")
 	inspect := func(ns string) bool {
@@ -126,18 +138,28 @@ func planFor(c *kernel.Conn, t *topology.Lab, opt *Options) (p *plan.Plan, runni
 	}
 	st, err := kernel.Observe(c, inspect)
 	if err != nil {
-		return nil, false, err
+		return nil, t, false, err
 	}
 	opt.timing("observe", len(st.Namespaces)+len(st.Links), time.Since(start))
 	if old != nil {
 		p, err = plan.Reconcile(old, t, st)
-		return p, true, err
+		return p, t, true, err
 	}
 	p, err = plan.Up(t, st)
 	if errors.Is(err, plan.ErrLabExists) {
-		return nil, true, errUnfinished
+		return nil, t, true, errUnfinished
 	}
-	return p, false, err
+	return p, t, false, err
+}
+
+// reparse parses a lab's file again with the addresses chosen before.
+func reparse(t *topology.Lab, source []byte, prior topology.Assignments) (*topology.Lab, error) {
+	nt, err := topology.ParseWith(t.File, source, prior)
+	if err != nil {
+		return nil, err
+	}
+	nt.Name = t.Name
+	return nt, nil
 }
 
 // savedTopology reads the topology a running lab was built from: nil if
@@ -151,7 +173,7 @@ func savedTopology(name string) (*topology.Lab, error) {
 	if _, serr := os.Stat(buildingFile(name)); err != nil || serr == nil {
 		return nil, errUnfinished
 	}
-	old, err := topology.Parse(topologyFile(name), data)
+	old, err := topology.ParseWith(topologyFile(name), data, savedAssignments(name))
 	if err != nil {
 		return nil, errUnfinished
 	}
@@ -161,8 +183,8 @@ func savedTopology(name string) (*topology.Lab, error) {
 
 // Plan is what Up would do to the machine as observed through c: build t
 // from scratch or, when the lab is running, change it (running).
-func Plan(c *kernel.Conn, t *topology.Lab) (p *plan.Plan, running bool, err error) {
-	p, running, err = planFor(c, t, &Options{})
+func Plan(c *kernel.Conn, t *topology.Lab, source []byte) (p *plan.Plan, running bool, err error) {
+	p, _, running, err = planFor(c, t, source, &Options{})
 	if errors.Is(err, errUnfinished) {
 		return nil, true, fmt.Errorf("lab %s is running, but its last build or change did not finish: up would remove it and build it anew", t.Name)
 	}

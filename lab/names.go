@@ -2,6 +2,7 @@ package lab
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,6 +44,43 @@ func renderHosts(t *topology.Lab) []byte {
 		}
 	}
 	return []byte(b.String())
+}
+
+// assignedFile keeps the addresses nslab chose for a running lab, one
+// member per line: "MEMBER ADDR,ADDR".
+func assignedFile(name string) string { return filepath.Join(labDir(name), "assigned") }
+
+// savedAssignments reads them; a missing or unreadable file is none.
+func savedAssignments(name string) topology.Assignments {
+	b, err := os.ReadFile(assignedFile(name))
+	if err != nil {
+		return nil
+	}
+	a := topology.Assignments{}
+	for _, line := range strings.Split(string(b), "\n") {
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		for _, s := range strings.Split(line[i+1:], ",") {
+			if pfx, err := netip.ParsePrefix(s); err == nil {
+				a[line[:i]] = append(a[line[:i]], pfx)
+			}
+		}
+	}
+	return a
+}
+
+// saveAssignments writes them, atomically.
+func saveAssignments(t *topology.Lab) error {
+	tmp := assignedFile(t.Name) + ".new"
+	if err := os.WriteFile(tmp, []byte(t.Assignments().String()+"\n"), 0o644); err != nil {
+		return fmt.Errorf("saving lab state: %w", err)
+	}
+	if err := os.Rename(tmp, assignedFile(t.Name)); err != nil {
+		return fmt.Errorf("saving lab state: %w", err)
+	}
+	return nil
 }
 
 // writeNames writes the lab's hosts file, atomically.

@@ -89,3 +89,52 @@ func TestReconcileKeepsUntouchedNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestAssignedAddressesStay: addresses that nslab chose from a subnet
+// stay with their interfaces when a node that sorts first joins.
+func TestAssignedAddressesStay(t *testing.T) {
+	sub := labtest.Subnet(t)
+	yaml := strings.ReplaceAll(`
+bridges:
+  lan: {subnets: [SUB.0/24, fd10:SUB6::/64], gateway: true}
+nodes:
+  m:
+    interfaces:
+      eth0: {link: lan}
+  n:
+    interfaces:
+      eth0: {link: lan}
+`, "SUB6", strings.ReplaceAll(strings.TrimPrefix(sub, "10."), ".", ":"))
+	yaml = strings.ReplaceAll(yaml, "SUB", sub)
+	tl := up(t, yaml)
+	addr := func(node string) string {
+		return labtest.IP(t, "-n", tl.Name+"."+node, "-br", "addr", "show", "eth0")
+	}
+	before := map[string]string{"m": addr("m"), "n": addr("n")}
+	if !strings.Contains(before["m"], sub+".2/24") || !strings.Contains(before["n"], sub+".3/24") {
+		t.Fatalf("assigned addresses: m %q, n %q", before["m"], before["n"])
+	}
+	if br := labtest.IP(t, "-br", "addr", "show", tl.Name+".lan"); !strings.Contains(br, sub+".1/24") {
+		t.Errorf("the gateway bridge has %q, want %s.1/24", br, sub)
+	}
+	v2 := reparse(t, tl, yaml+"  a:\n    interfaces:\n      eth0: {link: lan}\n")
+	if err := lab.Up(context.Background(), v2, sources[v2], lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for n, b := range before {
+		if got := addr(n); got != b {
+			t.Errorf("%s's addresses changed from %q to %q", n, b, got)
+		}
+	}
+	if got := addr("a"); !strings.Contains(got, sub+".4/24") {
+		t.Errorf("the newcomer a got %q, want the first free address %s.4", got, sub)
+	}
+	st, err := lab.Topology(tl.Name)
+	if err != nil || st.Node("a").Interface("eth0").Auto[0].String() != sub+".4/24" {
+		t.Errorf("the saved lab does not know a's address: %v", err)
+	}
+	rep, err := lab.Check(context.Background(), st, check.Options{})
+	if err != nil || rep.Failed > 0 {
+		t.Errorf("check: %v, %d failed", err, rep.Failed)
+	}
+}

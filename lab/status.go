@@ -51,7 +51,7 @@ func Topology(name string) (*topology.Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := topology.Parse(topologyFile(name), data)
+	t, err := topology.ParseWith(topologyFile(name), data, savedAssignments(name))
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +82,11 @@ type BridgeStatus struct {
 	AltName   string   `json:"altname"`
 	State     string   `json:"state"`
 	Addresses []string `json:"addresses"`
-	Ports     []string `json:"ports"`
+	// Assigned are the addresses nslab chose (gateway: true).
+	Assigned []string `json:"assigned,omitempty"`
+	// Subnets are the segment's subnets that addresses are chosen from.
+	Subnets []string `json:"subnets,omitempty"`
+	Ports   []string `json:"ports"`
 }
 
 // IfaceStatus is one interface.
@@ -94,6 +98,8 @@ type IfaceStatus struct {
 	MTU       int      `json:"mtu"`
 	MAC       string   `json:"mac"`
 	Addresses []string `json:"addresses"`
+	// Assigned are the addresses nslab chose from the segment's subnets.
+	Assigned []string `json:"assigned,omitempty"`
 	// Peer is what the cable leads to: a bridge, "node:iface" or
 	// "host:name".
 	Peer string `json:"peer"`
@@ -136,6 +142,7 @@ func bridgeStatus(c *kernel.Conn, t *topology.Lab, b *topology.Bridge) BridgeSta
 	k := plan.BridgeName(t.Name, b.Name)
 	out := BridgeStatus{Name: b.Name, Kernel: k, AltName: plan.BridgeAltName(t.Name, b.Name), Addresses: []string{}, Ports: []string{}}
 	out.State, _, _, out.Addresses = linkFacts(c, "", k)
+	out.Assigned, out.Subnets = strs(b.Auto), strs(b.Subnets)
 	for _, l := range t.Ports(b) {
 		out.Ports = append(out.Ports, l.A.Ref())
 	}
@@ -145,6 +152,15 @@ func bridgeStatus(c *kernel.Conn, t *topology.Lab, b *topology.Bridge) BridgeSta
 func ifaceStatus(c *kernel.Conn, ns, kname string, i *topology.Interface) IfaceStatus {
 	out := IfaceStatus{Name: i.Name, Peer: peerOf(i)}
 	out.State, out.MTU, out.MAC, out.Addresses = linkFacts(c, ns, kname)
+	out.Assigned = strs(i.Auto)
+	return out
+}
+
+func strs(ps []netip.Prefix) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.String())
+	}
 	return out
 }
 

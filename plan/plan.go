@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -140,7 +141,7 @@ func bridgeOps(lab *topology.Lab) []kernel.Op {
 func linkOps(lab *topology.Lab) []kernel.Op {
 	ops := make([]kernel.Op, 0, len(lab.Links))
 	for _, l := range lab.Links {
-		ops = append(ops, vethOp(lab.Name, l))
+		ops = append(ops, vethOp(lab, l))
 	}
 	return ops
 }
@@ -163,10 +164,27 @@ func portOps(lab *topology.Lab) []kernel.Op {
 	return []kernel.Op{&kernel.PortsIPv6Off{Names: names}}
 }
 
+// peerIndex is the interface index asked for the A end of a cable
+// between two nodes. The kernel brings a veth's operational state up at
+// once only when its index differs from its peer's (linkwatch_urgent_event
+// takes equal ones for a device without a lower link); otherwise it waits
+// for the next linkwatch round, up to a second. In fresh namespaces both
+// ends get index 2 and collide, which made every lab with node-to-node
+// cables take a second to come up. 2^20 plus the interface's place among
+// its node's interfaces is unique in the node and never meets the small
+// indexes the kernel gives.
+func peerIndex(t *topology.Lab, a *topology.Interface) int32 {
+	n := t.Node(a.Node)
+	if n == nil {
+		return 0
+	}
+	return 1<<20 + int32(slices.Index(n.Interfaces, a))
+}
+
 // vethOp creates a cable from the root namespace where one end stays
 // there (a bridge port or host interface), else from A's namespace.
-func vethOp(lab string, l *topology.Link) *kernel.VethAdd {
-	a := l.A
+func vethOp(t *topology.Lab, l *topology.Link) *kernel.VethAdd {
+	lab, a := t.Name, l.A
 	switch {
 	case l.Kind == topology.Trunk:
 		return trunkOp(lab, l)
@@ -193,7 +211,7 @@ func vethOp(lab string, l *topology.Link) *kernel.VethAdd {
 	}
 	b := l.B
 	return &kernel.VethAdd{
-		NS: NetnsName(lab, a.Node), Name: a.Name, MTU: max(a.MTU, b.MTU), MAC: a.MAC,
+		NS: NetnsName(lab, a.Node), Name: a.Name, Index: peerIndex(t, a), MTU: max(a.MTU, b.MTU), MAC: a.MAC,
 		PeerNS: NetnsName(lab, b.Node), PeerName: b.Name, PeerMAC: b.MAC,
 	}
 }

@@ -309,7 +309,7 @@ func (r *reconciler) links() {
 // retune changes the MTU and MACs of a cable in place, end by end, as
 // vethOp would have made them. The kernel's default MTU stands for none.
 func (r *reconciler) retune(o, n *topology.Link) {
-	was, now := vethOp(r.name, o), vethOp(r.name, n)
+	was, now := vethOp(r.old, o), vethOp(r.lab, n)
 	mtu := func(m int) int {
 		if m == 0 {
 			return 1500

@@ -15,10 +15,12 @@ type (
 	bridgeDecl struct {
 		b *Bridge
 		addrList
-		mtuPos  Pos
-		link    string      // the bridge its trunk goes to
-		linkPos Pos         // where link was written
-		up      *bridgeDecl // the resolved link, if valid
+		subnets    prefixList
+		gatewayPos Pos
+		mtuPos     Pos
+		link       string      // the bridge its trunk goes to
+		linkPos    Pos         // where link was written
+		up         *bridgeDecl // the resolved link, if valid
 	}
 	nodeDecl struct {
 		n      *Node
@@ -30,6 +32,7 @@ type (
 	ifaceDecl struct {
 		it *Interface
 		addrList
+		subnets prefixList
 		link    string
 		linkPos Pos
 		mtuPos  Pos
@@ -50,6 +53,12 @@ type (
 		addrs   []netip.Prefix
 		addrPos []Pos
 	}
+	// prefixList is a list of subnets and where each was written.
+	prefixList struct {
+		pfxs []netip.Prefix
+		pos  []Pos
+		key  Pos // where the key was written
+	}
 )
 
 // field decodes the value of one key into a declaration.
@@ -60,17 +69,23 @@ type field[T any] func(p *parser, d T, e entry, path string)
 // against them.
 var (
 	labFields = map[string]field[*parser]{
-		"version": decodeVersion,
-		"name":    decodeLabName,
-		"bridges": decodeBridges,
-		"nodes":   decodeNodes,
-		"host":    decodeHost,
+		"version":    decodeVersion,
+		"name":       decodeLabName,
+		"addressing": decodeAddressing,
+		"bridges":    decodeBridges,
+		"nodes":      decodeNodes,
+		"host":       decodeHost,
+	}
+	addressingFields = map[string]field[*parser]{
+		"pool": func(p *parser, _ *parser, e entry, path string) { p.decodeSubnets(&p.pool, e, path) },
 	}
 	hostFields = map[string]field[*parser]{
 		"interfaces": decodeHostInterfaces,
 	}
 	bridgeFields = map[string]field[*bridgeDecl]{
 		"addresses": func(p *parser, d *bridgeDecl, e entry, path string) { p.decodeAddrs(&d.addrList, e, path) },
+		"subnets":   func(p *parser, d *bridgeDecl, e entry, path string) { p.decodeSubnets(&d.subnets, e, path) },
+		"gateway":   decodeGateway,
 		"mtu":       func(p *parser, d *bridgeDecl, e entry, path string) { d.b.MTU, d.mtuPos = p.decodeMTU(e, path) },
 		"link":      decodeBridgeLink,
 	}
@@ -83,6 +98,7 @@ var (
 	ifaceFields = map[string]field[*ifaceDecl]{
 		"link":      decodeLink,
 		"addresses": func(p *parser, d *ifaceDecl, e entry, path string) { p.decodeAddrs(&d.addrList, e, path) },
+		"subnets":   func(p *parser, d *ifaceDecl, e entry, path string) { p.decodeSubnets(&d.subnets, e, path) },
 		"mtu":       func(p *parser, d *ifaceDecl, e entry, path string) { d.it.MTU, d.mtuPos = p.decodeMTU(e, path) },
 		"mac":       decodeMAC,
 	}
@@ -99,6 +115,7 @@ var (
 func formatKeys() map[string][]string {
 	return map[string][]string{
 		"":              slices.Sorted(maps.Keys(labFields)),
+		"addressing":    slices.Sorted(maps.Keys(addressingFields)),
 		"host":          slices.Sorted(maps.Keys(hostFields)),
 		"bridge":        slices.Sorted(maps.Keys(bridgeFields)),
 		"node":          slices.Sorted(maps.Keys(nodeFields)),
@@ -218,6 +235,59 @@ func (p *parser) decodeInterfaces(e entry, path, owner string) []*ifaceDecl {
 		out = append(out, d)
 	}
 	return out
+}
+
+func decodeAddressing(p *parser, _ *parser, e entry, path string) {
+	decodeFields(p, e.val, path, addressingFields, p)
+}
+
+func decodeGateway(p *parser, d *bridgeDecl, e entry, path string) {
+	d.b.Gateway, _ = p.boolean(e.val, path)
+	d.gatewayPos = e.keyPos
+}
+
+// decodeSubnets reads a list of subnets, at most one per family.
+func (p *parser) decodeSubnets(l *prefixList, e entry, path string) {
+	l.key = e.keyPos
+	var seen [2]Pos
+	for i, n := range p.list(e.val, path, true) {
+		if n = p.deref(n); n == nil {
+			continue
+		}
+		s, pos, ok := p.str(n, listPath(path, i))
+		if !ok {
+			continue
+		}
+		pfx, err := netip.ParsePrefix(s)
+		if err != nil || pfx != pfx.Masked() {
+			if err == nil {
+				p.errorf(pos, "subnet %s has host bits set: write it as %s", s, pfx.Masked())
+			} else {
+				p.errorf(pos, "%s is not a subnet such as 10.1.0.0/24 or fd10:1::/64: %s", s, netipReason(err))
+			}
+			continue
+		}
+		f := family(pfx.Addr())
+		if min := [2]int{30, 126}[f]; pfx.Bits() > min+1 {
+			p.errorf(pos, "subnet %s is too small to hold two addresses: use /%d or shorter", s, min+1)
+			continue
+		}
+		if seen[f].Line != 0 {
+			p.errorf(pos, "a second %s subnet %s (the first at %s): a segment has at most one subnet per family", [2]string{"IPv4", "IPv6"}[f], s, seen[f])
+			continue
+		}
+		seen[f] = pos
+		l.pfxs = append(l.pfxs, pfx)
+		l.pos = append(l.pos, pos)
+	}
+}
+
+// family is 0 for IPv4, 1 for IPv6.
+func family(a netip.Addr) int {
+	if a.Is4() {
+		return 0
+	}
+	return 1
 }
 
 func decodeRouter(p *parser, d *nodeDecl, e entry, path string) {

@@ -42,15 +42,26 @@ type Lab struct {
 	// before Port); Trunk links follow, sorted by the name of the bridge
 	// that declares them.
 	Links []*Link
+	// Pool is where segments without subnets of their own get theirs
+	// (addressing.pool): one prefix per family at most.
+	Pool []netip.Prefix
 }
 
 // Bridge is a Linux bridge in the root namespace.
 type Bridge struct {
 	Name string
+	// Subnets are the segment's subnets that nslab assigns addresses
+	// from (one per family at most), as written or taken from the pool.
+	Subnets []netip.Prefix
+	// Gateway gives the bridge's host side the first address of each
+	// subnet: the nodes' gateway on the host.
+	Gateway bool
 	// Addresses are assigned to the bridge itself, on the host side.
 	Addresses []netip.Prefix
-	MTU       int
-	Pos       Pos
+	// Auto are the addresses among Addresses that nslab chose.
+	Auto []netip.Prefix
+	MTU  int
+	Pos  Pos
 }
 
 // Node is a network namespace.
@@ -70,9 +81,15 @@ type Interface struct {
 	Node      string
 	Name      string
 	Addresses []netip.Prefix
-	MTU       int
-	MAC       net.HardwareAddr
-	Pos       Pos
+	// Auto are the addresses among Addresses that nslab chose from the
+	// subnets of the interface's segment.
+	Auto []netip.Prefix
+	// Subnets are the subnets of a cable's segment, on both its ends, as
+	// written or taken from the pool; a bridge's are on the bridge.
+	Subnets []netip.Prefix
+	MTU     int
+	MAC     net.HardwareAddr
+	Pos     Pos
 	// Link is the cable this interface is one end of (set by validation).
 	Link *Link
 }

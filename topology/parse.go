@@ -51,10 +51,15 @@ func ReadFile(path string) ([]byte, error) {
 // positions and messages only. On failure the error is an ErrorList of
 // every problem found (up to 50), sorted by position.
 func Parse(filename string, data []byte) (*Lab, error) {
+	return parse(filename, data, nil)
+}
+
+func parse(filename string, data []byte, prior Assignments) (*Lab, error) {
 	if len(data) > MaxFileSize {
 		return nil, tooLarge(filename, int64(len(data)))
 	}
 	p := newParser(filename)
+	p.prior = prior
 	if root := p.readYAML(data); root != nil {
 		p.decodeLab(root)
 		p.build()
@@ -95,6 +100,9 @@ type parser struct {
 	nodeList []*nodeDecl
 	host     []*ifaceDecl
 	segs     []Segment
+	pool     prefixList
+	// prior are addresses assigned before (see ParseWith), by member.
+	prior Assignments
 }
 
 func newParser(file string) *parser {
@@ -119,6 +127,8 @@ func (p *parser) build() {
 	}
 	p.assemble()
 	p.resolveLinks()
+	p.assign()
+	p.lab.Pool = p.pool.pfxs
 	p.validate()
 }
 

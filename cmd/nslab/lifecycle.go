@@ -236,7 +236,7 @@ namespaces and plans against an empty machine.`,
 		Example: `  nslab plan examples/seed.yaml`,
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			t, _, err := loadFile(a[0], name)
+			t, data, err := loadFile(a[0], name)
 			if err != nil {
 				return err
 			}
@@ -250,7 +250,7 @@ namespaces and plans against an empty machine.`,
 			}
 			c := kernel.NewConn()
 			defer c.Close()
-			p, running, err := lab.Plan(c, t)
+			p, running, err := lab.Plan(c, t, data)
 			if err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -81,6 +82,7 @@ func writeStatus(w io.Writer, all []*lab.Status) error {
 		_, err := fmt.Fprintln(w, "no lab is running")
 		return err
 	}
+	auto := false
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "LAB\tNODE\tINTERFACE\tSTATE\tADDRESSES\tPEER")
 	for _, s := range all {
@@ -89,17 +91,37 @@ func writeStatus(w io.Writer, all []*lab.Status) error {
 				fmt.Fprintf(tw, "%s\t%s\t-\t\t\t\n", s.Name, n.Name)
 			}
 			for _, i := range n.Interfaces {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, n.Name, i.Name, i.State, list(i.Addresses), i.Peer)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, n.Name, i.Name, i.State, marked(i.Addresses, i.Assigned, &auto), i.Peer)
 			}
 		}
 		for _, i := range s.Host {
-			fmt.Fprintf(tw, "%s\thost\t%s (%s)\t%s\t%s\t%s\n", s.Name, i.Name, i.Kernel, i.State, list(i.Addresses), i.Peer)
+			fmt.Fprintf(tw, "%s\thost\t%s (%s)\t%s\t%s\t%s\n", s.Name, i.Name, i.Kernel, i.State, marked(i.Addresses, i.Assigned, &auto), i.Peer)
 		}
 		for _, b := range s.Bridges {
-			fmt.Fprintf(tw, "%s\thost\tbridge %s (%s)\t%s\t%s\t%d ports\n", s.Name, b.Name, b.Kernel, b.State, list(b.Addresses), len(b.Ports))
+			fmt.Fprintf(tw, "%s\thost\tbridge %s (%s)\t%s\t%s\t%d ports\n", s.Name, b.Name, b.Kernel, b.State, marked(b.Addresses, b.Assigned, &auto), len(b.Ports))
 		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if auto {
+		_, err := fmt.Fprintln(w, "* chosen by nslab from the segment's subnet")
+		return err
+	}
+	return nil
+}
+
+// marked lists addresses, those that nslab chose with a star.
+func marked(addrs, assigned []string, any *bool) string {
+	out := make([]string, len(addrs))
+	for i, a := range addrs {
+		out[i] = a
+		if slices.Contains(assigned, a) {
+			out[i] += "*"
+			*any = true
+		}
+	}
+	return list(out)
 }
 
 func list(s []string) string {
