@@ -72,6 +72,7 @@ var (
 		"version":    decodeVersion,
 		"name":       decodeLabName,
 		"addressing": decodeAddressing,
+		"routing":    decodeRouting,
 		"bridges":    decodeBridges,
 		"nodes":      decodeNodes,
 		"host":       decodeHost,
@@ -235,6 +236,18 @@ func (p *parser) decodeInterfaces(e entry, path, owner string) []*ifaceDecl {
 		out = append(out, d)
 	}
 	return out
+}
+
+func decodeRouting(p *parser, _ *parser, e entry, path string) {
+	s, pos, ok := p.str(e.val, path)
+	if !ok {
+		return
+	}
+	if s != RoutingStatic && s != RoutingAuto {
+		p.errorf(pos, "routing %q: write auto (nslab adds shortest-path routes) or static (only the routes the file writes)", s)
+		return
+	}
+	p.lab.Routing, p.routingPos = s, pos
 }
 
 func decodeAddressing(p *parser, _ *parser, e entry, path string) {

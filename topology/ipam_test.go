@@ -81,3 +81,49 @@ func TestAssign(t *testing.T) {
 		t.Errorf("a0 got %v, want the first free addresses 10.1.0.4 and fd10:1::5", got)
 	}
 }
+
+// TestAutoRoutes: routing: auto adds shortest-path routes, and a route the
+// file writes wins over the one nslab would add.
+func TestAutoRoutes(t *testing.T) {
+	src := `name: line
+routing: auto
+addressing: {pool: [10.60.0.0/16]}
+bridges: {lan1: {}, lan3: {}}
+nodes:
+  r1: {router: true, interfaces: {lan: {link: lan1}, east: {link: r2:west}}}
+  r2: {router: true, interfaces: {west: {link: r1:east}, east: {link: r3:west}}}
+  r3:
+    router: true
+    routes: [{to: 10.60.0.0/24, via: 10.60.1.2}]
+    interfaces: {west: {link: r2:east}, lan: {link: lan3}}
+  h1: {interfaces: {eth0: {link: lan1}}}
+  h3: {interfaces: {eth0: {link: lan3}}}
+`
+	l, err := Parse("line.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := func(node string) string {
+		var out []string
+		for _, r := range l.Node(node).Routes {
+			s := r.To.String() + " via " + r.Via.String()
+			if r.Auto {
+				s += " (auto)"
+			}
+			out = append(out, s)
+		}
+		return strings.Join(out, "; ")
+	}
+	for node, want := range map[string]string{
+		// h1 has one router next to it: a default route.
+		"h1": "0.0.0.0/0 via 10.60.0.3 (auto)",
+		// r1 reaches lan3 and the far cable through r2.
+		"r1": "10.60.1.0/24 via 10.60.2.1 (auto); 10.60.2.2/31 via 10.60.2.1 (auto)",
+		// r3's own route to lan1 stands; nslab adds the rest.
+		"r3": "10.60.0.0/24 via 10.60.1.2; 10.60.2.0/31 via 10.60.2.2 (auto)",
+	} {
+		if got := routes(node); got != want {
+			t.Errorf("%s: routes %q, want %q", node, got, want)
+		}
+	}
+}

@@ -45,6 +45,8 @@ type Lab struct {
 	// Pool is where segments without subnets of their own get theirs
 	// (addressing.pool): one prefix per family at most.
 	Pool []netip.Prefix
+	// Routing is RoutingStatic or RoutingAuto.
+	Routing string
 }
 
 // Bridge is a Linux bridge in the root namespace.
@@ -152,7 +154,9 @@ type Route struct {
 	// Dev is the outgoing interface; empty lets the kernel choose by Via.
 	Dev    string
 	Metric int
-	Pos    Pos
+	// Auto says nslab computed the route (routing: auto).
+	Auto bool
+	Pos  Pos
 }
 
 // Sysctl is one per-namespace kernel setting, such as

@@ -101,6 +101,8 @@ type parser struct {
 	host     []*ifaceDecl
 	segs     []Segment
 	pool     prefixList
+	// routingPos is where routing: was written.
+	routingPos Pos
 	// prior are addresses assigned before (see ParseWith), by member.
 	prior Assignments
 }
@@ -130,6 +132,9 @@ func (p *parser) build() {
 	p.assign()
 	p.lab.Pool = p.pool.pfxs
 	p.validate()
+	if len(p.errs) == 0 {
+		p.autoRoutes()
+	}
 }
 
 // defaultName names the lab after its file when the file does not.
