@@ -265,7 +265,8 @@ func DeleteNetns(name string) error {
 	return nil
 }
 
-// SysctlSet applies settings inside a namespace.
+// SysctlSet applies settings inside a namespace; NS "" is the root
+// namespace, for settings of the lab's own links there.
 //
 // Equivalent to: ip netns exec NS sysctl -w KEY=VALUE
 type SysctlSet struct {
@@ -279,11 +280,17 @@ func (o *SysctlSet) String() string {
 	out := make([]string, len(o.Settings))
 	for i, s := range o.Settings {
 		out[i] = fmt.Sprintf("ip netns exec %s sysctl -qw %s=%s", o.NS, s.Key, s.Value)
+		if o.NS == "" {
+			out[i] = fmt.Sprintf("sysctl -qw %s=%s", s.Key, s.Value)
+		}
 	}
 	return lines(out...)
 }
 
 func (o *SysctlSet) Apply(*Conn) error {
+	if o.NS == "" {
+		return opErr("", "setting sysctls", writeSysctls(o.Settings))
+	}
 	err := Do(NetnsPath(o.NS), func() error { return writeSysctls(o.Settings) })
 	return opErr(o.NS, "setting sysctls", err)
 }

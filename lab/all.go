@@ -125,6 +125,12 @@ func DownAll(ctx context.Context, opt Options) ([]Removed, error) {
 			get(lab)
 		}
 	}
+	// nftables tables nslab made (a killed up may leave one alone).
+	if tables, err := kernel.NftTables(); err == nil {
+		for l := range tables {
+			get(l)
+		}
+	}
 	for _, dir := range []string{StateDir, filepath.Join(StateDir, ".locks")} {
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {

@@ -81,6 +81,23 @@ func checkPlanText(t *testing.T, s string) {
 	if i := strings.IndexFunc(s, func(r rune) bool { return r != '\n' && !unicode.IsPrint(r) }); i >= 0 {
 		t.Fatalf("the plan holds the character %q: %.200s", s[i], s[max(0, i-100):])
 	}
+	// A quoted here-document (nft -f - <<'EOF') is literal up to its
+	// EOF line: drop its body, after checking that nothing in it ends it
+	// early.
+	var kept []string
+	inDoc := false
+	for _, l := range strings.Split(s, "\n") {
+		switch {
+		case strings.HasSuffix(l, "<<'EOF'"):
+			inDoc = true
+			kept = append(kept, strings.TrimSuffix(l, "<<'EOF'"))
+		case inDoc:
+			inDoc = l != "EOF"
+		default:
+			kept = append(kept, l)
+		}
+	}
+	s = strings.Join(kept, "\n")
 	s = singleQuoted.ReplaceAllString(s, "Q")
 	if i := strings.IndexAny(s, "$`;|&<>\\'"); i >= 0 {
 		t.Fatalf("the plan holds the shell character %q: %.200s", s[i], s[max(0, i-100):])

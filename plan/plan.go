@@ -95,13 +95,16 @@ func Up(lab *topology.Lab, st *kernel.State) (*Plan, error) {
 		return nil, err
 	}
 	p := &Plan{Lab: lab.Name, Made: lab}
+	if fw := firewallOp(lab); fw != nil {
+		p.add("firewall", []kernel.Op{fw})
+	}
 	p.add("namespaces", namespaceOps(lab))
 	p.add("bridges", bridgeOps(lab))
 	p.add("links", linkOps(lab))
 	p.add("ports", portOps(lab))
 	p.add("sysctls", sysctlOps(lab))
 	p.add("addresses", addressOps(lab))
-	p.add("bridges up", bridgeUpOps(lab))
+	p.add("bridges up", append(bridgeUpOps(lab), hostSysctlOps(lab)...))
 	p.add("routes", routeOps(lab))
 	if n := len(p.Stages); n > 0 && p.Stages[n-1].Name == "routes" {
 		p.Stages[n-1].AfterLinksUp = true
@@ -313,6 +316,7 @@ func Down(lab string, st *kernel.State, saved ...Saved) *Plan {
 		sv = saved[0]
 	}
 	p := &Plan{Lab: lab}
+	p.add("firewall", []kernel.Op{&kernel.FirewallDel{Lab: lab}})
 	p.add("bridges down", bridgeDownOps(lab, st))
 	p.add("links", linkDelOps(lab, st, sv.Topology))
 	var spaces []kernel.Op

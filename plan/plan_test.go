@@ -79,14 +79,14 @@ func TestUpOrdersStages(t *testing.T) {
 	for _, s := range p.Stages {
 		names = append(names, s.Name)
 	}
-	want := []string{"namespaces", "bridges", "links", "ports", "addresses", "bridges up", "routes"}
+	want := []string{"firewall", "namespaces", "bridges", "links", "ports", "addresses", "bridges up", "routes"}
 	if d := cmp.Diff(want, names); d != "" {
 		t.Errorf("stages (-want +got):\n%s", d)
 	}
 	if last := p.Stages[len(p.Stages)-1]; !last.AfterLinksUp {
 		t.Errorf("stage %s does not wait for the links", last.Name)
 	}
-	if p.Len() != 3+2+4+1+4+2+4 {
+	if p.Len() != 1+3+2+4+1+4+2+4 {
 		t.Errorf("two-subnets plan has %d ops", p.Len())
 	}
 }
@@ -151,7 +151,10 @@ func TestDownTouchesOnlyTheLab(t *testing.T) {
 		st.Links[l.Name] = l
 	}
 	got := script(t, Down("seed", st))
-	want := `# bridges down (1)
+	want := `# firewall (1)
+nft delete table inet nslab-seed
+
+# bridges down (1)
 ip link set nb-1 down
 
 # links (3)

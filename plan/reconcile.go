@@ -499,6 +499,16 @@ func (r *reconciler) plan() *Plan {
 	r.routes()
 	sub := r.made()
 	p := &Plan{Lab: r.name, Made: sub}
+	// The firewall and the host's settings for NAT and published ports,
+	// when they change.
+	fwOld, fwNew := firewallOp(r.old), firewallOp(r.lab)
+	fwChanged := fwNew != nil && (fwOld == nil || fwOld.String() != fwNew.String() || len(sub.Bridges)+len(sub.Host) > 0)
+	switch {
+	case fwChanged:
+		p.add("firewall", []kernel.Op{fwNew})
+	case fwNew == nil && fwOld != nil:
+		p.add("firewall", []kernel.Op{&kernel.FirewallDel{Lab: r.name}})
+	}
 	p.add("routes removed", r.routesDel)
 	p.add("addresses removed", r.addrsDel)
 	p.add("links removed", r.linksDel)
@@ -514,6 +524,9 @@ func (r *reconciler) plan() *Plan {
 	p.add("routes", append(routeOps(sub), r.routesAdd...))
 	if n := len(p.Stages); n > 0 && p.Stages[n-1].Name == "routes" {
 		p.Stages[n-1].AfterLinksUp = true
+	}
+	if fwChanged {
+		p.add("host settings", hostSysctlOps(r.lab))
 	}
 	return p
 }

@@ -17,6 +17,7 @@ type (
 		addrList
 		subnets    prefixList
 		gatewayPos Pos
+		natPos     Pos
 		mtuPos     Pos
 		link       string      // the bridge its trunk goes to
 		linkPos    Pos         // where link was written
@@ -87,11 +88,14 @@ var (
 		"addresses": func(p *parser, d *bridgeDecl, e entry, path string) { p.decodeAddrs(&d.addrList, e, path) },
 		"subnets":   func(p *parser, d *bridgeDecl, e entry, path string) { p.decodeSubnets(&d.subnets, e, path) },
 		"gateway":   decodeGateway,
+		"nat":       func(p *parser, d *bridgeDecl, e entry, path string) { d.b.NAT, _ = p.boolean(e.val, path); d.natPos = e.keyPos },
+		"nat6":      func(p *parser, d *bridgeDecl, e entry, path string) { d.b.NAT6, _ = p.boolean(e.val, path); d.natPos = e.keyPos },
 		"mtu":       func(p *parser, d *bridgeDecl, e entry, path string) { d.b.MTU, d.mtuPos = p.decodeMTU(e, path) },
 		"link":      decodeBridgeLink,
 	}
 	nodeFields = map[string]field[*nodeDecl]{
 		"router":     decodeRouter,
+		"publish":    decodePublish,
 		"interfaces": decodeNodeInterfaces,
 		"routes":     decodeRoutes,
 		"sysctls":    decodeSysctls,

@@ -58,6 +58,9 @@ type Bridge struct {
 	// Gateway gives the bridge's host side the first address of each
 	// subnet: the nodes' gateway on the host.
 	Gateway bool
+	// NAT masquerades the segment's IPv4 traffic that leaves the lab
+	// through the host; NAT6 its IPv6 traffic too.
+	NAT, NAT6 bool
 	// Addresses are assigned to the bridge itself, on the host side.
 	Addresses []netip.Prefix
 	// Auto are the addresses among Addresses that nslab chose.
@@ -72,6 +75,8 @@ type Node struct {
 	Interfaces []*Interface
 	Routes     []Route
 	Sysctls    []Sysctl
+	// Publish forwards host ports to the node's ports.
+	Publish []Publish
 	// Router turns on IPv4 and IPv6 forwarding.
 	Router bool
 	Pos    Pos

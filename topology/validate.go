@@ -20,6 +20,7 @@ func (p *parser) validate() {
 	for _, d := range p.nodeList {
 		p.checkRoutes(d)
 	}
+	p.checkOutside()
 }
 
 // checkNameClashes rejects a host interface named like a bridge: both get

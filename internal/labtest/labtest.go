@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/plan"
 )
 
@@ -85,6 +86,9 @@ func Leftovers(lab string) []string {
 		if strings.Contains(line, " /run/netns/"+lab+".") {
 			left = append(left, "mount "+strings.Fields(line)[1])
 		}
+	}
+	if tables, err := kernel.NftTables(); err == nil && tables[lab] {
+		left = append(left, "nftables table inet "+kernel.TableName(lab))
 	}
 	for _, f := range []string{"/run/nslab/" + lab, "/run/nslab/.locks/" + lab} {
 		if _, err := os.Stat(f); err == nil {

@@ -1,0 +1,212 @@
+package lab_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nslab/nslab/internal/labtest"
+	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/topology"
+)
+
+// needNftables skips a test on a kernel without nf_tables.
+func needNftables(t *testing.T) {
+	t.Helper()
+	if _, err := kernel.NftTables(); err != nil {
+		t.Skipf("needs nf_tables in the kernel (NAT, published ports, isolation): %v", err)
+	}
+}
+
+// outside builds a namespace that plays the outside world, wired to the
+// host by a veth of the test's own: the host has SUB.1, the outside SUB.2
+// with a default route back. Traffic never leaves the machine.
+func outside(t *testing.T) (ns, hostIf, sub string) {
+	t.Helper()
+	sub = labtest.Subnet(t)
+	ns = fmt.Sprintf("nslt-out-%d", os.Getpid())
+	hostIf = fmt.Sprintf("nslto%d", os.Getpid()%100000)
+	labtest.IP(t, "netns", "add", ns)
+	t.Cleanup(func() {
+		exec.Command("ip", "link", "delete", hostIf).Run()
+		exec.Command("ip", "netns", "delete", ns).Run()
+	})
+	labtest.IP(t, "link", "add", hostIf, "type", "veth", "peer", "name", "eth0", "netns", ns)
+	labtest.IP(t, "addr", "add", sub+".1/24", "dev", hostIf)
+	labtest.IP(t, "link", "set", hostIf, "up")
+	labtest.IP(t, "-n", ns, "link", "set", "lo", "up")
+	labtest.IP(t, "-n", ns, "addr", "add", sub+".2/24", "dev", "eth0")
+	labtest.IP(t, "-n", ns, "link", "set", "eth0", "up")
+	labtest.IP(t, "-n", ns, "route", "add", "default", "via", sub+".1")
+	// The outside's replies reach the lab only if the host forwards what
+	// comes in on this veth (the machine's own interfaces are left alone).
+	if err := os.WriteFile("/proc/sys/net/ipv4/conf/"+hostIf+"/forwarding", []byte("1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return ns, hostIf, sub
+}
+
+// serveIn runs a TCP server in a namespace that answers each connection
+// with its remote address (or banner, when set), until the test ends.
+func serveIn(t *testing.T, nsPath, addr, banner string) {
+	t.Helper()
+	var ln net.Listener
+	err := kernel.Do(nsPath, func() (err error) {
+		ln, err = net.Listen("tcp", addr)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("listening on %s in %s: %v", addr, nsPath, err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			msg := banner
+			if msg == "" {
+				msg = c.RemoteAddr().(*net.TCPAddr).IP.String()
+			}
+			fmt.Fprintln(c, msg)
+			c.Close()
+		}
+	}()
+}
+
+// dialIn connects from a namespace ("" for the host) and returns the
+// line the server sends, or the error.
+func dialIn(nsPath, addr string) (string, error) {
+	var c net.Conn
+	dial := func() (err error) {
+		c, err = net.DialTimeout("tcp", addr, 700*time.Millisecond)
+		return err
+	}
+	var err error
+	if nsPath == "" {
+		err = dial()
+	} else {
+		err = kernel.Do(nsPath, dial)
+	}
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", err
+	}
+	return strings.TrimSpace(line), nil
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// gatewayLab is one node n1 behind a gateway bridge of its own subnet;
+// extra goes into the bridge's mapping, publish into n1's.
+func gatewayLab(t *testing.T, extra, publish string) (*topology.Lab, string) {
+	t.Helper()
+	sub := labtest.Subnet(t)
+	tl := up(t, fmt.Sprintf(`routing: auto
+bridges:
+  lan: {subnets: [%s.0/24], gateway: true%s}
+nodes:
+  n1:
+    publish: [%s]
+    interfaces:
+      eth0: {link: lan}
+`, sub, extra, publish))
+	return tl, sub
+}
+
+// TestNATPublishIsolation: a lab with nat: true reaches a simulated
+// outside, which sees the host's address as the source; a published port
+// of a node answers on the host's addresses and on localhost; and two
+// labs reach neither each other nor each other's host addresses.
+func TestNATPublishIsolation(t *testing.T) {
+	labtest.RequireRoot(t)
+	needNftables(t)
+	outNS, _, outSub := outside(t)
+	serveIn(t, kernel.NetnsPath(outNS), outSub+".2:7000", "")
+
+	port := freePort(t)
+	a, aSub := gatewayLab(t, ", nat: true", fmt.Sprintf(`"%d:8080"`, port))
+	aN1 := kernel.NetnsPath(a.Name + ".n1")
+	serveIn(t, aN1, ":8080", "hello from n1")
+
+	// NAT: the outside sees the host's address on its cable.
+	if got, err := dialIn(aN1, outSub+".2:7000"); err != nil || got != outSub+".1" {
+		t.Errorf("n1 -> outside: source seen %q, %v; want the host's %s.1 (masqueraded)", got, err, outSub)
+	}
+	// Published: from the host, on localhost and on its addresses.
+	for _, addr := range []string{"127.0.0.1", aSub + ".1", outSub + ".1"} {
+		if got, err := dialIn("", fmt.Sprintf("%s:%d", addr, port)); err != nil || got != "hello from n1" {
+			t.Errorf("host -> %s:%d: %q, %v; want n1's banner", addr, port, got, err)
+		}
+	}
+	// And from the outside world, through the host.
+	if got, err := dialIn(kernel.NetnsPath(outNS), fmt.Sprintf("%s.1:%d", outSub, port)); err != nil || got != "hello from n1" {
+		t.Errorf("outside -> host:%d: %q, %v; want n1's banner", port, got, err)
+	}
+
+	// A second lab, masquerading too, so that the host forwards for both
+	// and only the labs' tables keep them apart; a third without NAT.
+	b, bSub := gatewayLab(t, ", nat: true", "")
+	bN1 := kernel.NetnsPath(b.Name + ".n1")
+	serveIn(t, bN1, ":8080", "hello from b")
+	if got, err := dialIn(bN1, outSub+".2:7000"); err != nil || got != outSub+".1" {
+		t.Errorf("b's n1 -> outside: %q, %v; the host must forward for b too, or the test proves nothing", got, err)
+	}
+	c, cSub := gatewayLab(t, "", "")
+	cN1 := kernel.NetnsPath(c.Name + ".n1")
+	// Services of the host, on each lab's host address and the outside's.
+	hostPort := freePort(t)
+	for _, a := range []string{aSub, bSub, cSub, outSub} {
+		serveIn(t, "", fmt.Sprintf("%s.1:%d", a, hostPort), "the host")
+	}
+	if got, err := dialIn(cN1, fmt.Sprintf("%s.1:%d", cSub, hostPort)); err != nil || got != "the host" {
+		t.Errorf("lab c cannot reach its own host address: %q, %v", got, err)
+	}
+	for _, tc := range []struct {
+		from, to, why string
+	}{
+		{aN1, bSub + ".2:8080", "lab a reaches lab b's node"},
+		{bN1, aSub + ".2:8080", "lab b reaches lab a's node"},
+		{aN1, fmt.Sprintf("%s.1:%d", bSub, hostPort), "lab a reaches lab b's host address"},
+		{cN1, outSub + ".2:7000", "lab c, without nat, reaches the outside"},
+		{cN1, fmt.Sprintf("%s.1:%d", outSub, hostPort), "lab c reaches a host address that is not its own"},
+		{cN1, aSub + ".2:8080", "lab c reaches lab a's node"},
+	} {
+		if got, err := dialIn(tc.from, tc.to); err == nil {
+			t.Errorf("%s (%s answered %q)", tc.why, tc.to, got)
+		}
+	}
+
+	// down takes the tables with it.
+	for _, l := range []*topology.Lab{a, b, c} {
+		if err := lab.Down(context.Background(), l.Name, lab.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tables, err := kernel.NftTables()
+	if err != nil || tables[a.Name] || tables[b.Name] || tables[c.Name] {
+		t.Errorf("nftables tables after down: %v, %v", tables, err)
+	}
+}

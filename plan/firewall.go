@@ -1,0 +1,85 @@
+package plan
+
+import (
+	"net/netip"
+
+	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/topology"
+)
+
+// firewallOp is the lab's nftables table (see kernel.Firewall), or nil
+// for a lab with no link in the root namespace, which the host's IP
+// stack never sees.
+func firewallOp(lab *topology.Lab) *kernel.Firewall {
+	fw := &kernel.Firewall{Lab: lab.Name}
+	for _, b := range lab.Bridges {
+		name := BridgeName(lab.Name, b.Name)
+		fw.Links = append(fw.Links, name)
+		for _, a := range b.Addresses {
+			fw.HostAddrs = append(fw.HostAddrs, a.Addr())
+			if b.NAT && a.Addr().Is4() || b.NAT6 && a.Addr().Is6() {
+				if !a.Addr().IsLinkLocalUnicast() {
+					fw.Masquerade = append(fw.Masquerade, a.Masked())
+				}
+			}
+		}
+		if b.NAT || b.NAT6 {
+			fw.Out = append(fw.Out, name)
+		}
+	}
+	for _, i := range lab.Host {
+		fw.Links = append(fw.Links, HostIfName(lab.Name, i.Name))
+		for _, a := range i.Addresses {
+			fw.HostAddrs = append(fw.HostAddrs, a.Addr())
+		}
+	}
+	for _, n := range lab.Nodes {
+		for _, p := range n.Publish {
+			for _, to := range []netip.Addr{p.To, p.To6} {
+				if to.IsValid() {
+					fw.Publish = append(fw.Publish, kernel.Forward{Proto: p.Proto, HostPort: uint16(p.HostPort), To: to, Port: uint16(p.Port)})
+				}
+			}
+		}
+	}
+	if len(fw.Links) == 0 {
+		return nil
+	}
+	return fw
+}
+
+// hostSysctlOps sets what NAT and published ports need on the lab's own
+// links in the root namespace: a masquerading bridge forwards (IPv4 by
+// interface; IPv6 by interface where the kernel has force_forwarding),
+// and a link that leads to a published node lets connections from
+// localhost through (route_localnet, as Docker does for docker0).
+func hostSysctlOps(lab *topology.Lab) []kernel.Op {
+	var set []kernel.Sysctl
+	for _, b := range lab.Bridges {
+		name := BridgeName(lab.Name, b.Name)
+		if b.NAT {
+			set = append(set, kernel.Sysctl{Key: "net.ipv4.conf." + name + ".forwarding", Value: "1"})
+		}
+		if b.NAT6 {
+			set = append(set, kernel.Sysctl{Key: "net.ipv6.conf." + name + ".force_forwarding", Value: "1"})
+		}
+	}
+	via := map[string]bool{}
+	for _, n := range lab.Nodes {
+		for _, p := range n.Publish {
+			if p.Via == "" || via[p.Via] {
+				continue
+			}
+			via[p.Via] = true
+			name := BridgeName(lab.Name, p.Via)
+			if lab.Bridge(p.Via) == nil {
+				name = HostIfName(lab.Name, p.Via)
+			}
+			set = append(set, kernel.Sysctl{Key: "net.ipv4.conf." + name + ".route_localnet", Value: "1"})
+		}
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	return []kernel.Op{&kernel.SysctlSet{Settings: set}}
+}
