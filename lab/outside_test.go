@@ -8,10 +8,12 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
 	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/lab"
@@ -209,4 +211,113 @@ func TestNATPublishIsolation(t *testing.T) {
 	if err != nil || tables[a.Name] || tables[b.Name] || tables[c.Name] {
 		t.Errorf("nftables tables after down: %v, %v", tables, err)
 	}
+}
+
+// TestPublishUDP: a published UDP port answers from localhost.
+func TestPublishUDP(t *testing.T) {
+	labtest.RequireRoot(t)
+	needNftables(t)
+	port := freePort(t)
+	tl, _ := gatewayLab(t, "", fmt.Sprintf(`"%d:5353/udp"`, port))
+	var pc net.PacketConn
+	if err := kernel.Do(kernel.NetnsPath(tl.Name+".n1"), func() (err error) {
+		pc, err = net.ListenPacket("udp", ":5353")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(append([]byte("pong "), buf[:n]...), from)
+		}
+	}()
+	c, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	c.Write([]byte("ping"))
+	buf := make([]byte, 64)
+	n, err := c.Read(buf)
+	if err != nil || string(buf[:n]) != "pong ping" {
+		t.Errorf("UDP to the published port: %q, %v", buf[:n], err)
+	}
+}
+
+// TestNAT6: nat6 masquerades IPv6 too, on a kernel that can forward IPv6
+// on one interface (force_forwarding, Linux 6.17); the host's own
+// interfaces are left alone.
+func TestNAT6(t *testing.T) {
+	labtest.RequireRoot(t)
+	needNftables(t)
+	outNS, hostIf, _ := outside(t)
+	if _, err := os.Stat("/proc/sys/net/ipv6/conf/all/force_forwarding"); err != nil {
+		t.Skip("needs net.ipv6.conf.*.force_forwarding (Linux 6.17) to forward IPv6 on one interface only")
+	}
+	v6 := "fd10:" + strings.ReplaceAll(strings.TrimPrefix(labtest.Subnet(t), "10."), ".", ":")
+	labtest.IP(t, "addr", "add", v6+"::1/64", "dev", hostIf, "nodad")
+	labtest.IP(t, "-n", outNS, "addr", "add", v6+"::2/64", "dev", "eth0", "nodad")
+	labtest.IP(t, "-n", outNS, "-6", "route", "add", "default", "via", v6+"::1")
+	if err := os.WriteFile("/proc/sys/net/ipv6/conf/"+hostIf+"/force_forwarding", []byte("1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	serveIn(t, kernel.NetnsPath(outNS), "["+v6+"::2]:7000", "")
+	lan := "fd10:" + strings.ReplaceAll(strings.TrimPrefix(labtest.Subnet(t), "10."), ".", ":") + "::/64"
+	tl := up(t, fmt.Sprintf("routing: auto\nbridges:\n  lan: {subnets: [%s], gateway: true, nat6: true}\nnodes:\n  n1: {interfaces: {eth0: {link: lan}}}\n", lan))
+	got, err := dialIn(kernel.NetnsPath(tl.Name+".n1"), "["+v6+"::2]:7000")
+	if err != nil || got != v6+"::1" {
+		t.Errorf("n1 -> outside over IPv6: source seen %q, %v; want the host's %s::1 (masqueraded)", got, err, v6)
+	}
+}
+
+// TestForeignNftTables: a table that has the lab's table name but not
+// nslab's mark stops up and survives; other tables survive up and down.
+func TestForeignNftTables(t *testing.T) {
+	labtest.RequireRoot(t)
+	needNftables(t)
+	tl := parse(t, seed(t))
+	c, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := &nftables.Table{Name: kernel.TableName(tl.Name), Family: nftables.TableFamilyINet}
+	other := &nftables.Table{Name: "nslabtest-" + tl.Name, Family: nftables.TableFamilyINet}
+	c.AddTable(same)
+	c.AddTable(other)
+	c.AddChain(&nftables.Chain{Name: "mine", Table: other})
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.DelTable(same)
+		c.DelTable(other)
+		c.Flush()
+	})
+	err = lab.Up(context.Background(), tl, sources[tl], lab.Options{})
+	if err == nil || !strings.Contains(err.Error(), "not nslab's") {
+		t.Errorf("up over a foreign table of the lab's name: %v", err)
+	}
+	labtest.CheckLeaks(t, tl.Name)
+	c.DelTable(same)
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.Up(context.Background(), tl, sources[tl], lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.Down(context.Background(), tl.Name, lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	tables, err := c.ListTablesOfFamily(nftables.TableFamilyINet)
+	if err != nil || !slices.ContainsFunc(tables, func(x *nftables.Table) bool { return x.Name == other.Name }) {
+		t.Errorf("the foreign table %s did not survive up and down: %v", other.Name, err)
+	}
+	labtest.CheckLeaks(t, tl.Name)
 }

@@ -55,3 +55,56 @@ func TestAutoRouting(t *testing.T) {
 		})
 	}
 }
+
+// TestAutoRoutingFatTree: a k=4 fat-tree of routers (4 core, 8
+// aggregation, 8 edge switches, 16 hosts), no route written.
+func TestAutoRoutingFatTree(t *testing.T) {
+	const k = 4
+	var b strings.Builder
+	v6 := "fd10:" + strings.ReplaceAll(strings.TrimPrefix(labtest.Subnet(t), "10."), ".", ":") + "::/48"
+	fmt.Fprintf(&b, "routing: auto\naddressing: {pool: [%s]}\nbridges: {", v6)
+	for p := 0; p < k; p++ {
+		for e := 0; e < k/2; e++ {
+			fmt.Fprintf(&b, "lan%d-%d: {}, ", p, e)
+		}
+	}
+	b.WriteString("}\nnodes:\n")
+	// core c<i>-<j> (i,j < k/2) links to aggregation a<p>-<i> of every pod p, port j.
+	for i := 0; i < k/2; i++ {
+		for j := 0; j < k/2; j++ {
+			fmt.Fprintf(&b, "  c%d-%d: {router: true, interfaces: {", i, j)
+			for p := 0; p < k; p++ {
+				fmt.Fprintf(&b, "p%d: {link: a%d-%d:c%d}, ", p, p, i, j)
+			}
+			b.WriteString("}}\n")
+		}
+	}
+	for p := 0; p < k; p++ {
+		for i := 0; i < k/2; i++ {
+			fmt.Fprintf(&b, "  a%d-%d: {router: true, interfaces: {", p, i)
+			for j := 0; j < k/2; j++ {
+				fmt.Fprintf(&b, "c%d: {link: c%d-%d:p%d}, ", j, i, j, p)
+			}
+			for e := 0; e < k/2; e++ {
+				fmt.Fprintf(&b, "e%d: {link: e%d-%d:a%d}, ", e, p, e, i)
+			}
+			b.WriteString("}}\n")
+		}
+		for e := 0; e < k/2; e++ {
+			fmt.Fprintf(&b, "  e%d-%d: {router: true, interfaces: {lan: {link: lan%d-%d}, ", p, e, p, e)
+			for i := 0; i < k/2; i++ {
+				fmt.Fprintf(&b, "a%d: {link: a%d-%d:e%d}, ", i, p, i, e)
+			}
+			b.WriteString("}}\n")
+			for h := 0; h < k/2; h++ {
+				fmt.Fprintf(&b, "  h%d-%d-%d: {interfaces: {eth0: {link: lan%d-%d}}}\n", p, e, h, p, e)
+			}
+		}
+	}
+	tl := up(t, b.String())
+	rep, err := lab.Check(context.Background(), tl, check.Options{Sample: -1})
+	if err != nil || rep.Failed > 0 || rep.Passed == 0 {
+		t.Errorf("check of a fat-tree with automatic routes: %v, %d passed, %d failed", err, rep.Passed, rep.Failed)
+	}
+	t.Logf("%d probes passed", rep.Passed)
+}
