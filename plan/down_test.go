@@ -61,19 +61,17 @@ func TestDownAfterKill(t *testing.T) {
 	st.Stale["k.gone"] = true
 
 	got := script(t, Down("k", st, Saved{Topology: lab, StateDir: true}))
-	want := fmt.Sprintf(`# firewall (1)
-nft delete table inet nslab-k
-
-# bridges down (1)
+	want := fmt.Sprintf(`# bridges down (1)
 ip link set %s down
 
 # links (1)
 ip link delete group %d   # the lab's 6 links
 
-# namespaces (3)
+# namespaces (4)
 ip netns delete k.gone
 ip netns delete k.n1
 ip netns delete k.n2
+nft delete table inet nslab-k
 `, BridgeName("k", "br0"), g)
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("down after a kill (-want +got):\n%s", d)
@@ -124,7 +122,7 @@ func TestDownAfterKillLeavesForeign(t *testing.T) {
 	st.Stale["kx"] = true // no node name
 
 	got := script(t, Down("k", st, Saved{Topology: lab, StateDir: true}))
-	want := fmt.Sprintf("# firewall (1)\nnft delete table inet nslab-k\n\n# links (1)\nip link delete %s\n", PortName("k", "n1", "eth0"))
+	want := fmt.Sprintf("# links (1)\nip link delete %s\n\n# namespaces (1)\nnft delete table inet nslab-k\n", PortName("k", "n1", "eth0"))
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("down touches foreign objects (-want +got):\n%s", d)
 	}

@@ -95,10 +95,13 @@ func Up(lab *topology.Lab, st *kernel.State) (*Plan, error) {
 		return nil, err
 	}
 	p := &Plan{Lab: lab.Name, Made: lab}
+	// The lab's table goes in beside the namespaces: nothing reaches the
+	// host from the lab before its links carry addresses.
+	spaces := namespaceOps(lab)
 	if fw := firewallOp(lab); fw != nil {
-		p.add("firewall", []kernel.Op{fw})
+		spaces = append([]kernel.Op{fw}, spaces...)
 	}
-	p.add("namespaces", namespaceOps(lab))
+	p.add("namespaces", spaces)
 	p.add("bridges", bridgeOps(lab))
 	p.add("links", linkOps(lab))
 	p.add("ports", portOps(lab))
@@ -316,7 +319,6 @@ func Down(lab string, st *kernel.State, saved ...Saved) *Plan {
 		sv = saved[0]
 	}
 	p := &Plan{Lab: lab}
-	p.add("firewall", []kernel.Op{&kernel.FirewallDel{Lab: lab}})
 	p.add("bridges down", bridgeDownOps(lab, st))
 	p.add("links", linkDelOps(lab, st, sv.Topology))
 	var spaces []kernel.Op
@@ -325,7 +327,9 @@ func Down(lab string, st *kernel.State, saved ...Saved) *Plan {
 			spaces = append(spaces, &kernel.NetnsDel{Name: name})
 		}
 	}
-	p.add("namespaces", spaces)
+	// The lab's table goes beside the namespaces: deleting a table waits
+	// for an RCU grace period (5-25 ms), which it then shares with them.
+	p.add("namespaces", append(spaces, &kernel.FirewallDel{Lab: lab}))
 	return p
 }
 

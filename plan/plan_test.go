@@ -79,7 +79,7 @@ func TestUpOrdersStages(t *testing.T) {
 	for _, s := range p.Stages {
 		names = append(names, s.Name)
 	}
-	want := []string{"firewall", "namespaces", "bridges", "links", "ports", "addresses", "bridges up", "routes"}
+	want := []string{"namespaces", "bridges", "links", "ports", "addresses", "bridges up", "routes"}
 	if d := cmp.Diff(want, names); d != "" {
 		t.Errorf("stages (-want +got):\n%s", d)
 	}
@@ -151,10 +151,7 @@ func TestDownTouchesOnlyTheLab(t *testing.T) {
 		st.Links[l.Name] = l
 	}
 	got := script(t, Down("seed", st))
-	want := `# firewall (1)
-nft delete table inet nslab-seed
-
-# bridges down (1)
+	want := `# bridges down (1)
 ip link set nb-1 down
 
 # links (3)
@@ -162,8 +159,9 @@ ip link delete nb-1
 ip link delete nh-1
 ip link delete np-1
 
-# namespaces (1)
+# namespaces (2)
 ip netns delete seed.ns1
+nft delete table inet nslab-seed
 `
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("down plan, links outside the lab's group (-want +got):\n%s", d)
