@@ -69,20 +69,12 @@ func (o *RouteDel) String() string {
 }
 
 func (o *RouteDel) Apply(c *Conn) error {
-	h, err := c.Handle(o.NS)
+	h, r, err := o.route(c)
+	if h != nil && r == nil {
+		return nil // the device went, and its routes with it
+	}
 	if err != nil {
 		return err
-	}
-	r := &netlink.Route{Dst: ipnet(o.To), Priority: o.Metric}
-	if o.Via.IsValid() {
-		r.Gw = o.Via.AsSlice()
-	}
-	if o.Dev != "" {
-		l, err := h.LinkByName(o.Dev)
-		if err != nil {
-			return nil // the device went, and its routes with it
-		}
-		r.LinkIndex = l.Attrs().Index
 	}
 	err = h.RouteDel(r)
 	if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) {

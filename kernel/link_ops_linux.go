@@ -387,10 +387,11 @@ func (o *RouteAdd) String() string {
 	return s
 }
 
-func (o *RouteAdd) Apply(c *Conn) error {
+// route is the netlink form of the route, with its namespace's handle.
+func (o *RouteAdd) route(c *Conn) (*netlink.Handle, *netlink.Route, error) {
 	h, err := c.Handle(o.NS)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	r := &netlink.Route{Dst: ipnet(o.To), Priority: o.Metric}
 	if o.Via.IsValid() {
@@ -399,9 +400,17 @@ func (o *RouteAdd) Apply(c *Conn) error {
 	if o.Dev != "" {
 		l, err := h.LinkByName(o.Dev)
 		if err != nil {
-			return opErr(o.NS, "finding "+o.Dev, err)
+			return h, nil, opErr(o.NS, "finding "+o.Dev, err)
 		}
 		r.LinkIndex = l.Attrs().Index
+	}
+	return h, r, nil
+}
+
+func (o *RouteAdd) Apply(c *Conn) error {
+	h, r, err := o.route(c)
+	if err != nil {
+		return err
 	}
 	desc := "adding route " + strings.TrimPrefix(strings.TrimPrefix(o.String(), ipn(o.NS)+" "), "route add ")
 	if o.Replace {

@@ -88,8 +88,8 @@ var (
 		"addresses": func(p *parser, d *bridgeDecl, e entry, path string) { p.decodeAddrs(&d.addrList, e, path) },
 		"subnets":   func(p *parser, d *bridgeDecl, e entry, path string) { p.decodeSubnets(&d.subnets, e, path) },
 		"gateway":   decodeGateway,
-		"nat":       func(p *parser, d *bridgeDecl, e entry, path string) { d.b.NAT, _ = p.boolean(e.val, path); d.natPos = e.keyPos },
-		"nat6":      func(p *parser, d *bridgeDecl, e entry, path string) { d.b.NAT6, _ = p.boolean(e.val, path); d.natPos = e.keyPos },
+		"nat":       func(p *parser, d *bridgeDecl, e entry, path string) { d.natPos = p.flag(&d.b.NAT, e, path) },
+		"nat6":      func(p *parser, d *bridgeDecl, e entry, path string) { d.natPos = p.flag(&d.b.NAT6, e, path) },
 		"mtu":       func(p *parser, d *bridgeDecl, e entry, path string) { d.b.MTU, d.mtuPos = p.decodeMTU(e, path) },
 		"link":      decodeBridgeLink,
 	}
@@ -259,8 +259,13 @@ func decodeAddressing(p *parser, _ *parser, e entry, path string) {
 }
 
 func decodeGateway(p *parser, d *bridgeDecl, e entry, path string) {
-	d.b.Gateway, _ = p.boolean(e.val, path)
-	d.gatewayPos = e.keyPos
+	d.gatewayPos = p.flag(&d.b.Gateway, e, path)
+}
+
+// flag decodes a boolean key into v and returns where the key is.
+func (p *parser) flag(v *bool, e entry, path string) Pos {
+	*v, _ = p.boolean(e.val, path)
+	return e.keyPos
 }
 
 // decodeSubnets reads a list of subnets, at most one per family.
