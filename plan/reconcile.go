@@ -28,7 +28,7 @@ import (
 // the lab needs that something else holds is an error before any change.
 func Reconcile(old, lab *topology.Lab, st *kernel.State) (*Plan, error) {
 	r := &reconciler{old: old, lab: lab, st: st, name: lab.Name,
-		remakeNode: map[string]bool{}, remakeLink: map[*topology.Link]bool{}, remakeBridge: map[string]bool{}}
+		remakeNode: map[string]bool{}, remakeLink: map[*topology.Link]bool{}, remakeBridge: map[string]bool{}, dropped: map[string]bool{}}
 	r.nodes()
 	r.bridges()
 	r.links()
@@ -46,6 +46,7 @@ type reconciler struct {
 	remakeNode   map[string]bool // nodes (re)created, by name
 	remakeLink   map[*topology.Link]bool
 	remakeBridge map[string]bool
+	dropped      map[string]bool // root links (bridges too) deleted, by kernel name
 
 	// the operations, by stage
 	routesDel, addrsDel, linksDel, bridgesDel, nsDel []kernel.Op
@@ -149,6 +150,7 @@ func (r *reconciler) bridges() {
 			r.remakeBridge[b.Name] = true
 			if r.rootOurs(name, r.mark(KindBridge, b.Name)) {
 				r.bridgesDel = append(r.bridgesDel, &kernel.LinkDel{Name: name})
+				r.dropped[name] = true
 			}
 			continue
 		}
@@ -158,6 +160,7 @@ func (r *reconciler) bridges() {
 		lab, kind, br, ok := kernel.ParseMarker(r.st.Links[name].Alias)
 		if ok && lab == r.name && kind == KindBridge && r.lab.Bridge(br) == nil {
 			r.bridgesDel = append(r.bridgesDel, &kernel.LinkDown{Name: name}, &kernel.LinkDel{Name: name})
+			r.dropped[name] = true
 		}
 	}
 }
@@ -300,8 +303,8 @@ func (r *reconciler) links() {
 	}
 	for _, name := range sortedKeys(r.st.Links) {
 		lab, kind, _, ok := kernel.ParseMarker(r.st.Links[name].Alias)
-		if ok && lab == r.name && kind != KindBridge && !want[name] && !r.dropping(name) {
-			r.linksDel = append(r.linksDel, &kernel.LinkDel{Name: name})
+		if ok && lab == r.name && kind != KindBridge && !want[name] {
+			r.dropRoot(name)
 		}
 	}
 }
@@ -360,7 +363,7 @@ func (r *reconciler) dropLink(o *topology.Link) {
 	names, marks := r.rootEnds(o)
 	if len(names) > 0 {
 		if r.rootOurs(names[0], marks[0]) {
-			r.linksDel = append(r.linksDel, &kernel.LinkDel{Name: names[0]})
+			r.dropRoot(names[0])
 		}
 		return
 	}
@@ -372,13 +375,12 @@ func (r *reconciler) dropLink(o *topology.Link) {
 	}
 }
 
-func (r *reconciler) dropping(name string) bool {
-	for _, op := range r.linksDel {
-		if d, ok := op.(*kernel.LinkDel); ok && d.NS == "" && d.Name == name {
-			return true
-		}
+// dropRoot deletes a root link once, however many reasons there are.
+func (r *reconciler) dropRoot(name string) {
+	if !r.dropped[name] {
+		r.dropped[name] = true
+		r.linksDel = append(r.linksDel, &kernel.LinkDel{Name: name})
 	}
-	return false
 }
 
 // clashes fails when a name that the change needs is held by something
@@ -388,7 +390,7 @@ func (r *reconciler) clashes() error {
 	var errs []error
 	for _, n := range sub.Nodes {
 		ns := NetnsName(r.name, n.Name)
-		if m, ok := r.st.Namespaces[ns]; ok {
+		if m, ok := r.st.Namespaces[ns]; ok && !r.nsOurs(n.Name) {
 			if l, _, _, ours := kernel.ParseMarker(m); !ours || l != r.name {
 				errs = append(errs, &ClashError{Pos: n.Pos, What: "node " + n.Name, By: describeNetns(ns, m)})
 			}
@@ -403,8 +405,8 @@ func (r *reconciler) clashes() error {
 			}
 			if lab, _, _, ours := kernel.ParseMarker(l.Alias); !ours || lab != r.name {
 				errs = append(errs, &ClashError{Pos: w.pos, What: fmt.Sprintf("%s (kernel name %s, altname %s)", w.what, w.name, w.alt), By: describeLink(l)})
-			} else if !r.dropping(k) && !r.droppingBridge(k) {
-				r.linksDel = append(r.linksDel, &kernel.LinkDel{Name: k})
+			} else {
+				r.dropRoot(k)
 			}
 		}
 	}
@@ -412,15 +414,6 @@ func (r *reconciler) clashes() error {
 		return errors.Join(errs...)
 	}
 	return r.hostSubnets()
-}
-
-func (r *reconciler) droppingBridge(name string) bool {
-	for _, op := range r.bridgesDel {
-		if d, ok := op.(*kernel.LinkDel); ok && d.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // hostSubnets is checkHostSubnets without the lab's own addresses.

@@ -224,3 +224,28 @@ func TestReconcileForeign(t *testing.T) {
 		t.Errorf("Reconcile over a foreign namespace: %v", err)
 	}
 }
+
+// TestReconcileUninspected: namespaces of the saved topology are listed,
+// not inspected (their mark reads Unknown); a node remade because one of
+// its sysctls left the file is still the lab's own, not a clash.
+func TestReconcileUninspected(t *testing.T) {
+	from := parse(t, strings.Replace(seed, "  ns1:\n", "  ns1:\n    sysctls: {net.ipv4.conf.all.rp_filter: 0}\n", 1))
+	to := parse(t, seed)
+	st := running(t, from)
+	for ns := range st.Namespaces {
+		st.Namespaces[ns] = kernel.Unknown
+	}
+	p, err := Reconcile(from, to, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := script(t, p)
+	for _, want := range []string{"ip netns delete seed.ns1", "ip netns add seed.ns1"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("plan lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "seed.ns2") {
+		t.Errorf("plan touches ns2:\n%s", s)
+	}
+}
