@@ -213,29 +213,72 @@ var netnsDirOnce struct {
 	done bool
 }
 
-// prepareNetnsDir makes /run/netns a shared mount point, as ip netns add
-// does, so that namespace mounts propagate to other mount namespaces.
+// NetnsDirMade says what PrepareNetnsDir had to make: the /run/netns
+// directory, and the bind mount of it on itself.
+type NetnsDirMade struct{ Dir, Mount bool }
+
 func prepareNetnsDir() error {
+	_, err := PrepareNetnsDir()
+	return err
+}
+
+// PrepareNetnsDir makes /run/netns a shared mount point, as ip netns add
+// does, so that namespace mounts propagate to other mount namespaces. It
+// reports what it made, so that ReleaseNetnsDir can take it back.
+func PrepareNetnsDir() (NetnsDirMade, error) {
 	netnsDirOnce.Lock()
 	defer netnsDirOnce.Unlock()
+	var made NetnsDirMade
 	if netnsDirOnce.done {
-		return nil
+		return made, nil
 	}
-	if err := os.MkdirAll(NetnsDir, 0o755); err != nil {
-		return err
+	if _, err := os.Stat(NetnsDir); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(NetnsDir, 0o755); err != nil {
+			return made, err
+		}
+		made.Dir = true
 	}
 	err := unix.Mount("", NetnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
 	if errors.Is(err, unix.EINVAL) {
 		if err := unix.Mount(NetnsDir, NetnsDir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-			return fmt.Errorf("bind-mounting %s: %w", NetnsDir, err)
+			return made, fmt.Errorf("bind-mounting %s: %w", NetnsDir, err)
 		}
+		made.Mount = true
 		err = unix.Mount("", NetnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
 	}
 	if err != nil {
-		return fmt.Errorf("making %s a shared mount: %w", NetnsDir, err)
+		return made, fmt.Errorf("making %s a shared mount: %w", NetnsDir, err)
 	}
 	netnsDirOnce.done = true
-	return nil
+	return made, nil
+}
+
+// ReleaseNetnsDir takes back what PrepareNetnsDir made, when no
+// namespace is named under /run/netns any more: the mount (never
+// detached, so that the kernel refuses while any namespace is mounted
+// there) and the directory. It reports whether it did; a directory in use
+// is no error.
+func ReleaseNetnsDir(made NetnsDirMade) (bool, error) {
+	netnsDirOnce.Lock()
+	defer netnsDirOnce.Unlock()
+	if entries, err := os.ReadDir(NetnsDir); err != nil || len(entries) > 0 {
+		return false, nil
+	}
+	if made.Mount {
+		err := unix.Unmount(NetnsDir, 0)
+		if errors.Is(err, unix.EBUSY) {
+			return false, nil
+		}
+		if err != nil && !errors.Is(err, unix.EINVAL) {
+			return false, fmt.Errorf("unmounting %s: %w", NetnsDir, err)
+		}
+	}
+	netnsDirOnce.done = false
+	if made.Dir {
+		// Fails, harmlessly, when a namespace was named there meanwhile.
+		os.Remove(NetnsDir)
+	}
+	return true, nil
 }
 
 // NetnsDel removes a named namespace. The kernel frees it, with every

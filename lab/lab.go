@@ -31,9 +31,15 @@ func Up(ctx context.Context, t *topology.Lab, source []byte, opt Options) error 
 	if err != nil {
 		return err
 	}
+	release, err := holdNetnsDir()
+	if err != nil {
+		lk.unlock()
+		return err
+	}
 	c := kernel.NewConn()
 	defer c.Close()
 	err = up(ctx, c, t, source, &opt)
+	release()
 	if errors.Is(err, plan.ErrLabExists) {
 		lk.unlock()
 	} else if err != nil && !labExists(t.Name) {
@@ -279,32 +285,16 @@ func saveTopology(name string, source []byte) error {
 // StateDir/.locks; down removes the lab's lock file while it holds it, so
 // a waiter that wakes up on a removed file tries again with a fresh one.
 func lock(name string, opt *Options) (*labLock, error) {
-	dir := filepath.Join(StateDir, ".locks")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating %s: %w", dir, err)
+	path := filepath.Join(StateDir, ".locks", name)
+	f, err := lockFile(path, unix.LOCK_EX|unix.LOCK_NB)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		opt.logf("lab %s is busy (another nslab works on it); waiting", name)
+		f, err = lockFile(path, unix.LOCK_EX)
 	}
-	path := filepath.Join(dir, name)
-	for said := false; ; said = true {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-		if err != nil {
-			return nil, fmt.Errorf("opening lock of lab %s: %w", name, err)
-		}
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			if !said {
-				opt.logf("lab %s is busy (another nslab works on it); waiting", name)
-			}
-			err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		}
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("locking lab %s: %w", name, err)
-		}
-		if sameFile(f, path) {
-			return &labLock{f: f, path: path}, nil
-		}
-		f.Close() // removed by the holder we waited for: take the new one
+	if err != nil {
+		return nil, fmt.Errorf("lab %s: %w", name, err)
 	}
+	return &labLock{f: f, path: path}, nil
 }
 
 func sameFile(f *os.File, path string) bool {
@@ -324,6 +314,7 @@ func (l *labLock) unlock() { l.f.Close() }
 // remove deletes the lock file and the state directories left empty, then
 // unlocks: for a lab that no longer exists.
 func (l *labLock) remove() {
+	releaseNetnsDir()
 	os.Remove(l.path)
 	os.Remove(filepath.Dir(l.path))
 	os.Remove(StateDir)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"github.com/google/go-cmp/cmp"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -335,9 +336,20 @@ type sandbox struct {
 
 func newSandbox(t *testing.T) *sandbox {
 	t.Helper()
+	return newSandboxWithout(t, "")
+}
+
+// newSandboxWithout is newSandbox, with /run/netns missing when what is
+// "netns": a fresh machine's /run.
+func newSandboxWithout(t *testing.T, what string) *sandbox {
+	t.Helper()
+	mkdir := "mkdir /run/netns"
+	if what == "netns" {
+		mkdir = ""
+	}
 	cmd := exec.Command("unshare", "--net", "--mount", "--propagation", "private", "--", "sh", "-ec", `
 mount -t tmpfs nslab-sandbox /run
-mkdir /run/netns
+`+mkdir+`
 mount -t sysfs sysfs /sys
 ip link set lo up
 echo ready
@@ -464,7 +476,9 @@ func TestDownAll(t *testing.T) {
 	if want := []string{foreignBridge, foreignVeth, "lo", "np-foreign"}; !slices.Equal(links, sorted(want)) {
 		t.Errorf("links left: %v, want %v", links, sorted(want))
 	}
-	if out, err := sb.run("ls", "-A", "/run/nslab"); err == nil && strings.TrimSpace(out) != "" {
+	// Foreign namespaces stay named on the /run/netns mount that nslab
+	// made, so its record (and the lock beside it) stays too.
+	if out, err := sb.run("find", "/run/nslab", "-type", "f"); err == nil && out != "/run/nslab/.locks/.netns-dir\n/run/nslab/.netns-dir.json\n" && out != "/run/nslab/.netns-dir.json\n/run/nslab/.locks/.netns-dir\n" {
 		t.Errorf("state left: %s", out)
 	}
 	if out := sb.must(bin, "down", "--all"); !strings.HasPrefix(out, "0 labs down") {
@@ -476,4 +490,70 @@ func sorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
+}
+
+// TestMountTableRestored runs labs on a fresh machine's /run, where
+// /run/netns does not exist: up makes it a shared mount point as ip does,
+// and the down of the last lab leaves the mount table and /run as they
+// were. A /run/netns that ip made stays, with its namespaces.
+func TestMountTableRestored(t *testing.T) {
+	labtest.RequireRoot(t)
+	sb := newSandboxWithout(t, "netns")
+	seed, err := filepath.Abs("../../examples/seed.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2p, err := filepath.Abs("../../examples/p2p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mounts := func() string { return sb.must("cat", "/proc/self/mountinfo") }
+	netnsMounts := func() (n int) {
+		for _, l := range strings.Split(mounts(), "\n") {
+			if f := strings.Fields(l); len(f) > 4 && strings.HasPrefix(f[4], "/run/netns") {
+				n++
+			}
+		}
+		return n
+	}
+	before, run := mounts(), sb.must("ls", "-A", "/run")
+
+	sb.must(bin, "up", "-q", seed)
+	sb.must(bin, "up", "-q", p2p)
+	if n := netnsMounts(); n != 1+2+3 {
+		t.Errorf("with two labs up: %d mounts under /run/netns, want 6 (the directory and 5 namespaces)\n%s", n, mounts())
+	}
+	sb.must(bin, "down", "-q", seed)
+	if n := netnsMounts(); n != 1+3 {
+		t.Errorf("with p2p up: %d mounts under /run/netns, want 4\n%s", n, mounts())
+	}
+	sb.must(bin, "down", "-q", p2p)
+	if diff := cmp.Diff(before, mounts()); diff != "" {
+		t.Errorf("mount table after the last down (-before +after):\n%s", diff)
+	}
+	if out := sb.must("ls", "-A", "/run"); out != run {
+		t.Errorf("/run after the last down: %q, want %q", out, run)
+	}
+
+	// A failed up leaves nothing either.
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("name: bad\nnodes:\n  a:\n    interfaces:\n      eth0: {link: a:eth0}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := sb.run(bin, "up", "-q", bad); err == nil {
+		t.Errorf("up of a bad file succeeded:\n%s", out)
+	}
+	if diff := cmp.Diff(before, mounts()); diff != "" {
+		t.Errorf("mount table after a refused up (-before +after):\n%s", diff)
+	}
+
+	// ip's /run/netns is ip's: it stays, and so does its namespace.
+	sb.must("ip", "netns", "add", "foreign")
+	withIP := mounts()
+	sb.must(bin, "up", "-q", seed)
+	sb.must(bin, "down", "-q", seed)
+	if diff := cmp.Diff(withIP, mounts()); diff != "" {
+		t.Errorf("mount table after up and down beside ip's namespace (-before +after):\n%s", diff)
+	}
+	sb.must("ip", "netns", "delete", "foreign")
 }
