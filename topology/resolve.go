@@ -163,6 +163,9 @@ func (r *resolver) bridge(name string) (target, error) {
 	if _, ok := r.nodes[name]; ok {
 		msg += fmt.Sprintf("; a cable to node %s is written %s:IFNAME", name, name)
 	}
+	if name == HostNode {
+		msg += "; a cable to the host is written host:IFNAME, with IFNAME declared under host: interfaces: (docs/format.md, Host)"
+	}
 	return target{}, fmt.Errorf("%s", msg)
 }
 
