@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/kernel"
 )
 
@@ -40,6 +41,7 @@ func ipIn(t *testing.T, stdin string, args ...string) {
 func newNetns(t *testing.T, suffix string) string {
 	t.Helper()
 	name := fmt.Sprintf("nslchk-%d-%s", os.Getpid(), suffix)
+	labtest.HoldNetnsDir(t)
 	ip(t, "netns", "add", name)
 	t.Cleanup(func() { checkGone(t, name) })
 	t.Cleanup(func() {

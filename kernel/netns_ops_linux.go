@@ -18,7 +18,15 @@ type Sysctl struct {
 }
 
 func (s Sysctl) path() string {
-	return filepath.Join("/proc/sys", s.rel())
+	return filepath.Join("/proc", s.rel())
+}
+
+// SysctlKnown reports whether this kernel has the setting key, as seen
+// from the calling thread's namespace (per-namespace settings are the
+// same in every network namespace, the loaded modules' included).
+func SysctlKnown(key string) bool {
+	_, err := os.Stat(Sysctl{Key: key}.path())
+	return err == nil
 }
 
 // rel is the setting's path below /proc.
@@ -44,11 +52,30 @@ func writeSysctls(settings []Sysctl) error {
 	defer release()
 	for _, s := range settings {
 		if err := writeSysctl(root, s); err != nil {
-			return fmt.Errorf("setting %s=%s: %w", s.Key, s.Value, err)
+			return &SysctlError{Key: s.Key, Value: s.Value, Err: err}
 		}
 	}
 	return nil
 }
+
+// SysctlError is a setting the kernel refused.
+type SysctlError struct {
+	Key, Value string
+	Err        error
+}
+
+func (e *SysctlError) Error() string {
+	msg := fmt.Sprintf("setting %s=%s: %v", e.Key, e.Value, e.Err)
+	switch {
+	case errors.Is(e.Err, unix.EINVAL), errors.Is(e.Err, unix.ERANGE):
+		msg += " (the kernel refuses this value: see the setting's range in the kernel's sysctl documentation)"
+	case errors.Is(e.Err, os.ErrNotExist):
+		msg += " (this kernel has no such setting: check the name, or load the module that provides it)"
+	}
+	return msg
+}
+
+func (e *SysctlError) Unwrap() error { return e.Err }
 
 func writeSysctl(root int, s Sysctl) error {
 	if root < 0 {
@@ -217,21 +244,29 @@ var netnsDirOnce struct {
 // directory, and the bind mount of it on itself.
 type NetnsDirMade struct{ Dir, Mount bool }
 
+// prepareNetnsDir is PrepareNetnsDir once per process.
 func prepareNetnsDir() error {
-	_, err := PrepareNetnsDir()
+	netnsDirOnce.Lock()
+	defer netnsDirOnce.Unlock()
+	if netnsDirOnce.done {
+		return nil
+	}
+	_, err := prepareNetnsDirLocked()
 	return err
 }
 
 // PrepareNetnsDir makes /run/netns a shared mount point, as ip netns add
 // does, so that namespace mounts propagate to other mount namespaces. It
-// reports what it made, so that ReleaseNetnsDir can take it back.
+// reports what it made, so that ReleaseNetnsDir can take it back. It looks
+// at the mount table each time: another process may have released it.
 func PrepareNetnsDir() (NetnsDirMade, error) {
 	netnsDirOnce.Lock()
 	defer netnsDirOnce.Unlock()
+	return prepareNetnsDirLocked()
+}
+
+func prepareNetnsDirLocked() (NetnsDirMade, error) {
 	var made NetnsDirMade
-	if netnsDirOnce.done {
-		return made, nil
-	}
 	if _, err := os.Stat(NetnsDir); errors.Is(err, os.ErrNotExist) {
 		if err := os.MkdirAll(NetnsDir, 0o755); err != nil {
 			return made, err

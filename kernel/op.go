@@ -35,7 +35,12 @@ func (e *OpError) Error() string {
 	if where == "" {
 		where = "host"
 	}
-	msg := fmt.Sprintf("%s: %s: %v", where, e.Op, e.Err)
+	return where + ": " + e.Detail()
+}
+
+// Detail is the error without the namespace: what failed and why.
+func (e *OpError) Detail() string {
+	msg := fmt.Sprintf("%s: %v", e.Op, e.Err)
 	if hint := hint(e.Err); hint != "" {
 		msg += " (" + hint + ")"
 	}

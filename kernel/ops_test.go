@@ -25,6 +25,7 @@ func apply(t *testing.T, c *kernel.Conn, ops ...kernel.Op) {
 
 func TestOpsBuildWhatIPSees(t *testing.T) {
 	labtest.RequireRoot(t)
+	labtest.HoldNetnsDir(t)
 	lab := labtest.Name("k")
 	a, b := lab+".a", lab+".b"
 	br, port := "nlt"+strings.ReplaceAll(lab, "-", "")[1:], "nlp"+strings.ReplaceAll(lab, "-", "")[1:]

@@ -46,11 +46,10 @@ func killedPartWay(t *testing.T) (name string, foreign []string) {
 	// in the lab's link group under a name the topology does not give.
 	ns := name + ".ns9"
 	veth := fmt.Sprintf("nf%d", os.Getpid()%1000000)
-	labtest.IP(t, "netns", "add", ns)
+	labtest.Netns(t, ns)
 	labtest.IP(t, "link", "add", veth, "group", fmt.Sprint(plan.Group(name)), "type", "veth", "peer", "name", veth+"p")
 	t.Cleanup(func() {
 		exec.Command("ip", "link", "delete", veth).Run()
-		exec.Command("ip", "netns", "delete", ns).Run()
 	})
 	return name, []string{"namespace " + ns, "mount /run/netns/" + ns, "link " + veth + "@" + veth + "p:"}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nslab/nslab/internal/netnsdir"
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
@@ -31,7 +32,7 @@ func Up(ctx context.Context, t *topology.Lab, source []byte, opt Options) error 
 	if err != nil {
 		return err
 	}
-	release, err := holdNetnsDir()
+	release, err := netnsdir.Hold(StateDir)
 	if err != nil {
 		lk.unlock()
 		return err
@@ -96,6 +97,7 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 		defer func() { opt.timing("links up", len(p.Made.Links), time.Since(start)) }()
 		return waitReady(ctx, c, p.Made, opt.workers())
 	})
+	err = locate(t, err)
 	switch {
 	case err != nil && running:
 		return fmt.Errorf("%w\nthe change of lab %s stopped part-way: nslab up %s again builds the lab anew, nslab down %s removes it", err, t.Name, t.Name, t.Name)
@@ -128,6 +130,9 @@ func buildingFile(name string) string { return filepath.Join(labDir(name), "buil
 // lab stays small; the other namespaces of the lab's prefix are.
 func planFor(c *kernel.Conn, t *topology.Lab, source []byte, opt *Options) (p *plan.Plan, now *topology.Lab, running bool, err error) {
 	start := time.Now()
+	if err := checkSysctls(t); err != nil {
+		return nil, t, false, err
+	}
 	old, err := savedTopology(t.Name)
 	if err != nil {
 		return nil, t, true, err
@@ -240,7 +245,7 @@ func down(c *kernel.Conn, name string, opt *Options) error {
 	if n, err := kernel.KillIn(spaces, 2*time.Second); err != nil {
 		return fmt.Errorf("ending processes of lab %s: %w", name, err)
 	} else if n > 0 {
-		opt.logf("ended %d processes in lab %s", n, name)
+		opt.logf("ended %s in lab %s", count(n, "process"), name)
 	}
 	opt.timing("processes", len(spaces), time.Since(start))
 	if err := apply(context.Background(), c, plan.Down(name, st, savedFor(name, st)), opt, nil); err != nil {
@@ -286,21 +291,15 @@ func saveTopology(name string, source []byte) error {
 // a waiter that wakes up on a removed file tries again with a fresh one.
 func lock(name string, opt *Options) (*labLock, error) {
 	path := filepath.Join(StateDir, ".locks", name)
-	f, err := lockFile(path, unix.LOCK_EX|unix.LOCK_NB)
+	f, err := netnsdir.LockFile(path, unix.LOCK_EX|unix.LOCK_NB)
 	if errors.Is(err, unix.EWOULDBLOCK) {
 		opt.logf("lab %s is busy (another nslab works on it); waiting", name)
-		f, err = lockFile(path, unix.LOCK_EX)
+		f, err = netnsdir.LockFile(path, unix.LOCK_EX)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("lab %s: %w", name, err)
 	}
 	return &labLock{f: f, path: path}, nil
-}
-
-func sameFile(f *os.File, path string) bool {
-	a, err1 := f.Stat()
-	b, err2 := os.Stat(path)
-	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }
 
 // labLock is a held lab lock.
@@ -314,7 +313,7 @@ func (l *labLock) unlock() { l.f.Close() }
 // remove deletes the lock file and the state directories left empty, then
 // unlocks: for a lab that no longer exists.
 func (l *labLock) remove() {
-	releaseNetnsDir()
+	netnsdir.Release(StateDir)
 	os.Remove(l.path)
 	os.Remove(filepath.Dir(l.path))
 	os.Remove(StateDir)

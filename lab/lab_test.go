@@ -105,8 +105,7 @@ func TestUpRefusesForeignNamespace(t *testing.T) {
 	labtest.RequireRoot(t)
 	tl := parse(t, seed(t))
 	foreign := tl.Name + ".ns2"
-	labtest.IP(t, "netns", "add", foreign)
-	t.Cleanup(func() { exec.Command("ip", "netns", "delete", foreign).Run() })
+	labtest.Netns(t, foreign)
 
 	err := lab.Up(context.Background(), tl, sources[tl], lab.Options{})
 	var clash *plan.ClashError
@@ -176,15 +175,37 @@ func TestUpTwiceChangesNothing(t *testing.T) {
 	}
 }
 
+// TestFailedUpLeavesNothing fails a build part-way: the kernel refuses a
+// setting's value once the nodes and links exist.
 func TestFailedUpLeavesNothing(t *testing.T) {
+	labtest.RequireRoot(t)
+	tl := parse(t, seed(t)+`
+    sysctls:
+      net.ipv4.ip_default_ttl: 300
+`)
+	err := lab.Up(context.Background(), tl, sources[tl], lab.Options{})
+	want := fmt.Sprintf("%s.yaml:19:7: node ns2 (namespace %s.ns2): setting sysctls: setting net.ipv4.ip_default_ttl=300: ", tl.Name, tl.Name)
+	if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "nothing of lab "+tl.Name+" was left behind") {
+		t.Fatalf("up with a setting out of range: got %v, want %q...", err, want)
+	}
+	labtest.CheckLeaks(t, tl.Name)
+}
+
+// TestUnknownSysctlRefusedFirst: a setting this kernel does not have is
+// reported at its line before anything is built.
+func TestUnknownSysctlRefusedFirst(t *testing.T) {
 	labtest.RequireRoot(t)
 	tl := parse(t, seed(t)+`
     sysctls:
       net.ipv4.no_such_setting: 1
 `)
 	err := lab.Up(context.Background(), tl, sources[tl], lab.Options{})
-	if err == nil || !strings.Contains(err.Error(), "no_such_setting") {
-		t.Fatalf("up with a bad sysctl: got %v", err)
+	want := tl.Name + ".yaml:19:7: sysctl net.ipv4.no_such_setting: this kernel has no such setting"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("up with an unknown sysctl: got %v, want %q...", err, want)
+	}
+	if strings.Contains(err.Error(), "left behind") {
+		t.Errorf("refused after building began: %v", err)
 	}
 	labtest.CheckLeaks(t, tl.Name)
 }

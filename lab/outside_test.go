@@ -36,11 +36,8 @@ func outside(t *testing.T) (ns, hostIf, sub string) {
 	sub = labtest.Subnet(t)
 	ns = fmt.Sprintf("nslt-out-%d", os.Getpid())
 	hostIf = fmt.Sprintf("nslto%d", os.Getpid()%100000)
-	labtest.IP(t, "netns", "add", ns)
-	t.Cleanup(func() {
-		exec.Command("ip", "link", "delete", hostIf).Run()
-		exec.Command("ip", "netns", "delete", ns).Run()
-	})
+	labtest.Netns(t, ns)
+	t.Cleanup(func() { exec.Command("ip", "link", "delete", hostIf).Run() })
 	labtest.IP(t, "link", "add", hostIf, "type", "veth", "peer", "name", "eth0", "netns", ns)
 	labtest.IP(t, "addr", "add", sub+".1/24", "dev", hostIf)
 	labtest.IP(t, "link", "set", hostIf, "up")

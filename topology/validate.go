@@ -19,8 +19,33 @@ func (p *parser) validate() {
 	p.checkMACs()
 	for _, d := range p.nodeList {
 		p.checkRoutes(d)
+		p.checkSysctlIfaces(d)
 	}
 	p.checkOutside()
+}
+
+// checkSysctlIfaces checks that a per-interface setting
+// (net.ipv4.conf.IF.*, net.ipv6.neigh.IF.*, ...) names an interface of
+// its node: the kernel knows no other there.
+func (p *parser) checkSysctlIfaces(d *nodeDecl) {
+	for _, s := range d.n.Sysctls {
+		dev, ok := SysctlDev(s.Key)
+		if !ok || dev == "all" || dev == "default" || dev == "lo" || d.byName[dev] != nil {
+			continue
+		}
+		p.errorf(s.Pos, "sysctl %s: node %s has no interface %q %s; per-interface settings name one of the node's interfaces, all, default or lo",
+			s.Key, d.n.Name, dev, choices("interfaces", dev, names(d.n.Interfaces, ifName)))
+	}
+}
+
+// SysctlDev returns the interface that a per-interface setting names:
+// IF in net.ipv4.conf.IF.rp_filter or net.ipv6.neigh.IF.retrans_time_ms.
+func SysctlDev(key string) (string, bool) {
+	f := strings.Split(key, ".")
+	if len(f) < 5 || f[0] != "net" || f[1] != "ipv4" && f[1] != "ipv6" || f[2] != "conf" && f[2] != "neigh" {
+		return "", false
+	}
+	return f[3], true
 }
 
 // checkNameClashes rejects a host interface named like a bridge: both get

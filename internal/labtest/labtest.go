@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/nslab/nslab/internal/netnsdir"
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/plan"
 )
@@ -136,3 +138,35 @@ func Subnet(t testing.TB) string {
 	t.Fatalf("no free test subnet left in %s", subnetDir)
 	return ""
 }
+
+// Netns makes a named namespace with ip netns add, for a test's foreign
+// or outside-world namespace; cleanup deletes it.
+func Netns(t testing.TB, name string) {
+	t.Helper()
+	HoldNetnsDir(t)
+	IP(t, "netns", "add", name)
+	t.Cleanup(func() { exec.Command("ip", "netns", "delete", name).Run() })
+}
+
+// HoldNetnsDir makes the test a user of /run/netns as nslab's ups are
+// (see internal/netnsdir): the shared mount that ip netns add or the
+// kernel package would make and leave is made and recorded as nslab
+// makes it, and taken back at the end of the test (or by the down of the
+// last lab) once nothing is named there.
+func HoldNetnsDir(t testing.TB) {
+	t.Helper()
+	release, err := netnsdir.Hold(stateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		release()
+		netnsdir.Release(stateDir)
+		os.Remove(filepath.Join(stateDir, ".locks"))
+		os.Remove(stateDir)
+	})
+}
+
+// stateDir is lab.StateDir (which labtest cannot import: lab's tests
+// import labtest).
+const stateDir = "/run/nslab"
