@@ -39,7 +39,7 @@ func Exec(name string, argv, env []string, hosts string) error {
 	if err := enter(name, ns, hosts); err != nil {
 		return err
 	}
-	return syscall.Exec(path, argv, env)
+	return &os.PathError{Op: "exec", Path: path, Err: syscall.Exec(path, argv, env)}
 }
 
 // enter moves the calling thread into a private mount namespace and the

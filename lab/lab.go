@@ -43,7 +43,7 @@ func Up(ctx context.Context, t *topology.Lab, source []byte, opt Options) error 
 	release()
 	if errors.Is(err, plan.ErrLabExists) {
 		lk.unlock()
-	} else if err != nil && !labExists(t.Name) {
+	} else if err != nil && !Exists(t.Name) {
 		lk.remove()
 	} else {
 		lk.unlock()
@@ -219,8 +219,9 @@ func Down(ctx context.Context, name string, opt Options) error {
 	return nil
 }
 
-// labExists reports whether the lab has state or a namespace left.
-func labExists(name string) bool {
+// Exists reports whether the lab has state or a namespace left: whether
+// it runs, or a killed nslab left some of it.
+func Exists(name string) bool {
 	if _, err := os.Stat(labDir(name)); err == nil {
 		return true
 	}

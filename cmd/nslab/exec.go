@@ -1,8 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -69,10 +72,22 @@ func execIn(ref string, argv, extraEnv []string) error {
 	}
 	env := append(os.Environ(), "NSLAB_LAB="+n.Lab, "NSLAB_NODE="+n.Name)
 	env = append(env, extraEnv...)
-	if err := kernel.Exec(n.Netns(), argv, env, lab.HostsFile(n.Lab)); err != nil {
-		return fmt.Errorf("%s: running %s: %w", n.Netns(), argv[0], err)
+	err = kernel.Exec(n.Netns(), argv, env, lab.HostsFile(n.Lab))
+	if err == nil {
+		return nil
 	}
-	return nil
+	// The command cannot run: say so as a shell does, with its status.
+	var ee *exec.Error
+	var pe *fs.PathError
+	if errors.As(err, &ee) || errors.As(err, &pe) && pe.Op == "exec" {
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+			logf("%s: %s: command not found", n.Netns(), argv[0])
+			return &exitError{127}
+		}
+		logf("%s: %s: cannot run it: %v", n.Netns(), argv[0], errors.Unwrap(err))
+		return &exitError{126}
+	}
+	return fmt.Errorf("%s: running %s: %w", n.Netns(), argv[0], err)
 }
 
 // shellArgs picks the user's shell and makes its prompt name the node.

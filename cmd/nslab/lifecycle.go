@@ -129,13 +129,16 @@ removed per lab.`,
 				return err
 			}
 			start := time.Now()
+			existed := lab.Exists(target)
 			bar := newProgress(quiet)
 			err = lab.Down(context.Background(), target, lab.Options{Logf: logf, Timings: timings, Progress: bar.update})
 			bar.done()
 			if err != nil {
 				return err
 			}
-			if !quiet {
+			if !existed && !quiet {
+				fmt.Fprintf(cmd.OutOrStdout(), "lab %s was not running: nothing to remove\n", target)
+			} else if !quiet {
 				fmt.Fprintf(cmd.OutOrStdout(), "lab %s is down in %s\n", target, since(start))
 			}
 			return nil

@@ -83,6 +83,10 @@ nodes:
 			t.Errorf("down: %s", r.stderr)
 		}
 		labtest.CheckLeaks(t, name)
+		want := "lab " + name + " was not running: nothing to remove\n"
+		if r := nslab(t, "", "down", "--lab", name); r.code != 0 || r.stdout != want {
+			t.Errorf("a second down: code %d, %q; want 0, %q", r.code, r.stdout, want)
+		}
 	})
 	return file, name
 }
@@ -142,6 +146,26 @@ func TestLifecycle(t *testing.T) {
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) || ee.ExitCode() != 4 || string(out) != "ns1\n" {
 			t.Errorf("exec in Go: %v, %q", err, out)
+		}
+	})
+	t.Run("exec of what cannot run", func(t *testing.T) {
+		plain := filepath.Join(t.TempDir(), "plain")
+		if err := os.WriteFile(plain, []byte("not a program\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			argv []string
+			code int
+			msg  string
+		}{
+			{[]string{"no-such-command"}, 127, "no-such-command: command not found"},
+			{[]string{"/no/such/file"}, 127, "/no/such/file: command not found"},
+			{[]string{plain}, 126, plain + ": cannot run it: permission denied"},
+		} {
+			r := nslab(t, "", append([]string{"exec", name + ".ns1", "--"}, c.argv...)...)
+			if r.code != c.code || r.stderr != "nslab: "+name+".ns1: "+c.msg+"\n" {
+				t.Errorf("exec %v: code %d, stderr %q; want %d, %q", c.argv, r.code, r.stderr, c.code, c.msg)
+			}
 		}
 	})
 	t.Run("exec etc netns", func(t *testing.T) {
