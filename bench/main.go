@@ -27,6 +27,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/nslab/nslab/internal/netnsdir"
 )
 
 type config struct {
@@ -205,6 +207,10 @@ func (b *bench) short(s string) string {
 	return s
 }
 
+// netnsdirState is lab.StateDir, where nslab records what it made of
+// /run/netns.
+const netnsdirState = "/run/nslab"
+
 func main() {
 	cfg, err := parseFlags(os.Args[1:])
 	if err == flag.ErrHelp {
@@ -239,6 +245,13 @@ func run(cfg *config) int {
 	defer os.RemoveAll(tmp)
 	b := &bench{cfg: cfg, root: root, tmp: tmp, script: filepath.Join(root, "bench", "star-ip.sh"),
 		started: time.Now(), seen: map[string]bool{}}
+	// The ip script's namespaces share /run/netns with nslab's: the mount
+	// goes with the last of them, as after nslab's own labs.
+	releaseNetnsDir, err := netnsdir.Hold(netnsdirState)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		return 1
+	}
 	if err := becomeSubreaper(); err != nil {
 		progress("warning: cannot become a subreaper (%v): processes Mininet leaves behind are not ended", err)
 	}
@@ -263,6 +276,10 @@ func run(cfg *config) int {
 	b.all(ctx)
 
 	failed := b.clean.runAll()
+	releaseNetnsDir()
+	netnsdir.Release(netnsdirState)
+	os.Remove(filepath.Join(netnsdirState, ".locks"))
+	os.Remove(netnsdirState)
 	if ended := reapOrphans(); len(ended) > 0 {
 		b.res.note("processes left behind by peers, ended by PID: %s", strings.Join(ended, ", "))
 	}

@@ -478,8 +478,13 @@ func TestDownAll(t *testing.T) {
 	}
 	// Foreign namespaces stay named on the /run/netns mount that nslab
 	// made, so its record (and the lock beside it) stays too.
-	if out, err := sb.run("find", "/run/nslab", "-type", "f"); err == nil && out != "/run/nslab/.locks/.netns-dir\n/run/nslab/.netns-dir.json\n" && out != "/run/nslab/.netns-dir.json\n/run/nslab/.locks/.netns-dir\n" {
-		t.Errorf("state left: %s", out)
+	if out, err := sb.run("find", "/run/nslab", "-type", "f"); err == nil {
+		left := strings.Fields(out)
+		slices.Sort(left)
+		want := []string{"/run/nslab/.locks/.netns-dir", "/run/nslab/.locks/.netns-prep", "/run/nslab/.netns-dir.json"}
+		if !slices.Equal(left, want) {
+			t.Errorf("state left: %v, want %v", left, want)
+		}
 	}
 	if out := sb.must(bin, "down", "--all"); !strings.HasPrefix(out, "0 labs down") {
 		t.Errorf("a second down --all: %s", out)

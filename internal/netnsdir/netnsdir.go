@@ -24,24 +24,40 @@ import (
 
 func recordFile(state string) string { return filepath.Join(state, ".netns-dir.json") }
 func lockPath(state string) string   { return filepath.Join(state, ".locks", ".netns-dir") }
+func prepPath(state string) string   { return filepath.Join(state, ".locks", ".netns-prep") }
 
 // Hold prepares /run/netns for naming namespaces and records under the
 // state directory what it made; the caller calls the returned func when
 // its namespaces are named.
+//
+// Holders share the lock, which a Release takes exclusively and only
+// when free, so a holder never waits on another (a process may hold it
+// twice: a test that builds labs). Preparing is serialised by a second
+// lock, held for nothing else, so that two holders do not both find
+// /run/netns unmounted and stack two mounts.
 func Hold(state string) (func(), error) {
 	f, err := LockFile(lockPath(state), unix.LOCK_SH)
 	if err != nil {
 		return nil, err
 	}
-	made, err := kernel.PrepareNetnsDir()
-	if err == nil && (made.Dir || made.Mount) {
-		err = record(state, made)
-	}
-	if err != nil {
+	if err := prepare(state); err != nil {
 		f.Close()
 		return nil, err
 	}
 	return func() { f.Close() }, nil
+}
+
+func prepare(state string) error {
+	p, err := LockFile(prepPath(state), unix.LOCK_EX)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	made, err := kernel.PrepareNetnsDir()
+	if err == nil && (made.Dir || made.Mount) {
+		err = record(state, made)
+	}
+	return err
 }
 
 func record(state string, made kernel.NetnsDirMade) error {
@@ -70,6 +86,9 @@ func Release(state string) {
 		}
 		os.Remove(recordFile(state))
 	}
+	// Holders take the main lock before the other, so no one is
+	// preparing now.
+	os.Remove(prepPath(state))
 	os.Remove(lockPath(state))
 }
 
