@@ -252,7 +252,28 @@ func down(c *kernel.Conn, name string, opt *Options) error {
 	if err := apply(context.Background(), c, plan.Down(name, st, savedFor(name, st)), opt, nil); err != nil {
 		return err
 	}
+	if left := markedNamespaces(name); len(left) > 0 {
+		return fmt.Errorf("lab %s: %s of the lab still named under %s after removal (%s); nslab down %s tries again", name,
+			count(len(left), "namespace"), kernel.NetnsDir, strings.Join(left[:min(len(left), 5)], ", "), name)
+	}
 	return os.RemoveAll(labDir(name))
+}
+
+// markedNamespaces lists the namespaces named under /run/netns with the
+// lab's prefix and mark: none once the lab is down.
+func markedNamespaces(name string) []string {
+	var out []string
+	entries, _ := os.ReadDir(kernel.NetnsDir)
+	prefix := plan.NetnsName(name, "")
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		if l, _, _, ok := kernel.ParseMarker(kernel.NetnsMark(e.Name())); ok && l == name {
+			out = append(out, e.Name())
+		}
+	}
+	return out
 }
 
 // observe reads the machine, inspecting the namespaces of one lab.
