@@ -130,7 +130,7 @@ func buildingFile(name string) string { return filepath.Join(labDir(name), "buil
 // lab stays small; the other namespaces of the lab's prefix are.
 func planFor(c *kernel.Conn, t *topology.Lab, source []byte, opt *Options) (p *plan.Plan, now *topology.Lab, running bool, err error) {
 	start := time.Now()
-	if err := checkSysctls(t); err != nil {
+	if err := errors.Join(checkSysctls(t), checkShapes(t)); err != nil {
 		return nil, t, false, err
 	}
 	old, err := savedTopology(t.Name)

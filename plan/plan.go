@@ -107,6 +107,7 @@ func Up(lab *topology.Lab, st *kernel.State) (*Plan, error) {
 	p.add("ports", portOps(lab))
 	p.add("sysctls", sysctlOps(lab))
 	p.add("addresses", addressOps(lab))
+	p.add("shaping", shapeOps(lab))
 	p.add("bridges up", append(bridgeUpOps(lab), hostSysctlOps(lab)...))
 	p.add("routes", routeOps(lab))
 	if n := len(p.Stages); n > 0 && p.Stages[n-1].Name == "routes" {
@@ -235,6 +236,35 @@ func trunkOp(lab string, l *topology.Link) *kernel.VethAdd {
 		PeerTags:   kernel.Tags{Alias: mark, AltName: TrunkAltName(lab, up, br), Group: Group(lab)},
 		PeerMaster: BridgeName(lab, up),
 	}
+}
+
+// shapeOps shapes the cables that have a shape, on both veth ends: each
+// end shapes what leaves it.
+func shapeOps(lab *topology.Lab) []kernel.Op {
+	var ops []kernel.Op
+	for _, l := range lab.Links {
+		if s := l.Shape(); s != nil {
+			ops = append(ops, shapeEnds(lab, l, s)...)
+		}
+	}
+	return ops
+}
+
+// shapeEnds sets the shape s (nil: none) on both ends of the cable l.
+func shapeEnds(lab *topology.Lab, l *topology.Link, s *topology.Shape) []kernel.Op {
+	v := vethOp(lab, l)
+	ks := kernelShape(s, v.MTU)
+	return []kernel.Op{
+		&kernel.QdiscSet{NS: v.NS, Name: v.Name, Shape: ks},
+		&kernel.QdiscSet{NS: v.PeerNS, Name: v.PeerName, Shape: ks},
+	}
+}
+
+func kernelShape(s *topology.Shape, mtu int) *kernel.Shape {
+	if s == nil {
+		return nil
+	}
+	return &kernel.Shape{Rate: s.Rate, Delay: s.Delay, Jitter: s.Jitter, Loss: s.Loss, MTU: mtu}
 }
 
 func sysctlOps(lab *topology.Lab) []kernel.Op {

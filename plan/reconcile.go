@@ -50,7 +50,7 @@ type reconciler struct {
 
 	// the operations, by stage
 	routesDel, addrsDel, linksDel, bridgesDel, nsDel []kernel.Op
-	linksSet, sysctls, addrsAdd, routesAdd           []kernel.Op
+	linksSet, sysctls, addrsAdd, shapes, routesAdd   []kernel.Op
 }
 
 func (r *reconciler) mark(kind, name string) string { return kernel.Marker(r.name, kind, name) }
@@ -275,6 +275,10 @@ func (r *reconciler) links() {
 		if o != nil && present && !r.touches(l) {
 			if !sameEnds(o, l) {
 				r.retune(o, l)
+			}
+			// A shape's bucket holds packets of the cable's MTU.
+			if !o.Shape().Equal(l.Shape()) || l.Shape() != nil && !sameEnds(o, l) {
+				r.shapes = append(r.shapes, shapeEnds(r.lab, l, l.Shape())...)
 			}
 			r.keepLink(o, l)
 			continue
@@ -513,6 +517,7 @@ func (r *reconciler) plan() *Plan {
 	p.add("ports", portOps(sub))
 	p.add("sysctls", append(sysctlOps(sub), r.sysctls...))
 	p.add("addresses", append(cableSetupOps(sub), r.addrsAdd...))
+	p.add("shaping", append(shapeOps(sub), r.shapes...))
 	p.add("bridges up", bridgeUpOps(sub))
 	p.add("routes", append(routeOps(sub), r.routesAdd...))
 	if n := len(p.Stages); n > 0 && p.Stages[n-1].Name == "routes" {

@@ -123,6 +123,27 @@ func TestReconcileChanges(t *testing.T) {
 			"ip -n seed.ns2 route add 10.8.0.0/16 via 10.0.0.1",
 		},
 	}, {
+		name: "shape added: in place, at both ends",
+		from: seed,
+		to:   strings.Replace(seed, "{link: br-ns, addresses: [10.0.0.3/24]}", "{link: br-ns, addresses: [10.0.0.3/24], shape: {rate: 10mbit}}", 1),
+		want: []string{
+			"tc qdisc replace dev np-", // the port: what reaches ns2
+			"tc -n seed.ns2 qdisc replace dev eth0 root handle 1: tbf rate 10mbit burst 16384 limit 78884",
+		},
+	}, {
+		name: "shape changed",
+		from: strings.Replace(seed, "{link: br-ns, addresses: [10.0.0.3/24]}", "{link: br-ns, addresses: [10.0.0.3/24], shape: {rate: 10mbit}}", 1),
+		to:   strings.Replace(seed, "{link: br-ns, addresses: [10.0.0.3/24]}", "{link: br-ns, addresses: [10.0.0.3/24], shape: {rate: 5mbit, delay: 10ms}}", 1),
+		want: []string{
+			"tc qdisc replace dev np-",
+			"tc -n seed.ns2 qdisc replace dev eth0 root handle 1: netem limit 10000 delay 10ms rate 5mbit",
+		},
+	}, {
+		name: "shape removed",
+		from: strings.Replace(seed, "{link: br-ns, addresses: [10.0.0.3/24]}", "{link: br-ns, addresses: [10.0.0.3/24], shape: {loss: 1%}}", 1),
+		to:   seed,
+		want: []string{"tc qdisc del dev np-", "tc -n seed.ns2 qdisc del dev eth0 root"},
+	}, {
 		name: "MTU changed: in place, at both ends",
 		from: seed,
 		to:   strings.Replace(seed, "{link: br-ns, addresses: [10.0.0.3/24]}", "{link: br-ns, mtu: 1400, addresses: [10.0.0.3/24]}", 1),

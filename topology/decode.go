@@ -106,6 +106,7 @@ var (
 		"subnets":   func(p *parser, d *ifaceDecl, e entry, path string) { p.decodeSubnets(&d.subnets, e, path) },
 		"mtu":       func(p *parser, d *ifaceDecl, e entry, path string) { d.it.MTU, d.mtuPos = p.decodeMTU(e, path) },
 		"mac":       decodeMAC,
+		"shape":     decodeShape,
 	}
 	routeFields = map[string]field[*routeDecl]{
 		"to":     decodeRouteTo,
@@ -127,6 +128,7 @@ func formatKeys() map[string][]string {
 		"interface":     slices.Sorted(maps.Keys(ifaceFields)),
 		"hostInterface": slices.Sorted(maps.Keys(ifaceFields)),
 		"route":         slices.Sorted(maps.Keys(routeFields)),
+		"shape":         slices.Sorted(maps.Keys(shapeFields)),
 	}
 }
 

@@ -63,6 +63,9 @@ func dumpIface(w func(int, string, ...any), i *Interface) {
 	if i.MAC != nil {
 		w(2, "mac %s", i.MAC)
 	}
+	if i.Shape != nil {
+		w(2, "shape %s @%s", i.Shape, at(i.Shape.Pos))
+	}
 }
 
 func dumpAddrs(w func(int, string, ...any), addrs []netip.Prefix, mtu int) {

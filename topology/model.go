@@ -96,7 +96,10 @@ type Interface struct {
 	Subnets []netip.Prefix
 	MTU     int
 	MAC     net.HardwareAddr
-	Pos     Pos
+	// Shape shapes the interface's cable, both ways; at most one end of a
+	// cable has one.
+	Shape *Shape
+	Pos   Pos
 	// Link is the cable this interface is one end of (set by validation).
 	Link *Link
 }
@@ -120,6 +123,16 @@ const (
 	// are bridge ports in the root namespace.
 	Trunk
 )
+
+// Shape is how the cable is shaped (written on either end), or nil.
+func (l *Link) Shape() *Shape {
+	for _, i := range []*Interface{l.A, l.B} {
+		if i != nil && i.Shape != nil {
+			return i.Shape
+		}
+	}
+	return nil
+}
 
 // Link is one veth pair.
 type Link struct {

@@ -17,11 +17,27 @@ func (p *parser) validate() {
 	p.checkOverlaps(uses)
 	p.checkMTUs()
 	p.checkMACs()
+	p.checkShapes()
 	for _, d := range p.nodeList {
 		p.checkRoutes(d)
 		p.checkSysctlIfaces(d)
 	}
 	p.checkOutside()
+}
+
+// checkShapes allows a shape on one end of a cable only: it holds both
+// ways.
+func (p *parser) checkShapes() {
+	for _, l := range p.lab.Links {
+		if l.A != nil && l.B != nil && l.A.Shape != nil && l.B.Shape != nil {
+			first, second := l.A.Shape, l.B.Shape
+			if comparePos(first.Pos, second.Pos) > 0 {
+				first, second = second, first
+			}
+			p.errorf(second.Pos, "cable %s -- %s is shaped on both ends (the other at %s): a shape holds both ways, so write it on one end only",
+				l.A.Ref(), l.B.Ref(), first.Pos)
+		}
+	}
 }
 
 // checkSysctlIfaces checks that a per-interface setting

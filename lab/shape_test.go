@@ -1,0 +1,190 @@
+package lab_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nslab/nslab/internal/labtest"
+	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/plan"
+	"github.com/nslab/nslab/topology"
+)
+
+// cable is two nodes on one cable, a (SUB.1) and b (SUB.2), with shape
+// written on a's end ("" for none).
+func cable(sub, shape string) string {
+	if shape != "" {
+		shape = ", shape: " + shape
+	}
+	return fmt.Sprintf(`
+nodes:
+  a:
+    interfaces:
+      eth0: {link: b:eth0, addresses: [%[1]s.1/30]%[2]s}
+  b:
+    interfaces:
+      eth0: {addresses: [%[1]s.2/30]}
+`, sub, shape)
+}
+
+// throughput measures a TCP stream from node from to addr in node to:
+// the bytes received in a second and a half, after half a second for
+// the stream to settle (slow start overshoots the shaper's queue), in
+// bits per second.
+func throughput(t *testing.T, tl *topology.Lab, from, to, addr string) float64 {
+	t.Helper()
+	var ln net.Listener
+	err := kernel.Do(kernel.NetnsPath(plan.NetnsName(tl.Name, to)), func() (err error) {
+		ln, err = net.Listen("tcp", net.JoinHostPort(addr, "0"))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conn net.Conn
+	err = kernel.Do(kernel.NetnsPath(plan.NetnsName(tl.Name, from)), func() (err error) {
+		conn, err = net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer conn.Close()
+		buf := make([]byte, 64<<10)
+		conn.SetWriteDeadline(time.Now().Add(15 * time.Second))
+		for {
+			if _, err := conn.Write(buf); err != nil {
+				return
+			}
+		}
+	}()
+	in, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	count := func(d time.Duration) int64 {
+		in.SetReadDeadline(time.Now().Add(d))
+		n, _ := io.Copy(io.Discard, in)
+		return n
+	}
+	count(500 * time.Millisecond)
+	start := time.Now()
+	n := count(1500 * time.Millisecond)
+	return float64(n) * 8 / time.Since(start).Seconds()
+}
+
+// TestShapeRate shapes a cable, measures both ways, changes the rate of
+// the running lab and takes the shape off: the nodes stay.
+func TestShapeRate(t *testing.T) {
+	labtest.RequireRoot(t)
+	if err := kernel.QdiscSupported("tbf"); err != nil {
+		t.Skipf("this kernel has no tbf qdisc (sch_tbf): %v", err)
+	}
+	sub := labtest.Subnet(t)
+	tl := up(t, cable(sub, "{rate: 20mbit}"))
+	within := func(what string, got, want float64) {
+		t.Helper()
+		t.Logf("%s: %.2f Mbit/s (shaped to %.0f)", what, got/1e6, want/1e6)
+		if got < 0.85*want || got > 1.05*want {
+			t.Errorf("%s: %.2f Mbit/s, want %.0f Mbit/s within -15%%/+5%%", what, got/1e6, want/1e6)
+		}
+	}
+	within("a to b", throughput(t, tl, "a", "b", sub+".2"), 20e6)
+	within("b to a", throughput(t, tl, "b", "a", sub+".1"), 20e6)
+
+	ino := inode(t, kernel.NetnsPath(plan.NetnsName(tl.Name, "a")))
+	v2 := reparse(t, tl, cable(sub, "{rate: 5mbit}"))
+	if err := lab.Up(context.Background(), v2, sources[v2], lab.Options{}); err != nil {
+		t.Fatalf("changing the rate: %v", err)
+	}
+	within("a to b at 5mbit", throughput(t, tl, "a", "b", sub+".2"), 5e6)
+	within("b to a at 5mbit", throughput(t, tl, "b", "a", sub+".1"), 5e6)
+
+	v3 := reparse(t, tl, cable(sub, ""))
+	if err := lab.Up(context.Background(), v3, sources[v3], lab.Options{}); err != nil {
+		t.Fatalf("taking the shape off: %v", err)
+	}
+	for _, node := range []string{"a", "b"} {
+		if out := labtest.IP(t, "-n", plan.NetnsName(tl.Name, node), "-d", "link", "show", "eth0"); strings.Contains(out, "tbf") {
+			t.Errorf("%s: still shaped: %s", node, out)
+		}
+		if out := tc(t, plan.NetnsName(tl.Name, node)); strings.Contains(out, "tbf") {
+			t.Errorf("%s: tc still shows tbf:\n%s", node, out)
+		}
+	}
+	if got := throughput(t, tl, "a", "b", sub+".2"); got < 100e6 {
+		t.Errorf("unshaped: %.1f Mbit/s, want far more than 20", got/1e6)
+	}
+	if inode(t, kernel.NetnsPath(plan.NetnsName(tl.Name, "a"))) != ino {
+		t.Errorf("changing the shape made node a anew")
+	}
+}
+
+// tc lists the qdiscs of a namespace, as tc shows them.
+func tc(t *testing.T, ns string) string {
+	t.Helper()
+	out, err := exec.Command("tc", "-n", ns, "qdisc", "show").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tc -n %s qdisc show: %v\n%s", ns, err, out)
+	}
+	return string(out)
+}
+
+// TestShapeDelayLoss shapes a cable with delay and loss where the kernel
+// has netem; where it has not, up refuses the file at the shape's line
+// before building anything.
+func TestShapeDelayLoss(t *testing.T) {
+	labtest.RequireRoot(t)
+	sub := labtest.Subnet(t)
+	if err := kernel.QdiscSupported("netem"); err != nil {
+		tl := parse(t, cable(sub, "{delay: 20ms, loss: 1%}"))
+		err := lab.Up(context.Background(), tl, sources[tl], lab.Options{})
+		want := tl.Name + ".yaml:6:56: shape: delay, jitter and loss need the netem qdisc, which this kernel lacks"
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("up without netem: %v, want %q...", err, want)
+		}
+		labtest.CheckLeaks(t, tl.Name)
+		t.Skipf("this kernel has no netem qdisc (sch_netem), checked that up refuses delay and loss: %v", err)
+	}
+	tl := up(t, cable(sub, "{delay: 20ms}"))
+	// A TCP handshake takes one round trip: 2 x 20ms.
+	var rtt time.Duration
+	for range 3 {
+		var d time.Duration
+		var ln net.Listener
+		kernel.Do(kernel.NetnsPath(plan.NetnsName(tl.Name, "b")), func() (err error) {
+			ln, err = net.Listen("tcp", net.JoinHostPort(sub+".2", "0"))
+			return err
+		})
+		err := kernel.Do(kernel.NetnsPath(plan.NetnsName(tl.Name, "a")), func() error {
+			start := time.Now()
+			c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+			d = time.Since(start)
+			if err == nil {
+				c.Close()
+			}
+			return err
+		})
+		ln.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rtt == 0 || d < rtt {
+			rtt = d
+		}
+	}
+	t.Logf("round trip with 20ms each way: %v", rtt)
+	if rtt < 40*time.Millisecond || rtt > 60*time.Millisecond {
+		t.Errorf("round trip %v, want 40ms to 60ms", rtt)
+	}
+}
