@@ -204,3 +204,33 @@ func nilOrErr(v any) error {
 	}
 	return v.(error)
 }
+
+// LinkShape reads the shape of a link's root qdisc when it is a tbf or
+// netem one (nil otherwise): what leaves the link, as the kernel has it.
+func LinkShape(c *Conn, ns, name string) (*Shape, error) {
+	h, l, err := findLink(c, ns, name)
+	if err != nil || l == nil {
+		return nil, err
+	}
+	qs, err := h.QdiscList(l)
+	if err != nil {
+		return nil, opErr(ns, "listing the qdiscs of "+name, err)
+	}
+	for _, q := range qs {
+		if q.Attrs().Parent != netlink.HANDLE_ROOT {
+			continue
+		}
+		switch q := q.(type) {
+		case *netlink.Tbf:
+			return &Shape{Rate: q.Rate * 8}, nil
+		case *netlink.Netem:
+			return &Shape{
+				Rate:   q.Rate64 * 8,
+				Delay:  time.Duration(q.Latency) * time.Microsecond,
+				Jitter: time.Duration(q.Jitter) * time.Microsecond,
+				Loss:   float64(q.Loss),
+			}, nil
+		}
+	}
+	return nil, nil
+}

@@ -99,6 +99,15 @@ func TestShapeRate(t *testing.T) {
 			t.Errorf("%s: %.2f Mbit/s, want %.0f Mbit/s within -15%%/+5%%", what, got/1e6, want/1e6)
 		}
 	}
+	st, err := lab.GetStatus(tl.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range st.Nodes {
+		if got := n.Interfaces[0].Shape; got != "rate 20mbit" {
+			t.Errorf("status of %s: shape %q, want %q (read from the kernel)", n.Name, got, "rate 20mbit")
+		}
+	}
 	within("a to b", throughput(t, tl, "a", "b", sub+".2"), 20e6)
 	within("b to a", throughput(t, tl, "b", "a", sub+".1"), 20e6)
 

@@ -103,6 +103,9 @@ type IfaceStatus struct {
 	// Peer is what the cable leads to: a bridge, "node:iface" or
 	// "host:name".
 	Peer string `json:"peer"`
+	// Shape is how what leaves the interface is shaped, as the kernel
+	// has it, in the file's words ("rate 10mbit, delay 20ms").
+	Shape string `json:"shape,omitempty"`
 }
 
 // GetStatus reads a running lab from the kernel.
@@ -153,6 +156,12 @@ func ifaceStatus(c *kernel.Conn, ns, kname string, i *topology.Interface) IfaceS
 	out := IfaceStatus{Name: i.Name, Peer: peerOf(i)}
 	out.State, out.MTU, out.MAC, out.Addresses = linkFacts(c, ns, kname)
 	out.Assigned = strs(i.Auto)
+	if i.Link.Shape() != nil {
+		if ks, err := kernel.LinkShape(c, ns, kname); err == nil && ks != nil {
+			ts := topology.Shape{Rate: ks.Rate, Delay: ks.Delay, Jitter: ks.Jitter, Loss: ks.Loss}
+			out.Shape = ts.String()
+		}
+	}
 	return out
 }
 

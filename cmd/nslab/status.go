@@ -91,11 +91,11 @@ func writeStatus(w io.Writer, all []*lab.Status) error {
 				fmt.Fprintf(tw, "%s\t%s\t-\t\t\t\n", s.Name, n.Name)
 			}
 			for _, i := range n.Interfaces {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, n.Name, i.Name, i.State, marked(i.Addresses, i.Assigned, &auto), i.Peer)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, n.Name, i.Name, i.State, marked(i.Addresses, i.Assigned, &auto), peer(i))
 			}
 		}
 		for _, i := range s.Host {
-			fmt.Fprintf(tw, "%s\thost\t%s (%s)\t%s\t%s\t%s\n", s.Name, i.Name, i.Kernel, i.State, marked(i.Addresses, i.Assigned, &auto), i.Peer)
+			fmt.Fprintf(tw, "%s\thost\t%s (%s)\t%s\t%s\t%s\n", s.Name, i.Name, i.Kernel, i.State, marked(i.Addresses, i.Assigned, &auto), peer(i))
 		}
 		for _, b := range s.Bridges {
 			fmt.Fprintf(tw, "%s\thost\tbridge %s (%s)\t%s\t%s\t%d ports\n", s.Name, b.Name, b.Kernel, b.State, marked(b.Addresses, b.Assigned, &auto), len(b.Ports))
@@ -112,6 +112,14 @@ func writeStatus(w io.Writer, all []*lab.Status) error {
 }
 
 // marked lists addresses, those that nslab chose with a star.
+// peer is the PEER column: what the cable leads to, and its shape.
+func peer(i lab.IfaceStatus) string {
+	if i.Shape == "" {
+		return i.Peer
+	}
+	return i.Peer + " (" + i.Shape + ")"
+}
+
 func marked(addrs, assigned []string, any *bool) string {
 	out := make([]string, len(addrs))
 	for i, a := range addrs {
