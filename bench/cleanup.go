@@ -63,11 +63,12 @@ func (c *cleaner) runAll() []string {
 }
 
 // Names of the objects the bench makes: nslab labs are called bench-…,
-// the ip script's nodes bip.hN / btcp.hN with host links bip-… / btcp-…,
+// the ip script's nodes bip.hN / btcp.hN / bshp.hN with host links
+// bip-… / btcp-… / bshp-…,
 // Mininet's switch s1 with ports s1-ethN.
 var (
-	benchNetnsPrefixes = []string{"bench-", "bip.", "btcp."}
-	benchLinkPrefixes  = []string{"bip-", "btcp-"}
+	benchNetnsPrefixes = []string{"bench-", "bip.", "btcp.", "bshp."}
+	benchLinkPrefixes  = []string{"bip-", "btcp-", "bshp-"}
 )
 
 // leftovers lists what of the bench's labs is still on the machine:

@@ -357,6 +357,9 @@ func (b *bench) all(ctx context.Context) {
 	if b.nslab != "" && ctx.Err() == nil {
 		b.seedTests(ctx)
 	}
+	if b.nslab != "" && ctx.Err() == nil {
+		b.shapingTest(ctx)
+	}
 	if b.nslab != "" && b.cfg.big > 0 && ctx.Err() == nil {
 		b.bigRun(ctx)
 	}

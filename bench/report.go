@@ -51,6 +51,7 @@ type results struct {
 	big   *lifecycle
 	exec  []*execSeries
 	tcp   []*tcpPath
+	shape []*shapeRun
 	notes []string
 	once  map[string]bool
 
@@ -203,6 +204,9 @@ func (b *bench) render(interrupted bool) rendered {
 		tables = append(tables, t)
 	}
 	if t := b.tcpTable(); t != nil {
+		tables = append(tables, t)
+	}
+	if t := b.shapingTable(); t != nil {
 		tables = append(tables, t)
 	}
 	checks := &table{title: "Reachability checked after each up (not timed)", head: []string{"run", "topology", "made by", "check"}}

@@ -218,10 +218,11 @@ func (b *bench) iperfServer(ns string) (func(), error) {
 	}, nil
 }
 
-// iperfClient runs one iperf3 client and returns the received rate. The
-// server may still be starting: a refused connection is retried.
-func (b *bench) iperfClient(ctx context.Context, ns, addr string) (float64, error) {
-	argv := []string{"ip", "netns", "exec", ns, "iperf3", "-c", addr, "-t", strconv.Itoa(b.cfg.tcpSecs), "-J"}
+// iperfClient runs one iperf3 client and returns the received rate in
+// Gbit/s; extra are more iperf3 flags. The server may still be starting:
+// a refused connection is retried.
+func (b *bench) iperfClient(ctx context.Context, ns, addr string, extra ...string) (float64, error) {
+	argv := append([]string{"ip", "netns", "exec", ns, "iperf3", "-c", addr, "-t", strconv.Itoa(b.cfg.tcpSecs), "-J"}, extra...)
 	var lastErr error
 	for try := 0; try < 20 && ctx.Err() == nil; try++ {
 		r, err := b.run(ctx, runOpts{timeout: time.Duration(b.cfg.tcpSecs)*time.Second + 30*time.Second}, argv...)
