@@ -23,6 +23,10 @@ func pair(t *testing.T) (a, b string) {
 	veth(t, a, "eth0", b, "eth0",
 		[]string{"10.77.0.1/24", "fd77::1/64", "10.88.0.1/24"},
 		[]string{"10.77.0.2/24", "fd77::2/64"})
+	// Neighbour solicitations need the solicited-node groups (see
+	// waitSolicited): probes of 300ms flaked under load without them.
+	waitSolicited(t, b, addrs("fd77::2"))
+	waitSolicited(t, a, addrs("fd77::1"))
 	return a, b
 }
 

@@ -105,9 +105,9 @@ func tcTime(d time.Duration) string {
 	return fmt.Sprintf("%dus", d/time.Microsecond)
 }
 
-// qdisc is the shape as a root qdisc of the link.
-func (s *Shape) qdisc(index int) netlink.Qdisc {
-	attrs := netlink.QdiscAttrs{LinkIndex: index, Handle: netlink.MakeHandle(1, 0), Parent: netlink.HANDLE_ROOT}
+// qdisc is the shape as a root qdisc of the link, with handle major:0.
+func (s *Shape) qdisc(index int, major uint16) netlink.Qdisc {
+	attrs := netlink.QdiscAttrs{LinkIndex: index, Handle: netlink.MakeHandle(major, 0), Parent: netlink.HANDLE_ROOT}
 	if !s.Netem() {
 		rate := s.Rate / 8
 		return &netlink.Tbf{QdiscAttrs: attrs, Rate: rate, Buffer: netlink.Xmittime(rate, s.burst()), Limit: s.tbfLimit()}
@@ -123,6 +123,13 @@ func (s *Shape) qdisc(index int) netlink.Qdisc {
 
 // QdiscSet shapes what leaves a link (a root qdisc made of Shape), or,
 // with Shape nil, takes the shaping off.
+//
+// A shaped link gets a new qdisc in one step (grafted in place of the
+// old one under the other handle, 1: or 2:), never a change of the one
+// there: the packets it holds are dropped. Changed in place, tbf keeps
+// the packets it took under the old bucket, and one larger than the new
+// bucket never leaves: the link stalls (seen when going from 20mbit to
+// 5mbit under load).
 //
 // Equivalent to: tc [-n NS] qdisc replace dev NAME root handle 1: SHAPE
 type QdiscSet struct {
@@ -158,7 +165,15 @@ func (o *QdiscSet) Apply(c *Conn) error {
 		}
 		return nil
 	}
-	if err := h.QdiscReplace(o.Shape.qdisc(l.Attrs().Index)); err != nil {
+	major := uint16(1)
+	if qs, err := h.QdiscList(l); err == nil {
+		for _, q := range qs {
+			if a := q.Attrs(); a.Parent == netlink.HANDLE_ROOT && a.Handle == netlink.MakeHandle(1, 0) {
+				major = 2
+			}
+		}
+	}
+	if err := h.QdiscReplace(o.Shape.qdisc(l.Attrs().Index, major)); err != nil {
 		return opErr(o.NS, fmt.Sprintf("shaping %s (%s)", o.Name, o.Shape), qdiscErr(o.Shape.Kind(), err))
 	}
 	return nil
@@ -192,7 +207,7 @@ func QdiscSupported(kind string) error {
 		}
 		return nil
 	}, func() error {
-		return netlink.QdiscAdd(s.qdisc(loIndex))
+		return netlink.QdiscAdd(s.qdisc(loIndex, 1))
 	})
 	qdiscProbes.Store(kind, err)
 	return err

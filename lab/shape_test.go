@@ -34,11 +34,15 @@ nodes:
 `, sub, shape)
 }
 
-// throughput measures a TCP stream from node from to addr in node to:
-// the bytes received in a second and a half, after half a second for
-// the stream to settle (slow start overshoots the shaper's queue), in
-// bits per second.
-func throughput(t *testing.T, tl *topology.Lab, from, to, addr string) float64 {
+// stream is a TCP stream from one node to another, sending as fast as
+// it may until stopped.
+type stream struct {
+	in, out net.Conn
+	sent    chan struct{}
+}
+
+// startStream opens a TCP stream from node from to addr in node to.
+func startStream(t *testing.T, tl *topology.Lab, from, to, addr string) *stream {
 	t.Helper()
 	var ln net.Listener
 	err := kernel.Do(kernel.NetnsPath(plan.NetnsName(tl.Name, to)), func() (err error) {
@@ -49,37 +53,58 @@ func throughput(t *testing.T, tl *topology.Lab, from, to, addr string) float64 {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	var conn net.Conn
+	s := &stream{sent: make(chan struct{})}
 	err = kernel.Do(kernel.NetnsPath(plan.NetnsName(tl.Name, from)), func() (err error) {
-		conn, err = net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+		s.out, err = net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
 		return err
 	})
 	if err != nil {
-		t.Fatal(err)
+		for _, n := range []string{from, to} {
+			out, _ := exec.Command("tc", "-n", plan.NetnsName(tl.Name, n), "-s", "qdisc").CombinedOutput()
+			t.Logf("tc -n %s -s qdisc:\n%s", plan.NetnsName(tl.Name, n), out)
+		}
+		t.Fatalf("%s to %s: %v", from, to, err)
 	}
 	go func() {
-		defer conn.Close()
+		defer close(s.sent)
 		buf := make([]byte, 64<<10)
-		conn.SetWriteDeadline(time.Now().Add(15 * time.Second))
+		s.out.SetWriteDeadline(time.Now().Add(30 * time.Second))
 		for {
-			if _, err := conn.Write(buf); err != nil {
+			if _, err := s.out.Write(buf); err != nil {
 				return
 			}
 		}
 	}()
-	in, err := ln.Accept()
-	if err != nil {
+	if s.in, err = ln.Accept(); err != nil {
 		t.Fatal(err)
 	}
-	defer in.Close()
-	count := func(d time.Duration) int64 {
-		in.SetReadDeadline(time.Now().Add(d))
-		n, _ := io.Copy(io.Discard, in)
-		return n
-	}
-	count(500 * time.Millisecond)
+	return s
+}
+
+// received counts the bytes that arrive in d.
+func (s *stream) received(d time.Duration) int64 {
+	s.in.SetReadDeadline(time.Now().Add(d))
+	n, _ := io.Copy(io.Discard, s.in)
+	return n
+}
+
+func (s *stream) stop() {
+	s.in.Close()
+	s.out.Close()
+	<-s.sent
+}
+
+// throughput measures a TCP stream from node from to addr in node to:
+// the bytes received in a second and a half, after half a second for
+// the stream to settle (slow start overshoots the shaper's queue), in
+// bits per second.
+func throughput(t *testing.T, tl *topology.Lab, from, to, addr string) float64 {
+	t.Helper()
+	s := startStream(t, tl, from, to, addr)
+	defer s.stop()
+	s.received(500 * time.Millisecond)
 	start := time.Now()
-	n := count(1500 * time.Millisecond)
+	n := s.received(1500 * time.Millisecond)
 	return float64(n) * 8 / time.Since(start).Seconds()
 }
 
@@ -111,11 +136,19 @@ func TestShapeRate(t *testing.T) {
 	within("a to b", throughput(t, tl, "a", "b", sub+".2"), 20e6)
 	within("b to a", throughput(t, tl, "b", "a", sub+".1"), 20e6)
 
+	// The rate changes under load: streams both ways fill the queues.
 	ino := inode(t, kernel.NetnsPath(plan.NetnsName(tl.Name, "a")))
+	ab, ba := startStream(t, tl, "a", "b", sub+".2"), startStream(t, tl, "b", "a", sub+".1")
+	go ab.received(time.Minute)
+	go ba.received(time.Minute)
+	time.Sleep(300 * time.Millisecond)
 	v2 := reparse(t, tl, cable(sub, "{rate: 5mbit}"))
 	if err := lab.Up(context.Background(), v2, sources[v2], lab.Options{}); err != nil {
 		t.Fatalf("changing the rate: %v", err)
 	}
+	time.Sleep(300 * time.Millisecond)
+	ab.stop()
+	ba.stop()
 	within("a to b at 5mbit", throughput(t, tl, "a", "b", sub+".2"), 5e6)
 	within("b to a at 5mbit", throughput(t, tl, "b", "a", sub+".1"), 5e6)
 
