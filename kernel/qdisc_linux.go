@@ -131,10 +131,15 @@ func (s *Shape) qdisc(index int, major uint16) netlink.Qdisc {
 // bucket never leaves: the link stalls (seen when going from 20mbit to
 // 5mbit under load).
 //
-// Equivalent to: tc [-n NS] qdisc replace dev NAME root handle 1: SHAPE
+// Equivalent to: tc [-n NS] qdisc add dev NAME root handle 1: SHAPE, after
+// tc [-n NS] qdisc del dev NAME root when the link is shaped already (but
+// with no moment unshaped between).
 type QdiscSet struct {
 	NS, Name string
 	Shape    *Shape
+	// Replace says the link is shaped already: String then takes the old
+	// shaping off first, as a hand-typed change must (Apply needs not).
+	Replace bool
 }
 
 func (o *QdiscSet) Namespace() string { return o.NS }
@@ -144,10 +149,15 @@ func (o *QdiscSet) String() string {
 	if o.NS != "" {
 		tc += " -n " + o.NS
 	}
+	del := fmt.Sprintf("%s qdisc del dev %s root", tc, o.Name)
 	if o.Shape == nil {
-		return fmt.Sprintf("%s qdisc del dev %s root", tc, o.Name)
+		return del
 	}
-	return fmt.Sprintf("%s qdisc replace dev %s root handle 1: %s", tc, o.Name, o.Shape)
+	add := fmt.Sprintf("%s qdisc add dev %s root handle 1: %s", tc, o.Name, o.Shape)
+	if o.Replace {
+		return lines(del, add)
+	}
+	return add
 }
 
 func (o *QdiscSet) Apply(c *Conn) error {

@@ -244,19 +244,20 @@ func shapeOps(lab *topology.Lab) []kernel.Op {
 	var ops []kernel.Op
 	for _, l := range lab.Links {
 		if s := l.Shape(); s != nil {
-			ops = append(ops, shapeEnds(lab, l, s)...)
+			ops = append(ops, shapeEnds(lab, l, s, false)...)
 		}
 	}
 	return ops
 }
 
-// shapeEnds sets the shape s (nil: none) on both ends of the cable l.
-func shapeEnds(lab *topology.Lab, l *topology.Link, s *topology.Shape) []kernel.Op {
+// shapeEnds sets the shape s (nil: none) on both ends of the cable l,
+// which replace says are shaped already.
+func shapeEnds(lab *topology.Lab, l *topology.Link, s *topology.Shape, replace bool) []kernel.Op {
 	v := vethOp(lab, l)
 	ks := kernelShape(s, v.MTU)
 	return []kernel.Op{
-		&kernel.QdiscSet{NS: v.NS, Name: v.Name, Shape: ks},
-		&kernel.QdiscSet{NS: v.PeerNS, Name: v.PeerName, Shape: ks},
+		&kernel.QdiscSet{NS: v.NS, Name: v.Name, Shape: ks, Replace: replace},
+		&kernel.QdiscSet{NS: v.PeerNS, Name: v.PeerName, Shape: ks, Replace: replace},
 	}
 }
 

@@ -278,7 +278,7 @@ func (r *reconciler) links() {
 			}
 			// A shape's bucket holds packets of the cable's MTU.
 			if !o.Shape().Equal(l.Shape()) || l.Shape() != nil && !sameEnds(o, l) {
-				r.shapes = append(r.shapes, shapeEnds(r.lab, l, l.Shape())...)
+				r.shapes = append(r.shapes, shapeEnds(r.lab, l, l.Shape(), o.Shape() != nil)...)
 			}
 			r.keepLink(o, l)
 			continue

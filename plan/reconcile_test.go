@@ -127,16 +127,17 @@ func TestReconcileChanges(t *testing.T) {
 		from: seed,
 		to:   strings.Replace(seed, "{link: br-ns, addresses: [10.0.0.3/24]}", "{link: br-ns, addresses: [10.0.0.3/24], shape: {rate: 10mbit}}", 1),
 		want: []string{
-			"tc qdisc replace dev np-", // the port: what reaches ns2
-			"tc -n seed.ns2 qdisc replace dev eth0 root handle 1: tbf rate 10mbit burst 16384 limit 78884",
+			"tc qdisc add dev np-", // the port: what reaches ns2
+			"tc -n seed.ns2 qdisc add dev eth0 root handle 1: tbf rate 10mbit burst 16384 limit 78884",
 		},
 	}, {
 		name: "shape changed",
 		from: strings.Replace(seed, "{link: br-ns, addresses: [10.0.0.3/24]}", "{link: br-ns, addresses: [10.0.0.3/24], shape: {rate: 10mbit}}", 1),
 		to:   strings.Replace(seed, "{link: br-ns, addresses: [10.0.0.3/24]}", "{link: br-ns, addresses: [10.0.0.3/24], shape: {rate: 5mbit, delay: 10ms}}", 1),
 		want: []string{
-			"tc qdisc replace dev np-",
-			"tc -n seed.ns2 qdisc replace dev eth0 root handle 1: netem limit 10000 delay 10ms rate 5mbit",
+			"tc qdisc del dev np-", "tc qdisc add dev np-",
+			"tc -n seed.ns2 qdisc del dev eth0 root",
+			"tc -n seed.ns2 qdisc add dev eth0 root handle 1: netem limit 10000 delay 10ms rate 5mbit",
 		},
 	}, {
 		name: "shape removed",
