@@ -47,9 +47,21 @@ const (
 	tbfMinBurst  = 16 * 1024
 )
 
-// netemLimit is netem's queue in packets (tc's default is 1000; delayed
-// packets wait in it, so a fast link with a long delay needs more).
-const netemLimit = 10000
+// netemLimit is netem's queue in packets. Every delayed packet waits in
+// it, so it holds twice what the link carries in delay+jitter (full-size
+// packets at the rate, or at vethRate without one), and at least tc's
+// default of 1000.
+func (s *Shape) netemLimit() uint32 {
+	rate := float64(s.Rate)
+	if rate == 0 {
+		rate = vethRate
+	}
+	pkts := 2 * rate / 8 / 1514 * (s.Delay + s.Jitter).Seconds()
+	return uint32(min(max(pkts, 1000), 1<<24))
+}
+
+// vethRate is about what a veth pair carries here (bits per second).
+const vethRate = 15e9
 
 func (s *Shape) burst() uint32 {
 	mtu := s.MTU
@@ -70,7 +82,7 @@ func (s *Shape) String() string {
 		fmt.Fprintf(&b, "tbf rate %s burst %d limit %d", tcRate(s.Rate), s.burst(), s.tbfLimit())
 		return b.String()
 	}
-	fmt.Fprintf(&b, "netem limit %d", netemLimit)
+	fmt.Fprintf(&b, "netem limit %d", s.netemLimit())
 	if s.Delay > 0 || s.Jitter > 0 {
 		fmt.Fprintf(&b, " delay %s", tcTime(s.Delay))
 		if s.Jitter > 0 {
@@ -116,7 +128,7 @@ func (s *Shape) qdisc(index int, major uint16) netlink.Qdisc {
 		Latency: uint32(s.Delay / time.Microsecond),
 		Jitter:  uint32(s.Jitter / time.Microsecond),
 		Loss:    float32(s.Loss),
-		Limit:   netemLimit,
+		Limit:   s.netemLimit(),
 		Rate64:  s.Rate / 8,
 	})
 }

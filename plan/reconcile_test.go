@@ -137,7 +137,7 @@ func TestReconcileChanges(t *testing.T) {
 		want: []string{
 			"tc qdisc del dev np-", "tc qdisc add dev np-",
 			"tc -n seed.ns2 qdisc del dev eth0 root",
-			"tc -n seed.ns2 qdisc add dev eth0 root handle 1: netem limit 10000 delay 10ms rate 5mbit",
+			"tc -n seed.ns2 qdisc add dev eth0 root handle 1: netem limit 1000 delay 10ms rate 5mbit",
 		},
 	}, {
 		name: "shape removed",
