@@ -81,22 +81,29 @@ func (b *bench) nslabShaped(ctx context.Context, rate int) *shapeRun {
 		run.Err = "nslab up: " + err.Error()
 		return run
 	}
-	stop, err := b.iperfServer(name + ".b")
+	b.measureShaped(ctx, run, name+".b", name+".a", "10.203.0.2")
+	return run
+}
+
+// measureShaped runs iperf3 from the client namespace to addr in the
+// server namespace, tcpRuns times after a second of warm-up each, into
+// run.
+func (b *bench) measureShaped(ctx context.Context, run *shapeRun, server, client, addr string) {
+	stop, err := b.iperfServer(server)
 	if err != nil {
 		run.Err = err.Error()
-		return run
+		return
 	}
 	defer stop()
 	for i := 0; i < b.cfg.tcpRuns && ctx.Err() == nil; i++ {
-		g, err := b.iperfClient(ctx, name+".a", "10.203.0.2", "-O", "1")
+		g, err := b.iperfClient(ctx, client, addr, "-O", "1")
 		if err != nil {
 			run.Err = err.Error()
-			break
+			return
 		}
 		run.Got = append(run.Got, g*1000)
-		progress("shaping: nslab at %d Mbit/s, run %d: %.2f Mbit/s", rate, i+1, g*1000)
+		progress("shaping: %s at %d Mbit/s, run %d: %.2f Mbit/s", run.Tool, run.Rate, i+1, g*1000)
 	}
-	return run
 }
 
 // handShaped shapes h1's side of two namespaces on a bridge built by
@@ -128,21 +135,7 @@ func (b *bench) handShaped(ctx context.Context, rate int) *shapeRun {
 		run.Err = "tc: " + err.Error()
 		return run
 	}
-	stop, err := b.iperfServer(p + ".h2")
-	if err != nil {
-		run.Err = err.Error()
-		return run
-	}
-	defer stop()
-	for i := 0; i < b.cfg.tcpRuns && ctx.Err() == nil; i++ {
-		g, err := b.iperfClient(ctx, p+".h1", "10.201.0.3", "-O", "1")
-		if err != nil {
-			run.Err = err.Error()
-			break
-		}
-		run.Got = append(run.Got, g*1000)
-		progress("shaping: by hand at %d Mbit/s, run %d: %.2f Mbit/s", rate, i+1, g*1000)
-	}
+	b.measureShaped(ctx, run, p+".h2", p+".h1", "10.201.0.3")
 	return run
 }
 
