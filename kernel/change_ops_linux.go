@@ -126,3 +126,36 @@ func (o *LinkSet) Apply(c *Conn) error {
 	}
 	return nil
 }
+
+// NeighFlush deletes the neighbour entries (ARP and NDP) that the kernel
+// learnt on an interface; entries set by hand (permanent, noarp) stay.
+// A cable joined again starts with none: entries that failed while it was
+// cut would fail the first packets.
+//
+// Equivalent to: ip [-n NS] neigh flush dev NAME
+type NeighFlush struct{ NS, Name string }
+
+func (o *NeighFlush) Namespace() string { return o.NS }
+func (o *NeighFlush) String() string    { return fmt.Sprintf("%s neigh flush dev %s", ipn(o.NS), o.Name) }
+
+func (o *NeighFlush) Apply(c *Conn) error {
+	h, l, err := findLink(c, o.NS, o.Name)
+	if err != nil || l == nil {
+		return err
+	}
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		ns, err := h.NeighList(l.Attrs().Index, fam)
+		if err != nil {
+			return opErr(o.NS, "listing the neighbours of "+o.Name, err)
+		}
+		for i := range ns {
+			if ns[i].State&(netlink.NUD_PERMANENT|netlink.NUD_NOARP) != 0 {
+				continue
+			}
+			if err := h.NeighDel(&ns[i]); err != nil && !errors.Is(err, unix.ENOENT) {
+				return opErr(o.NS, fmt.Sprintf("deleting neighbour %s of %s", ns[i].IP, o.Name), err)
+			}
+		}
+	}
+	return nil
+}

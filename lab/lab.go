@@ -341,3 +341,30 @@ func (l *labLock) remove() {
 	os.Remove(StateDir)
 	l.unlock()
 }
+
+// Cut cuts the cable of interface iface of node node in a running lab
+// (up false), as when it is pulled out at its far end, or joins it again
+// (up true): see plan.Cut. The lab's file is not changed: a cut cable
+// stays cut until it is joined again or made anew.
+func Cut(ctx context.Context, name, node, iface string, up bool, opt Options) error {
+	lk, err := lock(name, &opt)
+	if err != nil {
+		return err
+	}
+	defer lk.unlock()
+	t, err := Topology(name)
+	if err != nil {
+		return err
+	}
+	p, err := plan.Cut(t, node, iface, up)
+	if err != nil {
+		return err
+	}
+	c := kernel.NewConn()
+	defer c.Close()
+	if !up {
+		return apply(ctx, c, p, &opt, nil)
+	}
+	// apply waits for the links before the routes, or at its end.
+	return apply(ctx, c, p, &opt, func() error { return waitReady(ctx, c, p.Made, opt.workers()) })
+}

@@ -210,6 +210,26 @@ func TestLifecycle(t *testing.T) {
 			t.Errorf("check: code %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
 	})
+	t.Run("link down and up", func(t *testing.T) {
+		ref := name + ".ns2:eth0"
+		if r := nslab(t, "", "link", "down", ref); r.code != 0 || r.stdout != "cable of "+ref+" cut\n" {
+			t.Fatalf("link down: code %d, %q %s", r.code, r.stdout, r.stderr)
+		}
+		if r := nslab(t, "", "check", "--timeout", "300ms", name); r.code != 1 {
+			t.Errorf("check with ns2's cable cut: code %d, want 1\n%s", r.code, r.stdout)
+		}
+		if r := nslab(t, "", "link", "up", ref); r.code != 0 || r.stdout != "cable of "+ref+" joined again\n" {
+			t.Fatalf("link up: code %d, %q %s", r.code, r.stdout, r.stderr)
+		}
+		if r := nslab(t, "", "check", name); r.code != 0 {
+			t.Errorf("check with ns2's cable joined again: code %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		for _, bad := range []string{"ns2", "host:eth0", name + ".ns2:"} {
+			if r := nslab(t, "", "link", "down", bad); r.code != 2 {
+				t.Errorf("link down %s: code %d, want 2 (usage)\n%s", bad, r.code, r.stderr)
+			}
+		}
+	})
 	t.Run("up again", func(t *testing.T) {
 		r := nslab(t, "", "up", file)
 		if r.code != 0 || !strings.Contains(r.stderr, "nothing to change") {

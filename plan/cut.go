@@ -1,0 +1,117 @@
+package plan
+
+import (
+	"fmt"
+
+	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/topology"
+)
+
+// A cable is cut as when it is pulled out at its far end: the far veth
+// end goes down, and the interface named sees its carrier drop while it
+// keeps its addresses and routes. The far end is the bridge port of a
+// node's interface on a bridge, the host end of a cable to the host, or
+// the other node's interface. A node's end that goes down would lose its
+// IPv6 addresses and its routes through it: it keeps its addresses
+// (keep_addr_on_down), and its node's routes are put back when the cable
+// is joined again.
+
+// Cut plans cutting (up false) or joining again (up true) the cable of
+// interface iface of node node ("host" for a host interface). When
+// joining, Made is the part of the lab that must come up again, and the
+// routes wait for it.
+func Cut(lab *topology.Lab, node, iface string, up bool) (*Plan, error) {
+	i, err := findIface(lab, node, iface)
+	if err != nil {
+		return nil, err
+	}
+	l := i.Link
+	v := vethOp(lab, l)
+	// The far end: the peer side of the veth, unless the named interface
+	// is the peer side.
+	farNS, farName := v.NS, v.Name
+	if farNS == nsOf(lab.Name, i) && farName == kernelIfName(lab.Name, i) {
+		farNS, farName = v.PeerNS, v.PeerName
+	}
+	var far *topology.Interface // the far interface of the file, if any
+	for _, x := range []*topology.Interface{l.A, l.B} {
+		if x != nil && x != i {
+			far = x
+		}
+	}
+	ready := &topology.Lab{Name: lab.Name, Links: []*topology.Link{l}}
+	for _, x := range []*topology.Interface{i, far} {
+		switch {
+		case x == nil:
+		case x.OnHost():
+			ready.Host = append(ready.Host, x)
+		default:
+			ready.Nodes = append(ready.Nodes, &topology.Node{Name: x.Node, Interfaces: []*topology.Interface{x}})
+		}
+	}
+	p := &Plan{Lab: lab.Name}
+	if !up {
+		if far != nil {
+			p.add("addresses kept", []kernel.Op{&kernel.SysctlSet{NS: farNS, Settings: []kernel.Sysctl{{Key: "net.ipv6.conf." + farName + ".keep_addr_on_down", Value: "1"}}}})
+		}
+		p.add("cut", []kernel.Op{&kernel.LinkDown{NS: farNS, Name: farName}})
+		return p, nil
+	}
+	p.Made = ready
+	joined := []kernel.Op{&kernel.LinkSetup{NS: farNS, Name: farName}, &kernel.NeighFlush{NS: nsOf(lab.Name, i), Name: kernelIfName(lab.Name, i)}}
+	if far != nil {
+		joined = append(joined, &kernel.NeighFlush{NS: farNS, Name: farName})
+	}
+	p.add("joined", joined)
+	if far != nil && !far.OnHost() {
+		var routes []kernel.Op
+		for _, r := range lab.Node(far.Node).Routes {
+			routes = append(routes, &kernel.RouteAdd{NS: farNS, To: r.To, Via: r.Via, Dev: r.Dev, Metric: r.Metric, Replace: true})
+		}
+		p.add("routes", routes)
+		if len(routes) > 0 {
+			p.Stages[len(p.Stages)-1].AfterLinksUp = true
+		}
+	}
+	return p, nil
+}
+
+func findIface(lab *topology.Lab, node, iface string) (*topology.Interface, error) {
+	var ifaces []*topology.Interface
+	if node == topology.HostNode {
+		ifaces = lab.Host
+	} else if n := lab.Node(node); n != nil {
+		ifaces = n.Interfaces
+	} else {
+		return nil, fmt.Errorf("lab %s has no node %s", lab.Name, node)
+	}
+	for _, i := range ifaces {
+		if i.Name == iface {
+			if i.Link == nil {
+				return nil, fmt.Errorf("%s is in no cable", i.Ref())
+			}
+			return i, nil
+		}
+	}
+	var names []string
+	for _, i := range ifaces {
+		names = append(names, i.Name)
+	}
+	return nil, fmt.Errorf("%s of lab %s has no interface %s (it has: %v)", node, lab.Name, iface, names)
+}
+
+// nsOf is the namespace of an interface: "" for the host's.
+func nsOf(lab string, i *topology.Interface) string {
+	if i.OnHost() {
+		return ""
+	}
+	return NetnsName(lab, i.Node)
+}
+
+// kernelIfName is an interface's name in its namespace.
+func kernelIfName(lab string, i *topology.Interface) string {
+	if i.OnHost() {
+		return HostIfName(lab, i.Name)
+	}
+	return i.Name
+}
