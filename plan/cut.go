@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/topology"
@@ -97,7 +98,7 @@ func findIface(lab *topology.Lab, node, iface string) (*topology.Interface, erro
 	for _, i := range ifaces {
 		names = append(names, i.Name)
 	}
-	return nil, fmt.Errorf("%s of lab %s has no interface %s (it has: %v)", node, lab.Name, iface, names)
+	return nil, fmt.Errorf("%s of lab %s has no interface %s (it has: %s)", node, lab.Name, iface, strings.Join(names, ", "))
 }
 
 // nsOf is the namespace of an interface: "" for the host's.
