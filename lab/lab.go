@@ -368,3 +368,25 @@ func Cut(ctx context.Context, name, node, iface string, up bool, opt Options) er
 	// apply waits for the links before the routes, or at its end.
 	return apply(ctx, c, p, &opt, func() error { return waitReady(ctx, c, p.Made, opt.workers()) })
 }
+
+// Partition splits a running lab into groups of nodes that do not reach
+// each other, or heals it with no groups: see plan.Partition. The lab's
+// file is not changed.
+func Partition(ctx context.Context, name string, groups [][]string, opt Options) error {
+	lk, err := lock(name, &opt)
+	if err != nil {
+		return err
+	}
+	defer lk.unlock()
+	t, err := Topology(name)
+	if err != nil {
+		return err
+	}
+	p, err := plan.Partition(t, groups)
+	if err != nil {
+		return err
+	}
+	c := kernel.NewConn()
+	defer c.Close()
+	return apply(ctx, c, p, &opt, nil)
+}

@@ -72,3 +72,80 @@ func parseIface(ref string) (labName, node, iface string, err error) {
 	}
 	return n.Lab, n.Name, iface, nil
 }
+
+func newPartition() *cobra.Command {
+	var labName string
+	cmd := &cobra.Command{
+		Use:   "partition GROUP GROUP...",
+		Short: "Split a running lab into groups of nodes that do not reach each other",
+		Long: `Split a running lab into groups of nodes that do not reach each other. A
+GROUP is a comma-separated list of nodes; every node of a group drops what
+comes from or goes to the addresses of the other groups' nodes (an nftables
+table in its own namespace), on a shared segment as across routers, for
+connections already open too. Nodes in no group, and the host, are left as
+they are. nslab heal LAB takes the partition away; the lab's file is not
+changed.`,
+		Example: `  sudo nslab partition ns1 ns2,ns3
+  sudo nslab heal seed`,
+		Args: args(cobra.MinimumNArgs(2)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			var groups [][]string
+			for _, g := range a {
+				var nodes []string
+				for _, ref := range strings.Split(g, ",") {
+					if ref == "" {
+						return &usageError{fmt.Errorf("group %q: write nodes separated by commas (ns1,ns2)", g)}
+					}
+					n, err := lab.FindNode(qualify(labName, ref))
+					if err != nil {
+						return err
+					}
+					if labName != "" && n.Lab != labName {
+						return fmt.Errorf("node %s is in lab %s, not %s: a partition splits one lab", ref, n.Lab, labName)
+					}
+					labName = n.Lab
+					nodes = append(nodes, n.Name)
+				}
+				groups = append(groups, nodes)
+			}
+			if err := lab.Partition(context.Background(), labName, groups, lab.Options{Logf: logf}); err != nil {
+				return err
+			}
+			var parts []string
+			for _, g := range groups {
+				parts = append(parts, "{"+strings.Join(g, ", ")+"}")
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "lab %s partitioned: %s\n", labName, strings.Join(parts, " | "))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&labName, "lab", "", "the lab, when node names are not unique among running labs")
+	return cmd
+}
+
+// qualify makes a bare node name LAB.NODE when the lab is known.
+func qualify(labName, ref string) string {
+	if labName == "" || strings.Contains(ref, ".") {
+		return ref
+	}
+	return plan.NetnsName(labName, ref)
+}
+
+func newHeal() *cobra.Command {
+	return &cobra.Command{
+		Use:               "heal LAB",
+		Short:             "Take a partition of a running lab away",
+		Args:              args(cobra.ExactArgs(1)),
+		ValidArgsFunction: completeLabs,
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if _, err := lab.Topology(a[0]); err != nil {
+				return err
+			}
+			if err := lab.Partition(context.Background(), a[0], nil, lab.Options{Logf: logf}); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "lab %s healed\n", a[0])
+			return nil
+		},
+	}
+}

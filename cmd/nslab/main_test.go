@@ -230,6 +230,21 @@ func TestLifecycle(t *testing.T) {
 			}
 		}
 	})
+	t.Run("partition and heal", func(t *testing.T) {
+		want := "lab " + name + " partitioned: {ns1} | {ns2}\n"
+		if r := nslab(t, "", "partition", "--lab", name, "ns1", "ns2"); r.code != 0 || r.stdout != want {
+			t.Fatalf("partition: code %d, %q %s", r.code, r.stdout, r.stderr)
+		}
+		if r := nslab(t, "", "check", "--timeout", "300ms", name); r.code != 1 || !strings.Contains(r.stdout, "2 failed") {
+			t.Errorf("check while partitioned: code %d, want 1 with ns1-ns2 failing both ways\n%s", r.code, r.stdout)
+		}
+		if r := nslab(t, "", "heal", name); r.code != 0 || r.stdout != "lab "+name+" healed\n" {
+			t.Fatalf("heal: code %d, %q %s", r.code, r.stdout, r.stderr)
+		}
+		if r := nslab(t, "", "check", name); r.code != 0 {
+			t.Errorf("check after heal: code %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
 	t.Run("up again", func(t *testing.T) {
 		r := nslab(t, "", "up", file)
 		if r.code != 0 || !strings.Contains(r.stderr, "nothing to change") {

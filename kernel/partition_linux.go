@@ -1,0 +1,134 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+)
+
+// PartitionTable is the nftables table in a node's namespace that keeps
+// it apart from the nodes of other groups of a partition.
+const PartitionTable = "nslab-partition"
+
+// Partition makes a node drop every packet from and to the addresses in
+// Drop (a table inet nslab-partition in its namespace, with input and
+// output chains), or, with Drop empty, takes the table away.
+//
+// Equivalent to: ip netns exec NS nft -f - (the table)
+type Partition struct {
+	NS   string
+	Drop []netip.Addr
+}
+
+func (o *Partition) Namespace() string { return o.NS }
+
+func (o *Partition) String() string {
+	del := fmt.Sprintf("ip netns exec %s nft delete table inet %s", o.NS, PartitionTable)
+	if len(o.Drop) == 0 {
+		return del
+	}
+	var v4, v6 []string
+	for _, a := range o.Drop {
+		if a.Is4() {
+			v4 = append(v4, a.String())
+		} else {
+			v6 = append(v6, a.String())
+		}
+	}
+	set := func(name, typ string, elems []string) string {
+		if len(elems) == 0 {
+			return fmt.Sprintf("  set %s { type %s; }\n", name, typ)
+		}
+		return fmt.Sprintf("  set %s { type %s; elements = { %s } }\n", name, typ, strings.Join(elems, ", "))
+	}
+	return fmt.Sprintf("ip netns exec %s nft -f - <<'EOF'\ntable inet %s\ndelete table inet %s\ntable inet %s {\n%s%s"+
+		"  chain input { type filter hook input priority 0; policy accept;\n    ip saddr @drop4 drop\n    ip6 saddr @drop6 drop\n  }\n"+
+		"  chain output { type filter hook output priority 0; policy accept;\n    ip daddr @drop4 drop\n    ip6 daddr @drop6 drop\n  }\n}\nEOF",
+		o.NS, PartitionTable, PartitionTable, PartitionTable, set("drop4", "ipv4_addr", v4), set("drop6", "ipv6_addr", v6))
+}
+
+func (o *Partition) Apply(*Conn) error {
+	var err error
+	doErr := Do(NetnsPath(o.NS), func() error {
+		err = o.apply()
+		return nil
+	})
+	if doErr != nil {
+		return opErr(o.NS, "entering the namespace", doErr)
+	}
+	return err
+}
+
+// apply runs in the node's namespace.
+func (o *Partition) apply() error {
+	c, err := nftables.New()
+	if err != nil {
+		return opErr(o.NS, "opening nftables", err)
+	}
+	defer c.CloseLasting()
+	t := &nftables.Table{Name: PartitionTable, Family: nftables.TableFamilyINet}
+	tables, err := c.ListTablesOfFamily(nftables.TableFamilyINet)
+	if err != nil && !noNftables(err) {
+		return opErr(o.NS, "listing nftables tables", err)
+	}
+	if slices.ContainsFunc(tables, func(x *nftables.Table) bool { return x.Name == PartitionTable }) {
+		c.DelTable(t)
+	}
+	if len(o.Drop) > 0 {
+		o.table(c, t)
+	}
+	if err := c.Flush(); err != nil {
+		if noNftables(err) {
+			return opErr(o.NS, "partitioning", fmt.Errorf("%w: a partition needs nf_tables in the kernel (modules nf_tables, nft_inet)", err))
+		}
+		if len(o.Drop) == 0 && errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return opErr(o.NS, "writing the nftables table inet "+PartitionTable, err)
+	}
+	return nil
+}
+
+func (o *Partition) table(c *nftables.Conn, t *nftables.Table) {
+	c.AddTable(t)
+	sets := map[bool]*nftables.Set{}
+	for _, v6 := range []bool{false, true} {
+		s := &nftables.Set{Table: t, Name: "drop4", KeyType: nftables.TypeIPAddr}
+		if v6 {
+			s = &nftables.Set{Table: t, Name: "drop6", KeyType: nftables.TypeIP6Addr}
+		}
+		var elems []nftables.SetElement
+		for _, a := range o.Drop {
+			if a.Is6() == v6 {
+				elems = append(elems, nftables.SetElement{Key: a.AsSlice()})
+			}
+		}
+		c.AddSet(s, elems)
+		sets[v6] = s
+	}
+	accept := nftables.ChainPolicyAccept
+	for _, h := range []struct {
+		name string
+		hook *nftables.ChainHook
+		src  bool
+	}{{"input", nftables.ChainHookInput, true}, {"output", nftables.ChainHookOutput, false}} {
+		ch := c.AddChain(&nftables.Chain{Name: h.name, Table: t, Hooknum: h.hook, Priority: nftables.ChainPriorityFilter, Type: nftables.ChainTypeFilter, Policy: &accept})
+		for _, v6 := range []bool{false, true} {
+			a := netip.IPv4Unspecified()
+			if v6 {
+				a = netip.IPv6Unspecified()
+			}
+			off, n := addrOffset(a, h.src)
+			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: cat(nfproto(a), []expr.Any{
+				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: n},
+				&expr.Lookup{SourceRegister: 1, SetName: sets[v6].Name, SetID: sets[v6].ID},
+			}, verdict(expr.VerdictDrop))})
+		}
+	}
+}
