@@ -169,11 +169,7 @@ func TestLifecycle(t *testing.T) {
 		}
 	})
 	t.Run("exec etc netns", func(t *testing.T) {
-		dir := "/etc/netns/" + name + ".ns2"
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		defer os.RemoveAll(dir)
+		dir := labtest.EtcNetns(t, name+".ns2")
 		os.WriteFile(dir+"/hosts", []byte("peer-one\n"), 0o644)
 		r := nslab(t, "", "exec", "ns2", "cat", "/etc/hosts")
 		if r.stdout != "peer-one\n" {

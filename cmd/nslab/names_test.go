@@ -43,16 +43,12 @@ func TestNames(t *testing.T) {
 	}
 
 	// A node of the file's own in /etc/netns wins, as with ip netns exec.
-	dir := "/etc/netns/" + name + ".ns1"
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := labtest.EtcNetns(t, name+".ns1")
 	os.WriteFile(dir+"/hosts", []byte("10.9.9.9 ns2\n"), 0o644)
 	if got := resolve("ns1", "ns2"); !strings.Contains(got, "10.9.9.9") {
 		t.Errorf("with its own hosts file, ns1 resolves ns2 to %q", got)
 	}
-	os.RemoveAll(dir)
+	os.Remove(dir + "/hosts")
 
 	// ns3 joins the running lab.
 	b, _ := os.ReadFile(file)

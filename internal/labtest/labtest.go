@@ -9,8 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/nslab/nslab/internal/netnsdir"
@@ -121,22 +123,53 @@ const subnetDir = "/run/nslab-test-subnets"
 // first three octets, as "10.200.7". The reservation ends with the test.
 func Subnet(t testing.TB) string {
 	t.Helper()
-	if err := os.MkdirAll(subnetDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	for b := 1; b < 255; b++ {
 		s := fmt.Sprintf("10.200.%d", b)
-		f, err := os.OpenFile(subnetDir+"/"+s, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		path := subnetDir + "/" + s
+		f, err := reserve(path)
 		if err != nil {
 			continue
 		}
 		fmt.Fprintln(f, os.Getpid())
 		f.Close()
-		t.Cleanup(func() { os.Remove(subnetDir + "/" + s) })
+		t.Cleanup(func() {
+			os.Remove(path)
+			os.Remove(subnetDir) // when no other test holds one
+		})
 		return s
 	}
 	t.Fatalf("no free test subnet left in %s", subnetDir)
 	return ""
+}
+
+// reserve creates the reservation file path, or fails when a live process
+// holds it. A reservation of a process that is gone (a test killed) is
+// taken over; a directory removed meanwhile by the last holder is made
+// again.
+func reserve(path string) (*os.File, error) {
+	for try := 0; ; try++ {
+		if err := os.MkdirAll(subnetDir, 0o755); err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		switch {
+		case err == nil:
+			return f, nil
+		case try > 3:
+			return nil, err
+		case os.IsNotExist(err):
+			continue
+		case os.IsExist(err):
+			data, _ := os.ReadFile(path)
+			pid, perr := strconv.Atoi(strings.TrimSpace(string(data)))
+			if perr != nil || pid <= 0 || syscall.Kill(pid, 0) != syscall.ESRCH {
+				return nil, err
+			}
+			os.Remove(path) // its test is gone
+		default:
+			return nil, err
+		}
+	}
 }
 
 // Netns makes a named namespace with ip netns add, for a test's foreign
@@ -170,3 +203,22 @@ func HoldNetnsDir(t testing.TB) {
 // stateDir is lab.StateDir (which labtest cannot import: lab's tests
 // import labtest).
 const stateDir = "/run/nslab"
+
+// EtcNetns makes /etc/netns/NS for a test's files and removes it at the
+// end, with /etc/netns itself when the test made it.
+func EtcNetns(t testing.TB, ns string) string {
+	t.Helper()
+	_, err := os.Stat(kernel.EtcNetnsDir)
+	made := os.IsNotExist(err)
+	dir := filepath.Join(kernel.EtcNetnsDir, ns)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		os.RemoveAll(dir)
+		if made {
+			os.Remove(kernel.EtcNetnsDir) // only when empty
+		}
+	})
+	return dir
+}
