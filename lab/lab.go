@@ -347,32 +347,20 @@ func (l *labLock) remove() {
 // (up true): see plan.Cut. The lab's file is not changed: a cut cable
 // stays cut until it is joined again or made anew.
 func Cut(ctx context.Context, name, node, iface string, up bool, opt Options) error {
-	lk, err := lock(name, &opt)
-	if err != nil {
-		return err
-	}
-	defer lk.unlock()
-	t, err := Topology(name)
-	if err != nil {
-		return err
-	}
-	p, err := plan.Cut(t, node, iface, up)
-	if err != nil {
-		return err
-	}
-	c := kernel.NewConn()
-	defer c.Close()
-	if !up {
-		return apply(ctx, c, p, &opt, nil)
-	}
-	// apply waits for the links before the routes, or at its end.
-	return apply(ctx, c, p, &opt, func() error { return waitReady(ctx, c, p.Made, opt.workers()) })
+	return change(ctx, name, opt, func(t *topology.Lab) (*plan.Plan, error) { return plan.Cut(t, node, iface, up) })
 }
 
 // Partition splits a running lab into groups of nodes that do not reach
 // each other, or heals it with no groups: see plan.Partition. The lab's
 // file is not changed.
 func Partition(ctx context.Context, name string, groups [][]string, opt Options) error {
+	return change(ctx, name, opt, func(t *topology.Lab) (*plan.Plan, error) { return plan.Partition(t, groups) })
+}
+
+// change applies to a running lab, under its lock, what planFn plans
+// from the topology it was built from. When the plan makes links come
+// up (Made), apply waits for them before the routes, or at its end.
+func change(ctx context.Context, name string, opt Options, planFn func(*topology.Lab) (*plan.Plan, error)) error {
 	lk, err := lock(name, &opt)
 	if err != nil {
 		return err
@@ -382,11 +370,15 @@ func Partition(ctx context.Context, name string, groups [][]string, opt Options)
 	if err != nil {
 		return err
 	}
-	p, err := plan.Partition(t, groups)
+	p, err := planFn(t)
 	if err != nil {
 		return err
 	}
 	c := kernel.NewConn()
 	defer c.Close()
-	return apply(ctx, c, p, &opt, nil)
+	var ready func() error
+	if p.Made != nil {
+		ready = func() error { return waitReady(ctx, c, p.Made, opt.workers()) }
+	}
+	return apply(ctx, c, p, &opt, ready)
 }
