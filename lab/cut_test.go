@@ -37,21 +37,6 @@ nodes:
     interfaces:
       eth0: {addresses: [SUB.2/30, "V6::2/126"]}
 `))
-	ping := func(from string, addrs ...string) []check.Result {
-		var ts []check.Target
-		for _, a := range addrs {
-			ts = append(ts, check.Target{Addr: netip.MustParseAddr(a)})
-		}
-		return check.Ping(context.Background(), kernel.NetnsPath(plan.NetnsName(tl.Name, from)), ts, check.Options{Timeout: 500 * time.Millisecond})
-	}
-	expect := func(when string, ok bool, res []check.Result) {
-		t.Helper()
-		for _, r := range res {
-			if r.OK != ok {
-				t.Errorf("%s: ping %s: ok %v (%s), want %v", when, r.Target.Addr, r.OK, r.Err, ok)
-			}
-		}
-	}
 	cut := func(node, iface string, up bool) {
 		t.Helper()
 		if err := lab.Cut(context.Background(), tl.Name, node, iface, up, lab.Options{}); err != nil {
@@ -62,19 +47,19 @@ nodes:
 		return labtest.IP(t, "-n", plan.NetnsName(tl.Name, node), "-br", "addr", "show", "eth0")
 	}
 	cable := []string{sub + ".2", v6 + "::2"}
-	expect("before", true, ping("a", cable...))
+	expectPing(t, tl, "before", "a", true, cable...)
 	bAddrs := addrs("b")
 
 	cut("a", "eth0", false)
-	expect("cut", false, ping("a", cable...))
+	expectPing(t, tl, "cut", "a", false, cable...)
 	for _, a := range []string{sub + ".2/30", v6 + "::2/126"} {
 		if got := addrs("b"); !strings.Contains(got, a) {
 			t.Errorf("b's far end lost %s while cut: %s", a, got)
 		}
 	}
 	cut("a", "eth0", true)
-	expect("joined", true, ping("a", cable...))
-	expect("joined, through a", true, ping("b", sub+".130")) // a's eth1: b's route via a is back
+	expectPing(t, tl, "joined", "a", true, cable...)
+	expectPing(t, tl, "joined, through a", "b", true, sub+".130") // a's eth1: b's route via a is back
 	if got := labtest.IP(t, "-n", plan.NetnsName(tl.Name, "b"), "route", "show", sub+".128/25"); !strings.Contains(got, "via "+sub+".1") {
 		t.Errorf("b's route after joining: %q", got)
 	}
@@ -84,14 +69,29 @@ nodes:
 
 	// A bridge port: its root end goes down, a's eth1 loses carrier.
 	cut("a", "eth1", false)
-	expect("port cut", false, ping("a", sub+".129"))
+	expectPing(t, tl, "port cut", "a", false, sub+".129")
 	cut("a", "eth1", true)
-	expect("port joined", true, ping("a", sub+".129"))
+	expectPing(t, tl, "port joined", "a", true, sub+".129")
 
 	// Wrong names say what there is.
 	err := lab.Cut(context.Background(), tl.Name, "a", "eth9", false, lab.Options{})
 	if err == nil || !strings.Contains(err.Error(), "has no interface eth9") {
 		t.Errorf("cut a:eth9: %v", err)
+	}
+}
+
+// expectPing pings addrs from node from of lab tl (500ms each) and fails
+// the test for each answer that is not as ok says.
+func expectPing(t *testing.T, tl *topology.Lab, when, from string, ok bool, addrs ...string) {
+	t.Helper()
+	var ts []check.Target
+	for _, a := range addrs {
+		ts = append(ts, check.Target{Addr: netip.MustParseAddr(a)})
+	}
+	for _, r := range check.Ping(context.Background(), kernel.NetnsPath(plan.NetnsName(tl.Name, from)), ts, check.Options{Timeout: 500 * time.Millisecond}) {
+		if r.OK != ok {
+			t.Errorf("%s: %s -> %s: ok %v (%s), want %v", when, from, r.Target.Addr, r.OK, r.Err, ok)
+		}
 	}
 }
 

@@ -2,16 +2,12 @@ package lab_test
 
 import (
 	"context"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nslab/nslab/check"
 	"github.com/nslab/nslab/internal/labtest"
-	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/lab"
-	"github.com/nslab/nslab/plan"
 )
 
 // TestPartition splits three nodes of one bridge into {n1} and {n2, n3}:
@@ -29,18 +25,6 @@ nodes:
   n2: {interfaces: {eth0: {link: br0, addresses: [SUB.12/24, "V6::12/64"]}}}
   n3: {interfaces: {eth0: {link: br0, addresses: [SUB.13/24, "V6::13/64"]}}}
 `))
-	ping := func(from string, ok bool, addrs ...string) {
-		t.Helper()
-		var ts []check.Target
-		for _, a := range addrs {
-			ts = append(ts, check.Target{Addr: netip.MustParseAddr(a)})
-		}
-		for _, r := range check.Ping(context.Background(), kernel.NetnsPath(plan.NetnsName(tl.Name, from)), ts, check.Options{Timeout: 500 * time.Millisecond}) {
-			if r.OK != ok {
-				t.Errorf("%s -> %s: ok %v (%s), want %v", from, r.Target.Addr, r.OK, r.Err, ok)
-			}
-		}
-	}
 	part := func(groups ...[]string) {
 		t.Helper()
 		if err := lab.Partition(context.Background(), tl.Name, groups, lab.Options{}); err != nil {
@@ -60,14 +44,14 @@ nodes:
 	if n := open.received(500 * time.Millisecond); n != 0 {
 		t.Errorf("the stream n2 -> n1 opened before the partition still carries %d bytes in 500ms", n)
 	}
-	ping("n1", false, sub+".12", v6+"::12", sub+".13")
-	ping("n2", false, sub+".11", v6+"::11")
-	ping("n2", true, sub+".13", v6+"::13", sub+".1")
-	ping("n1", true, sub+".1", v6+"::1")
+	expectPing(t, tl, "partitioned", "n1", false, sub+".12", v6+"::12", sub+".13")
+	expectPing(t, tl, "partitioned", "n2", false, sub+".11", v6+"::11")
+	expectPing(t, tl, "partitioned", "n2", true, sub+".13", v6+"::13", sub+".1")
+	expectPing(t, tl, "partitioned", "n1", true, sub+".1", v6+"::1")
 
 	part() // healed
-	ping("n1", true, sub+".12", v6+"::12", sub+".13")
-	ping("n2", true, sub+".11", v6+"::11")
+	expectPing(t, tl, "healed", "n1", true, sub+".12", v6+"::12", sub+".13")
+	expectPing(t, tl, "healed", "n2", true, sub+".11", v6+"::11")
 
 	for _, bad := range [][][]string{{{"n1"}}, {{"n1"}, {"n9"}}, {{"n1", "n2"}, {"n2"}}} {
 		if err := lab.Partition(context.Background(), tl.Name, bad, lab.Options{}); err == nil {
