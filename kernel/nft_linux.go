@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
 )
@@ -118,7 +119,10 @@ func (o *Firewall) Apply(*Conn) error {
 	}
 	c.AddTable(t)
 	c.AddChain(&nftables.Chain{Name: ownerChain(o.Lab), Table: t})
-	links := &nftables.Set{Table: t, Name: "links", KeyType: nftables.TypeIFName}
+	// nft prints a string key as such only when the set says its key is in
+	// host byte order (as nft itself marks it); without that, it reads
+	// the NUL padding first and prints "".
+	links := &nftables.Set{Table: t, Name: "links", KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}
 	var elems []nftables.SetElement
 	for _, l := range o.Links {
 		elems = append(elems, nftables.SetElement{Key: ifname(l)})

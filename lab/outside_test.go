@@ -17,6 +17,7 @@ import (
 	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
 )
 
@@ -317,4 +318,30 @@ func TestForeignNftTables(t *testing.T) {
 		t.Errorf("the foreign table %s did not survive up and down: %v", other.Name, err)
 	}
 	labtest.CheckLeaks(t, tl.Name)
+}
+
+// needNft skips a test when the nft command is missing (.ci/run installs
+// the nftables package).
+func needNft(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("needs the nft command to read the ruleset back (apt-get install nftables)")
+	}
+}
+
+// TestNftShowsLinkNames: nft lists the lab's set of links with the
+// interface names, not as "".
+func TestNftShowsLinkNames(t *testing.T) {
+	labtest.RequireRoot(t)
+	needNftables(t)
+	needNft(t)
+	tl := up(t, seed(t))
+	out, err := exec.Command("nft", "list", "set", "inet", kernel.TableName(tl.Name), "links").CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft list set: %v\n%s", err, out)
+	}
+	want := `"` + plan.BridgeName(tl.Name, "br-ns") + `"`
+	if !strings.Contains(string(out), "elements = { "+want+" }") {
+		t.Errorf("nft list set inet %s links:\n%s\nwant elements = { %s }", kernel.TableName(tl.Name), out, want)
+	}
 }
