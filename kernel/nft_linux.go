@@ -71,7 +71,11 @@ func (o *Firewall) String() string {
 	for _, a := range o.HostAddrs {
 		fmt.Fprintf(&b, "    iifname @links %s daddr %s accept\n", ipWord(a), a)
 	}
-	b.WriteString("    iifname @links ip6 daddr { fe80::/10, ff00::/8 } accept\n    iifname @links meta pkttype { broadcast, multicast } accept\n")
+	names := make([]string, len(segmentICMPv6))
+	for i, t := range segmentICMPv6 {
+		names[i] = t.name
+	}
+	fmt.Fprintf(&b, "    iifname @links icmpv6 type { %s } accept\n", strings.Join(names, ", "))
 	b.WriteString("    iifname @links drop\n  }\n")
 	for _, hook := range []string{"prerouting", "output"} {
 		fmt.Fprintf(&b, "  chain %s { type nat hook %s priority -100;\n", hook, hook)
@@ -156,15 +160,15 @@ func (o *Firewall) Apply(*Conn) error {
 	for _, a := range o.HostAddrs {
 		rule(in, cat(inSet(unix.NFT_META_IIFNAME, links), addrMatch(a, false), verdict(expr.VerdictAccept))...)
 	}
-	for _, p := range []string{"fe80::/10", "ff00::/8"} {
-		rule(in, cat(inSet(unix.NFT_META_IIFNAME, links), prefixMatch(netip.MustParsePrefix(p), false), verdict(expr.VerdictAccept))...)
+	icmp := &nftables.Set{Table: t, Anonymous: true, Constant: true, KeyType: nftables.TypeICMP6Type}
+	var types []nftables.SetElement
+	for _, t := range segmentICMPv6 {
+		types = append(types, nftables.SetElement{Key: []byte{t.typ}})
 	}
-	for _, pt := range []byte{unix.PACKET_BROADCAST, unix.PACKET_MULTICAST} {
-		rule(in, cat(inSet(unix.NFT_META_IIFNAME, links), []expr.Any{
-			&expr.Meta{Key: expr.MetaKeyPKTTYPE, Register: 1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{pt}},
-		}, verdict(expr.VerdictAccept))...)
+	if err := c.AddSet(icmp, types); err != nil {
+		return opErr("", "adding the set of ICMPv6 types a segment needs", err)
 	}
+	rule(in, cat(inSet(unix.NFT_META_IIFNAME, links), icmpv6Type(icmp), verdict(expr.VerdictAccept))...)
 	rule(in, cat(inSet(unix.NFT_META_IIFNAME, links), verdict(expr.VerdictDrop))...)
 
 	for _, hook := range []struct {
@@ -193,6 +197,35 @@ func (o *Firewall) Apply(*Conn) error {
 		return opErr("", "writing the nftables table inet "+TableName(o.Lab), err)
 	}
 	return nil
+}
+
+// segmentICMPv6 are the only messages a lab's links may send the host
+// besides what goes to the lab's own host addresses: what IPv6 needs to
+// work on a segment (neighbour discovery, router solicitation and
+// advertisement, multicast listener discovery). Everything else to the
+// host's link-local or multicast addresses, and IPv4 broadcast and
+// multicast (mDNS, DHCP, SSDP), is dropped: a lab sealed off from the
+// host does not reach its services that way. ARP is not IP and passes.
+var segmentICMPv6 = []struct {
+	typ  byte
+	name string
+}{
+	{130, "mld-listener-query"}, {131, "mld-listener-report"}, {132, "mld-listener-done"},
+	{133, "nd-router-solicit"}, {134, "nd-router-advert"},
+	{135, "nd-neighbor-solicit"}, {136, "nd-neighbor-advert"},
+	{143, "mld2-listener-report"},
+}
+
+// icmpv6Type matches an ICMPv6 message whose type is in set s.
+func icmpv6Type(s *nftables.Set) []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV6}},
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_ICMPV6}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
+		&expr.Lookup{SourceRegister: 1, SetName: s.Name, SetID: s.ID},
+	}
 }
 
 // noNftables reports an error of a kernel without nf_tables.
