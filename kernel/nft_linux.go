@@ -44,6 +44,25 @@ type Forward struct {
 	HostPort uint16
 	To       netip.Addr
 	Port     uint16
+	// Daddrs are the host addresses, of To's family, the port answers
+	// on; none means every local address of the host (fib daddr type
+	// local) of that family.
+	Daddrs []netip.Addr
+}
+
+// match renders the destination a forward answers on.
+func (f Forward) match() string {
+	if len(f.Daddrs) == 0 {
+		return fmt.Sprintf("meta nfproto %s fib daddr type local", map[bool]string{true: "ipv4", false: "ipv6"}[f.To.Is4()])
+	}
+	s := make([]string, len(f.Daddrs))
+	for i, a := range f.Daddrs {
+		s[i] = a.String()
+	}
+	if len(s) == 1 {
+		return fmt.Sprintf("%s daddr %s", ipWord(f.To), s[0])
+	}
+	return fmt.Sprintf("%s daddr { %s }", ipWord(f.To), strings.Join(s, ", "))
 }
 
 // TableName is the name of a lab's nftables table.
@@ -80,7 +99,7 @@ func (o *Firewall) String() string {
 	for _, hook := range []string{"prerouting", "output"} {
 		fmt.Fprintf(&b, "  chain %s { type nat hook %s priority -100;\n", hook, hook)
 		for _, f := range o.Publish {
-			fmt.Fprintf(&b, "    fib daddr type local %s dport %d dnat %s to %s\n", f.Proto, f.HostPort, ipWord(f.To), netip.AddrPortFrom(f.To, f.Port))
+			fmt.Fprintf(&b, "    %s %s dport %d dnat %s to %s\n", f.match(), f.Proto, f.HostPort, ipWord(f.To), netip.AddrPortFrom(f.To, f.Port))
 		}
 		b.WriteString("  }\n")
 	}
@@ -177,7 +196,13 @@ func (o *Firewall) Apply(*Conn) error {
 	}{{"prerouting", nftables.ChainHookPrerouting}, {"output", nftables.ChainHookOutput}} {
 		ch := chain(hook.name, hook.h, nftables.ChainPriorityNATDest, nftables.ChainTypeNAT)
 		for _, f := range o.Publish {
-			rule(ch, cat(fibLocal(), l4Port(f.Proto, f.HostPort), dnat(f.To, f.Port))...)
+			if len(f.Daddrs) == 0 {
+				rule(ch, cat(nfproto(f.To), fibLocal(), l4Port(f.Proto, f.HostPort), dnat(f.To, f.Port))...)
+				continue
+			}
+			for _, a := range f.Daddrs {
+				rule(ch, cat(addrMatch(a, false), l4Port(f.Proto, f.HostPort), dnat(f.To, f.Port))...)
+			}
 		}
 	}
 	post := chain("postrouting", nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource, nftables.ChainTypeNAT)

@@ -2,6 +2,7 @@ package lab_test
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -138,7 +139,8 @@ nodes:
 
 // TestNATPublishIsolation: a lab with nat: true reaches a simulated
 // outside, which sees the host's address as the source; a published port
-// of a node answers on the host's addresses and on localhost; and two
+// of a node answers on localhost and the lab's host address, not on the
+// host's other addresses nor from the outside; and two
 // labs reach neither each other nor each other's host addresses.
 func TestNATPublishIsolation(t *testing.T) {
 	labtest.RequireRoot(t)
@@ -155,15 +157,18 @@ func TestNATPublishIsolation(t *testing.T) {
 	if got, err := dialIn(aN1, outSub+".2:7000"); err != nil || got != outSub+".1" {
 		t.Errorf("n1 -> outside: source seen %q, %v; want the host's %s.1 (masqueraded)", got, err, outSub)
 	}
-	// Published: from the host, on localhost and on its addresses.
-	for _, addr := range []string{"127.0.0.1", aSub + ".1", outSub + ".1"} {
+	// Published: from the host, on localhost and on the lab's own host
+	// address; not on the host's other addresses, nor from the outside.
+	for _, addr := range []string{"127.0.0.1", aSub + ".1"} {
 		if got, err := dialIn("", fmt.Sprintf("%s:%d", addr, port)); err != nil || got != "hello from n1" {
 			t.Errorf("host -> %s:%d: %q, %v; want n1's banner", addr, port, got, err)
 		}
 	}
-	// And from the outside world, through the host.
-	if got, err := dialIn(kernel.NetnsPath(outNS), fmt.Sprintf("%s.1:%d", outSub, port)); err != nil || got != "hello from n1" {
-		t.Errorf("outside -> host:%d: %q, %v; want n1's banner", port, got, err)
+	if got, err := dialIn("", fmt.Sprintf("%s.1:%d", outSub, port)); err == nil {
+		t.Errorf("host -> %s.1:%d (not the lab's address) answered %q; a port is published on loopback and the lab's addresses only", outSub, port, got)
+	}
+	if got, err := dialIn(kernel.NetnsPath(outNS), fmt.Sprintf("%s.1:%d", outSub, port)); err == nil {
+		t.Errorf("outside -> host:%d answered %q; the port is not published on the host's other addresses", port, got)
 	}
 
 	// A second lab, masquerading too, so that the host forwards for both
@@ -208,6 +213,53 @@ func TestNATPublishIsolation(t *testing.T) {
 	tables, err := kernel.NftTables()
 	if err != nil || tables[a.Name] || tables[b.Name] || tables[c.Name] {
 		t.Errorf("nftables tables after down: %v, %v", tables, err)
+	}
+}
+
+// TestPublishOnNamedAddresses: 0.0.0.0:HOSTPORT:PORT answers on every
+// IPv4 address of the host, the outside's side included; IP:HOSTPORT:PORT
+// on that address only; the default form answers on the lab's IPv6 host
+// address too, not on ::1 (IPv6 does not route from ::1).
+func TestPublishOnNamedAddresses(t *testing.T) {
+	labtest.RequireRoot(t)
+	needNftables(t)
+	outNS, _, outSub := outside(t)
+	all, named, dflt := freePort(t), freePort(t), freePort(t)
+	sub := labtest.Subnet(t)
+	v6 := "fd10:" + strings.ReplaceAll(strings.TrimPrefix(sub, "10."), ".", ":") + "::"
+	tl := up(t, fmt.Sprintf(`routing: auto
+bridges:
+  lan: {subnets: [%s.0/24, %s/64], gateway: true}
+nodes:
+  n1:
+    publish: ["0.0.0.0:%d:8080", "%s.1:%d:8080", "%d:8080"]
+    interfaces:
+      eth0: {link: lan}
+`, sub, v6, all, outSub, named, dflt))
+	n1 := kernel.NetnsPath(tl.Name + ".n1")
+	serveIn(t, n1, ":8080", "hello from n1")
+	for _, tc := range []struct {
+		from, to string
+		ok       bool
+	}{
+		{"", fmt.Sprintf("127.0.0.1:%d", all), true},
+		{"", fmt.Sprintf("%s.1:%d", outSub, all), true},
+		{kernel.NetnsPath(outNS), fmt.Sprintf("%s.1:%d", outSub, all), true},
+		{"", fmt.Sprintf("[%s1]:%d", v6, all), false},
+		{kernel.NetnsPath(outNS), fmt.Sprintf("%s.1:%d", outSub, named), true},
+		{"", fmt.Sprintf("127.0.0.1:%d", named), false},
+		{"", fmt.Sprintf("%s.1:%d", sub, named), false},
+		{"", fmt.Sprintf("[::1]:%d", dflt), false},
+		{"", fmt.Sprintf("[%s1]:%d", v6, dflt), true},
+		{"", fmt.Sprintf("%s.1:%d", outSub, dflt), false},
+	} {
+		got, err := dialIn(tc.from, tc.to)
+		if tc.ok && (err != nil || got != "hello from n1") {
+			t.Errorf("%s -> %s: %q, %v; want n1's banner", cmp.Or(tc.from, "host"), tc.to, got, err)
+		}
+		if !tc.ok && err == nil {
+			t.Errorf("%s -> %s answered %q; it is not published there", cmp.Or(tc.from, "host"), tc.to, got)
+		}
 	}
 }
 

@@ -55,7 +55,37 @@ func checkClashes(lab *topology.Lab, st *kernel.State) error {
 	if ours > 0 {
 		return fmt.Errorf("%w: lab %s is already up; run `nslab down %s` first, or give this copy another name with --lab", ErrLabExists, lab.Name, lab.Name)
 	}
-	return checkHostSubnets(lab, st)
+	return errors.Join(checkHostSubnets(lab, st), checkPublishAddrs(lab, st))
+}
+
+// checkPublishAddrs fails when a port is published on an address the
+// host does not have (nor the lab will give it).
+func checkPublishAddrs(lab *topology.Lab, st *kernel.State) error {
+	var errs []error
+	for _, n := range lab.Nodes {
+		for _, p := range n.Publish {
+			a := p.HostIP
+			if !a.IsValid() || a.IsUnspecified() || a.IsLoopback() || hostHas(lab, st, a) {
+				continue
+			}
+			errs = append(errs, fmt.Errorf("%s: node %s publishes port %d on %s, which is not an address of this host: name one of its addresses, 0.0.0.0 (all IPv4), [::] (all IPv6), or leave it out (localhost and the lab's own host addresses)", p.Pos, n.Name, p.HostPort, a))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func hostHas(lab *topology.Lab, st *kernel.State, a netip.Addr) bool {
+	for _, h := range st.Addrs {
+		if h.Prefix.Addr() == a {
+			return true
+		}
+	}
+	for _, h := range hostPrefixes(lab) {
+		if h.prefix.Addr() == a {
+			return true
+		}
+	}
+	return false
 }
 
 // checkHostSubnets fails when an address the lab puts on the host shares

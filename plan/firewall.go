@@ -2,6 +2,7 @@ package plan
 
 import (
 	"net/netip"
+	"slices"
 
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/topology"
@@ -37,7 +38,7 @@ func firewallOp(lab *topology.Lab) *kernel.Firewall {
 		for _, p := range n.Publish {
 			for _, to := range []netip.Addr{p.To, p.To6} {
 				if to.IsValid() {
-					fw.Publish = append(fw.Publish, kernel.Forward{Proto: p.Proto, HostPort: uint16(p.HostPort), To: to, Port: uint16(p.Port)})
+					fw.Publish = append(fw.Publish, kernel.Forward{Proto: p.Proto, HostPort: uint16(p.HostPort), To: to, Port: uint16(p.Port), Daddrs: publishOn(p, to, fw.HostAddrs)})
 				}
 			}
 		}
@@ -46,6 +47,31 @@ func firewallOp(lab *topology.Lab) *kernel.Firewall {
 		return nil
 	}
 	return fw
+}
+
+// publishOn lists the host addresses of to's family a published port
+// answers on: by default 127.0.0.1 and the lab's own host-side addresses
+// (link-local ones aside), else the address the file names; nil for
+// 0.0.0.0 and ::, every address of the host.
+func publishOn(p topology.Publish, to netip.Addr, labAddrs []netip.Addr) []netip.Addr {
+	switch {
+	case p.HostIP.IsUnspecified():
+		return nil
+	case p.HostIP.IsValid():
+		return []netip.Addr{p.HostIP}
+	}
+	// Not ::1: IPv6 never routes a packet from ::1 out of the host
+	// (there is no route_localnet for IPv6), so it could not answer.
+	var out []netip.Addr
+	if to.Is4() {
+		out = []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1})}
+	}
+	for _, a := range labAddrs {
+		if a.Is4() == to.Is4() && !a.IsLinkLocalUnicast() && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // hostSysctlOps sets what NAT and published ports need on the lab's own
@@ -64,22 +90,37 @@ func hostSysctlOps(lab *topology.Lab) []kernel.Op {
 			set = append(set, kernel.Sysctl{Key: "net.ipv6.conf." + name + ".force_forwarding", Value: "1"})
 		}
 	}
-	via := map[string]bool{}
+	via, fwd := map[string]bool{}, map[string]bool{}
 	for _, n := range lab.Nodes {
 		for _, p := range n.Publish {
-			if p.Via == "" || via[p.Via] {
+			if p.Via == "" {
 				continue
 			}
-			via[p.Via] = true
 			name := BridgeName(lab.Name, p.Via)
 			if lab.Bridge(p.Via) == nil {
 				name = HostIfName(lab.Name, p.Via)
 			}
-			set = append(set, kernel.Sysctl{Key: "net.ipv4.conf." + name + ".route_localnet", Value: "1"})
+			if !via[p.Via] {
+				via[p.Via] = true
+				set = append(set, kernel.Sysctl{Key: "net.ipv4.conf." + name + ".route_localnet", Value: "1"})
+			}
+			// A port published on an address other machines may reach
+			// is forwarded to the node: its replies are forwarded back.
+			if p.HostIP.Is4() && !p.HostIP.IsLoopback() && !fwd[p.Via] && !natOn(lab, p.Via) {
+				fwd[p.Via] = true
+				set = append(set, kernel.Sysctl{Key: "net.ipv4.conf." + name + ".forwarding", Value: "1"})
+			}
 		}
 	}
 	if len(set) == 0 {
 		return nil
 	}
 	return []kernel.Op{&kernel.SysctlSet{Settings: set}}
+}
+
+// natOn reports whether via is a bridge that masquerades IPv4, whose
+// forwarding is on already.
+func natOn(lab *topology.Lab, via string) bool {
+	b := lab.Bridge(via)
+	return b != nil && b.NAT
 }

@@ -432,7 +432,7 @@ func (r *reconciler) hostSubnets() error {
 		}
 		st.Addrs = append(st.Addrs, a)
 	}
-	return checkHostSubnets(r.lab, &st)
+	return errors.Join(checkHostSubnets(r.lab, &st), checkPublishAddrs(r.lab, r.st))
 }
 
 // made is the part of the lab that is built anew, as a lab of its own.
