@@ -49,6 +49,12 @@ type State struct {
 	Names map[string]string
 	// Addrs are the root namespace's global addresses.
 	Addrs []HostAddr
+	// Routes are the root namespace's routes, but for default routes,
+	// the kernel's own (of addresses) and the local table.
+	Routes []HostRoute
+	// Listeners are the host's sockets on the ports a lab publishes:
+	// observed by ObserveListeners, not by Observe.
+	Listeners []Listener
 	// Stale holds the inspected entries of /run/netns that are no
 	// namespace but an empty file with nothing mounted on it: what nslab
 	// leaves when it is killed while it creates a namespace (the file
@@ -123,7 +129,48 @@ func observeLinks(c *Conn, st *State) error {
 			st.Names[alt] = a.Name
 		}
 	}
-	return observeAddrs(h, st)
+	if err := observeAddrs(h, st); err != nil {
+		return err
+	}
+	return observeRoutes(h, st)
+}
+
+// observeRoutes reads the routes of every table but the local one,
+// leaving out default routes and those the kernel makes for addresses.
+func observeRoutes(h *netlink.Handle, st *State) error {
+	routes, err := retryDump(func() ([]netlink.Route, error) {
+		return h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	})
+	if err != nil {
+		return fmt.Errorf("listing routes: %w", err)
+	}
+	byIndex := make(map[int]string, len(st.Links))
+	for _, l := range st.Links {
+		byIndex[l.Index] = l.Name
+	}
+	for _, r := range routes {
+		if r.Dst == nil || r.Table == unix.RT_TABLE_LOCAL || r.Protocol == unix.RTPROT_KERNEL || r.Type != unix.RTN_UNICAST && r.Type != unix.RTN_BLACKHOLE && r.Type != unix.RTN_UNREACHABLE && r.Type != unix.RTN_PROHIBIT {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(r.Dst.IP)
+		ones, _ := r.Dst.Mask.Size()
+		if !ok || ones == 0 {
+			continue
+		}
+		st.Routes = append(st.Routes, HostRoute{To: netip.PrefixFrom(ip.Unmap(), ones), Link: byIndex[r.LinkIndex], Table: r.Table})
+	}
+	return nil
+}
+
+// ObserveListeners adds to st the host's sockets on ports (see
+// Listeners).
+func ObserveListeners(st *State, ports []uint16) error {
+	if len(ports) == 0 {
+		return nil
+	}
+	ls, err := Listeners(ports)
+	st.Listeners = ls
+	return err
 }
 
 func observeAddrs(h *netlink.Handle, st *State) error {

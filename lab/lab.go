@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nslab/nslab/internal/netnsdir"
@@ -53,8 +54,17 @@ func Up(ctx context.Context, t *topology.Lab, source []byte, opt Options) error 
 
 func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt *Options) error {
 	start := time.Now()
+	// What the lab takes of the host is checked and recorded under the
+	// host's lock, so that two labs started at once cannot both take it.
+	host, err := lockHost()
+	if err != nil {
+		return err
+	}
+	unlockHost := sync.OnceFunc(func() { host.Close() })
+	defer unlockHost()
 	p, t, running, err := planFor(c, t, source, opt)
 	if errors.Is(err, errUnfinished) {
+		unlockHost()
 		opt.logf("lab %s: its last build or change did not finish; building it anew", t.Name)
 		if err := down(c, t.Name, opt); err != nil {
 			return err
@@ -71,6 +81,9 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 			return err
 		}
 		if err := saveAssignments(t); err != nil {
+			return err
+		}
+		if err := saveClaims(t); err != nil {
 			return err
 		}
 		return writeNames(t)
@@ -92,6 +105,10 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 	if err := saveAssignments(t); err != nil {
 		return err
 	}
+	if err := saveClaims(t); err != nil {
+		return err
+	}
+	unlockHost()
 	err = apply(ctx, c, p, opt, func() error {
 		start := time.Now()
 		defer func() { opt.timing("links up", len(p.Made.Links), time.Since(start)) }()
@@ -151,7 +168,17 @@ func planFor(c *kernel.Conn, t *topology.Lab, source []byte, opt *Options) (p *p
 	if err != nil {
 		return nil, t, false, err
 	}
+	if err := kernel.ObserveListeners(st, publishedPorts(t)); err != nil {
+		return nil, t, false, err
+	}
 	opt.timing("observe", len(st.Namespaces)+len(st.Links), time.Since(start))
+	others, err := otherClaims(t.Name)
+	if err != nil {
+		return nil, t, false, err
+	}
+	if err := plan.CheckClaims(t, others); err != nil {
+		return nil, t, old != nil, err
+	}
 	if old != nil {
 		p, err = plan.Reconcile(old, t, st)
 		return p, t, true, err
@@ -336,6 +363,7 @@ func (l *labLock) unlock() { l.f.Close() }
 // unlocks: for a lab that no longer exists.
 func (l *labLock) remove() {
 	netnsdir.Release(StateDir)
+	releaseHostLock()
 	os.Remove(l.path)
 	os.Remove(filepath.Dir(l.path))
 	os.Remove(StateDir)

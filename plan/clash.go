@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/topology"
@@ -55,7 +56,44 @@ func checkClashes(lab *topology.Lab, st *kernel.State) error {
 	if ours > 0 {
 		return fmt.Errorf("%w: lab %s is already up; run `nslab down %s` first, or give this copy another name with --lab", ErrLabExists, lab.Name, lab.Name)
 	}
-	return errors.Join(checkHostSubnets(lab, st), checkPublishAddrs(lab, st))
+	return errors.Join(checkHostSubnets(lab, st), checkPublishAddrs(lab, st), checkPublishPorts(lab, st))
+}
+
+// checkPublishPorts fails when a port the lab publishes is one a host
+// process listens on, on an address the lab's rule would take from it.
+func checkPublishPorts(lab *topology.Lab, st *kernel.State) error {
+	var errs []error
+	fw := firewallOp(lab)
+	if fw == nil {
+		return nil
+	}
+	for _, n := range lab.Nodes {
+		for _, p := range n.Publish {
+			for _, l := range st.Listeners {
+				if l.Proto != p.Proto || int(l.Port) != p.HostPort || !takes(p, l.Addr, fw.HostAddrs) {
+					continue
+				}
+				errs = append(errs, fmt.Errorf("%s: node %s publishes host port %d/%s, but %s on the host listens on %s: nslab does not take a port from the host; stop that program or publish another host port", p.Pos, n.Name, p.HostPort, p.Proto, l.Holders(), l.AddrPort()))
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// takes reports whether a published port would catch connections meant
+// for a socket listening on addr: one on every address always, one on
+// an address when the port answers there.
+func takes(p topology.Publish, addr netip.Addr, labAddrs []netip.Addr) bool {
+	if addr.IsUnspecified() || p.HostIP.IsUnspecified() && addr.Is4() == p.HostIP.Is4() {
+		return true
+	}
+	for _, to := range []netip.Addr{p.To, p.To6} {
+		if to.IsValid() && slices.Contains(publishOn(p, to, labAddrs), addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkPublishAddrs fails when a port is published on an address the
@@ -100,8 +138,31 @@ func checkHostSubnets(lab *topology.Lab, st *kernel.State) error {
 					h.pos, h.what, h.prefix, a.Prefix, describeHostLink(st, a.Link)))
 			}
 		}
+		if h.prefix.Addr().IsLinkLocalUnicast() {
+			continue
+		}
+		for _, r := range st.Routes {
+			if h.prefix.Overlaps(r.To) && !r.To.Addr().IsLinkLocalUnicast() {
+				errs = append(errs, fmt.Errorf("%s: %s: %s overlaps the host's route to %s %s; the host would send part of the lab's traffic, or the route's, the wrong way: pick a subnet the host does not route",
+					h.pos, h.what, h.prefix, r.To, describeRouteDev(st, r)))
+			}
+		}
 	}
 	return errors.Join(errs...)
+}
+
+func describeRouteDev(st *kernel.State, r kernel.HostRoute) string {
+	var s string
+	switch {
+	case r.Link == "":
+		s = "(no device)"
+	default:
+		s = "dev " + describeHostLink(st, r.Link)
+	}
+	if r.Table != 254 {
+		s += fmt.Sprintf(" in table %d", r.Table)
+	}
+	return s
 }
 
 func describeHostLink(st *kernel.State, name string) string {

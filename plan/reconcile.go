@@ -420,7 +420,8 @@ func (r *reconciler) clashes() error {
 	return r.hostSubnets()
 }
 
-// hostSubnets is checkHostSubnets without the lab's own addresses.
+// hostSubnets is checkHostSubnets without the lab's own addresses and
+// routes; and the checks of its published ports.
 func (r *reconciler) hostSubnets() error {
 	st := *r.st
 	st.Addrs = nil
@@ -432,7 +433,16 @@ func (r *reconciler) hostSubnets() error {
 		}
 		st.Addrs = append(st.Addrs, a)
 	}
-	return errors.Join(checkHostSubnets(r.lab, &st), checkPublishAddrs(r.lab, r.st))
+	st.Routes = nil
+	for _, rt := range r.st.Routes {
+		if l := r.st.Links[rt.Link]; l != nil {
+			if lab, _, _, ok := kernel.ParseMarker(l.Alias); ok && lab == r.name {
+				continue
+			}
+		}
+		st.Routes = append(st.Routes, rt)
+	}
+	return errors.Join(checkHostSubnets(r.lab, &st), checkPublishAddrs(r.lab, r.st), checkPublishPorts(r.lab, r.st))
 }
 
 // made is the part of the lab that is built anew, as a lab of its own.

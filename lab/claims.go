@@ -1,0 +1,99 @@
+package lab
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/nslab/nslab/internal/netnsdir"
+	"github.com/nslab/nslab/plan"
+	"github.com/nslab/nslab/topology"
+	"golang.org/x/sys/unix"
+)
+
+// The host's lock serialises what labs take of the host: a lab holds it
+// while it observes the host, checks its subnets and ports against the
+// host and the other labs' claims, and records its own claims; it builds
+// after, in parallel with other labs.
+func hostLockPath() string { return filepath.Join(StateDir, ".locks", ".host") }
+
+func claimsFile(name string) string { return filepath.Join(labDir(name), "claims.json") }
+
+// lockHost takes the host's lock, waiting while another lab checks its
+// claims (a few milliseconds).
+func lockHost() (*os.File, error) {
+	f, err := netnsdir.LockFile(hostLockPath(), unix.LOCK_EX)
+	if err != nil {
+		return nil, fmt.Errorf("taking the host's lock: %w", err)
+	}
+	return f, nil
+}
+
+// releaseHostLock removes the host's lock file when no lab holds it: a
+// waiter on the removed file takes a fresh one (see netnsdir.LockFile).
+func releaseHostLock() {
+	f, err := netnsdir.LockFile(hostLockPath(), unix.LOCK_EX|unix.LOCK_NB)
+	if err != nil {
+		return
+	}
+	os.Remove(hostLockPath())
+	f.Close()
+}
+
+// otherClaims reads the claims of every other lab that has state.
+func otherClaims(self string) (map[string]plan.Claims, error) {
+	entries, err := os.ReadDir(StateDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading lab state: %w", err)
+	}
+	out := map[string]plan.Claims{}
+	for _, e := range entries {
+		if !e.IsDir() || e.Name() == self || e.Name()[0] == '.' {
+			continue
+		}
+		data, err := os.ReadFile(claimsFile(e.Name()))
+		if err != nil {
+			continue // a lab of an nslab before claims: the kernel shows its subnets
+		}
+		var c plan.Claims
+		if json.Unmarshal(data, &c) == nil {
+			out[e.Name()] = c
+		}
+	}
+	return out, nil
+}
+
+// saveClaims records what the lab takes of the host.
+func saveClaims(t *topology.Lab) error {
+	data, err := json.Marshal(plan.ClaimsOf(t))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(labDir(t.Name), 0o755); err != nil {
+		return fmt.Errorf("saving lab state: %w", err)
+	}
+	tmp := claimsFile(t.Name) + ".new"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("saving lab state: %w", err)
+	}
+	if err := os.Rename(tmp, claimsFile(t.Name)); err != nil {
+		return fmt.Errorf("saving lab state: %w", err)
+	}
+	return nil
+}
+
+// publishedPorts lists the host ports the lab publishes.
+func publishedPorts(t *topology.Lab) []uint16 {
+	var out []uint16
+	for _, n := range t.Nodes {
+		for _, p := range n.Publish {
+			out = append(out, uint16(p.HostPort))
+		}
+	}
+	return out
+}
