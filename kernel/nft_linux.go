@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/google/nftables"
@@ -200,9 +201,22 @@ func (o *Firewall) Apply(*Conn) error {
 				rule(ch, cat(nfproto(f.To), fibLocal(), l4Port(f.Proto, f.HostPort), dnat(f.To, f.Port))...)
 				continue
 			}
-			for _, a := range f.Daddrs {
-				rule(ch, cat(addrMatch(a, false), l4Port(f.Proto, f.HostPort), dnat(f.To, f.Port))...)
+			if len(f.Daddrs) == 1 {
+				rule(ch, cat(addrMatch(f.Daddrs[0], false), l4Port(f.Proto, f.HostPort), dnat(f.To, f.Port))...)
+				continue
 			}
+			daddrs := &nftables.Set{Table: t, Anonymous: true, Constant: true, KeyType: nftables.TypeIPAddr}
+			if f.To.Is6() {
+				daddrs.KeyType = nftables.TypeIP6Addr
+			}
+			var elems []nftables.SetElement
+			for _, a := range f.Daddrs {
+				elems = append(elems, nftables.SetElement{Key: a.AsSlice()})
+			}
+			if err := c.AddSet(daddrs, elems); err != nil {
+				return opErr("", "adding the addresses of published port "+strconv.Itoa(int(f.HostPort)), err)
+			}
+			rule(ch, cat(addrInSet(f.To, daddrs), l4Port(f.Proto, f.HostPort), dnat(f.To, f.Port))...)
 		}
 	}
 	post := chain("postrouting", nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource, nftables.ChainTypeNAT)
@@ -427,6 +441,15 @@ func addrMatch(a netip.Addr, src bool) []expr.Any {
 	})
 }
 
+// addrInSet matches a destination address, of a's family, in set s.
+func addrInSet(a netip.Addr, s *nftables.Set) []expr.Any {
+	off, n := addrOffset(a, false)
+	return cat(nfproto(a), []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: n},
+		&expr.Lookup{SourceRegister: 1, SetName: s.Name, SetID: s.ID},
+	})
+}
+
 func prefixMatch(p netip.Prefix, src bool) []expr.Any {
 	a := p.Masked().Addr()
 	off, n := addrOffset(a, src)
@@ -468,7 +491,7 @@ func dnat(to netip.Addr, port uint16) []expr.Any {
 	if to.Is6() {
 		fam = unix.NFPROTO_IPV6
 	}
-	return cat(nfproto(to), []expr.Any{
+	return cat([]expr.Any{
 		&expr.Immediate{Register: 1, Data: to.AsSlice()},
 		&expr.Immediate{Register: 2, Data: binary.BigEndian.AppendUint16(nil, port)},
 		&expr.NAT{Type: expr.NATTypeDestNAT, Family: fam, RegAddrMin: 1, RegProtoMin: 2, Specified: true},

@@ -397,3 +397,25 @@ func TestNftShowsLinkNames(t *testing.T) {
 		t.Errorf("nft list set inet %s links:\n%s\nwant elements = { %s }", kernel.TableName(tl.Name), out, want)
 	}
 }
+
+// TestNftShowsPublishAsPlanned: the published ports' rules read back
+// with nft are those nslab plan renders.
+func TestNftShowsPublishAsPlanned(t *testing.T) {
+	labtest.RequireRoot(t)
+	needNftables(t)
+	needNft(t)
+	p1, p2 := freePort(t), freePort(t)
+	tl, sub := gatewayLab(t, "", fmt.Sprintf(`"%d:8080", "0.0.0.0:%d:8080/udp"`, p1, p2))
+	out, err := exec.Command("nft", "list", "chain", "inet", kernel.TableName(tl.Name), "prerouting").CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft list chain: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("ip daddr { %s.1, 127.0.0.1 } tcp dport %d dnat ip to %s.2:8080", sub, p1, sub),
+		fmt.Sprintf("meta nfproto ipv4 fib daddr type local udp dport %d dnat ip to %s.2:8080", p2, sub),
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("nft list chain inet %s prerouting:\n%s\nwant a rule %q", kernel.TableName(tl.Name), out, want)
+		}
+	}
+}

@@ -71,6 +71,7 @@ func publishOn(p topology.Publish, to netip.Addr, labAddrs []netip.Addr) []netip
 			out = append(out, a)
 		}
 	}
+	slices.SortFunc(out, netip.Addr.Compare) // as nft lists a set
 	return out
 }
 
