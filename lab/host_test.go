@@ -205,3 +205,39 @@ func TestHostRouteOverlap(t *testing.T) {
 	}
 	labtest.CheckLeaks(t, tl.Name)
 }
+
+// TestPortClaimIsAtomic: two labs on different subnets publishing the
+// same host port, started at the same moment: exactly one builds, each of
+// 5 times.
+func TestPortClaimIsAtomic(t *testing.T) {
+	labtest.RequireRoot(t)
+	needNftables(t)
+	for i := range 5 {
+		port := freePort(t)
+		var labs [2]*topology.Lab
+		for j := range labs {
+			sub := labtest.Subnet(t)
+			labs[j] = parse(t, fmt.Sprintf("bridges: {lan: {addresses: [%s.1/24]}}\nnodes:\n  n1:\n    publish: [\"%d:80\"]\n    interfaces: {eth0: {link: lan, addresses: [%s.2/24]}}\n", sub, port, sub))
+		}
+		var errs [2]error
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for j, l := range labs {
+			wg.Go(func() {
+				<-start
+				errs[j] = lab.Up(context.Background(), l, sources[l], lab.Options{})
+			})
+		}
+		close(start)
+		wg.Wait()
+		for _, l := range labs {
+			if err := lab.Down(context.Background(), l.Name, lab.Options{}); err != nil {
+				t.Errorf("down: %v", err)
+			}
+			labtest.CheckLeaks(t, l.Name)
+		}
+		if (errs[0] == nil) == (errs[1] == nil) {
+			t.Fatalf("try %d: both ups publishing port %d returned %v and %v; want exactly one to win", i+1, port, errs[0], errs[1])
+		}
+	}
+}
