@@ -74,7 +74,7 @@ func parsePublish(s string) (Publish, error) {
 	pub.HostIP = ip
 	host, node, ok := strings.Cut(ports, ":")
 	if !ok || strings.Contains(node, ":") {
-		return pub, fmt.Errorf("write [IP:]HOSTPORT:PORT, as 8080:80, 5353:53/udp, 0.0.0.0:8080:80 or [::1]:8080:80")
+		return pub, fmt.Errorf("write [IP:]HOSTPORT:PORT, as 8080:80, 5353:53/udp, 0.0.0.0:8080:80 or [::]:8080:80")
 	}
 	if pub.HostPort, err = port(host); err != nil {
 		return pub, fmt.Errorf("host port: %v", err)
@@ -92,7 +92,7 @@ func cutHostIP(s string) (netip.Addr, string, error) {
 	if strings.HasPrefix(s, "[") {
 		end := strings.Index(s, "]:")
 		if end < 0 {
-			return netip.Addr{}, s, fmt.Errorf("an IPv6 address is written [ADDRESS]:HOSTPORT:PORT, as [::1]:8080:80")
+			return netip.Addr{}, s, fmt.Errorf("an IPv6 address is written [ADDRESS]:HOSTPORT:PORT, as [2001:db8::1]:8080:80")
 		}
 		ip, rest = s[1:end], s[end+2:]
 	} else {
@@ -119,6 +119,8 @@ func cutHostIP(s string) (netip.Addr, string, error) {
 		return a, rest, fmt.Errorf("write an IPv6 host address in brackets, as [%s]:%s", a, rest)
 	case a.Is4() && strings.HasPrefix(s, "["):
 		return a, rest, fmt.Errorf("write an IPv4 host address without brackets, as %s:%s", a, rest)
+	case a == netip.IPv6Loopback():
+		return a, rest, fmt.Errorf("host address ::1: IPv6 does not route a connection from ::1 to a node, so nothing would answer there; publish on 127.0.0.1, [::] or the lab's IPv6 host address")
 	case a.IsMulticast() || a.IsLinkLocalUnicast():
 		return a, rest, fmt.Errorf("host address %s is %s: publish on an address of the host, 0.0.0.0 or ::", a, kindOf(a))
 	}

@@ -63,6 +63,7 @@ func TestPublishRefused(t *testing.T) {
 		{`"[fe80::1%eth0]:8080:80"`, `a zone (%eth0) is not allowed`},
 		{`"[::ffff:10.0.0.1]:8080:80"`, `write the IPv4 address as such (10.0.0.1)`},
 		{"224.0.0.1:8080:80", `host address 224.0.0.1 is multicast`},
+		{`"[::1]:8080:80"`, `host address ::1: IPv6 does not route`},
 		{"1.2.3.4:8080:80:90", `write [IP:]HOSTPORT:PORT`},
 	} {
 		_, err := Parse("t.yaml", []byte(publishLab(tt.in)))
