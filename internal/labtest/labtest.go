@@ -5,6 +5,7 @@ package labtest
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -132,14 +133,35 @@ func Subnet(t testing.TB) string {
 		}
 		fmt.Fprintln(f, os.Getpid())
 		f.Close()
-		t.Cleanup(func() {
+		release := func() {
 			os.Remove(path)
 			os.Remove(subnetDir) // when no other test holds one
-		})
+		}
+		if hostUses(s) {
+			// A lab that a killed test left behind still holds it: up
+			// would refuse the overlap.
+			release()
+			continue
+		}
+		t.Cleanup(release)
 		return s
 	}
 	t.Fatalf("no free test subnet left in %s", subnetDir)
 	return ""
+}
+
+// hostUses reports whether the host has an address in the /24 (IPv4) or
+// in the IPv6 subnet tests derive from it (fd10:200:N::/64).
+func hostUses(s string) bool {
+	v6 := "fd10:" + strings.ReplaceAll(strings.TrimPrefix(s, "10."), ".", ":") + "::"
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		ip := a.String()
+		if strings.HasPrefix(ip, s+".") || strings.HasPrefix(ip, v6) {
+			return true
+		}
+	}
+	return false
 }
 
 // reserve creates the reservation file path, or fails when a live process
