@@ -20,7 +20,7 @@ import (
 // usable (past duplicate address detection).
 func linkLocal(t *testing.T, dev string) netip.Addr {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		out, _ := exec.Command("ip", "-6", "-o", "addr", "show", "dev", dev, "scope", "link", "-tentative").Output()
 		if f := strings.Fields(string(out)); len(f) > 3 {
@@ -30,8 +30,20 @@ func linkLocal(t *testing.T, dev string) netip.Addr {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("%s has no usable link-local address", dev)
+	out, _ := exec.Command("ip", "-6", "addr", "show", "dev", dev).CombinedOutput()
+	t.Fatalf("%s has no usable link-local address after 15s:\n%s", dev, out)
 	return netip.Addr{}
+}
+
+// dialRetry is dialIn for a connection that must succeed, tried up to
+// four times: a busy machine can be slow to resolve neighbours.
+func dialRetry(nsPath, addr string) (got string, err error) {
+	for range 4 {
+		if got, err = dialIn(nsPath, addr); err == nil {
+			return got, nil
+		}
+	}
+	return got, err
 }
 
 // udpSink listens on the host and collects what arrives; with join, it
@@ -155,10 +167,10 @@ func TestSealedLabReachesNoHostService(t *testing.T) {
 	serveIn(t, "", fmt.Sprintf("[%s%%%s]:%d", ll, br, tcpPort), "host link-local")
 	serveIn(t, "", fmt.Sprintf("%s.1:%d", sub, tcpPort), "host lab address")
 	serveIn(t, "", fmt.Sprintf("[%s]:%d", hostV6, tcpPort), "host lab address")
-	if got, err := dialIn(n1, fmt.Sprintf("%s.1:%d", sub, tcpPort)); err != nil || got != "host lab address" {
+	if got, err := dialRetry(n1, fmt.Sprintf("%s.1:%d", sub, tcpPort)); err != nil || got != "host lab address" {
 		t.Errorf("node -> its host address %s.1: %q, %v; want an answer", sub, got, err)
 	}
-	if got, err := dialIn(n1, fmt.Sprintf("[%s]:%d", hostV6, tcpPort)); err != nil || got != "host lab address" {
+	if got, err := dialRetry(n1, fmt.Sprintf("[%s]:%d", hostV6, tcpPort)); err != nil || got != "host lab address" {
 		t.Errorf("node -> its host address %s: %q, %v; want an answer", hostV6, got, err)
 	}
 	if got, err := dialIn(n1, fmt.Sprintf("[%s%%%d]:%d", ll, eth0, tcpPort)); err == nil {
