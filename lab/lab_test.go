@@ -62,6 +62,7 @@ func up(t *testing.T, yaml string) *topology.Lab {
 func parse(t *testing.T, yaml string) *topology.Lab {
 	t.Helper()
 	name := labtest.Name("t")
+	labtest.CheckLeaksAtEnd(t, name)
 	src := []byte("name: " + name + "\n" + yaml)
 	tl, err := topology.Parse(name+".yaml", src)
 	if err != nil {
