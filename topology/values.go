@@ -229,20 +229,27 @@ func describe(n *yaml.Node) string {
 	case tagBool:
 		return "the boolean " + strconv.FormatBool(boolValue(n))
 	case tagInt:
-		return "the integer " + n.Value
+		return "the integer " + short(n.Value)
 	case tagFloat:
-		return "the number " + n.Value
+		return "the number " + short(n.Value)
 	}
 	return "the string " + shortQuote(n.Value)
 }
 
-func shortQuote(s string) string {
+// shortQuote quotes s, or its first 37 bytes and "..." when it is longer
+// than 40: messages never quote more of a value, which may be a line of a
+// file that is not a topology.
+func shortQuote(s string) string { return strconv.Quote(short(s)) }
+
+// short returns s, or its first 37 bytes and "..." when it is longer
+// than 40.
+func short(s string) string {
 	if len(s) <= 40 {
-		return strconv.Quote(s)
+		return s
 	}
 	cut := 37
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	return strconv.Quote(s[:cut] + "...")
+	return s[:cut] + "..."
 }
