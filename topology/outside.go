@@ -71,6 +71,9 @@ func parsePublish(s string) (Publish, error) {
 }
 
 func port(s string) (int, error) {
+	if err := plainDecimal(s); err != nil {
+		return 0, err
+	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 || n > 65535 {
 		return 0, fmt.Errorf("%q is not a port (1-65535)", s)
