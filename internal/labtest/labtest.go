@@ -6,6 +6,7 @@ package labtest
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -212,8 +213,12 @@ const subnetDir = "/run/nslab-test-subnets"
 // first three octets, as "10.200.7". The reservation ends with the test.
 func Subnet(t testing.TB) string {
 	t.Helper()
+	used := hostSubnets()
 	for b := 1; b < 255; b++ {
 		s := fmt.Sprintf("10.200.%d", b)
+		if used[s] {
+			continue // a lab left by a killed test, or another user's
+		}
 		path := subnetDir + "/" + s
 		f, err := reserve(path)
 		if err != nil {
@@ -229,6 +234,21 @@ func Subnet(t testing.TB) string {
 	}
 	t.Fatalf("no free test subnet left in %s", subnetDir)
 	return ""
+}
+
+// hostSubnets lists the /24s of 10.200.0.0/16 that the host has
+// addresses in, as "10.200.7": a reservation does not make them free.
+func hostSubnets() map[string]bool {
+	used := map[string]bool{}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if ip := n.IP.To4(); ip != nil && ip[0] == 10 && ip[1] == 200 {
+				used[fmt.Sprintf("10.200.%d", ip[2])] = true
+			}
+		}
+	}
+	return used
 }
 
 // reserve creates the reservation file path, or fails when a live process
