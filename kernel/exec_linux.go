@@ -19,11 +19,12 @@ const EtcNetnsDir = "/etc/netns"
 // Exec replaces the calling process with argv running in the named
 // namespace, the way ip netns exec does: a private mount namespace, /sys
 // mounted afresh for the network namespace and /etc/netns/NAME/* bound
-// over /etc. hosts, when set and when /etc/netns/NAME has no hosts file,
-// is bound over /etc/hosts. It returns only on failure.
+// over /etc. Each of files (the lab's hosts and resolv.conf) is bound
+// over its namesake in /etc, unless /etc/netns/NAME has one of that name
+// or the file does not exist. It returns only on failure.
 //
 // Equivalent to: ip netns exec NAME ARGV...
-func Exec(name string, argv, env []string, hosts string) error {
+func Exec(name string, argv, env []string, files ...string) error {
 	if len(argv) == 0 {
 		return errors.New("no command given")
 	}
@@ -36,7 +37,7 @@ func Exec(name string, argv, env []string, hosts string) error {
 		return fmt.Errorf("opening namespace %s: %w", name, err)
 	}
 	runtime.LockOSThread() // never unlocked: this thread becomes the new program
-	if err := enter(name, ns, hosts); err != nil {
+	if err := enter(name, ns, files); err != nil {
 		return err
 	}
 	return &os.PathError{Op: "exec", Path: path, Err: syscall.Exec(path, argv, env)}
@@ -44,7 +45,7 @@ func Exec(name string, argv, env []string, hosts string) error {
 
 // enter moves the calling thread into a private mount namespace and the
 // network namespace, then mounts /sys and /etc files for it.
-func enter(name string, ns int, hosts string) error {
+func enter(name string, ns int, files []string) error {
 	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 		return fmt.Errorf("unsharing the mount namespace: %w", err)
 	}
@@ -61,23 +62,29 @@ func enter(name string, ns int, hosts string) error {
 	if err := bindEtc(name); err != nil {
 		return err
 	}
-	return bindHosts(name, hosts)
+	for _, f := range files {
+		if err := bindLabFile(name, f); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// bindHosts binds hosts over /etc/hosts unless the namespace has a hosts
-// file of its own in /etc/netns/NAME or hosts does not exist.
-func bindHosts(name, hosts string) error {
-	if hosts == "" {
+// bindLabFile binds file over its namesake in /etc unless the namespace
+// has a file of that name in /etc/netns/NAME or file does not exist.
+func bindLabFile(name, file string) error {
+	if file == "" {
 		return nil
 	}
-	if _, err := os.Stat(filepath.Join(EtcNetnsDir, name, "hosts")); err == nil {
+	base := filepath.Base(file)
+	if _, err := os.Stat(filepath.Join(EtcNetnsDir, name, base)); err == nil {
 		return nil
 	}
-	if _, err := os.Stat(hosts); err != nil {
+	if _, err := os.Stat(file); err != nil {
 		return nil
 	}
-	if err := unix.Mount(hosts, "/etc/hosts", "none", unix.MS_BIND, ""); err != nil {
-		return fmt.Errorf("binding %s over /etc/hosts: %w", hosts, err)
+	if err := unix.Mount(file, filepath.Join("/etc", base), "none", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("binding %s over /etc/%s: %w", file, base, err)
 	}
 	return nil
 }

@@ -29,6 +29,34 @@ func SysctlKnown(key string) bool {
 	return err == nil
 }
 
+// SysctlsPerNamespace reports for each key whether it is a setting of
+// each network namespace: one that a fresh namespace has and lets root
+// write. Host-wide settings (net.core.rmem_max,
+// net.netfilter.nf_conntrack_max, net.core.netdev_max_backlog) are
+// missing there or read-only, so setting them in a node fails with
+// permission denied even as root. The probe unshares a namespace of its
+// own on a locked thread, opens each key for writing without writing, and
+// leaves the namespace to the kernel.
+func SysctlsPerNamespace(keys []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(keys))
+	err := onThread(func() error {
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			return fmt.Errorf("probing sysctls in a new namespace: %w", err)
+		}
+		return nil
+	}, func() error {
+		for _, k := range keys {
+			fd, err := unix.Open(Sysctl{Key: k}.path(), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+			if err == nil {
+				unix.Close(fd)
+			}
+			out[k] = err == nil
+		}
+		return nil
+	})
+	return out, err
+}
+
 // rel is the setting's path below /proc.
 func (s Sysctl) rel() string {
 	return filepath.Join("sys", strings.ReplaceAll(s.Key, ".", "/"))

@@ -130,6 +130,9 @@ type Options struct {
 	// KeepFailed leaves a lab that failed to build as it is, for
 	// inspection, instead of removing what was made; Down removes it.
 	KeepFailed bool
+	// Force builds a lab that the estimate of its kernel memory,
+	// namespaces, mounts and open files says this machine cannot hold.
+	Force bool
 }
 
 func (o *Options) timing(stage string, ops int, d time.Duration) {

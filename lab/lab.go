@@ -154,6 +154,9 @@ func planFor(c *kernel.Conn, t *topology.Lab, source []byte, opt *Options) (p *p
 	if err != nil {
 		return nil, t, true, err
 	}
+	if err := checkMachine(t, old, opt); err != nil {
+		return nil, t, old != nil, err
+	}
 	if old != nil && len(t.Assignments()) > 0 {
 		// Addresses nslab chose stay with their interfaces.
 		if t, err = reparse(t, source, savedAssignments(t.Name)); err != nil {

@@ -62,6 +62,7 @@ func up(t *testing.T, yaml string) *topology.Lab {
 func parse(t *testing.T, yaml string) *topology.Lab {
 	t.Helper()
 	name := labtest.Name("t")
+	labtest.CheckLeaksAtEnd(t, name)
 	src := []byte("name: " + name + "\n" + yaml)
 	tl, err := topology.Parse(name+".yaml", src)
 	if err != nil {
@@ -206,6 +207,36 @@ func TestUnknownSysctlRefusedFirst(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "left behind") {
 		t.Errorf("refused after building began: %v", err)
+	}
+	labtest.CheckLeaks(t, tl.Name)
+}
+
+// TestHostWideSysctlRefusedFirst: a setting the kernel keeps once for the
+// whole machine (read-only or missing in a new namespace) is reported at
+// its line before anything is built, not as "permission denied" part-way.
+func TestHostWideSysctlRefusedFirst(t *testing.T) {
+	labtest.RequireRoot(t)
+	tl := parse(t, seed(t)+`
+    sysctls:
+      net.core.somaxconn: 512
+      net.core.rmem_max: 8388608
+      net.core.netdev_max_backlog: 2000
+      net.ipv4.ip_forward: 1
+`)
+	err := lab.Up(context.Background(), tl, sources[tl], lab.Options{})
+	if err == nil {
+		t.Fatal("up with host-wide sysctls succeeded")
+	}
+	for _, want := range []string{
+		tl.Name + ".yaml:20:7: sysctl net.core.rmem_max: this setting is host-wide",
+		tl.Name + ".yaml:21:7: sysctl net.core.netdev_max_backlog: this setting is host-wide",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("up with host-wide sysctls: got %v, want %q...", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "somaxconn") || strings.Contains(err.Error(), "ip_forward") || strings.Contains(err.Error(), "left behind") {
+		t.Errorf("a per-namespace setting refused, or refused after building began: %v", err)
 	}
 	labtest.CheckLeaks(t, tl.Name)
 }

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/nslab/nslab/topology"
@@ -21,8 +22,44 @@ func HostsFile(name string) string { return filepath.Join(labDir(name), "hosts")
 
 // renderHosts writes a hosts(5) file in which every node of the lab is
 // known: NODE and NODE.LAB at the first IPv4 and first IPv6 address of
-// the node, and IF.NODE at every address of that interface.
+// the node, and IF.NODE at every address of that interface. The host's
+// hostname comes last, at 127.0.1.1 as Debian does (see hostNames):
+// until nodes have hostnames of their own they answer with the host's,
+// and hostname -f or a server resolving its own name must not wait for
+// DNS.
 func renderHosts(t *topology.Lab) []byte {
+	b := renderNodeHosts(t)
+	if names := hostNames(); len(names) > 0 {
+		fmt.Fprintf(b, "127.0.1.1\t%s\n", strings.Join(names, " "))
+	}
+	return []byte(b.String())
+}
+
+// hostNames returns the host's hostname as /etc/hosts of the host gives
+// it, canonical name first ("vm.example.com vm"), or the hostname alone.
+func hostNames() []string {
+	name, err := os.Hostname()
+	if err != nil || name == "" {
+		return nil
+	}
+	data, _ := os.ReadFile("/etc/hosts")
+	return hostNamesIn(name, data)
+}
+
+// hostNamesIn finds name in a hosts file: the names of its first line,
+// or name alone.
+func hostNamesIn(name string, hosts []byte) []string {
+	for line := range strings.Lines(string(hosts)) {
+		line, _, _ = strings.Cut(line, "#")
+		f := strings.Fields(line)
+		if len(f) > 1 && slices.Contains(f[1:], name) && !slices.Contains(f[1:], "localhost") {
+			return f[1:]
+		}
+	}
+	return []string{name}
+}
+
+func renderNodeHosts(t *topology.Lab) *strings.Builder {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Written by nslab for lab %s: every node by name. nslab up rewrites it.\n", t.Name)
 	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
@@ -43,7 +80,7 @@ func renderHosts(t *topology.Lab) []byte {
 			}
 		}
 	}
-	return []byte(b.String())
+	return &b
 }
 
 // assignedFile keeps the addresses nslab chose for a running lab, one
@@ -83,8 +120,11 @@ func saveAssignments(t *topology.Lab) error {
 	return nil
 }
 
-// writeNames writes the lab's hosts file, atomically.
+// writeNames writes the lab's hosts file and resolv.conf, atomically.
 func writeNames(t *topology.Lab) error {
+	if err := writeResolv(t); err != nil {
+		return err
+	}
 	tmp := HostsFile(t.Name) + ".new"
 	if err := os.WriteFile(tmp, renderHosts(t), 0o644); err != nil {
 		return fmt.Errorf("writing the lab's hosts file: %w", err)

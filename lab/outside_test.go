@@ -341,23 +341,19 @@ func TestForeignNftTables(t *testing.T) {
 		t.Fatal(err)
 	}
 	same := &nftables.Table{Name: kernel.TableName(tl.Name), Family: nftables.TableFamilyINet}
-	other := &nftables.Table{Name: "nslabtest-" + tl.Name, Family: nftables.TableFamilyINet}
-	c.AddTable(same)
-	c.AddTable(other)
+	other := &nftables.Table{Name: labtest.TestTable(tl.Name), Family: nftables.TableFamilyINet}
+	labtest.NftTable(t, same)
+	labtest.NftTable(t, other)
 	c.AddChain(&nftables.Chain{Name: "mine", Table: other})
 	if err := c.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		c.DelTable(same)
-		c.DelTable(other)
-		c.Flush()
-	})
 	err = lab.Up(context.Background(), tl, sources[tl], lab.Options{})
 	if err == nil || !strings.Contains(err.Error(), "not nslab's") {
 		t.Errorf("up over a foreign table of the lab's name: %v", err)
 	}
-	labtest.CheckLeaks(t, tl.Name)
+	held := "nftables table inet " + other.Name
+	labtest.CheckLeaks(t, tl.Name, held)
 	c.DelTable(same)
 	if err := c.Flush(); err != nil {
 		t.Fatal(err)
@@ -372,7 +368,7 @@ func TestForeignNftTables(t *testing.T) {
 	if err != nil || !slices.ContainsFunc(tables, func(x *nftables.Table) bool { return x.Name == other.Name }) {
 		t.Errorf("the foreign table %s did not survive up and down: %v", other.Name, err)
 	}
-	labtest.CheckLeaks(t, tl.Name)
+	labtest.CheckLeaks(t, tl.Name, held)
 }
 
 // needNft skips a test when the nft command is missing (.ci/run installs

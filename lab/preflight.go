@@ -14,28 +14,45 @@ import (
 // before anything is built: a typo or a missing module is reported at its
 // line instead of failing the build part-way. A per-interface setting is
 // looked up under default, which every interface copies.
+//
+// A setting the kernel keeps once for the whole machine (net.core.rmem_max,
+// net.netfilter.nf_conntrack_max) is refused too: a node's namespace does
+// not have it or cannot write it. Whether a key is per namespace is
+// probed in a throwaway namespace, once per up and only when the lab
+// sets sysctls.
 func checkSysctls(t *topology.Lab) error {
 	known := map[string]bool{}
 	var errs topology.ErrorList
+	var probe []string
+	var asked []topology.Sysctl // known here, to probe in a namespace
 	for _, n := range t.Nodes {
 		for _, s := range n.Sysctls {
-			key := s.Key
-			if dev, ok := topology.SysctlDev(key); ok {
-				f := strings.SplitN(key, ".", 5)
-				f[3] = "default"
-				if dev == "all" || dev == "lo" {
-					f[3] = dev
-				}
-				key = strings.Join(f, ".")
-			}
+			key := sysctlProbeKey(s.Key)
 			ok, seen := known[key]
 			if !seen {
 				ok = kernel.SysctlKnown(key)
 				known[key] = ok
+				if ok {
+					probe = append(probe, key)
+				}
 			}
 			if !ok {
 				errs = append(errs, &topology.Error{Pos: s.Pos, Msg: "sysctl " + s.Key + ": this kernel has no such setting (no /proc/sys/" +
 					strings.ReplaceAll(key, ".", "/") + "); check the name, or load the kernel module that provides it"})
+				continue
+			}
+			asked = append(asked, s)
+		}
+	}
+	if len(probe) > 0 {
+		perNS, err := kernel.SysctlsPerNamespace(probe)
+		if err != nil {
+			return err
+		}
+		for _, s := range asked {
+			if !perNS[sysctlProbeKey(s.Key)] {
+				errs = append(errs, &topology.Error{Pos: s.Pos, Msg: "sysctl " + s.Key +
+					": this setting is host-wide (the kernel keeps one value for the whole machine, read-only or absent in a node's namespace), so it cannot be set per node; remove it, or set it on the host with sysctl -w"})
 			}
 		}
 	}
@@ -43,6 +60,20 @@ func checkSysctls(t *topology.Lab) error {
 		return nil
 	}
 	return errs
+}
+
+// sysctlProbeKey is the key to look up for a setting: a per-interface one
+// under default, which every interface copies.
+func sysctlProbeKey(key string) string {
+	if dev, ok := topology.SysctlDev(key); ok {
+		f := strings.SplitN(key, ".", 5)
+		f[3] = "default"
+		if dev == "all" || dev == "lo" {
+			f[3] = dev
+		}
+		key = strings.Join(f, ".")
+	}
+	return key
 }
 
 // checkShapes finds the shapes this kernel cannot make, before anything

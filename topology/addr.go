@@ -68,6 +68,30 @@ func unusableAddr(a netip.Addr) string {
 	return ""
 }
 
+// reservedPrefixes are the ranges whose addresses cannot be given to
+// interfaces, with why: a subnet or pool that overlaps one (0.0.0.0/0 and
+// ::/0 overlap them all) would hand them out.
+var reservedPrefixes = []struct {
+	pfx netip.Prefix
+	why string
+}{
+	{netip.MustParsePrefix("0.0.0.0/8"), "this network (0.0.0.0/8)"},
+	{netip.MustParsePrefix("127.0.0.0/8"), "loopback (127.0.0.0/8)"},
+	{netip.MustParsePrefix("224.0.0.0/4"), "multicast (224.0.0.0/4)"},
+	{netip.MustParsePrefix("::/8"), "the unspecified, loopback and IPv4-mapped addresses (::/8)"},
+	{netip.MustParsePrefix("ff00::/8"), "multicast (ff00::/8)"},
+}
+
+// reservedOverlap says which reserved range a subnet or pool overlaps.
+func reservedOverlap(pfx netip.Prefix) string {
+	for _, r := range reservedPrefixes {
+		if r.pfx.Overlaps(pfx) {
+			return r.why
+		}
+	}
+	return ""
+}
+
 // checkIPv4Host rejects the network and broadcast addresses of a subnet
 // shorter than /31.
 func checkIPv4Host(pfx netip.Prefix) error {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -292,6 +293,11 @@ func (p *parser) decodeSubnets(l *prefixList, e entry, path string) {
 			continue
 		}
 		f := family(pfx.Addr())
+		if why := reservedOverlap(pfx); why != "" {
+			p.errorf(pos, "%s %s takes in %s, whose addresses no interface can have: use a private subnet such as %s",
+				map[bool]string{true: "pool", false: "subnet"}[strings.HasSuffix(path, "pool")], s, why, [2]string{"10.128.0.0/16", "fd10:80::/48"}[f])
+			continue
+		}
 		if min := [2]int{30, 126}[f]; pfx.Bits() > min+1 {
 			p.errorf(pos, "subnet %s is too small to hold two addresses: use /%d or shorter", s, min+1)
 			continue

@@ -166,3 +166,31 @@ func TestMergeChain(t *testing.T) {
 		}
 	}
 }
+
+// TestNotTopologyQuotesOnlyItsStart: a file that is not a topology (a
+// password file given by mistake or through a symlink, an env file, a
+// list) gets one message that quotes at most the first 40 characters of
+// the file, never its lines.
+func TestNotTopologyQuotesOnlyItsStart(t *testing.T) {
+	hash := "$6$saltsaltsaltsalt$HASHSECRETHASHSECRETHASHSECRETHASHSECRET"
+	tests := map[string]string{
+		"shadow":   "systemd-timesync-daemon-user-of-the-host:" + hash + ":19000:0:99999:7:::\nbob:" + hash + ":19000::::::\nalice:" + hash + ":1:::::\n",
+		"passwd":   "root:x:0:0:root:/root:/bin/bash-HASHSECRET\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin-HASHSECRET\n",
+		"env":      "AWS_ACCESS_KEY_ID: AKIAAAAAAAAAAAAAAAAAAAAAA-HASHSECRET\nAWS_SECRET_ACCESS_KEY: HASHSECRET\nTOKEN_HASHSECRET: 1\n",
+		"json":     `{"password": "hunter2hunter2hunter2hunter2-HASHSECRET", "HASHSECRET": 1}`,
+		"list":     "- " + strings.Repeat("x", 40) + "HASHSECRET\n- " + strings.Repeat("HASHSECRET", 200) + "\n",
+		"integer":  strings.Repeat("1", 40) + strings.Repeat("9", 900) + "\n",
+		"longkeys": strings.Repeat("k", 41) + "HASHSECRET: 1\n" + strings.Repeat("HASHSECRET", 120) + ": 2\n",
+	}
+	for name, data := range tests {
+		_, err := Parse(name, []byte(data))
+		var list ErrorList
+		if !errors.As(err, &list) {
+			t.Errorf("%s: got %v, want an ErrorList", name, err)
+			continue
+		}
+		if len(list) != 1 || strings.Contains(err.Error(), "HASHSECRET") || strings.Contains(err.Error(), "9") {
+			t.Errorf("%s: %d messages quote more than the start of the file:\n%v", name, len(list), err)
+		}
+	}
+}

@@ -137,6 +137,9 @@ func kindOf(a netip.Addr) string {
 // port reads a port number written plainly: digits, no sign and no
 // leading zero (018090 is not read as 18090, nor +18090).
 func port(s string) (int, error) {
+	if err := plainDecimal(s); err != nil {
+		return 0, err
+	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 || n > 65535 || s != strconv.Itoa(n) {
 		return 0, fmt.Errorf("%q is not a port (1-65535, written without sign or leading zeros)", s)

@@ -1,6 +1,8 @@
 package topology
 
 import (
+	"cmp"
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -146,6 +148,10 @@ func (p *parser) integer(n *yaml.Node, path string, lo, hi int64) (int, Pos, boo
 		p.typeError(n, path, "an integer")
 		return 0, Pos{}, false
 	}
+	if err := plainDecimal(n.Value); err != nil {
+		p.errorf(p.posOf(n), "%s: %v", path, err)
+		return 0, Pos{}, false
+	}
 	v, ok := intValue(n.Value)
 	if !ok || v < lo || v > hi {
 		p.errorf(p.posOf(n), "%s: %s is out of range: it must be from %d to %d", path, n.Value, lo, hi)
@@ -160,6 +166,33 @@ func (p *parser) integer(n *yaml.Node, path string, lo, hi int64) (int, Pos, boo
 func intValue(s string) (int64, bool) {
 	v, err := strconv.ParseInt(strings.ReplaceAll(s, "_", ""), 0, 64)
 	return v, err == nil
+}
+
+// plainDecimal refuses an integer not written as plain decimal digits:
+// a sign (+1500), a leading zero (01500, which YAML reads as octal 832),
+// underscores (1_500) or a base (0x5dc, 0o2734, 0b1). Such numbers are
+// read differently by different readers; the message names the decimal
+// form to write.
+func plainDecimal(s string) error {
+	digits := strings.TrimPrefix(s, "-")
+	if digits != "" && strings.Trim(digits, "0123456789") == "" && (digits == "0" || digits[0] != '0') {
+		return nil
+	}
+	unsigned := strings.TrimLeft(s, "+-")
+	if len(unsigned) > 1 && unsigned[0] == '0' && strings.Trim(unsigned, "0123456789_") == "" {
+		meant := cmp.Or(strings.TrimLeft(strings.ReplaceAll(unsigned, "_", ""), "0"), "0")
+		if strings.HasPrefix(s, "-") {
+			meant = "-" + meant
+		}
+		if v, ok := intValue(s); ok && strconv.FormatInt(v, 10) != meant {
+			return fmt.Errorf("%s has a leading zero, which YAML reads as octal (%d): write %s, or %d if octal was meant", short(s), v, meant, v)
+		}
+		return fmt.Errorf("%s has a leading zero: write %s", short(s), meant)
+	}
+	if v, ok := intValue(s); ok {
+		return fmt.Errorf("%s is not written in decimal: write %d (digits only, no sign, _ or base prefix)", short(s), v)
+	}
+	return fmt.Errorf("%s is not a decimal integer: write it with the digits 0-9 only", short(s))
 }
 
 // isDecimal reports whether s is written as a decimal integer.
@@ -229,20 +262,27 @@ func describe(n *yaml.Node) string {
 	case tagBool:
 		return "the boolean " + strconv.FormatBool(boolValue(n))
 	case tagInt:
-		return "the integer " + n.Value
+		return "the integer " + short(n.Value)
 	case tagFloat:
-		return "the number " + n.Value
+		return "the number " + short(n.Value)
 	}
 	return "the string " + shortQuote(n.Value)
 }
 
-func shortQuote(s string) string {
+// shortQuote quotes s, or its first 37 bytes and "..." when it is longer
+// than 40: messages never quote more of a value, which may be a line of a
+// file that is not a topology.
+func shortQuote(s string) string { return strconv.Quote(short(s)) }
+
+// short returns s, or its first 37 bytes and "..." when it is longer
+// than 40.
+func short(s string) string {
 	if len(s) <= 40 {
-		return strconv.Quote(s)
+		return s
 	}
 	cut := 37
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	return strconv.Quote(s[:cut] + "...")
+	return s[:cut] + "..."
 }

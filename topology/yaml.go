@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -90,10 +91,48 @@ func (p *parser) document(docs []*yaml.Node) *yaml.Node {
 		p.errorf(p.pos(1, 1), "the file is empty: a lab needs at least nodes: or bridges:")
 		return nil
 	}
+	if !p.topologyShaped(body) {
+		return nil
+	}
 	if p.scan(body, map[*yaml.Node]bool{}); p.overlong {
 		return nil
 	}
 	return body
+}
+
+// topologyShaped reports whether body could be a topology: a mapping
+// with at least one key of the top level (or one near it, a typo). Any
+// other file, such as /etc/shadow given by mistake or through a symlink,
+// gets one message that quotes no more than the start of the file, never
+// its lines one by one.
+func (p *parser) topologyShaped(body *yaml.Node) bool {
+	if body.Kind == yaml.AliasNode || body.Kind == yaml.MappingNode && len(body.Content) == 0 {
+		return true // told apart later
+	}
+	if body.Kind != yaml.MappingNode {
+		p.typeError(body, "", "a mapping")
+		return false
+	}
+	allowed := slices.Sorted(maps.Keys(labFields))
+	for i := 0; i+1 < len(body.Content); i += 2 {
+		k := body.Content[i]
+		if k.Kind != yaml.ScalarNode || k.Tag == tagMerge || labFields[k.Value] != nil || closest(k.Value, allowed) != "" {
+			return true
+		}
+	}
+	p.errorf(p.posOf(body.Content[0]), "this is not an nslab topology: none of its top-level keys is one of %s; the file begins %s",
+		quoteList(allowed), shortQuote(firstLine(p.src)))
+	return false
+}
+
+// firstLine returns the first line of data that is not blank.
+func firstLine(data []byte) string {
+	for line := range strings.Lines(string(data)) {
+		if line = strings.TrimSpace(line); line != "" {
+			return line
+		}
+	}
+	return ""
 }
 
 // isEmptyDoc reports whether n is the body of a document with no content,

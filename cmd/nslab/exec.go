@@ -72,7 +72,7 @@ func execIn(ref string, argv, extraEnv []string) error {
 	}
 	env := append(os.Environ(), "NSLAB_LAB="+n.Lab, "NSLAB_NODE="+n.Name)
 	env = append(env, extraEnv...)
-	err = kernel.Exec(n.Netns(), argv, env, lab.HostsFile(n.Lab))
+	err = kernel.Exec(n.Netns(), argv, env, lab.HostsFile(n.Lab), lab.ResolvFile(n.Lab))
 	if err == nil {
 		return nil
 	}

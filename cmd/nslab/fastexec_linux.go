@@ -96,19 +96,20 @@ static int nslab_bind_etc(const char *ns) {
 	return rc;
 }
 
-// nslab_bind_hosts binds the lab's hosts file over /etc/hosts, unless
-// the node has its own in /etc/netns/NS (bound above), as lab.HostsFile
-// says.
-static int nslab_bind_hosts(const char *ns) {
-	char own[512], labs[512];
+// nslab_bind_lab_file binds the lab's file (hosts, resolv.conf) over its
+// namesake in /etc, unless the node has its own in /etc/netns/NS (bound
+// above), as lab.HostsFile and lab.ResolvFile say.
+static int nslab_bind_lab_file(const char *ns, const char *file) {
+	char own[512], labs[512], etc[512];
 	const char *dot = strchr(ns, '.');
-	snprintf(own, sizeof own, ETC_NETNS "%s/hosts", ns);
+	snprintf(own, sizeof own, ETC_NETNS "%s/%s", ns, file);
 	if (!dot || access(own, F_OK) == 0)
 		return 0;
-	snprintf(labs, sizeof labs, STATE_DIR "%.*s/hosts", (int)(dot - ns), ns);
+	snprintf(labs, sizeof labs, STATE_DIR "%.*s/%s", (int)(dot - ns), ns, file);
 	if (access(labs, F_OK) != 0)
 		return 0;
-	return mount(labs, "/etc/hosts", "none", MS_BIND, NULL);
+	snprintf(etc, sizeof etc, "/etc/%s", file);
+	return mount(labs, etc, "none", MS_BIND, NULL);
 }
 
 __attribute__((constructor)) static void nslab_fast_exec(int argc, char **argv, char **envp) {
@@ -132,7 +133,8 @@ __attribute__((constructor)) static void nslab_fast_exec(int argc, char **argv, 
 		return;
 	close(fd);
 	umount2("/sys", MNT_DETACH);
-	if (mount(ns, "/sys", "sysfs", 0, NULL) != 0 || nslab_bind_etc(ns) != 0 || nslab_bind_hosts(ns) != 0)
+	if (mount(ns, "/sys", "sysfs", 0, NULL) != 0 || nslab_bind_etc(ns) != 0 || nslab_bind_lab_file(ns, "hosts") != 0 ||
+	    nslab_bind_lab_file(ns, "resolv.conf") != 0)
 		return;
 	execvp(argv[cmd], argv + cmd);
 	// Not found or not runnable: the Go code reports it.

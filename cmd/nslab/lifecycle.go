@@ -47,7 +47,7 @@ func plural(n int, word string) string {
 
 func newUp() *cobra.Command {
 	var name string
-	var quiet, timings, keep bool
+	var quiet, timings, keep, force bool
 	cmd := &cobra.Command{
 		Use:   "up FILE",
 		Short: "Build the lab a topology file describes",
@@ -63,7 +63,11 @@ their namespace and their processes (nslab plan FILE shows the change).
 A name that the lab needs but that something else holds (a namespace of
 ip netns add, a bridge made by hand) stops up before it changes anything.
 If building fails part-way, up removes what it made; if nslab was killed
-while building or changing a lab, the next up builds it anew.`,
+while building or changing a lab, the next up builds it anew.
+
+Before changing anything, up estimates the kernel memory, namespaces,
+mounts and open files the lab needs and refuses, with the numbers, a lab
+this machine cannot hold (--force tries anyway).`,
 		Example: `  sudo nslab up examples/seed.yaml
   sudo nslab up --lab seed2 examples/seed.yaml   # a second copy beside the first`,
 		Args: args(cobra.ExactArgs(1)),
@@ -74,7 +78,7 @@ while building or changing a lab, the next up builds it anew.`,
 			}
 			start := time.Now()
 			bar := newProgress(quiet)
-			err = lab.Up(cmd.Context(), t, data, lab.Options{Logf: logf, Timings: timings, Progress: bar.update, KeepFailed: keep})
+			err = lab.Up(cmd.Context(), t, data, lab.Options{Logf: logf, Timings: timings, Progress: bar.update, KeepFailed: keep, Force: force})
 			bar.done()
 			if err != nil {
 				return err
@@ -89,6 +93,7 @@ while building or changing a lab, the next up builds it anew.`,
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing on success")
 	cmd.Flags().BoolVar(&timings, "timings", false, "print how long each stage took (to stderr)")
 	cmd.Flags().BoolVar(&keep, "keep-failed", false, "leave a lab that failed to build in place, to inspect it (nslab down removes it)")
+	cmd.Flags().BoolVar(&force, "force", false, "build even when the estimate says the machine cannot hold the lab (kernel memory, namespaces, mounts, open files)")
 	return cmd
 }
 

@@ -1,10 +1,15 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
 
 	"github.com/nslab/nslab/internal/labtest"
 )
@@ -61,5 +66,102 @@ func TestNames(t *testing.T) {
 	}
 	if got := resolve("ns1", "ns3"); !strings.Contains(got, subnet+".4") {
 		t.Errorf("after ns3 joined, ns1 resolves it to %q", got)
+	}
+}
+
+// TestLookupsFailFast: in nslab exec (both paths), a name that the lab
+// does not know fails at once and the host's hostname (hostname -f)
+// resolves at once, in a lab without nat whose node has a default route.
+// A guard table in the node counts and drops every packet to port 53
+// that would leave the node, so the machine's resolver never sees one.
+func TestLookupsFailFast(t *testing.T) {
+	subnet := labtest.Subnet(t)
+	file, name := seedFile(t, subnet)
+	if r := nslab(t, "", "up", "-q", file); r.code != 0 {
+		t.Fatalf("up: %s", r.stderr)
+	}
+	node := name + ".ns1"
+	labtest.IP(t, "-n", node, "route", "add", "default", "via", subnet+".1")
+	left := dnsGuard(t, node)
+	host, _ := os.Hostname()
+	for _, env := range [][]string{nil, {"NSLAB_NO_FAST_EXEC=1"}} {
+		for _, tc := range []struct {
+			cmd  string
+			want int // exit status
+		}{
+			{"getent hosts nosuchname", 2},
+			{"getent hosts nosuchname.example.com", 2},
+			{"getent hosts 192.0.2.7", 2},
+			{"getent hosts " + host, 0},
+			{"hostname -f", 0},
+		} {
+			cmd := exec.Command(bin, "exec", node, "--", "sh", "-c",
+				`s=$(date +%s%N); `+tc.cmd+` >/dev/null; r=$?; e=$(date +%s%N); echo $r $(( (e - s) / 1000000 ))`)
+			cmd.Env = append(os.Environ(), env...)
+			out, err := cmd.Output()
+			var code, ms int
+			if _, serr := fmt.Sscan(string(out), &code, &ms); err != nil || serr != nil {
+				t.Fatalf("%v %s: %v %q", env, tc.cmd, err, out)
+			}
+			if code != tc.want || ms >= 100 {
+				t.Errorf("%v: in %s, %s: status %d in %d ms; want %d in under 100 ms", env, node, tc.cmd, code, ms, tc.want)
+			}
+			t.Logf("%v %s: status %d in %d ms", env, tc.cmd, code, ms)
+		}
+	}
+	if n := left(); n != 0 {
+		t.Errorf("%d packets to port 53 tried to leave %s", n, node)
+	}
+}
+
+// dnsGuard adds to namespace ns a table that counts and drops every
+// packet to port 53 (UDP or TCP) that would leave by another interface
+// than lo; the table goes with the namespace. It returns the count.
+func dnsGuard(t *testing.T, ns string) func() uint64 {
+	t.Helper()
+	f, err := os.Open("/run/netns/" + ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	c, err := nftables.New(nftables.WithNetNSFd(int(f.Fd())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := c.AddTable(&nftables.Table{Name: "dnsguard", Family: nftables.TableFamilyINet})
+	policy := nftables.ChainPolicyAccept
+	chain := c.AddChain(&nftables.Chain{Name: "out", Table: table, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityFilter, Policy: &policy})
+	lo := make([]byte, 16)
+	copy(lo, "lo")
+	for _, proto := range []byte{unix.IPPROTO_UDP, unix.IPPROTO_TCP} {
+		c.AddRule(&nftables.Rule{Table: table, Chain: chain, Exprs: []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: lo},
+			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0, 53}},
+			&expr.Counter{},
+			&expr.Verdict{Kind: expr.VerdictDrop},
+		}})
+	}
+	if err := c.Flush(); err != nil {
+		t.Fatalf("adding the DNS guard in %s: %v", ns, err)
+	}
+	return func() uint64 {
+		rules, err := c.GetRules(table, chain)
+		if err != nil || len(rules) != 2 {
+			t.Fatalf("reading the DNS guard of %s: %d rules, %v", ns, len(rules), err)
+		}
+		var n uint64
+		for _, r := range rules {
+			for _, e := range r.Exprs {
+				if ctr, ok := e.(*expr.Counter); ok {
+					n += ctr.Packets
+				}
+			}
+		}
+		return n
 	}
 }

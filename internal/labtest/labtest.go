@@ -4,17 +4,21 @@
 package labtest
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
+
+	"github.com/google/nftables"
 
 	"github.com/nslab/nslab/internal/netnsdir"
 	"github.com/nslab/nslab/kernel"
@@ -95,6 +99,7 @@ func Leftovers(lab string) []string {
 	if tables, err := kernel.NftTables(); err == nil && tables[lab] {
 		left = append(left, "nftables table inet "+kernel.TableName(lab))
 	}
+	left = append(left, testTables(lab)...)
 	for _, f := range []string{"/run/nslab/" + lab, "/run/nslab/.locks/" + lab} {
 		if _, err := os.Stat(f); err == nil {
 			left = append(left, "state "+f)
@@ -107,12 +112,96 @@ func Leftovers(lab string) []string {
 var linkLine = regexp.MustCompile(`^[0-9]+: `)
 
 // CheckLeaks fails the test if anything of the lab remains. It does not
-// wait: down must have removed everything by the time it returns.
-func CheckLeaks(t testing.TB, lab string) {
+// wait: down must have removed everything by the time it returns. held
+// names what the test still holds on purpose at this point, as Leftovers
+// words it ("nftables table inet nslabtest-LAB").
+func CheckLeaks(t testing.TB, lab string, held ...string) {
 	t.Helper()
-	if left := Leftovers(lab); len(left) > 0 {
+	var left []string
+	for _, l := range Leftovers(lab) {
+		if !slices.Contains(held, l) {
+			left = append(left, l)
+		}
+	}
+	if len(left) > 0 {
 		t.Errorf("lab %s left behind: %s", lab, strings.Join(left, "; "))
 	}
+}
+
+// CheckLeaksAtEnd runs CheckLeaks once every cleanup registered after it
+// has run: call it first, when the test names its lab, so that what the
+// test's own cleanups fail to remove is seen.
+func CheckLeaksAtEnd(t testing.TB, lab string) {
+	t.Helper()
+	t.Cleanup(func() { CheckLeaks(t, lab) })
+}
+
+// TestTablePrefix starts the names of the nftables tables that tests make
+// for themselves (a foreign table, an outside world's rules): TestTable
+// names them after the lab so that the lab's leak check sees them.
+const TestTablePrefix = "nslabtest-"
+
+// TestTable names a test's own nftables table for lab.
+func TestTable(lab string) string { return TestTablePrefix + lab }
+
+// testTables lists the tables of every family named after the lab by
+// TestTable (with or without a suffix).
+func testTables(lab string) []string {
+	c, err := nftables.New()
+	if err != nil {
+		return nil
+	}
+	defer c.CloseLasting()
+	tables, err := c.ListTables()
+	if err != nil {
+		return nil
+	}
+	var left []string
+	for _, tb := range tables {
+		if tb.Name == TestTable(lab) || strings.HasPrefix(tb.Name, TestTable(lab)+"-") {
+			left = append(left, fmt.Sprintf("nftables table %s %s", familyName(tb.Family), tb.Name))
+		}
+	}
+	return left
+}
+
+func familyName(f nftables.TableFamily) string {
+	switch f {
+	case nftables.TableFamilyINet:
+		return "inet"
+	case nftables.TableFamilyIPv4:
+		return "ip"
+	case nftables.TableFamilyIPv6:
+		return "ip6"
+	case nftables.TableFamilyBridge:
+		return "bridge"
+	case nftables.TableFamilyARP:
+		return "arp"
+	case nftables.TableFamilyNetdev:
+		return "netdev"
+	}
+	return fmt.Sprint(f)
+}
+
+// NftTable adds a table of the test's own in the root namespace; cleanup
+// deletes it, alone in its batch so that nothing else deleted before can
+// make the deletion fail, and fails the test if it stays.
+func NftTable(t testing.TB, table *nftables.Table) {
+	t.Helper()
+	c, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.AddTable(table)
+	if err := c.Flush(); err != nil {
+		t.Fatalf("adding nftables table %s: %v", table.Name, err)
+	}
+	t.Cleanup(func() {
+		c.DelTable(table)
+		if err := c.Flush(); err != nil && !errors.Is(err, syscall.ENOENT) {
+			t.Errorf("deleting the test's nftables table %s: %v", table.Name, err)
+		}
+	})
 }
 
 // subnetDir holds one file per IPv4 /24 handed out by Subnet, shared by

@@ -1,0 +1,123 @@
+package lab
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/topology"
+)
+
+// Kernel memory of a lab's objects, measured on a 2-CPU machine over
+// 500-node stars and 500 empty nodes (docs/kernel-notes.md): a namespace
+// costs a fixed part and a part per possible CPU (per-CPU statistics and
+// caches), a veth pair with its bridge port and IPv6 state about as much
+// again. The figures are rounded up: the estimate refuses what cannot
+// fit, it does not promise that the rest does.
+const (
+	namespaceBytes       = 180 << 10
+	namespaceBytesPerCPU = 12 << 10
+	linkBytes            = 130 << 10 // a veth pair, or a bridge
+	// memoryShare is the part of MemAvailable a lab may take: the rest is
+	// left to the machine.
+	memoryShare = 0.8
+	// filesBase is what nslab keeps open besides its workers' netlink
+	// sockets (3 per namespace being worked on).
+	filesBase, filesPerWorker = 64, 4
+)
+
+// checkMachine refuses, before anything is built, a lab (or the change
+// of a running one, built from old) that this machine cannot hold, unless
+// opt.Force. The namespaces and mounts in use are counted only when the
+// lab adds namespaces.
+func checkMachine(t, old *topology.Lab, opt *Options) error {
+	if opt.Force {
+		return nil
+	}
+	m := readMachine(false)
+	n := estimate(t, old, m.CPUs, opt.workers())
+	if n.namespaces > 0 {
+		m = readMachine(true)
+	}
+	if err := n.fits(m); err != nil {
+		return fmt.Errorf("lab %s: %w", t.Name, err)
+	}
+	return nil
+}
+
+// readMachine is kernel.ReadMachine; tests replace it with a smaller
+// machine.
+var readMachine = kernel.ReadMachine
+
+// need is what building a lab (or the change of a running one) takes.
+type need struct {
+	namespaces, links, mounts, files int
+	memory                           uint64
+}
+
+// estimate returns what building t takes on a machine with cpus
+// possible CPUs and workers in flight: for a running lab built from old,
+// only what t adds.
+func estimate(t, old *topology.Lab, cpus, workers int) need {
+	nodes, links := len(t.Nodes), len(t.Links)+len(t.Bridges)
+	if old != nil {
+		had := map[string]bool{}
+		for _, n := range old.Nodes {
+			had[n.Name] = true
+		}
+		nodes = 0
+		for _, n := range t.Nodes {
+			if !had[n.Name] {
+				nodes++
+			}
+		}
+		links = max(0, links-len(old.Links)-len(old.Bridges))
+	}
+	perNS := uint64(namespaceBytes + namespaceBytesPerCPU*max(cpus, 1))
+	return need{
+		namespaces: nodes,
+		links:      links,
+		mounts:     nodes, // one bind mount under /run/netns each
+		files:      filesBase + filesPerWorker*workers,
+		memory:     uint64(nodes)*perNS + uint64(links)*linkBytes,
+	}
+}
+
+// fits compares n with what machine m has, and says what is short, with
+// the numbers, and what to do; nil when it fits (or m does not say).
+func (n need) fits(m kernel.Machine) error {
+	var short []string
+	if m.MaxNetNamespaces > 0 && n.namespaces > m.MaxNetNamespaces-m.NetNamespaces {
+		short = append(short, fmt.Sprintf("%d network namespaces, but user.max_net_namespaces is %d and %d are in use in /run/netns",
+			n.namespaces, m.MaxNetNamespaces, m.NetNamespaces))
+	}
+	if m.MountMax > 0 && n.mounts > m.MountMax-m.Mounts {
+		short = append(short, fmt.Sprintf("%d mounts under /run/netns (one per namespace), but fs.mount-max is %d and %d are mounted",
+			n.mounts, m.MountMax, m.Mounts))
+	}
+	if m.OpenFiles > 0 && n.files > m.OpenFiles-m.FilesOpen {
+		short = append(short, fmt.Sprintf("%d open files, but the limit is %d and %d are open (raise it with ulimit -n)",
+			n.files, m.OpenFiles, m.FilesOpen))
+	}
+	if m.MemAvailable > 0 && float64(n.memory) > memoryShare*float64(m.MemAvailable) {
+		short = append(short, fmt.Sprintf("about %s of kernel memory (%d namespaces at %s each with %d CPUs, %d links at %s), but MemAvailable is %s and a lab may take %.0f%% of it",
+			bytesText(n.memory), n.namespaces, bytesText(uint64(namespaceBytes+namespaceBytesPerCPU*max(m.CPUs, 1))), max(m.CPUs, 1),
+			n.links, bytesText(linkBytes), bytesText(m.MemAvailable), memoryShare*100))
+	}
+	if len(short) == 0 {
+		return nil
+	}
+	return fmt.Errorf("the lab needs more than this machine has:\n  %s\nmake the lab smaller, raise the limit, or try anyway with --force",
+		strings.Join(short, "\n  "))
+}
+
+// bytesText writes a size in KiB, MiB or GiB.
+func bytesText(b uint64) string {
+	switch {
+	case b >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
+	case b >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+	}
+	return fmt.Sprintf("%d KiB", b>>10)
+}

@@ -1,0 +1,135 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nslab/nslab/internal/labtest"
+	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/topology"
+)
+
+// star returns a lab of n nodes, each with one cable to one bridge, or
+// of n empty nodes.
+func star(n int, cables bool) *topology.Lab {
+	t := &topology.Lab{Name: "s"}
+	for i := range n {
+		t.Nodes = append(t.Nodes, &topology.Node{Name: fmt.Sprintf("h%d", i+1)})
+		if cables {
+			t.Links = append(t.Links, &topology.Link{})
+		}
+	}
+	if cables {
+		t.Bridges = []*topology.Bridge{{Name: "br0"}}
+	}
+	return t
+}
+
+// TestEstimate: what a lab needs is compared with what the machine has,
+// without root: the machine is given as numbers.
+func TestEstimate(t *testing.T) {
+	const gib = 1 << 30
+	vm := kernel.Machine{MemAvailable: 22 * gib, CPUs: 2, MaxNetNamespaces: 96367, NetNamespaces: 10,
+		MountMax: 100000, Mounts: 40, OpenFiles: 20000, FilesOpen: 10}
+	big := vm
+	big.CPUs = 256
+	tiny := vm
+	tiny.OpenFiles, tiny.MemAvailable = 50, 100<<20
+	huge := star(400000, false)
+	tests := []struct {
+		name    string
+		lab     *topology.Lab
+		old     *topology.Lab
+		m       kernel.Machine
+		refused []string // what the message names; none: it fits
+	}{
+		{"400,000 empty nodes", huge, nil, vm, []string{
+			"400000 network namespaces, but user.max_net_namespaces is 96367 and 10 are in use",
+			"400000 mounts under /run/netns (one per namespace), but fs.mount-max is 100000 and 40 are mounted",
+			"about 77.8 GiB of kernel memory (400000 namespaces at 204 KiB each with 2 CPUs, 0 links at 130 KiB), but MemAvailable is 22.0 GiB",
+			"--force"}},
+		{"500-node star", star(500, true), nil, vm, nil},
+		{"50,000-node star", star(50000, true), nil, vm, nil},
+		{"80,000-node star: memory", star(80000, true), nil, vm, []string{"about 25.5 GiB of kernel memory"}},
+		{"20,000 nodes on 2 CPUs", star(20000, false), nil, vm, nil},
+		{"20,000 nodes on 256 CPUs", star(20000, false), nil, big, []string{"20000 namespaces at 3.2 MiB each with 256 CPUs"}},
+		{"open files", star(2, true), nil, tiny, []string{"open files, but the limit is 50 and 10 are open"}},
+		{"a running lab: only what is added counts", star(500, true), star(500, true), tiny, []string{"open files"}},
+		{"a running lab grows", star(1000, true), star(500, true), kernel.Machine{MaxNetNamespaces: 600, MountMax: 100000}, nil},
+		{"a running lab grows past the limit", star(1000, true), star(500, true), kernel.Machine{MaxNetNamespaces: 400}, []string{"500 network namespaces"}},
+		{"a machine that says nothing", huge, nil, kernel.Machine{}, nil},
+	}
+	for _, tc := range tests {
+		err := estimate(tc.lab, tc.old, tc.m.CPUs, 8).fits(tc.m)
+		if len(tc.refused) == 0 {
+			if err != nil {
+				t.Errorf("%s: refused: %v", tc.name, err)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%s: fits, want it refused", tc.name)
+			continue
+		}
+		for _, want := range tc.refused {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: got\n%v\nwant it to say %q", tc.name, err, want)
+			}
+		}
+	}
+}
+
+// TestEstimateIsCheap: reading the machine (the counts of namespaces and
+// mounts included) and estimating a 1000-node lab costs a few
+// milliseconds at most, against the 1-3 s that up takes.
+func TestEstimateIsCheap(t *testing.T) {
+	lab := star(1000, true)
+	start := time.Now()
+	const runs = 20
+	for range runs {
+		m := kernel.ReadMachine(true)
+		estimate(lab, nil, m.CPUs, 8).fits(m)
+	}
+	per := time.Since(start) / runs
+	t.Logf("reading the machine and estimating 1000 nodes: %v", per)
+	if per > 20*time.Millisecond {
+		t.Errorf("the estimate took %v", per)
+	}
+}
+
+// TestUpRefusesWhatTheMachineCannotHold: on a machine that allows fewer
+// namespaces than the lab has (a fake reading), up refuses with the
+// numbers before it changes anything, and --force builds anyway.
+func TestUpRefusesWhatTheMachineCannotHold(t *testing.T) {
+	labtest.RequireRoot(t)
+	name := labtest.Name("t")
+	labtest.CheckLeaksAtEnd(t, name)
+	src := []byte("name: " + name + "\nnodes:\n  a: {}\n  b: {}\n  c: {}\n")
+	tl, err := topology.Parse(name+".yaml", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	real := readMachine
+	t.Cleanup(func() { readMachine = real })
+	readMachine = func(counts bool) kernel.Machine {
+		m := real(counts)
+		m.MaxNetNamespaces = 2 + m.NetNamespaces
+		return m
+	}
+	t.Cleanup(func() { Down(context.Background(), name, Options{}) })
+	err = Up(context.Background(), tl, src, Options{})
+	if err == nil || !strings.Contains(err.Error(), "3 network namespaces, but user.max_net_namespaces is") ||
+		!strings.Contains(err.Error(), "--force") {
+		t.Errorf("up of 3 nodes where 2 namespaces are left: got %v", err)
+	}
+	labtest.CheckLeaks(t, name)
+	if err := Up(context.Background(), tl, src, Options{Force: true}); err != nil {
+		t.Fatalf("up --force: %v", err)
+	}
+	if err := Down(context.Background(), name, Options{}); err != nil {
+		t.Fatal(err)
+	}
+}
