@@ -51,9 +51,9 @@ func TestPublishForms(t *testing.T) {
 
 func TestPublishRefused(t *testing.T) {
 	for _, tt := range []struct{ in, want string }{
-		{"+18090:80", `t.yaml:6:15: publish "+18090:80": host port: "+18090" is not a port`},
-		{"018090:80", `t.yaml:6:15: publish "018090:80": host port: "018090" is not a port`},
-		{"8080:080", `node port: "080" is not a port`},
+		{"+18090:80", `t.yaml:6:15: publish "+18090:80": host port: +18090 is not written in decimal: write 18090`},
+		{"018090:80", `t.yaml:6:15: publish "018090:80": host port: 018090 has a leading zero: write 18090`},
+		{"8080:080", `node port: 080 has a leading zero: write 80`},
 		{"8080:-80", `node port: "-80" is not a port`},
 		{"1.2.3:8080:80", `host address "1.2.3" is not an IP address`},
 		{"10.0.0.256:8080:80", `host address "10.0.0.256" is not an IP address`},
