@@ -49,8 +49,9 @@ func newUp() *cobra.Command {
 	var name string
 	var quiet, timings, keep, force bool
 	cmd := &cobra.Command{
-		Use:   "up FILE",
-		Short: "Build the lab a topology file describes",
+		Use:         "up FILE",
+		Annotations: privileged,
+		Short:       "Build the lab a topology file describes",
 		Long: `Build the lab a topology file describes: its namespaces, bridges, veth
 pairs, addresses, routes and sysctls. When up returns, every address is
 usable (IPv6 too: duplicate address detection is off in lab nodes).
@@ -103,8 +104,9 @@ func newDown() *cobra.Command {
 	var name string
 	var quiet, timings, all bool
 	cmd := &cobra.Command{
-		Use:   "down [FILE | LAB | --all]",
-		Short: "Remove a lab and end the processes running in it",
+		Use:         "down [FILE | LAB | --all]",
+		Annotations: privileged,
+		Short:       "Remove a lab and end the processes running in it",
 		Long: `Remove everything nslab made for a lab: its namespaces, bridges and cables,
 and end the processes running in its nodes. Objects that nslab did not make
 are never touched. Removing a lab that is not running is no error.
@@ -248,7 +250,7 @@ namespaces and plans against an empty machine.`,
 			if err != nil {
 				return err
 			}
-			if os.Geteuid() != 0 {
+			if !privileges() {
 				st := &kernel.State{Namespaces: map[string]string{}, Links: map[string]*kernel.RootLink{}, Names: map[string]string{}}
 				p, err := plan.Up(t, st)
 				if err != nil {

@@ -31,6 +31,7 @@ running labs, else LAB.NODE; LAB.host:IF names a host interface.`,
 		}
 		link.AddCommand(&cobra.Command{
 			Use:               use,
+			Annotations:       privileged,
 			Short:             short,
 			Example:           "  sudo nslab link " + strings.Fields(use)[0] + " ns1:eth0",
 			Args:              args(cobra.ExactArgs(1)),
@@ -76,8 +77,9 @@ func parseIface(ref string) (labName, node, iface string, err error) {
 func newPartition() *cobra.Command {
 	var labName string
 	cmd := &cobra.Command{
-		Use:   "partition GROUP GROUP...",
-		Short: "Split a running lab into groups of nodes that do not reach each other",
+		Use:         "partition GROUP GROUP...",
+		Annotations: privileged,
+		Short:       "Split a running lab into groups of nodes that do not reach each other",
 		Long: `Split a running lab into groups of nodes that do not reach each other. A
 GROUP is a comma-separated list of nodes; every node of a group drops what
 comes from or goes to the addresses of the other groups' nodes (an nftables
@@ -134,6 +136,7 @@ func qualify(labName, ref string) string {
 func newHeal() *cobra.Command {
 	return &cobra.Command{
 		Use:               "heal LAB",
+		Annotations:       privileged,
 		Short:             "Take a partition of a running lab away",
 		Args:              args(cobra.ExactArgs(1)),
 		ValidArgsFunction: completeLabs,

@@ -46,8 +46,9 @@ func selectLabs(output string, a []string) ([]string, error) {
 
 func newStatus() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "status [LAB...]",
-		Short: "Show running labs: nodes, interfaces, addresses and peers",
+		Use:         "status [LAB...]",
+		Annotations: privileged,
+		Short:       "Show running labs: nodes, interfaces, addresses and peers",
 		Long: `Show every running lab (or the named ones) as the kernel has it: each
 node's interfaces with their state, addresses and what their cable leads
 to, and each bridge with its host-side addresses and ports.`,
@@ -146,8 +147,9 @@ func completeLabs(*cobra.Command, []string, string) ([]string, cobra.ShellCompDi
 
 func newPs() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "ps [LAB...]",
-		Short: "List the processes running in lab nodes",
+		Use:         "ps [LAB...]",
+		Annotations: privileged,
+		Short:       "List the processes running in lab nodes",
 		Long: `List the processes whose network namespace is a node of a running lab (or
 of the named labs): the ps -eo pid,netns,args view, by node name.`,
 		Example:           `  sudo nslab ps seed`,
