@@ -47,7 +47,7 @@ func plural(n int, word string) string {
 
 func newUp() *cobra.Command {
 	var name string
-	var quiet, timings, keep, force bool
+	var quiet, timings, keep, force, replace bool
 	cmd := &cobra.Command{
 		Use:         "up FILE",
 		Annotations: privileged,
@@ -60,6 +60,9 @@ On a lab that is running, up compares the file with the lab and changes
 only what differs: nodes, cables, bridges, addresses, routes and sysctls
 are added, changed or removed, and nodes the change does not touch keep
 their namespace and their processes (nslab plan FILE shows the change).
+A change that removes or makes anew nodes that run processes (a node
+gone from the file, another file under the lab's name) ends those
+processes: up refuses it, naming them, unless --replace is given.
 
 A name that the lab needs but that something else holds (a namespace of
 ip netns add, a bridge made by hand) stops up before it changes anything.
@@ -79,7 +82,7 @@ this machine cannot hold (--force tries anyway).`,
 			}
 			start := time.Now()
 			bar := newProgress(quiet)
-			err = lab.Up(cmd.Context(), t, data, lab.Options{Logf: logf, Timings: timings, Progress: bar.update, KeepFailed: keep, Force: force})
+			err = lab.Up(cmd.Context(), t, data, lab.Options{Logf: quietLogf(quiet), Timings: timings, Progress: bar.update, KeepFailed: keep, Force: force, Replace: replace})
 			bar.done()
 			if err != nil {
 				return err
@@ -91,11 +94,21 @@ this machine cannot hold (--force tries anyway).`,
 		},
 	}
 	cmd.Flags().StringVar(&name, "lab", "", "name the lab NAME instead of the file's name")
-	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing on success")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing but errors")
 	cmd.Flags().BoolVar(&timings, "timings", false, "print how long each stage took (to stderr)")
+	cmd.Flags().BoolVar(&replace, "replace", false, "change a running lab even when that removes or remakes nodes that run processes, ending them")
 	cmd.Flags().BoolVar(&keep, "keep-failed", false, "leave a lab that failed to build in place, to inspect it (nslab down removes it)")
 	cmd.Flags().BoolVar(&force, "force", false, "build even when the estimate says the machine cannot hold the lab (kernel memory, namespaces, mounts, open files)")
 	return cmd
+}
+
+// quietLogf is where a command's messages go: nowhere with -q, which
+// leaves only errors.
+func quietLogf(quiet bool) func(string, ...any) {
+	if quiet {
+		return nil
+	}
+	return logf
 }
 
 func since(t time.Time) time.Duration { return time.Since(t).Round(100 * time.Microsecond) }
@@ -138,7 +151,7 @@ removed per lab.`,
 			start := time.Now()
 			existed := lab.Exists(target)
 			bar := newProgress(quiet)
-			err = lab.Down(context.Background(), target, lab.Options{Logf: logf, Timings: timings, Progress: bar.update})
+			err = lab.Down(context.Background(), target, lab.Options{Logf: quietLogf(quiet), Timings: timings, Progress: bar.update})
 			bar.done()
 			if err != nil {
 				return err
@@ -153,7 +166,7 @@ removed per lab.`,
 	}
 	cmd.Flags().StringVar(&name, "lab", "", "the name of the lab to remove")
 	cmd.Flags().BoolVar(&all, "all", false, "remove every lab on this machine, and what crashed runs left")
-	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing on success")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing but errors")
 	cmd.Flags().BoolVar(&timings, "timings", false, "print how long each stage took (to stderr)")
 	return cmd
 }
@@ -161,7 +174,7 @@ removed per lab.`,
 // downAll runs down --all: one line per lab found.
 func downAll(cmd *cobra.Command, quiet, timings bool) error {
 	start := time.Now()
-	removed, err := lab.DownAll(context.Background(), lab.Options{Logf: logf, Timings: timings})
+	removed, err := lab.DownAll(context.Background(), lab.Options{Logf: quietLogf(quiet), Timings: timings})
 	out := cmd.OutOrStdout()
 	for _, r := range removed {
 		switch {

@@ -144,8 +144,13 @@ func newHeal() *cobra.Command {
 			if _, err := lab.Topology(a[0]); err != nil {
 				return err
 			}
-			if err := lab.Partition(context.Background(), a[0], nil, lab.Options{Logf: logf}); err != nil {
+			healed, err := lab.Heal(context.Background(), a[0], lab.Options{Logf: logf})
+			if err != nil {
 				return err
+			}
+			if !healed {
+				fmt.Fprintf(cmd.OutOrStdout(), "lab %s has no partition: nothing to heal\n", a[0])
+				return nil
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "lab %s healed\n", a[0])
 			return nil
