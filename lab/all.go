@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/nslab/nslab/internal/natsort"
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
@@ -148,7 +149,7 @@ func DownAll(ctx context.Context, opt Options) ([]Removed, error) {
 	for n := range labs {
 		names = append(names, n)
 	}
-	sort.Strings(names)
+	slices.SortFunc(names, natsort.Compare)
 	out := make([]Removed, 0, len(names))
 	var errs []error
 	for _, name := range names {

@@ -154,6 +154,7 @@ func demo(ctx context.Context, w io.Writer, name string) (err error) {
 	if err != nil {
 		return err
 	}
+	sortStatus(s)
 	if err := writeStatus(w, []*lab.Status{s}); err != nil {
 		return err
 	}

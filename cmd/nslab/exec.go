@@ -116,19 +116,3 @@ func shellArgs(n lab.Node) (argv, env []string, err error) {
 	}
 	return []string{sh, "--rcfile", rc, "-i"}, nil, nil
 }
-
-func completeNodes(_ *cobra.Command, a []string, _ string) ([]string, cobra.ShellCompDirective) {
-	if len(a) > 0 {
-		return nil, cobra.ShellCompDirectiveDefault
-	}
-	var out []string
-	names, _ := lab.Names()
-	for _, l := range names {
-		if t, err := lab.Topology(l); err == nil {
-			for _, n := range t.Nodes {
-				out = append(out, lab.Node{Lab: l, Name: n.Name}.Netns())
-			}
-		}
-	}
-	return out, cobra.ShellCompDirectiveNoFileComp
-}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/lab"
-	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
 	"github.com/spf13/cobra"
 )
@@ -136,7 +135,8 @@ removed per lab.`,
   sudo nslab down seed
   sudo nslab down --lab seed
   sudo nslab down --all`,
-		Args: args(cobra.MaximumNArgs(1)),
+		Args:              args(cobra.MaximumNArgs(1)),
+		ValidArgsFunction: completeDown,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if all {
 				if name != "" || len(a) > 0 {
@@ -247,25 +247,27 @@ to do about it. Nothing on the machine is read or changed.`,
 
 func newPlan() *cobra.Command {
 	var name string
+	var full bool
 	cmd := &cobra.Command{
 		Use:   "plan FILE",
 		Short: "Print the ip commands that up would run, changing nothing",
 		Long: `Print what up would do, as the equivalent ip commands, one stage after the
 other; commands within a stage are independent. For a lab that is running,
 that is the difference between the running lab and the file: only what
-changed. Names that clash with objects on this machine are reported as up
-would report them. Nothing is changed. Without root, plan cannot look into
-namespaces and plans against an empty machine.`,
-		Example: `  nslab plan examples/seed.yaml`,
-		Args:    args(cobra.ExactArgs(1)),
+changed; --full prints the whole lab instead, every command that builds
+it, as on a machine without it. Names that clash with objects on this
+machine are reported as up would report them. Nothing is changed. Without
+root, plan cannot look into namespaces and plans as --full does.`,
+		Example: `  nslab plan examples/seed.yaml
+  sudo nslab plan --full examples/seed.yaml   # the whole lab, even while it runs`,
+		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			t, data, err := loadFile(a[0], name)
 			if err != nil {
 				return err
 			}
-			if !privileges() {
-				st := &kernel.State{Namespaces: map[string]string{}, Links: map[string]*kernel.RootLink{}, Names: map[string]string{}}
-				p, err := plan.Up(t, st)
+			if full || !privileges() {
+				p, err := lab.FullPlan(t, data)
 				if err != nil {
 					return err
 				}
@@ -287,5 +289,6 @@ namespaces and plans against an empty machine.`,
 		},
 	}
 	cmd.Flags().StringVar(&name, "lab", "", "plan the lab under the name NAME")
+	cmd.Flags().BoolVar(&full, "full", false, "print every command that builds the lab, as on a machine without it, even when it runs")
 	return cmd
 }

@@ -35,7 +35,7 @@ running labs, else LAB.NODE; LAB.host:IF names a host interface.`,
 			Short:             short,
 			Example:           "  sudo nslab link " + strings.Fields(use)[0] + " ns1:eth0",
 			Args:              args(cobra.ExactArgs(1)),
-			ValidArgsFunction: completeNodes,
+			ValidArgsFunction: completeIfaces,
 			RunE: func(cmd *cobra.Command, a []string) error {
 				l, node, iface, err := parseIface(a[0])
 				if err != nil {
@@ -89,7 +89,8 @@ they are. nslab heal LAB takes the partition away; the lab's file is not
 changed.`,
 		Example: `  sudo nslab partition ns1 ns2,ns3
   sudo nslab heal seed`,
-		Args: args(cobra.MinimumNArgs(2)),
+		ValidArgsFunction: completeGroups,
+		Args:              args(cobra.MinimumNArgs(2)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			var groups [][]string
 			for _, g := range a {

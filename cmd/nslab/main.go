@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -82,6 +83,8 @@ running labs, else LAB.NODE.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.Version = version(debug.ReadBuildInfo())
+	root.SetVersionTemplate("nslab {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	root.PersistentPreRunE = checkPrivileges
 	root.AddCommand(newUp(), newDown(), newValidate(), newPlan(), newStatus(), newPs(),

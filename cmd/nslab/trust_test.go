@@ -165,6 +165,17 @@ nodes:
 	withNs3 := write("with-ns3.yaml", string(seed)+ns3)
 	withSysctl := write("sysctl.yaml", strings.Replace(string(seed), "  ns2:\n", "  ns2:\n    sysctls: {net.ipv4.ip_forward: 1}\n", 1))
 
+	t.Run("plan --full of a running lab", func(t *testing.T) {
+		if r := nslab(t, "", "plan", file); !strings.Contains(r.stdout, "# nothing to change") {
+			t.Errorf("plan of the running lab: code %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		r := nslab(t, "", "plan", "--full", file)
+		for _, want := range []string{"ip netns add " + name + ".ns1", "ip -n " + name + ".ns2 addr add " + subnet + ".3/24 dev eth0", "type bridge"} {
+			if r.code != 0 || !strings.Contains(r.stdout, want) {
+				t.Errorf("plan --full lacks %q: code %d\n%s%s", want, r.code, r.stdout, r.stderr)
+			}
+		}
+	})
 	t.Run("heal without a partition", func(t *testing.T) {
 		want := "lab " + name + " has no partition: nothing to heal\n"
 		if r := nslab(t, "", "heal", name); r.code != 0 || r.stdout != want {
@@ -262,5 +273,94 @@ wait`)
 	}
 	if left := sb.must("ls", "-A", "/run/netns"); left != "" {
 		t.Errorf("namespaces left: %s", left)
+	}
+}
+
+// complete runs cobra's __complete and returns the offered words and the
+// directive line.
+func complete(t *testing.T, args ...string) ([]string, string) {
+	t.Helper()
+	r := nslab(t, "", append([]string{"__complete"}, args...)...)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != 0 || len(lines) == 0 || !strings.HasPrefix(lines[len(lines)-1], ":") {
+		t.Fatalf("__complete %v: code %d\n%s%s", args, r.code, r.stdout, r.stderr)
+	}
+	return lines[:len(lines)-1], lines[len(lines)-1]
+}
+
+// TestCompletionAndOrder: completion offers labs for down, LAB.NODE:IF for
+// link, nodes for partition; listings and completions put h2 before h10.
+func TestCompletionAndOrder(t *testing.T) {
+	subnet := labtest.Subnet(t)
+	file, name := seedFile(t, subnet)
+	yaml := fmt.Sprintf(`name: %s
+bridges:
+  br0: {addresses: [%[2]s.1/24]}
+nodes:
+  h10:
+    interfaces:
+      eth0: {link: br0, addresses: [%[2]s.10/24]}
+  h2:
+    interfaces:
+      eth0: {link: br0, addresses: [%[2]s.2/24]}
+  h1:
+    interfaces:
+      eth0: {link: br0, addresses: [%[2]s.3/24]}
+`, name, subnet)
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := nslab(t, "", "up", "-q", file); r.code != 0 {
+		t.Fatalf("up: %s", r.stderr)
+	}
+	q := func(nodes ...string) []string {
+		var out []string
+		for _, n := range nodes {
+			out = append(out, name+"."+n)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"down", name}, []string{name}},
+		{[]string{"heal", name}, []string{name}},
+		{[]string{"status", name}, []string{name}},
+		{[]string{"exec", name + "."}, q("h1", "h2", "h10")},
+		{[]string{"link", "down", name + ".h"}, q("h1:eth0", "h2:eth0", "h10:eth0")},
+		{[]string{"link", "up", name + ".h2:"}, q("h2:eth0")},
+		{[]string{"partition", name + ".h1", ""}, q("h2", "h10")},
+		{[]string{"partition", name + ".h1,"}, []string{name + ".h1," + name + ".h2", name + ".h1," + name + ".h10"}},
+		{[]string{"partition", "--lab", name, "h10", "h"}, []string{"h1", "h2"}},
+	} {
+		if got, _ := complete(t, c.args...); !slices.Equal(got, c.want) {
+			t.Errorf("__complete %v: %q, want %q", c.args, got, c.want)
+		}
+	}
+
+	rows := func(out string, col int, keep func(string) bool) []string {
+		var got []string
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); len(f) > col && keep(f[col]) {
+				got = append(got, f[col])
+			}
+		}
+		return got
+	}
+	isNode := func(s string) bool { return s == "h1" || s == "h2" || s == "h10" }
+	r := nslab(t, "", "status", name)
+	if got := rows(r.stdout, 1, isNode); !slices.Equal(got, []string{"h1", "h2", "h10"}) {
+		t.Errorf("status lists nodes as %v, want h1 h2 h10:\n%s", got, r.stdout)
+	}
+	startIn(t, name+".h10")
+	startIn(t, name+".h2")
+	r = nslab(t, "", "ps", name)
+	if got := rows(r.stdout, 1, isNode); !slices.Equal(got, []string{"h2", "h10"}) {
+		t.Errorf("ps lists nodes as %v, want h2 h10:\n%s", got, r.stdout)
+	}
+	r = nslab(t, "", "check", name)
+	if got := rows(r.stdout, 0, isNode); r.code != 0 || !slices.Equal(got, []string{"h1", "h2", "h10"}) {
+		t.Errorf("check's rows are %v, want h1 h2 h10: code %d\n%s", got, r.code, r.stdout)
 	}
 }
