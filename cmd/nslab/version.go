@@ -9,9 +9,10 @@ import (
 // version describes the build: the module version, the commit it was
 // built from and whether the checkout had uncommitted changes, the Go
 // version and whether cgo was on (then the binary links against libc).
-// go build and go install in a git checkout record the commit; go run,
-// -buildvcs=false and builds outside a checkout do not, and version says
-// so. go install MODULE@VERSION records the version instead.
+// go build and go install in a git clone record the commit (unless
+// -buildvcs=false); go run (unless -buildvcs=true) and builds in a git
+// worktree do not, and version says so. go install MODULE@VERSION
+// records the version instead.
 func version(bi *debug.BuildInfo, ok bool) string {
 	if !ok {
 		return "unknown (no build information in this binary)"
@@ -36,7 +37,7 @@ func version(bi *debug.BuildInfo, ok bool) string {
 			b.WriteString(", clean")
 		}
 	} else {
-		b.WriteString("\ncommit unknown: built without VCS information (go run, -buildvcs=false, a git worktree or no checkout; go build in a git clone records it)")
+		b.WriteString("\ncommit unknown: the go command recorded none (go build and go install in a git clone do by default; go run, -buildvcs=false and git worktrees do not; -buildvcs=true makes go run record it)")
 	}
 	fmt.Fprintf(&b, "\nbuilt with %s for %s/%s", bi.GoVersion, set["GOOS"], set["GOARCH"])
 	if set["CGO_ENABLED"] == "1" {

@@ -28,7 +28,7 @@ func TestVersionText(t *testing.T) {
 		{"clean", bi("(devel)", "vcs.revision", "abc", "vcs.modified", "false", "GOOS", "linux", "GOARCH", "arm64", "CGO_ENABLED", "0"),
 			"(devel)\ncommit abc, clean\nbuilt with go1.26.8 for linux/arm64, cgo off: statically linked"},
 		{"go install MODULE@VERSION", bi("v1.2.3", "GOOS", "linux", "GOARCH", "amd64", "CGO_ENABLED", "1"),
-			"v1.2.3\ncommit unknown: built without VCS information (go run, -buildvcs=false, a git worktree or no checkout; go build in a git clone records it)\n" +
+			"v1.2.3\ncommit unknown: the go command recorded none (go build and go install in a git clone do by default; go run, -buildvcs=false and git worktrees do not; -buildvcs=true makes go run record it)\n" +
 				"built with go1.26.8 for linux/amd64, cgo on: dynamically linked against libc"},
 	} {
 		if got := version(c.bi, true); got != c.want {
