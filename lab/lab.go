@@ -65,6 +65,9 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 	p, t, running, err := planFor(c, t, source, opt)
 	if errors.Is(err, errUnfinished) {
 		unlockHost()
+		if err := replaceUnfinished(c, t.Name, opt); err != nil {
+			return err
+		}
 		opt.logf("lab %s: its last build or change did not finish; building it anew", t.Name)
 		if err := down(c, t.Name, opt); err != nil {
 			return err

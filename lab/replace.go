@@ -15,6 +15,8 @@ import (
 // set. Nothing was changed.
 type ReplaceError struct {
 	Lab string
+	// Why says what removes the nodes.
+	Why string
 	// Nodes are the nodes removed or made anew that run processes.
 	Nodes []string
 	// Processes are the processes that the change would end.
@@ -35,9 +37,9 @@ func (e *ReplaceError) Error() string {
 	if len(e.Nodes) > 1 {
 		what = "nodes"
 	}
-	return fmt.Sprintf("lab %s is running, and the file removes or makes anew %s %s, which would end %s:\n%s\n"+
+	return fmt.Sprintf("lab %s is running, and %s %s %s, which would end %s:\n%s\n"+
 		"nothing was changed: nslab up --replace ends them and changes the lab (nslab plan shows the change)",
-		e.Lab, what, strings.Join(e.Nodes, ", "), count(len(e.Processes), "process"), strings.Join(lines, "\n"))
+		e.Lab, e.Why, what, strings.Join(e.Nodes, ", "), count(len(e.Processes), "process"), strings.Join(lines, "\n"))
 }
 
 // deletedNamespaces lists the namespaces that a plan deletes: nodes that
@@ -59,7 +61,11 @@ func deletedNamespaces(p *plan.Plan) []string {
 // to go on: then it ends those processes first, as down does. A change
 // that keeps every node that runs processes goes on as it is.
 func replaceProcesses(p *plan.Plan, opt *Options) error {
-	spaces := deletedNamespaces(p)
+	return replaceIn(p.Lab, "the file removes or makes anew", deletedNamespaces(p), opt)
+}
+
+// replaceIn is replaceProcesses for the namespaces spaces of lab name.
+func replaceIn(name, why string, spaces []string, opt *Options) error {
 	if len(spaces) == 0 {
 		return nil
 	}
@@ -74,12 +80,24 @@ func replaceProcesses(p *plan.Plan, opt *Options) error {
 		}
 	}
 	if !opt.Replace {
-		return &ReplaceError{Lab: p.Lab, Nodes: nodes, Processes: procs}
+		return &ReplaceError{Lab: name, Why: why, Nodes: nodes, Processes: procs}
 	}
 	n, err := kernel.KillIn(spaces, 2*time.Second)
 	if err != nil {
-		return fmt.Errorf("ending processes of lab %s in %s: %w", p.Lab, strings.Join(nodes, ", "), err)
+		return fmt.Errorf("ending processes of lab %s in %s: %w", name, strings.Join(nodes, ", "), err)
 	}
-	opt.logf("lab %s: ended %s in %s (--replace)", p.Lab, count(n, "process"), strings.Join(nodes, ", "))
+	opt.logf("lab %s: ended %s in %s (--replace)", name, count(n, "process"), strings.Join(nodes, ", "))
 	return nil
+}
+
+// replaceUnfinished is replaceProcesses for a lab that up builds anew
+// because its last build or change did not finish: every node goes.
+func replaceUnfinished(c *kernel.Conn, name string, opt *Options) error {
+	st, err := observe(c, name)
+	if err != nil {
+		return err
+	}
+	spaces := labNamespaces(name, st)
+	slices.Sort(spaces)
+	return replaceIn(name, "its last build or change did not finish, so up would make anew", spaces, opt)
 }

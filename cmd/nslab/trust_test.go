@@ -364,3 +364,34 @@ nodes:
 		t.Errorf("check's rows are %v, want h1 h2 h10: code %d\n%s", got, r.code, r.stdout)
 	}
 }
+
+// TestUpUnfinishedReplace: a lab whose last change did not finish is
+// built anew by up, which ends every process in it: up asks for
+// --replace first.
+func TestUpUnfinishedReplace(t *testing.T) {
+	subnet := labtest.Subnet(t)
+	file, name := seedFile(t, subnet)
+	if r := nslab(t, "", "up", "-q", file); r.code != 0 {
+		t.Fatalf("up: %s", r.stderr)
+	}
+	sleeper := startIn(t, name+".ns1")
+	// As a change killed part-way leaves it.
+	if err := os.WriteFile("/run/nslab/"+name+"/building", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := nslab(t, "", "up", file)
+	for _, want := range []string{"did not finish", "node ns1,", "sleep 60", "nslab up --replace"} {
+		if r.code != 1 || !strings.Contains(r.stderr, want) {
+			t.Errorf("up of an unfinished lab with a process: code %d, stderr lacks %q:\n%s", r.code, want, r.stderr)
+		}
+	}
+	if !running(sleeper) {
+		t.Fatal("the refused up ended the process in ns1")
+	}
+	if r := nslab(t, "", "up", "--replace", file); r.code != 0 || !strings.Contains(r.stderr, "ended 1 process in ns1") {
+		t.Errorf("up --replace: code %d\n%s", r.code, r.stderr)
+	}
+	if r := nslab(t, "", "check", name); r.code != 0 {
+		t.Errorf("check after up --replace: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
