@@ -16,7 +16,7 @@ import (
 func newCheck() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:         "check [LAB]",
-		Annotations: privileged,
+		Annotations: privileged(),
 		Short:       "Ping every reachable address from every node and print the matrix",
 		Long: `Probe a running lab with a built-in ICMP prober (no ping binary needed):
 every node pings every address on its own segments and, where routes lead
@@ -112,7 +112,7 @@ func newDemo() *cobra.Command {
 	var name string
 	cmd := &cobra.Command{
 		Use:         "demo",
-		Annotations: privileged,
+		Annotations: privileged(),
 		Short:       "Build the seed lab, check it, show it and remove it",
 		Long: `Build the built-in seed lab (examples/seed.yaml: two nodes on a bridge with
 the host), probe it with check, print its status and tear it down. Exits 0

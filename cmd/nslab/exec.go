@@ -17,7 +17,7 @@ import (
 func newExec() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:         "exec NODE [--] COMMAND [ARG...]",
-		Annotations: privileged,
+		Annotations: privileged(),
 		Short:       "Run a command inside a lab node",
 		Long: `Run a command inside a lab node, with standard input, output and error
 attached; nslab exits with the command's exit status. As with ip netns exec,
@@ -45,7 +45,7 @@ NSLAB_LAB and NSLAB_NODE are set in its environment.`,
 func newShell() *cobra.Command {
 	return &cobra.Command{
 		Use:         "shell NODE",
-		Annotations: privileged,
+		Annotations: privileged(),
 		Short:       "Start an interactive shell inside a lab node",
 		Long: `Start $SHELL (or /bin/bash, or /bin/sh) inside a lab node. The prompt
 starts with the node's name, [LAB.NODE].`,

@@ -49,7 +49,7 @@ func newUp() *cobra.Command {
 	var quiet, timings, keep, force, replace bool
 	cmd := &cobra.Command{
 		Use:         "up FILE",
-		Annotations: privileged,
+		Annotations: privileged(),
 		Short:       "Build the lab a topology file describes",
 		Long: `Build the lab a topology file describes: its namespaces, bridges, veth
 pairs, addresses, routes and sysctls. When up returns, every address is
@@ -117,7 +117,7 @@ func newDown() *cobra.Command {
 	var quiet, timings, all bool
 	cmd := &cobra.Command{
 		Use:         "down [FILE | LAB | --all]",
-		Annotations: privileged,
+		Annotations: privileged(),
 		Short:       "Remove a lab and end the processes running in it",
 		Long: `Remove everything nslab made for a lab: its namespaces, bridges and cables,
 and end the processes running in its nodes. Objects that nslab did not make

@@ -31,7 +31,7 @@ running labs, else LAB.NODE; LAB.host:IF names a host interface.`,
 		}
 		link.AddCommand(&cobra.Command{
 			Use:               use,
-			Annotations:       privileged,
+			Annotations:       privileged(),
 			Short:             short,
 			Example:           "  sudo nslab link " + strings.Fields(use)[0] + " ns1:eth0",
 			Args:              args(cobra.ExactArgs(1)),
@@ -78,7 +78,7 @@ func newPartition() *cobra.Command {
 	var labName string
 	cmd := &cobra.Command{
 		Use:         "partition GROUP GROUP...",
-		Annotations: privileged,
+		Annotations: privileged(),
 		Short:       "Split a running lab into groups of nodes that do not reach each other",
 		Long: `Split a running lab into groups of nodes that do not reach each other. A
 GROUP is a comma-separated list of nodes; every node of a group drops what
@@ -136,9 +136,12 @@ func qualify(labName, ref string) string {
 
 func newHeal() *cobra.Command {
 	return &cobra.Command{
-		Use:               "heal LAB",
-		Annotations:       privileged,
-		Short:             "Take a partition of a running lab away",
+		Use:         "heal LAB",
+		Annotations: privileged(),
+		Short:       "Take a partition of a running lab away",
+		Long: `Take the partition of a running lab away: every node reaches the others
+again as the file says. A lab with no partition is left as it is, and heal
+says so (exit status 0).`,
 		Args:              args(cobra.ExactArgs(1)),
 		ValidArgsFunction: completeLabs,
 		RunE: func(cmd *cobra.Command, a []string) error {

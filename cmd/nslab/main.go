@@ -94,7 +94,7 @@ running labs, else LAB.NODE.`,
 
 // privileged marks the commands that read or change the kernel's
 // namespaces and links, which need root's capabilities.
-var privileged = map[string]string{"privileged": "yes"}
+func privileged() map[string]string { return map[string]string{"privileged": "yes"} }
 
 // checkPrivileges stops a privileged command up front, before it reads
 // anything, when the process lacks the capabilities it needs: without

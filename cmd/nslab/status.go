@@ -48,7 +48,7 @@ func selectLabs(output string, a []string) ([]string, error) {
 func newStatus() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:         "status [LAB...]",
-		Annotations: privileged,
+		Annotations: privileged(),
 		Short:       "Show running labs: nodes, interfaces, addresses and peers",
 		Long: `Show every running lab (or the named ones) as the kernel has it: each
 node's interfaces with their state, addresses and what their cable leads
@@ -156,7 +156,7 @@ func list(s []string) string {
 func newPs() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:         "ps [LAB...]",
-		Annotations: privileged,
+		Annotations: privileged(),
 		Short:       "List the processes running in lab nodes",
 		Long: `List the processes whose network namespace is a node of a running lab (or
 of the named labs): the ps -eo pid,netns,args view, by node name.`,
