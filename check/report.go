@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/nslab/nslab/internal/natsort"
 	"github.com/nslab/nslab/topology"
 )
 
@@ -63,6 +65,7 @@ func newReport(lab *topology.Lab, probes []Probe) *Report {
 	for _, n := range lab.Nodes {
 		r.Nodes = append(r.Nodes, n.Name)
 	}
+	slices.SortFunc(r.Nodes, natsort.Compare) // h2 before h10
 	if hasHostAddrs(lab) {
 		r.Nodes = append(r.Nodes, topology.HostNode)
 	}

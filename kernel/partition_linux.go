@@ -3,6 +3,7 @@ package kernel
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"slices"
 	"strings"
@@ -131,4 +132,47 @@ func (o *Partition) table(c *nftables.Conn, t *nftables.Table) {
 			}, verdict(expr.VerdictDrop))})
 		}
 	}
+}
+
+// Partitioned lists those of the named namespaces that hold a partition
+// table (see Partition); namespaces that are gone are left out.
+//
+// Equivalent to: ip netns exec NS nft list table inet nslab-partition, for each
+func Partitioned(names []string) ([]string, error) {
+	var out []string
+	for _, ns := range names {
+		var found bool
+		var err error
+		doErr := Do(NetnsPath(ns), func() error {
+			found, err = hasPartitionTable()
+			return nil
+		})
+		if errors.Is(doErr, fs.ErrNotExist) {
+			continue
+		}
+		if doErr != nil {
+			return nil, opErr(ns, "entering the namespace", doErr)
+		}
+		if err != nil {
+			return nil, opErr(ns, "listing nftables tables", err)
+		}
+		if found {
+			out = append(out, ns)
+		}
+	}
+	return out, nil
+}
+
+// hasPartitionTable runs in a node's namespace.
+func hasPartitionTable() (bool, error) {
+	c, err := nftables.New()
+	if err != nil {
+		return false, err
+	}
+	defer c.CloseLasting()
+	tables, err := c.ListTablesOfFamily(nftables.TableFamilyINet)
+	if err != nil && !noNftables(err) {
+		return false, err
+	}
+	return slices.ContainsFunc(tables, func(x *nftables.Table) bool { return x.Name == PartitionTable }), nil
 }

@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/nslab/nslab/internal/natsort"
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
@@ -134,11 +135,13 @@ func DownAll(ctx context.Context, opt Options) ([]Removed, error) {
 			get(l)
 		}
 	}
+	hadDir := map[string]bool{}
 	for _, dir := range []string{StateDir, filepath.Join(StateDir, ".locks")} {
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
 			if !strings.HasPrefix(e.Name(), ".") {
 				get(e.Name()).State = true
+				hadDir[e.Name()] = hadDir[e.Name()] || dir == StateDir
 			}
 		}
 	}
@@ -146,7 +149,7 @@ func DownAll(ctx context.Context, opt Options) ([]Removed, error) {
 	for n := range labs {
 		names = append(names, n)
 	}
-	sort.Strings(names)
+	slices.SortFunc(names, natsort.Compare)
 	out := make([]Removed, 0, len(names))
 	var errs []error
 	for _, name := range names {
@@ -156,19 +159,7 @@ func DownAll(ctx context.Context, opt Options) ([]Removed, error) {
 			out = append(out, *r)
 			continue
 		}
-		for _, op := range plan.Down(name, st, savedFor(name, st)).Stages {
-			for _, o := range op.Ops {
-				switch o := o.(type) {
-				case *kernel.NetnsDel:
-					r.Namespaces++
-				case *kernel.LinkGroupDel:
-					r.Links += len(o.Names)
-				case *kernel.LinkDel:
-					r.Links++
-				}
-			}
-		}
-		r.Err = downLab(ctx, c, name, strays[name], opt)
+		r.Err = downLab(ctx, c, r, hadDir[name], strays[name], opt)
 		if r.Err != nil {
 			errs = append(errs, fmt.Errorf("lab %s: %w", name, r.Err))
 		}
@@ -178,16 +169,33 @@ func DownAll(ctx context.Context, opt Options) ([]Removed, error) {
 }
 
 // downLab is Down on a shared connection; strays are namespaces marked
-// as the lab's under other names, which go too.
-func downLab(ctx context.Context, c *kernel.Conn, name string, strays []string, opt Options) error {
+// as the lab's under other names, which go too. It counts what it removes
+// into r from the machine as it is once the lab's lock is held: another
+// nslab may have changed or removed the lab while this one waited.
+// hadDir says the lab had a state directory when DownAll looked.
+func downLab(ctx context.Context, c *kernel.Conn, r *Removed, hadDir bool, strays []string, opt Options) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	name := r.Lab
 	lk, err := lock(name, &opt)
 	if err != nil {
 		return err
 	}
-	if err := down(c, name, &opt); err != nil {
+	st, err := observe(c, name)
+	if err != nil {
+		lk.unlock()
+		return err
+	}
+	r.count(plan.Down(name, st, savedFor(name, st)))
+	// A lab of a lock file alone keeps its state; one whose directory
+	// went while this nslab waited has none left.
+	if _, err := os.Stat(labDir(name)); err == nil {
+		r.State = true
+	} else if hadDir {
+		r.State = false
+	}
+	if err := downObserved(c, name, st, &opt); err != nil {
 		lk.unlock()
 		return err
 	}
@@ -199,6 +207,23 @@ func downLab(ctx context.Context, c *kernel.Conn, name string, strays []string, 
 	}
 	lk.remove()
 	return nil
+}
+
+// count counts the namespaces and root links that p removes.
+func (r *Removed) count(p *plan.Plan) {
+	r.Namespaces, r.Links = 0, 0
+	for _, s := range p.Stages {
+		for _, o := range s.Ops {
+			switch o := o.(type) {
+			case *kernel.NetnsDel:
+				r.Namespaces++
+			case *kernel.LinkGroupDel:
+				r.Links += len(o.Names)
+			case *kernel.LinkDel:
+				r.Links++
+			}
+		}
+	}
 }
 
 // downStrays removes namespaces outside the lab's prefix whose mark, read

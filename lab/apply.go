@@ -133,6 +133,10 @@ type Options struct {
 	// Force builds a lab that the estimate of its kernel memory,
 	// namespaces, mounts and open files says this machine cannot hold.
 	Force bool
+	// Replace lets Up change a running lab in a way that removes or
+	// remakes nodes that run processes, ending them; without it Up
+	// refuses such a change (ReplaceError).
+	Replace bool
 }
 
 func (o *Options) timing(stage string, ops int, d time.Duration) {

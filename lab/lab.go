@@ -65,6 +65,9 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 	p, t, running, err := planFor(c, t, source, opt)
 	if errors.Is(err, errUnfinished) {
 		unlockHost()
+		if err := replaceUnfinished(c, t.Name, opt); err != nil {
+			return err
+		}
 		opt.logf("lab %s: its last build or change did not finish; building it anew", t.Name)
 		if err := down(c, t.Name, opt); err != nil {
 			return err
@@ -89,6 +92,9 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 		return writeNames(t)
 	}
 	if running {
+		if err := replaceProcesses(p, opt); err != nil {
+			return err
+		}
 		opt.logf("lab %s is running: changing %s", t.Name, p.Summary())
 	}
 	// The marker goes first: killed between the two, a lab keeps its old
@@ -271,7 +277,12 @@ func down(c *kernel.Conn, name string, opt *Options) error {
 		return err
 	}
 	opt.timing("observe", len(st.Namespaces)+len(st.Links), time.Since(start))
-	start = time.Now()
+	return downObserved(c, name, st, opt)
+}
+
+// downObserved is down on the machine as observed in st.
+func downObserved(c *kernel.Conn, name string, st *kernel.State, opt *Options) error {
+	start := time.Now()
 	spaces := labNamespaces(name, st)
 	if n, err := kernel.KillIn(spaces, 2*time.Second); err != nil {
 		return fmt.Errorf("ending processes of lab %s: %w", name, err)
@@ -386,6 +397,24 @@ func Cut(ctx context.Context, name, node, iface string, up bool, opt Options) er
 // file is not changed.
 func Partition(ctx context.Context, name string, groups [][]string, opt Options) error {
 	return change(ctx, name, opt, func(t *topology.Lab) (*plan.Plan, error) { return plan.Partition(t, groups) })
+}
+
+// Heal takes a partition of a running lab away: see Partition. It
+// reports whether there was one; with none it changes nothing.
+func Heal(ctx context.Context, name string, opt Options) (healed bool, err error) {
+	err = change(ctx, name, opt, func(t *topology.Lab) (*plan.Plan, error) {
+		var spaces []string
+		for _, n := range t.Nodes {
+			spaces = append(spaces, plan.NetnsName(name, n.Name))
+		}
+		parted, err := kernel.Partitioned(spaces)
+		if err != nil || len(parted) == 0 {
+			return &plan.Plan{Lab: name}, err
+		}
+		healed = true
+		return plan.Partition(t, nil)
+	})
+	return healed, err
 }
 
 // change applies to a running lab, under its lock, what planFn plans

@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
+	"github.com/nslab/nslab/internal/natsort"
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
@@ -38,7 +39,7 @@ func Names() ([]string, error) {
 	for n := range seen {
 		names = append(names, n)
 	}
-	sort.Strings(names)
+	slices.SortFunc(names, natsort.Compare)
 	return names, nil
 }
 

@@ -15,8 +15,9 @@ import (
 
 func newCheck() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "check [LAB]",
-		Short: "Ping every reachable address from every node and print the matrix",
+		Use:         "check [LAB]",
+		Annotations: privileged(),
+		Short:       "Ping every reachable address from every node and print the matrix",
 		Long: `Probe a running lab with a built-in ICMP prober (no ping binary needed):
 every node pings every address on its own segments and, where routes lead
 there and back, beyond them; the host pings the addresses on the segments
@@ -110,8 +111,9 @@ func runCheck(ctx context.Context, w io.Writer, t *topology.Lab, out string, opt
 func newDemo() *cobra.Command {
 	var name string
 	cmd := &cobra.Command{
-		Use:   "demo",
-		Short: "Build the seed lab, check it, show it and remove it",
+		Use:         "demo",
+		Annotations: privileged(),
+		Short:       "Build the seed lab, check it, show it and remove it",
 		Long: `Build the built-in seed lab (examples/seed.yaml: two nodes on a bridge with
 the host), probe it with check, print its status and tear it down. Exits 0
 only if all of it worked and nothing was left behind.`,
@@ -152,6 +154,7 @@ func demo(ctx context.Context, w io.Writer, name string) (err error) {
 	if err != nil {
 		return err
 	}
+	sortStatus(s)
 	if err := writeStatus(w, []*lab.Status{s}); err != nil {
 		return err
 	}

@@ -16,8 +16,9 @@ import (
 
 func newExec() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "exec NODE [--] COMMAND [ARG...]",
-		Short: "Run a command inside a lab node",
+		Use:         "exec NODE [--] COMMAND [ARG...]",
+		Annotations: privileged(),
+		Short:       "Run a command inside a lab node",
 		Long: `Run a command inside a lab node, with standard input, output and error
 attached; nslab exits with the command's exit status. As with ip netns exec,
 the command sees /sys for the node and /etc/netns/LAB.NODE/* over /etc.
@@ -43,8 +44,9 @@ NSLAB_LAB and NSLAB_NODE are set in its environment.`,
 
 func newShell() *cobra.Command {
 	return &cobra.Command{
-		Use:   "shell NODE",
-		Short: "Start an interactive shell inside a lab node",
+		Use:         "shell NODE",
+		Annotations: privileged(),
+		Short:       "Start an interactive shell inside a lab node",
 		Long: `Start $SHELL (or /bin/bash, or /bin/sh) inside a lab node. The prompt
 starts with the node's name, [LAB.NODE].`,
 		Example:           `  sudo nslab shell ns1`,
@@ -113,20 +115,4 @@ func shellArgs(n lab.Node) (argv, env []string, err error) {
 		return nil, nil, fmt.Errorf("writing the shell's rc file: %w", err)
 	}
 	return []string{sh, "--rcfile", rc, "-i"}, nil, nil
-}
-
-func completeNodes(_ *cobra.Command, a []string, _ string) ([]string, cobra.ShellCompDirective) {
-	if len(a) > 0 {
-		return nil, cobra.ShellCompDirectiveDefault
-	}
-	var out []string
-	names, _ := lab.Names()
-	for _, l := range names {
-		if t, err := lab.Topology(l); err == nil {
-			for _, n := range t.Nodes {
-				out = append(out, lab.Node{Lab: l, Name: n.Name}.Netns())
-			}
-		}
-	}
-	return out, cobra.ShellCompDirectiveNoFileComp
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/lab"
-	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
 	"github.com/spf13/cobra"
 )
@@ -47,10 +46,11 @@ func plural(n int, word string) string {
 
 func newUp() *cobra.Command {
 	var name string
-	var quiet, timings, keep, force bool
+	var quiet, timings, keep, force, replace bool
 	cmd := &cobra.Command{
-		Use:   "up FILE",
-		Short: "Build the lab a topology file describes",
+		Use:         "up FILE",
+		Annotations: privileged(),
+		Short:       "Build the lab a topology file describes",
 		Long: `Build the lab a topology file describes: its namespaces, bridges, veth
 pairs, addresses, routes and sysctls. When up returns, every address is
 usable (IPv6 too: duplicate address detection is off in lab nodes).
@@ -59,6 +59,9 @@ On a lab that is running, up compares the file with the lab and changes
 only what differs: nodes, cables, bridges, addresses, routes and sysctls
 are added, changed or removed, and nodes the change does not touch keep
 their namespace and their processes (nslab plan FILE shows the change).
+A change that removes or makes anew nodes that run processes (a node
+gone from the file, another file under the lab's name) ends those
+processes: up refuses it, naming them, unless --replace is given.
 
 A name that the lab needs but that something else holds (a namespace of
 ip netns add, a bridge made by hand) stops up before it changes anything.
@@ -78,7 +81,7 @@ this machine cannot hold (--force tries anyway).`,
 			}
 			start := time.Now()
 			bar := newProgress(quiet)
-			err = lab.Up(cmd.Context(), t, data, lab.Options{Logf: logf, Timings: timings, Progress: bar.update, KeepFailed: keep, Force: force})
+			err = lab.Up(cmd.Context(), t, data, lab.Options{Logf: quietLogf(quiet), Timings: timings, Progress: bar.update, KeepFailed: keep, Force: force, Replace: replace})
 			bar.done()
 			if err != nil {
 				return err
@@ -90,11 +93,21 @@ this machine cannot hold (--force tries anyway).`,
 		},
 	}
 	cmd.Flags().StringVar(&name, "lab", "", "name the lab NAME instead of the file's name")
-	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing on success")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing but errors")
 	cmd.Flags().BoolVar(&timings, "timings", false, "print how long each stage took (to stderr)")
+	cmd.Flags().BoolVar(&replace, "replace", false, "change a running lab even when that removes or remakes nodes that run processes, ending them")
 	cmd.Flags().BoolVar(&keep, "keep-failed", false, "leave a lab that failed to build in place, to inspect it (nslab down removes it)")
 	cmd.Flags().BoolVar(&force, "force", false, "build even when the estimate says the machine cannot hold the lab (kernel memory, namespaces, mounts, open files)")
 	return cmd
+}
+
+// quietLogf is where a command's messages go: nowhere with -q, which
+// leaves only errors.
+func quietLogf(quiet bool) func(string, ...any) {
+	if quiet {
+		return nil
+	}
+	return logf
 }
 
 func since(t time.Time) time.Duration { return time.Since(t).Round(100 * time.Microsecond) }
@@ -103,8 +116,9 @@ func newDown() *cobra.Command {
 	var name string
 	var quiet, timings, all bool
 	cmd := &cobra.Command{
-		Use:   "down [FILE | LAB | --all]",
-		Short: "Remove a lab and end the processes running in it",
+		Use:         "down [FILE | LAB | --all]",
+		Annotations: privileged(),
+		Short:       "Remove a lab and end the processes running in it",
 		Long: `Remove everything nslab made for a lab: its namespaces, bridges and cables,
 and end the processes running in its nodes. Objects that nslab did not make
 are never touched. Removing a lab that is not running is no error.
@@ -121,7 +135,8 @@ removed per lab.`,
   sudo nslab down seed
   sudo nslab down --lab seed
   sudo nslab down --all`,
-		Args: args(cobra.MaximumNArgs(1)),
+		Args:              args(cobra.MaximumNArgs(1)),
+		ValidArgsFunction: completeDown,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if all {
 				if name != "" || len(a) > 0 {
@@ -136,7 +151,7 @@ removed per lab.`,
 			start := time.Now()
 			existed := lab.Exists(target)
 			bar := newProgress(quiet)
-			err = lab.Down(context.Background(), target, lab.Options{Logf: logf, Timings: timings, Progress: bar.update})
+			err = lab.Down(context.Background(), target, lab.Options{Logf: quietLogf(quiet), Timings: timings, Progress: bar.update})
 			bar.done()
 			if err != nil {
 				return err
@@ -151,7 +166,7 @@ removed per lab.`,
 	}
 	cmd.Flags().StringVar(&name, "lab", "", "the name of the lab to remove")
 	cmd.Flags().BoolVar(&all, "all", false, "remove every lab on this machine, and what crashed runs left")
-	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing on success")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing but errors")
 	cmd.Flags().BoolVar(&timings, "timings", false, "print how long each stage took (to stderr)")
 	return cmd
 }
@@ -159,7 +174,7 @@ removed per lab.`,
 // downAll runs down --all: one line per lab found.
 func downAll(cmd *cobra.Command, quiet, timings bool) error {
 	start := time.Now()
-	removed, err := lab.DownAll(context.Background(), lab.Options{Logf: logf, Timings: timings})
+	removed, err := lab.DownAll(context.Background(), lab.Options{Logf: quietLogf(quiet), Timings: timings})
 	out := cmd.OutOrStdout()
 	for _, r := range removed {
 		switch {
@@ -232,25 +247,27 @@ to do about it. Nothing on the machine is read or changed.`,
 
 func newPlan() *cobra.Command {
 	var name string
+	var full bool
 	cmd := &cobra.Command{
 		Use:   "plan FILE",
 		Short: "Print the ip commands that up would run, changing nothing",
 		Long: `Print what up would do, as the equivalent ip commands, one stage after the
 other; commands within a stage are independent. For a lab that is running,
 that is the difference between the running lab and the file: only what
-changed. Names that clash with objects on this machine are reported as up
-would report them. Nothing is changed. Without root, plan cannot look into
-namespaces and plans against an empty machine.`,
-		Example: `  nslab plan examples/seed.yaml`,
-		Args:    args(cobra.ExactArgs(1)),
+changed; --full prints the whole lab instead, every command that builds
+it, as on a machine without it. Names that clash with objects on this
+machine are reported as up would report them. Nothing is changed. Without
+root, plan cannot look into namespaces and plans as --full does.`,
+		Example: `  nslab plan examples/seed.yaml
+  sudo nslab plan --full examples/seed.yaml   # the whole lab, even while it runs`,
+		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			t, data, err := loadFile(a[0], name)
 			if err != nil {
 				return err
 			}
-			if os.Geteuid() != 0 {
-				st := &kernel.State{Namespaces: map[string]string{}, Links: map[string]*kernel.RootLink{}, Names: map[string]string{}}
-				p, err := plan.Up(t, st)
+			if full || !privileges() {
+				p, err := lab.FullPlan(t, data)
 				if err != nil {
 					return err
 				}
@@ -272,5 +289,6 @@ namespaces and plans against an empty machine.`,
 		},
 	}
 	cmd.Flags().StringVar(&name, "lab", "", "plan the lab under the name NAME")
+	cmd.Flags().BoolVar(&full, "full", false, "print every command that builds the lab, as on a machine without it, even when it runs")
 	return cmd
 }

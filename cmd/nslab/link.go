@@ -31,10 +31,11 @@ running labs, else LAB.NODE; LAB.host:IF names a host interface.`,
 		}
 		link.AddCommand(&cobra.Command{
 			Use:               use,
+			Annotations:       privileged(),
 			Short:             short,
 			Example:           "  sudo nslab link " + strings.Fields(use)[0] + " ns1:eth0",
 			Args:              args(cobra.ExactArgs(1)),
-			ValidArgsFunction: completeNodes,
+			ValidArgsFunction: completeIfaces,
 			RunE: func(cmd *cobra.Command, a []string) error {
 				l, node, iface, err := parseIface(a[0])
 				if err != nil {
@@ -76,8 +77,9 @@ func parseIface(ref string) (labName, node, iface string, err error) {
 func newPartition() *cobra.Command {
 	var labName string
 	cmd := &cobra.Command{
-		Use:   "partition GROUP GROUP...",
-		Short: "Split a running lab into groups of nodes that do not reach each other",
+		Use:         "partition GROUP GROUP...",
+		Annotations: privileged(),
+		Short:       "Split a running lab into groups of nodes that do not reach each other",
 		Long: `Split a running lab into groups of nodes that do not reach each other. A
 GROUP is a comma-separated list of nodes; every node of a group drops what
 comes from or goes to the addresses of the other groups' nodes (an nftables
@@ -87,7 +89,8 @@ they are. nslab heal LAB takes the partition away; the lab's file is not
 changed.`,
 		Example: `  sudo nslab partition ns1 ns2,ns3
   sudo nslab heal seed`,
-		Args: args(cobra.MinimumNArgs(2)),
+		ValidArgsFunction: completeGroups,
+		Args:              args(cobra.MinimumNArgs(2)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			var groups [][]string
 			for _, g := range a {
@@ -133,16 +136,25 @@ func qualify(labName, ref string) string {
 
 func newHeal() *cobra.Command {
 	return &cobra.Command{
-		Use:               "heal LAB",
-		Short:             "Take a partition of a running lab away",
+		Use:         "heal LAB",
+		Annotations: privileged(),
+		Short:       "Take a partition of a running lab away",
+		Long: `Take the partition of a running lab away: every node reaches the others
+again as the file says. A lab with no partition is left as it is, and heal
+says so (exit status 0).`,
 		Args:              args(cobra.ExactArgs(1)),
 		ValidArgsFunction: completeLabs,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if _, err := lab.Topology(a[0]); err != nil {
 				return err
 			}
-			if err := lab.Partition(context.Background(), a[0], nil, lab.Options{Logf: logf}); err != nil {
+			healed, err := lab.Heal(context.Background(), a[0], lab.Options{Logf: logf})
+			if err != nil {
 				return err
+			}
+			if !healed {
+				fmt.Fprintf(cmd.OutOrStdout(), "lab %s has no partition: nothing to heal\n", a[0])
+				return nil
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "lab %s healed\n", a[0])
 			return nil

@@ -9,9 +9,11 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
+	"github.com/nslab/nslab/kernel"
 	"github.com/spf13/cobra"
 )
 
@@ -81,10 +83,42 @@ running labs, else LAB.NODE.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.Version = version(debug.ReadBuildInfo())
+	root.SetVersionTemplate("nslab {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	root.PersistentPreRunE = checkPrivileges
 	root.AddCommand(newUp(), newDown(), newValidate(), newPlan(), newStatus(), newPs(),
 		newExec(), newShell(), newLink(), newPartition(), newHeal(), newCheck(), newDemo(), newGen())
 	return root
+}
+
+// privileged marks the commands that read or change the kernel's
+// namespaces and links, which need root's capabilities.
+func privileged() map[string]string { return map[string]string{"privileged": "yes"} }
+
+// checkPrivileges stops a privileged command up front, before it reads
+// anything, when the process lacks the capabilities it needs: without
+// them namespaces cannot be entered, and every node would look missing.
+func checkPrivileges(cmd *cobra.Command, _ []string) error {
+	if cmd.Annotations["privileged"] == "" {
+		return nil
+	}
+	missing, err := kernel.MissingPrivileges()
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s needs root, or the capabilities CAP_NET_ADMIN and CAP_SYS_ADMIN, and this process lacks %s: run it as root (with sudo, for one)",
+			strings.TrimPrefix(cmd.CommandPath(), "nslab "), strings.Join(missing, " and "))
+	}
+	return nil
+}
+
+// privileges reports whether the process has the capabilities nslab
+// needs.
+func privileges() bool {
+	missing, err := kernel.MissingPrivileges()
+	return err == nil && len(missing) == 0
 }
 
 // args wraps a cobra argument validator so that its errors are usage errors.

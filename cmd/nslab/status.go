@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/nslab/nslab/internal/natsort"
 	"github.com/nslab/nslab/lab"
 	"github.com/spf13/cobra"
 )
@@ -46,8 +47,9 @@ func selectLabs(output string, a []string) ([]string, error) {
 
 func newStatus() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "status [LAB...]",
-		Short: "Show running labs: nodes, interfaces, addresses and peers",
+		Use:         "status [LAB...]",
+		Annotations: privileged(),
+		Short:       "Show running labs: nodes, interfaces, addresses and peers",
 		Long: `Show every running lab (or the named ones) as the kernel has it: each
 node's interfaces with their state, addresses and what their cable leads
 to, and each bridge with its host-side addresses and ports.`,
@@ -67,6 +69,7 @@ to, and each bridge with its host-side addresses and ports.`,
 			if err != nil {
 				return err
 			}
+			sortStatus(s)
 			all = append(all, s)
 		}
 		if *out == "json" {
@@ -75,6 +78,17 @@ to, and each bridge with its host-side addresses and ports.`,
 		return writeStatus(cmd.OutOrStdout(), all)
 	}
 	return cmd
+}
+
+// sortStatus puts a lab's nodes, bridges and interfaces in natural order
+// (h2 before h10).
+func sortStatus(s *lab.Status) {
+	slices.SortStableFunc(s.Nodes, func(a, b lab.NodeStatus) int { return natsort.Compare(a.Name, b.Name) })
+	for _, n := range s.Nodes {
+		slices.SortStableFunc(n.Interfaces, func(a, b lab.IfaceStatus) int { return natsort.Compare(a.Name, b.Name) })
+	}
+	slices.SortStableFunc(s.Host, func(a, b lab.IfaceStatus) int { return natsort.Compare(a.Name, b.Name) })
+	slices.SortStableFunc(s.Bridges, func(a, b lab.BridgeStatus) int { return natsort.Compare(a.Name, b.Name) })
 }
 
 func writeStatus(w io.Writer, all []*lab.Status) error {
@@ -139,15 +153,11 @@ func list(s []string) string {
 	return strings.Join(s, ",")
 }
 
-func completeLabs(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	names, _ := lab.Names()
-	return names, cobra.ShellCompDirectiveNoFileComp
-}
-
 func newPs() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "ps [LAB...]",
-		Short: "List the processes running in lab nodes",
+		Use:         "ps [LAB...]",
+		Annotations: privileged(),
+		Short:       "List the processes running in lab nodes",
 		Long: `List the processes whose network namespace is a node of a running lab (or
 of the named labs): the ps -eo pid,netns,args view, by node name.`,
 		Example:           `  sudo nslab ps seed`,
@@ -163,6 +173,15 @@ of the named labs): the ps -eo pid,netns,args view, by node name.`,
 		if err != nil {
 			return err
 		}
+		slices.SortStableFunc(procs, func(a, b lab.Process) int {
+			if c := natsort.Compare(a.Lab, b.Lab); c != 0 {
+				return c
+			}
+			if c := natsort.Compare(a.Node, b.Node); c != 0 {
+				return c
+			}
+			return a.PID - b.PID
+		})
 		if *out == "json" {
 			return writeJSON(cmd.OutOrStdout(), procs)
 		}
