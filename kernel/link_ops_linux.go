@@ -347,9 +347,10 @@ func ipnet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), bits)}
 }
 
-// RouteAdd adds a static route in a namespace.
+// RouteAdd adds a static route in a namespace, of nslab's protocol
+// RouteProto.
 //
-// Equivalent to: ip [-n NS] route add TO [via VIA] [dev DEV] [metric M]
+// Equivalent to: ip [-n NS] route add TO [via VIA] [dev DEV] [metric M] proto 78
 type RouteAdd struct {
 	NS     string
 	To     netip.Prefix
@@ -384,7 +385,7 @@ func (o *RouteAdd) String() string {
 	if o.Metric > 0 {
 		s += fmt.Sprintf(" metric %d", o.Metric)
 	}
-	return s
+	return s + fmt.Sprintf(" proto %d", RouteProto)
 }
 
 // route is the netlink form of the route, with its namespace's handle.
@@ -393,7 +394,7 @@ func (o *RouteAdd) route(c *Conn) (*netlink.Handle, *netlink.Route, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	r := &netlink.Route{Dst: ipnet(o.To), Priority: o.Metric}
+	r := &netlink.Route{Dst: ipnet(o.To), Priority: o.Metric, Protocol: RouteProto}
 	if o.Via.IsValid() {
 		r.Gw = o.Via.AsSlice()
 	}

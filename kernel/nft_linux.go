@@ -141,6 +141,33 @@ func (o *Firewall) Apply(*Conn) error {
 	if exists {
 		c.DelTable(t)
 	}
+	if err := o.build(c, t); err != nil {
+		return err
+	}
+	if err := c.Flush(); err != nil {
+		if noNftables(err) && len(o.Masquerade) == 0 && len(o.Publish) == 0 {
+			return nil // isolation is what nf_tables gives; without it the lab still works
+		}
+		if noNftables(err) {
+			return fmt.Errorf("lab %s masquerades or publishes ports, which needs nf_tables in the kernel (modules nf_tables, nft_nat, nft_masq, nft_fib, nft_ct): %w", o.Lab, err)
+		}
+		return opErr("", "writing the nftables table inet "+TableName(o.Lab), err)
+	}
+	return nil
+}
+
+// fwBatch is what Firewall.build writes to: an nftables connection, or
+// a record of what would be written (see Seen).
+type fwBatch interface {
+	AddTable(*nftables.Table) *nftables.Table
+	AddChain(*nftables.Chain) *nftables.Chain
+	AddSet(*nftables.Set, []nftables.SetElement) error
+	AddRule(*nftables.Rule) *nftables.Rule
+}
+
+// build adds the table t with its chains, set and rules to c. Each rule
+// carries a comment with a digest of its expressions (see ruleComment).
+func (o *Firewall) build(c fwBatch, t *nftables.Table) error {
 	c.AddTable(t)
 	c.AddChain(&nftables.Chain{Name: ownerChain(o.Lab), Table: t})
 	// nft prints a string key as such only when the set says its key is in
@@ -158,7 +185,9 @@ func (o *Firewall) Apply(*Conn) error {
 	chain := func(name string, hook *nftables.ChainHook, prio *nftables.ChainPriority, typ nftables.ChainType) *nftables.Chain {
 		return c.AddChain(&nftables.Chain{Name: name, Table: t, Hooknum: hook, Priority: prio, Type: typ, Policy: &accept})
 	}
-	rule := func(ch *nftables.Chain, e ...expr.Any) { c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: e}) }
+	rule := func(ch *nftables.Chain, e ...expr.Any) {
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: e, UserData: ruleComment(e)})
+	}
 
 	fwd := chain("forward", nftables.ChainHookForward, nftables.ChainPriorityFilter, nftables.ChainTypeFilter)
 	rule(fwd, cat(inSet(unix.NFT_META_IIFNAME, links), inSet(unix.NFT_META_OIFNAME, links), verdict(expr.VerdictAccept))...)
@@ -225,15 +254,6 @@ func (o *Firewall) Apply(*Conn) error {
 	}
 	if len(o.Publish) > 0 {
 		rule(post, cat(prefixMatch(netip.MustParsePrefix("127.0.0.0/8"), true), inSet(unix.NFT_META_OIFNAME, links), []expr.Any{&expr.Masq{}})...)
-	}
-	if err := c.Flush(); err != nil {
-		if noNftables(err) && len(o.Masquerade) == 0 && len(o.Publish) == 0 {
-			return nil // isolation is what nf_tables gives; without it the lab still works
-		}
-		if noNftables(err) {
-			return fmt.Errorf("lab %s masquerades or publishes ports, which needs nf_tables in the kernel (modules nf_tables, nft_nat, nft_masq, nft_fib, nft_ct): %w", o.Lab, err)
-		}
-		return opErr("", "writing the nftables table inet "+TableName(o.Lab), err)
 	}
 	return nil
 }

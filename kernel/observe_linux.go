@@ -3,6 +3,7 @@ package kernel
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -61,6 +62,12 @@ type State struct {
 	// exists before the bind mount) or deletes one (after the unmount).
 	// They map to "" in Namespaces as well.
 	Stale map[string]bool
+	// Nodes holds the namespaces observed in full (see ObserveNodes), for
+	// a repair; a namespace not in it was not.
+	Nodes map[string]*NodeState
+	// Firewall is the lab's nftables table as observed (see
+	// ObserveFirewall); nil when it was not.
+	Firewall *FirewallSeen
 }
 
 // HostAddr is an address of the root namespace and the link it is on.
@@ -81,6 +88,10 @@ type RootLink struct {
 	Index    int
 	Master   int
 	Group    uint32
+	// Up, MTU and MAC are its administrative state and settings.
+	Up  bool
+	MTU int
+	MAC net.HardwareAddr
 }
 
 // Observe reads the state of the machine. inspect chooses the namespaces
@@ -122,7 +133,8 @@ func observeLinks(c *Conn, st *State) error {
 	}
 	for _, l := range links {
 		a := l.Attrs()
-		rl := &RootLink{Name: a.Name, Alias: a.Alias, AltNames: a.AltNames, Type: l.Type(), Index: a.Index, Master: a.MasterIndex, Group: a.Group}
+		rl := &RootLink{Name: a.Name, Alias: a.Alias, AltNames: a.AltNames, Type: l.Type(), Index: a.Index, Master: a.MasterIndex, Group: a.Group,
+			Up: a.Flags&unix.IFF_UP != 0, MTU: a.MTU, MAC: a.HardwareAddr}
 		st.Links[a.Name] = rl
 		st.Names[a.Name] = a.Name
 		for _, alt := range a.AltNames {

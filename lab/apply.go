@@ -137,6 +137,11 @@ type Options struct {
 	// remakes nodes that run processes, ending them; without it Up
 	// refuses such a change (ReplaceError).
 	Replace bool
+	// Repair makes up on a running lab inspect every node as well, and
+	// put back what differs from the file (drift): addresses, nslab's
+	// routes, sysctls, links' state. The root namespace's side is
+	// compared always.
+	Repair bool
 }
 
 func (o *Options) timing(stage string, ops int, d time.Duration) {

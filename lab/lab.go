@@ -89,7 +89,14 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 		if err := saveClaims(t); err != nil {
 			return err
 		}
-		return writeNames(t)
+		if err := writeNames(t); err != nil {
+			return err
+		}
+		if err := os.Remove(buildingFile(t.Name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		os.Remove(prevFile(t.Name))
+		return nil
 	}
 	if running {
 		if err := replaceProcesses(p, opt); err != nil {
@@ -98,11 +105,19 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 		opt.logf("lab %s is running: changing %s", t.Name, p.Summary())
 	}
 	// The marker goes first: killed between the two, a lab keeps its old
-	// file and the marker, and the next up builds it anew.
+	// file and the marker, and the next up builds it anew; or, for a
+	// change, finishes it from the file kept as it was before (prevFile).
 	if err := os.MkdirAll(labDir(t.Name), 0o755); err != nil {
 		return fmt.Errorf("saving lab state: %w", err)
 	}
-	if err := os.WriteFile(buildingFile(t.Name), nil, 0o644); err != nil {
+	marker := []byte(nil)
+	if running {
+		if err := keepPrevious(t.Name); err != nil {
+			return err
+		}
+		marker = []byte(changeMark)
+	}
+	if err := os.WriteFile(buildingFile(t.Name), marker, 0o644); err != nil {
 		return fmt.Errorf("saving lab state: %w", err)
 	}
 	if err := saveTopology(t.Name, source); err != nil {
@@ -123,7 +138,7 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 	err = locate(t, err)
 	switch {
 	case err != nil && running:
-		return fmt.Errorf("%w\nthe change of lab %s stopped part-way: nslab up %s again builds the lab anew, nslab down %s removes it", err, t.Name, t.Name, t.Name)
+		return fmt.Errorf("%w\nthe change of lab %s stopped part-way: nslab up %s again finishes it, nslab down %s removes the lab", err, t.Name, t.Name, t.Name)
 	case err != nil && opt.KeepFailed:
 		return fmt.Errorf("%w\nthe partial lab %s was kept as it is (--keep-failed); nslab down %s removes it", err, t.Name, t.Name)
 	case err != nil:
@@ -135,7 +150,14 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 	if err := writeNames(t); err != nil {
 		return err
 	}
-	return os.Remove(buildingFile(t.Name))
+	if err := pruneFaults(t, p); err != nil {
+		return err
+	}
+	if err := os.Remove(buildingFile(t.Name)); err != nil {
+		return err
+	}
+	os.Remove(prevFile(t.Name))
+	return nil
 }
 
 // errUnfinished says that a lab's objects exist but its last build or
@@ -150,19 +172,27 @@ func buildingFile(name string) string { return filepath.Join(labDir(name), "buil
 // the change from the topology it was built from (plan.Reconcile), which
 // running says. A running lab's nodes that the saved topology names are
 // listed but not inspected one by one, so that a small change to a big
-// lab stays small; the other namespaces of the lab's prefix are.
+// lab stays small; the other namespaces of the lab's prefix are, and so
+// are the nodes the change touches (see inspectTouched). The root
+// namespace's side and the lab's nftables table are compared with the
+// file always (drift); the nodes too with opt.Repair, and when the last
+// change of the lab was interrupted, which the plan then finishes.
 func planFor(c *kernel.Conn, t *topology.Lab, source []byte, opt *Options) (p *plan.Plan, now *topology.Lab, running bool, err error) {
 	start := time.Now()
 	if err := errors.Join(checkSysctls(t), checkShapes(t)); err != nil {
 		return nil, t, false, err
 	}
-	old, err := savedTopology(t.Name)
+	old, changing, err := savedTopology(t.Name)
 	if err != nil {
 		return nil, t, true, err
 	}
 	if err := checkMachine(t, old, opt); err != nil {
 		return nil, t, old != nil, err
 	}
+	if changing {
+		opt.logf("lab %s: its last change did not finish; finishing it", t.Name)
+	}
+	repair := opt.Repair || changing
 	if old != nil && len(t.Assignments()) > 0 {
 		// Addresses nslab chose stay with their interfaces.
 		if t, err = reparse(t, source, savedAssignments(t.Name)); err != nil {
@@ -171,7 +201,7 @@ func planFor(c *kernel.Conn, t *topology.Lab, source []byte, opt *Options) (p *p
 	}
 	prefix := plan.NetnsName(t.Name, "")
 	inspect := func(ns string) bool {
-		return strings.HasPrefix(ns, prefix) && (old == nil || old.Node(strings.TrimPrefix(ns, prefix)) == nil)
+		return strings.HasPrefix(ns, prefix) && (repair || old == nil || old.Node(strings.TrimPrefix(ns, prefix)) == nil)
 	}
 	st, err := kernel.Observe(c, inspect)
 	if err != nil {
@@ -189,7 +219,14 @@ func planFor(c *kernel.Conn, t *topology.Lab, source []byte, opt *Options) (p *p
 		return nil, t, old != nil, err
 	}
 	if old != nil {
-		p, err = plan.Reconcile(old, t, st)
+		if err := observeDrift(c, t.Name, old, t, st, repair, opt); err != nil {
+			return nil, t, true, err
+		}
+		faults := readFaults(t.Name)
+		p, err = plan.Reconcile(old, t, st, faults)
+		if err == nil && inspectTouched(t.Name, p, st) {
+			p, err = plan.Reconcile(old, t, st, faults)
+		}
 		return p, t, true, err
 	}
 	p, err = plan.Up(t, st)
@@ -210,22 +247,31 @@ func reparse(t *topology.Lab, source []byte, prior topology.Assignments) (*topol
 }
 
 // savedTopology reads the topology a running lab was built from: nil if
-// there is none, errUnfinished if its last build or change did not finish
-// or it cannot be read.
-func savedTopology(name string) (*topology.Lab, error) {
+// there is none, errUnfinished if its last build did not finish or it
+// cannot be read. When its last change did not finish (changing), it is
+// the topology from before that change.
+func savedTopology(name string) (t *topology.Lab, changing bool, err error) {
 	data, err := os.ReadFile(topologyFile(name))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil, false, nil
 	}
-	if _, serr := os.Stat(buildingFile(name)); err != nil || serr == nil {
-		return nil, errUnfinished
+	path := topologyFile(name)
+	if mark, serr := os.ReadFile(buildingFile(name)); serr == nil {
+		if string(mark) != changeMark {
+			return nil, false, errUnfinished
+		}
+		path, changing = prevFile(name), true
+		data, err = os.ReadFile(path)
 	}
-	old, err := topology.ParseWith(topologyFile(name), data, savedAssignments(name))
 	if err != nil {
-		return nil, errUnfinished
+		return nil, false, errUnfinished
+	}
+	old, err := topology.ParseWith(path, data, savedAssignments(name))
+	if err != nil {
+		return nil, false, errUnfinished
 	}
 	old.Name = name
-	return old, nil
+	return old, changing, nil
 }
 
 // Plan is what Up would do to the machine as observed through c: build t
@@ -389,14 +435,16 @@ func (l *labLock) remove() {
 // (up true): see plan.Cut. The lab's file is not changed: a cut cable
 // stays cut until it is joined again or made anew.
 func Cut(ctx context.Context, name, node, iface string, up bool, opt Options) error {
-	return change(ctx, name, opt, func(t *topology.Lab) (*plan.Plan, error) { return plan.Cut(t, node, iface, up) })
+	return change(ctx, name, opt, func(t *topology.Lab) (*plan.Plan, error) { return plan.Cut(t, node, iface, up) },
+		func(f *plan.Faults) { f.SetCut(node, iface, up) })
 }
 
 // Partition splits a running lab into groups of nodes that do not reach
 // each other, or heals it with no groups: see plan.Partition. The lab's
 // file is not changed.
 func Partition(ctx context.Context, name string, groups [][]string, opt Options) error {
-	return change(ctx, name, opt, func(t *topology.Lab) (*plan.Plan, error) { return plan.Partition(t, groups) })
+	return change(ctx, name, opt, func(t *topology.Lab) (*plan.Plan, error) { return plan.Partition(t, groups) },
+		func(f *plan.Faults) { f.Partition = groups })
 }
 
 // Heal takes a partition of a running lab away: see Partition. It
@@ -413,14 +461,16 @@ func Heal(ctx context.Context, name string, opt Options) (healed bool, err error
 		}
 		healed = true
 		return plan.Partition(t, nil)
-	})
+	}, func(f *plan.Faults) { f.Partition = nil })
 	return healed, err
 }
 
 // change applies to a running lab, under its lock, what planFn plans
 // from the topology it was built from. When the plan makes links come
 // up (Made), apply waits for them before the routes, or at its end.
-func change(ctx context.Context, name string, opt Options, planFn func(*topology.Lab) (*plan.Plan, error)) error {
+// record changes the record of faults in force, which is rewritten
+// before the change: killed part-way, a repair completes it.
+func change(ctx context.Context, name string, opt Options, planFn func(*topology.Lab) (*plan.Plan, error), record func(*plan.Faults)) error {
 	lk, err := lock(name, &opt)
 	if err != nil {
 		return err
@@ -432,6 +482,11 @@ func change(ctx context.Context, name string, opt Options, planFn func(*topology
 	}
 	p, err := planFn(t)
 	if err != nil {
+		return err
+	}
+	f := readFaults(name)
+	record(f)
+	if err := writeFaults(name, f); err != nil {
 		return err
 	}
 	c := kernel.NewConn()

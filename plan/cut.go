@@ -27,13 +27,7 @@ func Cut(lab *topology.Lab, node, iface string, up bool) (*Plan, error) {
 		return nil, err
 	}
 	l := i.Link
-	v := vethOp(lab, l)
-	// The far end: the peer side of the veth, unless the named interface
-	// is the peer side.
-	farNS, farName := v.NS, v.Name
-	if farNS == nsOf(lab.Name, i) && farName == kernelIfName(lab.Name, i) {
-		farNS, farName = v.PeerNS, v.PeerName
-	}
+	farNS, farName := farEnd(lab, i)
 	var far *topology.Interface // the far interface of the file, if any
 	for _, x := range []*topology.Interface{l.A, l.B} {
 		if x != nil && x != i {
@@ -75,6 +69,16 @@ func Cut(lab *topology.Lab, node, iface string, up bool) (*Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// farEnd is the kernel end of i's cable that a cut takes down: the peer
+// side of the veth, unless i is the peer side.
+func farEnd(lab *topology.Lab, i *topology.Interface) (ns, name string) {
+	v := vethOp(lab, i.Link)
+	if v.NS == nsOf(lab.Name, i) && v.Name == kernelIfName(lab.Name, i) {
+		return v.PeerNS, v.PeerName
+	}
+	return v.NS, v.Name
 }
 
 func findIface(lab *topology.Lab, node, iface string) (*topology.Interface, error) {

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -114,7 +115,7 @@ func checkKernelNames(t *testing.T, p *Plan) *kernel.State {
 			t.Fatalf("interface name %q in namespace %q: the kernel refuses it", n, ns)
 		}
 	}
-	root := func(n string, tags kernel.Tags, kind string) {
+	root := func(n string, tags kernel.Tags, kind string, mtu int, mac net.HardwareAddr) {
 		name("", n)
 		if len(tags.AltName) > 127 || len(tags.Alias) > 255 {
 			t.Fatalf("%s %s: altname %q or alias %q too long", kind, n, tags.AltName, tags.Alias)
@@ -128,7 +129,10 @@ func checkKernelNames(t *testing.T, p *Plan) *kernel.State {
 			}
 			st.Names[key] = n
 		}
-		st.Links[n] = &kernel.RootLink{Name: n, Alias: tags.Alias, Type: kind, Group: tags.Group}
+		if mtu == 0 {
+			mtu = 1500
+		}
+		st.Links[n] = &kernel.RootLink{Name: n, Alias: tags.Alias, Type: kind, Group: tags.Group, Up: true, MTU: mtu, MAC: mac}
 		if tags.AltName != "" {
 			st.Links[n].AltNames = []string{tags.AltName}
 		}
@@ -160,14 +164,15 @@ func checkKernelNames(t *testing.T, p *Plan) *kernel.State {
 				st.Namespaces[o.Name] = o.Marker
 				inNS[o.Name] = map[string]bool{}
 			case *kernel.BridgeAdd:
-				root(o.Name, o.Tags, "bridge")
+				root(o.Name, o.Tags, "bridge", o.MTU, o.MAC)
 			case *kernel.VethAdd:
 				for _, end := range []struct {
 					ns, name string
 					tags     kernel.Tags
-				}{{o.NS, o.Name, o.Tags}, {o.PeerNS, o.PeerName, o.PeerTags}} {
+					mac      net.HardwareAddr
+				}{{o.NS, o.Name, o.Tags, o.MAC}, {o.PeerNS, o.PeerName, o.PeerTags, o.PeerMAC}} {
 					if end.ns == "" {
-						root(end.name, end.tags, "veth")
+						root(end.name, end.tags, "veth", o.MTU, end.mac)
 					} else {
 						local(end.ns, end.name)
 					}

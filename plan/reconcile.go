@@ -26,9 +26,19 @@ import (
 // made again; objects of the lab that the file no longer has are
 // removed; objects that are not the lab's are never touched, and a name
 // the lab needs that something else holds is an error before any change.
-func Reconcile(old, lab *topology.Lab, st *kernel.State) (*Plan, error) {
+//
+// Drift is repaired as well (see drift.go): kept objects that the kernel
+// shows otherwise than the file says are put back, in the root namespace
+// always, in a node when st observed it in full. The faults in force
+// (optional) are kept.
+func Reconcile(old, lab *topology.Lab, st *kernel.State, faults ...*Faults) (*Plan, error) {
 	r := &reconciler{old: old, lab: lab, st: st, name: lab.Name,
 		remakeNode: map[string]bool{}, remakeLink: map[*topology.Link]bool{}, remakeBridge: map[string]bool{}, dropped: map[string]bool{}}
+	var f *Faults
+	if len(faults) > 0 {
+		f = faults[0]
+	}
+	r.cut = f.cutEnds(lab)
 	r.nodes()
 	r.bridges()
 	r.links()
@@ -47,6 +57,7 @@ type reconciler struct {
 	remakeLink   map[*topology.Link]bool
 	remakeBridge map[string]bool
 	dropped      map[string]bool // root links (bridges too) deleted, by kernel name
+	cut          map[string]bool // ends held down by cuts in force: ns "\x00" name
 
 	// the operations, by stage
 	routesDel, addrsDel, linksDel, bridgesDel, nsDel []kernel.Op
@@ -77,7 +88,12 @@ func (r *reconciler) nodes() {
 			}
 			continue
 		}
-		if set := sysctlChanges(o, n); len(set) > 0 {
+		if obs := r.observed(n.Name); obs != nil {
+			r.sysctlDrift(o, n, obs)
+			if lo, ok := obs.Links["lo"]; ok && !lo.Up {
+				r.addrsAdd = append(r.addrsAdd, &kernel.LinkSetup{NS: NetnsName(r.name, n.Name), Name: "lo"})
+			}
+		} else if set := sysctlChanges(o, n); len(set) > 0 {
 			r.sysctls = append(r.sysctls, &kernel.SysctlSet{NS: NetnsName(r.name, n.Name), Settings: set})
 		}
 	}
@@ -155,6 +171,7 @@ func (r *reconciler) bridges() {
 			continue
 		}
 		r.rootAddrs(name, b.Addresses)
+		r.bridgeDrift(b)
 	}
 	for _, name := range sortedKeys(r.st.Links) {
 		lab, kind, br, ok := kernel.ParseMarker(r.st.Links[name].Alias)
@@ -268,7 +285,7 @@ func (r *reconciler) links() {
 		newKeys[key] = true
 		o := oldLinks[key]
 		names, marks := r.rootEnds(l)
-		present := true
+		present := r.nodeEndsThere(l)
 		for i := range names {
 			present = present && r.rootOurs(names[i], marks[i])
 		}
@@ -276,6 +293,7 @@ func (r *reconciler) links() {
 			if !sameEnds(o, l) {
 				r.retune(o, l)
 			}
+			r.cableDrift(l, !sameEnds(o, l))
 			// A shape's bucket holds packets of the cable's MTU.
 			if !o.Shape().Equal(l.Shape()) || l.Shape() != nil && !sameEnds(o, l) {
 				r.shapes = append(r.shapes, shapeEnds(r.lab, l, l.Shape(), o.Shape() != nil)...)
@@ -287,6 +305,7 @@ func (r *reconciler) links() {
 		if o != nil {
 			r.dropLink(o)
 		}
+		r.dropStale(l)
 	}
 	for _, o := range r.old.Links {
 		if !newKeys[linkKey(o)] {
@@ -354,6 +373,10 @@ func (r *reconciler) keepLink(o, n *topology.Link) {
 		}
 		if i.OnHost() {
 			r.rootAddrs(HostIfName(r.name, i.Name), i.Addresses)
+			continue
+		}
+		if obs := r.observed(i.Node); obs != nil {
+			r.nodeAddrs(obs, NetnsName(r.name, i.Node), i.Name, was.Addresses, i.Addresses)
 			continue
 		}
 		r.addrDiff(NetnsName(r.name, i.Node), i.Name, was.Addresses, i.Addresses)
@@ -484,6 +507,10 @@ func (r *reconciler) routes() {
 		for _, i := range n.Interfaces {
 			cabled = cabled || r.remakeLink[i.Link]
 		}
+		if obs := r.observed(n.Name); obs != nil {
+			r.routeDrift(n, obs, cabled)
+			continue
+		}
 		for _, rt := range o.Routes {
 			if !slices.ContainsFunc(n.Routes, func(x topology.Route) bool { return sameRoute(x, rt) }) {
 				r.routesDel = append(r.routesDel, &kernel.RouteDel{RouteAdd: kernel.RouteAdd{NS: ns, To: rt.To, Via: rt.Via, Dev: rt.Dev, Metric: rt.Metric}})
@@ -509,7 +536,10 @@ func (r *reconciler) plan() *Plan {
 	// The firewall and the host's settings for NAT and published ports,
 	// when they change.
 	fwOld, fwNew := firewallOp(r.old), firewallOp(r.lab)
-	fwChanged := fwNew != nil && (fwOld == nil || fwOld.String() != fwNew.String() || len(sub.Bridges)+len(sub.Host) > 0)
+	// A table deleted or changed by hand is drift, seen cheaply (see
+	// kernel.ObserveFirewall).
+	fwDrift := fwNew != nil && r.st.Firewall != nil && !r.st.Firewall.Equal(fwNew.Seen())
+	fwChanged := fwNew != nil && (fwOld == nil || fwOld.String() != fwNew.String() || len(sub.Bridges)+len(sub.Host) > 0 || fwDrift)
 	switch {
 	case fwChanged:
 		p.add("firewall", []kernel.Op{fwNew})

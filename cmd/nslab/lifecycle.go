@@ -46,7 +46,7 @@ func plural(n int, word string) string {
 
 func newUp() *cobra.Command {
 	var name string
-	var quiet, timings, keep, force, replace bool
+	var quiet, timings, keep, force, replace, repair bool
 	cmd := &cobra.Command{
 		Use:         "up FILE",
 		Annotations: privileged(),
@@ -63,16 +63,25 @@ A change that removes or makes anew nodes that run processes (a node
 gone from the file, another file under the lab's name) ends those
 processes: up refuses it, naming them, unless --replace is given.
 
+What was changed by hand is put back (drift): up compares the lab's side
+in the host (bridges, host interfaces, the lab's nftables table) always;
+with --repair it inspects every node too (addresses, routes of nslab's
+protocol 78, sysctls nslab set, links' state, MTU and MAC). What nslab did
+not make stays, and cut cables and partitions in force stay as they are.
+
 A name that the lab needs but that something else holds (a namespace of
 ip netns add, a bridge made by hand) stops up before it changes anything.
 If building fails part-way, up removes what it made; if nslab was killed
-while building or changing a lab, the next up builds it anew.
+while building a lab, the next up builds it anew; killed while changing
+a running lab, the next up finishes the change (with --repair's checks)
+and nodes the change did not touch keep their namespace and processes.
 
 Before changing anything, up estimates the kernel memory, namespaces,
 mounts and open files the lab needs and refuses, with the numbers, a lab
 this machine cannot hold (--force tries anyway).`,
 		Example: `  sudo nslab up examples/seed.yaml
-  sudo nslab up --lab seed2 examples/seed.yaml   # a second copy beside the first`,
+  sudo nslab up --lab seed2 examples/seed.yaml   # a second copy beside the first
+  sudo nslab up --repair examples/seed.yaml      # put back what was changed by hand`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			t, data, err := loadFile(a[0], name)
@@ -81,7 +90,7 @@ this machine cannot hold (--force tries anyway).`,
 			}
 			start := time.Now()
 			bar := newProgress(quiet)
-			err = lab.Up(cmd.Context(), t, data, lab.Options{Logf: quietLogf(quiet), Timings: timings, Progress: bar.update, KeepFailed: keep, Force: force, Replace: replace})
+			err = lab.Up(cmd.Context(), t, data, lab.Options{Logf: quietLogf(quiet), Timings: timings, Progress: bar.update, KeepFailed: keep, Force: force, Replace: replace, Repair: repair})
 			bar.done()
 			if err != nil {
 				return err
@@ -96,6 +105,7 @@ this machine cannot hold (--force tries anyway).`,
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing but errors")
 	cmd.Flags().BoolVar(&timings, "timings", false, "print how long each stage took (to stderr)")
 	cmd.Flags().BoolVar(&replace, "replace", false, "change a running lab even when that removes or remakes nodes that run processes, ending them")
+	cmd.Flags().BoolVar(&repair, "repair", false, "on a running lab, inspect every node too and put back what differs from the file")
 	cmd.Flags().BoolVar(&keep, "keep-failed", false, "leave a lab that failed to build in place, to inspect it (nslab down removes it)")
 	cmd.Flags().BoolVar(&force, "force", false, "build even when the estimate says the machine cannot hold the lab (kernel memory, namespaces, mounts, open files)")
 	return cmd

@@ -1,0 +1,147 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"sync"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// ObserveNodes reads the namespaces named in full, a few at a time, for a
+// repair: links, addresses, the routes of protocol RouteProto and the
+// sysctls that keys names for each. A namespace that is gone has no
+// entry. Each namespace is read through one netlink handle, closed after.
+func ObserveNodes(c *Conn, names []string, keys func(ns string) []string) (map[string]*NodeState, error) {
+	out := make([]*NodeState, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i, ns := range names {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out[i], errs[i] = observeNode(c, ns, keys(ns))
+			c.Forget(ns)
+		}()
+	}
+	wg.Wait()
+	m := make(map[string]*NodeState, len(names))
+	for i, ns := range names {
+		if out[i] != nil {
+			m[ns] = out[i]
+		}
+	}
+	return m, errors.Join(errs...)
+}
+
+func observeNode(c *Conn, ns string, keys []string) (*NodeState, error) {
+	if _, err := os.Stat(NetnsPath(ns)); err != nil {
+		return nil, nil
+	}
+	h, err := c.Handle(ns)
+	if err != nil {
+		return nil, opErr(ns, "opening the namespace", err)
+	}
+	s := &NodeState{Links: map[string]*LinkState{}, Addrs: map[string][]netip.Prefix{}, Sysctls: map[string]string{}}
+	links, err := retryDump(h.LinkList)
+	if err != nil {
+		return nil, opErr(ns, "listing links", err)
+	}
+	byIndex := map[int]string{}
+	for _, l := range links {
+		a := l.Attrs()
+		byIndex[a.Index] = a.Name
+		s.Links[a.Name] = &LinkState{Up: a.Flags&unix.IFF_UP != 0, MTU: a.MTU, MAC: a.HardwareAddr}
+	}
+	addrs, err := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(nil, netlink.FAMILY_ALL) })
+	if err != nil {
+		return nil, opErr(ns, "listing addresses", err)
+	}
+	for _, a := range addrs {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok {
+			ones, _ := a.Mask.Size()
+			name := byIndex[a.LinkIndex]
+			s.Addrs[name] = append(s.Addrs[name], netip.PrefixFrom(ip.Unmap(), ones))
+		}
+	}
+	filter := &netlink.Route{Protocol: RouteProto, Table: unix.RT_TABLE_MAIN}
+	routes, err := retryDump(func() ([]netlink.Route, error) {
+		return h.RouteListFiltered(netlink.FAMILY_ALL, filter, netlink.RT_FILTER_PROTOCOL|netlink.RT_FILTER_TABLE)
+	})
+	if err != nil {
+		return nil, opErr(ns, "listing routes", err)
+	}
+	for _, r := range routes {
+		s.Routes = append(s.Routes, observedRoute(r, byIndex))
+	}
+	if len(keys) > 0 {
+		err := Do(NetnsPath(ns), func() error { return readSysctls(keys, s.Sysctls) })
+		if err != nil {
+			return nil, opErr(ns, "reading sysctls", err)
+		}
+	}
+	return s, nil
+}
+
+func observedRoute(r netlink.Route, byIndex map[int]string) Route {
+	out := Route{Dev: byIndex[r.LinkIndex], Metric: r.Priority}
+	if r.Dst != nil {
+		ip, _ := netip.AddrFromSlice(r.Dst.IP)
+		ones, _ := r.Dst.Mask.Size()
+		out.To = netip.PrefixFrom(ip.Unmap(), ones)
+	} else if r.Family == unix.AF_INET6 {
+		out.To = netip.MustParsePrefix("::/0")
+	} else {
+		out.To = netip.MustParsePrefix("0.0.0.0/0")
+	}
+	if ip, ok := netip.AddrFromSlice(r.Gw); ok {
+		out.Via = ip.Unmap()
+	}
+	return out
+}
+
+// readSysctls reads settings in the namespace of the calling thread, in
+// the same way as writeSysctls writes them.
+func readSysctls(keys []string, into map[string]string) error {
+	root, release := procSys.get()
+	defer release()
+	for _, k := range keys {
+		v, err := readSysctl(root, Sysctl{Key: k})
+		if err == nil {
+			into[k] = v
+		}
+	}
+	return nil
+}
+
+func readSysctl(root int, s Sysctl) (string, error) {
+	var data []byte
+	if root < 0 {
+		b, err := os.ReadFile(s.path())
+		if err != nil {
+			return "", err
+		}
+		data = b
+	} else {
+		fd, err := unix.Openat(root, s.rel(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return "", &os.PathError{Op: "open", Path: s.path(), Err: err}
+		}
+		defer unix.Close(fd)
+		buf := make([]byte, 256)
+		n, err := unix.Read(fd, buf)
+		if err != nil {
+			return "", fmt.Errorf("reading %s: %w", s.path(), err)
+		}
+		data = buf[:n]
+	}
+	for len(data) > 0 && (data[len(data)-1] == '\n' || data[len(data)-1] == ' ') {
+		data = data[:len(data)-1]
+	}
+	return string(data), nil
+}

@@ -1,0 +1,145 @@
+package lab
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/plan"
+	"github.com/nslab/nslab/topology"
+)
+
+// changeMark is what the building marker holds while a running lab is
+// being changed (a first build leaves it empty): the next up finishes
+// the change instead of building the lab anew.
+const changeMark = "change\n"
+
+// prevFile keeps, during a change, the file the lab ran before it.
+func prevFile(name string) string { return filepath.Join(labDir(name), "topology.prev.yaml") }
+
+// faultsFile is the record of the faults in force (plan.Faults).
+func faultsFile(name string) string { return filepath.Join(labDir(name), "faults.json") }
+
+// keepPrevious saves the lab's file as it is before a change, unless an
+// interrupted change kept it already.
+func keepPrevious(name string) error {
+	if mark, err := os.ReadFile(buildingFile(name)); err == nil && string(mark) == changeMark {
+		if _, err := os.Stat(prevFile(name)); err == nil {
+			return nil
+		}
+	}
+	data, err := os.ReadFile(topologyFile(name))
+	if err != nil {
+		return fmt.Errorf("saving lab state: %w", err)
+	}
+	return writeAtomic(prevFile(name), data)
+}
+
+func writeAtomic(path string, data []byte) error {
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("saving lab state: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("saving lab state: %w", err)
+	}
+	return nil
+}
+
+// readFaults reads the record of the faults in force; none when there
+// is no record or it cannot be read.
+func readFaults(name string) *plan.Faults {
+	f := &plan.Faults{}
+	data, err := os.ReadFile(faultsFile(name))
+	if err == nil {
+		json.Unmarshal(data, f)
+	}
+	return f
+}
+
+// writeFaults rewrites the record whole, atomically; no faults, no file.
+func writeFaults(name string, f *plan.Faults) error {
+	if f.Empty() {
+		if err := os.Remove(faultsFile(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("saving lab state: %w", err)
+		}
+		return nil
+	}
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeAtomic(faultsFile(name), append(data, '\n'))
+}
+
+// pruneFaults forgets the faults that a change of the lab undid.
+func pruneFaults(t *topology.Lab, p *plan.Plan) error {
+	f := readFaults(t.Name)
+	if f.Empty() {
+		return nil
+	}
+	f.Prune(t, p)
+	return writeFaults(t.Name, f)
+}
+
+// observeDrift adds to st what a change compares with the file besides
+// the root namespace: the lab's nftables table, and with repair every
+// node of the lab in full.
+func observeDrift(c *kernel.Conn, name string, old, t *topology.Lab, st *kernel.State, repair bool, opt *Options) error {
+	fw, ok, err := kernel.ObserveFirewall(name)
+	if err != nil {
+		return err
+	}
+	if ok {
+		st.Firewall = fw
+	}
+	if !repair {
+		return nil
+	}
+	start := time.Now()
+	var spaces []string
+	keys := map[string][]string{}
+	for _, n := range t.Nodes {
+		ns := plan.NetnsName(name, n.Name)
+		if st.Namespaces[ns] == kernel.Marker(name, plan.KindNode, n.Name) && old.Node(n.Name) != nil {
+			spaces = append(spaces, ns)
+			keys[ns] = plan.SysctlKeys(n)
+		}
+	}
+	st.Nodes, err = kernel.ObserveNodes(c, spaces, func(ns string) []string { return keys[ns] })
+	if err != nil {
+		return fmt.Errorf("lab %s: inspecting its nodes: %w", name, err)
+	}
+	opt.timing("inspect", len(spaces), time.Since(start))
+	return nil
+}
+
+// inspectTouched reads the mark of each namespace of the lab that the
+// plan works in and that was not inspected: a node the change touches is
+// checked to be the lab's before anything changes (a namespace someone
+// else made under a node's name is a clash). It reports whether a mark
+// was read, and the plan must be made again.
+func inspectTouched(name string, p *plan.Plan, st *kernel.State) bool {
+	read := false
+	prefix := plan.NetnsName(name, "")
+	for _, s := range p.Stages {
+		for _, op := range s.Ops {
+			spaces := []string{op.Namespace()}
+			if v, ok := op.(*kernel.VethAdd); ok {
+				spaces = append(spaces, v.PeerNS)
+			}
+			for _, ns := range spaces {
+				if strings.HasPrefix(ns, prefix) && st.Namespaces[ns] == kernel.Unknown {
+					st.Namespaces[ns] = kernel.NetnsMark(ns)
+					read = true
+				}
+			}
+		}
+	}
+	return read
+}

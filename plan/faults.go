@@ -1,0 +1,89 @@
+package plan
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/nslab/nslab/topology"
+)
+
+// Faults are the faults in force in a running lab: cut cables and a
+// partition. They are no drift: a repair keeps them (Reconcile). The lab
+// keeps them in one record, rewritten whole at each change; later kinds
+// of runtime faults belong here too.
+type Faults struct {
+	// Cuts are the interfaces whose cable is cut (see Cut), as
+	// "node:iface" ("host:name" for a host interface), sorted.
+	Cuts []string `json:"cuts,omitempty"`
+	// Partition is the groups of nodes of the partition in force (see
+	// Partition), none when the lab is whole.
+	Partition [][]string `json:"partition,omitempty"`
+}
+
+// Empty reports whether no fault is in force.
+func (f *Faults) Empty() bool { return f == nil || len(f.Cuts) == 0 && len(f.Partition) == 0 }
+
+// SetCut records the cable of node:iface as cut (up false) or joined.
+func (f *Faults) SetCut(node, iface string, up bool) {
+	ref := node + ":" + iface
+	f.Cuts = slices.DeleteFunc(f.Cuts, func(s string) bool { return s == ref })
+	if !up {
+		f.Cuts = append(f.Cuts, ref)
+		slices.Sort(f.Cuts)
+	}
+}
+
+// Prune forgets the cuts of cables that lab no longer has or that the
+// plan p made anew (a cable made anew is whole), and a partition that
+// names a node lab no longer has.
+func (f *Faults) Prune(lab *topology.Lab, p *Plan) {
+	made := map[*topology.Link]bool{}
+	if p != nil && p.Made != nil {
+		for _, l := range p.Made.Links {
+			made[l] = true
+		}
+	}
+	f.Cuts = slices.DeleteFunc(f.Cuts, func(ref string) bool {
+		i := ifaceByRef(lab, ref)
+		return i == nil || i.Link == nil || made[i.Link]
+	})
+	for _, g := range f.Partition {
+		for _, n := range g {
+			if lab.Node(n) == nil {
+				f.Partition = nil
+				return
+			}
+		}
+	}
+}
+
+// cutEnds lists the kernel ends that cuts in force hold down, as
+// namespace "\x00" name: the far end of each cut cable (see Cut).
+func (f *Faults) cutEnds(lab *topology.Lab) map[string]bool {
+	out := map[string]bool{}
+	if f == nil {
+		return out
+	}
+	for _, ref := range f.Cuts {
+		i := ifaceByRef(lab, ref)
+		if i == nil || i.Link == nil {
+			continue
+		}
+		ns, name := farEnd(lab, i)
+		out[ns+"\x00"+name] = true
+	}
+	return out
+}
+
+// ifaceByRef finds "node:iface" in lab; nil when it has none.
+func ifaceByRef(lab *topology.Lab, ref string) *topology.Interface {
+	node, iface, ok := strings.Cut(ref, ":")
+	if !ok {
+		return nil
+	}
+	i, err := findIface(lab, node, iface)
+	if err != nil {
+		return nil
+	}
+	return i
+}
