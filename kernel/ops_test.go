@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -60,7 +61,7 @@ func TestOpsBuildWhatIPSees(t *testing.T) {
 		{[]string{"-n", a, "-d", "link", "show", "lo"}, []string{"alias nslab:" + lab + ":node:a", "UP"}},
 		{[]string{"-n", a, "addr", "show", "p0"}, []string{"10.91.0.1/24", "fd10:91::1/64", "mtu 1400"}},
 		{[]string{"-n", b, "link", "show", "p1"}, []string{"02:00:00:00:aa:01", "mtu 1400"}},
-		{[]string{"-n", b, "route"}, []string{"10.92.0.0/16 via 10.91.0.1 dev p1 metric 5"}},
+		{[]string{"-n", b, "route"}, []string{"10.92.0.0/16 via 10.91.0.1 dev p1 proto 78 metric 5"}},
 		{[]string{"-d", "link", "show", lab + ".a.eth0"}, []string{"master " + br, "alias nslab:" + lab + ":port:a:eth0"}},
 		{[]string{"-n", a, "link", "show", "eth0"}, []string{"eth0@"}},
 	} {
@@ -87,6 +88,31 @@ func TestOpsBuildWhatIPSees(t *testing.T) {
 	}
 	if st.Namespaces[a] != kernel.Marker(lab, "node", "a") || st.Names[lab+".br"] != br || st.Links[port].Alias != kernel.Marker(lab, "port", "a:eth0") {
 		t.Errorf("observe: ns %q, altname -> %q, port %+v", st.Namespaces[a], st.Names[lab+".br"], st.Links[port])
+	}
+
+	// A node observed in full: its links, addresses, nslab's routes (not
+	// the kernel's) and the sysctls asked for.
+	labtest.IP(t, "-n", b, "route", "add", "10.93.0.0/16", "via", "10.91.0.1", "proto", "static")
+	nodes, err := kernel.ObserveNodes(c, []string{a, b, lab + ".none"}, func(string) []string { return []string{"net.ipv4.ip_forward"} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	nb, na := nodes[b], nodes[a]
+	if len(nodes) != 2 || nb == nil || na == nil {
+		t.Fatalf("observed %d nodes: %v", len(nodes), nodes)
+	}
+	want := kernel.Route{To: netip.MustParsePrefix("10.92.0.0/16"), Via: netip.MustParseAddr("10.91.0.1"), Dev: "p1", Metric: 5}
+	if len(nb.Routes) != 1 || nb.Routes[0] != want {
+		t.Errorf("b's routes of nslab: %+v, want %+v", nb.Routes, want)
+	}
+	if l := nb.Links["p1"]; l == nil || !l.Up || l.MTU != 1400 || l.MAC.String() != mac.String() {
+		t.Errorf("b's p1: %+v", l)
+	}
+	if na.Sysctls["net.ipv4.ip_forward"] != "1" || nb.Sysctls["net.ipv4.ip_forward"] != "0" {
+		t.Errorf("ip_forward: a %q, b %q", na.Sysctls["net.ipv4.ip_forward"], nb.Sysctls["net.ipv4.ip_forward"])
+	}
+	if !slices.Contains(na.Addrs["p0"], netip.MustParsePrefix("fd10:91::1/64")) {
+		t.Errorf("a's p0 addresses: %v", na.Addrs["p0"])
 	}
 
 	err = (&kernel.NetnsAdd{Name: a, Marker: "x"}).Apply(c)

@@ -118,7 +118,7 @@ nodes:
 	}{
 		{"a", "eth0", false, "ip netns exec c.b sysctl -qw net.ipv6.conf.eth0.keep_addr_on_down=1\nip -n c.b link set eth0 down\n"},
 		{"b", "eth0", false, "ip netns exec c.a sysctl -qw net.ipv6.conf.eth0.keep_addr_on_down=1\nip -n c.a link set eth0 down\n"},
-		{"a", "eth0", true, "ip -n c.b link set eth0 up\nip -n c.a neigh flush dev eth0\nip -n c.b neigh flush dev eth0\nip -n c.b route replace default dev eth0\n"},
+		{"a", "eth0", true, "ip -n c.b link set eth0 up\nip -n c.a neigh flush dev eth0\nip -n c.b neigh flush dev eth0\nip -n c.b route replace default dev eth0 proto 78\n"},
 		{"a", "eth1", false, "ip link set " + plan.PortName("c", "a", "eth1") + " down\n"},
 	} {
 		p, err := plan.Cut(tl, c.node, c.iface, c.up)
