@@ -222,10 +222,13 @@ func planFor(c *kernel.Conn, t *topology.Lab, source []byte, opt *Options) (p *p
 		if err := observeDrift(c, t.Name, old, t, st, repair, opt); err != nil {
 			return nil, t, true, err
 		}
-		faults := readFaults(t.Name)
-		p, err = plan.Reconcile(old, t, st, faults)
+		hints := plan.Hints{Faults: readFaults(t.Name)}
+		if changing {
+			hints.Interrupted, _ = Topology(t.Name)
+		}
+		p, err = plan.Reconcile(old, t, st, hints)
 		if err == nil && inspectTouched(t.Name, p, st) {
-			p, err = plan.Reconcile(old, t, st, faults)
+			p, err = plan.Reconcile(old, t, st, hints)
 		}
 		return p, t, true, err
 	}

@@ -29,16 +29,17 @@ import (
 //
 // Drift is repaired as well (see drift.go): kept objects that the kernel
 // shows otherwise than the file says are put back, in the root namespace
-// always, in a node when st observed it in full. The faults in force
-// (optional) are kept.
-func Reconcile(old, lab *topology.Lab, st *kernel.State, faults ...*Faults) (*Plan, error) {
+// always, in a node when st observed it in full. hints (optional) add
+// what nslab's state says besides old.
+func Reconcile(old, lab *topology.Lab, st *kernel.State, hints ...Hints) (*Plan, error) {
 	r := &reconciler{old: old, lab: lab, st: st, name: lab.Name,
 		remakeNode: map[string]bool{}, remakeLink: map[*topology.Link]bool{}, remakeBridge: map[string]bool{}, dropped: map[string]bool{}}
-	var f *Faults
-	if len(faults) > 0 {
-		f = faults[0]
+	var h Hints
+	if len(hints) > 0 {
+		h = hints[0]
 	}
-	r.cut = f.cutEnds(lab)
+	r.cut = h.Faults.cutEnds(lab)
+	r.stray = r.strayLinks(h.Interrupted)
 	r.nodes()
 	r.bridges()
 	r.links()
@@ -58,6 +59,7 @@ type reconciler struct {
 	remakeBridge map[string]bool
 	dropped      map[string]bool // root links (bridges too) deleted, by kernel name
 	cut          map[string]bool // ends held down by cuts in force: ns "\x00" name
+	stray        map[string]bool // root links a killed nslab left without their mark
 
 	// the operations, by stage
 	routesDel, addrsDel, linksDel, bridgesDel, nsDel []kernel.Op
@@ -83,7 +85,7 @@ func (r *reconciler) nodes() {
 		o := r.old.Node(n.Name)
 		if o == nil || !r.nsOurs(n.Name) || userSysctlRemoved(o, n) {
 			r.remakeNode[n.Name] = true
-			if r.nsOurs(n.Name) {
+			if r.nsOurs(n.Name) || r.st.Stale[NetnsName(r.name, n.Name)] {
 				r.nsDel = append(r.nsDel, &kernel.NetnsDel{Name: NetnsName(r.name, n.Name)})
 			}
 			continue
@@ -326,7 +328,7 @@ func (r *reconciler) links() {
 	}
 	for _, name := range sortedKeys(r.st.Links) {
 		lab, kind, _, ok := kernel.ParseMarker(r.st.Links[name].Alias)
-		if ok && lab == r.name && kind != KindBridge && !want[name] {
+		if ok && lab == r.name && kind != KindBridge && !want[name] || r.stray[name] && !want[name] {
 			r.dropRoot(name)
 		}
 	}
@@ -417,7 +419,7 @@ func (r *reconciler) clashes() error {
 	var errs []error
 	for _, n := range sub.Nodes {
 		ns := NetnsName(r.name, n.Name)
-		if m, ok := r.st.Namespaces[ns]; ok && !r.nsOurs(n.Name) {
+		if m, ok := r.st.Namespaces[ns]; ok && !r.nsOurs(n.Name) && !r.st.Stale[ns] {
 			if l, _, _, ours := kernel.ParseMarker(m); !ours || l != r.name {
 				errs = append(errs, &ClashError{Pos: n.Pos, What: "node " + n.Name, By: describeNetns(ns, m)})
 			}
@@ -430,7 +432,9 @@ func (r *reconciler) clashes() error {
 			if !ok || l == nil {
 				continue
 			}
-			if lab, _, _, ours := kernel.ParseMarker(l.Alias); !ours || lab != r.name {
+			if lab, _, _, ours := kernel.ParseMarker(l.Alias); r.stray[k] {
+				r.dropRoot(k)
+			} else if !ours || lab != r.name {
 				errs = append(errs, &ClashError{Pos: w.pos, What: fmt.Sprintf("%s (kernel name %s, altname %s)", w.what, w.name, w.alt), By: describeLink(l)})
 			} else {
 				r.dropRoot(k)
@@ -600,4 +604,35 @@ func (p *Plan) Summary() string {
 		return "nothing to change"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// Hints is what nslab's own state says of a running lab besides the file
+// it runs: the faults in force, which a repair keeps, and the file of a
+// change that was killed part-way (nil if none).
+type Hints struct {
+	Faults      *Faults
+	Interrupted *topology.Lab
+}
+
+// strayLinks lists the root links that a killed nslab left before it
+// could mark them (see Down): no alias, the lab's link group, and a
+// kernel name that the old file, the new one or the interrupted one
+// gives.
+func (r *reconciler) strayLinks(interrupted *topology.Lab) map[string]bool {
+	out := map[string]bool{}
+	names := map[string]bool{}
+	for _, t := range []*topology.Lab{r.old, r.lab, interrupted} {
+		if t == nil {
+			continue
+		}
+		for _, w := range rootNames(t) {
+			names[w.name] = true
+		}
+	}
+	for name, l := range r.st.Links {
+		if l.Alias == "" && l.Group == Group(r.name) && names[name] {
+			out[name] = true
+		}
+	}
+	return out
 }
