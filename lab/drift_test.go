@@ -258,3 +258,39 @@ func sysctl(t *testing.T, ns, path string) string {
 	out := labtest.IP(t, "netns", "exec", ns, "cat", "/proc/sys/"+path)
 	return strings.TrimSpace(out)
 }
+
+// TestStatusShowsDrift: status lists, by node and bridge, what up
+// --repair would put back, and nothing once it has.
+func TestStatusShowsDrift(t *testing.T) {
+	tl := driftLab(t)
+	br := plan.BridgeName(tl.Name, "br0")
+	labtest.IP(t, "-n", plan.NetnsName(tl.Name, "h"), "link", "set", "eth0", "mtu", "1300")
+	labtest.IP(t, "link", "set", br, "down")
+	s, err := lab.GetStatus(tl.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drift := map[string]string{}
+	for _, n := range s.Nodes {
+		drift[n.Name] = strings.Join(n.Drift, "\n")
+	}
+	drift["br0"] = strings.Join(s.Bridges[0].Drift, "\n")
+	if !strings.Contains(drift["h"], "link set eth0 mtu 1400") || drift["r"] != "" || drift["n"] != "" {
+		t.Errorf("nodes' drift: %q", drift)
+	}
+	if !strings.Contains(drift["br0"], "link set "+br+" up") {
+		t.Errorf("br0's drift: %q", drift["br0"])
+	}
+	upOpt(t, tl, lab.Options{Repair: true})
+	if s, err = lab.GetStatus(tl.Name); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range s.Nodes {
+		if len(n.Drift) > 0 {
+			t.Errorf("%s after the repair: drift %q", n.Name, n.Drift)
+		}
+	}
+	if len(s.Bridges[0].Drift)+len(s.Drift) > 0 {
+		t.Errorf("after the repair: drift %q, %q", s.Bridges[0].Drift, s.Drift)
+	}
+}

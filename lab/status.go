@@ -1,7 +1,9 @@
 package lab
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"net/netip"
 	"os"
 	"slices"
@@ -67,6 +69,11 @@ type Status struct {
 	Nodes   []NodeStatus   `json:"nodes"`
 	Bridges []BridgeStatus `json:"bridges"`
 	Host    []IfaceStatus  `json:"host,omitempty"`
+	// Drift is what up --repair would change in the root namespace
+	// outside the bridges (the lab's nftables table, host interfaces,
+	// host settings), as ip and nft commands; Nodes and Bridges have
+	// their own.
+	Drift []string `json:"drift,omitempty"`
 }
 
 // NodeStatus is one node.
@@ -74,6 +81,9 @@ type NodeStatus struct {
 	Name       string        `json:"name"`
 	Netns      string        `json:"netns"`
 	Interfaces []IfaceStatus `json:"interfaces"`
+	// Drift is what up --repair would change in the node: what was
+	// changed by hand since nslab made it, as ip commands.
+	Drift []string `json:"drift,omitempty"`
 }
 
 // BridgeStatus is one bridge of the lab.
@@ -88,6 +98,8 @@ type BridgeStatus struct {
 	// Subnets are the segment's subnets that addresses are chosen from.
 	Subnets []string `json:"subnets,omitempty"`
 	Ports   []string `json:"ports"`
+	// Drift is what up --repair would change in the bridge.
+	Drift []string `json:"drift,omitempty"`
 }
 
 // IfaceStatus is one interface.
@@ -129,7 +141,55 @@ func GetStatus(name string) (*Status, error) {
 		is.Name, is.Kernel = i.Name, plan.HostIfName(name, i.Name)
 		s.Host = append(s.Host, is)
 	}
-	return s, nil
+	return s, s.drift(c, t)
+}
+
+// drift fills in what up --repair would change, by node and bridge.
+func (s *Status) drift(c *kernel.Conn, t *topology.Lab) error {
+	src, err := os.ReadFile(topologyFile(t.Name))
+	if err != nil {
+		return err
+	}
+	p, _, _, err := planFor(c, t, src, &Options{Repair: true})
+	if errors.Is(err, errUnfinished) {
+		s.Drift = []string{"# the lab's last build did not finish: nslab up builds it anew"}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	nodes := map[string]*NodeStatus{}
+	for i := range s.Nodes {
+		nodes[s.Nodes[i].Netns] = &s.Nodes[i]
+	}
+	for _, st := range p.Stages {
+		for _, op := range st.Ops {
+			lines := strings.Split(op.String(), "\n")
+			if n := nodes[op.Namespace()]; n != nil {
+				n.Drift = append(n.Drift, lines...)
+				continue
+			}
+			if b := s.bridgeOf(op); b != nil {
+				b.Drift = append(b.Drift, lines...)
+				continue
+			}
+			s.Drift = append(s.Drift, lines...)
+		}
+	}
+	return nil
+}
+
+// bridgeOf is the bridge a root operation works on, if any.
+func (s *Status) bridgeOf(op kernel.Op) *BridgeStatus {
+	if op.Namespace() != "" {
+		return nil
+	}
+	for i, b := range s.Bridges {
+		if slices.Contains(strings.Fields(op.String()), b.Kernel) {
+			return &s.Bridges[i]
+		}
+	}
+	return nil
 }
 
 func nodeStatus(c *kernel.Conn, t *topology.Lab, n *topology.Node) NodeStatus {

@@ -98,31 +98,51 @@ func writeStatus(w io.Writer, all []*lab.Status) error {
 	}
 	auto := false
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "LAB\tNODE\tINTERFACE\tSTATE\tADDRESSES\tPEER")
+	drifts := 0
+	fmt.Fprintln(tw, "LAB\tNODE\tINTERFACE\tSTATE\tADDRESSES\tPEER\tDRIFT")
 	for _, s := range all {
 		for _, n := range s.Nodes {
 			if len(n.Interfaces) == 0 {
-				fmt.Fprintf(tw, "%s\t%s\t-\t\t\t\n", s.Name, n.Name)
+				fmt.Fprintf(tw, "%s\t%s\t-\t\t\t\t%s\n", s.Name, n.Name, drift(n.Drift, &drifts))
 			}
-			for _, i := range n.Interfaces {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, n.Name, i.Name, i.State, marked(i.Addresses, i.Assigned, &auto), peer(i))
+			for k, i := range n.Interfaces {
+				d := "-"
+				if k == 0 {
+					d = drift(n.Drift, &drifts)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, n.Name, i.Name, i.State, marked(i.Addresses, i.Assigned, &auto), peer(i), d)
 			}
 		}
 		for _, i := range s.Host {
-			fmt.Fprintf(tw, "%s\thost\t%s (%s)\t%s\t%s\t%s\n", s.Name, i.Name, i.Kernel, i.State, marked(i.Addresses, i.Assigned, &auto), peer(i))
+			fmt.Fprintf(tw, "%s\thost\t%s (%s)\t%s\t%s\t%s\t-\n", s.Name, i.Name, i.Kernel, i.State, marked(i.Addresses, i.Assigned, &auto), peer(i))
 		}
 		for _, b := range s.Bridges {
-			fmt.Fprintf(tw, "%s\thost\tbridge %s (%s)\t%s\t%s\t%d ports\n", s.Name, b.Name, b.Kernel, b.State, marked(b.Addresses, b.Assigned, &auto), len(b.Ports))
+			fmt.Fprintf(tw, "%s\thost\tbridge %s (%s)\t%s\t%s\t%d ports\t%s\n", s.Name, b.Name, b.Kernel, b.State, marked(b.Addresses, b.Assigned, &auto), len(b.Ports), drift(b.Drift, &drifts))
+		}
+		if len(s.Drift) > 0 {
+			fmt.Fprintf(tw, "%s\thost\t(the lab's nftables table, host settings)\t\t\t\t%s\n", s.Name, drift(s.Drift, &drifts))
 		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if drifts > 0 {
+		fmt.Fprintln(w, "drift: changed by hand since nslab made it; nslab up --repair FILE puts it back (status -o json lists the commands)")
 	}
 	if auto {
 		_, err := fmt.Fprintln(w, "* chosen by nslab from the segment's subnet")
 		return err
 	}
 	return nil
+}
+
+// drift is the DRIFT column: how many commands would put it back.
+func drift(cmds []string, n *int) string {
+	if len(cmds) == 0 {
+		return "-"
+	}
+	*n += len(cmds)
+	return fmt.Sprintf("drift (%d)", len(cmds))
 }
 
 // marked lists addresses, those that nslab chose with a star.
