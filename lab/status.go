@@ -3,7 +3,6 @@ package lab
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"net/netip"
 	"os"
 	"slices"
