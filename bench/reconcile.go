@@ -330,7 +330,9 @@ func (b *bench) reconcile(ctx context.Context, name, path string, n int) {
 	back := &reconcileStep{Name: "change it back (the file the lab was built from)"}
 	add := &reconcileStep{Name: fmt.Sprintf("add one node: %s on %s (%s)", f.added, f.link, strings.Join(f.addedAddrs, ", "))}
 	remove := &reconcileStep{Name: fmt.Sprintf("remove %s again (the file the lab was built from)", f.added)}
-	rr.Steps = []*reconcileStep{change, back, add, remove}
+	repair := &reconcileStep{Name: "up --repair: every node inspected, nothing to put back"}
+	fix := &reconcileStep{Name: fmt.Sprintf("up --repair after ip -n %s addr flush dev %s", ns(f.node), f.iface)}
+	rr.Steps = []*reconcileStep{change, back, add, remove, repair, fix}
 
 	mtu0, err := b.linkMTU(ctx, ns(f.node), f.iface)
 	if err != nil {
@@ -341,6 +343,8 @@ func (b *bench) reconcile(ctx context.Context, name, path string, n int) {
 	back.OK = fmt.Sprintf("mtu %d again; %s kept its namespace", mtu0, f.keep)
 	add.OK = fmt.Sprintf("namespace %s there; %s kept its namespace", ns(f.added), f.keep)
 	remove.OK = fmt.Sprintf("namespace %s gone; %s kept its namespace", ns(f.added), f.keep)
+	repair.OK = fmt.Sprintf("%s kept its namespace", f.keep)
+	fix.OK = fmt.Sprintf("%s's addresses back; %s kept its namespace", ns(f.node), f.keep)
 
 	ip := []string{"ip", "-n", ns(f.node), "link", "show", f.iface}
 	b.recordLine(b.shellLine([]string{b.nslab, "up", "-q", f.mtuPath}) +
@@ -352,6 +356,9 @@ func (b *bench) reconcile(ctx context.Context, name, path string, n int) {
 		fmt.Sprintf("     # reconcile, %s alternating with the next: the lab's file plus node %s (written by the bench)", times(reconcileRuns), f.added))
 	b.recordLine(b.shellLine([]string{b.nslab, "up", "-q", path}) + fmt.Sprintf("     # reconcile: %s removed again", f.added))
 	b.recordLine(fmt.Sprintf("test -e /run/netns/%s     # there after adding, gone after removing", ns(f.added)))
+	b.recordLine(b.shellLine([]string{b.nslab, "up", "-q", "--repair", path}) + fmt.Sprintf("     # %s: nothing to put back", times(reconcileRuns)))
+	b.recordLine(b.shellLine([]string{"ip", "-n", ns(f.node), "addr", "flush", "dev", f.iface}) + "; " +
+		b.shellLine([]string{b.nslab, "up", "-q", "--repair", path}) + fmt.Sprintf("     # %s: the addresses put back", times(reconcileRuns)))
 
 	wantMTU := func(want int) func() string {
 		return func() string {
@@ -385,17 +392,43 @@ func (b *bench) reconcile(ctx context.Context, name, path string, n int) {
 			there, check = f.addPath, [2]func() string{nsThere(true), nsThere(false)}
 		}
 		for run := 0; run < reconcileRuns; run++ {
-			if !b.reconcileUp(ctx, name, pair[0], there, keep, check[0]) ||
-				!b.reconcileUp(ctx, name, pair[1], gone, keep, check[1]) {
+			if !b.reconcileUp(ctx, name, pair[0], keep, check[0], there) ||
+				!b.reconcileUp(ctx, name, pair[1], keep, check[1], gone) {
 				return
 			}
 		}
 	}
+	none := func() string { return "" }
+	addrsBack := func() string {
+		r, err := b.run(ctx, runOpts{timeout: 30 * time.Second, norecord: true}, "ip", "-n", ns(f.node), "addr", "show", f.iface)
+		if err != nil {
+			return err.Error()
+		}
+		if !strings.Contains(r.Out, "scope global") {
+			return fmt.Sprintf("%s %s has no global address", ns(f.node), f.iface)
+		}
+		return ""
+	}
+	for run := 0; run < reconcileRuns; run++ {
+		if !b.reconcileUp(ctx, name, repair, keep, none, "--repair", path) {
+			return
+		}
+	}
+	for run := 0; run < reconcileRuns; run++ {
+		if _, err := b.run(ctx, runOpts{timeout: 30 * time.Second, norecord: true}, "ip", "-n", ns(f.node), "addr", "flush", "dev", f.iface); err != nil {
+			fix.Err = err.Error()
+			return
+		}
+		if !b.reconcileUp(ctx, name, fix, keep, addrsBack, "--repair", path) {
+			return
+		}
+	}
 }
 
-// reconcileUp times one `nslab up -q file` on the running lab and checks
-// what it changed; false when up failed or the bench was interrupted.
-func (b *bench) reconcileUp(ctx context.Context, name string, s *reconcileStep, file, keep string, check func() string) bool {
+// reconcileUp times one `nslab up -q ARGS...` on the running lab and
+// checks what it changed; false when up failed or the bench was
+// interrupted.
+func (b *bench) reconcileUp(ctx context.Context, name string, s *reconcileStep, keep string, check func() string, args ...string) bool {
 	pause := 500 * time.Millisecond
 	if b.cfg.quick {
 		pause = 100 * time.Millisecond
@@ -406,7 +439,7 @@ func (b *bench) reconcileUp(ctx context.Context, name string, s *reconcileStep, 
 	case <-time.After(pause):
 	}
 	ino0, err0 := inode(keep)
-	r, err := b.run(ctx, runOpts{timeout: 2 * time.Minute, stop: stopInterrupt, grace: time.Minute, norecord: true}, b.nslab, "up", "-q", file)
+	r, err := b.run(ctx, runOpts{timeout: 2 * time.Minute, stop: stopInterrupt, grace: time.Minute, norecord: true}, append([]string{b.nslab, "up", "-q"}, args...)...)
 	if err != nil {
 		s.Err = err.Error()
 		progress("%s: reconcile: %s: %v", name, s.Name, err)
