@@ -76,6 +76,9 @@ func (o *RouteDel) Apply(c *Conn) error {
 	if err != nil {
 		return err
 	}
+	// Any scope, as ip route del does: a route without a gateway has
+	// scope link, and the kernel matches the scope a request gives.
+	r.Scope = netlink.SCOPE_NOWHERE
 	err = h.RouteDel(r)
 	if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) {
 		return nil

@@ -15,6 +15,8 @@ const RouteProto = 78
 // with the file: its links, their addresses, nslab's routes and the
 // values of the sysctls nslab sets.
 type NodeState struct {
+	// Mark is the alias of its loopback: nslab's mark (see Marker).
+	Mark string
 	// Links are the namespace's links by name.
 	Links map[string]*LinkState
 	// Addrs are the addresses of each link by name, link-local included.

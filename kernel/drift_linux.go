@@ -12,8 +12,9 @@ import (
 )
 
 // ObserveNodes reads the namespaces named in full, a few at a time, for a
-// repair: links, addresses, the routes of protocol RouteProto and the
-// sysctls that keys names for each. A namespace that is gone has no
+// repair: mark, links, addresses, the routes of protocol RouteProto and
+// the sysctls that keys names for each (of a namespace that bears the
+// mark want gives it; nil reads them in all). A namespace that is gone has no
 // entry. Each namespace is read through one netlink handle, closed after.
 func ObserveNodes(c *Conn, names []string, keys func(ns string) []string) (map[string]*NodeState, error) {
 	out := make([]*NodeState, len(names))
@@ -40,8 +41,9 @@ func ObserveNodes(c *Conn, names []string, keys func(ns string) []string) (map[s
 }
 
 func observeNode(c *Conn, ns string, keys []string) (*NodeState, error) {
-	if _, err := os.Stat(NetnsPath(ns)); err != nil {
-		return nil, nil
+	var fs unix.Statfs_t
+	if unix.Statfs(NetnsPath(ns), &fs) != nil || fs.Type != unix.NSFS_MAGIC {
+		return nil, nil // gone, or a stale entry (see StaleNetns)
 	}
 	h, err := c.Handle(ns)
 	if err != nil {
@@ -57,6 +59,9 @@ func observeNode(c *Conn, ns string, keys []string) (*NodeState, error) {
 		a := l.Attrs()
 		byIndex[a.Index] = a.Name
 		s.Links[a.Name] = &LinkState{Up: a.Flags&unix.IFF_UP != 0, MTU: a.MTU, MAC: a.HardwareAddr}
+		if a.Index == loIndex {
+			s.Mark = a.Alias
+		}
 	}
 	addrs, err := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(nil, netlink.FAMILY_ALL) })
 	if err != nil {

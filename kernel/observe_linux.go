@@ -115,7 +115,7 @@ func Observe(c *Conn, inspect func(name string) bool) (*State, error) {
 	marks := readMarks(todo)
 	for i, n := range todo {
 		st.Namespaces[n] = marks[i]
-		if marks[i] == "" && staleNetns(n) {
+		if marks[i] == "" && StaleNetns(n) {
 			st.Stale[n] = true
 		}
 	}
@@ -237,9 +237,9 @@ func readMarks(names []string) []string {
 	return marks
 }
 
-// staleNetns reports whether a /run/netns entry is an empty regular file
+// StaleNetns reports whether a /run/netns entry is an empty regular file
 // that is no mount point: no namespace, and nothing of anyone else's.
-func staleNetns(name string) bool {
+func StaleNetns(name string) bool {
 	path := NetnsPath(name)
 	fi, err := os.Lstat(path)
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() != 0 {

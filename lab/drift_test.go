@@ -294,3 +294,20 @@ func TestStatusShowsDrift(t *testing.T) {
 		t.Errorf("after the repair: drift %q, %q", s.Bridges[0].Drift, s.Drift)
 	}
 }
+
+// TestRepairRemovesScopeLinkRoute: a route of nslab's protocol that the
+// file lacks goes, whatever its scope: one made by ip route add dev (scope
+// link) stayed, as the kernel matches the scope a delete request gives.
+func TestRepairRemovesScopeLinkRoute(t *testing.T) {
+	tl := up(t, seed(t))
+	ns2 := plan.NetnsName(tl.Name, "ns2")
+	const other = "192.0.2.0/24" // a route inside the node only
+	labtest.IP(t, "-n", ns2, "route", "add", other, "dev", "eth0", "proto", "78")
+	upOpt(t, tl, lab.Options{Repair: true})
+	if got := labtest.IP(t, "-n", ns2, "route", "show", other); got != "" {
+		t.Errorf("a route of protocol 78 that the file lacks stayed: %q", got)
+	}
+	if p := repairPlan(t, tl); !p.Empty() {
+		t.Errorf("a repair still plans:\n%s", script(t, p))
+	}
+}

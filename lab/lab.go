@@ -201,7 +201,7 @@ func planFor(c *kernel.Conn, t *topology.Lab, source []byte, opt *Options) (p *p
 	}
 	prefix := plan.NetnsName(t.Name, "")
 	inspect := func(ns string) bool {
-		return strings.HasPrefix(ns, prefix) && (repair || old == nil || old.Node(strings.TrimPrefix(ns, prefix)) == nil)
+		return strings.HasPrefix(ns, prefix) && (old == nil || old.Node(strings.TrimPrefix(ns, prefix)) == nil)
 	}
 	st, err := kernel.Observe(c, inspect)
 	if err != nil {
@@ -219,9 +219,13 @@ func planFor(c *kernel.Conn, t *topology.Lab, source []byte, opt *Options) (p *p
 		return nil, t, old != nil, err
 	}
 	if old != nil {
+		start := time.Now()
 		if err := observeDrift(c, t.Name, old, t, st, repair, opt); err != nil {
 			return nil, t, true, err
 		}
+		opt.timing("drift", len(st.Nodes), time.Since(start))
+		start = time.Now()
+		defer func() { opt.timing("reconcile", p.Len(), time.Since(start)) }()
 		hints := plan.Hints{Faults: readFaults(t.Name)}
 		if changing {
 			hints.Interrupted, _ = Topology(t.Name)

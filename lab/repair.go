@@ -101,19 +101,41 @@ func observeDrift(c *kernel.Conn, name string, old, t *topology.Lab, st *kernel.
 	if !repair {
 		return nil
 	}
+	// The nodes that Observe listed but did not inspect: those of the
+	// saved file. Their marks are read here, through the same handle.
 	start := time.Now()
 	var spaces []string
 	keys := map[string][]string{}
-	for _, n := range t.Nodes {
+	for _, n := range old.Nodes {
 		ns := plan.NetnsName(name, n.Name)
-		if st.Namespaces[ns] == kernel.Marker(name, plan.KindNode, n.Name) && old.Node(n.Name) != nil {
+		if st.Namespaces[ns] == kernel.Unknown {
 			spaces = append(spaces, ns)
-			keys[ns] = plan.SysctlKeys(n)
+			if now := t.Node(n.Name); now != nil {
+				keys[ns] = plan.SysctlKeys(now)
+			}
 		}
 	}
-	st.Nodes, err = kernel.ObserveNodes(c, spaces, func(ns string) []string { return keys[ns] })
+	nodes, err := kernel.ObserveNodes(c, spaces, func(ns string) []string { return keys[ns] })
 	if err != nil {
 		return fmt.Errorf("lab %s: inspecting its nodes: %w", name, err)
+	}
+	st.Nodes = map[string]*kernel.NodeState{}
+	for _, ns := range spaces {
+		n := nodes[ns]
+		if n == nil {
+			if kernel.StaleNetns(ns) {
+				st.Namespaces[ns], st.Stale[ns] = "", true
+			} else if _, err := os.Lstat(kernel.NetnsPath(ns)); err != nil {
+				delete(st.Namespaces, ns) // gone since
+			} else {
+				st.Namespaces[ns] = kernel.NetnsMark(ns)
+			}
+			continue
+		}
+		st.Namespaces[ns] = n.Mark
+		if _, node, _ := plan.SplitNetnsName(ns); n.Mark == kernel.Marker(name, plan.KindNode, node) {
+			st.Nodes[ns] = n
+		}
 	}
 	opt.timing("inspect", len(spaces), time.Since(start))
 	return nil
@@ -123,9 +145,9 @@ func observeDrift(c *kernel.Conn, name string, old, t *topology.Lab, st *kernel.
 // plan works in and that was not inspected: a node the change touches is
 // checked to be the lab's before anything changes (a namespace someone
 // else made under a node's name is a clash). It reports whether a mark
-// was read, and the plan must be made again.
+// is not the node's, and the plan must be made again.
 func inspectTouched(name string, p *plan.Plan, st *kernel.State) bool {
-	read := false
+	foreign := false
 	prefix := plan.NetnsName(name, "")
 	for _, s := range p.Stages {
 		for _, op := range s.Ops {
@@ -136,12 +158,13 @@ func inspectTouched(name string, p *plan.Plan, st *kernel.State) bool {
 			for _, ns := range spaces {
 				if strings.HasPrefix(ns, prefix) && st.Namespaces[ns] == kernel.Unknown {
 					st.Namespaces[ns] = kernel.NetnsMark(ns)
-					read = true
+					node := strings.TrimPrefix(ns, prefix)
+					foreign = foreign || st.Namespaces[ns] != kernel.Marker(name, plan.KindNode, node)
 				}
 			}
 		}
 	}
-	return read
+	return foreign
 }
 
 // RepairPlan is what up --repair would do to the machine as observed

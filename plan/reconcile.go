@@ -3,6 +3,7 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -620,6 +621,10 @@ type Hints struct {
 // gives.
 func (r *reconciler) strayLinks(interrupted *topology.Lab) map[string]bool {
 	out := map[string]bool{}
+	group := Group(r.name)
+	if !slices.ContainsFunc(slices.Collect(maps.Values(r.st.Links)), func(l *kernel.RootLink) bool { return l.Alias == "" && l.Group == group }) {
+		return out
+	}
 	names := map[string]bool{}
 	for _, t := range []*topology.Lab{r.old, r.lab, interrupted} {
 		if t == nil {
@@ -630,7 +635,7 @@ func (r *reconciler) strayLinks(interrupted *topology.Lab) map[string]bool {
 		}
 	}
 	for name, l := range r.st.Links {
-		if l.Alias == "" && l.Group == Group(r.name) && names[name] {
+		if l.Alias == "" && l.Group == group && names[name] {
 			out[name] = true
 		}
 	}
