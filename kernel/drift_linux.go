@@ -150,3 +150,12 @@ func readSysctl(root int, s Sysctl) (string, error) {
 	}
 	return string(data), nil
 }
+
+// ReadSysctls reads settings in the caller's namespace (the root
+// namespace, for the lab's links there); a key that cannot be read is
+// missing.
+func ReadSysctls(keys []string) map[string]string {
+	out := map[string]string{}
+	readSysctls(keys, out)
+	return out
+}

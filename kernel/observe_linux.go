@@ -68,6 +68,9 @@ type State struct {
 	// Firewall is the lab's nftables table as observed (see
 	// ObserveFirewall); nil when it was not.
 	Firewall *FirewallSeen
+	// HostSysctls are the values of the root namespace's settings that
+	// nslab sets for a lab's links (see ReadSysctls); nil when not read.
+	HostSysctls map[string]string
 }
 
 // HostAddr is an address of the root namespace and the link it is on.

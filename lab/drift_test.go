@@ -2,6 +2,7 @@ package lab_test
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -309,5 +310,29 @@ func TestRepairRemovesScopeLinkRoute(t *testing.T) {
 	}
 	if p := repairPlan(t, tl); !p.Empty() {
 		t.Errorf("a repair still plans:\n%s", script(t, p))
+	}
+}
+
+// TestRepairHostSettings: a host setting nslab makes for the lab's own
+// bridge (forwarding, for nat) that is changed by hand is put back by up.
+func TestRepairHostSettings(t *testing.T) {
+	tl, _ := gatewayLab(t, ", nat: true", "")
+	path := "/proc/sys/net/ipv4/conf/" + plan.BridgeName(tl.Name, "lan") + "/forwarding"
+	read := func() string {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	if read() != "1" {
+		t.Fatalf("%s is %s after up", path, read())
+	}
+	if err := os.WriteFile(path, []byte("0"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	upOpt(t, tl, lab.Options{})
+	if read() != "1" {
+		t.Errorf("%s is %s after up, want 1", path, read())
 	}
 }

@@ -98,6 +98,9 @@ func observeDrift(c *kernel.Conn, name string, old, t *topology.Lab, st *kernel.
 	if ok {
 		st.Firewall = fw
 	}
+	if keys := plan.HostSysctlKeys(t); len(keys) > 0 {
+		st.HostSysctls = kernel.ReadSysctls(keys)
+	}
 	if !repair {
 		return nil
 	}

@@ -223,3 +223,31 @@ func (r *reconciler) throughCut(n *topology.Node, rt topology.Route) bool {
 	}
 	return false
 }
+
+// HostSysctlKeys lists the root namespace's settings nslab sets for lab's
+// links (see hostSysctlOps).
+func HostSysctlKeys(lab *topology.Lab) []string {
+	var keys []string
+	for _, op := range hostSysctlOps(lab) {
+		for _, s := range op.(*kernel.SysctlSet).Settings {
+			keys = append(keys, s.Key)
+		}
+	}
+	return keys
+}
+
+// hostSysctlDrift reports whether a host setting nslab makes for the lab
+// reads otherwise; settings this kernel lacks are not compared.
+func (r *reconciler) hostSysctlDrift() bool {
+	if r.st.HostSysctls == nil {
+		return false
+	}
+	for _, op := range hostSysctlOps(r.lab) {
+		for _, s := range op.(*kernel.SysctlSet).Settings {
+			if v, ok := r.st.HostSysctls[s.Key]; ok && fields(v) != s.Value {
+				return true
+			}
+		}
+	}
+	return false
+}

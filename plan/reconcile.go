@@ -568,7 +568,7 @@ func (r *reconciler) plan() *Plan {
 	if n := len(p.Stages); n > 0 && p.Stages[n-1].Name == "routes" {
 		p.Stages[n-1].AfterLinksUp = true
 	}
-	if fwChanged {
+	if fwChanged || r.hostSysctlDrift() {
 		p.add("host settings", hostSysctlOps(r.lab))
 	}
 	return p
