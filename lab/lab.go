@@ -225,7 +225,11 @@ func planFor(c *kernel.Conn, t *topology.Lab, source []byte, opt *Options) (p *p
 		}
 		opt.timing("drift", len(st.Nodes), time.Since(start))
 		start = time.Now()
-		defer func() { opt.timing("reconcile", p.Len(), time.Since(start)) }()
+		defer func() {
+			if p != nil {
+				opt.timing("reconcile", p.Len(), time.Since(start))
+			}
+		}()
 		hints := plan.Hints{Faults: readFaults(t.Name)}
 		if changing {
 			hints.Interrupted, _ = Topology(t.Name)
