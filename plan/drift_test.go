@@ -1,0 +1,111 @@
+package plan
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/nslab/nslab/kernel"
+)
+
+// observedNode is the state of a node of seed as nslab makes it.
+func observedNode(addr string, routes ...kernel.Route) *kernel.NodeState {
+	return &kernel.NodeState{
+		Links:   map[string]*kernel.LinkState{"lo": {Up: true, MTU: 65536}, "eth0": {Up: true, MTU: 1500}},
+		Addrs:   map[string][]netip.Prefix{"eth0": {netip.MustParsePrefix(addr)}},
+		Routes:  routes,
+		Sysctls: map[string]string{"net.ipv4.ip_forward": "0", "net.ipv6.conf.all.forwarding": "0", "net.ipv6.conf.all.accept_dad": "0", "net.ipv6.conf.default.accept_dad": "0", "net.ipv6.conf.default.router_solicitations": "0"},
+	}
+}
+
+// TestReconcileDrift: what the kernel shows otherwise than the file is
+// put back; what is not nslab's stays; faults in force are kept.
+func TestReconcileDrift(t *testing.T) {
+	l := parse(t, seed)
+	nslabRoute := kernel.Route{To: netip.MustParsePrefix("10.9.0.0/16"), Via: netip.MustParseAddr("10.0.0.1"), Dev: "eth0"}
+	st := running(t, l)
+	st.Nodes = map[string]*kernel.NodeState{
+		"seed.ns1": observedNode("10.0.0.2/24"),
+		"seed.ns2": observedNode("10.0.0.3/24", nslabRoute),
+	}
+	if p, err := Reconcile(l, l, st); err != nil || !p.Empty() {
+		t.Fatalf("a lab as nslab made it: %v\n%s", err, script(t, p))
+	}
+
+	br := BridgeName("seed", "br-ns")
+	st.Links[br].Up = false
+	ns1, ns2 := st.Nodes["seed.ns1"], st.Nodes["seed.ns2"]
+	ns1.Addrs["eth0"] = []netip.Prefix{netip.MustParsePrefix("10.0.0.99/24")} // someone's
+	ns1.Links["eth0"].MTU = 1300
+	ns1.Sysctls["net.ipv6.conf.all.accept_dad"] = "1"
+	ns1.Routes = []kernel.Route{{To: netip.MustParsePrefix("10.8.0.0/16"), Via: netip.MustParseAddr("10.0.0.1"), Dev: "eth0"}}
+	ns2.Routes = nil
+	ns2.Links["eth0"].Up = false
+	p, err := Reconcile(l, l, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := script(t, p)
+	for _, want := range []string{
+		"ip link set " + br + " up",
+		"ip -n seed.ns1 addr add 10.0.0.2/24 dev eth0",
+		"ip -n seed.ns1 link set eth0 mtu 1500",
+		"sysctl -qw net.ipv6.conf.all.accept_dad=0",
+		"ip -n seed.ns1 route del 10.8.0.0/16 via 10.0.0.1 dev eth0 proto 78",
+		"ip -n seed.ns2 link set eth0 up",
+		"ip -n seed.ns2 route replace 10.9.0.0/16 via 10.0.0.1 proto 78",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("plan lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "10.0.0.99") {
+		t.Errorf("plan removes an address the file never had:\n%s", s)
+	}
+
+	// ns2's cable cut: its far end, the bridge port, stays down.
+	st = running(t, l)
+	st.Nodes = map[string]*kernel.NodeState{"seed.ns2": observedNode("10.0.0.3/24", nslabRoute)}
+	port := PortName("seed", "ns2", "eth0")
+	st.Links[port].Up = false
+	f := &Faults{}
+	f.SetCut("ns2", "eth0", false)
+	if p, err := Reconcile(l, l, st, Hints{Faults: f}); err != nil || !p.Empty() {
+		t.Errorf("a cut in force: %v\n%s", err, script(t, p))
+	}
+	if p, _ := Reconcile(l, l, st); !strings.Contains(script(t, p), "ip link set "+port+" up") {
+		t.Errorf("with no cut recorded, the port stays down:\n%s", script(t, p))
+	}
+}
+
+// TestReconcileDriftCutCable: a node-to-node cable cut at a:eth0 holds
+// b's end down; b's route through it, which the kernel removed, comes
+// back with the join, not with a repair.
+func TestReconcileDriftCutCable(t *testing.T) {
+	l := parse(t, `name: c
+nodes:
+  a:
+    interfaces:
+      eth0: {link: b:eth0, addresses: [10.1.0.1/30]}
+  b:
+    routes: [{to: 10.2.0.0/16, via: 10.1.0.1}]
+    interfaces:
+      eth0: {addresses: [10.1.0.2/30]}
+`)
+	st := running(t, l)
+	a, b := observedNode("10.1.0.1/30"), observedNode("10.1.0.2/30")
+	b.Links["eth0"].Up = false
+	st.Nodes = map[string]*kernel.NodeState{"c.a": a, "c.b": b}
+	f := &Faults{}
+	f.SetCut("a", "eth0", false)
+	if p, err := Reconcile(l, l, st, Hints{Faults: f}); err != nil || !p.Empty() {
+		t.Errorf("a cut in force: %v\n%s", err, script(t, p))
+	}
+	f.SetCut("a", "eth0", true)
+	p, _ := Reconcile(l, l, st, Hints{Faults: f})
+	for _, want := range []string{"ip -n c.b link set eth0 up", "ip -n c.b route replace 10.2.0.0/16 via 10.1.0.1 proto 78"} {
+		if !strings.Contains(script(t, p), want) {
+			t.Errorf("no cut: plan lacks %q:\n%s", want, script(t, p))
+		}
+	}
+}
