@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -25,6 +26,9 @@ func ruleComment(e []expr.Any) []byte {
 		if l, ok := x.(*expr.Lookup); ok {
 			c := *l
 			c.SetID = 0 // given per connection, not part of the rule
+			if strings.HasPrefix(c.SetName, "__set") {
+				c.SetName = "" // an anonymous set: named per connection too
+			}
 			x = &c
 		}
 		b, err := expr.Marshal(unix.NFPROTO_INET, x)
@@ -47,6 +51,12 @@ func (r *fwRecord) AddChain(c *nftables.Chain) *nftables.Chain {
 	return c
 }
 func (r *fwRecord) AddSet(s *nftables.Set, elems []nftables.SetElement) error {
+	if s.Anonymous {
+		s.Name = "__set" // as a connection names it, in part (see ruleComment)
+	}
+	if s.Name != "links" {
+		return nil
+	}
 	for _, e := range elems {
 		r.seen.Links = append(r.seen.Links, string(bytes.TrimRight(e.Key, "\x00")))
 	}
