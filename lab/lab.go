@@ -65,10 +65,13 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 	p, t, running, err := planFor(c, t, source, opt)
 	if errors.Is(err, errUnfinished) {
 		unlockHost()
-		if err := replaceUnfinished(c, t.Name, opt); err != nil {
-			return err
+		// A down killed part-way was to end the lab's processes anyway.
+		if !removing(t.Name) {
+			if err := replaceUnfinished(c, t.Name, opt); err != nil {
+				return err
+			}
 		}
-		opt.logf("lab %s: its last build or change did not finish; building it anew", t.Name)
+		opt.logf("lab %s: its last build, change or removal did not finish; building it anew", t.Name)
 		if err := down(c, t.Name, opt); err != nil {
 			return err
 		}
@@ -168,6 +171,15 @@ var errUnfinished = errors.New("lab unfinished")
 // buildingFile exists while a lab is being built or changed.
 func buildingFile(name string) string { return filepath.Join(labDir(name), "building") }
 
+// removingFile exists while a lab is being removed.
+func removingFile(name string) string { return filepath.Join(labDir(name), "removing") }
+
+// removing reports whether a down of the lab began and did not finish.
+func removing(name string) bool {
+	_, err := os.Stat(removingFile(name))
+	return err == nil
+}
+
 // planFor plans building t: from scratch, or, when the lab is running,
 // the change from the topology it was built from (plan.Reconcile), which
 // running says. A running lab's nodes that the saved topology names are
@@ -266,6 +278,9 @@ func savedTopology(name string) (t *topology.Lab, changing bool, err error) {
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, false, nil
 	}
+	if removing(name) {
+		return nil, false, errUnfinished
+	}
 	path := topologyFile(name)
 	if mark, serr := os.ReadFile(buildingFile(name)); serr == nil {
 		if string(mark) != changeMark {
@@ -328,6 +343,15 @@ func Exists(name string) bool {
 }
 
 func down(c *kernel.Conn, name string, opt *Options) error {
+	// The marker goes first: a down killed part-way leaves a lab that is
+	// neither running nor gone (unmounted /run/netns entries, nodes
+	// without their cables), which the next up must not take for the
+	// running lab of the saved topology.
+	if _, err := os.Stat(labDir(name)); err == nil {
+		if err := os.WriteFile(removingFile(name), nil, 0o600); err != nil {
+			return fmt.Errorf("saving lab state: %w", err)
+		}
+	}
 	start := time.Now()
 	st, err := observe(c, name)
 	if err != nil {

@@ -561,3 +561,139 @@ func TestMountTableRestored(t *testing.T) {
 	}
 	sb.must("ip", "netns", "delete", "foreign")
 }
+
+// TestKillDown kills nslab down (SIGKILL) at many points: half at
+// random moments, half once some of the lab's /run/netns entries are
+// gone, in the stage where down unmounts and removes them. Then up must
+// build the lab as the file says (check passes), and down must leave
+// nothing. NSLAB_KILL_SEED repeats a run's draw.
+func TestKillDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills nslab down 12 times on a 150-node lab: not in -short")
+	}
+	labtest.RequireRoot(t)
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("NSLAB_KILL_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseInt(s, 10, 64); err != nil {
+			t.Fatalf("NSLAB_KILL_SEED: %v", err)
+		}
+	}
+	t.Logf("seed %d (NSLAB_KILL_SEED=%d repeats it)", seed, seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+
+	const nodes = 150
+	name := labtest.Name("kd")
+	r := nslab(t, "", "gen", "star", "--nodes", fmt.Sprint(nodes), "--name", name)
+	if r.code != 0 {
+		t.Fatalf("gen: %s", r.stderr)
+	}
+	file := filepath.Join(t.TempDir(), name+".yaml")
+	if err := os.WriteFile(file, []byte(r.stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if r := nslab(t, "", "down", "-q", name); r.code != 0 {
+			t.Errorf("down: %s", r.stderr)
+		}
+		labtest.CheckLeaks(t, name)
+	})
+	must := func(args ...string) {
+		t.Helper()
+		if r := nslab(t, "", args...); r.code != 0 {
+			t.Fatalf("nslab %s: %s", strings.Join(args, " "), r.stderr)
+		}
+	}
+	must("up", "-q", file)
+	start := time.Now()
+	must("down", "-q", name)
+	tear := time.Since(start)
+	// entries counts the lab's entries in /run/netns.
+	entries := func() int {
+		es, _ := os.ReadDir(kernel.NetnsDir)
+		n := 0
+		for _, e := range es {
+			if strings.HasPrefix(e.Name(), name+".") {
+				n++
+			}
+		}
+		return n
+	}
+
+	const kills = 12
+	killed, stale := 0, 0
+	must("up", "-q", file)
+	for i := range kills {
+		var hit bool
+		var when string
+		if i%2 == 0 {
+			at := time.Duration(rng.Int64N(int64(tear)))
+			hit, _ = killAt(t, at, "down", "-q", name)
+			when = fmt.Sprintf("at %v of %v", at.Round(time.Millisecond), tear.Round(time.Millisecond))
+		} else {
+			gone := 1 + rng.IntN(nodes-10)
+			hit = killWhen(t, func() bool { return entries() <= nodes-gone }, "down", "-q", name)
+			when = fmt.Sprintf("once %d entries were gone", gone)
+		}
+		left := "the finished down"
+		if hit {
+			killed++
+			left = partial(t, name)
+			if strings.Contains(left, "stale") {
+				stale++
+			}
+		}
+		start := time.Now()
+		if r := nslab(t, "", "up", "-q", file); r.code != 0 {
+			t.Fatalf("kill %d %s (%s): up: %s", i, when, left, r.stderr)
+		}
+		converged(t, name, file)
+		must("down", "-q", name)
+		if rest := labtest.Leftovers(name); len(rest) > 0 {
+			t.Fatalf("kill %d %s: up then down left %s", i, when, strings.Join(rest, "; "))
+		}
+		t.Logf("kill %2d %-32s: %-28s left %s; then up, check, down in %v", i, when,
+			map[bool]string{true: "killed", false: "had finished before the kill"}[hit], left, time.Since(start).Round(time.Millisecond))
+		must("up", "-q", file)
+	}
+	t.Logf("%d kills of down, %d before it finished, %d of them leaving stale /run/netns entries", kills, killed, stale)
+	if killed < kills/2 || stale == 0 {
+		t.Errorf("only %d of %d kills hit a running nslab down, %d with stale entries", killed, kills, stale)
+	}
+}
+
+// killWhen starts nslab and kills it with SIGKILL as soon as cond holds;
+// it reports whether the kill ended it. A run that finished first must
+// have succeeded.
+func killWhen(t *testing.T, cond func() bool, args ...string) bool {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+poll:
+	for {
+		select {
+		case <-done:
+			break poll
+		default:
+		}
+		if cond() {
+			cmd.Process.Kill() // by PID: not reaped before Wait returns
+			<-done
+			break
+		}
+	}
+	st := cmd.ProcessState
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+		return true
+	}
+	if !st.Success() {
+		t.Fatalf("nslab %s failed on its own: %v\n%s", strings.Join(args, " "), st, errb.String())
+	}
+	return false
+}
