@@ -178,7 +178,7 @@ func downLab(ctx context.Context, c *kernel.Conn, r *Removed, hadDir bool, stray
 		return err
 	}
 	name := r.Lab
-	lk, err := lock(name, &opt)
+	lk, err := lock(ctx, name, &opt)
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ func topologyFile(name string) string { return filepath.Join(labDir(name), "topo
 // names clash with objects that nslab did not make, or when the lab is up
 // already; when building fails part-way, it removes what it made.
 func Up(ctx context.Context, t *topology.Lab, source []byte, opt Options) error {
-	lk, err := lock(t.Name, &opt)
+	lk, err := lock(ctx, t.Name, &opt)
 	if err != nil {
 		return err
 	}
@@ -83,6 +83,9 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 	opt.timing("plan", p.Len(), time.Since(start))
 	if running && p.Empty() {
 		opt.logf("lab %s is running and matches the file: nothing to change", t.Name)
+		if err := privateLab(t.Name); err != nil {
+			return err
+		}
 		if err := saveTopology(t.Name, source); err != nil {
 			return err
 		}
@@ -110,8 +113,8 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 	// The marker goes first: killed between the two, a lab keeps its old
 	// file and the marker, and the next up builds it anew; or, for a
 	// change, finishes it from the file kept as it was before (prevFile).
-	if err := os.MkdirAll(labDir(t.Name), 0o755); err != nil {
-		return fmt.Errorf("saving lab state: %w", err)
+	if err := privateLab(t.Name); err != nil {
+		return err
 	}
 	marker := []byte(nil)
 	if running {
@@ -120,7 +123,7 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 		}
 		marker = []byte(changeMark)
 	}
-	if err := os.WriteFile(buildingFile(t.Name), marker, 0o644); err != nil {
+	if err := os.WriteFile(buildingFile(t.Name), marker, 0o600); err != nil {
 		return fmt.Errorf("saving lab state: %w", err)
 	}
 	if err := saveTopology(t.Name, source); err != nil {
@@ -313,7 +316,7 @@ func Plan(c *kernel.Conn, t *topology.Lab, source []byte) (p *plan.Plan, running
 // Down removes every object marked as the lab's and ends the processes
 // running in its nodes. A lab that does not exist is no error.
 func Down(ctx context.Context, name string, opt Options) error {
-	lk, err := lock(name, &opt)
+	lk, err := lock(ctx, name, &opt)
 	if err != nil {
 		return err
 	}
@@ -416,11 +419,11 @@ func labNamespaces(name string, st *kernel.State) []string {
 }
 
 func saveTopology(name string, source []byte) error {
-	if err := os.MkdirAll(labDir(name), 0o755); err != nil {
+	if err := os.MkdirAll(labDir(name), 0o700); err != nil {
 		return fmt.Errorf("saving lab state: %w", err)
 	}
 	tmp := topologyFile(name) + ".new"
-	if err := os.WriteFile(tmp, source, 0o644); err != nil {
+	if err := os.WriteFile(tmp, source, 0o600); err != nil {
 		return fmt.Errorf("saving lab state: %w", err)
 	}
 	if err := os.Rename(tmp, topologyFile(name)); err != nil {
@@ -429,16 +432,49 @@ func saveTopology(name string, source []byte) error {
 	return nil
 }
 
-// lock takes the lab's lock, waiting (and saying so) while another nslab
-// holds it. The lock files live outside the lab directories, in
-// StateDir/.locks; down removes the lab's lock file while it holds it, so
-// a waiter that wakes up on a removed file tries again with a fresh one.
-func lock(name string, opt *Options) (*labLock, error) {
+// privateLab makes the lab's state directory, or takes access to it and
+// its files from other users where an older nslab left them open (0755,
+// 0644). The hosts file stays readable: nslab exec binds it over
+// /etc/hosts in the nodes, where programs of any user read it.
+func privateLab(name string) error {
+	dir := labDir(name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("saving lab state: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("saving lab state: %w", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil || !fi.Mode().IsRegular() || e.Name() == filepath.Base(HostsFile(name)) || fi.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		if err := os.Chmod(filepath.Join(dir, e.Name()), 0o600); err != nil {
+			return fmt.Errorf("saving lab state: %w", err)
+		}
+	}
+	return nil
+}
+
+// lock takes the lab's lock, waiting (and saying for whom) while another
+// process holds it, until ctx is done. The lock files live outside the lab
+// directories, in StateDir/.locks; down removes the lab's lock file while
+// it holds it, so a waiter that wakes up on a removed file tries again
+// with a fresh one. StateDir and the locks are root's alone (0700): a user
+// who could open a lock file could take the lock and stall every up and
+// down of the lab.
+func lock(ctx context.Context, name string, opt *Options) (*labLock, error) {
+	if err := netnsdir.Private(StateDir); err != nil {
+		return nil, fmt.Errorf("lab %s: %w", name, err)
+	}
 	path := filepath.Join(StateDir, ".locks", name)
-	f, err := netnsdir.LockFile(path, unix.LOCK_EX|unix.LOCK_NB)
-	if errors.Is(err, unix.EWOULDBLOCK) {
-		opt.logf("lab %s is busy (another nslab works on it); waiting", name)
-		f, err = netnsdir.LockFile(path, unix.LOCK_EX)
+	f, err := netnsdir.Lock(ctx, path, unix.LOCK_EX, func(holder string) {
+		opt.logf("lab %s is busy: %s holds its lock; waiting (Ctrl-C stops)", name, holder)
+	})
+	var we *netnsdir.WaitError
+	if errors.As(err, &we) {
+		return nil, fmt.Errorf("lab %s: stopped while waiting for its lock, held by %s: nothing was changed", name, we.Holder)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("lab %s: %w", name, err)
@@ -506,7 +542,7 @@ func Heal(ctx context.Context, name string, opt Options) (healed bool, err error
 // record changes the record of faults in force, which is rewritten
 // before the change: killed part-way, a repair completes it.
 func change(ctx context.Context, name string, opt Options, planFn func(*topology.Lab) (*plan.Plan, error), record func(*plan.Faults)) error {
-	lk, err := lock(name, &opt)
+	lk, err := lock(ctx, name, &opt)
 	if err != nil {
 		return err
 	}

@@ -111,7 +111,7 @@ func savedAssignments(name string) topology.Assignments {
 // saveAssignments writes them, atomically.
 func saveAssignments(t *topology.Lab) error {
 	tmp := assignedFile(t.Name) + ".new"
-	if err := os.WriteFile(tmp, []byte(t.Assignments().String()+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(tmp, []byte(t.Assignments().String()+"\n"), 0o600); err != nil {
 		return fmt.Errorf("saving lab state: %w", err)
 	}
 	if err := os.Rename(tmp, assignedFile(t.Name)); err != nil {

@@ -111,7 +111,7 @@ func shellArgs(n lab.Node) (argv, env []string, err error) {
 		"[ -r ~/.bashrc ] && . ~/.bashrc",
 		"PS1='" + prompt + "'\"$PS1\"",
 	}, "\n") + "\n"
-	if err := os.WriteFile(rc, []byte(body), 0o644); err != nil {
+	if err := os.WriteFile(rc, []byte(body), 0o600); err != nil {
 		return nil, nil, fmt.Errorf("writing the shell's rc file: %w", err)
 	}
 	return []string{sh, "--rcfile", rc, "-i"}, nil, nil

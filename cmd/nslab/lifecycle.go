@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -161,7 +160,7 @@ removed per lab.`,
 			start := time.Now()
 			existed := lab.Exists(target)
 			bar := newProgress(quiet)
-			err = lab.Down(context.Background(), target, lab.Options{Logf: quietLogf(quiet), Timings: timings, Progress: bar.update})
+			err = lab.Down(cmd.Context(), target, lab.Options{Logf: quietLogf(quiet), Timings: timings, Progress: bar.update})
 			bar.done()
 			if err != nil {
 				return err
@@ -184,7 +183,7 @@ removed per lab.`,
 // downAll runs down --all: one line per lab found.
 func downAll(cmd *cobra.Command, quiet, timings bool) error {
 	start := time.Now()
-	removed, err := lab.DownAll(context.Background(), lab.Options{Logf: quietLogf(quiet), Timings: timings})
+	removed, err := lab.DownAll(cmd.Context(), lab.Options{Logf: quietLogf(quiet), Timings: timings})
 	out := cmd.OutOrStdout()
 	for _, r := range removed {
 		switch {
