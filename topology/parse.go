@@ -2,8 +2,6 @@ package topology
 
 import (
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -24,27 +22,6 @@ func Load(path string) (*Lab, error) {
 		return nil, err
 	}
 	return Parse(path, data)
-}
-
-// ReadFile reads a topology file, refusing one larger than MaxFileSize
-// before reading it (and stopping a stream such as /dev/zero there).
-func ReadFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading topology: %w", err)
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > MaxFileSize {
-		return nil, tooLarge(path, fi.Size())
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading topology: %w", err)
-	}
-	if len(data) > MaxFileSize {
-		return nil, tooLarge(path, int64(len(data)))
-	}
-	return data, nil
 }
 
 // Parse parses and validates a topology file. filename is used in

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -12,14 +13,18 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// loadFile reads and validates a topology file; name, when set, renames
-// the lab.
-func loadFile(path, name string) (*topology.Lab, []byte, error) {
-	data, err := topology.ReadFile(path)
+// loadFile reads and validates a topology file ("-": standard input) until
+// ctx is done; name, when set, renames the lab.
+func loadFile(ctx context.Context, path, name string) (*topology.Lab, []byte, error) {
+	data, err := topology.ReadFileContext(ctx, path)
 	if err != nil {
 		return nil, nil, err
 	}
-	t, err := topology.Parse(path, data)
+	shown := path
+	if path == topology.Stdin {
+		shown = "<stdin>"
+	}
+	t, err := topology.Parse(shown, data)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -83,7 +88,7 @@ this machine cannot hold (--force tries anyway).`,
   sudo nslab up --repair examples/seed.yaml      # put back what was changed by hand`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			t, data, err := loadFile(a[0], name)
+			t, data, err := loadFile(cmd.Context(), a[0], name)
 			if err != nil {
 				return err
 			}
@@ -153,7 +158,7 @@ removed per lab.`,
 				}
 				return downAll(cmd, quiet, timings)
 			}
-			target, err := downTarget(name, a)
+			target, err := downTarget(cmd.Context(), name, a)
 			if err != nil {
 				return err
 			}
@@ -204,10 +209,10 @@ func downAll(cmd *cobra.Command, quiet, timings bool) error {
 
 // downTarget picks the lab to remove: --lab, a topology file, or a lab
 // name.
-func downTarget(name string, a []string) (string, error) {
+func downTarget(ctx context.Context, name string, a []string) (string, error) {
 	switch {
 	case name != "" && len(a) == 1:
-		t, _, err := loadFile(a[0], name)
+		t, _, err := loadFile(ctx, a[0], name)
 		if err != nil {
 			return "", err
 		}
@@ -218,7 +223,7 @@ func downTarget(name string, a []string) (string, error) {
 		return "", &usageError{errors.New("down needs a topology file, a lab name or --lab NAME")}
 	}
 	if _, err := os.Stat(a[0]); err == nil {
-		t, _, err := loadFile(a[0], "")
+		t, _, err := loadFile(ctx, a[0], "")
 		if err != nil {
 			return "", err
 		}
@@ -242,7 +247,7 @@ to do about it. Nothing on the machine is read or changed.`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			var errs []error
 			for _, f := range a {
-				t, _, err := loadFile(f, "")
+				t, _, err := loadFile(cmd.Context(), f, "")
 				if err != nil {
 					errs = append(errs, err)
 					continue
@@ -271,7 +276,7 @@ root, plan cannot look into namespaces and plans as --full does.`,
   sudo nslab plan --full examples/seed.yaml   # the whole lab, even while it runs`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			t, data, err := loadFile(a[0], name)
+			t, data, err := loadFile(cmd.Context(), a[0], name)
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,101 @@
+package topology
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+// Idle is how long ReadFile waits for a FIFO or a device that sends
+// nothing (a FIFO no one writes to, a terminal no one types at) before it
+// refuses it.
+var Idle = 5 * time.Second
+
+// Stdin is the path that names standard input.
+const Stdin = "-"
+
+// ReadFile reads a topology file, refusing one larger than MaxFileSize
+// before reading it (and stopping a stream such as /dev/zero there).
+func ReadFile(path string) ([]byte, error) {
+	return ReadFileContext(context.Background(), path)
+}
+
+// ReadFileContext is ReadFile that stops when ctx is done. A path of "-"
+// reads standard input, for as long as it takes. A FIFO (a pipe, as in
+// nslab up <(nslab gen star)) or a device is read as it comes, but one
+// that sends nothing for Idle (a FIFO without a writer, say) is refused:
+// opening or reading it would otherwise wait forever.
+func ReadFileContext(ctx context.Context, path string) ([]byte, error) {
+	if path == Stdin {
+		data, err := readStream(ctx, os.Stdin, path, 0)
+		var el ErrorList
+		if errors.As(err, &el) {
+			return nil, err
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading topology from standard input: %w", err)
+		}
+		return data, nil
+	}
+	f, err := openNonblock(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading topology: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("reading topology: %w", err)
+	}
+	if fi.Mode().IsRegular() {
+		if fi.Size() > MaxFileSize {
+			return nil, tooLarge(path, fi.Size())
+		}
+		return readAll(path, f)
+	}
+	data, err := readStream(ctx, f, path, Idle)
+	var idle *idleError
+	var el ErrorList
+	if errors.As(err, &el) {
+		return nil, err
+	}
+	if errors.As(err, &idle) {
+		return nil, fmt.Errorf("reading topology: %s is %s that sent nothing for %v (no one writes to it): give a regular file, or - for standard input", path, kindOf(fi.Mode()), idle.after)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading topology: %s: %w", path, err)
+	}
+	return data, nil
+}
+
+func readAll(path string, r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading topology: %w", err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, tooLarge(path, int64(len(data)))
+	}
+	return data, nil
+}
+
+// idleError says that a stream sent nothing for after.
+type idleError struct{ after time.Duration }
+
+func (e *idleError) Error() string { return fmt.Sprintf("nothing came for %v", e.after) }
+
+func kindOf(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	}
+	return "not a regular file and"
+}

@@ -1,0 +1,68 @@
+//go:build unix
+
+package topology
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// openNonblock opens path for reading without waiting for a writer, as
+// opening a FIFO would.
+func openNonblock(path string) (*os.File, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// readStream reads f to its end, or up to MaxFileSize+1 bytes, waiting
+// for data with poll(2) in short slices so that ctx ends the wait at once
+// (a blocking read cannot be interrupted from Go); idle, when not 0,
+// bounds how long it waits with nothing coming. f may be blocking
+// (standard input, whose mode nslab shares with the shell) or not.
+func readStream(ctx context.Context, f *os.File, path string, idle time.Duration) ([]byte, error) {
+	fd := int(f.Fd())
+	var data []byte
+	buf := make([]byte, 64<<10)
+	last := time.Now()
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("stopped while waiting for it to send: %w", err)
+		}
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, 50)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return nil, err
+		}
+		if n == 0 || err != nil {
+			if idle > 0 && time.Since(last) > idle {
+				return nil, &idleError{after: idle}
+			}
+			continue
+		}
+		m, err := unix.Read(fd, buf)
+		switch {
+		case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EINTR):
+			continue
+		case err != nil:
+			return nil, err
+		case m == 0:
+			if len(data) > MaxFileSize {
+				return nil, tooLarge(path, int64(len(data)))
+			}
+			return data, nil
+		}
+		data = append(data, buf[:m]...)
+		last = time.Now()
+		if len(data) > MaxFileSize {
+			return nil, tooLarge(path, int64(len(data)))
+		}
+	}
+}
