@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vishvananda/netlink"
 )
 
 // cleaner remembers how to remove everything the bench made, so that it
@@ -159,8 +161,10 @@ func hasAnyPrefix(s string, prefixes []string) bool {
 }
 
 // linkExists reports whether the root namespace has a link of that name.
+// It asks netlink, not /sys/class/net, which shows the links of the
+// namespace that mounted /sys (not the bench's under unshare -n).
 func linkExists(name string) bool {
-	_, err := os.Stat("/sys/class/net/" + name)
+	_, err := netlink.LinkByName(name)
 	return err == nil
 }
 

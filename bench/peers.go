@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vishvananda/netlink"
 )
 
 // mininetInfo says whether and how Mininet runs here.
@@ -422,13 +424,14 @@ func waitDAD(ctx context.Context, pairs []pair, limit time.Duration) string {
 	return fmt.Sprintf("IPv6 of the sampled nodes still tentative %s after the script returned", secs(limit))
 }
 
-// mininetPorts lists the root-namespace links named s1-ethN.
+// mininetPorts lists the root-namespace links named s1-ethN (see
+// linkExists for why not from /sys/class/net).
 func mininetPorts() []string {
-	ents, _ := os.ReadDir("/sys/class/net")
+	links, _ := netlink.LinkList()
 	var ports []string
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), "s1-eth") {
-			ports = append(ports, e.Name())
+	for _, l := range links {
+		if strings.HasPrefix(l.Attrs().Name, "s1-eth") {
+			ports = append(ports, l.Attrs().Name)
 		}
 	}
 	return ports

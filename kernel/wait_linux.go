@@ -1,15 +1,16 @@
 package kernel
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 )
 
@@ -20,7 +21,9 @@ import (
 // what it sends. Waiting makes a lab usable the moment up returns.
 func (c *Conn) WaitUp(ctx context.Context, ns string, names []string) error {
 	if ns == "" {
-		return waitSysfs(ctx, names, "operstate", "up")
+		return c.waitRoot(ctx, names, func(s linkState) (bool, string) {
+			return s.oper == netlink.OperUp, "operstate " + s.oper.String()
+		})
 	}
 	h, err := c.Handle(ns)
 	if err != nil {
@@ -61,29 +64,37 @@ func (c *Conn) WaitUp(ctx context.Context, ns string, names []string) error {
 // bridge activates its queueing discipline when it is brought up, so it
 // forwards as soon as a port gives it carrier; its operational state
 // follows up to a second later, when the kernel's linkwatch gets to it.
-func WaitCarrier(ctx context.Context, names []string) error {
-	return waitSysfs(ctx, names, "carrier", "1")
+func (c *Conn) WaitCarrier(ctx context.Context, names []string) error {
+	return c.waitRoot(ctx, names, func(s linkState) (bool, string) {
+		return s.carrier, "without carrier"
+	})
 }
 
-// waitSysfs polls /sys/class/net/NAME/ATTR of root-namespace links until
-// each reads want. A netlink dump of the root namespace costs, for every
-// veth whose peer is in a node, a walk over all the namespace ids the root
-// knows: quadratic in the lab's size, where sysfs is linear.
-func waitSysfs(ctx context.Context, names []string, attr, want string) error {
+// waitRoot polls root-namespace links, one request per link, until ok
+// holds for each. Not a dump, and not /sys/class/net: a netlink dump of
+// the root namespace costs, for every veth whose peer is in a node, a
+// walk over all the namespace ids the root knows (quadratic in the lab's
+// size), and /sys shows the network namespace that mounted it, which is
+// not nslab's when nslab runs under unshare -n or nsenter --net.
+func (c *Conn) waitRoot(ctx context.Context, names []string, ok func(linkState) (bool, string)) error {
 	pending := make(map[string]string, len(names))
 	for _, n := range names {
 		pending[n] = "missing"
 	}
 	for delay := 200 * time.Microsecond; ; delay = min(2*delay, 20*time.Millisecond) {
 		for n := range pending {
-			b, err := os.ReadFile("/sys/class/net/" + n + "/" + attr)
-			switch state := strings.TrimSpace(string(b)); {
-			case err != nil:
+			st, err := c.rootLinkState(n)
+			switch {
+			case errors.Is(err, unix.ENODEV):
 				pending[n] = "missing"
-			case state == want:
-				delete(pending, n)
+			case err != nil:
+				return opErr("", "waiting for links to come up", fmt.Errorf("reading the state of %s: %w", n, err))
 			default:
-				pending[n] = attr + " " + state
+				if up, why := ok(st); up {
+					delete(pending, n)
+				} else {
+					pending[n] = why
+				}
 			}
 		}
 		if len(pending) == 0 {
@@ -95,6 +106,60 @@ func waitSysfs(ctx context.Context, names []string, attr, want string) error {
 		case <-time.After(delay):
 		}
 	}
+}
+
+// linkState is what waitRoot reads of a link.
+type linkState struct {
+	oper    netlink.LinkOperState
+	carrier bool
+}
+
+// rootLinkState asks the kernel for one link of the root namespace: by
+// name the first time, then by the index it answered with.
+func (c *Conn) rootLinkState(name string) (linkState, error) {
+	key := "\x00" + name
+	var index int32
+	if v, ok := c.indexes.Load(key); ok {
+		index = v.(int32)
+	}
+	req, _ := linkMsg(unix.RTM_GETLINK, 0, index, "")
+	if index == 0 {
+		req.AddData(nl.NewRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(name)))
+	}
+	s, err := c.sock("")
+	if err != nil {
+		return linkState{}, err
+	}
+	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: s.raw}
+	msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWLINK)
+	if errors.Is(err, unix.ENODEV) && index != 0 {
+		c.indexes.Delete(key) // gone, or made anew under another index
+	}
+	if err != nil {
+		return linkState{}, err
+	}
+	if len(msgs) != 1 || len(msgs[0]) < unix.SizeofIfInfomsg {
+		return linkState{}, fmt.Errorf("the kernel answered %d messages", len(msgs))
+	}
+	m := msgs[0]
+	attrs, err := nl.ParseRouteAttr(m[unix.SizeofIfInfomsg:])
+	if err != nil {
+		return linkState{}, err
+	}
+	var st linkState
+	for _, a := range attrs {
+		switch {
+		case a.Attr.Type == unix.IFLA_OPERSTATE && len(a.Value) > 0:
+			st.oper = netlink.LinkOperState(a.Value[0])
+		case a.Attr.Type == unix.IFLA_CARRIER && len(a.Value) > 0:
+			st.carrier = a.Value[0] == 1
+		case a.Attr.Type == unix.IFLA_IFNAME && index == 0:
+			if string(bytes.TrimRight(a.Value, "\x00")) == name {
+				c.indexes.Store(key, nl.DeserializeIfInfomsg(m).Index)
+			}
+		}
+	}
+	return st, nil
 }
 
 func describePending(p map[string]string) string {

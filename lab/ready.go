@@ -51,7 +51,7 @@ func waitReady(ctx context.Context, c *kernel.Conn, t *topology.Lab, workers int
 		jobs <- ns
 	}
 	close(jobs)
-	if err := kernel.WaitCarrier(ctx, bridges); err != nil {
+	if err := c.WaitCarrier(ctx, bridges); err != nil {
 		mu.Lock()
 		errs = append(errs, err)
 		mu.Unlock()
