@@ -126,6 +126,11 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 	if err := os.WriteFile(buildingFile(t.Name), marker, 0o600); err != nil {
 		return fmt.Errorf("saving lab state: %w", err)
 	}
+	// Left by a down killed while it removed the lab's state, after the
+	// topology: the kernel side was gone, and up builds from scratch.
+	if err := os.Remove(removingFile(t.Name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("saving lab state: %w", err)
+	}
 	if err := saveTopology(t.Name, source); err != nil {
 		return err
 	}

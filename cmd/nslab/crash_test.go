@@ -697,3 +697,25 @@ poll:
 	}
 	return false
 }
+
+// TestUpAfterDownKilledInState: a down killed while it removed the lab's
+// state directory, after the topology, leaves its removing marker alone
+// there; up builds the lab, and the next up must find it running, not
+// unfinished.
+func TestUpAfterDownKilledInState(t *testing.T) {
+	file, name := starFile(t, "ks", 2)
+	dir := filepath.Join(lab.StateDir, name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "removing"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := nslab(t, "", "up", "-q", file); r.code != 0 {
+		t.Fatalf("up: %s", r.stderr)
+	}
+	r := nslab(t, "", "up", file)
+	if r.code != 0 || !strings.Contains(r.stderr, "nothing to change") {
+		t.Errorf("a second up: exit %d, want 0 and nothing to change:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
