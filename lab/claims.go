@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,9 +23,15 @@ func hostLockPath() string { return filepath.Join(StateDir, ".locks", ".host") }
 func claimsFile(name string) string { return filepath.Join(labDir(name), "claims.json") }
 
 // lockHost takes the host's lock, waiting while another lab checks its
-// claims (a few milliseconds).
-func lockHost() (*os.File, error) {
-	f, err := netnsdir.LockFile(hostLockPath(), unix.LOCK_EX)
+// claims (a few milliseconds), until ctx is done; a wait says for whom.
+func lockHost(ctx context.Context, opt *Options) (*os.File, error) {
+	f, err := netnsdir.Lock(ctx, hostLockPath(), unix.LOCK_EX, func(holder string) {
+		opt.logf("the host's lock is busy: %s holds it; waiting (Ctrl-C stops)", holder)
+	})
+	var we *netnsdir.WaitError
+	if errors.As(err, &we) {
+		return nil, fmt.Errorf("stopped while waiting for the host's lock, held by %s: nothing was changed", we.Holder)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("taking the host's lock: %w", err)
 	}
@@ -74,11 +81,11 @@ func saveClaims(t *topology.Lab) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(labDir(t.Name), 0o755); err != nil {
+	if err := os.MkdirAll(labDir(t.Name), 0o700); err != nil {
 		return fmt.Errorf("saving lab state: %w", err)
 	}
 	tmp := claimsFile(t.Name) + ".new"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
 		return fmt.Errorf("saving lab state: %w", err)
 	}
 	if err := os.Rename(tmp, claimsFile(t.Name)); err != nil {

@@ -56,7 +56,7 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 	start := time.Now()
 	// What the lab takes of the host is checked and recorded under the
 	// host's lock, so that two labs started at once cannot both take it.
-	host, err := lockHost()
+	host, err := lockHost(ctx, opt)
 	if err != nil {
 		return err
 	}
@@ -439,8 +439,9 @@ func saveTopology(name string, source []byte) error {
 
 // privateLab makes the lab's state directory, or takes access to it and
 // its files from other users where an older nslab left them open (0755,
-// 0644). The hosts file stays readable: nslab exec binds it over
-// /etc/hosts in the nodes, where programs of any user read it.
+// 0644). The hosts and resolv.conf files stay readable: nslab exec binds
+// them over /etc/hosts and /etc/resolv.conf in the nodes, where programs
+// of any user read them.
 func privateLab(name string) error {
 	dir := labDir(name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -452,7 +453,7 @@ func privateLab(name string) error {
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		fi, err := e.Info()
-		if err != nil || !fi.Mode().IsRegular() || e.Name() == filepath.Base(HostsFile(name)) || fi.Mode().Perm()&0o077 == 0 {
+		if err != nil || !fi.Mode().IsRegular() || e.Name() == filepath.Base(HostsFile(name)) || e.Name() == filepath.Base(ResolvFile(name)) || fi.Mode().Perm()&0o077 == 0 {
 			continue
 		}
 		if err := os.Chmod(filepath.Join(dir, e.Name()), 0o600); err != nil {

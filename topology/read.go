@@ -62,7 +62,7 @@ func ReadFileContext(ctx context.Context, path string) ([]byte, error) {
 		return nil, err
 	}
 	if errors.As(err, &idle) {
-		return nil, fmt.Errorf("reading topology: %s is %s that sent nothing for %v (no one writes to it): give a regular file, or - for standard input", path, kindOf(fi.Mode()), idle.after)
+		return nil, fmt.Errorf("reading topology: %s is %s that sent nothing for %v (no one writes to it): give a regular file, or - for standard input", path, fileKind(fi.Mode()), idle.after)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading topology: %s: %w", path, err)
@@ -86,7 +86,7 @@ type idleError struct{ after time.Duration }
 
 func (e *idleError) Error() string { return fmt.Sprintf("nothing came for %v", e.after) }
 
-func kindOf(m os.FileMode) string {
+func fileKind(m os.FileMode) string {
 	switch {
 	case m&os.ModeNamedPipe != 0:
 		return "a FIFO"

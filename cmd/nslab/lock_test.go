@@ -77,8 +77,8 @@ func TestStatePrivate(t *testing.T) {
 				continue
 			}
 			want := fs.FileMode(0o600)
-			if f.Name() == "hosts" {
-				want = 0o644
+			if f.Name() == "hosts" || f.Name() == "resolv.conf" {
+				want = 0o644 // bound over /etc in nodes
 			}
 			path := filepath.Join(dir, f.Name())
 			if f.Name() == name {
@@ -100,6 +100,10 @@ func TestStatePrivate(t *testing.T) {
 		if r.code != 0 || !strings.Contains(r.stdout, "h2."+name) {
 			t.Errorf("%s: /etc/hosts as another user in a node: code %d\n%s%s", when, r.code, r.stdout, r.stderr)
 		}
+		r = nslab(t, "", "exec", name+".h1", "--", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", "cat", "/etc/resolv.conf")
+		if r.code != 0 {
+			t.Errorf("%s: /etc/resolv.conf as another user in a node: code %d\n%s%s", when, r.code, r.stdout, r.stderr)
+		}
 	}
 	private("after up")
 
@@ -109,7 +113,7 @@ func TestStatePrivate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, f := range []string{lockFile, filepath.Join(dir, "topology.yaml"), filepath.Join(dir, "assigned")} {
+	for _, f := range []string{lockFile, filepath.Join(dir, "topology.yaml"), filepath.Join(dir, "assigned"), filepath.Join(dir, "claims.json")} {
 		if err := os.Chmod(f, 0o644); err != nil {
 			t.Fatal(err)
 		}
