@@ -243,7 +243,7 @@ func TestUpWaitsForDown(t *testing.T) {
 		sb.must(bin, "up", "-q", file)
 		down, downOut := start("down", "-q", "wd")
 		time.Sleep(time.Duration(5+5*(i%4)) * time.Millisecond)
-		up, upOut := start("up", "-q", file)
+		up, upOut := start("up", file) // not -q: it would not say that it waits
 		if err := down.Wait(); err != nil {
 			t.Errorf("try %d: down: %v\n%s", i, err, downOut)
 		}
