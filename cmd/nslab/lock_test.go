@@ -242,7 +242,13 @@ func TestUpWaitsForDown(t *testing.T) {
 	for i := range tries {
 		sb.must(bin, "up", "-q", file)
 		down, downOut := start("down", "-q", "wd")
-		time.Sleep(time.Duration(5+5*(i%4)) * time.Millisecond)
+		// up starts once down holds the lab's lock (or is done).
+		lockFile := "/proc/" + sb.pid + "/root/run/nslab/.locks/wd"
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if netnsdir.Holder(lockFile) != "another process" {
+				break
+			}
+		}
 		up, upOut := start("up", file) // not -q: it would not say that it waits
 		if err := down.Wait(); err != nil {
 			t.Errorf("try %d: down: %v\n%s", i, err, downOut)
