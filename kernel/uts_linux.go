@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -62,30 +63,56 @@ func EnsureUTSHolder(holder string) error {
 	if isNsfs(holder) {
 		return nil
 	}
+	// Inside a mount namespace of its own (a sandbox of nsenter and
+	// unshare), binding the new namespace fails now and then with EINVAL
+	// on Linux 6.18, and succeeds when tried again a few ms later (seen:
+	// up to 4 tries in 12 labs).
+	var err error
+	for i := range 12 {
+		if err = makeUTSHolder(holder); !errors.Is(err, unix.EINVAL) {
+			return err
+		}
+		time.Sleep(min(time.Millisecond<<i, 64*time.Millisecond))
+	}
+	return err
+}
+
+func makeUTSHolder(holder string) error {
 	f, err := os.OpenFile(holder, os.O_RDONLY|os.O_CREATE, 0o444)
 	if err != nil {
 		return fmt.Errorf("making the hostname holder %s: %w", holder, err)
 	}
 	f.Close()
-	var fd int
-	err = onDirtyThread(func() error {
-		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-			return fmt.Errorf("unsharing the mount namespace: %w", err)
+	// The new namespace is bound while the thread that made it is still
+	// in it: since Linux 6.18 a namespace that only a descriptor holds is
+	// inactive, and binding it fails with EINVAL.
+	made, bound := make(chan int, 1), make(chan error, 1)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- onDirtyThread(func() error {
+			if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+				return fmt.Errorf("unsharing the mount namespace: %w", err)
+			}
+			if err := unix.Mount("", "/", "", unix.MS_PRIVATE|unix.MS_REC, ""); err != nil {
+				return fmt.Errorf("making / private: %w", err)
+			}
+			if err := holderRoot(holder); err != nil {
+				return err
+			}
+			made <- unix.Gettid()
+			<-bound
+			return nil
+		})
+	}()
+	select {
+	case tid := <-made:
+		self := fmt.Sprintf("/proc/%d/task/%d/ns/mnt", os.Getpid(), tid)
+		err = unix.Mount(self, holder, "", unix.MS_BIND, "")
+		bound <- err
+		if e := <-errc; err == nil {
+			err = e
 		}
-		if err := unix.Mount("", "/", "", unix.MS_PRIVATE|unix.MS_REC, ""); err != nil {
-			return fmt.Errorf("making / private: %w", err)
-		}
-		var err error
-		if fd, err = unix.Open("/proc/thread-self/ns/mnt", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
-			return err
-		}
-		return holderRoot(holder)
-	})
-	if err == nil {
-		err = unix.Mount(fmt.Sprintf("/proc/self/fd/%d", fd), holder, "", unix.MS_BIND, "")
-	}
-	if fd > 0 {
-		unix.Close(fd)
+	case err = <-errc:
 	}
 	os.Remove(holder + ".d") // the tmpfs on it is the holder's root now
 	if err != nil {

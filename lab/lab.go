@@ -120,6 +120,12 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 	if err := os.WriteFile(buildingFile(t.Name), marker, 0o644); err != nil {
 		return fmt.Errorf("saving lab state: %w", err)
 	}
+	// The holder of the nodes' hostnames is made before any namespace: its
+	// mount namespace copies the mount table while nothing is being
+	// mounted.
+	if err := kernel.EnsureUTSHolder(plan.UTSHolder(t.Name)); err != nil {
+		return fmt.Errorf("lab %s: %w", t.Name, err)
+	}
 	if err := saveTopology(t.Name, source); err != nil {
 		return err
 	}
