@@ -48,11 +48,13 @@ func TestHostnames(t *testing.T) {
 	script := `hostname; s=$(date +%s%N); hostname -f; getent hosts "$(hostname)"; e=$(date +%s%N); echo $(( (e-s)/1000000 ))`
 	for _, node := range []string{"a", "b", "c"} {
 		for _, env := range []string{"", "NSLAB_NO_FAST_EXEC=1"} {
-			cmd := exec.Command(bin, "exec", node, "--", "sh", "-c", script)
+			cmd := exec.Command(bin, "exec", name+"."+node, "--", "sh", "-c", script)
 			cmd.Env = append(os.Environ(), env)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
 			out, err := cmd.Output()
 			if err != nil {
-				t.Fatalf("exec %s (%s): %v", node, env, err)
+				t.Fatalf("exec %s (%s): %v\n%s", node, env, err, stderr.String())
 			}
 			f := strings.Fields(string(out))
 			h, addr := want[node][0], want[node][1]
@@ -68,7 +70,7 @@ func TestHostnames(t *testing.T) {
 	}
 
 	// A process that lives in b sees its hostname change in place.
-	sleep := exec.Command(bin, "exec", "b", "--", "sleep", "60")
+	sleep := exec.Command(bin, "exec", name+".b", "--", "sleep", "60")
 	if err := sleep.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +85,7 @@ func TestHostnames(t *testing.T) {
 	if got := strings.TrimSpace(string(out)); err != nil || got != "bz" {
 		t.Errorf("b's running process: hostname %q (%v), want bz", got, err)
 	}
-	if r := nslab(t, "", "exec", "b", "hostname"); r.stdout != "bz\n" {
+	if r := nslab(t, "", "exec", name+".b", "hostname"); r.stdout != "bz\n" {
 		t.Errorf("exec b hostname after the change: %q %s, want bz", r.stdout, r.stderr)
 	}
 	if now, _ := os.Hostname(); now != host {
