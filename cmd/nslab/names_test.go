@@ -93,7 +93,7 @@ func TestLookupsFailFast(t *testing.T) {
 			{"getent hosts nosuchname.example.com", 2},
 			{"getent hosts 192.0.2.7", 2},
 			{"getent hosts " + host, 2}, // the host's name is one outside the lab
-			{"getent hosts ns1", 0}, // its own hostname
+			{"getent hosts ns1", 0},     // its own hostname
 			{"hostname -f", 0},
 		} {
 			cmd := exec.Command(bin, "exec", node, "--", "sh", "-c",
