@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -21,10 +22,13 @@ const EtcNetnsDir = "/etc/netns"
 // mounted afresh for the network namespace and /etc/netns/NAME/* bound
 // over /etc. Each of files (the lab's hosts and resolv.conf) is bound
 // over its namesake in /etc, unless /etc/netns/NAME has one of that name
-// or the file does not exist. It returns only on failure.
+// or the file does not exist. The command also enters the node's UTS
+// namespace kept in holder (see EnsureUTSHolder), when there is one.
+// It returns only on failure.
 //
-// Equivalent to: ip netns exec NAME ARGV...
-func Exec(name string, argv, env []string, files ...string) error {
+// Equivalent to: ip netns exec NAME ARGV... (which keeps the host's UTS
+// namespace)
+func Exec(name, holder string, argv, env []string, files ...string) error {
 	if len(argv) == 0 {
 		return errors.New("no command given")
 	}
@@ -37,6 +41,10 @@ func Exec(name string, argv, env []string, files ...string) error {
 		return fmt.Errorf("opening namespace %s: %w", name, err)
 	}
 	runtime.LockOSThread() // never unlocked: this thread becomes the new program
+	_, node, _ := strings.Cut(name, ".")
+	if err := enterUTS(holder, node); err != nil {
+		return err
+	}
 	if err := enter(name, ns, files); err != nil {
 		return err
 	}

@@ -190,11 +190,15 @@ func newProc() (int, error) {
 // Sysctls before any other interface exists.
 //
 // Equivalent to: ip netns add NAME; ip -n NAME link set lo up alias MARKER;
-// ip netns exec NAME sysctl -w KEY=VALUE...
+// ip netns exec NAME sysctl -w KEY=VALUE...; and, with a Holder, the
+// node's UTS namespace (see MakeUTS).
 type NetnsAdd struct {
 	Name    string
 	Marker  string
 	Sysctls []Sysctl
+	// Holder, Node and Hostname give the node a UTS namespace of its own
+	// named Hostname, kept as /Node in the lab's holder (EnsureUTSHolder).
+	Holder, Node, Hostname string
 }
 
 func (o *NetnsAdd) Namespace() string { return o.Name }
@@ -207,11 +211,48 @@ func (o *NetnsAdd) String() string {
 	for _, s := range o.Sysctls {
 		out = append(out, fmt.Sprintf("ip netns exec %s sysctl -qw %s=%s", o.Name, s.Key, s.Value))
 	}
+	if o.Holder != "" {
+		out = append(out, utsCommand(o.Holder, o.Node, "unshare --uts", o.Hostname))
+	}
 	return lines(out...)
 }
 
+func utsCommand(holder, node, enter, hostname string) string {
+	return fmt.Sprintf("nsenter --mount=%s %s=/%s hostname %s", holder, enter, node, hostname)
+}
+
 func (o *NetnsAdd) Apply(c *Conn) error {
-	return opErr(o.Name, "creating namespace", o.create(c))
+	if err := opErr(o.Name, "creating namespace", o.create(c)); err != nil {
+		return err
+	}
+	if o.Holder == "" {
+		return nil
+	}
+	err := EnsureUTSHolder(o.Holder)
+	if err == nil {
+		err = MakeUTS(o.Holder, o.Node, o.Hostname)
+	}
+	return opErr(o.Name, "making the hostname's UTS namespace", err)
+}
+
+// HostnameSet changes a node's hostname in its kept UTS namespace, or
+// gives it one when the lab's holder lacks it.
+type HostnameSet struct{ NS, Holder, Node, Hostname string }
+
+func (o *HostnameSet) Namespace() string { return o.NS }
+func (o *HostnameSet) String() string {
+	return utsCommand(o.Holder, o.Node, "nsenter --uts", o.Hostname)
+}
+
+func (o *HostnameSet) Apply(*Conn) error {
+	err := EnsureUTSHolder(o.Holder)
+	if err == nil {
+		err = SetHostname(o.Holder, o.Node, o.Hostname)
+		if errors.Is(err, unix.ENOENT) {
+			err = MakeUTS(o.Holder, o.Node, o.Hostname)
+		}
+	}
+	return opErr(o.NS, "setting the hostname", err)
 }
 
 func (o *NetnsAdd) create(c *Conn) error {
@@ -348,14 +389,24 @@ func ReleaseNetnsDir(made NetnsDirMade) (bool, error) {
 // interface inside, once no process holds it any more.
 //
 // Equivalent to: ip netns delete NAME
-type NetnsDel struct{ Name string }
+// With a Holder it also unbinds the node's UTS namespace from it.
+type NetnsDel struct{ Name, Holder, Node string }
 
 func (o *NetnsDel) Namespace() string { return o.Name }
-func (o *NetnsDel) String() string    { return "ip netns delete " + o.Name }
+func (o *NetnsDel) String() string {
+	if o.Holder != "" {
+		return lines("ip netns delete "+o.Name, fmt.Sprintf("nsenter --mount=%s umount /%s", o.Holder, o.Node))
+	}
+	return "ip netns delete " + o.Name
+}
 
 func (o *NetnsDel) Apply(c *Conn) error {
 	c.Forget(o.Name)
-	return opErr(o.Name, "deleting namespace", DeleteNetns(o.Name))
+	err := DeleteNetns(o.Name)
+	if err == nil && o.Holder != "" {
+		err = DropUTS(o.Holder, o.Node)
+	}
+	return opErr(o.Name, "deleting namespace", err)
 }
 
 // DeleteNetns unmounts and removes /run/netns/NAME; a missing one is fine.

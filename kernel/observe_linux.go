@@ -39,6 +39,10 @@ func ParseMarker(s string) (lab, kind, name string, ok bool) {
 // State is what nslab observes on the machine: named namespaces and links
 // of the root namespace, with their ownership marks.
 type State struct {
+	// NoUTSHolder says the lab's nodes have no kept UTS namespaces: their
+	// holder (EnsureUTSHolder) is missing, as in a lab made by an older
+	// nslab.
+	NoUTSHolder bool
 	// Namespaces maps every entry of /run/netns to the alias of its
 	// loopback, which holds nslab's mark. Entries that were not inspected
 	// map to "?"; entries that are not a live namespace map to "".

@@ -52,7 +52,10 @@ var readMachine = kernel.ReadMachine
 // need is what building a lab (or the change of a running one) takes.
 type need struct {
 	namespaces, links, mounts, files int
-	memory                           uint64
+	// holderMounts are the mounts of the lab's hostname holder, a mount
+	// namespace of its own: one per node of the whole lab.
+	holderMounts int
+	memory       uint64
 }
 
 // estimate returns what building t takes on a machine with cpus
@@ -74,12 +77,17 @@ func estimate(t, old *topology.Lab, cpus, workers int) need {
 		links = max(0, links-len(old.Links)-len(old.Bridges))
 	}
 	perNS := uint64(namespaceBytes + namespaceBytesPerCPU*max(cpus, 1))
+	mounts := nodes // one bind mount under /run/netns each
+	if old == nil {
+		mounts++ // the hostname holder, /run/nslab/LAB/uts
+	}
 	return need{
-		namespaces: nodes,
-		links:      links,
-		mounts:     nodes, // one bind mount under /run/netns each
-		files:      filesBase + filesPerWorker*workers,
-		memory:     uint64(nodes)*perNS + uint64(links)*linkBytes,
+		namespaces:   nodes,
+		links:        links,
+		mounts:       mounts,
+		holderMounts: len(t.Nodes) + 1, // a UTS namespace per node, on a tmpfs root
+		files:        filesBase + filesPerWorker*workers,
+		memory:       uint64(nodes)*perNS + uint64(links)*linkBytes,
 	}
 }
 
@@ -92,8 +100,12 @@ func (n need) fits(m kernel.Machine) error {
 			n.namespaces, m.MaxNetNamespaces, m.NetNamespaces))
 	}
 	if m.MountMax > 0 && n.mounts > m.MountMax-m.Mounts {
-		short = append(short, fmt.Sprintf("%d mounts under /run/netns (one per namespace), but fs.mount-max is %d and %d are mounted",
+		short = append(short, fmt.Sprintf("%d mounts (one per namespace under /run/netns, one for the lab's hostnames), but fs.mount-max is %d and %d are mounted",
 			n.mounts, m.MountMax, m.Mounts))
+	}
+	if m.MountMax > 0 && n.holderMounts > m.MountMax {
+		short = append(short, fmt.Sprintf("%d mounts in the lab's hostname holder (a mount namespace of its own: one per node), but fs.mount-max is %d",
+			n.holderMounts, m.MountMax))
 	}
 	if m.OpenFiles > 0 && n.files > m.OpenFiles-m.FilesOpen {
 		short = append(short, fmt.Sprintf("%d open files, but the limit is %d and %d are open (raise it with ulimit -n)",

@@ -48,7 +48,8 @@ func TestEstimate(t *testing.T) {
 	}{
 		{"400,000 empty nodes", huge, nil, vm, []string{
 			"400000 network namespaces, but user.max_net_namespaces is 96367 and 10 are in use",
-			"400000 mounts under /run/netns (one per namespace), but fs.mount-max is 100000 and 40 are mounted",
+			"400001 mounts (one per namespace under /run/netns, one for the lab's hostnames), but fs.mount-max is 100000 and 40 are mounted",
+			"400001 mounts in the lab's hostname holder (a mount namespace of its own: one per node), but fs.mount-max is 100000",
 			"about 77.8 GiB of kernel memory (400000 namespaces at 204 KiB each with 2 CPUs, 0 links at 130 KiB), but MemAvailable is 22.0 GiB",
 			"--force"}},
 		{"500-node star", star(500, true), nil, vm, nil},

@@ -19,7 +19,7 @@ import (
 
 // StateDir holds nslab's hints about running labs: StateDir/LAB/ keeps a
 // copy of the topology a lab was built from. The kernel stays the truth.
-var StateDir = "/run/nslab"
+var StateDir = plan.StateDir
 
 func labDir(name string) string { return filepath.Join(StateDir, name) }
 
@@ -130,6 +130,12 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 	// topology: the kernel side was gone, and up builds from scratch.
 	if err := os.Remove(removingFile(t.Name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("saving lab state: %w", err)
+	}
+	// The holder of the nodes' hostnames is made before any namespace: its
+	// mount namespace copies the mount table while nothing is being
+	// mounted.
+	if err := kernel.EnsureUTSHolder(plan.UTSHolder(t.Name)); err != nil {
+		return fmt.Errorf("lab %s: %w", t.Name, err)
 	}
 	if err := saveTopology(t.Name, source); err != nil {
 		return err
@@ -386,6 +392,9 @@ func downObserved(c *kernel.Conn, name string, st *kernel.State, opt *Options) e
 		return fmt.Errorf("lab %s: %s of the lab still named under %s after removal (%s); nslab down %s tries again", name,
 			count(len(left), "namespace"), kernel.NetnsDir, strings.Join(left[:min(len(left), 5)], ", "), name)
 	}
+	if err := kernel.DropUTSHolder(plan.UTSHolder(name)); err != nil {
+		return fmt.Errorf("lab %s: %w", name, err)
+	}
 	return os.RemoveAll(labDir(name))
 }
 
@@ -409,7 +418,11 @@ func markedNamespaces(name string) []string {
 // observe reads the machine, inspecting the namespaces of one lab.
 func observe(c *kernel.Conn, name string) (*kernel.State, error) {
 	prefix := plan.NetnsName(name, "")
-	return kernel.Observe(c, func(ns string) bool { return strings.HasPrefix(ns, prefix) })
+	st, err := kernel.Observe(c, func(ns string) bool { return strings.HasPrefix(ns, prefix) })
+	if err == nil {
+		st.NoUTSHolder = !kernel.HasUTSHolder(plan.UTSHolder(name))
+	}
+	return st, err
 }
 
 // labNamespaces lists the namespaces marked as the lab's.

@@ -21,49 +21,20 @@ import (
 func HostsFile(name string) string { return filepath.Join(labDir(name), "hosts") }
 
 // renderHosts writes a hosts(5) file in which every node of the lab is
-// known: NODE and NODE.LAB at the first IPv4 and first IPv6 address of
-// the node, and IF.NODE at every address of that interface. The host's
-// hostname comes last, at 127.0.1.1 as Debian does (see hostNames):
-// until nodes have hostnames of their own they answer with the host's,
-// and hostname -f or a server resolving its own name must not wait for
-// DNS.
+// known. A node's first IPv4 and first IPv6 address carry its names,
+// canonical first (glibc takes the first name of the matching line as the
+// canonical one, which hostname -f prints): HOSTNAME.LAB, HOSTNAME, then
+// NODE.LAB and NODE when the hostname differs, then IF.NODE; every other
+// address carries IF.NODE alone. A node without any address has its names
+// at 127.0.1.1, its own loopback, so that hostname -f answers at once.
+// The host's hostname is not in it: a node answers to its own, and the
+// host's is a name like any other outside the lab.
 func renderHosts(t *topology.Lab) []byte {
-	b := renderNodeHosts(t)
-	if names := hostNames(); len(names) > 0 {
-		fmt.Fprintf(b, "127.0.1.1\t%s\n", strings.Join(names, " "))
-	}
-	return []byte(b.String())
-}
-
-// hostNames returns the host's hostname as /etc/hosts of the host gives
-// it, canonical name first ("vm.example.com vm"), or the hostname alone.
-func hostNames() []string {
-	name, err := os.Hostname()
-	if err != nil || name == "" {
-		return nil
-	}
-	data, _ := os.ReadFile("/etc/hosts")
-	return hostNamesIn(name, data)
-}
-
-// hostNamesIn finds name in a hosts file: the names of its first line,
-// or name alone.
-func hostNamesIn(name string, hosts []byte) []string {
-	for line := range strings.Lines(string(hosts)) {
-		line, _, _ = strings.Cut(line, "#")
-		f := strings.Fields(line)
-		if len(f) > 1 && slices.Contains(f[1:], name) && !slices.Contains(f[1:], "localhost") {
-			return f[1:]
-		}
-	}
-	return []string{name}
-}
-
-func renderNodeHosts(t *topology.Lab) *strings.Builder {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Written by nslab for lab %s: every node by name. nslab up rewrites it.\n", t.Name)
 	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
 	for _, n := range t.Nodes {
+		names := nodeNames(t.Name, n)
 		var named [2]bool
 		for _, i := range n.Interfaces {
 			for _, a := range i.Addresses {
@@ -71,16 +42,37 @@ func renderNodeHosts(t *topology.Lab) *strings.Builder {
 				if a.Addr().Is6() {
 					f = 1
 				}
-				fmt.Fprintf(&b, "%s\t%s.%s", a.Addr(), i.Name, n.Name)
+				fmt.Fprintf(&b, "%s\t", a.Addr())
 				if !named[f] {
 					named[f] = true
-					fmt.Fprintf(&b, " %s %s.%s", n.Name, n.Name, t.Name)
+					fmt.Fprintf(&b, "%s ", names)
 				}
-				b.WriteByte('\n')
+				fmt.Fprintf(&b, "%s.%s\n", i.Name, n.Name)
 			}
 		}
+		if !named[0] && !named[1] {
+			fmt.Fprintf(&b, "127.0.1.1\t%s\n", names)
+		}
 	}
-	return &b
+	return []byte(b.String())
+}
+
+// nodeNames are a node's names in its hosts line, canonical first: its
+// fully qualified hostname (HOSTNAME.LAB, or a hostname with dots as it
+// is), its hostname, and its node name qualified and not.
+func nodeNames(lab string, n *topology.Node) string {
+	h := n.HostnameOf()
+	fqdn := h + "." + lab
+	if strings.Contains(h, ".") {
+		fqdn = h
+	}
+	names := []string{fqdn, h}
+	for _, s := range []string{n.Name + "." + lab, n.Name} {
+		if !slices.Contains(names, s) {
+			names = append(names, s)
+		}
+	}
+	return strings.Join(names, " ")
 }
 
 // assignedFile keeps the addresses nslab chose for a running lab, one

@@ -48,19 +48,3 @@ func TestRenderResolv(t *testing.T) {
 		}
 	}
 }
-
-// TestHostNamesIn: the host's hostname goes in the lab's hosts file with
-// the names the host's own hosts file gives it, canonical first.
-func TestHostNamesIn(t *testing.T) {
-	hosts := "127.0.0.1 localhost\n127.0.1.1\tvm.example.com vm # Debian\n::1 localhost ip6-localhost\n"
-	for _, tc := range []struct{ name, hosts, want string }{
-		{"vm", hosts, "vm.example.com vm"},
-		{"vm", "127.0.0.1 localhost vm\n", "vm"},
-		{"other", hosts, "other"},
-		{"vm", "", "vm"},
-	} {
-		if got := strings.Join(hostNamesIn(tc.name, []byte(tc.hosts)), " "); got != tc.want {
-			t.Errorf("%s in %q: got %q, want %q", tc.name, tc.hosts, got, tc.want)
-		}
-	}
-}

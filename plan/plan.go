@@ -127,6 +127,7 @@ func namespaceOps(lab *topology.Lab) []kernel.Op {
 			Name:    NetnsName(lab.Name, n.Name),
 			Marker:  kernel.Marker(lab.Name, KindNode, n.Name),
 			Sysctls: sys,
+			Holder:  UTSHolder(lab.Name), Node: n.Name, Hostname: n.HostnameOf(),
 		})
 	}
 	return ops

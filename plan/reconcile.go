@@ -91,6 +91,10 @@ func (r *reconciler) nodes() {
 			}
 			continue
 		}
+		if o.HostnameOf() != n.HostnameOf() || r.st.NoUTSHolder {
+			r.sysctls = append(r.sysctls, &kernel.HostnameSet{NS: NetnsName(r.name, n.Name),
+				Holder: UTSHolder(r.name), Node: n.Name, Hostname: n.HostnameOf()})
+		}
 		if obs := r.observed(n.Name); obs != nil {
 			r.sysctlDrift(o, n, obs)
 			if lo, ok := obs.Links["lo"]; ok && !lo.Up {
@@ -109,7 +113,7 @@ func (r *reconciler) nodes() {
 			node, ok, lab, kind = strings.TrimPrefix(ns, NetnsName(r.name, "")), r.old.Node(strings.TrimPrefix(ns, NetnsName(r.name, ""))) != nil, r.name, KindNode
 		}
 		if ok && lab == r.name && kind == KindNode && r.lab.Node(node) == nil && ns == NetnsName(r.name, node) {
-			r.nsDel = append(r.nsDel, &kernel.NetnsDel{Name: ns})
+			r.nsDel = append(r.nsDel, &kernel.NetnsDel{Name: ns, Holder: UTSHolder(r.name), Node: node})
 		}
 	}
 }

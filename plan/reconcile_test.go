@@ -78,6 +78,11 @@ func TestReconcileChanges(t *testing.T) {
 		name, from, to string
 		want           []string // the plan's lines, comments left out
 	}{{
+		name: "hostname changed, in place",
+		from: seed,
+		to:   strings.Replace(seed, "  ns2:\n", "  ns2:\n    hostname: db\n", 1),
+		want: []string{"nsenter --mount=/run/nslab/seed/uts nsenter --uts=/ns2 hostname db"},
+	}, {
 		name: "node added",
 		from: seed,
 		to:   seed + "  ns3:\n    interfaces:\n      eth0: {link: br-ns, addresses: [10.0.0.4/24]}\n",
@@ -87,6 +92,7 @@ func TestReconcileChanges(t *testing.T) {
 			"ip netns exec seed.ns3 sysctl -qw net.ipv6.conf.all.accept_dad=0",
 			"ip netns exec seed.ns3 sysctl -qw net.ipv6.conf.default.accept_dad=0",
 			"ip netns exec seed.ns3 sysctl -qw net.ipv6.conf.default.router_solicitations=0",
+			"nsenter --mount=/run/nslab/seed/uts unshare --uts=/ns3 hostname ns3",
 			"ip link add np-", // the port of ns3
 			"ip link set np-",
 			"ip link property add dev np-",
@@ -113,7 +119,7 @@ func TestReconcileChanges(t *testing.T) {
 		name: "node removed",
 		from: seed,
 		to:   seed[:strings.Index(seed, "  ns2:")],
-		want: []string{"ip link delete np-", "ip netns delete seed.ns2"},
+		want: []string{"ip link delete np-", "ip netns delete seed.ns2", "nsenter --mount=/run/nslab/seed/uts umount /ns2"},
 	}, {
 		name: "route changed",
 		from: seed,

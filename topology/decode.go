@@ -96,6 +96,7 @@ var (
 	}
 	nodeFields = map[string]field[*nodeDecl]{
 		"router":     decodeRouter,
+		"hostname":   decodeHostname,
 		"publish":    decodePublish,
 		"interfaces": decodeNodeInterfaces,
 		"routes":     decodeRoutes,
@@ -318,6 +319,18 @@ func family(a netip.Addr) int {
 		return 0
 	}
 	return 1
+}
+
+func decodeHostname(p *parser, d *nodeDecl, e entry, path string) {
+	s, pos, ok := p.str(e.val, path)
+	if !ok {
+		return
+	}
+	if err := ValidHostname(s); err != nil {
+		p.errorf(pos, "%s: %v", path, err)
+		return
+	}
+	d.n.Hostname = s
 }
 
 func decodeRouter(p *parser, d *nodeDecl, e entry, path string) {

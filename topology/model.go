@@ -79,7 +79,18 @@ type Node struct {
 	Publish []Publish
 	// Router turns on IPv4 and IPv6 forwarding.
 	Router bool
-	Pos    Pos
+	// Hostname is the node's hostname as the file gives it; "" means the
+	// node's name (see HostnameOf).
+	Hostname string
+	Pos      Pos
+}
+
+// HostnameOf is the hostname the node answers to: Hostname, or its name.
+func (n *Node) HostnameOf() string {
+	if n.Hostname != "" {
+		return n.Hostname
+	}
+	return n.Name
 }
 
 // Interface is one end of a veth pair, inside a node or on the host.

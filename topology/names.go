@@ -56,6 +56,37 @@ func ValidNodeName(s string) error {
 	return nodeRule.check(s)
 }
 
+// MaxHostname is the kernel's limit on a hostname (__NEW_UTS_LEN).
+const MaxHostname = 64
+
+// ValidHostname reports whether s is a hostname as RFC 1123 has it: dot-
+// separated labels of letters, digits and '-', each 1 to 63 bytes, not
+// starting or ending with '-', at most MaxHostname bytes in all.
+func ValidHostname(s string) error {
+	if s == "" {
+		return errors.New("hostname is empty; leave the key out to use the node's name")
+	}
+	if len(s) > MaxHostname {
+		return fmt.Errorf("hostname %s is %d bytes long; the limit is %d", shortQuote(s), len(s), MaxHostname)
+	}
+	for _, l := range strings.Split(s, ".") {
+		switch {
+		case l == "":
+			return fmt.Errorf("hostname %q has an empty label; write labels separated by single dots", s)
+		case len(l) > 63:
+			return fmt.Errorf("hostname %q has a label of %d bytes; the limit is 63", s, len(l))
+		case l[0] == '-' || l[len(l)-1] == '-':
+			return fmt.Errorf("hostname %q has a label %q that starts or ends with '-'; use letters or digits there", s, l)
+		}
+		for _, c := range l {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return fmt.Errorf("hostname %q contains %s; use letters, digits, '-' and '.' (RFC 1123)", s, describeRune(c, false))
+			}
+		}
+	}
+	return nil
+}
+
 // ValidBridgeName reports whether s can name a bridge.
 func ValidBridgeName(s string) error { return bridgeRule.check(s) }
 

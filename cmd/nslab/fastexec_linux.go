@@ -112,6 +112,45 @@ static int nslab_bind_lab_file(const char *ns, const char *file) {
 	return mount(labs, etc, "none", MS_BIND, NULL);
 }
 
+// nslab_enter_uts enters the node's UTS namespace, kept as /NODE in the
+// lab's holder mount namespace STATE_DIR/LAB/uts (kernel.EnsureUTSHolder):
+// into the holder to open it, back to our own mount namespace and working
+// directory, then setns. A lab without a holder is left alone; 0 on
+// success.
+static int nslab_enter_uts(const char *ns) {
+	char holder[512], node[300];
+	const char *dot = strchr(ns, '.');
+	snprintf(holder, sizeof holder, STATE_DIR "%.*s/uts", (int)(dot - ns), ns);
+	snprintf(node, sizeof node, "/%s", dot + 1);
+	int h = open(holder, O_RDONLY | O_CLOEXEC);
+	if (h < 0)
+		return 0;
+	int host = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC), cwd = open(".", O_PATH | O_CLOEXEC), u = -1, rc = -1;
+	if (host < 0)
+		goto out;
+	if (setns(h, CLONE_NEWNS) != 0) {
+		rc = 0; // not a holder: nothing to enter
+		goto out;
+	}
+	u = open(node, O_RDONLY | O_CLOEXEC);
+	if (setns(host, CLONE_NEWNS) != 0) {
+		perror("nslab: returning to the host's mount namespace");
+		_exit(126);
+	}
+	if (cwd >= 0 && fchdir(cwd) != 0)
+		goto out;
+	rc = u < 0 ? 0 : setns(u, CLONE_NEWUTS);
+out:
+	close(h);
+	if (host >= 0)
+		close(host);
+	if (cwd >= 0)
+		close(cwd);
+	if (u >= 0)
+		close(u);
+	return rc;
+}
+
 __attribute__((constructor)) static void nslab_fast_exec(int argc, char **argv, char **envp) {
 	(void)envp;
 	if (argc < 4 || strcmp(argv[1], "exec") != 0 || argv[2][0] == '-' || getenv("NSLAB_NO_FAST_EXEC"))
@@ -128,6 +167,10 @@ __attribute__((constructor)) static void nslab_fast_exec(int argc, char **argv, 
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
+	if (nslab_enter_uts(ns) != 0) {
+		close(fd);
+		return;
+	}
 	if (unshare(CLONE_NEWNS) != 0 || mount("", "/", "none", MS_SLAVE | MS_REC, NULL) != 0 ||
 	    setns(fd, CLONE_NEWNET) != 0)
 		return;

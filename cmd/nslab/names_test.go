@@ -70,8 +70,8 @@ func TestNames(t *testing.T) {
 }
 
 // TestLookupsFailFast: in nslab exec (both paths), a name that the lab
-// does not know fails at once and the host's hostname (hostname -f)
-// resolves at once, in a lab without nat whose node has a default route.
+// does not know (the host's hostname among them) fails at once and the
+// node's own hostname (hostname -f) resolves at once, in a lab without nat whose node has a default route.
 // A guard table in the node counts and drops every packet to port 53
 // that would leave the node, so the machine's resolver never sees one.
 func TestLookupsFailFast(t *testing.T) {
@@ -92,7 +92,8 @@ func TestLookupsFailFast(t *testing.T) {
 			{"getent hosts nosuchname", 2},
 			{"getent hosts nosuchname.example.com", 2},
 			{"getent hosts 192.0.2.7", 2},
-			{"getent hosts " + host, 0},
+			{"getent hosts " + host, 2}, // the host's name is one outside the lab
+			{"getent hosts ns1", 0},     // its own hostname
 			{"hostname -f", 0},
 		} {
 			cmd := exec.Command(bin, "exec", node, "--", "sh", "-c",

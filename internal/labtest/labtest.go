@@ -92,7 +92,7 @@ func Leftovers(lab string) []string {
 	}
 	mounts, _ := os.ReadFile("/proc/self/mounts")
 	for _, line := range strings.Split(string(mounts), "\n") {
-		if strings.Contains(line, " /run/netns/"+lab+".") {
+		if strings.Contains(line, " /run/netns/"+lab+".") || strings.Contains(line, " /run/nslab/"+lab+"/") {
 			left = append(left, "mount "+strings.Fields(line)[1])
 		}
 	}
