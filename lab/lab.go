@@ -454,7 +454,8 @@ func saveTopology(name string, source []byte) error {
 // its files from other users where an older nslab left them open (0755,
 // 0644). The hosts and resolv.conf files stay readable: nslab exec binds
 // them over /etc/hosts and /etc/resolv.conf in the nodes, where programs
-// of any user read them.
+// of any user read them. The hostnames' holder (plan.UTSHolder) is a
+// mount of a namespace, which has no mode to change.
 func privateLab(name string) error {
 	dir := labDir(name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -466,7 +467,7 @@ func privateLab(name string) error {
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		fi, err := e.Info()
-		if err != nil || !fi.Mode().IsRegular() || e.Name() == filepath.Base(HostsFile(name)) || e.Name() == filepath.Base(ResolvFile(name)) || fi.Mode().Perm()&0o077 == 0 {
+		if err != nil || !fi.Mode().IsRegular() || e.Name() == filepath.Base(HostsFile(name)) || e.Name() == filepath.Base(ResolvFile(name)) || e.Name() == filepath.Base(plan.UTSHolder(name)) || fi.Mode().Perm()&0o077 == 0 {
 			continue
 		}
 		if err := os.Chmod(filepath.Join(dir, e.Name()), 0o600); err != nil {

@@ -76,6 +76,9 @@ func TestStatePrivate(t *testing.T) {
 				t.Errorf("%s: no lock file %s", when, lockFile)
 				continue
 			}
+			if f.Name() == "uts" {
+				continue // the hostnames' holder: a namespace mounted there, with no mode of its own; the directory keeps others out
+			}
 			want := fs.FileMode(0o600)
 			if f.Name() == "hosts" || f.Name() == "resolv.conf" {
 				want = 0o644 // bound over /etc in nodes
