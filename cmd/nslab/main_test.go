@@ -176,7 +176,7 @@ func TestLifecycle(t *testing.T) {
 	t.Run("exec etc netns", func(t *testing.T) {
 		dir := labtest.EtcNetns(t, name+".ns2")
 		os.WriteFile(dir+"/hosts", []byte("peer-one\n"), 0o644)
-		r := nslab(t, "", "exec", "ns2", "cat", "/etc/hosts")
+		r := nslab(t, "", "exec", name+".ns2", "cat", "/etc/hosts")
 		if r.stdout != "peer-one\n" {
 			t.Errorf("exec did not bind /etc/netns/%s.ns2/hosts: %q %s", name, r.stdout, r.stderr)
 		}
