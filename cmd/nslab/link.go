@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
@@ -41,7 +40,7 @@ running labs, else LAB.NODE; LAB.host:IF names a host interface.`,
 				if err != nil {
 					return err
 				}
-				if err := lab.Cut(context.Background(), l, node, iface, up, lab.Options{Logf: logf}); err != nil {
+				if err := lab.Cut(cmd.Context(), l, node, iface, up, lab.Options{Logf: logf}); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "cable of %s.%s:%s %s\n", l, node, iface, done)
@@ -111,7 +110,7 @@ changed.`,
 				}
 				groups = append(groups, nodes)
 			}
-			if err := lab.Partition(context.Background(), labName, groups, lab.Options{Logf: logf}); err != nil {
+			if err := lab.Partition(cmd.Context(), labName, groups, lab.Options{Logf: logf}); err != nil {
 				return err
 			}
 			var parts []string
@@ -148,7 +147,7 @@ says so (exit status 0).`,
 			if _, err := lab.Topology(a[0]); err != nil {
 				return err
 			}
-			healed, err := lab.Heal(context.Background(), a[0], lab.Options{Logf: logf})
+			healed, err := lab.Heal(cmd.Context(), a[0], lab.Options{Logf: logf})
 			if err != nil {
 				return err
 			}

@@ -155,9 +155,38 @@ func TestLockWaitSaysWhoAndStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer held.Close()
+	interruptWhileWaiting(t, name, "up", file)
+	held.Close()
+	if _, err := os.Stat(filepath.Join(lab.StateDir, name)); err == nil {
+		t.Errorf("the interrupted up left state of lab %s", name)
+	}
 
-	cmd := exec.Command(bin, "up", file)
+	// The commands that change a running lab wait for its lock the same way.
+	if r := nslab(t, "", "up", "-q", file); r.code != 0 {
+		t.Fatalf("up: %s", r.stderr)
+	}
+	t.Cleanup(func() { nslab(t, "", "down", "-q", name) })
+	held, err = netnsdir.LockFile(lockFile, unix.LOCK_EX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	for _, args := range [][]string{
+		{"link", "down", name + ".h1:eth0"},
+		{"partition", "--lab", name, "h1", "h2"},
+		{"heal", name},
+	} {
+		interruptWhileWaiting(t, name, args...)
+	}
+}
+
+// interruptWhileWaiting runs nslab with args while the test holds the
+// lab's lock: it must say who holds it, and SIGINT must end it within a
+// second, with exit status 1 and a message that it stopped waiting.
+func interruptWhileWaiting(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	what := strings.Join(args[:1], " ")
+	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -182,11 +211,11 @@ func TestLockWaitSaysWhoAndStops(t *testing.T) {
 		self, _ := os.ReadFile("/proc/self/cmdline")
 		want := fmt.Sprintf("lab %s is busy: pid %d (%s", name, os.Getpid(), strings.SplitN(string(self), "\x00", 2)[0])
 		if !strings.Contains(line, want) {
-			t.Errorf("up waiting for the lock says %q, want it to contain %q", line, want)
+			t.Errorf("%s waiting for the lock says %q, want it to contain %q", what, line, want)
 		}
 	case <-time.After(5 * time.Second):
 		cmd.Process.Kill()
-		t.Fatalf("up said nothing in 5 s while the lock was held")
+		t.Fatalf("%s said nothing in 5 s while the lock was held", what)
 	}
 	cmd.Process.Signal(syscall.SIGINT)
 	start := time.Now()
@@ -196,25 +225,23 @@ func TestLockWaitSaysWhoAndStops(t *testing.T) {
 	case <-time.After(3 * time.Second):
 		cmd.Process.Kill()
 		<-done
-		t.Fatalf("up went on waiting 3 s after SIGINT")
+		t.Fatalf("%s went on waiting 3 s after SIGINT", what)
 	}
 	for l := range lines {
 		all.WriteString(l + "\n")
 	}
 	took := time.Since(start)
-	t.Logf("SIGINT ended the waiting up in %v:\n%s", took.Round(time.Millisecond), all.String())
+	t.Logf("SIGINT ended the waiting %s in %v:\n%s", what, took.Round(time.Millisecond), all.String())
 	if took > time.Second {
-		t.Errorf("up took %v to end after SIGINT, want under 1 s", took)
+		t.Errorf("%s took %v to end after SIGINT, want under 1 s", what, took)
 	}
 	if code := cmd.ProcessState.ExitCode(); code != 1 {
-		t.Errorf("up ended with %v, want exit status 1", werr)
+		t.Errorf("%s ended with %v, want exit status 1", what, werr)
 	}
 	if !strings.Contains(all.String(), "stopped while waiting for its lock") {
-		t.Errorf("up does not say it stopped waiting:\n%s", all.String())
+		t.Errorf("%s does not say it stopped waiting:\n%s", what, all.String())
 	}
-	if _, err := os.Stat(filepath.Join(lab.StateDir, name)); err == nil {
-		t.Errorf("the interrupted up left state of lab %s", name)
-	}
+	return all.String()
 }
 
 // TestUpWaitsForDown runs up while a down of the same lab runs, on a
