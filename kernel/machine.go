@@ -12,6 +12,9 @@ type Machine struct {
 	// MaxNetNamespaces is user.max_net_namespaces; NetNamespaces counts
 	// the named namespaces in /run/netns, the ones known to be in use.
 	MaxNetNamespaces, NetNamespaces int
+	// MaxUTSNamespaces is user.max_uts_namespaces: every node has a UTS
+	// namespace of its own (its hostname) beside its network namespace.
+	MaxUTSNamespaces int
 	// MountMax is fs.mount-max, the mounts a mount namespace may hold;
 	// Mounts those of nslab's mount namespace now.
 	MountMax, Mounts int

@@ -28,6 +28,7 @@ func ReadMachine(counts bool) Machine {
 		m.CPUs = countCPUs(strings.TrimSpace(string(b)))
 	}
 	m.MaxNetNamespaces = readInt("/proc/sys/user/max_net_namespaces")
+	m.MaxUTSNamespaces = readInt("/proc/sys/user/max_uts_namespaces")
 	m.MountMax = readInt("/proc/sys/fs/mount-max")
 	if counts {
 		if f, err := os.Open(NetnsDir); err == nil {

@@ -99,6 +99,10 @@ func (n need) fits(m kernel.Machine) error {
 		short = append(short, fmt.Sprintf("%d network namespaces, but user.max_net_namespaces is %d and %d are in use in /run/netns",
 			n.namespaces, m.MaxNetNamespaces, m.NetNamespaces))
 	}
+	if m.MaxUTSNamespaces > 0 && n.namespaces > m.MaxUTSNamespaces {
+		short = append(short, fmt.Sprintf("%d UTS namespaces (one per node, for its hostname), but user.max_uts_namespaces is %d",
+			n.namespaces, m.MaxUTSNamespaces))
+	}
 	if m.MountMax > 0 && n.mounts > m.MountMax-m.Mounts {
 		short = append(short, fmt.Sprintf("%d mounts (one per namespace under /run/netns, one for the lab's hostnames), but fs.mount-max is %d and %d are mounted",
 			n.mounts, m.MountMax, m.Mounts))

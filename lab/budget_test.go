@@ -61,6 +61,7 @@ func TestEstimate(t *testing.T) {
 		{"a running lab: only what is added counts", star(500, true), star(500, true), tiny, []string{"open files"}},
 		{"a running lab grows", star(1000, true), star(500, true), kernel.Machine{MaxNetNamespaces: 600, MountMax: 100000}, nil},
 		{"a running lab grows past the limit", star(1000, true), star(500, true), kernel.Machine{MaxNetNamespaces: 400}, []string{"500 network namespaces"}},
+		{"more nodes than UTS namespaces", star(1000, true), nil, kernel.Machine{MaxUTSNamespaces: 999}, []string{"1000 UTS namespaces (one per node, for its hostname), but user.max_uts_namespaces is 999"}},
 		{"a machine that says nothing", huge, nil, kernel.Machine{}, nil},
 	}
 	for _, tc := range tests {
