@@ -260,8 +260,10 @@ func (o *Firewall) build(c fwBatch, t *nftables.Table) error {
 
 // segmentICMPv6 are the only messages a lab's links may send the host
 // besides what goes to the lab's own host addresses: what IPv6 needs to
-// work on a segment (neighbour discovery, router solicitation and
-// advertisement, multicast listener discovery). Everything else to the
+// work on a segment (neighbour discovery, router solicitation,
+// multicast listener discovery). Not router advertisements: the host,
+// which accepts them by default when it does not forward, would take
+// routes (a default route, too) from any node. Everything else to the
 // host's link-local or multicast addresses, and IPv4 broadcast and
 // multicast (mDNS, DHCP, SSDP), is dropped: a lab sealed off from the
 // host does not reach its services that way. ARP is not IP and passes.
@@ -270,7 +272,7 @@ var segmentICMPv6 = []struct {
 	name string
 }{
 	{130, "mld-listener-query"}, {131, "mld-listener-report"}, {132, "mld-listener-done"},
-	{133, "nd-router-solicit"}, {134, "nd-router-advert"},
+	{133, "nd-router-solicit"},
 	{135, "nd-neighbor-solicit"}, {136, "nd-neighbor-advert"},
 	{143, "mld2-listener-report"},
 }

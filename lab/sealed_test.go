@@ -193,3 +193,57 @@ func TestSealedLabReachesNoHostService(t *testing.T) {
 		t.Errorf("a host UDP service on all addresses got %q from the node; want only \"own address\"", got)
 	}
 }
+
+// TestLabNodeCannotRouteTheHost: a node of a lab sends the host a router
+// advertisement (as radvd on a node, or a hostile user in it, would) with
+// an on-link prefix. The host, which does not forward and so accepts
+// router advertisements on its links by default, must not take a route
+// from it: the lab never changes the host's routes.
+func TestLabNodeCannotRouteTheHost(t *testing.T) {
+	labtest.RequireRoot(t)
+	needNftables(t)
+	src := seed(t)
+	tl := up(t, src)
+	v6 := strings.TrimSpace(strings.SplitN(strings.SplitN(src, ", ", 2)[1], "]", 2)[0]) // fd..::1/64
+	p := netip.MustParsePrefix(v6).Masked().Addr().As16()
+	p[6], p[7] = 0xff, 0xfe // a /64 of the lab's reserved range that no link has
+	pfx := netip.AddrFrom16(p)
+	br := plan.BridgeName(tl.Name, "br-ns")
+	linkLocal(t, br)
+	n1 := kernel.NetnsPath(tl.Name + ".ns1")
+	err := kernel.Do(n1, func() error {
+		ifi, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_ICMPV6)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_HOPS, 255)
+		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_IF, ifi.Index)
+		// Router advertisement, router lifetime 0 (not a default router),
+		// with one prefix information option: on-link, valid 30 s.
+		ra := []byte{134, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+		pi := []byte{3, 4, 64, 0x80, 0, 0, 0, 30, 0, 0, 0, 0, 0, 0, 0, 0}
+		pi = append(pi, pfx.AsSlice()...)
+		to := &unix.SockaddrInet6{ZoneId: uint32(ifi.Index), Addr: netip.MustParseAddr("ff02::1").As16()}
+		for range 3 {
+			if err := unix.Sendto(fd, append(ra, pi...), 0, to); err != nil {
+				return err
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("sending a router advertisement from ns1: %v", err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	out, _ := exec.Command("ip", "-6", "route", "show", "dev", br).CombinedOutput()
+	if strings.Contains(string(out), pfx.String()) {
+		exec.Command("ip", "-6", "route", "del", pfx.String()+"/64", "dev", br).Run()
+		t.Errorf("a node's router advertisement gave the host a route to %s/64 on the lab's bridge:\n%s", pfx, out)
+	}
+}
