@@ -154,8 +154,9 @@ func observeLinks(c *Conn, st *State) error {
 	return observeRoutes(h, st)
 }
 
-// observeRoutes reads the routes of every table but the local one,
-// leaving out default routes and those the kernel makes for addresses.
+// observeRoutes reads the routes of every table but the local one (of
+// which only local routes that no address made), leaving out default
+// routes and those the kernel makes for addresses.
 func observeRoutes(h *netlink.Handle, st *State) error {
 	routes, err := retryDump(func() ([]netlink.Route, error) {
 		return h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
@@ -168,7 +169,13 @@ func observeRoutes(h *netlink.Handle, st *State) error {
 		byIndex[l.Index] = l.Name
 	}
 	for _, r := range routes {
-		if r.Dst == nil || r.Table == unix.RT_TABLE_LOCAL || r.Protocol == unix.RTPROT_KERNEL || r.Type != unix.RTN_UNICAST && r.Type != unix.RTN_BLACKHOLE && r.Type != unix.RTN_UNREACHABLE && r.Type != unix.RTN_PROHIBIT {
+		// A local route that no address made (ip route add local
+		// PREFIX dev lo: the host takes every address in PREFIX as its
+		// own) counts, wherever it is; the local table's other routes are
+		// the addresses'.
+		local := r.Type == unix.RTN_LOCAL && r.Protocol != unix.RTPROT_KERNEL
+		if r.Dst == nil || r.Protocol == unix.RTPROT_KERNEL || !local && (r.Table == unix.RT_TABLE_LOCAL ||
+			r.Type != unix.RTN_UNICAST && r.Type != unix.RTN_BLACKHOLE && r.Type != unix.RTN_UNREACHABLE && r.Type != unix.RTN_PROHIBIT) {
 			continue
 		}
 		ip, ok := netip.AddrFromSlice(r.Dst.IP)

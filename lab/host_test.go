@@ -206,6 +206,27 @@ func TestHostRouteOverlap(t *testing.T) {
 	labtest.CheckLeaks(t, tl.Name)
 }
 
+// TestHostLocalRouteOverlap: a local route of the host that no address
+// made (ip route add local PREFIX: the host answers for every address in
+// it), here in the local table on a veth the test made, stops up as any
+// other route does.
+func TestHostLocalRouteOverlap(t *testing.T) {
+	labtest.RequireRoot(t)
+	sub := labtest.Subnet(t)
+	dev := fmt.Sprintf("nsltl%d", os.Getpid()%100000)
+	t.Cleanup(func() { exec.Command("ip", "link", "delete", dev).Run() })
+	labtest.IP(t, "link", "add", dev, "type", "veth", "peer", "name", dev+"p")
+	labtest.IP(t, "link", "set", dev, "up")
+	labtest.IP(t, "route", "add", "local", sub+".200/32", "dev", dev, "table", "local")
+	tl := parse(t, fmt.Sprintf("bridges: {lan: {addresses: [%s.1/24]}}\nnodes:\n  n1: {interfaces: {eth0: {link: lan, addresses: [%s.2/24]}}}\n", sub, sub))
+	err := tryUp(t, tl)
+	want := fmt.Sprintf("bridge lan: %s.1/24 overlaps the host's route to %s.200/32", sub, sub)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("up over a host's local route: %v\nwant %q", err, want)
+	}
+	labtest.CheckLeaks(t, tl.Name)
+}
+
 // TestPortClaimIsAtomic: two labs on different subnets publishing the
 // same host port, started at the same moment: exactly one builds, each of
 // 5 times.
