@@ -49,7 +49,9 @@ func ReadFileContext(ctx context.Context, path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading topology: %w", err)
 	}
-	if fi.Mode().IsRegular() {
+	// A regular file of size 0 may be a kernel file that waits for data
+	// (/proc/kmsg) rather than an empty one: it is read as a stream.
+	if fi.Mode().IsRegular() && fi.Size() > 0 {
 		if fi.Size() > MaxFileSize {
 			return nil, tooLarge(path, fi.Size())
 		}
@@ -62,7 +64,11 @@ func ReadFileContext(ctx context.Context, path string) ([]byte, error) {
 		return nil, err
 	}
 	if errors.As(err, &idle) {
-		return nil, fmt.Errorf("reading topology: %s is %s that sent nothing for %v (no one writes to it): give a regular file, or - for standard input", path, fileKind(fi.Mode()), idle.after)
+		why := "no one writes to it"
+		if fi.Mode().IsRegular() {
+			why = "a kernel file that waits for data"
+		}
+		return nil, fmt.Errorf("reading topology: %s is %s that sent nothing for %v (%s): give a regular file, or - for standard input", path, fileKind(fi.Mode()), idle.after, why)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading topology: %s: %w", path, err)
@@ -96,6 +102,9 @@ func fileKind(m os.FileMode) string {
 		return "a block device"
 	case m&os.ModeSocket != 0:
 		return "a socket"
+	}
+	if m.IsRegular() {
+		return "a file of size 0"
 	}
 	return "not a regular file and"
 }

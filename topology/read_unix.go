@@ -50,6 +50,12 @@ func readStream(ctx context.Context, f *os.File, path string, idle time.Duration
 		m, err := unix.Read(fd, buf)
 		switch {
 		case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EINTR):
+			// Readable by poll, yet nothing to read (/proc/kmsg does
+			// that): as idle as a poll that times out.
+			if idle > 0 && time.Since(last) > idle {
+				return nil, &idleError{after: idle}
+			}
+			time.Sleep(50 * time.Millisecond)
 			continue
 		case err != nil:
 			return nil, err

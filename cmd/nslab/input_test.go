@@ -73,6 +73,38 @@ func TestFIFOWithoutWriter(t *testing.T) {
 	}
 }
 
+// TestBlockingKernelFile gives validate /proc/kmsg, a regular file of
+// size 0 that waits for the kernel's next message: it must be refused
+// after about 5 s as a FIFO is, not wait forever (and SIGTERM then ends
+// it). Reading it takes what klogd would read; nothing here runs klogd.
+func TestBlockingKernelFile(t *testing.T) {
+	f, err := os.Open("/proc/kmsg")
+	if err != nil {
+		t.Skipf("opening /proc/kmsg: %v (the test needs root)", err)
+	}
+	f.Close()
+	start := time.Now()
+	s := startNslab(t, "validate", "/proc/kmsg")
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-s.done:
+			t.Fatalf("validate /proc/kmsg still ran after 10s (SIGTERM ended it):\n%s", s.out.String())
+		case <-time.After(2 * time.Second):
+			t.Fatalf("validate /proc/kmsg still ran after 10s, and SIGTERM did not end it:\n%s", s.out.String())
+		}
+	}
+	took := time.Since(start)
+	// The kernel may have had messages for it: then it says they are not
+	// a topology instead.
+	if code := s.cmd.ProcessState.ExitCode(); code != 1 || took > 8*time.Second || !strings.Contains(s.out.String(), "/proc/kmsg") {
+		t.Errorf("validate /proc/kmsg: exit %d after %v:\n%s", code, took.Round(time.Millisecond), s.out.String())
+	}
+	t.Logf("refused after %v: %s", took.Round(time.Millisecond), strings.TrimSpace(s.out.String()))
+}
+
 // TestFIFOWithLateWriter: a FIFO whose writer comes a second later is
 // read as a file.
 func TestFIFOWithLateWriter(t *testing.T) {
