@@ -188,6 +188,11 @@ func (o *Firewall) build(c fwBatch, t *nftables.Table) error {
 	rule := func(ch *nftables.Chain, e ...expr.Any) {
 		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: e, UserData: ruleComment(e)})
 	}
+	// ruleAnon is rule for a rule that looks up anonymous sets with these
+	// elements.
+	ruleAnon := func(ch *nftables.Chain, anon [][]nftables.SetElement, e ...expr.Any) {
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: e, UserData: ruleComment(e, anon...)})
+	}
 
 	fwd := chain("forward", nftables.ChainHookForward, nftables.ChainPriorityFilter, nftables.ChainTypeFilter)
 	rule(fwd, cat(inSet(unix.NFT_META_IIFNAME, links), inSet(unix.NFT_META_OIFNAME, links), verdict(expr.VerdictAccept))...)
@@ -217,7 +222,7 @@ func (o *Firewall) build(c fwBatch, t *nftables.Table) error {
 	if err := c.AddSet(icmp, types); err != nil {
 		return opErr("", "adding the set of ICMPv6 types a segment needs", err)
 	}
-	rule(in, cat(inSet(unix.NFT_META_IIFNAME, links), icmpv6Type(icmp), verdict(expr.VerdictAccept))...)
+	ruleAnon(in, [][]nftables.SetElement{types}, cat(inSet(unix.NFT_META_IIFNAME, links), icmpv6Type(icmp), verdict(expr.VerdictAccept))...)
 	rule(in, cat(inSet(unix.NFT_META_IIFNAME, links), verdict(expr.VerdictDrop))...)
 
 	for _, hook := range []struct {
@@ -245,7 +250,7 @@ func (o *Firewall) build(c fwBatch, t *nftables.Table) error {
 			if err := c.AddSet(daddrs, elems); err != nil {
 				return opErr("", "adding the addresses of published port "+strconv.Itoa(int(f.HostPort)), err)
 			}
-			rule(ch, cat(addrInSet(f.To, daddrs), l4Port(f.Proto, f.HostPort), dnat(f.To, f.Port))...)
+			ruleAnon(ch, [][]nftables.SetElement{elems}, cat(addrInSet(f.To, daddrs), l4Port(f.Proto, f.HostPort), dnat(f.To, f.Port))...)
 		}
 	}
 	post := chain("postrouting", nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource, nftables.ChainTypeNAT)

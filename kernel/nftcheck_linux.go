@@ -20,8 +20,17 @@ import (
 // a digest of the rule's expressions as they are sent to the kernel. A
 // rule changed or added by hand lacks it or has another, which is how a
 // check sees the table drift without decoding rules (ObserveFirewall).
-func ruleComment(e []expr.Any) []byte {
+func ruleComment(e []expr.Any, anon ...[]nftables.SetElement) []byte {
 	h := sha256.New()
+	// The elements of the rule's anonymous sets are part of it (an
+	// anonymous set is the rule's own, and its lookup names it only by
+	// a per-connection name), in the digest when there are any.
+	for _, elems := range anon {
+		for _, el := range elems {
+			h.Write([]byte{byte(len(el.Key))})
+			h.Write(el.Key)
+		}
+	}
 	for _, x := range e {
 		if l, ok := x.(*expr.Lookup); ok {
 			c := *l
