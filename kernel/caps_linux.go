@@ -6,11 +6,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Capabilities nslab needs: namespaces, mounts and links.
+// Capabilities nslab needs: links and routes, namespaces and mounts, and
+// its state and locks, which are root's alone (0700, 0600).
 var neededCaps = []struct {
 	bit  uint
 	name string
-}{{unix.CAP_NET_ADMIN, "CAP_NET_ADMIN"}, {unix.CAP_SYS_ADMIN, "CAP_SYS_ADMIN"}}
+}{{unix.CAP_NET_ADMIN, "CAP_NET_ADMIN"}, {unix.CAP_SYS_ADMIN, "CAP_SYS_ADMIN"}, {unix.CAP_DAC_OVERRIDE, "CAP_DAC_OVERRIDE"}}
 
 // MissingCaps names the capabilities nslab needs that the effective set
 // eff (a bit per capability, as capget returns it) lacks.
@@ -37,7 +38,7 @@ func EffectiveCaps() (uint64, error) {
 }
 
 // MissingPrivileges names the capabilities nslab needs that this process
-// lacks: none for root, CAP_NET_ADMIN and CAP_SYS_ADMIN for other users
+// lacks: none for root, CAP_NET_ADMIN, CAP_SYS_ADMIN and CAP_DAC_OVERRIDE for other users
 // unless they were given them. It looks at the effective capabilities,
 // not at the user id: root without them lacks them too.
 func MissingPrivileges() ([]string, error) {

@@ -60,7 +60,7 @@ func opErr(ns, op string, err error) error {
 func hint(err error) string {
 	switch {
 	case errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EACCES):
-		return "nslab needs root, or CAP_NET_ADMIN and CAP_SYS_ADMIN"
+		return "nslab needs root, or CAP_NET_ADMIN, CAP_SYS_ADMIN and CAP_DAC_OVERRIDE"
 	case errors.Is(err, syscall.EEXIST):
 		return "something else made an object of that name; remove it or rename yours"
 	case errors.Is(err, syscall.EOPNOTSUPP), errors.Is(err, syscall.EAFNOSUPPORT):

@@ -58,7 +58,7 @@ func run(args []string) int {
 	}
 	msg := err.Error()
 	if errors.Is(err, fs.ErrPermission) && !strings.Contains(msg, "needs root") {
-		msg += "\n(nslab needs root, or the capabilities CAP_NET_ADMIN and CAP_SYS_ADMIN)"
+		msg += "\n(nslab needs root, or the capabilities CAP_NET_ADMIN, CAP_SYS_ADMIN and CAP_DAC_OVERRIDE)"
 	}
 	fmt.Fprintf(os.Stderr, "nslab: %s\n", msg)
 	return 1
@@ -108,7 +108,7 @@ func checkPrivileges(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("%s needs root, or the capabilities CAP_NET_ADMIN and CAP_SYS_ADMIN, and this process lacks %s: run it as root (with sudo, for one)",
+		return fmt.Errorf("%s needs root, or the capabilities CAP_NET_ADMIN, CAP_SYS_ADMIN and CAP_DAC_OVERRIDE, and this process lacks %s: run it as root (with sudo, for one)",
 			strings.TrimPrefix(cmd.CommandPath(), "nslab "), strings.Join(missing, " and "))
 	}
 	return nil

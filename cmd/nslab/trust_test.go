@@ -63,13 +63,19 @@ func TestWithoutPrivileges(t *testing.T) {
 		users["root without capabilities"] = func(args ...string) result {
 			return nslabAs(t, nil, []string{setpriv, "--bounding-set", "-net_admin,-sys_admin", "--inh-caps", "-net_admin,-sys_admin"}, args...)
 		}
+		// Given the network and namespace capabilities, another user still
+		// cannot open the state and locks, which are root's alone.
+		users["nobody with CAP_NET_ADMIN and CAP_SYS_ADMIN"] = func(args ...string) result {
+			return nslabAs(t, nil, []string{setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
+				"--inh-caps=+net_admin,+sys_admin", "--ambient-caps=+net_admin,+sys_admin"}, args...)
+		}
 	} else {
 		t.Log("no setpriv: root without capabilities is not tried")
 	}
 	for who, run := range users {
 		for _, args := range commands {
 			r := run(args...)
-			if r.code != 1 || !strings.Contains(r.stderr, "needs root, or the capabilities CAP_NET_ADMIN and CAP_SYS_ADMIN") || r.stdout != "" {
+			if r.code != 1 || !strings.Contains(r.stderr, "needs root, or the capabilities CAP_NET_ADMIN, CAP_SYS_ADMIN and CAP_DAC_OVERRIDE") || r.stdout != "" {
 				t.Errorf("%s: nslab %s: code %d, stdout %q, stderr %q; want 1 and that it needs root",
 					who, strings.Join(args, " "), r.code, r.stdout, r.stderr)
 			}
