@@ -211,7 +211,21 @@ func TestLabNodeCannotRouteTheHost(t *testing.T) {
 	br := plan.BridgeName(tl.Name, "br-ns")
 	linkLocal(t, br)
 	n1 := kernel.NetnsPath(tl.Name + ".ns1")
-	err := kernel.Do(n1, func() error {
+	advertise(t, n1, br, pfx)
+	// Without the lab's table (deleted by hand, before the next up puts
+	// it back), the bridge itself takes no advertisement: accept_ra=0.
+	if out, err := exec.Command("nft", "delete", "table", "inet", kernel.TableName(tl.Name)).CombinedOutput(); err != nil {
+		t.Fatalf("deleting the lab's table: %v: %s", err, out)
+	}
+	advertise(t, n1, br, pfx)
+}
+
+// advertise sends a router advertisement of prefix pfx from the node
+// whose namespace is at ns, and fails the test if the host takes a route
+// to it on the lab's bridge br.
+func advertise(t *testing.T, ns, br string, pfx netip.Addr) {
+	t.Helper()
+	err := kernel.Do(ns, func() error {
 		ifi, err := net.InterfaceByName("eth0")
 		if err != nil {
 			return err

@@ -75,15 +75,22 @@ func publishOn(p topology.Publish, to netip.Addr, labAddrs []netip.Addr) []netip
 	return out
 }
 
-// hostSysctlOps sets what NAT and published ports need on the lab's own
-// links in the root namespace: a masquerading bridge forwards (IPv4 by
-// interface; IPv6 by interface where the kernel has force_forwarding),
-// and a link that leads to a published node lets connections from
-// localhost through (route_localnet, as Docker does for docker0).
+// hostSysctlOps sets, on the lab's own links in the root namespace, what
+// keeps the host the lab's master and what NAT and published ports need:
+// bridges and host interfaces take no router advertisement from a node
+// (accept_ra=0, besides the lab's table dropping them: a node must not
+// route the host), a masquerading bridge forwards (IPv4 by interface;
+// IPv6 by interface where the kernel has force_forwarding), and a link
+// that leads to a published node lets connections from localhost through
+// (route_localnet, as Docker does for docker0).
 func hostSysctlOps(lab *topology.Lab) []kernel.Op {
 	var set []kernel.Sysctl
+	for _, i := range lab.Host {
+		set = append(set, kernel.Sysctl{Key: "net.ipv6.conf." + HostIfName(lab.Name, i.Name) + ".accept_ra", Value: "0"})
+	}
 	for _, b := range lab.Bridges {
 		name := BridgeName(lab.Name, b.Name)
+		set = append(set, kernel.Sysctl{Key: "net.ipv6.conf." + name + ".accept_ra", Value: "0"})
 		if b.NAT {
 			set = append(set, kernel.Sysctl{Key: "net.ipv4.conf." + name + ".forwarding", Value: "1"})
 		}

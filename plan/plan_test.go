@@ -86,7 +86,7 @@ func TestUpOrdersStages(t *testing.T) {
 	if last := p.Stages[len(p.Stages)-1]; !last.AfterLinksUp {
 		t.Errorf("stage %s does not wait for the links", last.Name)
 	}
-	if p.Len() != 1+3+2+4+1+4+2+4 {
+	if p.Len() != 1+3+2+4+1+4+2+1+4 { // bridges up: two bridges, and one op of host settings (accept_ra)
 		t.Errorf("two-subnets plan has %d ops", p.Len())
 	}
 }

@@ -114,7 +114,7 @@ func TestReconcileChanges(t *testing.T) {
 		name: "bridge address changed",
 		from: seed,
 		to:   strings.Replace(seed, "10.0.0.1/24]", "10.0.0.1/24, fd00:9::1/64]", 1),
-		want: []string{"ip link set nb-", "ip addr add fd00:9::1/64 dev nb-"},
+		want: []string{"ip link set nb-", "ip addr add fd00:9::1/64 dev nb-", "sysctl -qw net.ipv6.conf.nb-"},
 	}, {
 		name: "node removed",
 		from: seed,
@@ -170,6 +170,8 @@ func TestReconcileChanges(t *testing.T) {
 			"ip -n seed.ns2 addr add 10.0.2.3/24 dev eth0",
 			"ip link set nb-",
 			"ip -n seed.ns2 route add 10.9.0.0/16 via 10.0.2.1",
+			"sysctl -qw net.ipv6.conf.nb-", "sysctl -qw net.ipv6.conf.nb-", // accept_ra, bridges of the lab
+
 		},
 	}, {
 		name: "router: forwarding on",
