@@ -109,3 +109,41 @@ nodes:
 		}
 	}
 }
+
+// TestReconcilePartitionOnRemadeNode: a node made anew (one of its
+// sysctls left the file) while a partition is in force gets its
+// partition table again; the record would list a partition that the new
+// namespace lacks.
+func TestReconcilePartitionOnRemadeNode(t *testing.T) {
+	src := `name: pr
+bridges:
+  br0: {addresses: [10.1.0.254/24]}
+nodes:
+  a:
+    sysctls: {net.ipv4.ip_default_ttl: 32}
+    interfaces:
+      eth0: {link: br0, addresses: [10.1.0.1/24]}
+  b:
+    interfaces:
+      eth0: {link: br0, addresses: [10.1.0.2/24]}
+`
+	old := parse(t, src)
+	now := parse(t, strings.Replace(src, "    sysctls: {net.ipv4.ip_default_ttl: 32}\n", "", 1))
+	st := running(t, old)
+	f := &Faults{Partition: [][]string{{"a"}, {"b"}}}
+	p, err := Reconcile(old, now, st, Hints{Faults: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := script(t, p)
+	if !strings.Contains(got, "ip netns add pr.a") {
+		t.Fatalf("node a is not made anew:\n%s", got)
+	}
+	if want := "ip netns exec pr.a nft"; !strings.Contains(got, want) || strings.Contains(got, "nft delete table inet nslab-partition") {
+		t.Errorf("the partition is not put back in the remade node a (want %q):\n%s", want, got)
+	}
+	// Without a partition in force, nothing of it is planned.
+	if p, _ := Reconcile(old, now, st, Hints{}); strings.Contains(script(t, p), "nslab-partition") {
+		t.Errorf("a partition planned where none is in force:\n%s", script(t, p))
+	}
+}

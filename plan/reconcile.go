@@ -40,6 +40,9 @@ func Reconcile(old, lab *topology.Lab, st *kernel.State, hints ...Hints) (*Plan,
 		h = hints[0]
 	}
 	r.cut = h.Faults.cutEnds(lab)
+	if h.Faults != nil {
+		r.partition = h.Faults.Partition
+	}
 	r.stray = r.strayLinks(h.Interrupted)
 	r.nodes()
 	r.bridges()
@@ -56,6 +59,7 @@ type reconciler struct {
 	name     string
 
 	remakeNode   map[string]bool // nodes (re)created, by name
+	partition    [][]string      // the partition in force (Faults), none when whole
 	remakeLink   map[*topology.Link]bool
 	remakeBridge map[string]bool
 	dropped      map[string]bool // root links (bridges too) deleted, by kernel name
@@ -575,7 +579,30 @@ func (r *reconciler) plan() *Plan {
 	if fwChanged || r.hostSysctlDrift() {
 		p.add("host settings", hostSysctlOps(r.lab))
 	}
+	p.add("partition", r.partitionOps())
 	return p
+}
+
+// partitionOps puts the partition in force back when a node of it is
+// made anew: its new namespace has no partition table, and the record
+// still lists it. The whole partition is planned again (each node's table
+// is replaced whole), since the remade node's addresses may have changed
+// too.
+func (r *reconciler) partitionOps() []kernel.Op {
+	if !slices.ContainsFunc(r.partition, func(g []string) bool {
+		return slices.ContainsFunc(g, func(n string) bool { return r.remakeNode[n] })
+	}) {
+		return nil
+	}
+	pp, err := Partition(r.lab, r.partition)
+	if err != nil {
+		return nil // a node of it is gone: the record forgets it (Faults.Prune)
+	}
+	var ops []kernel.Op
+	for _, s := range pp.Stages {
+		ops = append(ops, s.Ops...)
+	}
+	return ops
 }
 
 // cableSetupOps brings up the ends of new cables in the root namespace
