@@ -35,7 +35,7 @@ func Up(ctx context.Context, t *topology.Lab, source []byte, opt Options) error 
 	}
 	release, err := netnsdir.Hold(StateDir)
 	if err != nil {
-		lk.unlock()
+		lk.done(t.Name)
 		return err
 	}
 	c := kernel.NewConn()
@@ -44,10 +44,8 @@ func Up(ctx context.Context, t *topology.Lab, source []byte, opt Options) error 
 	release()
 	if errors.Is(err, plan.ErrLabExists) {
 		lk.unlock()
-	} else if err != nil && !Exists(t.Name) {
-		lk.remove()
 	} else {
-		lk.unlock()
+		lk.done(t.Name)
 	}
 	return err
 }
@@ -509,6 +507,17 @@ type labLock struct {
 }
 
 func (l *labLock) unlock() { l.f.Close() }
+
+// done unlocks, and removes the lock file too when the lab does not
+// exist (a failed first build, say): locks of labs that are gone do not
+// pile up.
+func (l *labLock) done(name string) {
+	if Exists(name) {
+		l.unlock()
+		return
+	}
+	l.remove()
+}
 
 // remove deletes the lock file and the state directories left empty, then
 // unlocks: for a lab that no longer exists.

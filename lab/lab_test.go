@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -315,5 +317,25 @@ func TestConcurrentUpsOfOneLab(t *testing.T) {
 	rep, err := lab.Check(context.Background(), tl, check.Options{})
 	if err != nil || rep.Failed > 0 {
 		t.Errorf("the lab after two ups: %v, %d failed", err, rep.Failed)
+	}
+}
+
+// TestFailedUpLeavesNoLock: an up that fails before it builds anything
+// (here /run/netns cannot be prepared: the lock that guards it is a
+// directory) leaves no lock file of the lab behind.
+func TestFailedUpLeavesNoLock(t *testing.T) {
+	labtest.RequireRoot(t)
+	saved := lab.StateDir
+	lab.StateDir = t.TempDir()
+	t.Cleanup(func() { lab.StateDir = saved })
+	if err := os.MkdirAll(filepath.Join(lab.StateDir, ".locks", ".netns-dir"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tl := parse(t, "nodes:\n  a: {}\n")
+	if err := lab.Up(context.Background(), tl, sources[tl], lab.Options{}); err == nil {
+		t.Fatal("up succeeded where /run/netns cannot be prepared")
+	}
+	if _, err := os.Stat(filepath.Join(lab.StateDir, ".locks", tl.Name)); err == nil {
+		t.Errorf("the failed up left the lock file of lab %s", tl.Name)
 	}
 }
