@@ -3,6 +3,7 @@ package kernel
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -261,13 +262,24 @@ func LinkShape(c *Conn, ns, name string) (*Shape, error) {
 		case *netlink.Tbf:
 			return &Shape{Rate: q.Rate * 8}, nil
 		case *netlink.Netem:
-			return &Shape{
-				Rate:   q.Rate64 * 8,
-				Delay:  time.Duration(q.Latency) * time.Microsecond,
-				Jitter: time.Duration(q.Jitter) * time.Microsecond,
-				Loss:   float64(q.Loss),
-			}, nil
+			return netemShape(q), nil
 		}
 	}
 	return nil, nil
+}
+
+// netemShape reads a netem qdisc as the kernel reports it: delay and
+// jitter in the scheduler's ticks (/proc/net/psched; 15.625 a microsecond
+// on most kernels), loss as a fraction of 2^32-1. The netlink library
+// converts both when it makes a qdisc, but not when it reads one back.
+func netemShape(q *netlink.Netem) *Shape {
+	usec := func(ticks uint32) time.Duration {
+		return time.Duration(math.Round(float64(ticks)/netlink.TickInUsec())) * time.Microsecond
+	}
+	return &Shape{
+		Rate:   q.Rate64 * 8,
+		Delay:  usec(q.Latency),
+		Jitter: usec(q.Jitter),
+		Loss:   math.Round(float64(q.Loss)/math.MaxUint32*100*1e4) / 1e4,
+	}
 }
