@@ -2,11 +2,9 @@ package main
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,47 +25,14 @@ func TestKillDuringChange(t *testing.T) {
 		t.Skip("kills nslab 12 times while it changes a 120-node lab: not in -short")
 	}
 	labtest.RequireRoot(t)
-	seed := time.Now().UnixNano()
-	if s := os.Getenv("NSLAB_KILL_SEED"); s != "" {
-		var err error
-		if seed, err = strconv.ParseInt(s, 10, 64); err != nil {
-			t.Fatalf("NSLAB_KILL_SEED: %v", err)
-		}
-	}
-	t.Logf("seed %d (NSLAB_KILL_SEED=%d repeats it)", seed, seed)
-	rng := rand.New(rand.NewPCG(uint64(seed), 1))
+	rng := killRNG(t, 1)
 
 	name := labtest.Name("kc")
 	dir := t.TempDir()
-	gen := func(file string, nodes int, mtu bool) string {
-		r := nslab(t, "", "gen", "star", "--nodes", fmt.Sprint(nodes), "--name", name)
-		if r.code != 0 {
-			t.Fatalf("gen: %s", r.stderr)
-		}
-		src := r.stdout
-		if mtu {
-			src = strings.ReplaceAll(src, "eth0: {link: br0,", "eth0: {link: br0, mtu: 1400,")
-		}
-		path := filepath.Join(dir, file)
-		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
+	gen := starFiles(t, name, dir)
 	base, mtu, grow := gen("base.yaml", 120, false), gen("mtu.yaml", 120, true), gen("grow.yaml", 150, false)
-	t.Cleanup(func() {
-		if r := nslab(t, "", "down", "-q", name); r.code != 0 {
-			t.Errorf("down: %s", r.stderr)
-		}
-		labtest.CheckLeaks(t, name)
-	})
-	must := func(args ...string) time.Duration {
-		start := time.Now()
-		if r := nslab(t, "", args...); r.code != 0 {
-			t.Fatalf("nslab %s: %s", strings.Join(args, " "), r.stderr)
-		}
-		return time.Since(start)
-	}
+	downAtEnd(t, name)
+	must := func(args ...string) time.Duration { return timed(t, args...) }
 	must("up", "-q", base)
 	took := map[string]time.Duration{mtu: must("up", "-q", mtu), grow: must("up", "-q", grow), base: must("up", "-q", base)}
 

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"github.com/google/go-cmp/cmp"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/lab"
@@ -32,51 +32,18 @@ func TestKillAnywhere(t *testing.T) {
 		t.Skip("kills nslab 30 times while it builds a 300-node lab: not in -short")
 	}
 	labtest.RequireRoot(t)
-	seed := time.Now().UnixNano()
-	if s := os.Getenv("NSLAB_KILL_SEED"); s != "" {
-		var err error
-		if seed, err = strconv.ParseInt(s, 10, 64); err != nil {
-			t.Fatalf("NSLAB_KILL_SEED: %v", err)
-		}
-	}
-	t.Logf("seed %d (NSLAB_KILL_SEED=%d repeats it)", seed, seed)
-	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	rng := killRNG(t, 0)
 
 	name := labtest.Name("k")
 	dir := t.TempDir()
 	// A star without --host puts no address on the host: no subnet to
 	// share with other tests.
-	gen := func(file string, nodes int, mtu bool) string {
-		r := nslab(t, "", "gen", "star", "--nodes", fmt.Sprint(nodes), "--name", name)
-		if r.code != 0 {
-			t.Fatalf("gen: %s", r.stderr)
-		}
-		src := r.stdout
-		if mtu {
-			src = strings.ReplaceAll(src, "eth0: {link: br0,", "eth0: {link: br0, mtu: 1400,")
-		}
-		path := filepath.Join(dir, file)
-		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
+	gen := starFiles(t, name, dir)
 	base, mtu, grow := gen("base.yaml", 300, false), gen("mtu.yaml", 300, true), gen("grow.yaml", 301, false)
-	t.Cleanup(func() {
-		if r := nslab(t, "", "down", "-q", name); r.code != 0 {
-			t.Errorf("down: %s", r.stderr)
-		}
-		labtest.CheckLeaks(t, name)
-	})
+	downAtEnd(t, name)
 
 	// How long each run takes uninterrupted: kills are drawn within it.
-	must := func(args ...string) time.Duration {
-		start := time.Now()
-		if r := nslab(t, "", args...); r.code != 0 {
-			t.Fatalf("nslab %s: %s", strings.Join(args, " "), r.stderr)
-		}
-		return time.Since(start)
-	}
+	must := func(args ...string) time.Duration { return timed(t, args...) }
 	// The faster of two builds: a build now and then waits a few seconds
 	// for the kernel's linkwatch at its end, and kills drawn within that
 	// would mostly come after the work.
@@ -572,15 +539,7 @@ func TestKillDown(t *testing.T) {
 		t.Skip("kills nslab down 12 times on a 150-node lab: not in -short")
 	}
 	labtest.RequireRoot(t)
-	seed := time.Now().UnixNano()
-	if s := os.Getenv("NSLAB_KILL_SEED"); s != "" {
-		var err error
-		if seed, err = strconv.ParseInt(s, 10, 64); err != nil {
-			t.Fatalf("NSLAB_KILL_SEED: %v", err)
-		}
-	}
-	t.Logf("seed %d (NSLAB_KILL_SEED=%d repeats it)", seed, seed)
-	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	rng := killRNG(t, 0)
 
 	const nodes = 150
 	name := labtest.Name("kd")
@@ -718,4 +677,64 @@ func TestUpAfterDownKilledInState(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stderr, "nothing to change") {
 		t.Errorf("a second up: exit %d, want 0 and nothing to change:\n%s%s", r.code, r.stdout, r.stderr)
 	}
+}
+
+// killRNG draws the kill points of a kill test, from a seed of the
+// clock or NSLAB_KILL_SEED, which repeats a run's draw.
+func killRNG(t *testing.T, stream uint64) *rand.Rand {
+	t.Helper()
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("NSLAB_KILL_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseInt(s, 10, 64); err != nil {
+			t.Fatalf("NSLAB_KILL_SEED: %v", err)
+		}
+	}
+	t.Logf("seed %d (NSLAB_KILL_SEED=%d repeats it)", seed, seed)
+	return rand.New(rand.NewPCG(uint64(seed), stream))
+}
+
+// starFiles returns a writer of star topologies of lab name into dir:
+// file with nodes nodes, every cable at MTU 1400 when mtu. A star
+// without --host puts no address on the host: no subnet to share with
+// other tests.
+func starFiles(t *testing.T, name, dir string) func(file string, nodes int, mtu bool) string {
+	return func(file string, nodes int, mtu bool) string {
+		t.Helper()
+		r := nslab(t, "", "gen", "star", "--nodes", fmt.Sprint(nodes), "--name", name)
+		if r.code != 0 {
+			t.Fatalf("gen: %s", r.stderr)
+		}
+		src := r.stdout
+		if mtu {
+			src = strings.ReplaceAll(src, "eth0: {link: br0,", "eth0: {link: br0, mtu: 1400,")
+		}
+		path := filepath.Join(dir, file)
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+}
+
+// downAtEnd takes lab name down when the test ends and checks that
+// nothing of it is left.
+func downAtEnd(t *testing.T, name string) {
+	t.Cleanup(func() {
+		if r := nslab(t, "", "down", "-q", name); r.code != 0 {
+			t.Errorf("down: %s", r.stderr)
+		}
+		labtest.CheckLeaks(t, name)
+	})
+}
+
+// timed runs nslab with args, which must succeed, and says how long it
+// took: kills are drawn within that time.
+func timed(t *testing.T, args ...string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	if r := nslab(t, "", args...); r.code != 0 {
+		t.Fatalf("nslab %s: %s", strings.Join(args, " "), r.stderr)
+	}
+	return time.Since(start)
 }
