@@ -25,10 +25,18 @@ func labDir(name string) string { return filepath.Join(StateDir, name) }
 
 func topologyFile(name string) string { return filepath.Join(labDir(name), "topology.yaml") }
 
-// Up builds a lab. It fails without changing anything when the file's
-// names clash with objects that nslab did not make, or when the lab is up
-// already; when building fails part-way, it removes what it made.
+// Up builds a lab, or changes a running one to match t. It fails without
+// changing anything when the file's names clash with objects that nslab
+// did not make; when building fails part-way, it removes what it made.
+// source is the text t was parsed from, which nslab keeps as the running
+// lab's file; nil takes t.Source (what topology.Parse and Load keep).
 func Up(ctx context.Context, t *topology.Lab, source []byte, opt Options) error {
+	if source == nil {
+		source = t.Source
+	}
+	if len(source) == 0 {
+		return fmt.Errorf("lab %s: no source to keep as the running lab's file: make the lab with topology.Parse or topology.Load, or pass the text it was parsed from", t.Name)
+	}
 	lk, err := lock(ctx, t.Name, &opt)
 	if err != nil {
 		return err

@@ -339,3 +339,30 @@ func TestFailedUpLeavesNoLock(t *testing.T) {
 		t.Errorf("the failed up left the lock file of lab %s", tl.Name)
 	}
 }
+
+// TestUpKeepsParsedSource: a lab parsed by topology.Parse is built with
+// no source beside it (t.Source is kept), and its second up finds it
+// running and unchanged; a Lab with no text at all is refused.
+func TestUpKeepsParsedSource(t *testing.T) {
+	labtest.RequireRoot(t)
+	tl := parse(t, "nodes:\n  a: {interfaces: {eth0: {link: b:eth0, addresses: [10.201.0.1/31]}}}\n  b: {interfaces: {eth0: {addresses: [10.201.0.0/31]}}}\n")
+	t.Cleanup(func() {
+		if err := lab.Down(context.Background(), tl.Name, lab.Options{}); err != nil {
+			t.Errorf("down: %v", err)
+		}
+	})
+	if string(tl.Source) != string(sources[tl]) {
+		t.Fatalf("topology.Parse kept %q, want the text it parsed", tl.Source)
+	}
+	for range 2 {
+		var said []string
+		if err := lab.Up(context.Background(), tl, nil, lab.Options{Logf: func(f string, a ...any) { said = append(said, fmt.Sprintf(f, a...)) }}); err != nil {
+			t.Fatalf("up with the source the lab keeps: %v", err)
+		}
+		t.Log(said)
+	}
+	bare := &topology.Lab{Name: labtest.Name("t")}
+	if err := lab.Up(context.Background(), bare, nil, lab.Options{}); err == nil || !strings.Contains(err.Error(), "no source") {
+		t.Errorf("up of a lab with no text: %v, want it refused", err)
+	}
+}

@@ -29,8 +29,11 @@ const HostNode = "host"
 // Slices are sorted by name so that everything derived from a Lab is
 // deterministic.
 type Lab struct {
-	Name    string
-	File    string
+	Name string
+	File string
+	// Source is the text the lab was parsed from: what nslab keeps as the
+	// running lab's file (lab.Up saves it).
+	Source  []byte
 	Bridges []*Bridge
 	Nodes   []*Node
 	// Host holds the interfaces that live in the root namespace at the

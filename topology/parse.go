@@ -44,6 +44,7 @@ func parse(filename string, data []byte, prior Assignments) (*Lab, error) {
 	if err := p.result(); err != nil {
 		return nil, err
 	}
+	p.lab.Source = data
 	return p.lab, nil
 }
 
