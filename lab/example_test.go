@@ -24,7 +24,7 @@ func ExampleUp() {
 		fmt.Println(err)
 		return
 	}
-	defer lab.Down(ctx, t.Name, lab.Options{}) // remove
+	defer lab.Down(ctx, t.Name, lab.Options{})     // remove
 	rep, err := lab.Check(ctx, t, check.Options{}) // probe reachability
 	if err != nil {
 		fmt.Println(err)
