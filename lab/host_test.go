@@ -105,23 +105,7 @@ func TestSubnetClaimIsAtomic(t *testing.T) {
 		for j := range labs {
 			labs[j] = parse(t, fmt.Sprintf("bridges: {lan: {addresses: [%s.1/24]}}\nnodes:\n  n1: {interfaces: {eth0: {link: lan, addresses: [%s.2/24]}}}\n", sub, sub))
 		}
-		var errs [2]error
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for j, l := range labs {
-			wg.Go(func() {
-				<-start
-				errs[j] = lab.Up(context.Background(), l, sources[l], lab.Options{})
-			})
-		}
-		close(start)
-		wg.Wait()
-		for _, l := range labs {
-			if err := lab.Down(context.Background(), l.Name, lab.Options{}); err != nil {
-				t.Errorf("down: %v", err)
-			}
-			labtest.CheckLeaks(t, l.Name)
-		}
+		errs := upAtOnce(t, labs)
 		if (errs[0] == nil) == (errs[1] == nil) {
 			t.Fatalf("try %d: both ups of %s.0/24 returned %v and %v; want exactly one to win", i+1, sub, errs[0], errs[1])
 		}
@@ -240,25 +224,33 @@ func TestPortClaimIsAtomic(t *testing.T) {
 			sub := labtest.Subnet(t)
 			labs[j] = parse(t, fmt.Sprintf("bridges: {lan: {addresses: [%s.1/24]}}\nnodes:\n  n1:\n    publish: [\"%d:80\"]\n    interfaces: {eth0: {link: lan, addresses: [%s.2/24]}}\n", sub, port, sub))
 		}
-		var errs [2]error
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for j, l := range labs {
-			wg.Go(func() {
-				<-start
-				errs[j] = lab.Up(context.Background(), l, sources[l], lab.Options{})
-			})
-		}
-		close(start)
-		wg.Wait()
-		for _, l := range labs {
-			if err := lab.Down(context.Background(), l.Name, lab.Options{}); err != nil {
-				t.Errorf("down: %v", err)
-			}
-			labtest.CheckLeaks(t, l.Name)
-		}
+		errs := upAtOnce(t, labs)
 		if (errs[0] == nil) == (errs[1] == nil) {
 			t.Fatalf("try %d: both ups publishing port %d returned %v and %v; want exactly one to win", i+1, port, errs[0], errs[1])
 		}
 	}
+}
+
+// upAtOnce starts the ups of two labs at the same moment, then takes
+// both down (leak check included), and returns what each up returned.
+func upAtOnce(t *testing.T, labs [2]*topology.Lab) [2]error {
+	t.Helper()
+	var errs [2]error
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for j, l := range labs {
+		wg.Go(func() {
+			<-start
+			errs[j] = lab.Up(context.Background(), l, sources[l], lab.Options{})
+		})
+	}
+	close(start)
+	wg.Wait()
+	for _, l := range labs {
+		if err := lab.Down(context.Background(), l.Name, lab.Options{}); err != nil {
+			t.Errorf("down: %v", err)
+		}
+		labtest.CheckLeaks(t, l.Name)
+	}
+	return errs
 }

@@ -47,7 +47,13 @@ type result struct {
 // nslab runs the binary with stdin and returns its output and exit code.
 func nslab(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	return runCmd(t, exec.Command(bin, args...), stdin, args)
+}
+
+// runCmd runs cmd with stdin and returns its output and exit code; args
+// name it in a failure to start.
+func runCmd(t *testing.T, cmd *exec.Cmd, stdin string, args []string) result {
+	t.Helper()
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

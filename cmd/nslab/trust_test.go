@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -24,17 +22,7 @@ func nslabAs(t *testing.T, cred *syscall.Credential, prefix []string, args ...st
 	argv := append(append(prefix, bin), args...)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("running nslab %v: %v", args, err)
-	}
-	return r
+	return runCmd(t, cmd, "", args)
 }
 
 // TestWithoutPrivileges runs every command that reads or changes a lab
