@@ -85,6 +85,8 @@ type Node struct {
 	// Hostname is the node's hostname as the file gives it; "" means the
 	// node's name (see HostnameOf).
 	Hostname string
+	// Services are the programs the node runs, sorted by name.
+	Services []*Service
 	Pos      Pos
 }
 
