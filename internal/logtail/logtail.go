@@ -1,0 +1,330 @@
+// Package logtail reads a service's log as tail -n and tail -F do: the
+// last lines of the file and of its rotated predecessor (FILE.1), and
+// what is appended later, across rotations, whether the writer's file is
+// truncated after a copy (what a supervisor must do, as the service holds
+// the file open) or renamed and made anew.
+package logtail
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"syscall"
+	"time"
+)
+
+// Rotated is the rotated predecessor of the log at path.
+func Rotated(path string) string { return path + ".1" }
+
+// ErrRemoved is returned by Follow when the log is gone for good (its
+// lab was taken down).
+var ErrRemoved = errors.New("the log was removed")
+
+// Last returns the last n lines of the log at path (all of them when n
+// is negative), taking the older ones from its rotated predecessor when
+// the log holds fewer. A log that does not exist has no lines.
+func Last(path string, n int) ([]string, error) {
+	lines, _, err := lastUpTo(path, -1, n)
+	return lines, err
+}
+
+// lastUpTo returns the last n lines of the first size bytes of path (all
+// of it when size < 0) with the rotated file's before them, and how many
+// bytes of path it read.
+func lastUpTo(path string, size int64, n int) ([]string, int64, error) {
+	data, size, err := tailBytes(path, size, n)
+	if err != nil {
+		return nil, 0, err
+	}
+	lines := split(data)
+	if n < 0 || len(lines) < n {
+		old, _, err := tailBytes(Rotated(path), -1, n-len(lines))
+		if err != nil {
+			return nil, 0, err
+		}
+		lines = append(split(old), lines...)
+	}
+	return lines, size, nil
+}
+
+// tailBytes reads the end of the first size bytes of a file (size < 0:
+// all of it) back to the start of its n-th last line; a missing file is
+// empty.
+func tailBytes(path string, size int64, n int) ([]byte, int64, error) {
+	if n == 0 {
+		return nil, max(size, 0), nil
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	if size < 0 {
+		fi, err := f.Stat()
+		if err != nil {
+			return nil, 0, err
+		}
+		size = fi.Size()
+	}
+	const chunk = 64 << 10
+	var buf []byte
+	for pos := size; pos > 0; {
+		step := min(pos, chunk)
+		pos -= step
+		b := make([]byte, step)
+		if _, err := f.ReadAt(b, pos); err != nil && err != io.EOF {
+			return nil, 0, err
+		}
+		buf = append(b, buf...)
+		// n lines need n newlines before the last line's end.
+		if n >= 0 && bytes.Count(bytes.TrimSuffix(buf, []byte("\n")), []byte("\n")) >= n {
+			break
+		}
+	}
+	if n >= 0 {
+		body := bytes.TrimSuffix(buf, []byte("\n"))
+		cut := len(body)
+		for k := 0; k < n && cut >= 0; k++ {
+			cut = bytes.LastIndexByte(body[:cut], '\n')
+		}
+		if cut >= 0 {
+			buf = buf[cut+1:]
+		}
+	}
+	return buf, size, nil
+}
+
+// split cuts text into lines; a last line without its newline counts.
+func split(b []byte) []string {
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	if len(b) == 0 {
+		return nil
+	}
+	parts := bytes.Split(b, []byte("\n"))
+	out := make([]string, len(parts))
+	for i, p := range parts {
+		out[i] = string(p)
+	}
+	return out
+}
+
+// Follower follows one log.
+type Follower struct {
+	path string
+	// Interval is the time between looks at the file (100 ms unless set).
+	Interval time.Duration
+	// Gone is how long the log may be missing before Follow returns
+	// ErrRemoved (2 s unless set): a rename rotation leaves it missing
+	// for a moment.
+	Gone time.Duration
+
+	f       *os.File
+	ino     uint64
+	off     int64
+	partial []byte
+	missing time.Time
+	seen    bool // the log existed once
+}
+
+// New returns a follower of the log at path.
+func New(path string) *Follower { return &Follower{path: path} }
+
+// Follow emits the last n lines of the log (all of them when n is
+// negative; none when 0), then every line appended to it, until ctx ends
+// (nil) or the log is removed for good (ErrRemoved; a log that does not
+// exist yet is waited for). Lines are emitted
+// whole: a line still being written waits for its newline, or for the
+// end.
+func (fl *Follower) Follow(ctx context.Context, n int, emit func(string)) error {
+	if fl.Interval == 0 {
+		fl.Interval = 100 * time.Millisecond
+	}
+	if fl.Gone == 0 {
+		fl.Gone = 2 * time.Second
+	}
+	defer fl.close(emit)
+	if err := fl.open(); err != nil {
+		return err
+	}
+	size := int64(0)
+	if fl.f != nil {
+		fi, err := fl.f.Stat()
+		if err != nil {
+			return err
+		}
+		size = fi.Size()
+	}
+	// A last line still being written is kept back until it ends.
+	unfinished := size > 0 && !endsWithNewline(fl.f, size)
+	want := n
+	if unfinished && n >= 0 {
+		want = n + 1
+	}
+	lines, read, err := lastUpTo(fl.path, size, want)
+	if err != nil {
+		return err
+	}
+	if unfinished && len(lines) > 0 {
+		fl.partial = []byte(lines[len(lines)-1])
+		lines = lines[:len(lines)-1]
+	}
+	for _, l := range lines {
+		emit(l)
+	}
+	fl.off = read
+	t := time.NewTicker(fl.Interval)
+	defer t.Stop()
+	for {
+		if err := fl.poll(emit); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			fl.poll(emit)
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func endsWithNewline(f *os.File, size int64) bool {
+	if f == nil {
+		return true
+	}
+	b := make([]byte, 1)
+	_, err := f.ReadAt(b, size-1)
+	return err == nil && b[0] == '\n'
+}
+
+// open opens the log when it exists; a missing log is not an error.
+func (fl *Follower) open() error {
+	f, err := os.Open(fl.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	fl.f, fl.ino, fl.off, fl.seen = f, inode(fi), 0, true
+	return nil
+}
+
+// poll emits what was appended since the last look, and follows a
+// rotation.
+func (fl *Follower) poll(emit func(string)) error {
+	fi, err := os.Stat(fl.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		// Renamed away, or removed: what the old file still gets is read
+		// until the new one appears.
+		if fl.missing.IsZero() {
+			fl.missing = time.Now()
+		}
+		fl.drain(emit)
+		if fl.seen && time.Since(fl.missing) > fl.Gone {
+			return ErrRemoved
+		}
+		return nil
+	case err != nil:
+		return err
+	}
+	fl.missing = time.Time{}
+	if fl.f == nil || inode(fi) != fl.ino {
+		// A new file under the name: finish the old one, start the new
+		// one from its beginning.
+		fl.drain(emit)
+		fl.flush(emit)
+		if fl.f != nil {
+			fl.f.Close()
+			fl.f = nil
+		}
+		if err := fl.open(); err != nil {
+			return err
+		}
+	} else if fi.Size() < fl.off {
+		// Truncated after a copy to the rotated file: what was written
+		// after our last look and before the copy is there.
+		fl.fromRotated(emit)
+		fl.flush(emit)
+		fl.off = 0
+	}
+	fl.drain(emit)
+	return nil
+}
+
+// fromRotated emits the bytes of the rotated file past the offset read
+// so far, when the rotated file is the copy of the one being read.
+func (fl *Follower) fromRotated(emit func(string)) {
+	f, err := os.Open(Rotated(fl.path))
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.Size() < fl.off {
+		return
+	}
+	if _, err := f.Seek(fl.off, io.SeekStart); err != nil {
+		return
+	}
+	b, _ := io.ReadAll(f)
+	fl.lines(b, emit)
+}
+
+// drain reads the open file from the offset to its end.
+func (fl *Follower) drain(emit func(string)) {
+	if fl.f == nil {
+		return
+	}
+	if _, err := fl.f.Seek(fl.off, io.SeekStart); err != nil {
+		return
+	}
+	b, _ := io.ReadAll(fl.f)
+	fl.off += int64(len(b))
+	fl.lines(b, emit)
+}
+
+// lines emits the whole lines of partial+b and keeps the rest.
+func (fl *Follower) lines(b []byte, emit func(string)) {
+	fl.partial = append(fl.partial, b...)
+	for {
+		i := bytes.IndexByte(fl.partial, '\n')
+		if i < 0 {
+			return
+		}
+		emit(string(fl.partial[:i]))
+		fl.partial = fl.partial[i+1:]
+	}
+}
+
+// flush emits an unfinished last line.
+func (fl *Follower) flush(emit func(string)) {
+	if len(fl.partial) > 0 {
+		emit(string(fl.partial))
+		fl.partial = nil
+	}
+}
+
+func (fl *Follower) close(emit func(string)) {
+	fl.flush(emit)
+	if fl.f != nil {
+		fl.f.Close()
+	}
+}
+
+func inode(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Ino
+	}
+	return 0
+}
