@@ -87,7 +87,7 @@ running labs, else LAB.NODE.`,
 	root.SetVersionTemplate("nslab {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	root.PersistentPreRunE = checkPrivileges
-	root.AddCommand(newUp(), newDown(), newValidate(), newPlan(), newStatus(), newPs(),
+	root.AddCommand(newUp(), newDown(), newValidate(), newPlan(), newStatus(), newPs(), newLogs(),
 		newExec(), newShell(), newLink(), newPartition(), newHeal(), newCheck(), newDemo(), newGen())
 	return root
 }

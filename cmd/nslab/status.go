@@ -7,9 +7,11 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/nslab/nslab/internal/natsort"
 	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/service"
 	"github.com/spf13/cobra"
 )
 
@@ -45,14 +47,27 @@ func selectLabs(output string, a []string) ([]string, error) {
 	return lab.Names()
 }
 
+// labStatus is a lab in status -o json: the kernel's view and its
+// services.
+type labStatus struct {
+	*lab.Status
+	Services []service.ServiceState `json:"services,omitempty"`
+}
+
 func newStatus() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:         "status [LAB...]",
 		Annotations: privileged(),
-		Short:       "Show running labs: nodes, interfaces, addresses and peers",
+		Short:       "Show running labs: nodes, interfaces, addresses, peers and services",
 		Long: `Show every running lab (or the named ones) as the kernel has it: each
 node's interfaces with their state, addresses and what their cable leads
-to, and each bridge with its host-side addresses and ports.`,
+to, and each bridge with its host-side addresses and ports.
+
+A lab with services gets a second table, one line a service: its state
+(waiting, starting, running, backoff, exited, failed, stopping, stopped),
+whether it is ready, its pid, how often it was restarted, how long its
+process has run, and how it last ended (exit status, signal, or why it
+failed). In JSON, each lab's "services".`,
 		Example: `  sudo nslab status
   sudo nslab status -o json seed`,
 		ValidArgsFunction: completeLabs,
@@ -72,10 +87,19 @@ to, and each bridge with its host-side addresses and ports.`,
 			sortStatus(s)
 			all = append(all, s)
 		}
+		svcs := labServices(names)
 		if *out == "json" {
-			return writeJSON(cmd.OutOrStdout(), all)
+			js := make([]labStatus, len(all))
+			for i, s := range all {
+				js[i] = labStatus{s, svcs[s.Name]}
+			}
+			return writeJSON(cmd.OutOrStdout(), js)
 		}
-		return writeStatus(cmd.OutOrStdout(), all)
+		if err := writeStatus(cmd.OutOrStdout(), all); err != nil || len(svcs) == 0 {
+			return err
+		}
+		fmt.Fprintln(cmd.OutOrStdout())
+		return writeServices(cmd.OutOrStdout(), names, svcs, time.Now())
 	}
 	return cmd
 }
@@ -177,10 +201,17 @@ func newPs() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:         "ps [LAB...]",
 		Annotations: privileged(),
-		Short:       "List the processes running in lab nodes",
+		Short:       "List the processes and services running in lab nodes",
 		Long: `List the processes whose network namespace is a node of a running lab (or
-of the named labs): the ps -eo pid,netns,args view, by node name.`,
-		Example:           `  sudo nslab ps seed`,
+of the named labs): the ps -eo pid,netns,args view, by node name.
+
+When a lab has services, each of them is shown with its process (a
+service that has none, exited or waiting, on a line of its own with pid
+-): its name, state, whether it is ready, how often it was restarted and
+how long its process has run. nslab status shows how each last ended. In
+JSON, a service's process carries "service".`,
+		Example: `  sudo nslab ps seed
+  sudo nslab ps -o json etcd`,
 		ValidArgsFunction: completeLabs,
 	}
 	out := outputFlag(cmd)
@@ -193,24 +224,11 @@ of the named labs): the ps -eo pid,netns,args view, by node name.`,
 		if err != nil {
 			return err
 		}
-		slices.SortStableFunc(procs, func(a, b lab.Process) int {
-			if c := natsort.Compare(a.Lab, b.Lab); c != 0 {
-				return c
-			}
-			if c := natsort.Compare(a.Node, b.Node); c != 0 {
-				return c
-			}
-			return a.PID - b.PID
-		})
+		rows := psRows(procs, labServices(names))
 		if *out == "json" {
-			return writeJSON(cmd.OutOrStdout(), procs)
+			return writeJSON(cmd.OutOrStdout(), rows)
 		}
-		tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "LAB\tNODE\tPID\tCOMMAND")
-		for _, p := range procs {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", p.Lab, p.Node, p.PID, strings.Join(p.Args, " "))
-		}
-		return tw.Flush()
+		return writePs(cmd.OutOrStdout(), rows, time.Now())
 	}
 	return cmd
 }
