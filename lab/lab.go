@@ -13,6 +13,7 @@ import (
 	"github.com/nslab/nslab/internal/netnsdir"
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/plan"
+	"github.com/nslab/nslab/service"
 	"github.com/nslab/nslab/topology"
 	"golang.org/x/sys/unix"
 )
@@ -108,7 +109,7 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 			return err
 		}
 		os.Remove(prevFile(t.Name))
-		return nil
+		return servicesUp(ctx, c, t, true, opt)
 	}
 	if running {
 		if err := replaceProcesses(p, opt); err != nil {
@@ -180,7 +181,28 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 		return err
 	}
 	os.Remove(prevFile(t.Name))
-	return nil
+	return servicesUp(ctx, c, t, running, opt)
+}
+
+// servicesUp starts the lab's services once its network is built and
+// waits until they are ready. When one fails, a lab that was being built
+// is removed (unless opt.KeepFailed); a running lab that was being
+// changed stays as it is, less the service that failed (its supervisor
+// stopped it).
+func servicesUp(ctx context.Context, c *kernel.Conn, t *topology.Lab, running bool, opt *Options) error {
+	err := upServices(ctx, t, opt)
+	switch {
+	case err == nil:
+		return nil
+	case running:
+		return fmt.Errorf("%w\nlab %s is running as before, less that service: nslab logs shows its output; nslab up again tries it again", err, t.Name)
+	case opt.KeepFailed:
+		return fmt.Errorf("%w\nthe lab %s was kept as it is (--keep-failed); nslab down %s removes it", err, t.Name, t.Name)
+	}
+	if derr := down(c, t.Name, opt); derr != nil {
+		return fmt.Errorf("%w\nremoving the lab also failed: %v", err, derr)
+	}
+	return fmt.Errorf("%w\nnothing of lab %s was left behind", err, t.Name)
 }
 
 // errUnfinished says that a lab's objects exist but its last build or
@@ -211,7 +233,7 @@ func removing(name string) bool {
 // change of the lab was interrupted, which the plan then finishes.
 func planFor(c *kernel.Conn, t *topology.Lab, source []byte, opt *Options) (p *plan.Plan, now *topology.Lab, running bool, err error) {
 	start := time.Now()
-	if err := errors.Join(checkSysctls(t), checkShapes(t)); err != nil {
+	if err := errors.Join(checkSysctls(t), checkShapes(t), checkCommands(t)); err != nil {
 		return nil, t, false, err
 	}
 	old, changing, err := savedTopology(t.Name)
@@ -384,6 +406,12 @@ func down(c *kernel.Conn, name string, opt *Options) error {
 // downObserved is down on the machine as observed in st.
 func downObserved(c *kernel.Conn, name string, st *kernel.State, opt *Options) error {
 	start := time.Now()
+	// The services first, in the reverse order of after:, and their
+	// supervisor, which would restart them; then whatever else runs in
+	// the nodes.
+	if err := service.Stop(context.Background(), name); err != nil {
+		opt.logf("lab %s: %v", name, err)
+	}
 	spaces := labNamespaces(name, st)
 	if n, err := kernel.KillIn(spaces, 2*time.Second); err != nil {
 		return fmt.Errorf("ending processes of lab %s: %w", name, err)
@@ -400,6 +428,9 @@ func downObserved(c *kernel.Conn, name string, st *kernel.State, opt *Options) e
 	}
 	if err := kernel.DropUTSHolder(plan.UTSHolder(name)); err != nil {
 		return fmt.Errorf("lab %s: %w", name, err)
+	}
+	if err := removeNodeDirs(name, nil); err != nil {
+		return fmt.Errorf("lab %s: removing its nodes' directories: %w", name, err)
 	}
 	return os.RemoveAll(labDir(name))
 }

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -81,6 +82,9 @@ func replaceIn(name, why string, spaces []string, opt *Options) error {
 	}
 	if !opt.Replace {
 		return &ReplaceError{Lab: name, Why: why, Nodes: nodes, Processes: procs}
+	}
+	if err := stopServicesIn(context.Background(), name, spaces); err != nil {
+		return fmt.Errorf("stopping services of lab %s in %s: %w", name, strings.Join(nodes, ", "), err)
 	}
 	n, err := kernel.KillIn(spaces, 2*time.Second)
 	if err != nil {

@@ -1,8 +1,8 @@
 package service
 
 import (
-	"context"
-	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -13,7 +13,35 @@ type Spec struct {
 	// supervisor has taken in.
 	Generation int64 `json:"generation"`
 	Services   []Def `json:"services"`
+	// Holder is the lab's hostname holder (plan.UTSHolder): services run
+	// in their node's UTS namespace.
+	Holder string `json:"holder,omitempty"`
+	// EtcFiles are bound over their namesakes in /etc for the services
+	// (the lab's hosts and resolv.conf), as nslab exec does.
+	EtcFiles []string `json:"etc_files,omitempty"`
+	// Backoff tunes restarts; nil means DefaultBackoff.
+	Backoff *BackoffPolicy `json:"backoff,omitempty"`
+	// LogCap is the size at which a service's log is rotated (one old
+	// file kept, LOG.1); 0 means DefaultLogCap.
+	LogCap int64 `json:"log_cap,omitempty"`
 }
+
+// BackoffPolicy is how a service that exits is restarted: the first restart
+// at once, the next after First, each one after twice as long as the one
+// before up to Max; a service that ran Reset or longer before it exited
+// starts over with an immediate restart.
+type BackoffPolicy struct {
+	First time.Duration `json:"first"`
+	Max   time.Duration `json:"max"`
+	Reset time.Duration `json:"reset"`
+}
+
+// DefaultBackoff: restarts at once, then after 100 ms, 200 ms ... 5 s; a
+// run of 10 s starts over.
+var DefaultBackoff = BackoffPolicy{First: 100 * time.Millisecond, Max: 5 * time.Second, Reset: 10 * time.Second}
+
+// DefaultLogCap is the size at which a log is rotated.
+const DefaultLogCap = 10 << 20
 
 // Def is one service as the supervisor runs it: topology.Service made
 // concrete (paths resolved, digest computed).
@@ -87,6 +115,10 @@ type ServiceState struct {
 	Digest string `json:"digest"`
 	// Reason says why a service failed.
 	Reason string `json:"reason,omitempty"`
+	// WasReady says the service has been ready since it was last
+	// (re)defined: a one-shot service that became ready and exited 0
+	// counts as done.
+	WasReady bool `json:"was_ready,omitempty"`
 }
 
 // NotReadyError is the error of WaitReady when a service does not become
@@ -98,24 +130,10 @@ type NotReadyError struct {
 	LogTail []string
 }
 
-var errNotBuilt = errors.New("services are not built yet")
-
-// Apply hands spec to the lab's supervisor, starting one when none runs
-// (the running binary, re-executed; see Main), and returns once the
-// supervisor has taken it in.
-func Apply(ctx context.Context, spec Spec) error { return errNotBuilt }
-
-// WaitReady waits until every service of generation gen is ready, or one
-// fails (a *NotReadyError).
-func WaitReady(ctx context.Context, lab string, gen int64) error { return errNotBuilt }
-
-// Stop ends every service of the lab in the reverse order of after:
-// (stop signal, grace, SIGKILL) and then the supervisor; it works without
-// a supervisor too (from state.json), so nothing is left either way.
-func Stop(ctx context.Context, lab string) error { return errNotBuilt }
-
-// Read returns the lab's service state; a lab without services has none.
-func Read(lab string) (State, error) { return State{}, errNotBuilt }
-
-// LogPath is the log file of a service.
-func LogPath(lab, node, svc string) string { return "" }
+func (e *NotReadyError) Error() string {
+	msg := fmt.Sprintf("service %s: %s", e.Service, e.Reason)
+	if len(e.LogTail) == 0 {
+		return msg + " (its log is empty)"
+	}
+	return msg + "; the last lines of its log:\n  " + strings.Join(e.LogTail, "\n  ")
+}

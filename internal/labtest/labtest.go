@@ -100,7 +100,8 @@ func Leftovers(lab string) []string {
 		left = append(left, "nftables table inet "+kernel.TableName(lab))
 	}
 	left = append(left, testTables(lab)...)
-	for _, f := range []string{"/run/nslab/" + lab, "/run/nslab/.locks/" + lab} {
+	left = append(left, processes(lab)...)
+	for _, f := range []string{"/run/nslab/" + lab, "/run/nslab/.locks/" + lab, "/run/nslab-nodes/" + lab} {
 		if _, err := os.Stat(f); err == nil {
 			left = append(left, "state "+f)
 		}
@@ -332,4 +333,27 @@ func EtcNetns(t testing.TB, ns string) string {
 		}
 	})
 	return dir
+}
+
+// processes lists the lab's services and supervisor still running: the
+// processes with NSLAB_LAB=LAB in their environment (services and what
+// they started) and "nslab-supervise LAB".
+func processes(lab string) []string {
+	var left []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmd, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		env, _ := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if string(cmd) == "nslab-supervise\x00"+lab+"\x00" || slices.Contains(strings.Split(string(env), "\x00"), "NSLAB_LAB="+lab) {
+			if stat, _ := os.ReadFile("/proc/" + e.Name() + "/stat"); strings.Contains(string(stat), ") Z ") {
+				continue // ended, waiting for its parent to reap it
+			}
+			left = append(left, fmt.Sprintf("process %d %s", pid, strings.ReplaceAll(strings.TrimRight(string(cmd), "\x00"), "\x00", " ")))
+		}
+	}
+	return left
 }

@@ -1,0 +1,172 @@
+package service
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// writeJSON writes v to path atomically (a new file renamed over it),
+// readable by root alone.
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("saving %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("saving %s: %w", path, err)
+	}
+	return nil
+}
+
+func readJSON(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	return nil
+}
+
+// Read returns the lab's service state; a lab without services has none
+// (a zero State and no error). Supervisor is 0 unless the supervisor
+// that wrote the state still runs.
+func Read(lab string) (State, error) {
+	var st State
+	err := readJSON(stateFile(lab), &st)
+	if errors.Is(err, os.ErrNotExist) {
+		return State{Lab: lab}, nil
+	}
+	if err != nil {
+		return State{Lab: lab}, err
+	}
+	if pid, _ := running(lab); pid == 0 {
+		st.Supervisor = 0
+	}
+	return st, nil
+}
+
+func readSpec(lab string) (Spec, error) {
+	var sp Spec
+	err := readJSON(specFile(lab), &sp)
+	if errors.Is(err, os.ErrNotExist) {
+		return Spec{Lab: lab}, nil
+	}
+	return sp, err
+}
+
+// running returns the pid of the lab's supervisor and its start time, or
+// 0 when none runs: the pid file names a process with the same start
+// time (not a later process that took the pid).
+func running(lab string) (pid int, st uint64) {
+	data, err := os.ReadFile(pidFile(lab))
+	if err != nil {
+		return 0, 0
+	}
+	if _, err := fmt.Sscan(string(data), &pid, &st); err != nil {
+		return 0, 0
+	}
+	if now, ok := startTime(pid); !ok || now != st {
+		return 0, 0
+	}
+	return pid, st
+}
+
+// tail returns the last n lines of a file (of its last 64 KiB), or of
+// its rotated predecessor when it is empty.
+func tail(path string, n int) []string {
+	lines := tailOf(path, n)
+	if len(lines) == 0 {
+		lines = tailOf(path+".1", n)
+	}
+	return lines
+}
+
+func tailOf(path string, n int) []string {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() > 64<<10 {
+		f.Seek(fi.Size()-64<<10, 0)
+	}
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 64<<10)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	}
+	return lines
+}
+
+// Event is a line of the lab's journal (JournalFile): what the
+// supervisor did or saw.
+type Event struct {
+	Time    time.Time `json:"time"`
+	Lab     string    `json:"lab"`
+	Kind    string    `json:"kind"` // service-start, service-exit, service-ready, service-failed, service-stop
+	Service string    `json:"service,omitempty"`
+	PID     int       `json:"pid,omitempty"`
+	Detail  string    `json:"detail,omitempty"`
+}
+
+// journal appends events to the lab's journal, one write a line: a
+// killed writer loses at most its last line.
+type journal struct{ f *os.File }
+
+func openJournal(lab string) *journal {
+	f, err := os.OpenFile(JournalFile(lab), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return &journal{}
+	}
+	return &journal{f: f}
+}
+
+func (j *journal) add(e Event) {
+	if j.f == nil {
+		return
+	}
+	e.Time = time.Now().UTC()
+	b, _ := json.Marshal(e)
+	j.f.Write(append(b, '\n'))
+}
+
+// mkdirs makes the services directory and the log directories of the
+// nodes of spec.
+func mkdirs(spec Spec) error {
+	dirs := []string{Dir(spec.Lab)}
+	for _, d := range spec.Services {
+		dirs = append(dirs, filepath.Dir(LogPath(spec.Lab, d.Node, d.Name)))
+	}
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("lab %s: making %s: %w", spec.Lab, d, err)
+		}
+	}
+	return nil
+}
+
+// ref names a service as NODE/SERVICE.
+func ref(node, name string) string { return node + "/" + name }
+
+func (d *Def) ref() string { return ref(d.Node, d.Name) }
+
+func splitRef(r string) (node, name string) {
+	node, name, _ = strings.Cut(r, "/")
+	return node, name
+}

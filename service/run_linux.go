@@ -1,0 +1,237 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nslab/nslab/kernel"
+	"golang.org/x/sys/unix"
+)
+
+// start starts v inside its node: its own session and process group,
+// output appended to its log, the environment of the supervisor plus
+// NSLAB_LAB, NSLAB_NODE, NSLAB_SERVICE, NSLAB_DIR and the file's env.
+func (s *sup) start(v *svc) {
+	v.epoch++
+	cmd, err := s.command(v)
+	if err == nil {
+		err = kernel.StartIn(v.def.Netns, s.spec.Holder, cmd, s.spec.EtcFiles...)
+		cmd.Stdout.(*os.File).Close()
+	}
+	if err != nil {
+		s.fail(v, fmt.Sprintf("cannot start: %v", err))
+		return
+	}
+	pid := cmd.Process.Pid
+	fd, err := unix.PidfdOpen(pid, 0)
+	cmd.Process.Release()
+	if err != nil {
+		unix.Kill(-pid, unix.SIGKILL)
+		s.fail(v, fmt.Sprintf("cannot watch pid %d: %v", pid, err))
+		return
+	}
+	v.pidfd, v.child, v.started = fd, true, time.Now()
+	st, _ := startTime(pid)
+	v.st.PID, v.st.StartTime, v.st.Since = pid, st, v.started
+	v.st.State, v.st.Ready, v.st.Reason = Starting, false, ""
+	s.watch(v)
+	s.j.add(Event{Lab: s.lab, Kind: "service-start", Service: v.def.ref(), PID: pid})
+	if v.def.Ready == nil {
+		s.ready(v)
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	v.cancel = cancel
+	go s.probe(ctx, v, v.epoch)
+	if !v.st.WasReady && v.deadline.IsZero() {
+		v.deadline = v.started.Add(cmpOr(v.def.Ready.Timeout, 30*time.Second))
+		e := deadlineEv{s: v, epoch: v.epoch}
+		time.AfterFunc(time.Until(v.deadline), func() { s.ev <- e })
+	}
+	s.changed()
+}
+
+// command builds the service's process, not started yet.
+func (s *sup) command(v *svc) (*exec.Cmd, error) {
+	d := v.def
+	if len(d.Command) == 0 {
+		return nil, fmt.Errorf("no command")
+	}
+	path := d.Command[0]
+	if !strings.Contains(path, "/") {
+		p, err := exec.LookPath(path)
+		if err != nil {
+			return nil, err
+		}
+		path = p
+	}
+	env := append(os.Environ(), "NSLAB_LAB="+s.lab, "NSLAB_NODE="+d.Node, "NSLAB_SERVICE="+d.Name, "NSLAB_DIR="+NodeDir(s.lab, d.Node))
+	attr := &syscall.SysProcAttr{Setsid: true}
+	if d.User != "" {
+		cred, home, err := lookupUser(d.User)
+		if err != nil {
+			return nil, err
+		}
+		attr.Credential = cred
+		env = append(env, "HOME="+home, "USER="+d.User, "LOGNAME="+d.User)
+	}
+	env = append(env, d.Env...)
+	logPath := LogPath(s.lab, d.Node, d.Name)
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o700); err != nil {
+		return nil, err
+	}
+	out, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	return &exec.Cmd{Path: path, Args: d.Command, Env: env, Dir: cmpOr(d.Dir, NodeDir(s.lab, d.Node)),
+		Stdout: out, Stderr: out, SysProcAttr: attr}, nil
+}
+
+// lookupUser resolves a user name or numeric uid.
+func lookupUser(name string) (*syscall.Credential, string, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		if _, nerr := strconv.Atoi(name); nerr != nil {
+			return nil, "", err
+		}
+		if u, err = user.LookupId(name); err != nil {
+			n, _ := strconv.Atoi(name)
+			return &syscall.Credential{Uid: uint32(n), Gid: uint32(n)}, "/", nil
+		}
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	cred := &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	if ids, err := u.GroupIds(); err == nil {
+		for _, g := range ids {
+			if n, err := strconv.Atoi(g); err == nil {
+				cred.Groups = append(cred.Groups, uint32(n))
+			}
+		}
+	}
+	return cred, u.HomeDir, nil
+}
+
+// ready marks v ready; the services that came after it may start.
+func (s *sup) ready(v *svc) {
+	if v.cancel != nil {
+		v.cancel()
+		v.cancel = nil
+	}
+	v.st.State, v.st.Ready, v.st.WasReady = Running, true, true
+	v.deadline = time.Time{}
+	s.j.add(Event{Lab: s.lab, Kind: "service-ready", Service: v.def.ref(), PID: v.st.PID})
+	s.changed()
+	s.kick()
+}
+
+// fail gives up on v: it is not restarted until the next up.
+func (s *sup) fail(v *svc, reason string) {
+	v.epoch++
+	if v.cancel != nil {
+		v.cancel()
+		v.cancel = nil
+	}
+	v.st.State, v.st.Ready, v.st.Reason, v.st.PID, v.st.StartTime = Failed, false, reason, 0, 0
+	v.st.Since = time.Now()
+	logf("lab %s: %s failed: %s", s.lab, v.def.ref(), reason)
+	s.j.add(Event{Lab: s.lab, Kind: "service-failed", Service: v.def.ref(), Detail: reason})
+	s.changed()
+}
+
+// notReady ends a service that did not become ready in time.
+func (s *sup) notReady(v *svc) {
+	reason := fmt.Sprintf("not ready after %v", cmpOr(v.def.Ready.Timeout, 30*time.Second))
+	if p := v.lastProbe.Load(); p != nil {
+		reason += " (" + *p + ")"
+	}
+	if v.pidfd >= 0 {
+		s.stopAll([]*svc{v})
+	}
+	s.fail(v, reason)
+}
+
+// exited handles the end of v's process: its exit is reaped (a child of
+// this supervisor) and v is restarted as its policy says, at once the
+// first time, then after a growing delay (BackoffPolicy).
+func (s *sup) exited(v *svc) {
+	exit := "exited (status unknown: started by an earlier supervisor)"
+	if v.child {
+		if e, ok := reap(v.pidfd); ok {
+			exit = e
+		}
+	}
+	pid := v.st.PID
+	unix.Kill(-pid, unix.SIGKILL) // what it left in its group
+	s.forget(v)
+	v.epoch++
+	if v.cancel != nil {
+		v.cancel()
+		v.cancel = nil
+	}
+	now := time.Now()
+	ran := now.Sub(v.started)
+	v.st.Exit, v.st.PID, v.st.StartTime, v.st.Ready, v.st.Since = exit, 0, 0, false, now
+	s.j.add(Event{Lab: s.lab, Kind: "service-exit", Service: v.def.ref(), PID: pid, Detail: exit})
+	if ran >= s.bo.Reset {
+		v.fails = 0
+	}
+	restart := v.def.Restart == "always" || v.def.Restart == "on-failure" && exit != "exit status 0"
+	if !restart {
+		v.st.State = Exited
+		s.changed()
+		return
+	}
+	delay := time.Duration(0)
+	if v.fails > 0 {
+		delay = min(s.bo.First<<(v.fails-1), s.bo.Max)
+		if v.fails > 40 {
+			delay = s.bo.Max
+		}
+	}
+	v.fails++
+	v.st.Restarts++
+	v.st.State = Backoff
+	if delay == 0 {
+		s.start(v)
+		return
+	}
+	e := restartEv{s: v, epoch: v.epoch}
+	time.AfterFunc(delay, func() { s.ev <- e })
+	s.changed()
+}
+
+// stopAll stops the running services of vs in the reverse order of
+// after: and reaps them.
+func (s *sup) stopAll(vs []*svc) {
+	var ts []target
+	for _, v := range vs {
+		v.epoch++
+		if v.cancel != nil {
+			v.cancel()
+			v.cancel = nil
+		}
+		v.st.State = Stopping
+		ts = append(ts, target{ref: v.def.ref(), pid: v.st.PID, pidfd: v.pidfd, child: v.child,
+			sig: v.def.StopSignal, grace: v.def.StopGrace, after: v.def.After})
+	}
+	exits := stopTargets(ts)
+	for i, v := range vs {
+		s.j.add(Event{Lab: s.lab, Kind: "service-stop", Service: v.def.ref(), PID: v.st.PID, Detail: exits[i]})
+		delete(s.fds, int32(v.pidfd))
+		unix.EpollCtl(s.ep, unix.EPOLL_CTL_DEL, v.pidfd, nil)
+		unix.Close(v.pidfd)
+		v.pidfd = -1
+		v.st.State, v.st.Exit, v.st.PID, v.st.StartTime, v.st.Ready, v.st.Since = Stopped, exits[i], 0, 0, false, time.Now()
+	}
+	s.changed()
+}

@@ -1,0 +1,316 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// sup is a lab's supervisor. Its state belongs to the goroutine of loop;
+// the others (the epoll waiter, probes, timers, signals) send it events.
+type sup struct {
+	lab   string
+	spec  Spec
+	bo    BackoffPolicy
+	svcs  map[string]*svc
+	order []*svc
+	ep    int
+	fds   map[int32]*svc
+	ev    chan any
+	j     *journal
+	logs  *logCap
+	dirty bool
+	flush *time.Timer
+}
+
+// svc is one service as the supervisor runs it.
+type svc struct {
+	def     Def
+	st      ServiceState
+	pidfd   int // -1 when it does not run
+	child   bool
+	started time.Time
+	// deadline is when a service that was never ready fails; zero once
+	// it was ready.
+	deadline time.Time
+	fails    int // restarts since the last stable run
+	// epoch grows with every start and stop: late timers and probes of
+	// an earlier run are ignored.
+	epoch     int
+	cancel    context.CancelFunc
+	lastProbe atomic.Pointer[string]
+}
+
+type (
+	exitEv  struct{ fd int32 }
+	probeEv struct {
+		s     *svc
+		epoch int
+	}
+	restartEv  probeEv
+	deadlineEv probeEv
+	flushEv    struct{}
+)
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, time.Now().UTC().Format("2006-01-02T15:04:05.000Z ")+format+"\n", args...)
+}
+
+// supervise runs the lab's supervisor until it is told to stop (SIGTERM)
+// or has nothing left to run. It returns the process's exit status.
+func supervise(lab string) int {
+	lock, err := os.OpenFile(lockFile(lab), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		logf("lab %s: %v", lab, err)
+		return 1
+	}
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		logf("lab %s: another supervisor holds %s; leaving it the lab", lab, lockFile(lab))
+		return 0
+	}
+	st, _ := startTime(os.Getpid())
+	if err := os.WriteFile(pidFile(lab), fmt.Appendf(nil, "%d %d\n", os.Getpid(), st), 0o600); err != nil {
+		logf("lab %s: %v", lab, err)
+		return 1
+	}
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		logf("lab %s: epoll: %v", lab, err)
+		return 1
+	}
+	s := &sup{lab: lab, svcs: map[string]*svc{}, ep: ep, fds: map[int32]*svc{},
+		ev: make(chan any, 4096), j: openJournal(lab), bo: DefaultBackoff}
+	s.logs, err = newLogCap(DefaultLogCap)
+	if err != nil {
+		logf("lab %s: watching logs: %v", lab, err)
+		return 1
+	}
+	go s.waitExits()
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, unix.SIGHUP, unix.SIGTERM, unix.SIGINT)
+	logf("lab %s: supervisor %d started", lab, os.Getpid())
+	s.adopt()
+	if !s.reload() {
+		return s.exit()
+	}
+	for {
+		select {
+		case sig := <-sigs:
+			if sig != unix.SIGHUP {
+				return s.exit()
+			}
+			if !s.reload() {
+				return s.exit()
+			}
+		case e := <-s.ev:
+			s.handle(e)
+		}
+	}
+}
+
+// exit stops every service in the reverse order of after:, writes the
+// final state and removes the pid file.
+func (s *sup) exit() int {
+	var run []*svc
+	for _, v := range s.order {
+		v.epoch++
+		if v.cancel != nil {
+			v.cancel()
+		}
+		if v.pidfd >= 0 {
+			run = append(run, v)
+		}
+	}
+	s.stopAll(run)
+	s.save()
+	os.Remove(pidFile(s.lab))
+	logf("lab %s: supervisor %d ends", s.lab, os.Getpid())
+	return 0
+}
+
+// waitExits is the one goroutine that waits for the services to end:
+// one epoll over all their pidfds (one-shot: an exit is told once).
+func (s *sup) waitExits() {
+	evs := make([]unix.EpollEvent, 128)
+	for {
+		n, err := unix.EpollWait(s.ep, evs, -1)
+		if err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			logf("lab %s: epoll_wait: %v", s.lab, err)
+			return
+		}
+		for _, e := range evs[:n] {
+			s.ev <- exitEv{fd: e.Fd}
+		}
+	}
+}
+
+func (s *sup) watch(v *svc) {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(v.pidfd)}
+	if err := unix.EpollCtl(s.ep, unix.EPOLL_CTL_ADD, v.pidfd, &ev); err != nil {
+		logf("lab %s: watching %s: %v", s.lab, v.def.ref(), err)
+	}
+	s.fds[int32(v.pidfd)] = v
+}
+
+// forget stops watching v's process and closes its pidfd.
+func (s *sup) forget(v *svc) {
+	if v.pidfd < 0 {
+		return
+	}
+	unix.EpollCtl(s.ep, unix.EPOLL_CTL_DEL, v.pidfd, nil)
+	delete(s.fds, int32(v.pidfd))
+	unix.Close(v.pidfd)
+	v.pidfd = -1
+}
+
+func (s *sup) handle(e any) {
+	switch e := e.(type) {
+	case exitEv:
+		v := s.fds[e.fd]
+		// A late event of a pidfd closed since, whose number a new one
+		// took, is told apart: the new one is not readable.
+		if v == nil || !exited(v.pidfd, 0) {
+			return
+		}
+		s.exited(v)
+	case probeEv:
+		if e.epoch == e.s.epoch && e.s.pidfd >= 0 {
+			s.ready(e.s)
+		}
+	case restartEv:
+		if e.epoch == e.s.epoch && e.s.st.State == Backoff {
+			s.start(e.s)
+		}
+	case deadlineEv:
+		if e.epoch == e.s.epoch && !e.s.st.WasReady {
+			s.notReady(e.s)
+		}
+	case flushEv:
+		if s.dirty {
+			s.save()
+		}
+	}
+}
+
+// changed marks the state to be written: within 20 ms, once for every
+// change in that time (1000 services starting write it a few times, not
+// 1000).
+func (s *sup) changed() {
+	if s.dirty {
+		return
+	}
+	s.dirty = true
+	s.flush = time.AfterFunc(20*time.Millisecond, func() { s.ev <- flushEv{} })
+}
+
+func (s *sup) save() {
+	s.dirty = false
+	st := State{Lab: s.lab, Generation: s.spec.Generation, Supervisor: os.Getpid()}
+	for _, v := range s.order {
+		st.Services = append(st.Services, v.st)
+	}
+	if err := writeJSON(stateFile(s.lab), st); err != nil {
+		logf("lab %s: %v", s.lab, err)
+	}
+}
+
+// adopt takes in the services that a supervisor before this one started
+// and that still run (same pid and start time), as state.json lists them.
+func (s *sup) adopt() {
+	var st State
+	if err := readJSON(stateFile(s.lab), &st); err != nil {
+		return
+	}
+	for _, ss := range st.Services {
+		fd := openProc(ss.PID, ss.StartTime)
+		if fd < 0 {
+			continue // gone: started anew if the spec has it
+		}
+		v := &svc{def: Def{Node: ss.Node, Name: ss.Name, Digest: ss.Digest}, st: ss, pidfd: fd, started: ss.Since}
+		s.watch(v)
+		logf("lab %s: adopted %s, pid %d", s.lab, v.def.ref(), ss.PID)
+		s.j.add(Event{Lab: s.lab, Kind: "service-adopt", Service: v.def.ref(), PID: ss.PID})
+		s.svcs[v.def.ref()] = v
+		s.order = append(s.order, v)
+	}
+}
+
+// reload takes in spec.json: services whose digest is unchanged keep
+// running; changed ones are stopped and started anew, removed ones
+// stopped, new ones started once what they come after is ready. It
+// reports whether there is anything left to supervise.
+func (s *sup) reload() bool {
+	spec, err := readSpec(s.lab)
+	if err != nil {
+		logf("lab %s: %v", s.lab, err)
+		return true
+	}
+	s.spec = spec
+	s.bo = DefaultBackoff
+	if spec.Backoff != nil {
+		s.bo = *spec.Backoff
+	}
+	s.logs.limit.Store(cmpOr(spec.LogCap, DefaultLogCap))
+	var stop []*svc
+	next := map[string]*svc{}
+	var order []*svc
+	for _, d := range spec.Services {
+		old := s.svcs[d.ref()]
+		if old != nil && old.def.Digest == d.Digest && old.st.State != Failed {
+			old.def = d
+			next[d.ref()], order = old, append(order, old)
+			continue
+		}
+		if old != nil && old.pidfd >= 0 {
+			stop = append(stop, old)
+		}
+		v := &svc{def: d, pidfd: -1, st: ServiceState{Node: d.Node, Name: d.Name, State: Waiting, Digest: d.Digest, Since: time.Now()}}
+		next[d.ref()], order = v, append(order, v)
+	}
+	for _, old := range s.order {
+		if next[old.def.ref()] == nil && old.pidfd >= 0 {
+			stop = append(stop, old)
+		}
+	}
+	s.stopAll(stop)
+	s.svcs, s.order = next, order
+	for _, v := range order {
+		s.logs.add(LogPath(s.lab, v.def.Node, v.def.Name))
+	}
+	s.kick()
+	s.save()
+	return len(order) > 0
+}
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// kick starts the services that wait and whose after: are all ready.
+func (s *sup) kick() {
+	for _, v := range s.order {
+		if v.st.State != Waiting {
+			continue
+		}
+		if slices.IndexFunc(v.def.After, func(r string) bool {
+			d := s.svcs[r]
+			return d == nil || !d.st.WasReady
+		}) >= 0 {
+			continue
+		}
+		s.start(v)
+	}
+}
