@@ -125,6 +125,7 @@ type Follower struct {
 
 	f       *os.File
 	ino     uint64
+	rotIno  uint64 // the rotated file's inode: a new one means a rotation
 	off     int64
 	partial []byte
 	missing time.Time
@@ -148,6 +149,29 @@ func (fl *Follower) Follow(ctx context.Context, n int, emit func(string)) error 
 		fl.Gone = 2 * time.Second
 	}
 	defer fl.close(emit)
+	if err := fl.start(n, emit); err != nil {
+		return err
+	}
+	t := time.NewTicker(fl.Interval)
+	defer t.Stop()
+	for {
+		if err := fl.poll(emit); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			fl.poll(emit)
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// start opens the log and emits its last n lines.
+func (fl *Follower) start(n int, emit func(string)) error {
+	if fi, err := os.Stat(Rotated(fl.path)); err == nil {
+		fl.rotIno = inode(fi)
+	}
 	if err := fl.open(); err != nil {
 		return err
 	}
@@ -177,19 +201,7 @@ func (fl *Follower) Follow(ctx context.Context, n int, emit func(string)) error 
 		emit(l)
 	}
 	fl.off = read
-	t := time.NewTicker(fl.Interval)
-	defer t.Stop()
-	for {
-		if err := fl.poll(emit); err != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			fl.poll(emit)
-			return nil
-		case <-t.C:
-		}
-	}
+	return nil
 }
 
 func endsWithNewline(f *os.File, size int64) bool {
@@ -251,15 +263,46 @@ func (fl *Follower) poll(emit func(string)) error {
 		if err := fl.open(); err != nil {
 			return err
 		}
-	} else if fi.Size() < fl.off {
-		// Truncated after a copy to the rotated file: what was written
-		// after our last look and before the copy is there.
+		if rot, err := os.Stat(Rotated(fl.path)); err == nil {
+			fl.rotIno = inode(rot)
+		}
+	} else if rot, err := os.Stat(Rotated(fl.path)); err == nil && inode(rot) != fl.rotIno && fl.truncated(fi, rot) {
+		// Copied to a new rotated file and truncated (the file may have
+		// grown past our offset again since): what was written after our
+		// last look and before the copy is in the copy.
 		fl.fromRotated(emit)
+		fl.flush(emit)
+		fl.off, fl.rotIno = 0, inode(rot)
+	} else if fi.Size() < fl.off {
+		// Truncated, and no copy made.
 		fl.flush(emit)
 		fl.off = 0
 	}
 	fl.drain(emit)
 	return nil
+}
+
+// truncated tells whether the log was emptied after its copy to rot (a
+// look between the copy and the truncation finds it whole): it is
+// shorter than the copy, or begins otherwise.
+func (fl *Follower) truncated(log, rot os.FileInfo) bool {
+	if log.Size() < rot.Size() {
+		return true
+	}
+	a, b := head(fl.path), head(Rotated(fl.path))
+	return !bytes.HasPrefix(a, b)
+}
+
+// head returns the first 256 bytes of a file.
+func head(path string) []byte {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	b := make([]byte, 256)
+	n, _ := io.ReadFull(f, b)
+	return b[:n]
 }
 
 // fromRotated emits the bytes of the rotated file past the offset read

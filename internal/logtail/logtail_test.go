@@ -207,3 +207,63 @@ func TestFollowEndsWhenRemoved(t *testing.T) {
 		t.Fatal("Follow still runs 3 s after its log was removed")
 	}
 }
+
+// copyTruncate rotates a log as the supervisor does: a copy renamed over
+// FILE.1, then the log emptied.
+func copyTruncate(t *testing.T, log string) {
+	t.Helper()
+	data, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, log+".1.new", string(data))
+	if err := os.Rename(log+".1.new", Rotated(log)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(log, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRotationSeenAfterRegrowth: between two looks, the log is rotated
+// twice over and grows past the offset read so far: the new rotated file
+// tells the rotation, not the size. Looked at between the copy and the
+// truncation, nothing is read twice.
+func TestRotationSeenAfterRegrowth(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "svc.log")
+	write(t, Rotated(log), "old\n")
+	write(t, log, numbered(1, 3))
+	var got []string
+	emit := func(l string) { got = append(got, l) }
+	fl := New(log)
+	if err := fl.start(2, emit); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, log, numbered(4, 5))
+	copyTruncate(t, log)
+	appendTo(t, log, numbered(6, 40)) // longer than lines 1-5
+	if err := fl.poll(emit); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(lines(2, 40), got); d != "" {
+		t.Fatalf("after a rotation and regrowth (-want +got):\n%s", d)
+	}
+	// A look between the copy and the truncation.
+	got = nil
+	appendTo(t, log, numbered(41, 42))
+	data, _ := os.ReadFile(log)
+	write(t, log+".1.new", string(data))
+	os.Rename(log+".1.new", Rotated(log))
+	appendTo(t, log, numbered(43, 43)) // after the copy: lost to FILE.1
+	if err := fl.poll(emit); err != nil {
+		t.Fatal(err)
+	}
+	os.Truncate(log, 0)
+	appendTo(t, log, numbered(44, 45))
+	if err := fl.poll(emit); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(lines(41, 45), got); d != "" {
+		t.Errorf("looked at between copy and truncation (-want +got):\n%s", d)
+	}
+}
