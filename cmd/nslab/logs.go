@@ -5,12 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/nslab/nslab/internal/logtail"
 	"github.com/nslab/nslab/internal/natsort"
@@ -62,7 +63,6 @@ lab's down. NODE is NODE or LAB.NODE, as exec takes it.`,
 			}
 			return w.w.Flush()
 		}
-		w.flush = true
 		return followLogs(cmd.Context(), node, svcs, *lines, w)
 	}
 	return cmd
@@ -143,7 +143,6 @@ type lineWriter struct {
 	w      *bufio.Writer
 	width  int
 	format string
-	flush  bool
 	err    error
 }
 
@@ -154,12 +153,19 @@ func (lw *lineWriter) line(svc, l string) {
 		fmt.Fprintf(lw.w, lw.format, lw.width, svc)
 	}
 	lw.w.WriteString(l)
-	lw.w.WriteByte('\n')
-	if lw.flush {
-		if err := lw.w.Flush(); err != nil && lw.err == nil {
-			lw.err = err
-		}
+	if err := lw.w.WriteByte('\n'); err != nil && lw.err == nil {
+		lw.err = err
 	}
+}
+
+// flushNow writes out what is buffered.
+func (lw *lineWriter) flushNow() error {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	if err := lw.w.Flush(); err != nil && lw.err == nil {
+		lw.err = err
+	}
+	return lw.err
 }
 
 // followLogs follows the services' logs until ctx ends (Ctrl-C) or the
@@ -167,18 +173,29 @@ func (lw *lineWriter) line(svc, l string) {
 func followLogs(ctx context.Context, node lab.Node, svcs []string, n int, w *lineWriter) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Lines are written out ten times a second, not one by one: a log
+	// of millions of lines is read in a moment.
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if w.flushNow() != nil {
+					cancel() // stdout is gone
+				}
+			}
+		}
+	}()
 	var wg sync.WaitGroup
 	errs := make([]error, len(svcs))
 	for i, s := range svcs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := logtail.New(service.LogPath(node.Lab, node.Name, s)).Follow(ctx, n, func(l string) {
-				w.line(s, l)
-				if w.err != nil {
-					cancel()
-				}
-			})
+			err := logtail.New(service.LogPath(node.Lab, node.Name, s)).Follow(ctx, n, func(l string) { w.line(s, l) })
 			if errors.Is(err, logtail.ErrRemoved) {
 				err = nil
 				if !labRunning(node.Lab) {
@@ -189,8 +206,11 @@ func followLogs(ctx context.Context, node lab.Node, svcs []string, n int, w *lin
 		}()
 	}
 	wg.Wait()
-	if w.err != nil && !errors.Is(w.err, io.ErrClosedPipe) {
-		return w.err
+	if err := w.flushNow(); err != nil {
+		if errors.Is(err, syscall.EPIPE) {
+			return nil // the reader is gone, as with head
+		}
+		return err
 	}
 	return errors.Join(errs...)
 }
