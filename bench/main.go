@@ -43,6 +43,8 @@ type config struct {
 	execRuns int
 	tcpRuns  int
 	tcpSecs  int
+	services int  // nodes of the services part; 0 skips it
+	only     bool // the services part alone, spliced into -out
 	args     []string
 }
 
@@ -65,6 +67,8 @@ func parseFlags(args []string) (*config, error) {
 	execRuns := fs.Int("exec-runs", 200, "runs of each command in the exec test")
 	tcpRuns := fs.Int("tcp-runs", 3, "iperf3 runs per path in the TCP test")
 	tcpSecs := fs.Int("tcp-secs", 3, "seconds per iperf3 run")
+	services := fs.Int("services", targetServicesNodes, "nodes of the services part (a star with one sleep infinity each); 0 skips it")
+	only := fs.String("only", "", "services: run the services part alone and replace its section of -out")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -74,7 +78,11 @@ func parseFlags(args []string) (*config, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	c := &config{big: *big, out: *out, quick: *quick, install: *install,
-		repeat: *repeat, execRuns: *execRuns, tcpRuns: *tcpRuns, tcpSecs: *tcpSecs, args: args, peers: map[string]bool{}}
+		repeat: *repeat, execRuns: *execRuns, tcpRuns: *tcpRuns, tcpSecs: *tcpSecs, args: args, peers: map[string]bool{},
+		services: *services, only: *only == "services"}
+	if *only != "" && *only != "services" {
+		return nil, fmt.Errorf("-only %q: the only part that runs alone is services", *only)
+	}
 	if c.quick {
 		defaults := map[string]func(){
 			"sizes":     func() { *sizes = "20,50" },
@@ -85,6 +93,7 @@ func parseFlags(args []string) (*config, error) {
 			"repeat":    func() { c.repeat = 1 },
 			"tcp-runs":  func() { c.tcpRuns = 1 },
 			"tcp-secs":  func() { c.tcpSecs = 1 },
+			"services":  func() { c.services = 50 },
 		}
 		for name, f := range defaults {
 			if !set[name] {
@@ -112,6 +121,9 @@ func parseFlags(args []string) (*config, error) {
 		default:
 			return nil, fmt.Errorf("-peers: unknown peer %q (ip, mininet)", p)
 		}
+	}
+	if c.services < 0 || c.services > 1000 {
+		return nil, fmt.Errorf("-services %d: from 0 to 1000 (one bridge)", c.services)
 	}
 	if c.big < 0 || c.repeat < 1 || c.execRuns < 1 || c.tcpRuns < 1 || c.tcpSecs < 1 {
 		return nil, fmt.Errorf("-big must be ≥ 0; -repeat, -exec-runs, -tcp-runs and -tcp-secs ≥ 1")
@@ -309,6 +321,13 @@ func run(cfg *config) int {
 	case cfg.out == "":
 		progress("results not written (-quick without -out)")
 	default:
+		if cfg.only {
+			report.markdown, err = spliceServices(cfg.out, report.markdown)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+				return 1
+			}
+		}
 		if err := os.WriteFile(cfg.out, []byte(report.markdown), 0o644); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 			return 1
@@ -333,6 +352,12 @@ func (b *bench) all(ctx context.Context) {
 	if err := b.buildNslab(ctx); err != nil {
 		b.res.note("building nslab failed, nslab not measured: %v", err)
 		progress("building nslab failed: %v", err)
+	}
+	if b.cfg.only {
+		if b.nslab != "" && b.cfg.services > 0 {
+			b.servicesTest(ctx)
+		}
+		return
 	}
 	b.preparePeers(ctx)
 
@@ -359,6 +384,9 @@ func (b *bench) all(ctx context.Context) {
 	}
 	if b.nslab != "" && ctx.Err() == nil {
 		b.shapingTest(ctx)
+	}
+	if b.nslab != "" && b.cfg.services > 0 && ctx.Err() == nil {
+		b.servicesTest(ctx)
 	}
 	if b.nslab != "" && b.cfg.big > 0 && ctx.Err() == nil {
 		b.bigRun(ctx)

@@ -52,8 +52,10 @@ type results struct {
 	exec  []*execSeries
 	tcp   []*tcpPath
 	shape []*shapeRun
-	notes []string
-	once  map[string]bool
+	// services: the services part (issue 10).
+	services *servicesRun
+	notes    []string
+	once     map[string]bool
 
 	// reconcile: changes made to the largest nslab star while it runs.
 	reconcile *reconcileRun
@@ -191,6 +193,9 @@ func (l *lifecycle) status() string {
 type rendered struct{ text, markdown string }
 
 func (b *bench) render(interrupted bool) rendered {
+	if b.cfg.only {
+		return b.renderServicesOnly()
+	}
 	r := &b.res
 	var tables []*table
 	tables = append(tables, b.targetTable(), b.starTable(), b.scalingTable())
@@ -207,6 +212,9 @@ func (b *bench) render(interrupted bool) rendered {
 		tables = append(tables, t)
 	}
 	if t := b.shapingTable(); t != nil {
+		tables = append(tables, t)
+	}
+	if t := b.servicesTable(); t != nil {
 		tables = append(tables, t)
 	}
 	checks := &table{title: "Reachability checked after each up (not timed)", head: []string{"run", "topology", "made by", "check"}}
