@@ -34,6 +34,10 @@ type servicesRun struct {
 	// The supervisor's resident memory with Nodes services running, and
 	// its peak (VmRSS, VmHWM of /proc/PID/status).
 	SupRSS, SupHWM int64
+	// SupCPU is the CPU time the supervisor used (user + system) up to
+	// the moment up returned: what starting the services cost it,
+	// whatever else ran on the machine.
+	SupCPU time.Duration
 	// Restart is a restart: always service's first restart, from its
 	// first run's start to its second's, as the service printed them;
 	// Journal the same from the supervisor's journal, from the exit it
@@ -98,7 +102,7 @@ func (b *bench) servicesTest(ctx context.Context) {
 			}
 			up, down, ok := b.svcLifecycle(ctx, run, name, path, func() {
 				if svc && rep == 0 {
-					run.SupRSS, run.SupHWM = supervisorMemory(name)
+					run.SupRSS, run.SupHWM, run.SupCPU = supervisorUsage(name)
 				}
 			})
 			if !ok {
@@ -150,20 +154,32 @@ func (b *bench) svcLifecycle(ctx context.Context, run *servicesRun, name, path s
 	return r.Wall, d.Wall, true
 }
 
-// supervisorMemory reads the resident memory of the lab's supervisor
-// (named by DIR/supervisor.pid, "PID STARTTIME"): now and at its peak.
-func supervisorMemory(lab string) (rss, hwm int64) {
+// supervisorUsage reads the resident memory of the lab's supervisor
+// (named by DIR/supervisor.pid, "PID STARTTIME"), now and at its peak,
+// and the CPU time it used so far.
+func supervisorUsage(lab string) (rss, hwm int64, cpu time.Duration) {
 	data, err := os.ReadFile(filepath.Join(service.Dir(lab), "supervisor.pid"))
 	if err != nil {
-		return 0, 0
+		return 0, 0, 0
 	}
 	f := strings.Fields(string(data))
 	if len(f) == 0 {
-		return 0, 0
+		return 0, 0, 0
+	}
+	if stat, err := os.ReadFile("/proc/" + f[0] + "/stat"); err == nil {
+		// Fields after the command's closing parenthesis: utime and
+		// stime are the 12th and 13th, in clock ticks (USER_HZ, 100).
+		s := string(stat)
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(fields) > 12 {
+			u, _ := strconv.ParseInt(fields[11], 10, 64)
+			k, _ := strconv.ParseInt(fields[12], 10, 64)
+			cpu = time.Duration(u+k) * 10 * time.Millisecond
+		}
 	}
 	st, err := os.Open("/proc/" + f[0] + "/status")
 	if err != nil {
-		return 0, 0
+		return 0, 0, cpu
 	}
 	defer st.Close()
 	sc := bufio.NewScanner(st)
@@ -177,7 +193,7 @@ func supervisorMemory(lab string) (rss, hwm int64) {
 			hwm = kb << 10
 		}
 	}
-	return rss, hwm
+	return rss, hwm, cpu
 }
 
 // restartLab is one node whose service prints when it starts and exits
@@ -286,6 +302,10 @@ func (b *bench) servicesTable() *table {
 	}
 	if s.SupRSS > 0 {
 		t.add(fmt.Sprintf("supervisor's RSS with %d services", s.Nodes), "measured", fmt.Sprintf("%s (peak %s)", mib(s.SupRSS), mib(s.SupHWM)), "")
+	}
+	if s.SupCPU > 0 {
+		t.add(fmt.Sprintf("supervisor's CPU time to start %d services (user + system)", s.Nodes), "measured",
+			fmt.Sprintf("%s (%s a service)", secs(s.SupCPU), perNode(s.SupCPU, s.Nodes)), "")
 	}
 	if len(s.Restart) > 0 {
 		worst := s.Restart[0]
