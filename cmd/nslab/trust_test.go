@@ -40,7 +40,7 @@ func TestWithoutPrivileges(t *testing.T) {
 		{"exec", name + ".ns1", "--", "true"}, {"exec", "ns1", "true"}, {"shell", name + ".ns1"},
 		{"link", "down", name + ".ns1:eth0"}, {"link", "up", name + ".ns1:eth0"},
 		{"partition", name + ".ns1", name + ".ns2"}, {"heal", name},
-		{"up", file}, {"down", name}, {"demo", "--lab", name + "x"},
+		{"up", file}, {"down", name}, {"demo", "--lab", name + "x"}, {"logs", name + ".ns1"}, {"logs", "-f", "ns1/x"},
 	}
 	users := map[string]func(args ...string) result{
 		"nobody": func(args ...string) result {
