@@ -32,6 +32,10 @@ const (
 // ShellPath runs the commands written as a string: /bin/sh -c STRING.
 const ShellPath = "/bin/sh"
 
+// ServicePath is the PATH a service's program is looked up in when the
+// service's env sets none (up checks it is there before it builds).
+const ServicePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 // Signals are the stop signals a service may name, by their full names.
 var Signals = []string{"SIGABRT", "SIGALRM", "SIGHUP", "SIGINT", "SIGKILL", "SIGPWR", "SIGQUIT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGWINCH"}
 
@@ -124,30 +128,22 @@ func decodeServices(p *parser, d *nodeDecl, e entry, path string) {
 	slices.SortFunc(d.n.Services, func(a, b *Service) int { return strings.Compare(a.Name, b.Name) })
 }
 
-// decodeService reads a service: a mapping, or its command alone. It
-// reports whether the service is valid.
-func (p *parser) decodeService(d *serviceDecl, se entry, path string) bool {
+// decodeService reads a service: a mapping, or its command alone.
+func (p *parser) decodeService(d *serviceDecl, se entry, path string) {
 	n := p.deref(se.val)
 	if n == nil {
-		return false
+		return
 	}
 	switch typeOf(n) {
 	case tagNull:
 		p.errorf(se.keyPos, "service %s has no command: write the command to run (%s: \"python3 -m http.server 8080\") or a mapping with command:", d.s.Ref(), se.key)
-		return false
 	case tagMap:
-		errs := len(p.errs)
-		if !decodeFields(p, n, path, serviceFields, d) {
-			return false
-		}
-		if !d.hasCommand {
+		if decodeFields(p, n, path, serviceFields, d) && !d.hasCommand {
 			p.errorf(se.keyPos, "service %s has no command: add command: (a string run by /bin/sh -c, or a list: the program and its arguments)", d.s.Ref())
 		}
-		return len(p.errs) == errs && !p.overflow
+	default:
+		d.s.Command, d.s.Shell, d.s.CommandPos, _ = p.command(n, path)
 	}
-	var ok bool
-	d.s.Command, d.s.Shell, d.s.CommandPos, ok = p.command(n, path)
-	return ok
 }
 
 func decodeServiceCommand(p *parser, d *serviceDecl, e entry, path string) {
@@ -247,6 +243,10 @@ func decodeServiceEnv(p *parser, d *serviceDecl, e entry, path string) {
 			p.errorf(p.posOf(n), "%s contains a NUL character, which no environment variable can hold", vpath)
 			continue
 		}
+		if ve.key == "PATH" && strings.Contains(n.Value, "$") {
+			p.errorf(p.posOf(n), "%s: values are taken as written, not expanded ($PATH would stay $PATH): write every directory, such as /opt/app/bin:%s", vpath, ServicePath)
+			continue
+		}
 		d.s.Env = append(d.s.Env, ve.key+"="+n.Value)
 	}
 	slices.SortFunc(d.s.Env, func(a, b string) int {
@@ -284,7 +284,7 @@ func decodeServiceDir(p *parser, d *serviceDecl, e entry, path string) {
 	case !filepath.IsAbs(s):
 		p.errorf(pos, "%s %q is relative: write an absolute path, or leave dir out to run in the node's own directory", path, s)
 	default:
-		d.s.Dir = filepath.Clean(s)
+		d.s.Dir, d.s.DirPos = filepath.Clean(s), pos
 	}
 }
 
@@ -356,8 +356,15 @@ func decodeRestart(p *parser, d *serviceDecl, e entry, path string) {
 	}
 	if !slices.Contains(restarts, s) {
 		hint := ""
-		if near := closest(s, restarts); near != "" {
-			hint = fmt.Sprintf(" (did you mean %s?)", near)
+		switch low := strings.ToLower(s); {
+		case low == "off" || low == "n" || low == "none" || low == "never" || low == "false":
+			hint = " (did you mean no?)"
+		case low == "yes" || low == "y" || low == "on" || low == "true":
+			hint = " (" + s + " does not say when to restart)"
+		default:
+			if near := closest(s, restarts); near != "" {
+				hint = fmt.Sprintf(" (did you mean %s?)", near)
+			}
 		}
 		p.errorf(pos, "%s %s: write no, on-failure or always%s", path, shortQuote(s), hint)
 		return
@@ -438,7 +445,7 @@ func decodeReadyHTTP(p *parser, d *readyDecl, e entry, path string) {
 
 func decodeReadyCommand(p *parser, d *readyDecl, e entry, path string) {
 	d.kinds = append(d.kinds, e)
-	d.r.Command, d.r.Shell, _, _ = p.command(e.val, path)
+	d.r.Command, d.r.Shell, d.r.CommandPos, _ = p.command(e.val, path)
 }
 
 // span reads a duration with its unit into v, from lo to hi.
