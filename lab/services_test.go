@@ -123,7 +123,6 @@ func TestServiceRunsInItsNode(t *testing.T) {
 	}
 }
 
-
 // TestServiceRestartPolicies: always restarts a service that exits 0,
 // on-failure one that exits 1 but not one that exits 0, no none of them;
 // each exit is in the state.
