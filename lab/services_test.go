@@ -479,3 +479,49 @@ func TestSupervisorKilledThenDown(t *testing.T) {
 		t.Errorf("after down: %d alive %v, %d alive %v", p1, alive(p1), p2, alive(p2))
 	}
 }
+
+// TestServiceLogCap: a service that prints as fast as it can (yes, more
+// than 1 GB/s here) does not fill /run: its log is rotated at the cap,
+// the old file keeps the last cap bytes. How far over the cap the log
+// gets depends on how soon the supervisor runs after a write (10-20× a
+// 1 MiB cap on this loaded 2-core VM; yes writes about 1.3 MB a ms): the
+// test reports it and fails only if the log grows unchecked (yes writes
+// gigabytes in the 2 s).
+func TestServiceLogCap(t *testing.T) {
+	const capSize = 1 << 20
+	s := sh("a", "yes", "exec yes")
+	tl := svcLab(t, []string{"a"}, s)
+	if err := upSvc(t, tl, lab.Options{ServiceLogCap: capSize}); err != nil {
+		t.Fatal(err)
+	}
+	path := service.LogPath(tl.Name, "a", "yes")
+	var most int64
+	var rotations int
+	var prev int64
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
+		fi, err := os.Stat(path)
+		if err != nil {
+			continue
+		}
+		if fi.Size() < prev {
+			rotations++
+		}
+		prev = fi.Size()
+		most = max(most, fi.Size())
+	}
+	old, err := os.Stat(path + ".1")
+	if err != nil {
+		t.Fatalf("no rotated log: %v", err)
+	}
+	t.Logf("cap %d B: the log reached %d B at most (%.1f× the cap), %d rotations seen in 2 s; the old file holds %d B",
+		capSize, most, float64(most)/capSize, rotations, old.Size())
+	if rotations == 0 {
+		t.Errorf("the log was never rotated in 2 s of yes")
+	}
+	if most > 256*capSize || old.Size() > capSize {
+		t.Errorf("the log grew to %d B and its old file to %d B, far over the cap %d B", most, old.Size(), capSize)
+	}
+	if !strings.HasPrefix(string(must(os.ReadFile(path + ".1")))[:10], "y\ny\n") {
+		t.Errorf("the old file does not hold the service's output")
+	}
+}
