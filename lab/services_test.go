@@ -94,17 +94,20 @@ func readLog(t *testing.T, labName, node, svc string) string {
 }
 
 // TestServiceRunsInItsNode: a service runs in its node's network and UTS
-// namespaces (the hostname is the node's), in the node's own directory,
+// namespaces (the hostname is the node's), with the node's /sys and
+// none of /run/netns in its mount namespace, in the node's own directory,
 // with NSLAB_* in its environment, its output in its log; down ends it
 // and leaves nothing.
 func TestServiceRunsInItsNode(t *testing.T) {
-	tl := svcLab(t, []string{"a"}, sh("a", "info", `hostname; echo "$NSLAB_LAB $NSLAB_NODE $NSLAB_SERVICE $NSLAB_DIR"; pwd; readlink /proc/self/ns/net; exec sleep infinity`))
+	tl := svcLab(t, []string{"a"}, sh("a", "info", `hostname; echo "$NSLAB_LAB $NSLAB_NODE $NSLAB_SERVICE $NSLAB_DIR"; pwd; readlink /proc/self/ns/net; ls /sys/class/net; grep -c " /run/netns/" /proc/self/mountinfo; exec sleep infinity`))
 	if err := upSvc(t, tl, lab.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	ino := strings.TrimSpace(labtest.IP(t, "netns", "exec", tl.Name+".a", "readlink", "/proc/self/ns/net"))
 	dir := service.NodeDir(tl.Name, "a")
-	want := fmt.Sprintf("a\n%s a info %s\n%s\n%s\n", tl.Name, dir, dir, ino)
+	// Its /sys is the node's (lo alone), and its mount namespace holds
+	// none of the machine's named namespaces (kernel.MountBase).
+	want := fmt.Sprintf("a\n%s a info %s\n%s\n%s\nlo\n0\n", tl.Name, dir, dir, ino)
 	if !waitFor(2*time.Second, func() bool { return readLog(t, tl.Name, "a", "info") == want }) {
 		t.Errorf("the service's log:\n%s\nwant\n%s", readLog(t, tl.Name, "a", "info"), want)
 	}

@@ -123,7 +123,7 @@ func (s *sup) probeCommand(ctx context.Context, d Def) error {
 		return err
 	}
 	out := cmd.Stdout.(*os.File)
-	err = kernel.StartIn(d.Netns, s.spec.Holder, cmd, s.spec.EtcFiles...)
+	err = kernel.StartFrom(s.base, d.Netns, s.spec.Holder, cmd, s.spec.EtcFiles...)
 	out.Close()
 	if err != nil {
 		return err

@@ -61,7 +61,7 @@ func exited(pidfd int, d time.Duration) bool {
 		if err == unix.EINTR {
 			continue
 		}
-		return err == nil && n > 0 || ms == 0 && err == nil && n > 0
+		return err == nil && n > 0
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -16,34 +17,84 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// start starts v inside its node: its own session and process group,
-// output appended to its log, the environment of the supervisor plus
-// NSLAB_LAB, NSLAB_NODE, NSLAB_SERVICE, NSLAB_DIR and the file's env.
-func (s *sup) start(v *svc) {
-	v.epoch++
+// startWorkers bounds the services started at once: starting is mostly
+// the kernel's work (fork, namespaces, exec), which a few threads share
+// across the cores.
+const startWorkers = 4
+
+// start starts v inside its node.
+func (s *sup) start(v *svc) { s.startMany([]*svc{v}) }
+
+// startMany starts vs inside their nodes, a few at once: each in its own
+// session and process group, output appended to its log, the
+// environment of the supervisor plus NSLAB_LAB, NSLAB_NODE,
+// NSLAB_SERVICE, NSLAB_DIR and the file's env.
+func (s *sup) startMany(vs []*svc) {
+	for _, v := range vs {
+		v.epoch++
+		v.st.State = Starting // not started twice by a kick meanwhile
+	}
+	res := make([]launched, len(vs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(len(vs), startWorkers) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				res[i] = s.launch(vs[i])
+			}
+		}()
+	}
+	for i := range vs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, v := range vs {
+		s.started(v, res[i])
+	}
+}
+
+// launched is a service's process, started, or why it could not be.
+type launched struct {
+	pid, fd int
+	err     error
+}
+
+// launch starts v's process and opens its pidfd. It reads only v.def
+// and the spec: it runs on several goroutines at once.
+func (s *sup) launch(v *svc) launched {
 	cmd, err := s.command(v)
 	if err == nil {
-		err = kernel.StartIn(v.def.Netns, s.spec.Holder, cmd, s.spec.EtcFiles...)
+		err = kernel.StartFrom(s.base, v.def.Netns, s.spec.Holder, cmd, s.spec.EtcFiles...)
 		cmd.Stdout.(*os.File).Close()
 	}
 	if err != nil {
-		s.fail(v, fmt.Sprintf("cannot start: %v", err))
-		return
+		return launched{err: fmt.Errorf("cannot start: %w", err)}
 	}
 	pid := cmd.Process.Pid
 	fd, err := unix.PidfdOpen(pid, 0)
 	cmd.Process.Release()
 	if err != nil {
 		unix.Kill(-pid, unix.SIGKILL)
-		s.fail(v, fmt.Sprintf("cannot watch pid %d: %v", pid, err))
+		return launched{err: fmt.Errorf("cannot watch pid %d: %w", pid, err)}
+	}
+	return launched{pid: pid, fd: fd}
+}
+
+// started takes in a launched process: watched, probed for readiness.
+func (s *sup) started(v *svc, r launched) {
+	if r.err != nil {
+		s.fail(v, r.err.Error())
 		return
 	}
-	v.pidfd, v.child, v.started = fd, true, time.Now()
-	st, _ := startTime(pid)
-	v.st.PID, v.st.StartTime, v.st.Since = pid, st, v.started
+	v.pidfd, v.child, v.started = r.fd, true, time.Now()
+	st, _ := startTime(r.pid)
+	v.st.PID, v.st.StartTime, v.st.Since = r.pid, st, v.started
 	v.st.State, v.st.Ready, v.st.Reason = Starting, false, ""
 	s.watch(v)
-	s.j.add(Event{Lab: s.lab, Kind: "service-start", Service: v.def.ref(), PID: pid})
+	s.j.add(Event{Lab: s.lab, Kind: "service-start", Service: v.def.ref(), PID: r.pid})
 	if v.def.Ready == nil {
 		s.ready(v)
 		return

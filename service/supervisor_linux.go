@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nslab/nslab/kernel"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,6 +28,9 @@ type sup struct {
 	logs  *logCap
 	dirty bool
 	flush *time.Timer
+	// base is the mount namespace the services' own are copied from
+	// (kernel.MountBase); nil copies the host's.
+	base *kernel.MountBase
 }
 
 // svc is one service as the supervisor runs it.
@@ -90,6 +94,10 @@ func supervise(lab string) int {
 	if err != nil {
 		logf("lab %s: watching logs: %v", lab, err)
 		return 1
+	}
+	if s.base, err = kernel.NewMountBase(); err != nil {
+		logf("lab %s: %v; services copy the host's mount namespace", lab, err)
+		s.base = nil
 	}
 	go s.waitExits()
 	sigs := make(chan os.Signal, 4)
@@ -286,8 +294,10 @@ func (s *sup) reload() bool {
 	for _, v := range order {
 		s.logs.add(LogPath(s.lab, v.def.Node, v.def.Name))
 	}
+	start := time.Now()
 	s.kick()
 	s.save()
+	logf("lab %s: generation %d taken in: %d services, %d stopped, started in %v", s.lab, spec.Generation, len(order), len(stop), time.Since(start).Round(time.Millisecond))
 	return len(order) > 0
 }
 
@@ -301,6 +311,7 @@ func cmpOr[T comparable](v, def T) T {
 
 // kick starts the services that wait and whose after: are all ready.
 func (s *sup) kick() {
+	var now []*svc
 	for _, v := range s.order {
 		if v.st.State != Waiting {
 			continue
@@ -311,6 +322,9 @@ func (s *sup) kick() {
 		}) >= 0 {
 			continue
 		}
-		s.start(v)
+		now = append(now, v)
+	}
+	if len(now) > 0 {
+		s.startMany(now)
 	}
 }
