@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nslab/nslab/internal/labtest"
+	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/lab"
 	"github.com/nslab/nslab/service"
 	"github.com/nslab/nslab/topology"
@@ -526,5 +527,85 @@ func TestServiceLogCap(t *testing.T) {
 	}
 	if !strings.HasPrefix(string(must(os.ReadFile(path + ".1")))[:10], "y\ny\n") {
 		t.Errorf("the old file does not hold the service's output")
+	}
+}
+
+// TestServiceNodeRemade: a node that a change makes anew (a sysctl of its
+// own left the file) runs services, which count as its processes: up
+// refuses the change without --replace, naming the service's process;
+// with it, the service is started anew in the new namespace (its digest
+// covers the namespace), the other node's service keeps its pid.
+func TestServiceNodeRemade(t *testing.T) {
+	labtest.RequireRoot(t)
+	name := labtest.Name("sup")
+	labtest.CheckLeaksAtEnd(t, name)
+	src := func(sysctl bool) []byte {
+		s := "name: " + name + "\nnodes:\n  a:\n"
+		if sysctl {
+			s += "    sysctls: {net.ipv4.ip_forward: 1}\n"
+		}
+		return []byte(s + "  b: {}\n")
+	}
+	parse := func(sysctl bool) *topology.Lab {
+		tl, err := topology.Parse(name+".yaml", src(sysctl))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tl.Node("a").Services = []*topology.Service{sh("a", "one", "exec sleep infinity")}
+		tl.Node("b").Services = []*topology.Service{sh("b", "two", "exec sleep infinity")}
+		return tl
+	}
+	tl := parse(true)
+	if err := upSvc(t, tl, lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	p1, p2 := state(t, tl.Name, "a/one").PID, state(t, tl.Name, "b/two").PID
+	ino0 := labtest.IP(t, "netns", "exec", name+".a", "readlink", "/proc/self/ns/net")
+	err := lab.Up(context.Background(), parse(false), src(false), lab.Options{})
+	var re *lab.ReplaceError
+	if !errors.As(err, &re) || !slices.ContainsFunc(re.Processes, func(p kernel.Process) bool { return p.PID == p1 }) {
+		t.Fatalf("up that remakes node a without --replace: %v, want a ReplaceError naming pid %d", err, p1)
+	}
+	if err := lab.Up(context.Background(), parse(false), src(false), lab.Options{Replace: true}); err != nil {
+		t.Fatal(err)
+	}
+	q1, q2 := state(t, tl.Name, "a/one").PID, state(t, tl.Name, "b/two").PID
+	if q2 != p2 {
+		t.Errorf("b/two's pid went from %d to %d; its node was not remade", p2, q2)
+	}
+	ino1 := labtest.IP(t, "netns", "exec", name+".a", "readlink", "/proc/self/ns/net")
+	if ino1 == ino0 {
+		t.Fatalf("node a was not made anew (namespace %s before and after)", ino0)
+	}
+	if q1 == p1 || q1 == 0 || alive(p1) {
+		t.Fatalf("a/one: pid %d before, %d after (the old alive: %v); want it started anew", p1, q1, alive(p1))
+	}
+	if got, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", q1)); got+"\n" != ino1 {
+		t.Errorf("a/one runs in %s, not in node a's new namespace %s", got, ino1)
+	}
+}
+
+// TestServiceNotReadyKeepFailed: with KeepFailed (--keep-failed), a lab
+// whose service did not become ready is left as it is for inspection:
+// the service stopped and failed, its log there; down removes it all.
+func TestServiceNotReadyKeepFailed(t *testing.T) {
+	s := sh("a", "web", "echo no port for you; exec sleep infinity")
+	s.Ready = &topology.Ready{TCP: "9", Timeout: 300 * time.Millisecond, Interval: 50 * time.Millisecond}
+	tl := svcLab(t, []string{"a"}, s, sh("a", "side", "exec sleep infinity"))
+	err := upSvc(t, tl, lab.Options{KeepFailed: true})
+	if err == nil || !strings.Contains(err.Error(), "--keep-failed") {
+		t.Fatalf("up: %v, want a/web not ready and the lab kept", err)
+	}
+	if !lab.Exists(tl.Name) {
+		t.Fatal("the lab was removed despite KeepFailed")
+	}
+	if st := state(t, tl.Name, "a/web"); st.State != service.Failed || st.PID != 0 {
+		t.Errorf("a/web: %+v, want failed and stopped", st)
+	}
+	if st := state(t, tl.Name, "a/side"); st.State != service.Running || !alive(st.PID) {
+		t.Errorf("a/side: %+v, want running", st)
+	}
+	if log := readLog(t, tl.Name, "a", "web"); log != "no port for you\n" {
+		t.Errorf("a/web's log: %q", log)
 	}
 }
