@@ -163,10 +163,11 @@ func notReady(lab string, s ServiceState, reason string) error {
 // It is bounded: the sum of the stop graces and a few seconds.
 func Stop(ctx context.Context, lab string) error {
 	spec, _ := readSpec(lab)
-	bound := 5 * time.Second
+	var all []target
 	for _, d := range spec.Services {
-		bound += cmpOr(d.StopGrace, DefaultStopGrace) + killWait
+		all = append(all, target{ref: d.ref(), grace: d.StopGrace, after: d.After})
 	}
+	bound := stopBound(all) + 5*time.Second
 	var errs []error
 	if pid, st := running(lab); pid != 0 {
 		if fd := openProc(pid, st); fd >= 0 {

@@ -216,13 +216,15 @@ func (s *sup) notReady(v *svc) {
 // first time, then after a growing delay (BackoffPolicy).
 func (s *sup) exited(v *svc) {
 	exit := "exited (status unknown: started by an earlier supervisor)"
+	pid := v.st.PID
 	if v.child {
+		// What it left in its group, while its zombie holds the pid (and
+		// so the group's id): no other process can have taken it.
+		unix.Kill(-pid, unix.SIGKILL)
 		if e, ok := reap(v.pidfd); ok {
 			exit = e
 		}
 	}
-	pid := v.st.PID
-	unix.Kill(-pid, unix.SIGKILL) // what it left in its group
 	s.forget(v)
 	v.epoch++
 	if v.cancel != nil {
