@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -95,12 +96,15 @@ func readLog(t *testing.T, labName, node, svc string) string {
 }
 
 // TestServiceRunsInItsNode: a service runs in its node's network and UTS
-// namespaces (the hostname is the node's), with the node's /sys and
-// none of /run/netns in its mount namespace, in the node's own directory,
-// with NSLAB_* in its environment, its output in its log; down ends it
-// and leaves nothing.
+// namespaces (the hostname is the node's), with the node's /sys and none
+// of /run/netns in its mount namespace, in the node's own directory, with
+// NSLAB_* and the file's env in its environment (not that of up), its
+// output in its log; down ends it and leaves nothing.
 func TestServiceRunsInItsNode(t *testing.T) {
-	tl := svcLab(t, []string{"a"}, sh("a", "info", `hostname; echo "$NSLAB_LAB $NSLAB_NODE $NSLAB_SERVICE $NSLAB_DIR"; pwd; readlink /proc/self/ns/net; ls /sys/class/net; grep -c " /run/netns/" /proc/self/mountinfo; exec sleep infinity`))
+	t.Setenv("SVC_SUP_SECRET", "of the up") // not passed on
+	info := sh("a", "info", `hostname; echo "$NSLAB_LAB $NSLAB_NODE $NSLAB_SERVICE $NSLAB_DIR $GREETING$SVC_SUP_SECRET"; pwd; readlink /proc/self/ns/net; ls /sys/class/net; grep -c " /run/netns/" /proc/self/mountinfo; exec sleep infinity`)
+	info.Env = []string{"GREETING=hello"}
+	tl := svcLab(t, []string{"a"}, info)
 	if err := upSvc(t, tl, lab.Options{}); err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +112,7 @@ func TestServiceRunsInItsNode(t *testing.T) {
 	dir := service.NodeDir(tl.Name, "a")
 	// Its /sys is the node's (lo alone), and its mount namespace holds
 	// none of the machine's named namespaces (kernel.MountBase).
-	want := fmt.Sprintf("a\n%s a info %s\n%s\n%s\nlo\n0\n", tl.Name, dir, dir, ino)
+	want := fmt.Sprintf("a\n%s a info %s hello\n%s\n%s\nlo\n0\n", tl.Name, dir, dir, ino)
 	if !waitFor(2*time.Second, func() bool { return readLog(t, tl.Name, "a", "info") == want }) {
 		t.Errorf("the service's log:\n%s\nwant\n%s", readLog(t, tl.Name, "a", "info"), want)
 	}
@@ -623,5 +627,60 @@ func TestServiceCommandNotFound(t *testing.T) {
 	}
 	if lab.Exists(tl.Name) {
 		t.Errorf("lab %s was built", tl.Name)
+	}
+}
+
+// TestSupervisorEndsOrphans: a process of a service that no state lists
+// (its supervisor was killed after starting it, before writing it down;
+// played here by a process started by hand with the service's
+// environment) is ended by the next supervisor; the listed one is
+// adopted.
+func TestSupervisorEndsOrphans(t *testing.T) {
+	one := sh("a", "one", "exec sleep infinity")
+	tl := svcLab(t, []string{"a"}, one)
+	if err := upSvc(t, tl, lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	p1 := state(t, tl.Name, "a/one").PID
+	orphan := exec.Command("ip", "netns", "exec", tl.Name+".a", "sleep", "infinity")
+	orphan.Env = append(os.Environ(), "NSLAB_LAB="+tl.Name, "NSLAB_NODE=a", "NSLAB_SERVICE=one")
+	orphan.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := orphan.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- orphan.Wait() }()
+	killSupervisor(t, tl.Name)
+	if err := lab.Up(context.Background(), again(t, tl, one), tl.Source, lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		t.Logf("the orphan ended: %v", err)
+	case <-time.After(5 * time.Second):
+		orphan.Process.Kill()
+		t.Errorf("the orphan %d still runs after up", orphan.Process.Pid)
+	}
+	if q := state(t, tl.Name, "a/one").PID; q != p1 || !alive(p1) {
+		t.Errorf("a/one: pid %d after up, want the adopted %d", q, p1)
+	}
+}
+
+// TestServiceAsUser: a service with a user runs as that user and can
+// write its node's directory (owned by it), though the lab's state
+// directory is root's alone; its log stays root's.
+func TestServiceAsUser(t *testing.T) {
+	s := sh("a", "nobody", "id -u; touch $NSLAB_DIR/data && echo wrote; exec sleep infinity")
+	s.User = "nobody"
+	tl := svcLab(t, []string{"a"}, s)
+	if err := upSvc(t, tl, lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(2*time.Second, func() bool { return readLog(t, tl.Name, "a", "nobody") == "65534\nwrote\n" }) {
+		t.Errorf("the service's log: %q, want it to run as 65534 and write its directory", readLog(t, tl.Name, "a", "nobody"))
+	}
+	fi, err := os.Stat(service.LogPath(tl.Name, "a", "nobody"))
+	if err != nil || fi.Mode().Perm() != 0o600 || fi.Sys().(*syscall.Stat_t).Uid != 0 {
+		t.Errorf("the log: %v %v, want root's, 0600", fi.Mode(), err)
 	}
 }

@@ -1,7 +1,7 @@
 // Package service runs the programs of a lab's nodes (their services: key)
 // and watches them: one supervisor process per lab, started by up,
 // detached from it, that starts each service inside its node
-// (kernel.StartIn), restarts it as its policy says, checks its readiness,
+// (kernel.StartFrom), restarts it as its policy says, checks its readiness,
 // and writes what it sees to the lab's state directory.
 //
 // Files, under DIR = /run/nslab/LAB/services:
@@ -33,7 +33,13 @@
 // every service on SIGTERM (Stop sends it), then ends; with no service
 // left to run it ends by itself.
 //
-// It starts each service with kernel.StartIn, in its own session
+// A service's environment holds PATH, HOME, LANG, LC_* and TZ of the
+// supervisor (HOME, USER and LOGNAME of the service's user when it has
+// one), NSLAB_LAB, NSLAB_NODE, NSLAB_SERVICE, NSLAB_DIR (its node's
+// directory, also its working directory unless the file says) and the
+// file's env, in that order (a later entry wins).
+//
+// It starts each service with kernel.StartFrom, in its own session
 // (process group; stop signals go to the group), output opened O_APPEND
 // on its log (no pipe through the supervisor), and learns of exits
 // through pidfds, one-shot, in a single epoll; a child's status is

@@ -124,7 +124,7 @@ func (s *sup) command(v *svc) (*exec.Cmd, error) {
 		}
 		path = p
 	}
-	env := append(os.Environ(), "NSLAB_LAB="+s.lab, "NSLAB_NODE="+d.Node, "NSLAB_SERVICE="+d.Name, "NSLAB_DIR="+NodeDir(s.lab, d.Node))
+	env := append(baseEnv(), "NSLAB_LAB="+s.lab, "NSLAB_NODE="+d.Node, "NSLAB_SERVICE="+d.Name, "NSLAB_DIR="+NodeDir(s.lab, d.Node))
 	attr := &syscall.SysProcAttr{Setsid: true}
 	if d.User != "" {
 		cred, home, err := lookupUser(d.User)
@@ -145,6 +145,22 @@ func (s *sup) command(v *svc) (*exec.Cmd, error) {
 	}
 	return &exec.Cmd{Path: path, Args: d.Command, Env: env, Dir: cmpOr(d.Dir, NodeDir(s.lab, d.Node)),
 		Stdout: out, Stderr: out, SysProcAttr: attr}, nil
+}
+
+// defaultPath is PATH for services when the supervisor has none.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// baseEnv is what a service's environment starts from: PATH, HOME and the
+// locale and time zone of the supervisor (of the up that started it),
+// nothing else of it: a service runs the same whoever ran up.
+func baseEnv() []string {
+	env := []string{"PATH=" + cmpOr(os.Getenv("PATH"), defaultPath), "HOME=" + cmpOr(os.Getenv("HOME"), "/root")}
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k == "LANG" || k == "TZ" || strings.HasPrefix(k, "LC_") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // lookupUser resolves a user name or numeric uid.

@@ -233,11 +233,13 @@ func (s *sup) save() {
 
 // adopt takes in the services that a supervisor before this one started
 // and that still run (same pid and start time), as state.json lists them.
+// Processes of the lab's services that it does not list (started by a
+// supervisor killed before it wrote them down) are ended: the spec's
+// services are started anew.
 func (s *sup) adopt() {
 	var st State
-	if err := readJSON(stateFile(s.lab), &st); err != nil {
-		return
-	}
+	readJSON(stateFile(s.lab), &st)
+	defer s.endOrphans()
 	for _, ss := range st.Services {
 		fd := openProc(ss.PID, ss.StartTime)
 		if fd < 0 {
@@ -326,5 +328,35 @@ func (s *sup) kick() {
 	}
 	if len(now) > 0 {
 		s.startMany(now)
+	}
+}
+
+// endOrphans ends the processes that lead a session and carry the lab's
+// NSLAB_LAB in their environment, as the services this package starts
+// do, but are not adopted.
+func (s *sup) endOrphans() {
+	known := map[int]bool{}
+	for _, v := range s.order {
+		known[v.st.PID] = true
+	}
+	spec, _ := readSpec(s.lab)
+	var ts []target
+	for _, o := range orphans(s.lab, known) {
+		fd := openProc(o.pid, o.start)
+		if fd < 0 {
+			continue
+		}
+		t := target{ref: o.ref, pid: o.pid, pidfd: fd}
+		for _, d := range spec.Services {
+			if d.ref() == o.ref {
+				t.sig, t.grace = d.StopSignal, d.StopGrace
+			}
+		}
+		logf("lab %s: ending pid %d of %s, which no state of the lab lists", s.lab, o.pid, o.ref)
+		ts = append(ts, t)
+	}
+	for i, how := range stopTargets(ts) {
+		s.j.add(Event{Lab: s.lab, Kind: "service-orphan", Service: ts[i].ref, PID: ts[i].pid, Detail: how})
+		unix.Close(ts[i].pidfd)
 	}
 }
