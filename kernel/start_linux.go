@@ -24,6 +24,13 @@ import (
 // Equivalent to: ip netns exec NAME ARGV... & (in the node's UTS
 // namespace too)
 func StartIn(name, holder string, cmd *exec.Cmd, files ...string) error {
+	return StartFrom(nil, name, holder, cmd, files...)
+}
+
+// StartFrom is StartIn with the command's private mount namespace copied
+// from base instead of the host's (see MountBase); a nil base is the
+// host's.
+func StartFrom(base *MountBase, name, holder string, cmd *exec.Cmd, files ...string) error {
 	if cmd.Path == "" {
 		return errors.New("no command given")
 	}
@@ -37,6 +44,12 @@ func StartIn(name, holder string, cmd *exec.Cmd, files ...string) error {
 			unix.Close(ns)
 			return err
 		}
+		if base != nil {
+			if err := enterBase(base); err != nil {
+				unix.Close(ns)
+				return err
+			}
+		}
 		if err := enter(name, ns, files); err != nil {
 			return err
 		}
@@ -44,6 +57,18 @@ func StartIn(name, holder string, cmd *exec.Cmd, files ...string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("%s: starting %s: %w", name, cmd.Path, err)
+	}
+	return nil
+}
+
+// enterBase moves the calling thread, which must be locked and thrown
+// away after, into the base mount namespace.
+func enterBase(b *MountBase) error {
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return fmt.Errorf("unsharing fs: %w", err)
+	}
+	if err := unix.Setns(b.fd, unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("entering the services' mount namespace: %w", err)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/plan"
+	"github.com/nslab/nslab/service"
 )
 
 // maxErrors caps how many failures of one stage are reported.
@@ -142,6 +143,12 @@ type Options struct {
 	// routes, sysctls, links' state. The root namespace's side is
 	// compared always.
 	Repair bool
+	// ServiceBackoff tunes how the lab's supervisor restarts services
+	// that exit; nil means service.DefaultBackoff. ServiceLogCap is the
+	// size at which a service's log is rotated; 0 means
+	// service.DefaultLogCap. Both take effect on every up.
+	ServiceBackoff *service.BackoffPolicy
+	ServiceLogCap  int64
 }
 
 func (o *Options) timing(stage string, ops int, d time.Duration) {

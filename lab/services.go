@@ -57,9 +57,9 @@ func hasServices(t *topology.Lab) bool {
 // serviceSpec is what the lab's supervisor must run for t, whose nodes
 // exist. A service's digest covers its definition and its node's
 // namespace (the inode): a node made anew restarts its services.
-func serviceSpec(t *topology.Lab) (service.Spec, error) {
+func serviceSpec(t *topology.Lab, opt *Options) (service.Spec, error) {
 	spec := service.Spec{Lab: t.Name, Generation: time.Now().UnixNano(), Holder: plan.UTSHolder(t.Name),
-		EtcFiles: []string{HostsFile(t.Name), ResolvFile(t.Name)}}
+		EtcFiles: []string{HostsFile(t.Name), ResolvFile(t.Name)}, Backoff: opt.ServiceBackoff, LogCap: opt.ServiceLogCap}
 	for _, n := range t.Nodes {
 		ns := plan.NetnsName(t.Name, n.Name)
 		ino, err := kernel.NetnsInode(ns)
@@ -177,7 +177,7 @@ func upServices(ctx context.Context, t *topology.Lab, opt *Options) error {
 	if err := nodeDirs(t); err != nil {
 		return err
 	}
-	spec, err := serviceSpec(t)
+	spec, err := serviceSpec(t, opt)
 	if err != nil {
 		return err
 	}
@@ -205,7 +205,7 @@ func locateService(t *topology.Lab, err error) error {
 	node, name, _ := strings.Cut(ne.Service, "/")
 	if n := t.Node(node); n != nil {
 		for _, s := range n.Services {
-			if s.Name == name {
+			if s.Name == name && s.Pos.Line > 0 {
 				return &locatedError{msg: fmt.Sprintf("%s: %s", s.Pos, err), err: err}
 			}
 		}

@@ -37,26 +37,34 @@ func Apply(ctx context.Context, spec Spec) error {
 	} else if err := unix.Kill(pid, unix.SIGHUP); err != nil {
 		return fmt.Errorf("lab %s: telling the supervisor (pid %d) of the change: %w", spec.Lab, pid, err)
 	}
+	taken := func() bool {
+		var st State
+		return readJSON(stateFile(spec.Lab), &st) == nil && st.Generation >= spec.Generation
+	}
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
-	for {
-		var st State
-		if err := readJSON(stateFile(spec.Lab), &st); err == nil && st.Generation >= spec.Generation {
-			return nil
-		}
+	for !taken() {
+		gone := false
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("lab %s: waiting for the supervisor to take in the services: %w", spec.Lab, ctx.Err())
 		case <-died:
-			return supervisorDied(spec.Lab)
+			gone = true
 		case <-tick.C:
 			if died == nil {
-				if p, _ := running(spec.Lab); p == 0 {
-					return supervisorDied(spec.Lab)
-				}
+				p, _ := running(spec.Lab)
+				gone = p == 0
 			}
 		}
+		// A supervisor left with nothing to run ends once it wrote so.
+		if gone && !taken() {
+			return supervisorDied(spec.Lab)
+		}
+		if gone {
+			return nil
+		}
 	}
+	return nil
 }
 
 func supervisorDied(lab string) error {
@@ -155,10 +163,11 @@ func notReady(lab string, s ServiceState, reason string) error {
 // It is bounded: the sum of the stop graces and a few seconds.
 func Stop(ctx context.Context, lab string) error {
 	spec, _ := readSpec(lab)
-	bound := 5 * time.Second
+	var all []target
 	for _, d := range spec.Services {
-		bound += cmpOr(d.StopGrace, DefaultStopGrace) + killWait
+		all = append(all, target{ref: d.ref(), grace: d.StopGrace, after: d.After})
 	}
+	bound := stopBound(all) + 5*time.Second
 	var errs []error
 	if pid, st := running(lab); pid != 0 {
 		if fd := openProc(pid, st); fd >= 0 {

@@ -93,35 +93,39 @@ func indexZero(b []byte) int {
 // check rotates the log at path when it is over the limit.
 func (l *logCap) check(path string) {
 	fi, err := os.Stat(path)
-	if err != nil || fi.Size() <= l.limit.Load() {
+	limit := l.limit.Load()
+	if err != nil || fi.Size() <= limit {
 		return
 	}
-	if err := rotate(path); err != nil {
+	if err := rotate(path, limit); err != nil {
 		logf("rotating %s: %v", path, err)
 	}
 }
 
-// rotate copies the log to LOG.1 and empties it. What the service writes
-// between the copy and the truncation is lost (as with logrotate's
-// copytruncate).
-func rotate(path string) error {
+// rotate keeps the last limit bytes of the log in LOG.1 and empties the
+// log. What the service writes between the copy and the truncation is
+// lost (as with logrotate's copytruncate); the copy is in the kernel
+// (copy_file_range) and at most limit bytes, however far a writer as
+// fast as yes got past the limit.
+func rotate(path string, limit int64) error {
 	src, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
+	fi, err := src.Stat()
+	if err != nil {
+		return err
+	}
 	tmp := path + ".1.new"
 	dst, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
-	// What was there when it was seen over the limit (a writer as fast
-	// as yes would keep the copy chasing it), by copy_file_range.
-	var size int64
-	if fi, err := src.Stat(); err == nil {
-		size = fi.Size()
+	from := max(0, fi.Size()-limit)
+	if _, err = src.Seek(from, io.SeekStart); err == nil {
+		_, err = io.Copy(dst, io.LimitReader(src, fi.Size()-from))
 	}
-	_, err = io.Copy(dst, io.LimitReader(src, size))
 	if cerr := dst.Close(); err == nil {
 		err = cerr
 	}

@@ -53,7 +53,7 @@ func (s *sup) probeOnce(ctx context.Context, d Def, interval time.Duration) erro
 		}
 		c, err := dialIn(ctx, d.Netns, "tcp", addr)
 		if err != nil {
-			return fmt.Errorf("tcp %s: %w", addr, err)
+			return fmt.Errorf("tcp %s: %w", addr, unwrapOp(err))
 		}
 		c.Close()
 		return nil
@@ -69,7 +69,7 @@ func (s *sup) probeOnce(ctx context.Context, d Def, interval time.Duration) erro
 		}
 		resp, err := (&http.Client{Transport: tr}).Do(req)
 		if err != nil {
-			return fmt.Errorf("GET %s: %w", r.HTTP, unwrapURL(err))
+			return fmt.Errorf("GET %s: %w", r.HTTP, unwrapOp(unwrapURL(err)))
 		}
 		resp.Body.Close()
 		if resp.StatusCode/100 != 2 {
@@ -80,6 +80,18 @@ func (s *sup) probeOnce(ctx context.Context, d Def, interval time.Duration) erro
 		return s.probeCommand(ctx, d)
 	}
 	return nil
+}
+
+// unwrapOp drops what net's errors repeat ("dial tcp ADDR: connect:").
+func unwrapOp(err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		if se, ok := oe.Err.(*os.SyscallError); ok {
+			return se.Err
+		}
+		return oe.Err
+	}
+	return err
 }
 
 func unwrapURL(err error) error {
@@ -111,7 +123,7 @@ func (s *sup) probeCommand(ctx context.Context, d Def) error {
 		return err
 	}
 	out := cmd.Stdout.(*os.File)
-	err = kernel.StartIn(d.Netns, s.spec.Holder, cmd, s.spec.EtcFiles...)
+	err = kernel.StartFrom(s.base, d.Netns, s.spec.Holder, cmd, s.spec.EtcFiles...)
 	out.Close()
 	if err != nil {
 		return err

@@ -61,7 +61,7 @@ func exited(pidfd int, d time.Duration) bool {
 		if err == unix.EINTR {
 			continue
 		}
-		return err == nil && n > 0 || ms == 0 && err == nil && n > 0
+		return err == nil && n > 0
 	}
 }
 
@@ -101,4 +101,49 @@ func siginfoExit(info *unix.Siginfo) (string, bool) {
 		return "signal: " + unix.Signal(status).String(), true
 	}
 	return fmt.Sprintf("exit code %d status %d", info.Code, status), true
+}
+
+// orphan is a process of a lab's service found by its environment.
+type orphan struct {
+	pid   int
+	start uint64
+	ref   string
+}
+
+// orphans lists the session leaders whose environment names the lab
+// (NSLAB_LAB) and a service (NSLAB_NODE, NSLAB_SERVICE), except known.
+func orphans(lab string, known map[int]bool) []orphan {
+	entries, _ := os.ReadDir("/proc")
+	var out []orphan
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || known[pid] || pid == os.Getpid() {
+			continue
+		}
+		if sid, err := unix.Getsid(pid); err != nil || sid != pid {
+			continue
+		}
+		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err != nil || !bytes.Contains(env, []byte("NSLAB_LAB="+lab+"\x00")) {
+			continue
+		}
+		var node, svc, l string
+		for _, kv := range bytes.Split(env, []byte{0}) {
+			k, v, _ := bytes.Cut(kv, []byte("="))
+			switch string(k) {
+			case "NSLAB_LAB":
+				l = string(v)
+			case "NSLAB_NODE":
+				node = string(v)
+			case "NSLAB_SERVICE":
+				svc = string(v)
+			}
+		}
+		st, ok := startTime(pid)
+		if l != lab || node == "" || svc == "" || !ok {
+			continue
+		}
+		out = append(out, orphan{pid: pid, start: st, ref: ref(node, svc)})
+	}
+	return out
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -16,34 +17,84 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// start starts v inside its node: its own session and process group,
-// output appended to its log, the environment of the supervisor plus
-// NSLAB_LAB, NSLAB_NODE, NSLAB_SERVICE, NSLAB_DIR and the file's env.
-func (s *sup) start(v *svc) {
-	v.epoch++
+// startWorkers bounds the services started at once: starting is mostly
+// the kernel's work (fork, namespaces, exec), which a few threads share
+// across the cores.
+const startWorkers = 4
+
+// start starts v inside its node.
+func (s *sup) start(v *svc) { s.startMany([]*svc{v}) }
+
+// startMany starts vs inside their nodes, a few at once: each in its own
+// session and process group, output appended to its log, the
+// environment of the supervisor plus NSLAB_LAB, NSLAB_NODE,
+// NSLAB_SERVICE, NSLAB_DIR and the file's env.
+func (s *sup) startMany(vs []*svc) {
+	for _, v := range vs {
+		v.epoch++
+		v.st.State = Starting // not started twice by a kick meanwhile
+	}
+	res := make([]launched, len(vs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(len(vs), startWorkers) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				res[i] = s.launch(vs[i])
+			}
+		}()
+	}
+	for i := range vs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, v := range vs {
+		s.started(v, res[i])
+	}
+}
+
+// launched is a service's process, started, or why it could not be.
+type launched struct {
+	pid, fd int
+	err     error
+}
+
+// launch starts v's process and opens its pidfd. It reads only v.def
+// and the spec: it runs on several goroutines at once.
+func (s *sup) launch(v *svc) launched {
 	cmd, err := s.command(v)
 	if err == nil {
-		err = kernel.StartIn(v.def.Netns, s.spec.Holder, cmd, s.spec.EtcFiles...)
+		err = kernel.StartFrom(s.base, v.def.Netns, s.spec.Holder, cmd, s.spec.EtcFiles...)
 		cmd.Stdout.(*os.File).Close()
 	}
 	if err != nil {
-		s.fail(v, fmt.Sprintf("cannot start: %v", err))
-		return
+		return launched{err: fmt.Errorf("cannot start: %w", err)}
 	}
 	pid := cmd.Process.Pid
 	fd, err := unix.PidfdOpen(pid, 0)
 	cmd.Process.Release()
 	if err != nil {
 		unix.Kill(-pid, unix.SIGKILL)
-		s.fail(v, fmt.Sprintf("cannot watch pid %d: %v", pid, err))
+		return launched{err: fmt.Errorf("cannot watch pid %d: %w", pid, err)}
+	}
+	return launched{pid: pid, fd: fd}
+}
+
+// started takes in a launched process: watched, probed for readiness.
+func (s *sup) started(v *svc, r launched) {
+	if r.err != nil {
+		s.fail(v, r.err.Error())
 		return
 	}
-	v.pidfd, v.child, v.started = fd, true, time.Now()
-	st, _ := startTime(pid)
-	v.st.PID, v.st.StartTime, v.st.Since = pid, st, v.started
+	v.pidfd, v.child, v.started = r.fd, true, time.Now()
+	st, _ := startTime(r.pid)
+	v.st.PID, v.st.StartTime, v.st.Since = r.pid, st, v.started
 	v.st.State, v.st.Ready, v.st.Reason = Starting, false, ""
 	s.watch(v)
-	s.j.add(Event{Lab: s.lab, Kind: "service-start", Service: v.def.ref(), PID: pid})
+	s.j.add(Event{Lab: s.lab, Kind: "service-start", Service: v.def.ref(), PID: r.pid})
 	if v.def.Ready == nil {
 		s.ready(v)
 		return
@@ -73,7 +124,7 @@ func (s *sup) command(v *svc) (*exec.Cmd, error) {
 		}
 		path = p
 	}
-	env := append(os.Environ(), "NSLAB_LAB="+s.lab, "NSLAB_NODE="+d.Node, "NSLAB_SERVICE="+d.Name, "NSLAB_DIR="+NodeDir(s.lab, d.Node))
+	env := append(baseEnv(), "NSLAB_LAB="+s.lab, "NSLAB_NODE="+d.Node, "NSLAB_SERVICE="+d.Name, "NSLAB_DIR="+NodeDir(s.lab, d.Node))
 	attr := &syscall.SysProcAttr{Setsid: true}
 	if d.User != "" {
 		cred, home, err := lookupUser(d.User)
@@ -94,6 +145,22 @@ func (s *sup) command(v *svc) (*exec.Cmd, error) {
 	}
 	return &exec.Cmd{Path: path, Args: d.Command, Env: env, Dir: cmpOr(d.Dir, NodeDir(s.lab, d.Node)),
 		Stdout: out, Stderr: out, SysProcAttr: attr}, nil
+}
+
+// defaultPath is PATH for services when the supervisor has none.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// baseEnv is what a service's environment starts from: PATH, HOME and the
+// locale and time zone of the supervisor (of the up that started it),
+// nothing else of it: a service runs the same whoever ran up.
+func baseEnv() []string {
+	env := []string{"PATH=" + cmpOr(os.Getenv("PATH"), defaultPath), "HOME=" + cmpOr(os.Getenv("HOME"), "/root")}
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k == "LANG" || k == "TZ" || strings.HasPrefix(k, "LC_") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // lookupUser resolves a user name or numeric uid.
@@ -165,13 +232,15 @@ func (s *sup) notReady(v *svc) {
 // first time, then after a growing delay (BackoffPolicy).
 func (s *sup) exited(v *svc) {
 	exit := "exited (status unknown: started by an earlier supervisor)"
+	pid := v.st.PID
 	if v.child {
+		// What it left in its group, while its zombie holds the pid (and
+		// so the group's id): no other process can have taken it.
+		unix.Kill(-pid, unix.SIGKILL)
 		if e, ok := reap(v.pidfd); ok {
 			exit = e
 		}
 	}
-	pid := v.st.PID
-	unix.Kill(-pid, unix.SIGKILL) // what it left in its group
 	s.forget(v)
 	v.epoch++
 	if v.cancel != nil {

@@ -81,11 +81,39 @@ func stopOne(t target) string {
 		how = "killed after its grace"
 		exited(t.pidfd, killWait)
 	}
-	unix.Kill(-t.pid, unix.SIGKILL) // what it left in its group
 	if t.child {
+		// What it left in its group, while its zombie holds the pid.
+		unix.Kill(-t.pid, unix.SIGKILL)
 		if e, ok := reap(t.pidfd); ok {
 			how += " (" + e + ")"
 		}
 	}
 	return how
+}
+
+// stopBound is how long stopping ts may take at most: for each wave of
+// stopTargets its longest grace and killWait.
+func stopBound(ts []target) time.Duration {
+	var total time.Duration
+	left := slices.Clone(ts)
+	for len(left) > 0 {
+		var rest []target
+		var longest time.Duration
+		for _, t := range left {
+			if slices.ContainsFunc(left, func(u target) bool { return slices.Contains(u.after, t.ref) }) {
+				rest = append(rest, t)
+			} else {
+				longest = max(longest, cmpOr(t.grace, DefaultStopGrace))
+			}
+		}
+		if len(rest) == len(left) {
+			rest = nil
+			for _, t := range left {
+				longest = max(longest, cmpOr(t.grace, DefaultStopGrace))
+			}
+		}
+		total += longest + killWait
+		left = rest
+	}
+	return total
 }

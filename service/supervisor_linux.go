@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nslab/nslab/kernel"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,6 +28,9 @@ type sup struct {
 	logs  *logCap
 	dirty bool
 	flush *time.Timer
+	// base is the mount namespace the services' own are copied from
+	// (kernel.MountBase); nil copies the host's.
+	base *kernel.MountBase
 }
 
 // svc is one service as the supervisor runs it.
@@ -90,6 +94,10 @@ func supervise(lab string) int {
 	if err != nil {
 		logf("lab %s: watching logs: %v", lab, err)
 		return 1
+	}
+	if s.base, err = kernel.NewMountBase(); err != nil {
+		logf("lab %s: %v; services copy the host's mount namespace", lab, err)
+		s.base = nil
 	}
 	go s.waitExits()
 	sigs := make(chan os.Signal, 4)
@@ -225,11 +233,13 @@ func (s *sup) save() {
 
 // adopt takes in the services that a supervisor before this one started
 // and that still run (same pid and start time), as state.json lists them.
+// Processes of the lab's services that it does not list (started by a
+// supervisor killed before it wrote them down) are ended: the spec's
+// services are started anew.
 func (s *sup) adopt() {
 	var st State
-	if err := readJSON(stateFile(s.lab), &st); err != nil {
-		return
-	}
+	readJSON(stateFile(s.lab), &st)
+	defer s.endOrphans()
 	for _, ss := range st.Services {
 		fd := openProc(ss.PID, ss.StartTime)
 		if fd < 0 {
@@ -286,8 +296,10 @@ func (s *sup) reload() bool {
 	for _, v := range order {
 		s.logs.add(LogPath(s.lab, v.def.Node, v.def.Name))
 	}
+	start := time.Now()
 	s.kick()
 	s.save()
+	logf("lab %s: generation %d taken in: %d services, %d stopped, started in %v", s.lab, spec.Generation, len(order), len(stop), time.Since(start).Round(time.Millisecond))
 	return len(order) > 0
 }
 
@@ -301,6 +313,7 @@ func cmpOr[T comparable](v, def T) T {
 
 // kick starts the services that wait and whose after: are all ready.
 func (s *sup) kick() {
+	var now []*svc
 	for _, v := range s.order {
 		if v.st.State != Waiting {
 			continue
@@ -311,6 +324,39 @@ func (s *sup) kick() {
 		}) >= 0 {
 			continue
 		}
-		s.start(v)
+		now = append(now, v)
+	}
+	if len(now) > 0 {
+		s.startMany(now)
+	}
+}
+
+// endOrphans ends the processes that lead a session and carry the lab's
+// NSLAB_LAB in their environment, as the services this package starts
+// do, but are not adopted.
+func (s *sup) endOrphans() {
+	known := map[int]bool{}
+	for _, v := range s.order {
+		known[v.st.PID] = true
+	}
+	spec, _ := readSpec(s.lab)
+	var ts []target
+	for _, o := range orphans(s.lab, known) {
+		fd := openProc(o.pid, o.start)
+		if fd < 0 {
+			continue
+		}
+		t := target{ref: o.ref, pid: o.pid, pidfd: fd}
+		for _, d := range spec.Services {
+			if d.ref() == o.ref {
+				t.sig, t.grace = d.StopSignal, d.StopGrace
+			}
+		}
+		logf("lab %s: ending pid %d of %s, which no state of the lab lists", s.lab, o.pid, o.ref)
+		ts = append(ts, t)
+	}
+	for i, how := range stopTargets(ts) {
+		s.j.add(Event{Lab: s.lab, Kind: "service-orphan", Service: ts[i].ref, PID: ts[i].pid, Detail: how})
+		unix.Close(ts[i].pidfd)
 	}
 }

@@ -118,7 +118,7 @@ this machine cannot hold (--force tries anyway).`,
 	cmd.Flags().BoolVar(&timings, "timings", false, "print how long each stage took (to stderr)")
 	cmd.Flags().BoolVar(&replace, "replace", false, "change a running lab even when that removes or remakes nodes that run processes, ending them")
 	cmd.Flags().BoolVar(&repair, "repair", false, "on a running lab, inspect every node too and put back what differs from the file")
-	cmd.Flags().BoolVar(&keep, "keep-failed", false, "leave a lab that failed to build in place, to inspect it (nslab down removes it)")
+	cmd.Flags().BoolVar(&keep, "keep-failed", false, "leave a lab that failed to build, or whose services did not become ready, in place to inspect it (nslab down removes it)")
 	cmd.Flags().BoolVar(&force, "force", false, "build even when the estimate says the machine cannot hold the lab (kernel memory, namespaces, mounts, open files)")
 	return cmd
 }
