@@ -184,7 +184,8 @@ func lastLines(path string) (string, error) {
 	return s[strings.LastIndexByte(s, '\n')+1:], nil
 }
 
-// keptNumbers returns the numbers in a log's rotated file and the log.
+// keptNumbers returns the numbers in a log's rotated file (but its first
+// line) and the log.
 func keptNumbers(t *testing.T, log string) []int {
 	t.Helper()
 	var out []int
@@ -193,7 +194,11 @@ func keptNumbers(t *testing.T, log string) []int {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, l := range strings.Fields(string(b)) {
+		ls := strings.Fields(string(b))
+		if p == log+".1" && len(ls) > 0 {
+			ls = ls[1:] // the rotated file keeps the log's end: its first line may be a part
+		}
+		for _, l := range ls {
 			if n, err := strconv.Atoi(l); err == nil {
 				out = append(out, n)
 			}

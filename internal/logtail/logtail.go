@@ -3,6 +3,11 @@
 // what is appended later, across rotations, whether the writer's file is
 // truncated after a copy (what a supervisor must do, as the service holds
 // the file open) or renamed and made anew.
+//
+// A copy may hold the whole log or only its end (the supervisor keeps
+// the last cap bytes): what was written after the follower's last look
+// and before the copy is found in the copy after the last bytes the
+// follower read.
 package logtail
 
 import (
@@ -127,10 +132,15 @@ type Follower struct {
 	ino     uint64
 	rotIno  uint64 // the rotated file's inode: a new one means a rotation
 	off     int64
+	tail    []byte // the last bytes read, up to off: found again in a copy
 	partial []byte
 	missing time.Time
 	seen    bool // the log existed once
 }
+
+// tailKeep is how many of the last bytes read are kept to find the place
+// in a rotated copy.
+const tailKeep = 4096
 
 // New returns a follower of the log at path.
 func New(path string) *Follower { return &Follower{path: path} }
@@ -138,9 +148,8 @@ func New(path string) *Follower { return &Follower{path: path} }
 // Follow emits the last n lines of the log (all of them when n is
 // negative; none when 0), then every line appended to it, until ctx ends
 // (nil) or the log is removed for good (ErrRemoved; a log that does not
-// exist yet is waited for). Lines are emitted
-// whole: a line still being written waits for its newline, or for the
-// end.
+// exist yet is waited for). Lines are emitted whole: a line still being
+// written waits for its newline, or for the end.
 func (fl *Follower) Follow(ctx context.Context, n int, emit func(string)) error {
 	if fl.Interval == 0 {
 		fl.Interval = 100 * time.Millisecond
@@ -201,6 +210,7 @@ func (fl *Follower) start(n int, emit func(string)) error {
 		emit(l)
 	}
 	fl.off = read
+	fl.tail = fl.readAt(max(0, read-tailKeep), read)
 	return nil
 }
 
@@ -211,6 +221,16 @@ func endsWithNewline(f *os.File, size int64) bool {
 	b := make([]byte, 1)
 	_, err := f.ReadAt(b, size-1)
 	return err == nil && b[0] == '\n'
+}
+
+// readAt reads bytes [from, to) of the open file.
+func (fl *Follower) readAt(from, to int64) []byte {
+	if fl.f == nil || to <= from {
+		return nil
+	}
+	b := make([]byte, to-from)
+	n, _ := fl.f.ReadAt(b, from)
+	return b[:n]
 }
 
 // open opens the log when it exists; a missing log is not an error.
@@ -227,7 +247,7 @@ func (fl *Follower) open() error {
 		f.Close()
 		return err
 	}
-	fl.f, fl.ino, fl.off, fl.seen = f, inode(fi), 0, true
+	fl.f, fl.ino, fl.off, fl.tail, fl.seen = f, inode(fi), 0, nil, true
 	return nil
 }
 
@@ -251,7 +271,8 @@ func (fl *Follower) poll(emit func(string)) error {
 		return err
 	}
 	fl.missing = time.Time{}
-	if fl.f == nil || inode(fi) != fl.ino {
+	switch {
+	case fl.f == nil || inode(fi) != fl.ino:
 		// A new file under the name: finish the old one, start the new
 		// one from its beginning.
 		fl.drain(emit)
@@ -266,61 +287,68 @@ func (fl *Follower) poll(emit func(string)) error {
 		if rot, err := os.Stat(Rotated(fl.path)); err == nil {
 			fl.rotIno = inode(rot)
 		}
-	} else if rot, err := os.Stat(Rotated(fl.path)); err == nil && inode(rot) != fl.rotIno && fl.truncated(fi, rot) {
-		// Copied to a new rotated file and truncated (the file may have
-		// grown past our offset again since): what was written after our
-		// last look and before the copy is in the copy.
+	case fl.truncated(fi.Size()):
+		// Emptied (and perhaps written again since): what was written
+		// after our last look and before a copy is in the copy.
 		fl.fromRotated(emit)
 		fl.flush(emit)
-		fl.off, fl.rotIno = 0, inode(rot)
-	} else if fi.Size() < fl.off {
-		// Truncated, and no copy made.
-		fl.flush(emit)
-		fl.off = 0
+		fl.off, fl.tail = 0, nil
 	}
 	fl.drain(emit)
 	return nil
 }
 
-// truncated tells whether the log was emptied after its copy to rot (a
-// look between the copy and the truncation finds it whole): it is
-// shorter than the copy, or begins otherwise.
-func (fl *Follower) truncated(log, rot os.FileInfo) bool {
-	if log.Size() < rot.Size() {
+// truncated tells whether the log was emptied since the last look: it
+// is shorter than what was read, or the bytes before the offset are not
+// those read (it grew past the offset again). A look between a copy and
+// the truncation finds the log whole and goes on reading it.
+func (fl *Follower) truncated(size int64) bool {
+	if size < fl.off {
 		return true
 	}
-	a, b := head(fl.path), head(Rotated(fl.path))
-	return !bytes.HasPrefix(a, b)
+	return fl.off > 0 && !bytes.Equal(fl.readAt(fl.off-int64(len(fl.tail)), fl.off), fl.tail)
 }
 
-// head returns the first 256 bytes of a file.
-func head(path string) []byte {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	b := make([]byte, 256)
-	n, _ := io.ReadFull(f, b)
-	return b[:n]
-}
-
-// fromRotated emits the bytes of the rotated file past the offset read
-// so far, when the rotated file is the copy of the one being read.
+// fromRotated emits what a new rotated file holds past the last bytes
+// read; when they are not in it (the follower fell behind by more than
+// the copy holds), all of it from its first whole line.
 func (fl *Follower) fromRotated(emit func(string)) {
-	f, err := os.Open(Rotated(fl.path))
+	path := Rotated(fl.path)
+	fi, err := os.Stat(path)
+	if err != nil || inode(fi) == fl.rotIno {
+		return // no copy made: emptied by hand
+	}
+	fl.rotIno = inode(fi)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || fi.Size() < fl.off {
+	if len(fl.tail) == 0 && len(fl.partial) == 0 {
+		fl.lines(b, emit) // nothing read yet: all of it is new
 		return
 	}
-	if _, err := f.Seek(fl.off, io.SeekStart); err != nil {
+	const keyLen = 256
+	key := fl.tail[max(0, len(fl.tail)-keyLen):]
+	if i := bytes.LastIndex(b, key); i >= 0 {
+		fl.lines(b[i+len(key):], emit) // the copy holds our place
 		return
 	}
-	b, _ := io.ReadAll(f)
+	// The copy may begin inside the last bytes read.
+	for k := min(len(b), len(key)-1); k >= 8; k-- {
+		if bytes.HasSuffix(fl.tail, b[:k]) {
+			fl.lines(b[k:], emit)
+			return
+		}
+	}
+	if end := b[max(0, len(b)-keyLen):]; len(end) > 0 && bytes.Contains(fl.tail, end) {
+		return // read past the copy's end already (a look between the copy and the truncation)
+	}
+	// Our place is gone (fell behind by more than the copy holds): go on
+	// from a line's beginning.
+	fl.flush(emit)
+	if j := bytes.IndexByte(b, '\n'); j >= 0 {
+		b = b[j+1:]
+	}
 	fl.lines(b, emit)
 }
 
@@ -334,6 +362,10 @@ func (fl *Follower) drain(emit func(string)) {
 	}
 	b, _ := io.ReadAll(fl.f)
 	fl.off += int64(len(b))
+	fl.tail = append(fl.tail, b...)
+	if len(fl.tail) > tailKeep {
+		fl.tail = append([]byte(nil), fl.tail[len(fl.tail)-tailKeep:]...)
+	}
 	fl.lines(b, emit)
 }
 

@@ -267,3 +267,68 @@ func TestRotationSeenAfterRegrowth(t *testing.T) {
 		t.Errorf("looked at between copy and truncation (-want +got):\n%s", d)
 	}
 }
+
+// keepLast rotates a log as the supervisor does when the log ran past
+// its cap: its last keep bytes (from the middle of a line, as may be)
+// renamed over FILE.1, then the log emptied.
+func keepLast(t *testing.T, log string, keep int) {
+	t.Helper()
+	data, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, log+".1.new", string(data[max(0, len(data)-keep):]))
+	if err := os.Rename(log+".1.new", Rotated(log)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(log, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFollowAcrossTailCopy: the rotated file holds only the end of the
+// log. The lines written after the last look are found after the last
+// bytes read; a follower that fell behind by more than the copy holds
+// goes on from the copy's first whole line, without a fragment.
+func TestFollowAcrossTailCopy(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "svc.log")
+	write(t, log, numbered(1, 100))
+	var got []string
+	emit := func(l string) { got = append(got, l) }
+	fl := New(log)
+	if err := fl.start(1, emit); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, log, numbered(101, 110))
+	keepLast(t, log, 205) // from inside line 87
+	appendTo(t, log, numbered(111, 115))
+	if err := fl.poll(emit); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(lines(100, 115), got); d != "" {
+		t.Fatalf("across a copy of the log's end (-want +got):\n%s", d)
+	}
+
+	got = nil
+	appendTo(t, log, numbered(116, 500))
+	keepLast(t, log, 105) // lines 490-500 and the end of 489
+	appendTo(t, log, numbered(501, 502))
+	if err := fl.poll(emit); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(lines(490, 502), got); d != "" {
+		t.Errorf("behind by more than the copy (-want +got):\n%s", d)
+	}
+
+	// The copy begins inside the last bytes read.
+	got = nil
+	appendTo(t, log, numbered(503, 505))
+	keepLast(t, log, len(numbered(502, 505))+4) // from inside line 501
+	appendTo(t, log, numbered(506, 506))
+	if err := fl.poll(emit); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(lines(503, 506), got); d != "" {
+		t.Errorf("a copy that begins in what was read (-want +got):\n%s", d)
+	}
+}
