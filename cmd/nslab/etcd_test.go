@@ -190,6 +190,30 @@ func TestEtcdPartition(t *testing.T) {
 	if slices.Sort(running); !slices.Equal(running, members) {
 		t.Errorf("ps: etcd running in %v, want %v\n%s", running, members, r.stdout)
 	}
+	r = nslab(t, "", "status", "-o", "json", name)
+	var st []struct {
+		Name     string
+		Services []struct {
+			Node, Name, State string
+			Ready             bool
+			PID               int
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || len(st) != 1 {
+		t.Fatalf("status -o json: %v\n%s%s", err, r.stdout, r.stderr)
+	}
+	var ready []string
+	for _, s := range st[0].Services {
+		if s.Name == "etcd" && s.State == "running" && s.Ready && s.PID > 0 {
+			ready = append(ready, s.Node)
+		}
+	}
+	if !slices.Equal(ready, members) {
+		t.Errorf("status -o json: etcd ready in %v, want %v\n%s", ready, members, r.stdout)
+	}
+	if got, _ := complete(t, "logs", name+"."); !slices.Contains(got, name+".e2/etcd") || slices.Contains(got, name+".client") {
+		t.Errorf("completion of logs %s.: %q, want the members and their services, not the client (no services)", name, got)
+	}
 	if r := nslab(t, "", "logs", "-n", "5", name+".e1/etcd"); r.code != 0 || strings.Count(r.stdout, "\n") != 5 || !strings.Contains(r.stdout, `"level"`) {
 		t.Errorf("logs -n 5 e1/etcd: code %d, want 5 lines of etcd's log\n%s%s", r.code, r.stdout, r.stderr)
 	}
