@@ -178,13 +178,17 @@ func followLogs(ctx context.Context, node lab.Node, svcs []string, n int, w *lin
 	go func() {
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
-		for {
+		for i := 1; ; i++ {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
 				if w.flushNow() != nil {
 					cancel() // stdout is gone
+				}
+				if i%20 == 0 && !labRunning(node.Lab) {
+					time.Sleep(time.Second) // the followers read what the last looks find
+					cancel()                // down, even of a log never written
 				}
 			}
 		}

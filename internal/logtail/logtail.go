@@ -29,7 +29,9 @@ var ErrRemoved = errors.New("the log was removed")
 
 // Last returns the last n lines of the log at path (all of them when n
 // is negative), taking the older ones from its rotated predecessor when
-// the log holds fewer. A log that does not exist has no lines.
+// the log holds fewer, but the predecessor's first line (the supervisor
+// keeps the log's last bytes, which begin inside a line). A log that
+// does not exist has no lines.
 func Last(path string, n int) ([]string, error) {
 	lines, _, err := lastUpTo(path, -1, n)
 	return lines, err
@@ -45,11 +47,17 @@ func lastUpTo(path string, size int64, n int) ([]string, int64, error) {
 	}
 	lines := split(data)
 	if n < 0 || len(lines) < n {
-		old, _, err := tailBytes(Rotated(path), -1, n-len(lines))
+		old, osize, err := tailBytes(Rotated(path), -1, n-len(lines))
 		if err != nil {
 			return nil, 0, err
 		}
-		lines = append(split(old), lines...)
+		ol := split(old)
+		if int64(len(old)) == osize && len(ol) > 0 {
+			// The rotated file keeps the log's last bytes, from inside a
+			// line: its first line is a part of one.
+			ol = ol[1:]
+		}
+		lines = append(ol, lines...)
 	}
 	return lines, size, nil
 }
