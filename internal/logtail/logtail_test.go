@@ -48,7 +48,7 @@ func lines(from, to int) []string {
 func TestLast(t *testing.T) {
 	dir := t.TempDir()
 	log := filepath.Join(dir, "svc.log")
-	long := strings.Repeat("x", 100<<10) // longer than a read chunk
+	long := strings.Repeat("x", 100<<10)            // longer than a read chunk
 	write(t, Rotated(log), "ne 0\n"+numbered(1, 5)) // the end of the log before: from inside a line
 	write(t, log, numbered(6, 8)+long+"\n"+numbered(9, 10)+"half")
 	for _, c := range []struct {
