@@ -181,14 +181,18 @@ func upServices(ctx context.Context, t *topology.Lab, opt *Options) error {
 	if err != nil {
 		return err
 	}
+	opt.timing("svc spec", len(spec.Services), time.Since(start))
+	start = time.Now()
 	if err := service.Apply(ctx, spec); err != nil {
 		return err
 	}
+	opt.timing("svc apply", len(spec.Services), time.Since(start))
 	if len(spec.Services) == 0 {
 		return nil
 	}
+	start = time.Now()
 	err = service.WaitReady(ctx, t.Name, spec.Generation)
-	opt.timing("services", len(spec.Services), time.Since(start))
+	opt.timing("svc ready", len(spec.Services), time.Since(start))
 	if err != nil {
 		return locateService(t, err)
 	}

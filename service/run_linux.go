@@ -59,6 +59,7 @@ func (s *sup) startMany(vs []*svc) {
 // launched is a service's process, started, or why it could not be.
 type launched struct {
 	pid, fd int
+	at      time.Time // when it was started
 	err     error
 }
 
@@ -80,7 +81,7 @@ func (s *sup) launch(v *svc) launched {
 		unix.Kill(-pid, unix.SIGKILL)
 		return launched{err: fmt.Errorf("cannot watch pid %d: %w", pid, err)}
 	}
-	return launched{pid: pid, fd: fd}
+	return launched{pid: pid, fd: fd, at: time.Now()}
 }
 
 // started takes in a launched process: watched, probed for readiness.
@@ -89,12 +90,12 @@ func (s *sup) started(v *svc, r launched) {
 		s.fail(v, r.err.Error())
 		return
 	}
-	v.pidfd, v.child, v.started = r.fd, true, time.Now()
+	v.pidfd, v.child, v.started = r.fd, true, r.at
 	st, _ := startTime(r.pid)
 	v.st.PID, v.st.StartTime, v.st.Since = r.pid, st, v.started
 	v.st.State, v.st.Ready, v.st.Reason = Starting, false, ""
 	s.watch(v)
-	s.j.add(Event{Lab: s.lab, Kind: "service-start", Service: v.def.ref(), PID: r.pid})
+	s.j.add(Event{Time: r.at, Lab: s.lab, Kind: "service-start", Service: v.def.ref(), PID: r.pid})
 	if v.def.Ready == nil {
 		s.ready(v)
 		return

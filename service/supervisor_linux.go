@@ -104,6 +104,7 @@ func supervise(lab string) int {
 	signal.Notify(sigs, unix.SIGHUP, unix.SIGTERM, unix.SIGINT)
 	logf("lab %s: supervisor %d started", lab, os.Getpid())
 	s.adopt()
+	logf("lab %s: adopted %d services", lab, len(s.order))
 	if !s.reload() {
 		return s.exit()
 	}
