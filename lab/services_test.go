@@ -614,22 +614,6 @@ func TestServiceNotReadyKeepFailed(t *testing.T) {
 	}
 }
 
-// TestServiceCommandNotFound: a service whose program this machine does
-// not have is refused before anything is built, at its command's line.
-func TestServiceCommandNotFound(t *testing.T) {
-	s := sh("a", "web", "")
-	s.Command = []string{"nslab-no-such-program", "--serve"}
-	s.CommandPos = topology.Pos{File: "lab.yaml", Line: 7, Col: 14}
-	tl := svcLab(t, []string{"a"}, s)
-	err := lab.Up(context.Background(), tl, tl.Source, lab.Options{})
-	if err == nil || !strings.Contains(err.Error(), `lab.yaml:7:14: service a/web: command "nslab-no-such-program" not found`) {
-		t.Fatalf("up: %v, want the command refused at lab.yaml:7:14", err)
-	}
-	if lab.Exists(tl.Name) {
-		t.Errorf("lab %s was built", tl.Name)
-	}
-}
-
 // TestSupervisorEndsOrphans: a process of a service that no state lists
 // (its supervisor was killed after starting it, before writing it down;
 // played here by a process started by hand with the service's

@@ -111,6 +111,7 @@ func TestSchemaNames(t *testing.T) {
 		"#/$defs/bridgeName":           ValidBridgeName,
 		"#/$defs/ifName":               ValidInterfaceName,
 		"#/$defs/route/properties/dev": ValidInterfaceName,
+		"#/$defs/serviceName":          ValidServiceName,
 	}
 	for ref, valid := range rules {
 		for _, name := range samples {
@@ -153,6 +154,22 @@ func TestSchemaRejects(t *testing.T) {
 		"host: {interfaces: {up: {link: br0}}}",
 		"bridges: {br0: {addresses: {a: 1}}}",
 		"bridges: {br0: {link: n1:eth0}}",
+		"nodes: {a: {services: {x: {cmd: ls}}}}",
+		"nodes: {a: {services: {x: {env: {A: 1}}}}}",
+		"nodes: {a: {services: {x: []}}}",
+		"nodes: {a: {services: {x/y: ls}}}",
+		"nodes: {a: {services: {x: {command: ls, restart: sometimes}}}}",
+		"nodes: {a: {services: {x: {command: ls, restart: true}}}}",
+		"nodes: {a: {services: {x: {command: ls, ready: {timeout: 1s}}}}}",
+		"nodes: {a: {services: {x: {command: ls, ready: {tcp: 1, http: 'http://127.0.0.1/'}}}}}",
+		"nodes: {a: {services: {x: {command: ls, ready: {tcp: 70000}}}}}",
+		"nodes: {a: {services: {x: {command: ls, ready: {http: 'https://127.0.0.1/'}}}}}",
+		"nodes: {a: {services: {x: {command: ls, ready: {tcp: 80, timeout: 30}}}}}",
+		"nodes: {a: {services: {x: {command: ls, stop: {signal: STOP}}}}}",
+		"nodes: {a: {services: {x: {command: ls, stop: 15}}}}",
+		"nodes: {a: {services: {x: {command: ls, dir: rel}}}}",
+		"nodes: {a: {services: {x: {command: ls, env: {1A: x}}}}}",
+		"nodes: {a: {services: {x: {command: ls, after: [a/b/c]}}}}",
 	} {
 		var v any
 		if err := yaml.Unmarshal([]byte(doc), &v); err != nil {
@@ -327,6 +344,9 @@ func wrap(k string, err error) error {
 func checkArray(root, sch map[string]any, v any) error {
 	items, ok := sch["items"].(map[string]any)
 	list, isList := v.([]any)
+	if m, ok := sch["minItems"].(float64); ok && isList && float64(len(list)) < m {
+		return fmt.Errorf("%v has fewer than %v items", v, m)
+	}
 	if !ok || !isList {
 		return nil
 	}
@@ -344,6 +364,17 @@ func checkCombinators(root, sch map[string]any, v any) error {
 	}) {
 		return fmt.Errorf("%v matches none of anyOf", v)
 	}
+	if alts, ok := sch["oneOf"].([]any); ok {
+		n := 0
+		for _, s := range alts {
+			if validate(root, s.(map[string]any), v) == nil {
+				n++
+			}
+		}
+		if n != 1 {
+			return fmt.Errorf("%v matches %d of oneOf, not one", v, n)
+		}
+	}
 	if not, ok := sch["not"].(map[string]any); ok && validate(root, not, v) == nil {
 		return fmt.Errorf("%v matches not", v)
 	}
@@ -353,4 +384,30 @@ func checkCombinators(root, sch map[string]any, v any) error {
 func asList(v any) []any {
 	l, _ := v.([]any)
 	return l
+}
+
+// TestSchemaServiceValues checks the schema's rules for services against
+// the parser's, on samples where both must agree.
+func TestSchemaServiceValues(t *testing.T) {
+	s := loadSchema(t)
+	signal := func(v string) error { _, err := ParseSignal(v); return err }
+	restart := func(v string) error {
+		_, err := Parse("x.yaml", []byte("nodes: {a: {services: {s: {command: x, restart: "+v+"}}}}"))
+		return err
+	}
+	for _, c := range []struct {
+		ref     string
+		samples []string
+		valid   func(string) error
+	}{
+		{"#/$defs/stop/properties/signal", []string{"SIGTERM", "TERM", "term", "SigInt", "KILL", "SIGSTOP", "STOP", "15", "SIG", "", "SIGSIGTERM", "SIGTERM ", "USR1", "SIGUSR3"}, signal},
+		{"#/$defs/service/properties/restart", []string{"no", "on-failure", "always", "On-failure", "never", "yes", ""}, restart},
+	} {
+		for _, v := range c.samples {
+			schemaOK := validate(s, resolveRef(s, c.ref), v) == nil
+			if parserOK := c.valid(v) == nil; schemaOK != parserOK {
+				t.Errorf("%s: %q: schema accepts: %v, parser accepts: %v", c.ref, v, schemaOK, parserOK)
+			}
+		}
+	}
 }
