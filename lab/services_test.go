@@ -668,3 +668,25 @@ func TestServiceAsUser(t *testing.T) {
 		t.Errorf("the log: %v %v, want root's, 0600", fi.Mode(), err)
 	}
 }
+
+// TestServiceBackoffResets: a service that ran Reset or longer before it
+// exited is restarted at once, as the first time, however often it
+// exited before.
+func TestServiceBackoffResets(t *testing.T) {
+	s := sh("a", "steady", "sleep 0.3; exit 1")
+	s.Restart = topology.RestartOnFailure
+	tl := svcLab(t, []string{"a"}, s)
+	bo := service.BackoffPolicy{First: 2 * time.Second, Max: 2 * time.Second, Reset: 200 * time.Millisecond}
+	if err := upSvc(t, tl, lab.Options{ServiceBackoff: &bo}); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(5*time.Second, func() bool { return state(t, tl.Name, "a/steady").Restarts >= 4 }) {
+		t.Fatalf("restarted %d times in 5 s, want 4: a run of 300 ms resets the backoff of 2 s", state(t, tl.Name, "a/steady").Restarts)
+	}
+	starts := journalStarts(t, tl.Name, "a/steady")
+	for i := 1; i < len(starts); i++ {
+		if gap := starts[i].Sub(starts[i-1]); gap >= bo.First {
+			t.Errorf("restart %d came %v after the start before: the backoff was not reset", i, gap)
+		}
+	}
+}
