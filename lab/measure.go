@@ -27,15 +27,20 @@ type ServiceFigures struct {
 	// SupervisorRSS is the supervisor's resident memory (VmRSS, bytes)
 	// with every service running.
 	SupervisorRSS int64
+	// Starting is the time from the first service's start to the last's,
+	// from the journal; Down the time of the down of the lab with its
+	// services.
+	Starting, Down time.Duration
 }
 
 // MeasureServices builds a lab called name of n nodes (no interfaces:
 // the cost measured is the services') without services, removes it,
 // builds it again with `sleep infinity` on every node (restart: always),
 // kills `restarts` of them one by one to time their first restart, reads
-// the supervisor's memory, and removes the lab. The benchmarks and the
+// the supervisor's memory, and removes the lab. logf, when not nil, gets
+// the timings of the up with services. The benchmarks and the
 // bench command call it; it leaves nothing behind, on failure too.
-func MeasureServices(ctx context.Context, name string, n, restarts int) (f ServiceFigures, err error) {
+func MeasureServices(ctx context.Context, name string, n, restarts int, logf func(string, ...any)) (f ServiceFigures, err error) {
 	f.Nodes = n
 	var src strings.Builder
 	fmt.Fprintf(&src, "name: %s\nnodes:\n", name)
@@ -44,9 +49,11 @@ func MeasureServices(ctx context.Context, name string, n, restarts int) (f Servi
 	}
 	parse := func() (*topology.Lab, error) { return topology.Parse(name+".yaml", []byte(src.String())) }
 	defer func() {
+		start := time.Now()
 		if derr := Down(context.Background(), name, Options{}); derr != nil && err == nil {
 			err = derr
 		}
+		f.Down = time.Since(start)
 	}()
 	t, err := parse()
 	if err != nil {
@@ -68,7 +75,7 @@ func MeasureServices(ctx context.Context, name string, n, restarts int) (f Servi
 			Restart: topology.RestartAlways, StopGrace: time.Second}}
 	}
 	start = time.Now()
-	if err := Up(ctx, t, nil, Options{}); err != nil {
+	if err := Up(ctx, t, nil, Options{Logf: logf, Timings: logf != nil}); err != nil {
 		return f, err
 	}
 	f.UpWith = time.Since(start)
@@ -77,9 +84,10 @@ func MeasureServices(ctx context.Context, name string, n, restarts int) (f Servi
 		return f, err
 	}
 	f.SupervisorRSS = rss(st.Supervisor)
-	if os.Getenv("NSLAB_MEASURE_DEBUG") != "" {
+	f.Starting = startSpan(name)
+	if logf != nil {
 		b, _ := os.ReadFile(service.Dir(name) + "/supervisor.log")
-		fmt.Fprintf(os.Stderr, "%s", b)
+		logf("supervisor.log:\n%s", b)
 	}
 	for i := range min(restarts, len(st.Services)) {
 		d, err := firstRestart(ctx, name, st.Services[i])
@@ -108,6 +116,28 @@ func firstRestart(ctx context.Context, lab string, s service.ServiceState) (time
 		}
 	}
 	return 0, fmt.Errorf("service %s was not running again 5 s after SIGKILL", ref)
+}
+
+// startSpan is the time between the first start and the last in the
+// lab's journal.
+func startSpan(lab string) time.Duration {
+	f, err := os.Open(service.JournalFile(lab))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	var first, last time.Time
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var e service.Event
+		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Kind == "service-start" {
+			if first.IsZero() {
+				first = e.Time
+			}
+			last = e.Time
+		}
+	}
+	return last.Sub(first)
 }
 
 // startedAfter finds in the lab's journal a start of ref after t.

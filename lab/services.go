@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/user"
 	"slices"
 	"strconv"
@@ -23,31 +22,6 @@ import (
 
 // The services of a lab's nodes (topology.Service), run and watched by
 // the lab's supervisor (package service).
-
-// checkCommands refuses, before anything is built, a service whose
-// program is not found on this machine, at the line of its command.
-func checkCommands(t *topology.Lab) error {
-	var errs topology.ErrorList
-	for _, n := range t.Nodes {
-		for _, s := range n.Services {
-			if len(s.Command) == 0 {
-				continue
-			}
-			prog := s.Command[0]
-			if _, err := exec.LookPath(prog); err != nil {
-				where := "in PATH (" + os.Getenv("PATH") + ")"
-				if strings.Contains(prog, "/") {
-					where = "or not executable"
-				}
-				errs = append(errs, &topology.Error{Pos: s.CommandPos, Msg: fmt.Sprintf("service %s: command %q not found %s: install it or give its full path", s.Ref(), prog, where)})
-			}
-		}
-	}
-	if len(errs) == 0 {
-		return nil
-	}
-	return errs
-}
 
 // hasServices reports whether any node of t runs a service.
 func hasServices(t *topology.Lab) bool {
@@ -181,14 +155,18 @@ func upServices(ctx context.Context, t *topology.Lab, opt *Options) error {
 	if err != nil {
 		return err
 	}
+	opt.timing("svc spec", len(spec.Services), time.Since(start))
+	start = time.Now()
 	if err := service.Apply(ctx, spec); err != nil {
 		return err
 	}
+	opt.timing("svc apply", len(spec.Services), time.Since(start))
 	if len(spec.Services) == 0 {
 		return nil
 	}
+	start = time.Now()
 	err = service.WaitReady(ctx, t.Name, spec.Generation)
-	opt.timing("services", len(spec.Services), time.Since(start))
+	opt.timing("svc ready", len(spec.Services), time.Since(start))
 	if err != nil {
 		return locateService(t, err)
 	}

@@ -26,14 +26,15 @@ func BenchmarkServices1000(b *testing.B) {
 	}
 	for range b.N {
 		name := labtest.Name("supb")
-		f, err := lab.MeasureServices(context.Background(), name, n, 20)
+		f, err := lab.MeasureServices(context.Background(), name, n, 20, b.Logf)
 		labtest.CheckLeaks(b, name)
 		if err != nil {
 			b.Fatal(err)
 		}
 		slices.Sort(f.FirstRestart)
-		b.Logf("%d nodes: up %v without services, %v with one each (+%v); first restart after SIGKILL: median %v, max %v of %d; supervisor RSS %.1f MiB",
+		b.Logf("%d nodes: up %v without services, %v with one each (+%v; the supervisor started them in %v); down %v; first restart after SIGKILL: median %v, max %v of %d; supervisor RSS %.1f MiB",
 			n, f.UpWithout.Round(time.Millisecond), f.UpWith.Round(time.Millisecond), (f.UpWith - f.UpWithout).Round(time.Millisecond),
+			f.Starting.Round(time.Millisecond), f.Down.Round(time.Millisecond),
 			f.FirstRestart[len(f.FirstRestart)/2].Round(10*time.Microsecond), f.FirstRestart[len(f.FirstRestart)-1].Round(10*time.Microsecond),
 			len(f.FirstRestart), float64(f.SupervisorRSS)/(1<<20))
 		b.ReportMetric(f.UpWithout.Seconds(), "s-up-without")

@@ -614,22 +614,6 @@ func TestServiceNotReadyKeepFailed(t *testing.T) {
 	}
 }
 
-// TestServiceCommandNotFound: a service whose program this machine does
-// not have is refused before anything is built, at its command's line.
-func TestServiceCommandNotFound(t *testing.T) {
-	s := sh("a", "web", "")
-	s.Command = []string{"nslab-no-such-program", "--serve"}
-	s.CommandPos = topology.Pos{File: "lab.yaml", Line: 7, Col: 14}
-	tl := svcLab(t, []string{"a"}, s)
-	err := lab.Up(context.Background(), tl, tl.Source, lab.Options{})
-	if err == nil || !strings.Contains(err.Error(), `lab.yaml:7:14: service a/web: command "nslab-no-such-program" not found`) {
-		t.Fatalf("up: %v, want the command refused at lab.yaml:7:14", err)
-	}
-	if lab.Exists(tl.Name) {
-		t.Errorf("lab %s was built", tl.Name)
-	}
-}
-
 // TestSupervisorEndsOrphans: a process of a service that no state lists
 // (its supervisor was killed after starting it, before writing it down;
 // played here by a process started by hand with the service's
@@ -682,5 +666,27 @@ func TestServiceAsUser(t *testing.T) {
 	fi, err := os.Stat(service.LogPath(tl.Name, "a", "nobody"))
 	if err != nil || fi.Mode().Perm() != 0o600 || fi.Sys().(*syscall.Stat_t).Uid != 0 {
 		t.Errorf("the log: %v %v, want root's, 0600", fi.Mode(), err)
+	}
+}
+
+// TestServiceBackoffResets: a service that ran Reset or longer before it
+// exited is restarted at once, as the first time, however often it
+// exited before.
+func TestServiceBackoffResets(t *testing.T) {
+	s := sh("a", "steady", "sleep 0.3; exit 1")
+	s.Restart = topology.RestartOnFailure
+	tl := svcLab(t, []string{"a"}, s)
+	bo := service.BackoffPolicy{First: 2 * time.Second, Max: 2 * time.Second, Reset: 200 * time.Millisecond}
+	if err := upSvc(t, tl, lab.Options{ServiceBackoff: &bo}); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(5*time.Second, func() bool { return state(t, tl.Name, "a/steady").Restarts >= 4 }) {
+		t.Fatalf("restarted %d times in 5 s, want 4: a run of 300 ms resets the backoff of 2 s", state(t, tl.Name, "a/steady").Restarts)
+	}
+	starts := journalStarts(t, tl.Name, "a/steady")
+	for i := 1; i < len(starts); i++ {
+		if gap := starts[i].Sub(starts[i-1]); gap >= bo.First {
+			t.Errorf("restart %d came %v after the start before: the backoff was not reset", i, gap)
+		}
 	}
 }

@@ -94,6 +94,7 @@ func startSupervisor(lab string) (<-chan struct{}, error) {
 	defer logf.Close()
 	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: []string{SupervisorName, lab}, Dir: "/",
 		Stderr: logf, SysProcAttr: &unix.SysProcAttr{Setsid: true}}
+	fmt.Fprintf(logf, "%s starting the supervisor\n", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"))
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("lab %s: starting the services' supervisor: %w", lab, err)
 	}

@@ -33,11 +33,13 @@
 // every service on SIGTERM (Stop sends it), then ends; with no service
 // left to run it ends by itself.
 //
-// A service's environment holds PATH, HOME, LANG, LC_* and TZ of the
-// supervisor (HOME, USER and LOGNAME of the service's user when it has
-// one), NSLAB_LAB, NSLAB_NODE, NSLAB_SERVICE, NSLAB_DIR (its node's
-// directory, also its working directory unless the file says) and the
-// file's env, in that order (a later entry wins).
+// A service's environment holds PATH (the one its env sets, or
+// topology.ServicePath; its program is looked up there), HOME (the
+// supervisor's, root's), or HOME, USER and LOGNAME of the service's user
+// when it has one, NSLAB_LAB, NSLAB_NODE, NSLAB_SERVICE, NSLAB_DIR (its
+// node's directory, also its working directory unless the file says)
+// and the file's env, in that order (a later entry wins): nothing else of
+// whoever ran up.
 //
 // It starts each service with kernel.StartFrom, in its own session
 // (process group; stop signals go to the group), output opened O_APPEND

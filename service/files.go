@@ -141,7 +141,10 @@ func (j *journal) add(e Event) {
 	if j.f == nil {
 		return
 	}
-	e.Time = time.Now().UTC()
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	e.Time = e.Time.UTC()
 	b, _ := json.Marshal(e)
 	j.f.Write(append(b, '\n'))
 }

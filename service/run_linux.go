@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/topology"
 	"golang.org/x/sys/unix"
 )
 
@@ -59,6 +60,7 @@ func (s *sup) startMany(vs []*svc) {
 // launched is a service's process, started, or why it could not be.
 type launched struct {
 	pid, fd int
+	at      time.Time // when it was started
 	err     error
 }
 
@@ -80,7 +82,7 @@ func (s *sup) launch(v *svc) launched {
 		unix.Kill(-pid, unix.SIGKILL)
 		return launched{err: fmt.Errorf("cannot watch pid %d: %w", pid, err)}
 	}
-	return launched{pid: pid, fd: fd}
+	return launched{pid: pid, fd: fd, at: time.Now()}
 }
 
 // started takes in a launched process: watched, probed for readiness.
@@ -89,12 +91,12 @@ func (s *sup) started(v *svc, r launched) {
 		s.fail(v, r.err.Error())
 		return
 	}
-	v.pidfd, v.child, v.started = r.fd, true, time.Now()
+	v.pidfd, v.child, v.started = r.fd, true, r.at
 	st, _ := startTime(r.pid)
 	v.st.PID, v.st.StartTime, v.st.Since = r.pid, st, v.started
 	v.st.State, v.st.Ready, v.st.Reason = Starting, false, ""
 	s.watch(v)
-	s.j.add(Event{Lab: s.lab, Kind: "service-start", Service: v.def.ref(), PID: r.pid})
+	s.j.add(Event{Time: r.at, Lab: s.lab, Kind: "service-start", Service: v.def.ref(), PID: r.pid})
 	if v.def.Ready == nil {
 		s.ready(v)
 		return
@@ -116,15 +118,13 @@ func (s *sup) command(v *svc) (*exec.Cmd, error) {
 	if len(d.Command) == 0 {
 		return nil, fmt.Errorf("no command")
 	}
-	path := d.Command[0]
-	if !strings.Contains(path, "/") {
-		p, err := exec.LookPath(path)
-		if err != nil {
-			return nil, err
-		}
-		path = p
+	pathList := servicePath(d.Env)
+	path, err := lookPath(d.Command[0], pathList)
+	if err != nil {
+		return nil, err
 	}
-	env := append(baseEnv(), "NSLAB_LAB="+s.lab, "NSLAB_NODE="+d.Node, "NSLAB_SERVICE="+d.Name, "NSLAB_DIR="+NodeDir(s.lab, d.Node))
+	env := []string{"PATH=" + pathList, "HOME=" + cmpOr(os.Getenv("HOME"), "/root"),
+		"NSLAB_LAB=" + s.lab, "NSLAB_NODE=" + d.Node, "NSLAB_SERVICE=" + d.Name, "NSLAB_DIR=" + NodeDir(s.lab, d.Node)}
 	attr := &syscall.SysProcAttr{Setsid: true}
 	if d.User != "" {
 		cred, home, err := lookupUser(d.User)
@@ -147,20 +147,31 @@ func (s *sup) command(v *svc) (*exec.Cmd, error) {
 		Stdout: out, Stderr: out, SysProcAttr: attr}, nil
 }
 
-// defaultPath is PATH for services when the supervisor has none.
-const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-// baseEnv is what a service's environment starts from: PATH, HOME and the
-// locale and time zone of the supervisor (of the up that started it),
-// nothing else of it: a service runs the same whoever ran up.
-func baseEnv() []string {
-	env := []string{"PATH=" + cmpOr(os.Getenv("PATH"), defaultPath), "HOME=" + cmpOr(os.Getenv("HOME"), "/root")}
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); k == "LANG" || k == "TZ" || strings.HasPrefix(k, "LC_") {
-			env = append(env, kv)
+// servicePath is the PATH of a service: the one its env sets, or
+// topology.ServicePath; not that of whoever ran up.
+func servicePath(env []string) string {
+	p := topology.ServicePath
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			p = v
 		}
 	}
-	return env
+	return p
+}
+
+// lookPath finds a program named without a slash in pathList; a path is
+// taken as written (a relative one against the service's directory).
+func lookPath(prog, pathList string) (string, error) {
+	if strings.Contains(prog, "/") {
+		return prog, nil
+	}
+	for _, dir := range filepath.SplitList(pathList) {
+		p := filepath.Join(cmpOr(dir, "."), prog)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: not found in PATH %s", prog, pathList)
 }
 
 // lookupUser resolves a user name or numeric uid.

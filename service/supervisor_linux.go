@@ -78,6 +78,10 @@ func supervise(lab string) int {
 		logf("lab %s: another supervisor holds %s; leaving it the lab", lab, lockFile(lab))
 		return 0
 	}
+	// Signals are taken before the pid file names this process: Apply
+	// sends SIGHUP to the pid it finds there.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, unix.SIGHUP, unix.SIGTERM, unix.SIGINT)
 	st, _ := startTime(os.Getpid())
 	if err := os.WriteFile(pidFile(lab), fmt.Appendf(nil, "%d %d\n", os.Getpid(), st), 0o600); err != nil {
 		logf("lab %s: %v", lab, err)
@@ -100,10 +104,9 @@ func supervise(lab string) int {
 		s.base = nil
 	}
 	go s.waitExits()
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, unix.SIGHUP, unix.SIGTERM, unix.SIGINT)
 	logf("lab %s: supervisor %d started", lab, os.Getpid())
 	s.adopt()
+	logf("lab %s: adopted %d services", lab, len(s.order))
 	if !s.reload() {
 		return s.exit()
 	}
