@@ -128,9 +128,9 @@ func TestLogsFollowAcrossRotation(t *testing.T) {
 	if want := fmt.Sprintf("%d\n%d\n", last-1, last); r.code != 0 || r.stdout != want {
 		t.Errorf("logs -n 2: code %d, %q, want %q\n%s", r.code, r.stdout, want, r.stderr)
 	}
-	r = nslab(t, "", "logs", "n1/nothing")
-	if name := ""; r.code != 1 || !strings.Contains(r.stderr, "has no service nothing (its services: numbers, quiet)") {
-		t.Errorf("logs of an unknown service%s: code %d\n%s", name, r.code, r.stderr)
+	r = nslab(t, "", "logs", node+"/nothing")
+	if want := "nslab: node " + node + " has no service nothing (its services: numbers, quiet)\n"; r.code != 1 || r.stderr != want {
+		t.Errorf("logs of an unknown service: code %d, %q; want 1, %q", r.code, r.stderr, want)
 	}
 	kept := keptNumbers(t, log)
 
