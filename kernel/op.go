@@ -14,8 +14,9 @@ type Op interface {
 	// Namespace is the named namespace the operation works in, "" for
 	// the root namespace. Operations of one namespace run in order.
 	Namespace() string
-	// Apply performs the operation.
-	Apply(c *Conn) error
+	// applier performs the operation: Apply(c *Conn) error, on Linux
+	// only (op_linux.go). Elsewhere an Op can be planned and rendered.
+	applier
 	// String returns the equivalent ip commands, one per line.
 	String() string
 }
