@@ -57,13 +57,6 @@ func (f Forward) match() string {
 	return fmt.Sprintf("%s daddr { %s }", ipWord(f.To), strings.Join(s, ", "))
 }
 
-// TableName is the name of a lab's nftables table.
-func TableName(lab string) string { return "nslab-" + lab }
-
-// ownerChain marks a table as nslab's: a chain without a hook, named
-// after the lab.
-func ownerChain(lab string) string { return "nslab-owner-" + lab }
-
 func (o *Firewall) Namespace() string { return "" }
 
 func (o *Firewall) String() string {
@@ -75,7 +68,7 @@ func (o *Firewall) String() string {
 	b.WriteString("  chain forward { type filter hook forward priority 0; policy accept;\n")
 	b.WriteString("    iifname @links oifname @links accept\n    oifname @links ct state established,related accept\n    oifname @links ct status dnat accept\n    iifname @links ct state established,related accept\n")
 	for _, l := range o.Out {
-		fmt.Fprintf(&b, "    iifname %s oifname != { \"nb-*\", \"np-*\", \"nh-*\", \"nt-*\" } accept\n", l)
+		fmt.Fprintf(&b, "    iifname %s oifname != { %s } accept\n", l, prefixGlobs())
 	}
 	b.WriteString("    iifname @links drop\n    oifname @links drop\n  }\n")
 	b.WriteString("  chain input { type filter hook input priority 0; policy accept;\n    iifname @links ct state established,related accept\n")
@@ -156,4 +149,14 @@ func (s *FirewallSeen) Equal(x *FirewallSeen) bool {
 		}
 	}
 	return true
+}
+
+// prefixGlobs renders NamePrefixes as nft interface globs:
+// "nb-*", "np-*", …
+func prefixGlobs() string {
+	var globs []string
+	for _, p := range NamePrefixes() {
+		globs = append(globs, fmt.Sprintf("%q", p+"*"))
+	}
+	return strings.Join(globs, ", ")
 }

@@ -95,7 +95,7 @@ func (o *Firewall) build(c fwBatch, t *nftables.Table) error {
 	rule(fwd, cat(inSet(unix.NFT_META_IIFNAME, links), ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), verdict(expr.VerdictAccept))...)
 	for _, l := range o.Out {
 		e := ifEq(unix.NFT_META_IIFNAME, l, true)
-		for _, p := range []string{"nb-", "np-", "nh-", "nt-"} {
+		for _, p := range NamePrefixes() {
 			e = append(e, ifEq(unix.NFT_META_OIFNAME, p, false)...)
 		}
 		rule(fwd, cat(e, verdict(expr.VerdictAccept))...)
@@ -229,7 +229,7 @@ func NftTables() (map[string]bool, error) {
 	}
 	out := map[string]bool{}
 	for _, ch := range chains {
-		if lab, ok := strings.CutPrefix(ch.Name, "nslab-owner-"); ok && ch.Table.Name == TableName(lab) {
+		if lab, ok := strings.CutPrefix(ch.Name, ownerPrefix); ok && ch.Table.Name == TableName(lab) {
 			out[lab] = true
 		}
 	}

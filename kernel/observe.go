@@ -3,30 +3,7 @@ package kernel
 import (
 	"net"
 	"net/netip"
-	"strings"
 )
-
-// MarkerPrefix starts every alias nslab sets on the objects it owns.
-const MarkerPrefix = "nslab:"
-
-// Marker returns the ownership mark of an object of a lab, as
-// "nslab:LAB:KIND:NAME".
-func Marker(lab, kind, name string) string {
-	return MarkerPrefix + lab + ":" + kind + ":" + name
-}
-
-// ParseMarker splits a mark made by Marker; ok is false for anything else.
-func ParseMarker(s string) (lab, kind, name string, ok bool) {
-	rest, found := strings.CutPrefix(s, MarkerPrefix)
-	if !found {
-		return "", "", "", false
-	}
-	parts := strings.SplitN(rest, ":", 3)
-	if len(parts) != 3 || parts[0] == "" {
-		return "", "", "", false
-	}
-	return parts[0], parts[1], parts[2], true
-}
 
 // State is what nslab observes on the machine: named namespaces and links
 // of the root namespace, with their ownership marks.

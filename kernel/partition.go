@@ -6,10 +6,6 @@ import (
 	"strings"
 )
 
-// PartitionTable is the nftables table in a node's namespace that keeps
-// it apart from the nodes of other groups of a partition.
-const PartitionTable = "nslab-partition"
-
 // Partition makes a node drop every packet from and to the addresses in
 // Drop (a table inet nslab-partition in its namespace, with input and
 // output chains), or, with Drop empty, takes the table away.

@@ -136,7 +136,7 @@ func observeDrift(c *kernel.Conn, name string, old, t *topology.Lab, st *kernel.
 			continue
 		}
 		st.Namespaces[ns] = n.Mark
-		if _, node, _ := plan.SplitNetnsName(ns); n.Mark == kernel.Marker(name, plan.KindNode, node) {
+		if _, node, _ := plan.SplitNetnsName(ns); n.Mark == kernel.Marker(name, kernel.KindNode, node) {
 			st.Nodes[ns] = n
 		}
 	}
@@ -162,7 +162,7 @@ func inspectTouched(name string, p *plan.Plan, st *kernel.State) bool {
 				if strings.HasPrefix(ns, prefix) && st.Namespaces[ns] == kernel.Unknown {
 					st.Namespaces[ns] = kernel.NetnsMark(ns)
 					node := strings.TrimPrefix(ns, prefix)
-					foreign = foreign || st.Namespaces[ns] != kernel.Marker(name, plan.KindNode, node)
+					foreign = foreign || st.Namespaces[ns] != kernel.Marker(name, kernel.KindNode, node)
 				}
 			}
 		}

@@ -307,7 +307,7 @@ func FindNode(ref string) (Node, error) {
 }
 
 func isNode(lab, node string) bool {
-	return kernel.NetnsMark(plan.NetnsName(lab, node)) == kernel.Marker(lab, plan.KindNode, node)
+	return kernel.NetnsMark(plan.NetnsName(lab, node)) == kernel.Marker(lab, kernel.KindNode, node)
 }
 
 // Process is a process running in a lab's node.

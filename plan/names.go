@@ -7,16 +7,8 @@ import (
 	"net"
 	"strings"
 
+	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/topology"
-)
-
-// Object kinds in ownership marks (see kernel.Marker).
-const (
-	KindNode   = "node"
-	KindBridge = "bridge"
-	KindPort   = "port"
-	KindHost   = "host"
-	KindTrunk  = "trunk"
 )
 
 // NetnsName is the name under /run/netns of a lab's node: "LAB.NODE".
@@ -48,21 +40,21 @@ func kernelName(prefix, lab, kind, name string) string {
 
 // BridgeName is the kernel name of a lab's bridge; its altname is
 // BridgeAltName.
-func BridgeName(lab, bridge string) string { return kernelName("nb-", lab, KindBridge, bridge) }
+func BridgeName(lab, bridge string) string { return kernelName(kernel.BridgePrefix, lab, kernel.KindBridge, bridge) }
 
 // BridgeAltName is the readable name of a lab's bridge: "LAB.BRIDGE".
 func BridgeAltName(lab, bridge string) string { return lab + "." + bridge }
 
 // PortName is the kernel name of the root end of a node's cable to a bridge.
 func PortName(lab, node, iface string) string {
-	return kernelName("np-", lab, KindPort, node+":"+iface)
+	return kernelName(kernel.PortPrefix, lab, kernel.KindPort, node+":"+iface)
 }
 
 // PortAltName is the readable name of a bridge port: "LAB.NODE.IFACE".
 func PortAltName(lab, node, iface string) string { return lab + "." + node + "." + iface }
 
 // HostIfName is the kernel name of a host interface of a lab.
-func HostIfName(lab, name string) string { return kernelName("nh-", lab, KindHost, name) }
+func HostIfName(lab, name string) string { return kernelName(kernel.HostPrefix, lab, kernel.KindHost, name) }
 
 // HostIfAltName is the readable name of a host interface: "LAB.host.NAME".
 func HostIfAltName(lab, name string) string { return lab + "." + topology.HostNode + "." + name }
@@ -88,7 +80,7 @@ func Group(lab string) uint32 {
 // to its uplink bridge: end "a" is the port on bridge, "b" the port on the
 // uplink.
 func TrunkName(lab, bridge, end string) string {
-	return kernelName("nt-", lab, KindTrunk, bridge+"/"+end)
+	return kernelName(kernel.TrunkPrefix, lab, kernel.KindTrunk, bridge+"/"+end)
 }
 
 // TrunkAltName is the readable name of a trunk end: "LAB.FROM>TO" for the

@@ -125,7 +125,7 @@ func namespaceOps(lab *topology.Lab) []kernel.Op {
 		}
 		ops = append(ops, &kernel.NetnsAdd{
 			Name:    NetnsName(lab.Name, n.Name),
-			Marker:  kernel.Marker(lab.Name, KindNode, n.Name),
+			Marker:  kernel.Marker(lab.Name, kernel.KindNode, n.Name),
 			Sysctls: sys,
 			Holder:  UTSHolder(lab.Name), Node: n.Name, Hostname: n.HostnameOf(),
 		})
@@ -138,7 +138,7 @@ func bridgeOps(lab *topology.Lab) []kernel.Op {
 	for _, b := range lab.Bridges {
 		ops = append(ops, &kernel.BridgeAdd{
 			Name: BridgeName(lab.Name, b.Name),
-			Tags: kernel.Tags{Alias: kernel.Marker(lab.Name, KindBridge, b.Name), AltName: BridgeAltName(lab.Name, b.Name), Group: Group(lab.Name)},
+			Tags: kernel.Tags{Alias: kernel.Marker(lab.Name, kernel.KindBridge, b.Name), AltName: BridgeAltName(lab.Name, b.Name), Group: Group(lab.Name)},
 			MTU:  b.MTU,
 			MAC:  BridgeMAC(lab.Name, b.Name),
 		})
@@ -199,7 +199,7 @@ func vethOp(t *topology.Lab, l *topology.Link) *kernel.VethAdd {
 	case l.Kind == topology.Port:
 		return &kernel.VethAdd{
 			Name:   PortName(lab, a.Node, a.Name),
-			Tags:   kernel.Tags{Alias: kernel.Marker(lab, KindPort, a.Ref()), AltName: PortAltName(lab, a.Node, a.Name), Group: Group(lab)},
+			Tags:   kernel.Tags{Alias: kernel.Marker(lab, kernel.KindPort, a.Ref()), AltName: PortAltName(lab, a.Node, a.Name), Group: Group(lab)},
 			MTU:    a.MTU,
 			Master: BridgeName(lab, l.Bridge.Name),
 			PeerNS: NetnsName(lab, a.Node), PeerName: a.Name, PeerMAC: a.MAC,
@@ -211,7 +211,7 @@ func vethOp(t *topology.Lab, l *topology.Link) *kernel.VethAdd {
 		}
 		return &kernel.VethAdd{
 			Name:   HostIfName(lab, host.Name),
-			Tags:   kernel.Tags{Alias: kernel.Marker(lab, KindHost, host.Name), AltName: HostIfAltName(lab, host.Name), Group: Group(lab)},
+			Tags:   kernel.Tags{Alias: kernel.Marker(lab, kernel.KindHost, host.Name), AltName: HostIfAltName(lab, host.Name), Group: Group(lab)},
 			MTU:    max(host.MTU, node.MTU),
 			MAC:    host.MAC,
 			PeerNS: NetnsName(lab, node.Node), PeerName: node.Name, PeerMAC: node.MAC,
@@ -227,7 +227,7 @@ func vethOp(t *topology.Lab, l *topology.Link) *kernel.VethAdd {
 // trunkOp joins two bridges with a veth pair whose ends are ports of each.
 func trunkOp(lab string, l *topology.Link) *kernel.VethAdd {
 	br, up := l.Bridge.Name, l.Uplink.Name
-	mark := kernel.Marker(lab, KindTrunk, br)
+	mark := kernel.Marker(lab, kernel.KindTrunk, br)
 	return &kernel.VethAdd{
 		Name:       TrunkName(lab, br, "a"),
 		Tags:       kernel.Tags{Alias: mark, AltName: TrunkAltName(lab, br, up), Group: Group(lab)},
@@ -381,7 +381,7 @@ func staleOfLab(lab, ns string, st *kernel.State, sv Saved) bool {
 func bridgeDownOps(lab string, st *kernel.State) []kernel.Op {
 	var ops []kernel.Op
 	for _, name := range sortedKeys(st.Links) {
-		if owner, kind, _, ok := kernel.ParseMarker(st.Links[name].Alias); ok && owner == lab && kind == KindBridge {
+		if owner, kind, _, ok := kernel.ParseMarker(st.Links[name].Alias); ok && owner == lab && kind == kernel.KindBridge {
 			ops = append(ops, &kernel.LinkDown{Name: name})
 		}
 	}

@@ -72,7 +72,7 @@ func Leftovers(lab string) []string {
 		if !linkLine.MatchString(line) {
 			continue
 		}
-		if strings.Contains(line, "nslab:"+lab+":") || strings.Contains(line, "altname "+lab+".") {
+		if strings.Contains(line, kernel.MarkerPrefix+lab+":") || strings.Contains(line, "altname "+lab+".") {
 			left = append(left, "link "+strings.Fields(line)[1])
 		}
 	}
