@@ -110,12 +110,12 @@ func TestDownAfterKillLeavesForeign(t *testing.T) {
 		st.Links[name] = &kernel.RootLink{Name: name, Alias: alias, Group: group}
 	}
 	link(PortName("k", "n1", "eth0"), kernel.Marker("k", kernel.KindPort, "n1:eth0"), g)
-	link(BridgeName("k", "br0"), "", 0)                     // a name of the lab, no group
-	link(BridgeName("k", "br1"), "made by hand", g)         // an alias of its own
-	link(HostIfName("k", "other"), "", g)                   // a name the topology does not give
-	link(TrunkName("k", "br1", "b"), "", Group("k2"))       // another group
+	link(BridgeName("k", "br0"), "", 0)                            // a name of the lab, no group
+	link(BridgeName("k", "br1"), "made by hand", g)                // an alias of its own
+	link(HostIfName("k", "other"), "", g)                          // a name the topology does not give
+	link(TrunkName("k", "br1", "b"), "", Group("k2"))              // another group
 	link("np-close", kernel.Marker("k2", kernel.KindPort, "x"), g) // another lab's mark
-	st.Namespaces["k.n2"] = ""                              // unreadable, but mounted: not stale
+	st.Namespaces["k.n2"] = ""                                     // unreadable, but mounted: not stale
 	st.Namespaces["k2.n1"] = ""
 	st.Stale["k2.n1"] = true // another lab's
 	st.Namespaces["kx"] = ""

@@ -40,7 +40,9 @@ func kernelName(prefix, lab, kind, name string) string {
 
 // BridgeName is the kernel name of a lab's bridge; its altname is
 // BridgeAltName.
-func BridgeName(lab, bridge string) string { return kernelName(kernel.BridgePrefix, lab, kernel.KindBridge, bridge) }
+func BridgeName(lab, bridge string) string {
+	return kernelName(kernel.BridgePrefix, lab, kernel.KindBridge, bridge)
+}
 
 // BridgeAltName is the readable name of a lab's bridge: "LAB.BRIDGE".
 func BridgeAltName(lab, bridge string) string { return lab + "." + bridge }
@@ -54,7 +56,9 @@ func PortName(lab, node, iface string) string {
 func PortAltName(lab, node, iface string) string { return lab + "." + node + "." + iface }
 
 // HostIfName is the kernel name of a host interface of a lab.
-func HostIfName(lab, name string) string { return kernelName(kernel.HostPrefix, lab, kernel.KindHost, name) }
+func HostIfName(lab, name string) string {
+	return kernelName(kernel.HostPrefix, lab, kernel.KindHost, name)
+}
 
 // HostIfAltName is the readable name of a host interface: "LAB.host.NAME".
 func HostIfAltName(lab, name string) string { return lab + "." + topology.HostNode + "." + name }
