@@ -8,6 +8,10 @@ import (
 // State is what nslab observes on the machine: named namespaces and links
 // of the root namespace, with their ownership marks.
 type State struct {
+	// UTSHolder is the file that holds the lab's hostnames (see
+	// EnsureUTSHolder), in the caller's state directory; Observe leaves it
+	// to the caller. With "" the plan gives nodes no hostname of their own.
+	UTSHolder string
 	// NoUTSHolder says the lab's nodes have no kept UTS namespaces: their
 	// holder (EnsureUTSHolder) is missing, as in a lab made by an older
 	// nslab.

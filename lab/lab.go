@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -14,16 +13,7 @@ import (
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
-	"golang.org/x/sys/unix"
 )
-
-// StateDir holds nslab's hints about running labs: StateDir/LAB/ keeps a
-// copy of the topology a lab was built from. The kernel stays the truth.
-var StateDir = plan.StateDir
-
-func labDir(name string) string { return filepath.Join(StateDir, name) }
-
-func topologyFile(name string) string { return filepath.Join(labDir(name), "topology.yaml") }
 
 // Up builds a lab, or changes a running one to match t. It fails without
 // changing anything when the file's names clash with objects that nslab
@@ -140,7 +130,7 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 	// The holder of the nodes' hostnames is made before any namespace: its
 	// mount namespace copies the mount table while nothing is being
 	// mounted.
-	if err := kernel.EnsureUTSHolder(plan.UTSHolder(t.Name)); err != nil {
+	if err := kernel.EnsureUTSHolder(UTSHolder(t.Name)); err != nil {
 		return fmt.Errorf("lab %s: %w", t.Name, err)
 	}
 	if err := saveTopology(t.Name, source); err != nil {
@@ -188,12 +178,6 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 // topology is missing or unreadable: up then builds it anew.
 var errUnfinished = errors.New("lab unfinished")
 
-// buildingFile exists while a lab is being built or changed.
-func buildingFile(name string) string { return filepath.Join(labDir(name), "building") }
-
-// removingFile exists while a lab is being removed.
-func removingFile(name string) string { return filepath.Join(labDir(name), "removing") }
-
 // removing reports whether a down of the lab began and did not finish.
 func removing(name string) bool {
 	_, err := os.Stat(removingFile(name))
@@ -239,6 +223,7 @@ func planFor(c *kernel.Conn, t *topology.Lab, source []byte, opt *Options) (p *p
 	if err != nil {
 		return nil, t, false, err
 	}
+	st.UTSHolder = UTSHolder(t.Name)
 	if err := kernel.ObserveListeners(st, publishedPorts(t)); err != nil {
 		return nil, t, false, err
 	}
@@ -398,7 +383,7 @@ func downObserved(c *kernel.Conn, name string, st *kernel.State, opt *Options) e
 		return fmt.Errorf("lab %s: %s of the lab still named under %s after removal (%s); nslab down %s tries again", name,
 			count(len(left), "namespace"), kernel.NetnsDir, strings.Join(left[:min(len(left), 5)], ", "), name)
 	}
-	if err := kernel.DropUTSHolder(plan.UTSHolder(name)); err != nil {
+	if err := kernel.DropUTSHolder(UTSHolder(name)); err != nil {
 		return fmt.Errorf("lab %s: %w", name, err)
 	}
 	return os.RemoveAll(labDir(name))
@@ -426,7 +411,8 @@ func observe(c *kernel.Conn, name string) (*kernel.State, error) {
 	prefix := plan.NetnsName(name, "")
 	st, err := kernel.Observe(c, func(ns string) bool { return strings.HasPrefix(ns, prefix) })
 	if err == nil {
-		st.NoUTSHolder = !kernel.HasUTSHolder(plan.UTSHolder(name))
+		st.UTSHolder = UTSHolder(name)
+		st.NoUTSHolder = !kernel.HasUTSHolder(st.UTSHolder)
 	}
 	return st, err
 }
@@ -440,102 +426,6 @@ func labNamespaces(name string, st *kernel.State) []string {
 		}
 	}
 	return out
-}
-
-func saveTopology(name string, source []byte) error {
-	if err := os.MkdirAll(labDir(name), 0o700); err != nil {
-		return fmt.Errorf("saving lab state: %w", err)
-	}
-	tmp := topologyFile(name) + ".new"
-	if err := os.WriteFile(tmp, source, 0o600); err != nil {
-		return fmt.Errorf("saving lab state: %w", err)
-	}
-	if err := os.Rename(tmp, topologyFile(name)); err != nil {
-		return fmt.Errorf("saving lab state: %w", err)
-	}
-	return nil
-}
-
-// privateLab makes the lab's state directory, or takes access to it and
-// its files from other users where an older nslab left them open (0755,
-// 0644). The hosts and resolv.conf files stay readable: nslab exec binds
-// them over /etc/hosts and /etc/resolv.conf in the nodes, where programs
-// of any user read them. The hostnames' holder (plan.UTSHolder) is a
-// mount of a namespace, which has no mode to change.
-func privateLab(name string) error {
-	dir := labDir(name)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("saving lab state: %w", err)
-	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return fmt.Errorf("saving lab state: %w", err)
-	}
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		fi, err := e.Info()
-		if err != nil || !fi.Mode().IsRegular() || e.Name() == filepath.Base(HostsFile(name)) || e.Name() == filepath.Base(ResolvFile(name)) || e.Name() == filepath.Base(plan.UTSHolder(name)) || fi.Mode().Perm()&0o077 == 0 {
-			continue
-		}
-		if err := os.Chmod(filepath.Join(dir, e.Name()), 0o600); err != nil {
-			return fmt.Errorf("saving lab state: %w", err)
-		}
-	}
-	return nil
-}
-
-// lock takes the lab's lock, waiting (and saying for whom) while another
-// process holds it, until ctx is done. The lock files live outside the lab
-// directories, in StateDir/.locks; down removes the lab's lock file while
-// it holds it, so a waiter that wakes up on a removed file tries again
-// with a fresh one. StateDir and the locks are root's alone (0700): a user
-// who could open a lock file could take the lock and stall every up and
-// down of the lab.
-func lock(ctx context.Context, name string, opt *Options) (*labLock, error) {
-	if err := netnsdir.Private(StateDir); err != nil {
-		return nil, fmt.Errorf("lab %s: %w", name, err)
-	}
-	path := filepath.Join(StateDir, ".locks", name)
-	f, err := netnsdir.Lock(ctx, path, unix.LOCK_EX, func(holder string) {
-		opt.logf("lab %s is busy: %s holds its lock; waiting (Ctrl-C stops)", name, holder)
-	})
-	var we *netnsdir.WaitError
-	if errors.As(err, &we) {
-		return nil, fmt.Errorf("lab %s: stopped while waiting for its lock, held by %s: nothing was changed", name, we.Holder)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("lab %s: %w", name, err)
-	}
-	return &labLock{f: f, path: path}, nil
-}
-
-// labLock is a held lab lock.
-type labLock struct {
-	f    *os.File
-	path string
-}
-
-func (l *labLock) unlock() { l.f.Close() }
-
-// done unlocks, and removes the lock file too when the lab does not
-// exist (a failed first build, say): locks of labs that are gone do not
-// pile up.
-func (l *labLock) done(name string) {
-	if Exists(name) {
-		l.unlock()
-		return
-	}
-	l.remove()
-}
-
-// remove deletes the lock file and the state directories left empty, then
-// unlocks: for a lab that no longer exists.
-func (l *labLock) remove() {
-	netnsdir.Release(StateDir)
-	releaseHostLock()
-	os.Remove(l.path)
-	os.Remove(filepath.Dir(l.path))
-	os.Remove(StateDir)
-	l.unlock()
 }
 
 // Cut cuts the cable of interface iface of node node in a running lab

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -18,12 +17,6 @@ import (
 // being changed (a first build leaves it empty): the next up finishes
 // the change instead of building the lab anew.
 const changeMark = "change\n"
-
-// prevFile keeps, during a change, the file the lab ran before it.
-func prevFile(name string) string { return filepath.Join(labDir(name), "topology.prev.yaml") }
-
-// faultsFile is the record of the faults in force (plan.Faults).
-func faultsFile(name string) string { return filepath.Join(labDir(name), "faults.json") }
 
 // keepPrevious saves the lab's file as it is before a change, unless an
 // interrupted change kept it already.

@@ -15,14 +15,6 @@ import (
 // Lab and node names cannot contain dots, so the split is unambiguous.
 func NetnsName(lab, node string) string { return lab + "." + node }
 
-// StateDir holds nslab's state about running labs, one directory per lab.
-const StateDir = "/run/nslab"
-
-// UTSHolder is the file that holds the lab's hostnames: a mount namespace
-// in which each node's UTS namespace is bound at /NODE (see
-// kernel.EnsureUTSHolder).
-func UTSHolder(lab string) string { return StateDir + "/" + lab + "/uts" }
-
 // SplitNetnsName undoes NetnsName.
 func SplitNetnsName(ns string) (lab, node string, ok bool) {
 	return strings.Cut(ns, ".")

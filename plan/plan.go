@@ -97,7 +97,7 @@ func Up(lab *topology.Lab, st *kernel.State) (*Plan, error) {
 	p := &Plan{Lab: lab.Name, Made: lab}
 	// The lab's table goes in beside the namespaces: nothing reaches the
 	// host from the lab before its links carry addresses.
-	spaces := namespaceOps(lab)
+	spaces := namespaceOps(lab, st.UTSHolder)
 	if fw := firewallOp(lab); fw != nil {
 		spaces = append([]kernel.Op{fw}, spaces...)
 	}
@@ -116,19 +116,24 @@ func Up(lab *topology.Lab, st *kernel.State) (*Plan, error) {
 	return p, nil
 }
 
-func namespaceOps(lab *topology.Lab) []kernel.Op {
+// namespaceOps makes the lab's nodes, with their hostnames kept in holder
+// unless it is "".
+func namespaceOps(lab *topology.Lab, holder string) []kernel.Op {
 	ops := make([]kernel.Op, 0, len(lab.Nodes))
 	for _, n := range lab.Nodes {
 		sys := append([]kernel.Sysctl(nil), nodeSysctls...)
 		if n.Router {
 			sys = append(sys, routerSysctls...)
 		}
-		ops = append(ops, &kernel.NetnsAdd{
+		op := &kernel.NetnsAdd{
 			Name:    NetnsName(lab.Name, n.Name),
 			Marker:  kernel.Marker(lab.Name, kernel.KindNode, n.Name),
 			Sysctls: sys,
-			Holder:  UTSHolder(lab.Name), Node: n.Name, Hostname: n.HostnameOf(),
-		})
+		}
+		if holder != "" {
+			op.Holder, op.Node, op.Hostname = holder, n.Name, n.HostnameOf()
+		}
+		ops = append(ops, op)
 	}
 	return ops
 }

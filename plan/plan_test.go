@@ -21,6 +21,16 @@ func emptyState() *kernel.State {
 	return &kernel.State{Namespaces: map[string]string{}, Links: map[string]*kernel.RootLink{}, Names: map[string]string{}}
 }
 
+// holderState is an empty machine on which the lab keeps its hostnames
+// where lab keeps them (lab.UTSHolder): as lab plans.
+func holderState(name string) *kernel.State {
+	st := emptyState()
+	st.UTSHolder = holderOf(name)
+	return st
+}
+
+func holderOf(name string) string { return "/run/nslab/" + name + "/uts" }
+
 func load(t *testing.T, path string) *topology.Lab {
 	t.Helper()
 	tl, err := topology.Load(path)
@@ -50,7 +60,8 @@ func TestGoldenPlans(t *testing.T) {
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
 		t.Run(name, func(t *testing.T) {
-			p, err := Up(load(t, f), emptyState())
+			l := load(t, f)
+			p, err := Up(l, holderState(l.Name))
 			if err != nil {
 				t.Fatal(err)
 			}

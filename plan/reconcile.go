@@ -95,9 +95,9 @@ func (r *reconciler) nodes() {
 			}
 			continue
 		}
-		if o.HostnameOf() != n.HostnameOf() || r.st.NoUTSHolder {
+		if (o.HostnameOf() != n.HostnameOf() || r.st.NoUTSHolder) && r.st.UTSHolder != "" {
 			r.sysctls = append(r.sysctls, &kernel.HostnameSet{NS: NetnsName(r.name, n.Name),
-				Holder: UTSHolder(r.name), Node: n.Name, Hostname: n.HostnameOf()})
+				Holder: r.st.UTSHolder, Node: n.Name, Hostname: n.HostnameOf()})
 		}
 		if obs := r.observed(n.Name); obs != nil {
 			r.sysctlDrift(o, n, obs)
@@ -117,7 +117,7 @@ func (r *reconciler) nodes() {
 			node, ok, lab, kind = strings.TrimPrefix(ns, NetnsName(r.name, "")), r.old.Node(strings.TrimPrefix(ns, NetnsName(r.name, ""))) != nil, r.name, kernel.KindNode
 		}
 		if ok && lab == r.name && kind == kernel.KindNode && r.lab.Node(node) == nil && ns == NetnsName(r.name, node) {
-			r.nsDel = append(r.nsDel, &kernel.NetnsDel{Name: ns, Holder: UTSHolder(r.name), Node: node})
+			r.nsDel = append(r.nsDel, &kernel.NetnsDel{Name: ns, Holder: r.st.UTSHolder, Node: node})
 		}
 	}
 }
@@ -564,7 +564,7 @@ func (r *reconciler) plan() *Plan {
 	p.add("links removed", r.linksDel)
 	p.add("bridges removed", r.bridgesDel)
 	p.add("namespaces removed", r.nsDel)
-	p.add("namespaces", namespaceOps(sub))
+	p.add("namespaces", namespaceOps(sub, r.st.UTSHolder))
 	p.add("bridges", bridgeOps(sub))
 	p.add("links", append(linkOps(sub), r.linksSet...))
 	p.add("ports", portOps(sub))
