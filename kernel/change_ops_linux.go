@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -97,6 +98,40 @@ func (o *NeighFlush) Apply(c *Conn) error {
 			}
 			if err := h.NeighDel(&ns[i]); err != nil && !errors.Is(err, unix.ENOENT) {
 				return opErr(o.NS, fmt.Sprintf("deleting neighbour %s of %s", ns[i].IP, o.Name), err)
+			}
+		}
+	}
+	return nil
+}
+
+// ForgetNeighbours deletes the neighbour entries (ARP and NDP) that the
+// kernel learnt in the namespace at nsPath, on every link, as a prober
+// does before it measures: entries set by hand (permanent, noarp) or
+// learnt from outside the kernel (extern_learn) stay.
+//
+// Equivalent to: ip -n NS neigh flush all
+func ForgetNeighbours(nsPath string) error {
+	ns, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", nsPath, err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	if err != nil {
+		return fmt.Errorf("netlink in %s: %w", nsPath, err)
+	}
+	defer h.Close()
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		ns, err := h.NeighList(0, fam)
+		if err != nil {
+			return fmt.Errorf("listing neighbours in %s: %w", nsPath, err)
+		}
+		for i := range ns {
+			if ns[i].State&(netlink.NUD_PERMANENT|netlink.NUD_NOARP) != 0 || ns[i].Flags&netlink.NTF_EXT_LEARNED != 0 {
+				continue
+			}
+			if err := h.NeighDel(&ns[i]); err != nil && err != unix.ENOENT {
+				return fmt.Errorf("deleting neighbour %s in %s: %w", ns[i].IP, nsPath, err)
 			}
 		}
 	}

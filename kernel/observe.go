@@ -73,3 +73,13 @@ type RootLink struct {
 	MTU int
 	MAC net.HardwareAddr
 }
+
+// LinkFacts is a link as status shows it: its operational state (as ip
+// link prints it: "up", "down", "lowerlayerdown"…), MTU, MAC and every
+// address, link-local included.
+type LinkFacts struct {
+	State string
+	MTU   int
+	MAC   net.HardwareAddr
+	Addrs []netip.Prefix
+}

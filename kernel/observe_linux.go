@@ -217,3 +217,27 @@ func NetnsMark(name string) string {
 	}
 	return lo.Attrs().Alias
 }
+
+// ReadLink reads a link of namespace ns ("" for the root namespace): nil
+// and no error when there is none of that name.
+//
+// Equivalent to: ip [-n NS] addr show dev NAME
+func ReadLink(c *Conn, ns, name string) (*LinkFacts, error) {
+	h, l, err := findLink(c, ns, name)
+	if err != nil || l == nil {
+		return nil, err
+	}
+	a := l.Attrs()
+	f := &LinkFacts{State: a.OperState.String(), MTU: a.MTU, MAC: a.HardwareAddr}
+	list, err := h.AddrList(l, netlink.FAMILY_ALL)
+	if err != nil {
+		return f, opErr(ns, "listing the addresses of "+name, err)
+	}
+	for _, ad := range list {
+		if p, ok := netip.AddrFromSlice(ad.IP); ok {
+			ones, _ := ad.Mask.Size()
+			f.Addrs = append(f.Addrs, netip.PrefixFrom(p.Unmap(), ones))
+		}
+	}
+	return f, nil
+}

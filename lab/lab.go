@@ -305,9 +305,12 @@ func savedTopology(name string) (t *topology.Lab, changing bool, err error) {
 	return old, changing, nil
 }
 
-// Plan is what Up would do to the machine as observed through c: build t
-// from scratch or, when the lab is running, change it (running).
-func Plan(c *kernel.Conn, t *topology.Lab, source []byte) (p *plan.Plan, running bool, err error) {
+// Plan is what Up would do to the machine as it is now: build t from
+// scratch or, when the lab is running, change it (running). It changes
+// nothing.
+func Plan(t *topology.Lab, source []byte) (p *plan.Plan, running bool, err error) {
+	c := kernel.NewConn()
+	defer c.Close()
 	p, _, running, err = planFor(c, t, source, &Options{})
 	if errors.Is(err, errUnfinished) {
 		return nil, true, fmt.Errorf("lab %s is running, but its last build or change did not finish: up would remove it and build it anew", t.Name)
