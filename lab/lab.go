@@ -350,65 +350,6 @@ func Exists(name string) bool {
 	return false
 }
 
-func down(c *kernel.Conn, name string, opt *Options) error {
-	// The marker goes first: a down killed part-way leaves a lab that is
-	// neither running nor gone (unmounted /run/netns entries, nodes
-	// without their cables), which the next up must not take for the
-	// running lab of the saved topology.
-	if _, err := os.Stat(labDir(name)); err == nil {
-		if err := os.WriteFile(removingFile(name), nil, 0o600); err != nil {
-			return fmt.Errorf("saving lab state: %w", err)
-		}
-	}
-	start := time.Now()
-	st, err := observe(c, name)
-	if err != nil {
-		return err
-	}
-	opt.timing("observe", len(st.Namespaces)+len(st.Links), time.Since(start))
-	return downObserved(c, name, st, opt)
-}
-
-// downObserved is down on the machine as observed in st.
-func downObserved(c *kernel.Conn, name string, st *kernel.State, opt *Options) error {
-	start := time.Now()
-	spaces := labNamespaces(name, st)
-	if n, err := kernel.KillIn(spaces, 2*time.Second); err != nil {
-		return fmt.Errorf("ending processes of lab %s: %w", name, err)
-	} else if n > 0 {
-		opt.logf("ended %s in lab %s", count(n, "process"), name)
-	}
-	opt.timing("processes", len(spaces), time.Since(start))
-	if err := apply(context.Background(), c, plan.Down(name, st, savedFor(name, st)), opt, nil); err != nil {
-		return err
-	}
-	if left := markedNamespaces(name); len(left) > 0 {
-		return fmt.Errorf("lab %s: %s of the lab still named under %s after removal (%s); nslab down %s tries again", name,
-			count(len(left), "namespace"), kernel.NetnsDir, strings.Join(left[:min(len(left), 5)], ", "), name)
-	}
-	if err := kernel.DropUTSHolder(UTSHolder(name)); err != nil {
-		return fmt.Errorf("lab %s: %w", name, err)
-	}
-	return os.RemoveAll(labDir(name))
-}
-
-// markedNamespaces lists the namespaces named under /run/netns with the
-// lab's prefix and mark: none once the lab is down.
-func markedNamespaces(name string) []string {
-	var out []string
-	entries, _ := os.ReadDir(kernel.NetnsDir)
-	prefix := plan.NetnsName(name, "")
-	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), prefix) {
-			continue
-		}
-		if l, _, _, ok := kernel.ParseMarker(kernel.NetnsMark(e.Name())); ok && l == name {
-			out = append(out, e.Name())
-		}
-	}
-	return out
-}
-
 // observe reads the machine, inspecting the namespaces of one lab.
 func observe(c *kernel.Conn, name string) (*kernel.State, error) {
 	prefix := plan.NetnsName(name, "")
