@@ -163,9 +163,11 @@ func inspectTouched(name string, p *plan.Plan, st *kernel.State) bool {
 	return foreign
 }
 
-// RepairPlan is what up --repair would do to the machine as observed
-// through c: Plan with every node inspected.
-func RepairPlan(c *kernel.Conn, t *topology.Lab, source []byte) (p *plan.Plan, running bool, err error) {
+// RepairPlan is what up --repair would do to the machine as it is now:
+// Plan with every node inspected. It changes nothing.
+func RepairPlan(t *topology.Lab, source []byte) (p *plan.Plan, running bool, err error) {
+	c := kernel.NewConn()
+	defer c.Close()
 	p, _, running, err = planFor(c, t, source, &Options{Repair: true})
 	if errors.Is(err, errUnfinished) {
 		return nil, true, fmt.Errorf("lab %s is running, but its last build did not finish: up would remove it and build it anew", t.Name)
