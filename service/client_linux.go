@@ -92,7 +92,7 @@ func startSupervisor(lab string) (<-chan struct{}, error) {
 		return nil, fmt.Errorf("lab %s: %w", lab, err)
 	}
 	defer logf.Close()
-	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: []string{SupervisorName, lab}, Dir: "/",
+	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: []string{SupervisorName, lab, StateDir()}, Dir: "/",
 		Stderr: logf, SysProcAttr: &unix.SysProcAttr{Setsid: true}}
 	fmt.Fprintf(logf, "%s starting the supervisor\n", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"))
 	if err := cmd.Start(); err != nil {

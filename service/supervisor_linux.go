@@ -275,8 +275,9 @@ func (s *sup) save() {
 		if r := v.replaces; r != nil && r.pidfd >= 0 {
 			// Until the process of the earlier definition has ended, the
 			// service shows it: stopping, with its pid.
+			// The new definition is not ready yet.
 			ss = r.st
-			ss.Digest = v.st.Digest
+			ss.Digest, ss.Ready, ss.WasReady = v.st.Digest, false, false
 		}
 		st.Services = append(st.Services, ss)
 	}
