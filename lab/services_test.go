@@ -726,3 +726,21 @@ func TestSupervisorWatchesWhileStopping(t *testing.T) {
 		t.Errorf("the check ran %v after up began, after a/slow's grace (%v): it proves nothing", took, slow.StopGrace)
 	}
 }
+
+// TestServicesRemovedWhileSupervisorKilled: the file loses its services
+// while the supervisor is dead (killed -9): up stops what it left
+// running.
+func TestServicesRemovedWhileSupervisorKilled(t *testing.T) {
+	tl := svcLab(t, []string{"a"}, sh("a", "one", "exec sleep infinity"))
+	if err := upSvc(t, tl, lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	p := state(t, tl.Name, "a/one").PID
+	killSupervisor(t, tl.Name)
+	if err := lab.Up(context.Background(), again(t, tl), tl.Source, lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if alive(p) {
+		t.Errorf("a/one (pid %d) still runs after up without it", p)
+	}
+}

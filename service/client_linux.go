@@ -16,11 +16,13 @@ import (
 // (the running binary, re-executed as SupervisorName: see the package
 // documentation), and returns once the supervisor has taken it in:
 // unchanged services keep running, changed ones are started anew. A spec
-// without services and no supervisor running does nothing.
+// without services and no supervisor running starts none: it stops what
+// a killed supervisor left (Stop).
 func Apply(ctx context.Context, spec Spec) error {
 	pid, _ := running(spec.Lab)
 	if pid == 0 && len(spec.Services) == 0 {
-		return nil
+		// What a killed supervisor left running is stopped all the same.
+		return Stop(ctx, spec.Lab)
 	}
 	if err := mkdirs(spec); err != nil {
 		return err
