@@ -353,3 +353,8 @@ func (s *session) failPending(why string) {
 		s.fail(i, why)
 	}
 }
+
+// forgetNeighbours deletes the neighbour entries the kernel learnt in the
+// namespace at nsPath (see kernel.ForgetNeighbours), so that a probe
+// finds out afresh who answers.
+func forgetNeighbours(nsPath string) error { return kernel.ForgetNeighbours(nsPath) }

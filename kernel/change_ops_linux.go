@@ -3,11 +3,9 @@ package kernel
 import (
 	"errors"
 	"fmt"
-	"net"
-	"net/netip"
-	"strings"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -28,22 +26,9 @@ func findLink(c *Conn, ns, name string) (h *netlink.Handle, l netlink.Link, err 
 	return h, l, nil
 }
 
-// The operations of a reconciling up: they remove or replace what a
-// changed topology no longer has. Each tolerates that the object is
-// already gone, so that a plan interrupted part-way can run again.
-
-// AddrDel removes an address from an interface.
-//
-// Equivalent to: ip [-n NS] addr del ADDR dev NAME
-type AddrDel struct {
-	NS, Name string
-	Addr     netip.Prefix
-}
-
-func (o *AddrDel) Namespace() string { return o.NS }
-func (o *AddrDel) String() string {
-	return fmt.Sprintf("%s addr del %s dev %s", ipn(o.NS), o.Addr, o.Name)
-}
+// Apply of the operations of a reconciling up (change_ops.go). Each
+// tolerates that the object is already gone, so that a plan interrupted
+// part-way can run again.
 
 func (o *AddrDel) Apply(c *Conn) error {
 	h, l, err := findLink(c, o.NS, o.Name)
@@ -55,17 +40,6 @@ func (o *AddrDel) Apply(c *Conn) error {
 		return nil
 	}
 	return opErr(o.NS, fmt.Sprintf("removing address %s from %s", o.Addr, o.Name), err)
-}
-
-// RouteDel removes a static route.
-//
-// Equivalent to: ip [-n NS] route del TO [via VIA] [dev DEV] [metric M]
-type RouteDel struct {
-	RouteAdd
-}
-
-func (o *RouteDel) String() string {
-	return strings.Replace(o.RouteAdd.String(), " route add ", " route del ", 1)
 }
 
 func (o *RouteDel) Apply(c *Conn) error {
@@ -84,28 +58,6 @@ func (o *RouteDel) Apply(c *Conn) error {
 		return nil
 	}
 	return opErr(o.NS, "removing route "+o.To.String(), err)
-}
-
-// LinkSet changes the MTU (when not 0) and the MAC address (when set) of
-// an interface in place.
-//
-// Equivalent to: ip [-n NS] link set NAME mtu MTU address MAC
-type LinkSet struct {
-	NS, Name string
-	MTU      int
-	MAC      net.HardwareAddr
-}
-
-func (o *LinkSet) Namespace() string { return o.NS }
-func (o *LinkSet) String() string {
-	s := fmt.Sprintf("%s link set %s", ipn(o.NS), o.Name)
-	if o.MTU != 0 {
-		s += fmt.Sprintf(" mtu %d", o.MTU)
-	}
-	if o.MAC != nil {
-		s += " address " + o.MAC.String()
-	}
-	return s
 }
 
 func (o *LinkSet) Apply(c *Conn) error {
@@ -130,17 +82,6 @@ func (o *LinkSet) Apply(c *Conn) error {
 	return nil
 }
 
-// NeighFlush deletes the neighbour entries (ARP and NDP) that the kernel
-// learnt on an interface; entries set by hand (permanent, noarp) stay.
-// A cable joined again starts with none: entries that failed while it was
-// cut would fail the first packets.
-//
-// Equivalent to: ip [-n NS] neigh flush dev NAME
-type NeighFlush struct{ NS, Name string }
-
-func (o *NeighFlush) Namespace() string { return o.NS }
-func (o *NeighFlush) String() string    { return fmt.Sprintf("%s neigh flush dev %s", ipn(o.NS), o.Name) }
-
 func (o *NeighFlush) Apply(c *Conn) error {
 	h, l, err := findLink(c, o.NS, o.Name)
 	if err != nil || l == nil {
@@ -157,6 +98,40 @@ func (o *NeighFlush) Apply(c *Conn) error {
 			}
 			if err := h.NeighDel(&ns[i]); err != nil && !errors.Is(err, unix.ENOENT) {
 				return opErr(o.NS, fmt.Sprintf("deleting neighbour %s of %s", ns[i].IP, o.Name), err)
+			}
+		}
+	}
+	return nil
+}
+
+// ForgetNeighbours deletes the neighbour entries (ARP and NDP) that the
+// kernel learnt in the namespace at nsPath, on every link, as a prober
+// does before it measures: entries set by hand (permanent, noarp) or
+// learnt from outside the kernel (extern_learn) stay.
+//
+// Equivalent to: ip -n NS neigh flush all
+func ForgetNeighbours(nsPath string) error {
+	ns, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", nsPath, err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	if err != nil {
+		return fmt.Errorf("netlink in %s: %w", nsPath, err)
+	}
+	defer h.Close()
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		ns, err := h.NeighList(0, fam)
+		if err != nil {
+			return fmt.Errorf("listing neighbours in %s: %w", nsPath, err)
+		}
+		for i := range ns {
+			if ns[i].State&(netlink.NUD_PERMANENT|netlink.NUD_NOARP) != 0 || ns[i].Flags&netlink.NTF_EXT_LEARNED != 0 {
+				continue
+			}
+			if err := h.NeighDel(&ns[i]); err != nil && err != unix.ENOENT {
+				return fmt.Errorf("deleting neighbour %s in %s: %w", ns[i].IP, nsPath, err)
 			}
 		}
 	}

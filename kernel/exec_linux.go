@@ -13,10 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// EtcNetnsDir holds per-namespace files that replace those of /etc, as
-// with ip netns exec: /etc/netns/NAME/resolv.conf over /etc/resolv.conf.
-const EtcNetnsDir = "/etc/netns"
-
 // Exec replaces the calling process with argv running in the named
 // namespace, the way ip netns exec does: a private mount namespace, /sys
 // mounted afresh for the network namespace and /etc/netns/NAME/* bound

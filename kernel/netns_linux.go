@@ -4,17 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 
 	"golang.org/x/sys/unix"
 )
-
-// NetnsDir is where named network namespaces live, as with ip netns.
-const NetnsDir = "/run/netns"
-
-// NetnsPath returns the bind-mount path of a named namespace.
-func NetnsPath(name string) string { return filepath.Join(NetnsDir, name) }
 
 // Do runs fn on an OS thread that has joined the network namespace at
 // path (a /run/netns entry or /proc/PID/ns/net). An empty path runs fn in

@@ -5,17 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
 )
-
-// Sysctl is one setting under /proc/sys, as "net.ipv4.ip_forward" = "1".
-type Sysctl struct {
-	Key   string
-	Value string
-}
 
 func (s Sysctl) path() string {
 	return filepath.Join("/proc", s.rel())
@@ -57,11 +50,6 @@ func SysctlsPerNamespace(keys []string) (map[string]bool, error) {
 	return out, err
 }
 
-// rel is the setting's path below /proc.
-func (s Sysctl) rel() string {
-	return filepath.Join("sys", strings.ReplaceAll(s.Key, ".", "/"))
-}
-
 // writeSysctls writes settings in the namespace of the calling thread.
 //
 // It writes through a procfs instance of its own, not through /proc. Every
@@ -86,12 +74,6 @@ func writeSysctls(settings []Sysctl) error {
 	return nil
 }
 
-// SysctlError is a setting the kernel refused.
-type SysctlError struct {
-	Key, Value string
-	Err        error
-}
-
 func (e *SysctlError) Error() string {
 	msg := fmt.Sprintf("setting %s=%s: %v", e.Key, e.Value, e.Err)
 	switch {
@@ -102,8 +84,6 @@ func (e *SysctlError) Error() string {
 	}
 	return msg
 }
-
-func (e *SysctlError) Unwrap() error { return e.Err }
 
 func writeSysctl(root int, s Sysctl) error {
 	if root < 0 {
@@ -185,42 +165,6 @@ func newProc() (int, error) {
 	return unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
 }
 
-// NetnsAdd creates a named network namespace that ip netns sees, brings
-// its loopback up, marks the loopback with Marker as alias and applies
-// Sysctls before any other interface exists.
-//
-// Equivalent to: ip netns add NAME; ip -n NAME link set lo up alias MARKER;
-// ip netns exec NAME sysctl -w KEY=VALUE...; and, with a Holder, the
-// node's UTS namespace (see MakeUTS).
-type NetnsAdd struct {
-	Name    string
-	Marker  string
-	Sysctls []Sysctl
-	// Holder, Node and Hostname give the node a UTS namespace of its own
-	// named Hostname, kept as /Node in the lab's holder (EnsureUTSHolder).
-	Holder, Node, Hostname string
-}
-
-func (o *NetnsAdd) Namespace() string { return o.Name }
-
-func (o *NetnsAdd) String() string {
-	out := []string{
-		"ip netns add " + o.Name,
-		fmt.Sprintf("ip -n %s link set lo up alias %q", o.Name, o.Marker),
-	}
-	for _, s := range o.Sysctls {
-		out = append(out, fmt.Sprintf("ip netns exec %s sysctl -qw %s=%s", o.Name, s.Key, s.Value))
-	}
-	if o.Holder != "" {
-		out = append(out, utsCommand(o.Holder, o.Node, "unshare --uts", o.Hostname))
-	}
-	return lines(out...)
-}
-
-func utsCommand(holder, node, enter, hostname string) string {
-	return fmt.Sprintf("nsenter --mount=%s %s=/%s hostname %s", holder, enter, node, hostname)
-}
-
 func (o *NetnsAdd) Apply(c *Conn) error {
 	if err := opErr(o.Name, "creating namespace", o.create(c)); err != nil {
 		return err
@@ -233,15 +177,6 @@ func (o *NetnsAdd) Apply(c *Conn) error {
 		err = MakeUTS(o.Holder, o.Node, o.Hostname)
 	}
 	return opErr(o.Name, "making the hostname's UTS namespace", err)
-}
-
-// HostnameSet changes a node's hostname in its kept UTS namespace, or
-// gives it one when the lab's holder lacks it.
-type HostnameSet struct{ NS, Holder, Node, Hostname string }
-
-func (o *HostnameSet) Namespace() string { return o.NS }
-func (o *HostnameSet) String() string {
-	return utsCommand(o.Holder, o.Node, "nsenter --uts", o.Hostname)
 }
 
 func (o *HostnameSet) Apply(*Conn) error {
@@ -385,21 +320,6 @@ func ReleaseNetnsDir(made NetnsDirMade) (bool, error) {
 	return true, nil
 }
 
-// NetnsDel removes a named namespace. The kernel frees it, with every
-// interface inside, once no process holds it any more.
-//
-// Equivalent to: ip netns delete NAME
-// With a Holder it also unbinds the node's UTS namespace from it.
-type NetnsDel struct{ Name, Holder, Node string }
-
-func (o *NetnsDel) Namespace() string { return o.Name }
-func (o *NetnsDel) String() string {
-	if o.Holder != "" {
-		return lines("ip netns delete "+o.Name, fmt.Sprintf("nsenter --mount=%s umount /%s", o.Holder, o.Node))
-	}
-	return "ip netns delete " + o.Name
-}
-
 func (o *NetnsDel) Apply(c *Conn) error {
 	c.Forget(o.Name)
 	err := DeleteNetns(o.Name)
@@ -420,28 +340,6 @@ func DeleteNetns(name string) error {
 		return err
 	}
 	return nil
-}
-
-// SysctlSet applies settings inside a namespace; NS "" is the root
-// namespace, for settings of the lab's own links there.
-//
-// Equivalent to: ip netns exec NS sysctl -w KEY=VALUE
-type SysctlSet struct {
-	NS       string
-	Settings []Sysctl
-}
-
-func (o *SysctlSet) Namespace() string { return o.NS }
-
-func (o *SysctlSet) String() string {
-	out := make([]string, len(o.Settings))
-	for i, s := range o.Settings {
-		out[i] = fmt.Sprintf("ip netns exec %s sysctl -qw %s=%s", o.NS, s.Key, s.Value)
-		if o.NS == "" {
-			out[i] = fmt.Sprintf("sysctl -qw %s=%s", s.Key, s.Value)
-		}
-	}
-	return lines(out...)
 }
 
 func (o *SysctlSet) Apply(*Conn) error {

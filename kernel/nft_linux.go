@@ -16,112 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Firewall is a lab's nftables table, inet family, named TableName(lab):
-// it keeps labs apart from each other and from the host, masquerades what
-// leaves the lab where the file asks, and forwards published ports. It is
-// the lab's only object in nftables; nslab never touches another table.
-//
-// Equivalent to: nft -f (see String)
-type Firewall struct {
-	Lab string
-	// Links are the kernel names of the lab's links in the root namespace
-	// that carry its IP traffic: bridges and host interfaces.
-	Links []string
-	// HostAddrs are the lab's own addresses on the host (bridges, host
-	// interfaces): the only host addresses the lab's nodes may reach.
-	HostAddrs []netip.Addr
-	// Masquerade lists subnets whose traffic leaving the lab through the
-	// host is masqueraded, and which may leave at all; Out the links they
-	// leave from.
-	Masquerade []netip.Prefix
-	Out        []string
-	// Publish forwards host ports to nodes.
-	Publish []Forward
-}
-
-// Forward is one published port.
-type Forward struct {
-	Proto    string // tcp or udp
-	HostPort uint16
-	To       netip.Addr
-	Port     uint16
-	// Daddrs are the host addresses, of To's family, the port answers
-	// on; none means every local address of the host (fib daddr type
-	// local) of that family.
-	Daddrs []netip.Addr
-}
-
-// match renders the destination a forward answers on.
-func (f Forward) match() string {
-	if len(f.Daddrs) == 0 {
-		return fmt.Sprintf("meta nfproto %s fib daddr type local", map[bool]string{true: "ipv4", false: "ipv6"}[f.To.Is4()])
-	}
-	s := make([]string, len(f.Daddrs))
-	for i, a := range f.Daddrs {
-		s[i] = a.String()
-	}
-	if len(s) == 1 {
-		return fmt.Sprintf("%s daddr %s", ipWord(f.To), s[0])
-	}
-	return fmt.Sprintf("%s daddr { %s }", ipWord(f.To), strings.Join(s, ", "))
-}
-
-// TableName is the name of a lab's nftables table.
-func TableName(lab string) string { return "nslab-" + lab }
-
-// ownerChain marks a table as nslab's: a chain without a hook, named
-// after the lab.
-func ownerChain(lab string) string { return "nslab-owner-" + lab }
-
-func (o *Firewall) Namespace() string { return "" }
-
-func (o *Firewall) String() string {
-	var b strings.Builder
-	t := TableName(o.Lab)
-	fmt.Fprintf(&b, "nft -f - <<'EOF'\ntable inet %s\ndelete table inet %s\ntable inet %s {\n", t, t, t)
-	fmt.Fprintf(&b, "  chain %s {}\n", ownerChain(o.Lab))
-	fmt.Fprintf(&b, "  set links { type ifname; elements = { %s } }\n", strings.Join(o.Links, ", "))
-	b.WriteString("  chain forward { type filter hook forward priority 0; policy accept;\n")
-	b.WriteString("    iifname @links oifname @links accept\n    oifname @links ct state established,related accept\n    oifname @links ct status dnat accept\n    iifname @links ct state established,related accept\n")
-	for _, l := range o.Out {
-		fmt.Fprintf(&b, "    iifname %s oifname != { \"nb-*\", \"np-*\", \"nh-*\", \"nt-*\" } accept\n", l)
-	}
-	b.WriteString("    iifname @links drop\n    oifname @links drop\n  }\n")
-	b.WriteString("  chain input { type filter hook input priority 0; policy accept;\n    iifname @links ct state established,related accept\n")
-	for _, a := range o.HostAddrs {
-		fmt.Fprintf(&b, "    iifname @links %s daddr %s accept\n", ipWord(a), a)
-	}
-	names := make([]string, len(segmentICMPv6))
-	for i, t := range segmentICMPv6 {
-		names[i] = t.name
-	}
-	fmt.Fprintf(&b, "    iifname @links icmpv6 type { %s } accept\n", strings.Join(names, ", "))
-	b.WriteString("    iifname @links drop\n  }\n")
-	for _, hook := range []string{"prerouting", "output"} {
-		fmt.Fprintf(&b, "  chain %s { type nat hook %s priority -100;\n", hook, hook)
-		for _, f := range o.Publish {
-			fmt.Fprintf(&b, "    %s %s dport %d dnat %s to %s\n", f.match(), f.Proto, f.HostPort, ipWord(f.To), netip.AddrPortFrom(f.To, f.Port))
-		}
-		b.WriteString("  }\n")
-	}
-	b.WriteString("  chain postrouting { type nat hook postrouting priority 100;\n")
-	for _, p := range o.Masquerade {
-		fmt.Fprintf(&b, "    %s saddr %s oifname != @links masquerade\n", ipWord(p.Addr()), p)
-	}
-	if len(o.Publish) > 0 {
-		b.WriteString("    ip saddr 127.0.0.0/8 oifname @links masquerade\n")
-	}
-	b.WriteString("  }\n}\nEOF")
-	return b.String()
-}
-
-func ipWord(a netip.Addr) string {
-	if a.Is4() {
-		return "ip"
-	}
-	return "ip6"
-}
-
 // Apply replaces the lab's table in one transaction. A table of that name
 // that nslab did not make is an error, and stays as it is.
 func (o *Firewall) Apply(*Conn) error {
@@ -201,7 +95,7 @@ func (o *Firewall) build(c fwBatch, t *nftables.Table) error {
 	rule(fwd, cat(inSet(unix.NFT_META_IIFNAME, links), ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), verdict(expr.VerdictAccept))...)
 	for _, l := range o.Out {
 		e := ifEq(unix.NFT_META_IIFNAME, l, true)
-		for _, p := range []string{"nb-", "np-", "nh-", "nt-"} {
+		for _, p := range NamePrefixes() {
 			e = append(e, ifEq(unix.NFT_META_OIFNAME, p, false)...)
 		}
 		rule(fwd, cat(e, verdict(expr.VerdictAccept))...)
@@ -263,25 +157,6 @@ func (o *Firewall) build(c fwBatch, t *nftables.Table) error {
 	return nil
 }
 
-// segmentICMPv6 are the only messages a lab's links may send the host
-// besides what goes to the lab's own host addresses: what IPv6 needs to
-// work on a segment (neighbour discovery, router solicitation,
-// multicast listener discovery). Not router advertisements: the host,
-// which accepts them by default when it does not forward, would take
-// routes (a default route, too) from any node. Everything else to the
-// host's link-local or multicast addresses, and IPv4 broadcast and
-// multicast (mDNS, DHCP, SSDP), is dropped: a lab sealed off from the
-// host does not reach its services that way. ARP is not IP and passes.
-var segmentICMPv6 = []struct {
-	typ  byte
-	name string
-}{
-	{130, "mld-listener-query"}, {131, "mld-listener-report"}, {132, "mld-listener-done"},
-	{133, "nd-router-solicit"},
-	{135, "nd-neighbor-solicit"}, {136, "nd-neighbor-advert"},
-	{143, "mld2-listener-report"},
-}
-
 // icmpv6Type matches an ICMPv6 message whose type is in set s.
 func icmpv6Type(s *nftables.Set) []expr.Any {
 	return []expr.Any{
@@ -298,14 +173,6 @@ func icmpv6Type(s *nftables.Set) []expr.Any {
 func noNftables(err error) bool {
 	return errors.Is(err, unix.EPROTONOSUPPORT) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EAFNOSUPPORT)
 }
-
-// FirewallDel deletes a lab's table, if it is there and nslab's.
-//
-// Equivalent to: nft delete table inet nslab-LAB
-type FirewallDel struct{ Lab string }
-
-func (o *FirewallDel) Namespace() string { return "" }
-func (o *FirewallDel) String() string    { return "nft delete table inet " + TableName(o.Lab) }
 
 func (o *FirewallDel) Apply(*Conn) error {
 	c, err := nftables.New()
@@ -362,7 +229,7 @@ func NftTables() (map[string]bool, error) {
 	}
 	out := map[string]bool{}
 	for _, ch := range chains {
-		if lab, ok := strings.CutPrefix(ch.Name, "nslab-owner-"); ok && ch.Table.Name == TableName(lab) {
+		if lab, ok := strings.CutPrefix(ch.Name, ownerPrefix); ok && ch.Table.Name == TableName(lab) {
 			out[lab] = true
 		}
 	}

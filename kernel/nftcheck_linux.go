@@ -85,19 +85,6 @@ func (o *Firewall) Seen() *FirewallSeen {
 	return &r.seen
 }
 
-// Equal reports whether two observations of a table are alike.
-func (s *FirewallSeen) Equal(x *FirewallSeen) bool {
-	if s.Present != x.Present || !slices.Equal(s.Links, x.Links) || len(s.Rules) != len(x.Rules) {
-		return false
-	}
-	for ch, rules := range s.Rules {
-		if other, ok := x.Rules[ch]; !ok || !slices.Equal(rules, other) {
-			return false
-		}
-	}
-	return true
-}
-
 // ObserveFirewall reads a lab's nftables table: its chains, the comments
 // of their rules and the elements of its set of links. A table that is
 // missing, or that is not nslab's, is not Present; so is every table on a

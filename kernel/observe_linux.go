@@ -3,7 +3,6 @@ package kernel
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -13,93 +12,6 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
-
-// MarkerPrefix starts every alias nslab sets on the objects it owns.
-const MarkerPrefix = "nslab:"
-
-// Marker returns the ownership mark of an object of a lab, as
-// "nslab:LAB:KIND:NAME".
-func Marker(lab, kind, name string) string {
-	return MarkerPrefix + lab + ":" + kind + ":" + name
-}
-
-// ParseMarker splits a mark made by Marker; ok is false for anything else.
-func ParseMarker(s string) (lab, kind, name string, ok bool) {
-	rest, found := strings.CutPrefix(s, MarkerPrefix)
-	if !found {
-		return "", "", "", false
-	}
-	parts := strings.SplitN(rest, ":", 3)
-	if len(parts) != 3 || parts[0] == "" {
-		return "", "", "", false
-	}
-	return parts[0], parts[1], parts[2], true
-}
-
-// State is what nslab observes on the machine: named namespaces and links
-// of the root namespace, with their ownership marks.
-type State struct {
-	// NoUTSHolder says the lab's nodes have no kept UTS namespaces: their
-	// holder (EnsureUTSHolder) is missing, as in a lab made by an older
-	// nslab.
-	NoUTSHolder bool
-	// Namespaces maps every entry of /run/netns to the alias of its
-	// loopback, which holds nslab's mark. Entries that were not inspected
-	// map to "?"; entries that are not a live namespace map to "".
-	Namespaces map[string]string
-	// Links are the root namespace's links by kernel name.
-	Links map[string]*RootLink
-	// Names maps every name and altname in the root namespace to the
-	// kernel name of its link.
-	Names map[string]string
-	// Addrs are the root namespace's global addresses.
-	Addrs []HostAddr
-	// Routes are the root namespace's routes, but for default routes,
-	// the kernel's own (of addresses) and the local table.
-	Routes []HostRoute
-	// Listeners are the host's sockets on the ports a lab publishes:
-	// observed by ObserveListeners, not by Observe.
-	Listeners []Listener
-	// Stale holds the inspected entries of /run/netns that are no
-	// namespace but an empty file with nothing mounted on it: what nslab
-	// leaves when it is killed while it creates a namespace (the file
-	// exists before the bind mount) or deletes one (after the unmount).
-	// They map to "" in Namespaces as well.
-	Stale map[string]bool
-	// Nodes holds the namespaces observed in full (see ObserveNodes), for
-	// a repair; a namespace not in it was not.
-	Nodes map[string]*NodeState
-	// Firewall is the lab's nftables table as observed (see
-	// ObserveFirewall); nil when it was not.
-	Firewall *FirewallSeen
-	// HostSysctls are the values of the root namespace's settings that
-	// nslab sets for a lab's links (see ReadSysctls); nil when not read.
-	HostSysctls map[string]string
-}
-
-// HostAddr is an address of the root namespace and the link it is on.
-type HostAddr struct {
-	Prefix netip.Prefix
-	Link   string
-}
-
-// Unknown is the mark of a namespace that Observe did not inspect.
-const Unknown = "?"
-
-// RootLink is a link of the root namespace.
-type RootLink struct {
-	Name     string
-	Alias    string
-	AltNames []string
-	Type     string
-	Index    int
-	Master   int
-	Group    uint32
-	// Up, MTU and MAC are its administrative state and settings.
-	Up  bool
-	MTU int
-	MAC net.HardwareAddr
-}
 
 // Observe reads the state of the machine. inspect chooses the namespaces
 // whose mark is read (nil reads all); the others are only listed.
@@ -304,4 +216,28 @@ func NetnsMark(name string) string {
 		return ""
 	}
 	return lo.Attrs().Alias
+}
+
+// ReadLink reads a link of namespace ns ("" for the root namespace): nil
+// and no error when there is none of that name.
+//
+// Equivalent to: ip [-n NS] addr show dev NAME
+func ReadLink(c *Conn, ns, name string) (*LinkFacts, error) {
+	h, l, err := findLink(c, ns, name)
+	if err != nil || l == nil {
+		return nil, err
+	}
+	a := l.Attrs()
+	f := &LinkFacts{State: a.OperState.String(), MTU: a.MTU, MAC: a.HardwareAddr}
+	list, err := h.AddrList(l, netlink.FAMILY_ALL)
+	if err != nil {
+		return f, opErr(ns, "listing the addresses of "+name, err)
+	}
+	for _, ad := range list {
+		if p, ok := netip.AddrFromSlice(ad.IP); ok {
+			ones, _ := ad.Mask.Size()
+			f.Addrs = append(f.Addrs, netip.PrefixFrom(p.Unmap(), ones))
+		}
+	}
+	return f, nil
 }

@@ -9,13 +9,19 @@ import (
 
 // Op is one idempotent-by-plan kernel operation. Ops are computed by the
 // plan package and executed by the lab package; String renders the
-// iproute2 commands that do the same by hand.
+// iproute2 commands that do the same by hand. On Linux an Op also has
+//
+//	Apply(c *Conn) error
+//
+// which performs it; elsewhere Ops are planned and rendered only, so that
+// the packages that make plans build on any OS.
 type Op interface {
 	// Namespace is the named namespace the operation works in, "" for
 	// the root namespace. Operations of one namespace run in order.
 	Namespace() string
-	// Apply performs the operation.
-	Apply(c *Conn) error
+	// applier performs the operation: Apply(c *Conn) error, on Linux
+	// only (op_linux.go). Elsewhere an Op can be planned and rendered.
+	applier
 	// String returns the equivalent ip commands, one per line.
 	String() string
 }

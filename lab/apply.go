@@ -32,7 +32,7 @@ func apply(ctx context.Context, c *kernel.Conn, p *plan.Plan, opt *Options, read
 			waited = true
 		}
 		start := time.Now()
-		err := runStage(ctx, c, s, opt.workers(), func() {
+		err := runStage(ctx, c, s, opt.workers(), false, func() {
 			done++
 			opt.progress(s.Name, done, total)
 		})
@@ -50,8 +50,10 @@ func apply(ctx context.Context, c *kernel.Conn, p *plan.Plan, opt *Options, read
 // runStage runs the operations of a stage on a pool of workers. Those of
 // one node namespace run in order on one worker, which then closes the
 // namespace's sockets: a lab of 10,000 nodes must not hold 10,000 of them.
-// Operations in the root namespace run one by one in parallel.
-func runStage(ctx context.Context, c *kernel.Conn, s plan.Stage, workers int, tick func()) error {
+// Operations in the root namespace run one by one in parallel. After a
+// failure the stage stops, unless every says to run every operation
+// (teardown).
+func runStage(ctx context.Context, c *kernel.Conn, s plan.Stage, workers int, every bool, tick func()) error {
 	groups := byNamespace(s.Ops)
 	var (
 		next   atomic.Int64
@@ -77,11 +79,11 @@ func runStage(ctx context.Context, c *kernel.Conn, s plan.Stage, workers int, ti
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= len(groups) || failed.Load() || ctx.Err() != nil {
+				if i >= len(groups) || !every && failed.Load() || ctx.Err() != nil {
 					return
 				}
 				for _, op := range groups[i] {
-					if !failed.Load() {
+					if every || !failed.Load() {
 						run(op)
 					}
 				}

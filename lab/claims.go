@@ -6,21 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/nslab/nslab/internal/netnsdir"
 	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
 	"golang.org/x/sys/unix"
 )
-
-// The host's lock serialises what labs take of the host: a lab holds it
-// while it observes the host, checks its subnets and ports against the
-// host and the other labs' claims, and records its own claims; it builds
-// after, in parallel with other labs.
-func hostLockPath() string { return filepath.Join(StateDir, ".locks", ".host") }
-
-func claimsFile(name string) string { return filepath.Join(labDir(name), "claims.json") }
 
 // lockHost takes the host's lock, waiting while another lab checks its
 // claims (a few milliseconds), until ctx is done; a wait says for whom.

@@ -239,9 +239,7 @@ func upOpt(t *testing.T, tl *topology.Lab, opt lab.Options) {
 // repairPlan is what up --repair would do now.
 func repairPlan(t *testing.T, tl *topology.Lab) *plan.Plan {
 	t.Helper()
-	c := kernel.NewConn()
-	defer c.Close()
-	p, _, err := lab.RepairPlan(c, tl, sources[tl])
+	p, _, err := lab.RepairPlan(tl, sources[tl])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,6 @@ func FullPlan(t *topology.Lab, source []byte) (*plan.Plan, error) {
 			}
 		}
 	}
-	empty := &kernel.State{Namespaces: map[string]string{}, Links: map[string]*kernel.RootLink{}, Names: map[string]string{}}
+	empty := &kernel.State{Namespaces: map[string]string{}, Links: map[string]*kernel.RootLink{}, Names: map[string]string{}, UTSHolder: UTSHolder(t.Name)}
 	return plan.Up(t, empty)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -13,18 +12,8 @@ import (
 	"github.com/nslab/nslab/internal/netnsdir"
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/plan"
-	"github.com/nslab/nslab/service"
 	"github.com/nslab/nslab/topology"
-	"golang.org/x/sys/unix"
 )
-
-// StateDir holds nslab's hints about running labs: StateDir/LAB/ keeps a
-// copy of the topology a lab was built from. The kernel stays the truth.
-var StateDir = plan.StateDir
-
-func labDir(name string) string { return filepath.Join(StateDir, name) }
-
-func topologyFile(name string) string { return filepath.Join(labDir(name), "topology.yaml") }
 
 // Up builds a lab, or changes a running one to match t. It fails without
 // changing anything when the file's names clash with objects that nslab
@@ -141,7 +130,7 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 	// The holder of the nodes' hostnames is made before any namespace: its
 	// mount namespace copies the mount table while nothing is being
 	// mounted.
-	if err := kernel.EnsureUTSHolder(plan.UTSHolder(t.Name)); err != nil {
+	if err := kernel.EnsureUTSHolder(UTSHolder(t.Name)); err != nil {
 		return fmt.Errorf("lab %s: %w", t.Name, err)
 	}
 	if err := saveTopology(t.Name, source); err != nil {
@@ -210,12 +199,6 @@ func servicesUp(ctx context.Context, c *kernel.Conn, t *topology.Lab, running bo
 // topology is missing or unreadable: up then builds it anew.
 var errUnfinished = errors.New("lab unfinished")
 
-// buildingFile exists while a lab is being built or changed.
-func buildingFile(name string) string { return filepath.Join(labDir(name), "building") }
-
-// removingFile exists while a lab is being removed.
-func removingFile(name string) string { return filepath.Join(labDir(name), "removing") }
-
 // removing reports whether a down of the lab began and did not finish.
 func removing(name string) bool {
 	_, err := os.Stat(removingFile(name))
@@ -261,6 +244,7 @@ func planFor(c *kernel.Conn, t *topology.Lab, source []byte, opt *Options) (p *p
 	if err != nil {
 		return nil, t, false, err
 	}
+	st.UTSHolder = UTSHolder(t.Name)
 	if err := kernel.ObserveListeners(st, publishedPorts(t)); err != nil {
 		return nil, t, false, err
 	}
@@ -342,9 +326,12 @@ func savedTopology(name string) (t *topology.Lab, changing bool, err error) {
 	return old, changing, nil
 }
 
-// Plan is what Up would do to the machine as observed through c: build t
-// from scratch or, when the lab is running, change it (running).
-func Plan(c *kernel.Conn, t *topology.Lab, source []byte) (p *plan.Plan, running bool, err error) {
+// Plan is what Up would do to the machine as it is now: build t from
+// scratch or, when the lab is running, change it (running). It changes
+// nothing.
+func Plan(t *topology.Lab, source []byte) (p *plan.Plan, running bool, err error) {
+	c := kernel.NewConn()
+	defer c.Close()
 	p, _, running, err = planFor(c, t, source, &Options{})
 	if errors.Is(err, errUnfinished) {
 		return nil, true, fmt.Errorf("lab %s is running, but its last build or change did not finish: up would remove it and build it anew", t.Name)
@@ -384,80 +371,13 @@ func Exists(name string) bool {
 	return false
 }
 
-func down(c *kernel.Conn, name string, opt *Options) error {
-	// The marker goes first: a down killed part-way leaves a lab that is
-	// neither running nor gone (unmounted /run/netns entries, nodes
-	// without their cables), which the next up must not take for the
-	// running lab of the saved topology.
-	if _, err := os.Stat(labDir(name)); err == nil {
-		if err := os.WriteFile(removingFile(name), nil, 0o600); err != nil {
-			return fmt.Errorf("saving lab state: %w", err)
-		}
-	}
-	start := time.Now()
-	st, err := observe(c, name)
-	if err != nil {
-		return err
-	}
-	opt.timing("observe", len(st.Namespaces)+len(st.Links), time.Since(start))
-	return downObserved(c, name, st, opt)
-}
-
-// downObserved is down on the machine as observed in st.
-func downObserved(c *kernel.Conn, name string, st *kernel.State, opt *Options) error {
-	start := time.Now()
-	// The services first, in the reverse order of after:, and their
-	// supervisor, which would restart them; then whatever else runs in
-	// the nodes.
-	if err := service.Stop(context.Background(), name); err != nil {
-		opt.logf("lab %s: %v", name, err)
-	}
-	spaces := labNamespaces(name, st)
-	if n, err := kernel.KillIn(spaces, 2*time.Second); err != nil {
-		return fmt.Errorf("ending processes of lab %s: %w", name, err)
-	} else if n > 0 {
-		opt.logf("ended %s in lab %s", count(n, "process"), name)
-	}
-	opt.timing("processes", len(spaces), time.Since(start))
-	if err := apply(context.Background(), c, plan.Down(name, st, savedFor(name, st)), opt, nil); err != nil {
-		return err
-	}
-	if left := markedNamespaces(name); len(left) > 0 {
-		return fmt.Errorf("lab %s: %s of the lab still named under %s after removal (%s); nslab down %s tries again", name,
-			count(len(left), "namespace"), kernel.NetnsDir, strings.Join(left[:min(len(left), 5)], ", "), name)
-	}
-	if err := kernel.DropUTSHolder(plan.UTSHolder(name)); err != nil {
-		return fmt.Errorf("lab %s: %w", name, err)
-	}
-	if err := removeNodeDirs(name, nil); err != nil {
-		return fmt.Errorf("lab %s: removing its nodes' directories: %w", name, err)
-	}
-	return os.RemoveAll(labDir(name))
-}
-
-// markedNamespaces lists the namespaces named under /run/netns with the
-// lab's prefix and mark: none once the lab is down.
-func markedNamespaces(name string) []string {
-	var out []string
-	entries, _ := os.ReadDir(kernel.NetnsDir)
-	prefix := plan.NetnsName(name, "")
-	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), prefix) {
-			continue
-		}
-		if l, _, _, ok := kernel.ParseMarker(kernel.NetnsMark(e.Name())); ok && l == name {
-			out = append(out, e.Name())
-		}
-	}
-	return out
-}
-
 // observe reads the machine, inspecting the namespaces of one lab.
 func observe(c *kernel.Conn, name string) (*kernel.State, error) {
 	prefix := plan.NetnsName(name, "")
 	st, err := kernel.Observe(c, func(ns string) bool { return strings.HasPrefix(ns, prefix) })
 	if err == nil {
-		st.NoUTSHolder = !kernel.HasUTSHolder(plan.UTSHolder(name))
+		st.UTSHolder = UTSHolder(name)
+		st.NoUTSHolder = !kernel.HasUTSHolder(st.UTSHolder)
 	}
 	return st, err
 }
@@ -471,102 +391,6 @@ func labNamespaces(name string, st *kernel.State) []string {
 		}
 	}
 	return out
-}
-
-func saveTopology(name string, source []byte) error {
-	if err := os.MkdirAll(labDir(name), 0o700); err != nil {
-		return fmt.Errorf("saving lab state: %w", err)
-	}
-	tmp := topologyFile(name) + ".new"
-	if err := os.WriteFile(tmp, source, 0o600); err != nil {
-		return fmt.Errorf("saving lab state: %w", err)
-	}
-	if err := os.Rename(tmp, topologyFile(name)); err != nil {
-		return fmt.Errorf("saving lab state: %w", err)
-	}
-	return nil
-}
-
-// privateLab makes the lab's state directory, or takes access to it and
-// its files from other users where an older nslab left them open (0755,
-// 0644). The hosts and resolv.conf files stay readable: nslab exec binds
-// them over /etc/hosts and /etc/resolv.conf in the nodes, where programs
-// of any user read them. The hostnames' holder (plan.UTSHolder) is a
-// mount of a namespace, which has no mode to change.
-func privateLab(name string) error {
-	dir := labDir(name)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("saving lab state: %w", err)
-	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return fmt.Errorf("saving lab state: %w", err)
-	}
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		fi, err := e.Info()
-		if err != nil || !fi.Mode().IsRegular() || e.Name() == filepath.Base(HostsFile(name)) || e.Name() == filepath.Base(ResolvFile(name)) || e.Name() == filepath.Base(plan.UTSHolder(name)) || fi.Mode().Perm()&0o077 == 0 {
-			continue
-		}
-		if err := os.Chmod(filepath.Join(dir, e.Name()), 0o600); err != nil {
-			return fmt.Errorf("saving lab state: %w", err)
-		}
-	}
-	return nil
-}
-
-// lock takes the lab's lock, waiting (and saying for whom) while another
-// process holds it, until ctx is done. The lock files live outside the lab
-// directories, in StateDir/.locks; down removes the lab's lock file while
-// it holds it, so a waiter that wakes up on a removed file tries again
-// with a fresh one. StateDir and the locks are root's alone (0700): a user
-// who could open a lock file could take the lock and stall every up and
-// down of the lab.
-func lock(ctx context.Context, name string, opt *Options) (*labLock, error) {
-	if err := netnsdir.Private(StateDir); err != nil {
-		return nil, fmt.Errorf("lab %s: %w", name, err)
-	}
-	path := filepath.Join(StateDir, ".locks", name)
-	f, err := netnsdir.Lock(ctx, path, unix.LOCK_EX, func(holder string) {
-		opt.logf("lab %s is busy: %s holds its lock; waiting (Ctrl-C stops)", name, holder)
-	})
-	var we *netnsdir.WaitError
-	if errors.As(err, &we) {
-		return nil, fmt.Errorf("lab %s: stopped while waiting for its lock, held by %s: nothing was changed", name, we.Holder)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("lab %s: %w", name, err)
-	}
-	return &labLock{f: f, path: path}, nil
-}
-
-// labLock is a held lab lock.
-type labLock struct {
-	f    *os.File
-	path string
-}
-
-func (l *labLock) unlock() { l.f.Close() }
-
-// done unlocks, and removes the lock file too when the lab does not
-// exist (a failed first build, say): locks of labs that are gone do not
-// pile up.
-func (l *labLock) done(name string) {
-	if Exists(name) {
-		l.unlock()
-		return
-	}
-	l.remove()
-}
-
-// remove deletes the lock file and the state directories left empty, then
-// unlocks: for a lab that no longer exists.
-func (l *labLock) remove() {
-	netnsdir.Release(StateDir)
-	releaseHostLock()
-	os.Remove(l.path)
-	os.Remove(filepath.Dir(l.path))
-	os.Remove(StateDir)
-	l.unlock()
 }
 
 // Cut cuts the cable of interface iface of node node in a running lab

@@ -25,8 +25,10 @@ type ServiceFigures struct {
 	// from SIGKILL to the service running again (its first restart).
 	FirstRestart []time.Duration
 	// SupervisorRSS is the supervisor's resident memory (VmRSS, bytes)
-	// with every service running.
+	// with every service running; SupervisorCPU the CPU time (user and
+	// system) it had used by then: a figure that holds on a busy machine.
 	SupervisorRSS int64
+	SupervisorCPU time.Duration
 	// Starting is the time from the first service's start to the last's,
 	// from the journal; Down the time of the down of the lab with its
 	// services.
@@ -84,6 +86,7 @@ func MeasureServices(ctx context.Context, name string, n, restarts int, logf fun
 		return f, err
 	}
 	f.SupervisorRSS = rss(st.Supervisor)
+	f.SupervisorCPU = cpuTime(st.Supervisor)
 	f.Starting = startSpan(name)
 	if logf != nil {
 		b, _ := os.ReadFile(service.Dir(name) + "/supervisor.log")
@@ -170,4 +173,21 @@ func rss(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// cpuTime reads the user and system time of a process (fields 14 and 15
+// of /proc/PID/stat, in clock ticks of 10 ms).
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+s) * 10 * time.Millisecond
 }

@@ -2,23 +2,12 @@ package lab
 
 import (
 	"fmt"
-	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/nslab/nslab/topology"
 )
-
-// HostsFile is the lab's hosts file: every node by name, and each of its
-// interfaces as IF.NODE, at its addresses. nslab exec and nslab shell
-// bind it over /etc/hosts in the lab's nodes, unless the node has a hosts
-// file of its own in /etc/netns/LAB.NODE/ (which wins, as with ip netns
-// exec). Keeping one file in the lab's state, rather than one per node
-// under /etc, costs nothing per node: writing 1000 links under /etc took
-// 0.15 s of up and 0.2 s of down.
-func HostsFile(name string) string { return filepath.Join(labDir(name), "hosts") }
 
 // renderHosts writes a hosts(5) file in which every node of the lab is
 // known. A node's first IPv4 and first IPv6 address carry its names,
@@ -73,43 +62,6 @@ func nodeNames(lab string, n *topology.Node) string {
 		}
 	}
 	return strings.Join(names, " ")
-}
-
-// assignedFile keeps the addresses nslab chose for a running lab, one
-// member per line: "MEMBER ADDR,ADDR".
-func assignedFile(name string) string { return filepath.Join(labDir(name), "assigned") }
-
-// savedAssignments reads them; a missing or unreadable file is none.
-func savedAssignments(name string) topology.Assignments {
-	b, err := os.ReadFile(assignedFile(name))
-	if err != nil {
-		return nil
-	}
-	a := topology.Assignments{}
-	for _, line := range strings.Split(string(b), "\n") {
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		for _, s := range strings.Split(line[i+1:], ",") {
-			if pfx, err := netip.ParsePrefix(s); err == nil {
-				a[line[:i]] = append(a[line[:i]], pfx)
-			}
-		}
-	}
-	return a
-}
-
-// saveAssignments writes them, atomically.
-func saveAssignments(t *topology.Lab) error {
-	tmp := assignedFile(t.Name) + ".new"
-	if err := os.WriteFile(tmp, []byte(t.Assignments().String()+"\n"), 0o600); err != nil {
-		return fmt.Errorf("saving lab state: %w", err)
-	}
-	if err := os.Rename(tmp, assignedFile(t.Name)); err != nil {
-		return fmt.Errorf("saving lab state: %w", err)
-	}
-	return nil
 }
 
 // writeNames writes the lab's hosts file and resolv.conf, atomically.

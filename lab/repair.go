@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -18,12 +17,6 @@ import (
 // being changed (a first build leaves it empty): the next up finishes
 // the change instead of building the lab anew.
 const changeMark = "change\n"
-
-// prevFile keeps, during a change, the file the lab ran before it.
-func prevFile(name string) string { return filepath.Join(labDir(name), "topology.prev.yaml") }
-
-// faultsFile is the record of the faults in force (plan.Faults).
-func faultsFile(name string) string { return filepath.Join(labDir(name), "faults.json") }
 
 // keepPrevious saves the lab's file as it is before a change, unless an
 // interrupted change kept it already.
@@ -136,7 +129,7 @@ func observeDrift(c *kernel.Conn, name string, old, t *topology.Lab, st *kernel.
 			continue
 		}
 		st.Namespaces[ns] = n.Mark
-		if _, node, _ := plan.SplitNetnsName(ns); n.Mark == kernel.Marker(name, plan.KindNode, node) {
+		if _, node, _ := plan.SplitNetnsName(ns); n.Mark == kernel.Marker(name, kernel.KindNode, node) {
 			st.Nodes[ns] = n
 		}
 	}
@@ -162,7 +155,7 @@ func inspectTouched(name string, p *plan.Plan, st *kernel.State) bool {
 				if strings.HasPrefix(ns, prefix) && st.Namespaces[ns] == kernel.Unknown {
 					st.Namespaces[ns] = kernel.NetnsMark(ns)
 					node := strings.TrimPrefix(ns, prefix)
-					foreign = foreign || st.Namespaces[ns] != kernel.Marker(name, plan.KindNode, node)
+					foreign = foreign || st.Namespaces[ns] != kernel.Marker(name, kernel.KindNode, node)
 				}
 			}
 		}
@@ -170,9 +163,11 @@ func inspectTouched(name string, p *plan.Plan, st *kernel.State) bool {
 	return foreign
 }
 
-// RepairPlan is what up --repair would do to the machine as observed
-// through c: Plan with every node inspected.
-func RepairPlan(c *kernel.Conn, t *topology.Lab, source []byte) (p *plan.Plan, running bool, err error) {
+// RepairPlan is what up --repair would do to the machine as it is now:
+// Plan with every node inspected. It changes nothing.
+func RepairPlan(t *topology.Lab, source []byte) (p *plan.Plan, running bool, err error) {
+	c := kernel.NewConn()
+	defer c.Close()
 	p, _, running, err = planFor(c, t, source, &Options{Repair: true})
 	if errors.Is(err, errUnfinished) {
 		return nil, true, fmt.Errorf("lab %s is running, but its last build did not finish: up would remove it and build it anew", t.Name)

@@ -4,18 +4,10 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/nslab/nslab/topology"
 )
-
-// ResolvFile is the lab's resolv.conf, next to its hosts file: nslab exec
-// and nslab shell bind it over /etc/resolv.conf in the lab's nodes, unless
-// the node has one of its own in /etc/netns/LAB.NODE/ (which wins, as
-// with ip netns exec). A node that kept the host's would ask a server it
-// cannot reach and wait 5-10 s for every name the lab does not know.
-func ResolvFile(name string) string { return filepath.Join(labDir(name), "resolv.conf") }
 
 // The host's resolver configuration: /etc/resolv.conf, and the upstream
 // servers of systemd-resolved when the former names its loopback stub.

@@ -32,7 +32,7 @@ func hasServices(t *topology.Lab) bool {
 // exist. A service's digest covers its definition and its node's
 // namespace (the inode): a node made anew restarts its services.
 func serviceSpec(t *topology.Lab, opt *Options) (service.Spec, error) {
-	spec := service.Spec{Lab: t.Name, Generation: time.Now().UnixNano(), Holder: plan.UTSHolder(t.Name),
+	spec := service.Spec{Lab: t.Name, Generation: time.Now().UnixNano(), Holder: UTSHolder(t.Name),
 		EtcFiles: []string{HostsFile(t.Name), ResolvFile(t.Name)}, Backoff: opt.ServiceBackoff, LogCap: opt.ServiceLogCap}
 	for _, n := range t.Nodes {
 		ns := plan.NetnsName(t.Name, n.Name)
@@ -73,7 +73,7 @@ func nodeDirs(t *topology.Lab) error {
 	if !hasServices(t) {
 		return removeNodeDirs(t.Name, t)
 	}
-	for _, d := range []string{service.NodesDir, service.LabNodesDir(t.Name)} {
+	for _, d := range []string{service.NodesDir(), service.LabNodesDir(t.Name)} {
 		if err := os.MkdirAll(d, 0o711); err != nil {
 			return fmt.Errorf("lab %s: making %s: %w", t.Name, d, err)
 		}
@@ -139,7 +139,7 @@ func removeNodeDirs(lab string, t *topology.Lab) error {
 		}
 	}
 	os.Remove(service.LabNodesDir(lab))
-	os.Remove(service.NodesDir)
+	os.Remove(service.NodesDir())
 	return errors.Join(errs...)
 }
 
@@ -198,3 +198,7 @@ func locateService(t *topology.Lab, err error) error {
 func stopServicesIn(ctx context.Context, lab string, spaces []string) error {
 	return service.StopIn(ctx, lab, spaces)
 }
+
+// The services' files follow StateDir (a test or a library user may move
+// it).
+func init() { service.StateDir = func() string { return StateDir } }

@@ -32,14 +32,15 @@ func BenchmarkServices1000(b *testing.B) {
 			b.Fatal(err)
 		}
 		slices.Sort(f.FirstRestart)
-		b.Logf("%d nodes: up %v without services, %v with one each (+%v; the supervisor started them in %v); down %v; first restart after SIGKILL: median %v, max %v of %d; supervisor RSS %.1f MiB",
+		b.Logf("%d nodes: up %v without services, %v with one each (+%v; the supervisor started them in %v); down %v; first restart after SIGKILL: median %v, max %v of %d; supervisor RSS %.1f MiB, CPU %v",
 			n, f.UpWithout.Round(time.Millisecond), f.UpWith.Round(time.Millisecond), (f.UpWith - f.UpWithout).Round(time.Millisecond),
 			f.Starting.Round(time.Millisecond), f.Down.Round(time.Millisecond),
 			f.FirstRestart[len(f.FirstRestart)/2].Round(10*time.Microsecond), f.FirstRestart[len(f.FirstRestart)-1].Round(10*time.Microsecond),
-			len(f.FirstRestart), float64(f.SupervisorRSS)/(1<<20))
+			len(f.FirstRestart), float64(f.SupervisorRSS)/(1<<20), f.SupervisorCPU)
 		b.ReportMetric(f.UpWithout.Seconds(), "s-up-without")
 		b.ReportMetric(f.UpWith.Seconds(), "s-up-with")
 		b.ReportMetric(float64(f.FirstRestart[len(f.FirstRestart)/2].Microseconds())/1000, "ms-first-restart-median")
 		b.ReportMetric(float64(f.SupervisorRSS)/(1<<20), "MiB-supervisor-rss")
+		b.ReportMetric(f.SupervisorCPU.Seconds(), "s-supervisor-cpu")
 	}
 }

@@ -690,3 +690,57 @@ func TestServiceBackoffResets(t *testing.T) {
 		}
 	}
 }
+
+// TestSupervisorWatchesWhileStopping: while a changed service that
+// ignores its stop signal takes its grace to end (up waits for it), the
+// supervisor goes on watching the others: one killed meanwhile is
+// restarted at once, not after the grace.
+func TestSupervisorWatchesWhileStopping(t *testing.T) {
+	slow := sh("a", "slow", "trap '' TERM; while :; do sleep 0.05; done")
+	slow.StopGrace = 3 * time.Second
+	quick := sh("a", "quick", "exec sleep infinity")
+	quick.Restart = topology.RestartAlways
+	tl := svcLab(t, []string{"a"}, quick, slow)
+	if err := upSvc(t, tl, lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	changed := sh("a", "slow", "trap '' TERM; while :; do sleep 0.06; done")
+	changed.StopGrace = 3 * time.Second
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- lab.Up(context.Background(), again(t, tl, quick, changed), tl.Source, lab.Options{}) }()
+	if !waitFor(2*time.Second, func() bool { return state(t, tl.Name, "a/slow").State == service.Stopping }) {
+		t.Fatalf("a/slow is not being stopped: %+v", state(t, tl.Name, "a/slow"))
+	}
+	q := state(t, tl.Name, "a/quick").PID
+	exec.Command("kill", "-9", strconv.Itoa(q)).Run()
+	restarted := waitFor(time.Second, func() bool { s := state(t, tl.Name, "a/quick"); return s.PID != 0 && s.PID != q })
+	took := time.Since(start)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !restarted {
+		t.Errorf("a/quick, killed while a/slow took its grace, was not running again within 1 s: %+v", state(t, tl.Name, "a/quick"))
+	}
+	if took >= slow.StopGrace {
+		t.Errorf("the check ran %v after up began, after a/slow's grace (%v): it proves nothing", took, slow.StopGrace)
+	}
+}
+
+// TestServicesRemovedWhileSupervisorKilled: the file loses its services
+// while the supervisor is dead (killed -9): up stops what it left
+// running.
+func TestServicesRemovedWhileSupervisorKilled(t *testing.T) {
+	tl := svcLab(t, []string{"a"}, sh("a", "one", "exec sleep infinity"))
+	if err := upSvc(t, tl, lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	p := state(t, tl.Name, "a/one").PID
+	killSupervisor(t, tl.Name)
+	if err := lab.Up(context.Background(), again(t, tl), tl.Source, lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if alive(p) {
+		t.Errorf("a/one (pid %d) still runs after up without it", p)
+	}
+}

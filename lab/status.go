@@ -12,7 +12,6 @@ import (
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
-	"github.com/vishvananda/netlink"
 )
 
 // Names lists the running labs: those with state under StateDir and those
@@ -250,23 +249,16 @@ func peerOf(i *topology.Interface) string {
 // that cannot be read shows as "missing".
 func linkFacts(c *kernel.Conn, ns, name string) (state string, mtu int, mac string, addrs []string) {
 	addrs = []string{}
-	h, err := c.Handle(ns)
-	if err != nil {
+	f, _ := kernel.ReadLink(c, ns, name)
+	if f == nil {
 		return "missing", 0, "", addrs
 	}
-	l, err := h.LinkByName(name)
-	if err != nil {
-		return "missing", 0, "", addrs
-	}
-	a := l.Attrs()
-	list, _ := h.AddrList(l, netlink.FAMILY_ALL)
-	for _, ad := range list {
-		if p, ok := netip.AddrFromSlice(ad.IP); ok && !p.Unmap().IsLinkLocalUnicast() {
-			ones, _ := ad.Mask.Size()
-			addrs = append(addrs, netip.PrefixFrom(p.Unmap(), ones).String())
+	for _, p := range f.Addrs {
+		if !p.Addr().IsLinkLocalUnicast() {
+			addrs = append(addrs, p.String())
 		}
 	}
-	return a.OperState.String(), a.MTU, a.HardwareAddr.String(), addrs
+	return f.State, f.MTU, f.MAC.String(), addrs
 }
 
 // Node is a node of a running lab.
@@ -276,6 +268,14 @@ type Node struct {
 
 // Netns is the node's namespace name under /run/netns.
 func (n Node) Netns() string { return plan.NetnsName(n.Lab, n.Name) }
+
+// Exec replaces the calling process with argv running in the node, as
+// nslab exec does (see kernel.Exec): in the node's network and UTS
+// namespaces, with the lab's hosts file and resolv.conf over those of
+// /etc. env is the command's environment. It returns only on failure.
+func (n Node) Exec(argv, env []string) error {
+	return kernel.Exec(n.Netns(), UTSHolder(n.Lab), argv, env, HostsFile(n.Lab), ResolvFile(n.Lab))
+}
 
 // FindNode resolves NODE or LAB.NODE among the running labs. A bare name
 // must be unique across labs.
@@ -307,7 +307,7 @@ func FindNode(ref string) (Node, error) {
 }
 
 func isNode(lab, node string) bool {
-	return kernel.NetnsMark(plan.NetnsName(lab, node)) == kernel.Marker(lab, plan.KindNode, node)
+	return kernel.NetnsMark(plan.NetnsName(lab, node)) == kernel.Marker(lab, kernel.KindNode, node)
 }
 
 // Process is a process running in a lab's node.

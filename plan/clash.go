@@ -39,7 +39,7 @@ func checkClashes(lab *topology.Lab, st *kernel.State) error {
 	for _, n := range lab.Nodes {
 		ns := NetnsName(lab.Name, n.Name)
 		if m, ok := st.Namespaces[ns]; ok {
-			check(n.Pos, "node "+n.Name, kernel.Marker(lab.Name, KindNode, n.Name), m, describeNetns(ns, m))
+			check(n.Pos, "node "+n.Name, kernel.Marker(lab.Name, kernel.KindNode, n.Name), m, describeNetns(ns, m))
 		}
 	}
 	for _, w := range rootNames(lab) {
@@ -225,23 +225,23 @@ type rootName struct {
 func rootNames(lab *topology.Lab) []rootName {
 	var out []rootName
 	for _, b := range lab.Bridges {
-		out = append(out, rootName{b.Pos, "bridge " + b.Name, BridgeName(lab.Name, b.Name), BridgeAltName(lab.Name, b.Name), kernel.Marker(lab.Name, KindBridge, b.Name)})
+		out = append(out, rootName{b.Pos, "bridge " + b.Name, BridgeName(lab.Name, b.Name), BridgeAltName(lab.Name, b.Name), kernel.Marker(lab.Name, kernel.KindBridge, b.Name)})
 	}
 	for _, l := range lab.Links {
 		switch l.Kind {
 		case topology.Port:
 			a := l.A
-			out = append(out, rootName{l.Pos, "port of " + a.Ref(), PortName(lab.Name, a.Node, a.Name), PortAltName(lab.Name, a.Node, a.Name), kernel.Marker(lab.Name, KindPort, a.Ref())})
+			out = append(out, rootName{l.Pos, "port of " + a.Ref(), PortName(lab.Name, a.Node, a.Name), PortAltName(lab.Name, a.Node, a.Name), kernel.Marker(lab.Name, kernel.KindPort, a.Ref())})
 		case topology.Trunk:
 			br, up := l.Bridge.Name, l.Uplink.Name
-			mark := kernel.Marker(lab.Name, KindTrunk, br)
+			mark := kernel.Marker(lab.Name, kernel.KindTrunk, br)
 			out = append(out,
 				rootName{l.Pos, "trunk " + l.String(), TrunkName(lab.Name, br, "a"), TrunkAltName(lab.Name, br, up), mark},
 				rootName{l.Pos, "trunk " + l.String(), TrunkName(lab.Name, br, "b"), TrunkAltName(lab.Name, up, br), mark})
 		}
 	}
 	for _, i := range lab.Host {
-		out = append(out, rootName{i.Pos, "host interface " + i.Name, HostIfName(lab.Name, i.Name), HostIfAltName(lab.Name, i.Name), kernel.Marker(lab.Name, KindHost, i.Name)})
+		out = append(out, rootName{i.Pos, "host interface " + i.Name, HostIfName(lab.Name, i.Name), HostIfAltName(lab.Name, i.Name), kernel.Marker(lab.Name, kernel.KindHost, i.Name)})
 	}
 	return out
 }

@@ -46,14 +46,14 @@ func TestDownAfterKill(t *testing.T) {
 		st.Links[name] = &kernel.RootLink{Name: name, Alias: alias, Group: group}
 	}
 	// Marked and complete.
-	link(BridgeName("k", "br0"), kernel.Marker("k", KindBridge, "br0"), g)
-	link(PortName("k", "n1", "eth0"), kernel.Marker("k", KindPort, "n1:eth0"), g)
-	link(TrunkName("k", "br1", "a"), kernel.Marker("k", KindTrunk, "br1"), g)
+	link(BridgeName("k", "br0"), kernel.Marker("k", kernel.KindBridge, "br0"), g)
+	link(PortName("k", "n1", "eth0"), kernel.Marker("k", kernel.KindPort, "n1:eth0"), g)
+	link(TrunkName("k", "br1", "a"), kernel.Marker("k", kernel.KindTrunk, "br1"), g)
 	// Killed before the alias: the lab's group and names of its topology.
 	link(BridgeName("k", "br1"), "", g)
 	link(TrunkName("k", "br1", "b"), "", g)
 	link(HostIfName("k", "up"), "", g)
-	st.Namespaces["k.n1"] = kernel.Marker("k", KindNode, "n1")
+	st.Namespaces["k.n1"] = kernel.Marker("k", kernel.KindNode, "n1")
 	// Killed before the bind mount, or after the unmount.
 	st.Namespaces["k.n2"] = ""
 	st.Stale["k.n2"] = true
@@ -109,13 +109,13 @@ func TestDownAfterKillLeavesForeign(t *testing.T) {
 	link := func(name, alias string, group uint32) {
 		st.Links[name] = &kernel.RootLink{Name: name, Alias: alias, Group: group}
 	}
-	link(PortName("k", "n1", "eth0"), kernel.Marker("k", KindPort, "n1:eth0"), g)
-	link(BridgeName("k", "br0"), "", 0)                     // a name of the lab, no group
-	link(BridgeName("k", "br1"), "made by hand", g)         // an alias of its own
-	link(HostIfName("k", "other"), "", g)                   // a name the topology does not give
-	link(TrunkName("k", "br1", "b"), "", Group("k2"))       // another group
-	link("np-close", kernel.Marker("k2", KindPort, "x"), g) // another lab's mark
-	st.Namespaces["k.n2"] = ""                              // unreadable, but mounted: not stale
+	link(PortName("k", "n1", "eth0"), kernel.Marker("k", kernel.KindPort, "n1:eth0"), g)
+	link(BridgeName("k", "br0"), "", 0)                            // a name of the lab, no group
+	link(BridgeName("k", "br1"), "made by hand", g)                // an alias of its own
+	link(HostIfName("k", "other"), "", g)                          // a name the topology does not give
+	link(TrunkName("k", "br1", "b"), "", Group("k2"))              // another group
+	link("np-close", kernel.Marker("k2", kernel.KindPort, "x"), g) // another lab's mark
+	st.Namespaces["k.n2"] = ""                                     // unreadable, but mounted: not stale
 	st.Namespaces["k2.n1"] = ""
 	st.Stale["k2.n1"] = true // another lab's
 	st.Namespaces["kx"] = ""

@@ -7,29 +7,13 @@ import (
 	"net"
 	"strings"
 
+	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/topology"
-)
-
-// Object kinds in ownership marks (see kernel.Marker).
-const (
-	KindNode   = "node"
-	KindBridge = "bridge"
-	KindPort   = "port"
-	KindHost   = "host"
-	KindTrunk  = "trunk"
 )
 
 // NetnsName is the name under /run/netns of a lab's node: "LAB.NODE".
 // Lab and node names cannot contain dots, so the split is unambiguous.
 func NetnsName(lab, node string) string { return lab + "." + node }
-
-// StateDir holds nslab's state about running labs, one directory per lab.
-const StateDir = "/run/nslab"
-
-// UTSHolder is the file that holds the lab's hostnames: a mount namespace
-// in which each node's UTS namespace is bound at /NODE (see
-// kernel.EnsureUTSHolder).
-func UTSHolder(lab string) string { return StateDir + "/" + lab + "/uts" }
 
 // SplitNetnsName undoes NetnsName.
 func SplitNetnsName(ns string) (lab, node string, ok bool) {
@@ -48,21 +32,25 @@ func kernelName(prefix, lab, kind, name string) string {
 
 // BridgeName is the kernel name of a lab's bridge; its altname is
 // BridgeAltName.
-func BridgeName(lab, bridge string) string { return kernelName("nb-", lab, KindBridge, bridge) }
+func BridgeName(lab, bridge string) string {
+	return kernelName(kernel.BridgePrefix, lab, kernel.KindBridge, bridge)
+}
 
 // BridgeAltName is the readable name of a lab's bridge: "LAB.BRIDGE".
 func BridgeAltName(lab, bridge string) string { return lab + "." + bridge }
 
 // PortName is the kernel name of the root end of a node's cable to a bridge.
 func PortName(lab, node, iface string) string {
-	return kernelName("np-", lab, KindPort, node+":"+iface)
+	return kernelName(kernel.PortPrefix, lab, kernel.KindPort, node+":"+iface)
 }
 
 // PortAltName is the readable name of a bridge port: "LAB.NODE.IFACE".
 func PortAltName(lab, node, iface string) string { return lab + "." + node + "." + iface }
 
 // HostIfName is the kernel name of a host interface of a lab.
-func HostIfName(lab, name string) string { return kernelName("nh-", lab, KindHost, name) }
+func HostIfName(lab, name string) string {
+	return kernelName(kernel.HostPrefix, lab, kernel.KindHost, name)
+}
 
 // HostIfAltName is the readable name of a host interface: "LAB.host.NAME".
 func HostIfAltName(lab, name string) string { return lab + "." + topology.HostNode + "." + name }
@@ -88,7 +76,7 @@ func Group(lab string) uint32 {
 // to its uplink bridge: end "a" is the port on bridge, "b" the port on the
 // uplink.
 func TrunkName(lab, bridge, end string) string {
-	return kernelName("nt-", lab, KindTrunk, bridge+"/"+end)
+	return kernelName(kernel.TrunkPrefix, lab, kernel.KindTrunk, bridge+"/"+end)
 }
 
 // TrunkAltName is the readable name of a trunk end: "LAB.FROM>TO" for the

@@ -97,7 +97,7 @@ func Up(lab *topology.Lab, st *kernel.State) (*Plan, error) {
 	p := &Plan{Lab: lab.Name, Made: lab}
 	// The lab's table goes in beside the namespaces: nothing reaches the
 	// host from the lab before its links carry addresses.
-	spaces := namespaceOps(lab)
+	spaces := namespaceOps(lab, st.UTSHolder)
 	if fw := firewallOp(lab); fw != nil {
 		spaces = append([]kernel.Op{fw}, spaces...)
 	}
@@ -116,19 +116,24 @@ func Up(lab *topology.Lab, st *kernel.State) (*Plan, error) {
 	return p, nil
 }
 
-func namespaceOps(lab *topology.Lab) []kernel.Op {
+// namespaceOps makes the lab's nodes, with their hostnames kept in holder
+// unless it is "".
+func namespaceOps(lab *topology.Lab, holder string) []kernel.Op {
 	ops := make([]kernel.Op, 0, len(lab.Nodes))
 	for _, n := range lab.Nodes {
 		sys := append([]kernel.Sysctl(nil), nodeSysctls...)
 		if n.Router {
 			sys = append(sys, routerSysctls...)
 		}
-		ops = append(ops, &kernel.NetnsAdd{
+		op := &kernel.NetnsAdd{
 			Name:    NetnsName(lab.Name, n.Name),
-			Marker:  kernel.Marker(lab.Name, KindNode, n.Name),
+			Marker:  kernel.Marker(lab.Name, kernel.KindNode, n.Name),
 			Sysctls: sys,
-			Holder:  UTSHolder(lab.Name), Node: n.Name, Hostname: n.HostnameOf(),
-		})
+		}
+		if holder != "" {
+			op.Holder, op.Node, op.Hostname = holder, n.Name, n.HostnameOf()
+		}
+		ops = append(ops, op)
 	}
 	return ops
 }
@@ -138,7 +143,7 @@ func bridgeOps(lab *topology.Lab) []kernel.Op {
 	for _, b := range lab.Bridges {
 		ops = append(ops, &kernel.BridgeAdd{
 			Name: BridgeName(lab.Name, b.Name),
-			Tags: kernel.Tags{Alias: kernel.Marker(lab.Name, KindBridge, b.Name), AltName: BridgeAltName(lab.Name, b.Name), Group: Group(lab.Name)},
+			Tags: kernel.Tags{Alias: kernel.Marker(lab.Name, kernel.KindBridge, b.Name), AltName: BridgeAltName(lab.Name, b.Name), Group: Group(lab.Name)},
 			MTU:  b.MTU,
 			MAC:  BridgeMAC(lab.Name, b.Name),
 		})
@@ -199,7 +204,7 @@ func vethOp(t *topology.Lab, l *topology.Link) *kernel.VethAdd {
 	case l.Kind == topology.Port:
 		return &kernel.VethAdd{
 			Name:   PortName(lab, a.Node, a.Name),
-			Tags:   kernel.Tags{Alias: kernel.Marker(lab, KindPort, a.Ref()), AltName: PortAltName(lab, a.Node, a.Name), Group: Group(lab)},
+			Tags:   kernel.Tags{Alias: kernel.Marker(lab, kernel.KindPort, a.Ref()), AltName: PortAltName(lab, a.Node, a.Name), Group: Group(lab)},
 			MTU:    a.MTU,
 			Master: BridgeName(lab, l.Bridge.Name),
 			PeerNS: NetnsName(lab, a.Node), PeerName: a.Name, PeerMAC: a.MAC,
@@ -211,7 +216,7 @@ func vethOp(t *topology.Lab, l *topology.Link) *kernel.VethAdd {
 		}
 		return &kernel.VethAdd{
 			Name:   HostIfName(lab, host.Name),
-			Tags:   kernel.Tags{Alias: kernel.Marker(lab, KindHost, host.Name), AltName: HostIfAltName(lab, host.Name), Group: Group(lab)},
+			Tags:   kernel.Tags{Alias: kernel.Marker(lab, kernel.KindHost, host.Name), AltName: HostIfAltName(lab, host.Name), Group: Group(lab)},
 			MTU:    max(host.MTU, node.MTU),
 			MAC:    host.MAC,
 			PeerNS: NetnsName(lab, node.Node), PeerName: node.Name, PeerMAC: node.MAC,
@@ -227,7 +232,7 @@ func vethOp(t *topology.Lab, l *topology.Link) *kernel.VethAdd {
 // trunkOp joins two bridges with a veth pair whose ends are ports of each.
 func trunkOp(lab string, l *topology.Link) *kernel.VethAdd {
 	br, up := l.Bridge.Name, l.Uplink.Name
-	mark := kernel.Marker(lab, KindTrunk, br)
+	mark := kernel.Marker(lab, kernel.KindTrunk, br)
 	return &kernel.VethAdd{
 		Name:       TrunkName(lab, br, "a"),
 		Tags:       kernel.Tags{Alias: mark, AltName: TrunkAltName(lab, br, up), Group: Group(lab)},
@@ -381,7 +386,7 @@ func staleOfLab(lab, ns string, st *kernel.State, sv Saved) bool {
 func bridgeDownOps(lab string, st *kernel.State) []kernel.Op {
 	var ops []kernel.Op
 	for _, name := range sortedKeys(st.Links) {
-		if owner, kind, _, ok := kernel.ParseMarker(st.Links[name].Alias); ok && owner == lab && kind == KindBridge {
+		if owner, kind, _, ok := kernel.ParseMarker(st.Links[name].Alias); ok && owner == lab && kind == kernel.KindBridge {
 			ops = append(ops, &kernel.LinkDown{Name: name})
 		}
 	}

@@ -21,6 +21,16 @@ func emptyState() *kernel.State {
 	return &kernel.State{Namespaces: map[string]string{}, Links: map[string]*kernel.RootLink{}, Names: map[string]string{}}
 }
 
+// holderState is an empty machine on which the lab keeps its hostnames
+// where lab keeps them (lab.UTSHolder): as lab plans.
+func holderState(name string) *kernel.State {
+	st := emptyState()
+	st.UTSHolder = holderOf(name)
+	return st
+}
+
+func holderOf(name string) string { return "/run/nslab/" + name + "/uts" }
+
 func load(t *testing.T, path string) *topology.Lab {
 	t.Helper()
 	tl, err := topology.Load(path)
@@ -50,7 +60,8 @@ func TestGoldenPlans(t *testing.T) {
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
 		t.Run(name, func(t *testing.T) {
-			p, err := Up(load(t, f), emptyState())
+			l := load(t, f)
+			p, err := Up(l, holderState(l.Name))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -100,7 +111,7 @@ func TestUpRefusesForeignObjects(t *testing.T) {
 	}{
 		{"namespace of ip netns add", func(st *kernel.State) { st.Namespaces["seed.ns2"] = "" },
 			"examples/seed.yaml:12:3: node ns2: the name is taken by the namespace seed.ns2 (made by ip netns add or another tool)"},
-		{"namespace of another lab", func(st *kernel.State) { st.Namespaces["seed.ns1"] = kernel.Marker("seed", KindNode, "other") },
+		{"namespace of another lab", func(st *kernel.State) { st.Namespaces["seed.ns1"] = kernel.Marker("seed", kernel.KindNode, "other") },
 			`node ns1: the name is taken by the namespace seed.ns1 marked "nslab:seed:node:other"`},
 		{"bridge altname", func(st *kernel.State) {
 			st.Links["br0"] = &kernel.RootLink{Name: "br0", Type: "bridge", AltNames: []string{"seed.br-ns"}}
@@ -126,7 +137,7 @@ func TestUpRefusesForeignObjects(t *testing.T) {
 
 func TestUpOfRunningLab(t *testing.T) {
 	st := emptyState()
-	st.Namespaces["seed.ns1"] = kernel.Marker("seed", KindNode, "ns1")
+	st.Namespaces["seed.ns1"] = kernel.Marker("seed", kernel.KindNode, "ns1")
 	if _, err := Up(load(t, "../examples/seed.yaml"), st); !errors.Is(err, ErrLabExists) {
 		t.Errorf("got %v, want ErrLabExists", err)
 	}
@@ -135,16 +146,16 @@ func TestUpOfRunningLab(t *testing.T) {
 func TestDownTouchesOnlyTheLab(t *testing.T) {
 	st := emptyState()
 	st.Namespaces = map[string]string{
-		"seed.ns1":  kernel.Marker("seed", KindNode, "ns1"),
+		"seed.ns1":  kernel.Marker("seed", kernel.KindNode, "ns1"),
 		"seed.ns2":  "", // made by hand with the lab's naming
-		"other.ns1": kernel.Marker("other", KindNode, "ns1"),
-		"seedy.ns1": kernel.Marker("seedy", KindNode, "ns1"),
+		"other.ns1": kernel.Marker("other", kernel.KindNode, "ns1"),
+		"seedy.ns1": kernel.Marker("seedy", kernel.KindNode, "ns1"),
 	}
 	for _, l := range []*kernel.RootLink{
-		{Name: "nb-1", Alias: kernel.Marker("seed", KindBridge, "br-ns")},
-		{Name: "np-1", Alias: kernel.Marker("seed", KindPort, "ns1:eth0")},
-		{Name: "nh-1", Alias: kernel.Marker("seed", KindHost, "up")},
-		{Name: "np-2", Alias: kernel.Marker("other", KindPort, "ns1:eth0")},
+		{Name: "nb-1", Alias: kernel.Marker("seed", kernel.KindBridge, "br-ns")},
+		{Name: "np-1", Alias: kernel.Marker("seed", kernel.KindPort, "ns1:eth0")},
+		{Name: "nh-1", Alias: kernel.Marker("seed", kernel.KindHost, "up")},
+		{Name: "np-2", Alias: kernel.Marker("other", kernel.KindPort, "ns1:eth0")},
 		{Name: "eth0"},
 		{Name: "br-ns", Alias: "seed"},
 	} {

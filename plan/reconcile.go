@@ -76,7 +76,7 @@ func (r *reconciler) mark(kind, name string) string { return kernel.Marker(r.nam
 // ours reports whether a namespace is there and marked as this lab's node.
 func (r *reconciler) nsOurs(node string) bool {
 	m, ok := r.st.Namespaces[NetnsName(r.name, node)]
-	return ok && (m == r.mark(KindNode, node) || m == kernel.Unknown && r.old.Node(node) != nil)
+	return ok && (m == r.mark(kernel.KindNode, node) || m == kernel.Unknown && r.old.Node(node) != nil)
 }
 
 // rootOurs reports whether a root link of the lab is there, by kernel name.
@@ -95,9 +95,9 @@ func (r *reconciler) nodes() {
 			}
 			continue
 		}
-		if o.HostnameOf() != n.HostnameOf() || r.st.NoUTSHolder {
+		if (o.HostnameOf() != n.HostnameOf() || r.st.NoUTSHolder) && r.st.UTSHolder != "" {
 			r.sysctls = append(r.sysctls, &kernel.HostnameSet{NS: NetnsName(r.name, n.Name),
-				Holder: UTSHolder(r.name), Node: n.Name, Hostname: n.HostnameOf()})
+				Holder: r.st.UTSHolder, Node: n.Name, Hostname: n.HostnameOf()})
 		}
 		if obs := r.observed(n.Name); obs != nil {
 			r.sysctlDrift(o, n, obs)
@@ -114,10 +114,10 @@ func (r *reconciler) nodes() {
 		m := r.st.Namespaces[ns]
 		lab, kind, node, ok := kernel.ParseMarker(m)
 		if !ok && m == kernel.Unknown {
-			node, ok, lab, kind = strings.TrimPrefix(ns, NetnsName(r.name, "")), r.old.Node(strings.TrimPrefix(ns, NetnsName(r.name, ""))) != nil, r.name, KindNode
+			node, ok, lab, kind = strings.TrimPrefix(ns, NetnsName(r.name, "")), r.old.Node(strings.TrimPrefix(ns, NetnsName(r.name, ""))) != nil, r.name, kernel.KindNode
 		}
-		if ok && lab == r.name && kind == KindNode && r.lab.Node(node) == nil && ns == NetnsName(r.name, node) {
-			r.nsDel = append(r.nsDel, &kernel.NetnsDel{Name: ns, Holder: UTSHolder(r.name), Node: node})
+		if ok && lab == r.name && kind == kernel.KindNode && r.lab.Node(node) == nil && ns == NetnsName(r.name, node) {
+			r.nsDel = append(r.nsDel, &kernel.NetnsDel{Name: ns, Holder: r.st.UTSHolder, Node: node})
 		}
 	}
 }
@@ -173,9 +173,9 @@ func (r *reconciler) bridges() {
 	for _, b := range r.lab.Bridges {
 		name := BridgeName(r.name, b.Name)
 		o := r.old.Bridge(b.Name)
-		if o == nil || o.MTU != b.MTU || !r.rootOurs(name, r.mark(KindBridge, b.Name)) {
+		if o == nil || o.MTU != b.MTU || !r.rootOurs(name, r.mark(kernel.KindBridge, b.Name)) {
 			r.remakeBridge[b.Name] = true
-			if r.rootOurs(name, r.mark(KindBridge, b.Name)) {
+			if r.rootOurs(name, r.mark(kernel.KindBridge, b.Name)) {
 				r.bridgesDel = append(r.bridgesDel, &kernel.LinkDel{Name: name})
 				r.dropped[name] = true
 			}
@@ -186,7 +186,7 @@ func (r *reconciler) bridges() {
 	}
 	for _, name := range sortedKeys(r.st.Links) {
 		lab, kind, br, ok := kernel.ParseMarker(r.st.Links[name].Alias)
-		if ok && lab == r.name && kind == KindBridge && r.lab.Bridge(br) == nil {
+		if ok && lab == r.name && kind == kernel.KindBridge && r.lab.Bridge(br) == nil {
 			r.bridgesDel = append(r.bridgesDel, &kernel.LinkDown{Name: name}, &kernel.LinkDel{Name: name})
 			r.dropped[name] = true
 		}
@@ -260,14 +260,14 @@ func sameEnds(o, n *topology.Link) bool {
 func (r *reconciler) rootEnds(l *topology.Link) (names, marks []string) {
 	switch {
 	case l.Kind == topology.Port:
-		return []string{PortName(r.name, l.A.Node, l.A.Name)}, []string{r.mark(KindPort, l.A.Ref())}
+		return []string{PortName(r.name, l.A.Node, l.A.Name)}, []string{r.mark(kernel.KindPort, l.A.Ref())}
 	case l.Kind == topology.Trunk:
-		m := r.mark(KindTrunk, l.Bridge.Name)
+		m := r.mark(kernel.KindTrunk, l.Bridge.Name)
 		return []string{TrunkName(r.name, l.Bridge.Name, "a"), TrunkName(r.name, l.Bridge.Name, "b")}, []string{m, m}
 	case l.A.OnHost():
-		return []string{HostIfName(r.name, l.A.Name)}, []string{r.mark(KindHost, l.A.Name)}
+		return []string{HostIfName(r.name, l.A.Name)}, []string{r.mark(kernel.KindHost, l.A.Name)}
 	case l.B.OnHost():
-		return []string{HostIfName(r.name, l.B.Name)}, []string{r.mark(KindHost, l.B.Name)}
+		return []string{HostIfName(r.name, l.B.Name)}, []string{r.mark(kernel.KindHost, l.B.Name)}
 	}
 	return nil, nil
 }
@@ -337,7 +337,7 @@ func (r *reconciler) links() {
 	}
 	for _, name := range sortedKeys(r.st.Links) {
 		lab, kind, _, ok := kernel.ParseMarker(r.st.Links[name].Alias)
-		if ok && lab == r.name && kind != KindBridge && !want[name] || r.stray[name] && !want[name] {
+		if ok && lab == r.name && kind != kernel.KindBridge && !want[name] || r.stray[name] && !want[name] {
 			r.dropRoot(name)
 		}
 	}
@@ -564,7 +564,7 @@ func (r *reconciler) plan() *Plan {
 	p.add("links removed", r.linksDel)
 	p.add("bridges removed", r.bridgesDel)
 	p.add("namespaces removed", r.nsDel)
-	p.add("namespaces", namespaceOps(sub))
+	p.add("namespaces", namespaceOps(sub, r.st.UTSHolder))
 	p.add("bridges", bridgeOps(sub))
 	p.add("links", append(linkOps(sub), r.linksSet...))
 	p.add("ports", portOps(sub))

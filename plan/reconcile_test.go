@@ -14,11 +14,12 @@ import (
 // namespaces, root links and host-side addresses.
 func running(t *testing.T, lab *topology.Lab) *kernel.State {
 	t.Helper()
-	p, err := Up(lab, emptyState())
+	p, err := Up(lab, holderState(lab.Name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	st := checkKernelNames(t, p)
+	st.UTSHolder = holderOf(lab.Name)
 	for _, s := range p.Stages {
 		for _, op := range s.Ops {
 			if o, ok := op.(*kernel.LinkSetup); ok && o.NS == "" {

@@ -13,7 +13,7 @@ type Spec struct {
 	// supervisor has taken in.
 	Generation int64 `json:"generation"`
 	Services   []Def `json:"services"`
-	// Holder is the lab's hostname holder (plan.UTSHolder): services run
+	// Holder is the lab's hostname holder (lab.UTSHolder): services run
 	// in their node's UTS namespace.
 	Holder string `json:"holder,omitempty"`
 	// EtcFiles are bound over their namesakes in /etc for the services

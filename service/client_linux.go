@@ -16,11 +16,13 @@ import (
 // (the running binary, re-executed as SupervisorName: see the package
 // documentation), and returns once the supervisor has taken it in:
 // unchanged services keep running, changed ones are started anew. A spec
-// without services and no supervisor running does nothing.
+// without services and no supervisor running starts none: it stops what
+// a killed supervisor left (Stop).
 func Apply(ctx context.Context, spec Spec) error {
 	pid, _ := running(spec.Lab)
 	if pid == 0 && len(spec.Services) == 0 {
-		return nil
+		// What a killed supervisor left running is stopped all the same.
+		return Stop(ctx, spec.Lab)
 	}
 	if err := mkdirs(spec); err != nil {
 		return err
@@ -92,7 +94,7 @@ func startSupervisor(lab string) (<-chan struct{}, error) {
 		return nil, fmt.Errorf("lab %s: %w", lab, err)
 	}
 	defer logf.Close()
-	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: []string{SupervisorName, lab}, Dir: "/",
+	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: []string{SupervisorName, lab, StateDir()}, Dir: "/",
 		Stderr: logf, SysProcAttr: &unix.SysProcAttr{Setsid: true}}
 	fmt.Fprintf(logf, "%s starting the supervisor\n", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"))
 	if err := cmd.Start(); err != nil {

@@ -24,8 +24,9 @@
 //
 // Apply starts the supervisor when none runs: the running binary
 // (/proc/self/exe) re-executed with argv[0] SupervisorName
-// ("nslab-supervise") and the lab's name, in a session of its own, stdin
-// and stdout on /dev/null, stderr appended to supervisor.log. An init
+// ("nslab-supervise"), the lab's name and the state directory, in a
+// session of its own, stdin and stdout on /dev/null, stderr appended to
+// supervisor.log. An init
 // function of this package recognises that argv[0] and runs the
 // supervisor instead of the program: nslab itself, and any program or
 // Go test binary that imports package lab, need no hook of their own.

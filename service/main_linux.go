@@ -15,7 +15,9 @@ const SupervisorName = "nslab-supervise"
 // and runs the supervisor instead of the program's main (or tests); it
 // never returns then.
 func init() {
-	if len(os.Args) == 2 && os.Args[0] == SupervisorName {
+	if len(os.Args) == 3 && os.Args[0] == SupervisorName {
+		dir := os.Args[2]
+		StateDir = func() string { return dir }
 		os.Exit(supervise(os.Args[1]))
 	}
 }

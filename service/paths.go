@@ -2,26 +2,29 @@ package service
 
 import (
 	"path/filepath"
-
-	"github.com/nslab/nslab/plan"
 )
 
-// Dir is the lab's services directory, DIR in the package documentation.
-func Dir(lab string) string { return filepath.Join(plan.StateDir, lab, "services") }
+// StateDir returns nslab's state directory (lab.StateDir, which package
+// lab sets it to follow; the supervisor is given it when it starts).
+var StateDir = func() string { return "/run/nslab" }
 
-// NodesDir holds the nodes' own directories, NodesDir/LAB/NODE. It is
-// not under the lab's state directory, which is root's alone (0700): a
-// service that runs as another user must reach its node's directory.
-// NodesDir and NodesDir/LAB are 0711 (passable, not listable); a node's
-// directory is 0700, owned by the user of its services.
-const NodesDir = "/run/nslab-nodes"
+// Dir is the lab's services directory, DIR in the package documentation.
+func Dir(lab string) string { return filepath.Join(StateDir(), lab, "services") }
+
+// NodesDir holds the nodes' own directories, NodesDir/LAB/NODE: beside
+// the state directory (/run/nslab-nodes), not in it, since that is
+// root's alone (0700) and a service that runs as another user must reach
+// its node's directory. NodesDir and NodesDir/LAB are 0711 (passable,
+// not listable); a node's directory is 0700, owned by the user of its
+// services.
+func NodesDir() string { return StateDir() + "-nodes" }
 
 // NodeDir is the node's own directory: the working directory of its
 // services unless the file says, and NSLAB_DIR in their environment.
-func NodeDir(lab, node string) string { return filepath.Join(NodesDir, lab, node) }
+func NodeDir(lab, node string) string { return filepath.Join(NodesDir(), lab, node) }
 
 // LabNodesDir holds the directories of the lab's nodes.
-func LabNodesDir(lab string) string { return filepath.Join(NodesDir, lab) }
+func LabNodesDir(lab string) string { return filepath.Join(NodesDir(), lab) }
 
 // LogPath is the log file of a service.
 func LogPath(lab, node, svc string) string {

@@ -232,10 +232,11 @@ func (s *sup) notReady(v *svc) {
 	if p := v.lastProbe.Load(); p != nil {
 		reason += " (" + *p + ")"
 	}
-	if v.pidfd >= 0 {
-		s.stopAll([]*svc{v})
+	if v.pidfd < 0 {
+		s.fail(v, reason)
+		return
 	}
-	s.fail(v, reason)
+	s.stopAsync([]*svc{v}, func() { s.fail(v, reason) })
 }
 
 // exited handles the end of v's process: its exit is reaped (a child of
@@ -291,8 +292,33 @@ func (s *sup) exited(v *svc) {
 }
 
 // stopAll stops the running services of vs in the reverse order of
-// after: and reaps them.
+// after: and reaps them, and returns when they have ended.
 func (s *sup) stopAll(vs []*svc) {
+	exits := stopTargets(s.stopping(vs))
+	s.stopped(vs, exits)
+}
+
+// stopAsync stops vs as stopAll does, on a goroutine of its own: the
+// supervisor goes on watching the others meanwhile. then runs on the
+// supervisor's loop once they have ended.
+func (s *sup) stopAsync(vs []*svc, then func()) {
+	if len(vs) == 0 {
+		if then != nil {
+			then()
+		}
+		return
+	}
+	ts := s.stopping(vs)
+	s.stopWait.Add(1)
+	go func() {
+		defer s.stopWait.Done()
+		s.ev <- stoppedEv{vs: vs, exits: stopTargets(ts), then: then}
+	}()
+}
+
+// stopping marks vs as being stopped: no longer watched by the loop
+// (their exits are the stop's), their timers and probes void.
+func (s *sup) stopping(vs []*svc) []target {
 	var ts []target
 	for _, v := range vs {
 		v.epoch++
@@ -301,14 +327,19 @@ func (s *sup) stopAll(vs []*svc) {
 			v.cancel = nil
 		}
 		v.st.State = Stopping
+		unix.EpollCtl(s.ep, unix.EPOLL_CTL_DEL, v.pidfd, nil)
+		delete(s.fds, int32(v.pidfd))
 		ts = append(ts, target{ref: v.def.ref(), pid: v.st.PID, pidfd: v.pidfd, child: v.child,
 			sig: v.def.StopSignal, grace: v.def.StopGrace, after: v.def.After})
 	}
-	exits := stopTargets(ts)
+	s.changed()
+	return ts
+}
+
+// stopped takes in the ends of vs, stopped.
+func (s *sup) stopped(vs []*svc, exits []string) {
 	for i, v := range vs {
 		s.j.add(Event{Lab: s.lab, Kind: "service-stop", Service: v.def.ref(), PID: v.st.PID, Detail: exits[i]})
-		delete(s.fds, int32(v.pidfd))
-		unix.EpollCtl(s.ep, unix.EPOLL_CTL_DEL, v.pidfd, nil)
 		unix.Close(v.pidfd)
 		v.pidfd = -1
 		v.st.State, v.st.Exit, v.st.PID, v.st.StartTime, v.st.Ready, v.st.Since = Stopped, exits[i], 0, 0, false, time.Now()

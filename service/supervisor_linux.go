@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +29,8 @@ type sup struct {
 	logs  *logCap
 	dirty bool
 	flush *time.Timer
+	// stopping counts the stops under way (stopAsync).
+	stopWait sync.WaitGroup
 	// base is the mount namespace the services' own are copied from
 	// (kernel.MountBase); nil copies the host's.
 	base *kernel.MountBase
@@ -49,6 +52,9 @@ type svc struct {
 	epoch     int
 	cancel    context.CancelFunc
 	lastProbe atomic.Pointer[string]
+	// replaces is the process of an earlier definition, being stopped:
+	// v starts once it has ended.
+	replaces *svc
 }
 
 type (
@@ -60,6 +66,11 @@ type (
 	restartEv  probeEv
 	deadlineEv probeEv
 	flushEv    struct{}
+	stoppedEv  struct {
+		vs    []*svc
+		exits []string
+		then  func()
+	}
 )
 
 func logf(format string, args ...any) {
@@ -134,15 +145,42 @@ func (s *sup) exit() int {
 		if v.cancel != nil {
 			v.cancel()
 		}
-		if v.pidfd >= 0 {
+		if v.pidfd >= 0 && v.st.State != Stopping {
 			run = append(run, v)
 		}
 	}
 	s.stopAll(run)
+	s.drainStops()
 	s.save()
 	os.Remove(pidFile(s.lab))
 	logf("lab %s: supervisor %d ends", s.lab, os.Getpid())
 	return 0
+}
+
+// drainStops waits for the stops under way (stopAsync) and takes in
+// their ends.
+func (s *sup) drainStops() {
+	done := make(chan struct{})
+	go func() { s.stopWait.Wait(); close(done) }()
+	for {
+		select {
+		case e := <-s.ev:
+			if st, ok := e.(stoppedEv); ok {
+				s.stopped(st.vs, st.exits)
+			}
+		case <-done:
+			for {
+				select {
+				case e := <-s.ev:
+					if st, ok := e.(stoppedEv); ok {
+						s.stopped(st.vs, st.exits)
+					}
+				default:
+					return
+				}
+			}
+		}
+	}
 }
 
 // waitExits is the one goroutine that waits for the services to end:
@@ -209,6 +247,12 @@ func (s *sup) handle(e any) {
 		if s.dirty {
 			s.save()
 		}
+	case stoppedEv:
+		s.stopped(e.vs, e.exits)
+		if e.then != nil {
+			e.then()
+		}
+		s.kick()
 	}
 }
 
@@ -227,7 +271,15 @@ func (s *sup) save() {
 	s.dirty = false
 	st := State{Lab: s.lab, Generation: s.spec.Generation, Supervisor: os.Getpid()}
 	for _, v := range s.order {
-		st.Services = append(st.Services, v.st)
+		ss := v.st
+		if r := v.replaces; r != nil && r.pidfd >= 0 {
+			// Until the process of the earlier definition has ended, the
+			// service shows it: stopping, with its pid.
+			// The new definition is not ready yet.
+			ss = r.st
+			ss.Digest, ss.Ready, ss.WasReady = v.st.Digest, false, false
+		}
+		st.Services = append(st.Services, ss)
 	}
 	if err := writeJSON(stateFile(s.lab), st); err != nil {
 		logf("lab %s: %v", s.lab, err)
@@ -283,18 +335,25 @@ func (s *sup) reload() bool {
 			next[d.ref()], order = old, append(order, old)
 			continue
 		}
+		v := &svc{def: d, pidfd: -1, st: ServiceState{Node: d.Node, Name: d.Name, State: Waiting, Digest: d.Digest, Since: time.Now()}}
 		if old != nil && old.pidfd >= 0 {
 			stop = append(stop, old)
+			v.replaces = old // starts once old has ended
 		}
-		v := &svc{def: d, pidfd: -1, st: ServiceState{Node: d.Node, Name: d.Name, State: Waiting, Digest: d.Digest, Since: time.Now()}}
 		next[d.ref()], order = v, append(order, v)
 	}
 	for _, old := range s.order {
+		if next[old.def.ref()] != old {
+			old.epoch++ // its timers and probes are void
+			if old.cancel != nil {
+				old.cancel()
+			}
+		}
 		if next[old.def.ref()] == nil && old.pidfd >= 0 {
 			stop = append(stop, old)
 		}
 	}
-	s.stopAll(stop)
+	s.stopAsync(stop, nil)
 	s.svcs, s.order = next, order
 	for _, v := range order {
 		s.logs.add(LogPath(s.lab, v.def.Node, v.def.Name))
@@ -318,7 +377,7 @@ func cmpOr[T comparable](v, def T) T {
 func (s *sup) kick() {
 	var now []*svc
 	for _, v := range s.order {
-		if v.st.State != Waiting {
+		if v.st.State != Waiting || v.replaces != nil && v.replaces.pidfd >= 0 {
 			continue
 		}
 		if slices.IndexFunc(v.def.After, func(r string) bool {

@@ -227,7 +227,7 @@ func converged(t *testing.T, name, file string) {
 			continue
 		}
 		node := strings.TrimPrefix(ns, prefix)
-		if want.Node(node) == nil || mark != kernel.Marker(name, plan.KindNode, node) {
+		if want.Node(node) == nil || mark != kernel.Marker(name, kernel.KindNode, node) {
 			t.Errorf("namespace %s (mark %q) is not a node of %s", ns, mark, file)
 			continue
 		}

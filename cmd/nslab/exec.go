@@ -9,9 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/lab"
-	"github.com/nslab/nslab/plan"
 	"github.com/spf13/cobra"
 )
 
@@ -75,7 +73,7 @@ func execIn(ref string, argv, extraEnv []string) error {
 	}
 	env := append(os.Environ(), "NSLAB_LAB="+n.Lab, "NSLAB_NODE="+n.Name)
 	env = append(env, extraEnv...)
-	err = kernel.Exec(n.Netns(), plan.UTSHolder(n.Lab), argv, env, lab.HostsFile(n.Lab), lab.ResolvFile(n.Lab))
+	err = n.Exec(argv, env)
 	if err == nil {
 		return nil
 	}

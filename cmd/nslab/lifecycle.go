@@ -7,7 +7,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/lab"
 	"github.com/nslab/nslab/topology"
 	"github.com/spf13/cobra"
@@ -295,9 +294,7 @@ root, plan cannot look into namespaces and plans as --full does.`,
 				}
 				return p.WriteScript(cmd.OutOrStdout())
 			}
-			c := kernel.NewConn()
-			defer c.Close()
-			p, running, err := lab.Plan(c, t, data)
+			p, running, err := lab.Plan(t, data)
 			if err != nil {
 				return err
 			}

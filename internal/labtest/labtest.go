@@ -72,7 +72,7 @@ func Leftovers(lab string) []string {
 		if !linkLine.MatchString(line) {
 			continue
 		}
-		if strings.Contains(line, "nslab:"+lab+":") || strings.Contains(line, "altname "+lab+".") {
+		if strings.Contains(line, kernel.MarkerPrefix+lab+":") || strings.Contains(line, "altname "+lab+".") {
 			left = append(left, "link "+strings.Fields(line)[1])
 		}
 	}
@@ -337,7 +337,7 @@ func EtcNetns(t testing.TB, ns string) string {
 
 // processes lists the lab's services and supervisor still running: the
 // processes with NSLAB_LAB=LAB in their environment (services and what
-// they started) and "nslab-supervise LAB".
+// they started) and "nslab-supervise LAB ...".
 func processes(lab string) []string {
 	var left []string
 	entries, _ := os.ReadDir("/proc")
@@ -348,7 +348,7 @@ func processes(lab string) []string {
 		}
 		cmd, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
 		env, _ := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if string(cmd) == "nslab-supervise\x00"+lab+"\x00" || slices.Contains(strings.Split(string(env), "\x00"), "NSLAB_LAB="+lab) {
+		if strings.HasPrefix(string(cmd), "nslab-supervise\x00"+lab+"\x00") || slices.Contains(strings.Split(string(env), "\x00"), "NSLAB_LAB="+lab) {
 			if stat, _ := os.ReadFile("/proc/" + e.Name() + "/stat"); strings.Contains(string(stat), ") Z ") {
 				continue // ended, waiting for its parent to reap it
 			}

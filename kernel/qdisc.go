@@ -1,0 +1,152 @@
+package kernel
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Shape limits and degrades what leaves an interface: a rate (bits per
+// second), a delay with jitter, and a share of packets lost (percent).
+// A rate alone is a tbf qdisc; delay, jitter or loss need netem, which
+// then also applies the rate.
+type Shape struct {
+	Rate          uint64
+	Delay, Jitter time.Duration
+	Loss          float64
+	// MTU is the link's, 0 for the kernel's default: tbf's bucket holds
+	// at least a packet.
+	MTU int
+}
+
+// Netem reports whether the shape needs the netem qdisc.
+func (s *Shape) Netem() bool { return s.Delay > 0 || s.Jitter > 0 || s.Loss > 0 }
+
+// Kind is the qdisc the shape is made of.
+func (s *Shape) Kind() string {
+	if s.Netem() {
+		return "netem"
+	}
+	return "tbf"
+}
+
+// tbf's queue: what a link of the rate sends in tbfLatency, and the
+// burst the bucket holds: what it sends in tbfBurstTime, at least
+// tbfMinBurst and ten packets. A bucket smaller than a veth's GSO packet
+// (up to 64 KiB) makes tbf send it as segments, paced one by one as on a
+// real link; a larger one at a low rate sends in bursts of 64 KiB.
+const (
+	tbfLatency   = 50 * time.Millisecond
+	tbfBurstTime = 10 * time.Millisecond
+	tbfMinBurst  = 16 * 1024
+)
+
+// netemLimit is netem's queue in packets. Every delayed packet waits in
+// it, so it holds twice what the link carries in delay+jitter (full-size
+// packets at the rate, or at vethRate without one), and at least tc's
+// default of 1000.
+func (s *Shape) netemLimit() uint32 {
+	rate := float64(s.Rate)
+	if rate == 0 {
+		rate = vethRate
+	}
+	pkts := 2 * rate / 8 / 1514 * (s.Delay + s.Jitter).Seconds()
+	return uint32(min(max(pkts, 1000), 1<<24))
+}
+
+// vethRate is about what a veth pair carries here (bits per second).
+const vethRate = 15e9
+
+func (s *Shape) burst() uint32 {
+	mtu := s.MTU
+	if mtu == 0 {
+		mtu = 1500
+	}
+	return uint32(max(uint64(tbfBurstTime.Seconds()*float64(s.Rate/8)), tbfMinBurst, uint64(10*(mtu+14))))
+}
+
+func (s *Shape) tbfLimit() uint32 {
+	return uint32(min(uint64(tbfLatency.Seconds()*float64(s.Rate/8))+uint64(s.burst()), 1<<31))
+}
+
+// String renders the shape as tc's arguments.
+func (s *Shape) String() string {
+	var b strings.Builder
+	if !s.Netem() {
+		fmt.Fprintf(&b, "tbf rate %s burst %d limit %d", tcRate(s.Rate), s.burst(), s.tbfLimit())
+		return b.String()
+	}
+	fmt.Fprintf(&b, "netem limit %d", s.netemLimit())
+	if s.Delay > 0 || s.Jitter > 0 {
+		fmt.Fprintf(&b, " delay %s", tcTime(s.Delay))
+		if s.Jitter > 0 {
+			fmt.Fprintf(&b, " %s", tcTime(s.Jitter))
+		}
+	}
+	if s.Loss > 0 {
+		fmt.Fprintf(&b, " loss %s%%", strconv.FormatFloat(s.Loss, 'f', -1, 64))
+	}
+	if s.Rate > 0 {
+		fmt.Fprintf(&b, " rate %s", tcRate(s.Rate))
+	}
+	return b.String()
+}
+
+func tcRate(bits uint64) string {
+	for _, u := range []struct {
+		n    uint64
+		unit string
+	}{{1e12, "tbit"}, {1e9, "gbit"}, {1e6, "mbit"}, {1e3, "kbit"}} {
+		if bits >= u.n && bits%u.n == 0 {
+			return fmt.Sprintf("%d%s", bits/u.n, u.unit)
+		}
+	}
+	return fmt.Sprintf("%dbit", bits)
+}
+
+func tcTime(d time.Duration) string {
+	if d%time.Millisecond == 0 {
+		return fmt.Sprintf("%dms", d/time.Millisecond)
+	}
+	return fmt.Sprintf("%dus", d/time.Microsecond)
+}
+
+// QdiscSet shapes what leaves a link (a root qdisc made of Shape), or,
+// with Shape nil, takes the shaping off.
+//
+// A shaped link gets a new qdisc in one step (grafted in place of the
+// old one under the other handle, 1: or 2:), never a change of the one
+// there: the packets it holds are dropped. Changed in place, tbf keeps
+// the packets it took under the old bucket, and one larger than the new
+// bucket never leaves: the link stalls (seen when going from 20mbit to
+// 5mbit under load).
+//
+// Equivalent to: tc [-n NS] qdisc add dev NAME root handle 1: SHAPE, after
+// tc [-n NS] qdisc del dev NAME root when the link is shaped already (but
+// with no moment unshaped between).
+type QdiscSet struct {
+	NS, Name string
+	Shape    *Shape
+	// Replace says the link is shaped already: String then takes the old
+	// shaping off first, as a hand-typed change must (Apply needs not).
+	Replace bool
+}
+
+func (o *QdiscSet) Namespace() string { return o.NS }
+
+func (o *QdiscSet) String() string {
+	tc := "tc"
+	if o.NS != "" {
+		tc += " -n " + o.NS
+	}
+	del := fmt.Sprintf("%s qdisc del dev %s root", tc, o.Name)
+	if o.Shape == nil {
+		return del
+	}
+	add := fmt.Sprintf("%s qdisc add dev %s root handle 1: %s", tc, o.Name, o.Shape)
+	if o.Replace {
+		return lines(del, add)
+	}
+	return add
+}
