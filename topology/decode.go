@@ -101,6 +101,7 @@ var (
 		"interfaces": decodeNodeInterfaces,
 		"routes":     decodeRoutes,
 		"sysctls":    decodeSysctls,
+		"services":   decodeServices,
 	}
 	ifaceFields = map[string]field[*ifaceDecl]{
 		"link":      decodeLink,
@@ -131,6 +132,9 @@ func formatKeys() map[string][]string {
 		"hostInterface": slices.Sorted(maps.Keys(ifaceFields)),
 		"route":         slices.Sorted(maps.Keys(routeFields)),
 		"shape":         slices.Sorted(maps.Keys(shapeFields)),
+		"service":       slices.Sorted(maps.Keys(serviceFields)),
+		"ready":         slices.Sorted(maps.Keys(readyFields)),
+		"stop":          slices.Sorted(maps.Keys(stopFields)),
 	}
 }
 

@@ -34,6 +34,9 @@ func dumpLab(l *Lab) string {
 		for _, s := range n.Sysctls {
 			w(1, "sysctl %s=%s @%s", s.Key, s.Value, at(s.Pos))
 		}
+		for _, s := range n.Services {
+			dumpService(w, s)
+		}
 	}
 	if len(l.Host) > 0 {
 		w(0, "host")
@@ -188,4 +191,15 @@ func checkAllLinked(l *Lab, ends map[*Interface]*Link) error {
 		return fmt.Errorf("links have %d ends, the lab %d interfaces", len(ends), len(all))
 	}
 	return nil
+}
+
+func dumpService(w func(int, string, ...any), s *Service) {
+	w(1, "service %s @%s command %q shell %v @%s", s.Ref(), at(s.Pos), s.Command, s.Shell, at(s.CommandPos))
+	w(2, "env %q dir %q user %q restart %s stop %s %s", s.Env, s.Dir, s.User, s.Restart, s.StopSignal, s.StopGrace)
+	if r := s.Ready; r != nil {
+		w(2, "ready tcp %q http %q command %q shell %v timeout %s interval %s @%s", r.TCP, r.HTTP, r.Command, r.Shell, r.Timeout, r.Interval, at(r.Pos))
+	}
+	for _, a := range s.After {
+		w(2, "after %s @%s", a, at(a.Pos))
+	}
 }

@@ -111,6 +111,7 @@ func TestSchemaNames(t *testing.T) {
 		"#/$defs/bridgeName":           ValidBridgeName,
 		"#/$defs/ifName":               ValidInterfaceName,
 		"#/$defs/route/properties/dev": ValidInterfaceName,
+		"#/$defs/serviceName":          ValidServiceName,
 	}
 	for ref, valid := range rules {
 		for _, name := range samples {
@@ -153,6 +154,22 @@ func TestSchemaRejects(t *testing.T) {
 		"host: {interfaces: {up: {link: br0}}}",
 		"bridges: {br0: {addresses: {a: 1}}}",
 		"bridges: {br0: {link: n1:eth0}}",
+		"nodes: {a: {services: {x: {cmd: ls}}}}",
+		"nodes: {a: {services: {x: {env: {A: 1}}}}}",
+		"nodes: {a: {services: {x: []}}}",
+		"nodes: {a: {services: {x/y: ls}}}",
+		"nodes: {a: {services: {x: {command: ls, restart: sometimes}}}}",
+		"nodes: {a: {services: {x: {command: ls, restart: true}}}}",
+		"nodes: {a: {services: {x: {command: ls, ready: {timeout: 1s}}}}}",
+		"nodes: {a: {services: {x: {command: ls, ready: {tcp: 1, http: 'http://127.0.0.1/'}}}}}",
+		"nodes: {a: {services: {x: {command: ls, ready: {tcp: 70000}}}}}",
+		"nodes: {a: {services: {x: {command: ls, ready: {http: 'https://127.0.0.1/'}}}}}",
+		"nodes: {a: {services: {x: {command: ls, ready: {tcp: 80, timeout: 30}}}}}",
+		"nodes: {a: {services: {x: {command: ls, stop: {signal: STOP}}}}}",
+		"nodes: {a: {services: {x: {command: ls, stop: 15}}}}",
+		"nodes: {a: {services: {x: {command: ls, dir: rel}}}}",
+		"nodes: {a: {services: {x: {command: ls, env: {1A: x}}}}}",
+		"nodes: {a: {services: {x: {command: ls, after: [a/b/c]}}}}",
 	} {
 		var v any
 		if err := yaml.Unmarshal([]byte(doc), &v); err != nil {
@@ -327,6 +344,9 @@ func wrap(k string, err error) error {
 func checkArray(root, sch map[string]any, v any) error {
 	items, ok := sch["items"].(map[string]any)
 	list, isList := v.([]any)
+	if m, ok := sch["minItems"].(float64); ok && isList && float64(len(list)) < m {
+		return fmt.Errorf("%v has fewer than %v items", v, m)
+	}
 	if !ok || !isList {
 		return nil
 	}
@@ -343,6 +363,17 @@ func checkCombinators(root, sch map[string]any, v any) error {
 		return validate(root, s.(map[string]any), v) == nil
 	}) {
 		return fmt.Errorf("%v matches none of anyOf", v)
+	}
+	if alts, ok := sch["oneOf"].([]any); ok {
+		n := 0
+		for _, s := range alts {
+			if validate(root, s.(map[string]any), v) == nil {
+				n++
+			}
+		}
+		if n != 1 {
+			return fmt.Errorf("%v matches %d of oneOf, not one", v, n)
+		}
 	}
 	if not, ok := sch["not"].(map[string]any); ok && validate(root, not, v) == nil {
 		return fmt.Errorf("%v matches not", v)

@@ -23,6 +23,7 @@ func (p *parser) validate() {
 		p.checkSysctlIfaces(d)
 	}
 	p.checkOutside()
+	p.checkServices()
 }
 
 // checkShapes allows a shape on one end of a cable only: it holds both
