@@ -197,7 +197,7 @@ func dumpService(w func(int, string, ...any), s *Service) {
 	w(1, "service %s @%s command %q shell %v @%s", s.Ref(), at(s.Pos), s.Command, s.Shell, at(s.CommandPos))
 	w(2, "env %q dir %q user %q restart %s stop %s %s", s.Env, s.Dir, s.User, s.Restart, s.StopSignal, s.StopGrace)
 	if r := s.Ready; r != nil {
-		w(2, "ready tcp %q http %q command %q shell %v timeout %s interval %s @%s", r.TCP, r.HTTP, r.Command, r.Shell, r.Timeout, r.Interval, at(r.Pos))
+		w(2, "ready tcp %q http %q command %q shell %v @%s timeout %s interval %s @%s", r.TCP, r.HTTP, r.Command, r.Shell, at(r.CommandPos), r.Timeout, r.Interval, at(r.Pos))
 	}
 	for _, a := range s.After {
 		w(2, "after %s @%s", a, at(a.Pos))

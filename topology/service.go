@@ -71,4 +71,6 @@ type Ready struct {
 	Timeout  time.Duration
 	Interval time.Duration
 	Pos      Pos
+	// CommandPos is where Command was written.
+	CommandPos Pos
 }

@@ -32,6 +32,10 @@ const (
 // ShellPath runs the commands written as a string: /bin/sh -c STRING.
 const ShellPath = "/bin/sh"
 
+// ServicePath is the PATH a service's program is looked up in when the
+// service's env sets none (up checks it is there before it builds).
+const ServicePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 // Signals are the stop signals a service may name, by their full names.
 var Signals = []string{"SIGABRT", "SIGALRM", "SIGHUP", "SIGINT", "SIGKILL", "SIGPWR", "SIGQUIT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGWINCH"}
 
@@ -438,7 +442,7 @@ func decodeReadyHTTP(p *parser, d *readyDecl, e entry, path string) {
 
 func decodeReadyCommand(p *parser, d *readyDecl, e entry, path string) {
 	d.kinds = append(d.kinds, e)
-	d.r.Command, d.r.Shell, _, _ = p.command(e.val, path)
+	d.r.Command, d.r.Shell, d.r.CommandPos, _ = p.command(e.val, path)
 }
 
 // span reads a duration with its unit into v, from lo to hi.

@@ -1,0 +1,205 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+
+	"github.com/nslab/nslab/topology"
+)
+
+// checkServices finds, before anything is built, the services that
+// cannot start on this host: a program that is not found or not
+// executable, and a user name the host does not know. Each is reported
+// at its line. (Validation reads nothing of the machine; this does.)
+//
+// A program is looked up as the supervisor runs it: a name in the PATH of
+// the service's env, or topology.ServicePath when env sets none; a path
+// as written (a relative one against the service's dir, and not at all
+// when the service runs in the node's own directory, which up makes
+// empty). For a command written as a string, the first word of the script
+// is looked up when it is a plain command word: not a shell keyword or
+// builtin, an assignment, or a word the shell expands (after exec, the
+// word that follows).
+func checkServices(t *topology.Lab) error {
+	var errs topology.ErrorList
+	users := map[string]error{}
+	for _, n := range t.Nodes {
+		for _, s := range n.Services {
+			if err := findProgram(s.Command, s.Shell, s.Env, s.Dir); err != nil {
+				errs = append(errs, &topology.Error{Pos: s.CommandPos, Msg: fmt.Sprintf("service %s: %v", s.Ref(), err)})
+			}
+			if r := s.Ready; r != nil && r.Command != nil {
+				if err := findProgram(r.Command, r.Shell, s.Env, s.Dir); err != nil {
+					errs = append(errs, &topology.Error{Pos: r.CommandPos, Msg: fmt.Sprintf("service %s: ready: %v", s.Ref(), err)})
+				}
+			}
+			if s.User == "" {
+				continue
+			}
+			err, seen := users[s.User]
+			if !seen {
+				err = knownUser(s.User)
+				users[s.User] = err
+			}
+			if err != nil {
+				errs = append(errs, &topology.Error{Pos: s.Pos, Msg: fmt.Sprintf("service %s: %v", s.Ref(), err)})
+			}
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
+}
+
+// knownUser checks that a user name exists on the host. A uid is taken
+// as it is: a process may run as a uid that has no passwd entry.
+func knownUser(name string) error {
+	if strings.Trim(name, "0123456789") == "" {
+		return nil
+	}
+	_, err := user.Lookup(name)
+	var unknown user.UnknownUserError
+	switch {
+	case errors.As(err, &unknown):
+		return fmt.Errorf("user %q does not exist on this host: create it (useradd), or name another user or a uid", name)
+	case err != nil:
+		return fmt.Errorf("looking up user %q: %w", name, err)
+	}
+	return nil
+}
+
+// findProgram looks up the program of a command; nil when found or when
+// it cannot be known before the service runs.
+func findProgram(argv []string, shell bool, env []string, dir string) error {
+	prog := ""
+	if shell {
+		if len(argv) == 3 {
+			prog = firstCommand(argv[2])
+		}
+	} else if len(argv) > 0 {
+		prog = argv[0]
+	}
+	if prog == "" {
+		return nil
+	}
+	if strings.Contains(prog, "/") {
+		path := prog
+		if !filepath.IsAbs(path) {
+			if dir == "" {
+				return nil
+			}
+			path = filepath.Join(dir, path)
+		}
+		return executable(path, prog)
+	}
+	pathList := topology.ServicePath
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathList = v
+		}
+	}
+	var found error
+	for _, d := range filepath.SplitList(pathList) {
+		if d == "" || !filepath.IsAbs(d) {
+			continue // the current directory: not known before the service runs
+		}
+		err := executable(filepath.Join(d, prog), prog)
+		if err == nil {
+			return nil
+		}
+		if found == nil && !errors.Is(err, fs.ErrNotExist) {
+			found = err // there, but not runnable
+		}
+	}
+	if found != nil {
+		return found
+	}
+	return fmt.Errorf("command %q is not found in PATH %s: install it, write its full path, or set PATH in env", prog, pathList)
+}
+
+// executable checks that path is a file with an execute bit.
+func executable(path, prog string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return missingError(fmt.Sprintf("command %q: %s does not exist", prog, path))
+	case err != nil:
+		return fmt.Errorf("command %q: %w", prog, err)
+	case fi.IsDir():
+		return fmt.Errorf("command %q: %s is a directory", prog, path)
+	case fi.Mode()&0o111 == 0:
+		return fmt.Errorf("command %q: %s is not executable: chmod +x it", prog, path)
+	}
+	return nil
+}
+
+// shellWords are the words that sh runs itself: keywords and builtins
+// (POSIX's, and dash's and bash's common ones). A script that starts with
+// one is not looked up.
+var shellWords = map[string]bool{}
+
+func init() {
+	for _, w := range strings.Fields(`! { } [[ ]] case do done elif else esac fi for function if in select then time until while
+		. : [ alias bg break builtin cd command continue declare echo eval exec exit export false fc fg getopts hash jobs kill
+		let local logout newgrp printf pwd read readonly return set shift source test times trap true type typeset ulimit
+		umask unalias unset wait`) {
+		shellWords[w] = true
+	}
+}
+
+// firstCommand returns the program the script runs first, when it is a
+// plain word that sh looks up in PATH; "" when it is not, or cannot be
+// known before the script runs.
+func firstCommand(script string) string {
+	words := firstWords(script)
+	if len(words) > 1 && words[0] == "exec" {
+		words = words[1:]
+	}
+	if len(words) == 0 || shellWords[words[0]] || !plainWord(words[0]) {
+		return ""
+	}
+	return words[0]
+}
+
+// firstWords returns the words of the first simple command of a script,
+// up to the first character that is not part of a plain word.
+func firstWords(script string) []string {
+	for {
+		script = strings.TrimLeft(script, " \t\r\n")
+		if !strings.HasPrefix(script, "#") {
+			break
+		}
+		_, script, _ = strings.Cut(script, "\n")
+	}
+	end := strings.IndexAny(script, ";&|<>()\n`")
+	if end >= 0 {
+		script = script[:end]
+	}
+	return strings.Fields(script)
+}
+
+// plainWord reports whether sh takes w as it is: no quoting, expansion,
+// pattern or assignment.
+func plainWord(w string) bool {
+	if strings.HasPrefix(w, "-") || strings.HasPrefix(w, "~") {
+		return false
+	}
+	for _, c := range w {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_./+-:@%,", c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// missingError says that a program is not where it was looked for.
+type missingError string
+
+func (e missingError) Error() string { return string(e) }
+func (e missingError) Unwrap() error { return fs.ErrNotExist }
