@@ -30,6 +30,9 @@ func FuzzParse(f *testing.F) {
 		"name: x\nbridges: {br0: *b, br1: &b {}}\nnodes:\n  a: {}\n  : {}\n",
 		"name: x\nnodes: &n\n  a: *n\n  b: {<<: [*n]}\n",
 		"\uFEFF---\nname: !!str x\nnodes: {a: {router: &t !x True, sysctls: {net.a: 0x10}}}\n",
+		"name: x\nnodes: {a: {services: {s: &c [sleep, 1], t: {command: *c, after: [s, a/s]}}}}\n",
+		"name: x\nnodes: {a: {services: {s: {<<: &d {command: x, restart: no}, ready: {tcp: \"[::1]:1\"}}, t: {<<: *d, after: s}}}}\n",
+		"name: x\nnodes: {a: {services: {s: {command: x, after: [b/t]}}}, b: {services: {t: {command: y, after: [a/s]}}}}\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -45,7 +48,7 @@ func checkResult(t *testing.T, data []byte, lab *Lab, err error) {
 		if cerr := checkModel(lab); cerr != nil {
 			t.Fatalf("Parse accepted an inconsistent lab: %v\n%s", cerr, dumpLab(lab))
 		}
-		if cerr := checkRules(lab); cerr != nil {
+		if cerr := errors.Join(checkRules(lab), checkServiceRules(lab)); cerr != nil {
 			t.Fatalf("Parse accepted a lab that breaks a rule: %v\n%s", cerr, dumpLab(lab))
 		}
 		return

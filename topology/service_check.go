@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -130,6 +131,9 @@ func (p *parser) checkServices() {
 	if len(all) == 0 {
 		return
 	}
+	// Cycles are searched from services in file order, so that the
+	// first ones reported (up to maxErrors) are the first in the file.
+	slices.SortFunc(all, func(a, b *Service) int { return comparePos(a.Pos, b.Pos) })
 	edges := make(map[*Service][]edge, len(all))
 	for _, s := range all {
 		for _, r := range s.After {
@@ -244,7 +248,10 @@ func (p *parser) cycle(cycle []*Service, pos []Pos) {
 		j := (first + i) % len(pos)
 		others = append(others, ring[j].Ref()+" at "+lineCol(pos[j]))
 	}
-	msg := afterPath(ring[first]) + ": services wait for each other in a cycle: " + strings.Join(refs, " -> ")
+	if len(refs) > 12 { // a cycle of thousands: its start and its end
+		refs = append(append(refs[:6:6], "... ("+strconv.Itoa(len(refs)-11)+" more)"), refs[len(refs)-5:]...)
+	}
+	msg := afterPath(ring[first]) + ": services wait for each other in a cycle of " + strconv.Itoa(len(ring)) + ": " + strings.Join(refs, " -> ")
 	if len(others) > 0 {
 		if len(others) > 5 {
 			others = append(others[:5], "... ("+strconv.Itoa(len(others))+" in all)")
