@@ -360,8 +360,15 @@ func decodeRestart(p *parser, d *serviceDecl, e entry, path string) {
 	}
 	if !slices.Contains(restarts, s) {
 		hint := ""
-		if near := closest(s, restarts); near != "" {
-			hint = fmt.Sprintf(" (did you mean %s?)", near)
+		switch low := strings.ToLower(s); {
+		case low == "off" || low == "n" || low == "none" || low == "never" || low == "false":
+			hint = " (did you mean no?)"
+		case low == "yes" || low == "y" || low == "on" || low == "true":
+			hint = " (" + s + " does not say when to restart)"
+		default:
+			if near := closest(s, restarts); near != "" {
+				hint = fmt.Sprintf(" (did you mean %s?)", near)
+			}
 		}
 		p.errorf(pos, "%s %s: write no, on-failure or always%s", path, shortQuote(s), hint)
 		return
