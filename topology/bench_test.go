@@ -52,3 +52,44 @@ func starLab(bridges, n int) []byte {
 	}
 	return []byte(b.String())
 }
+
+// BenchmarkParseServices parses a star of 1000 nodes without services,
+// then with one service each (a command, a TCP readiness check and an
+// after: on the previous node's service), then with ten each: the cost of
+// decoding and checking services, after: and its cycle search included.
+func BenchmarkParseServices(b *testing.B) {
+	for _, per := range []int{0, 1, 10} {
+		data := serviceLab(1000, per)
+		b.Run(fmt.Sprintf("1000-nodes-%d-services-each", per), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Parse("star.yaml", data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// serviceLab is a star of n nodes with per services each, every service
+// after the one of the same name on the node before.
+func serviceLab(n, per int) []byte {
+	var b strings.Builder
+	b.WriteString("name: star\nbridges:\n  br0: {addresses: [10.0.0.1/16]}\nnodes:\n")
+	for i := range n {
+		h := i + 2
+		fmt.Fprintf(&b, "  n%d:\n    interfaces:\n      eth0: {link: br0, addresses: [10.0.%d.%d/16]}\n", i, h/256, h%256)
+		if per > 0 {
+			b.WriteString("    services:\n")
+		}
+		for j := range per {
+			after := ""
+			if i > 0 {
+				after = fmt.Sprintf(", after: [n%d/s%d]", i-1, j)
+			}
+			fmt.Fprintf(&b, "      s%d: {command: [sleep, infinity], ready: {tcp: %d}%s}\n", j, 9000+j, after)
+		}
+	}
+	return []byte(b.String())
+}
