@@ -37,7 +37,15 @@ func loadFile(ctx context.Context, path, name string) (*topology.Lab, []byte, er
 }
 
 func summary(t *topology.Lab) string {
-	return plural(len(t.Nodes), "node") + ", " + plural(len(t.Bridges), "bridge") + ", " + plural(len(t.Links), "link")
+	s := plural(len(t.Nodes), "node") + ", " + plural(len(t.Bridges), "bridge") + ", " + plural(len(t.Links), "link")
+	services := 0
+	for _, n := range t.Nodes {
+		services += len(n.Services)
+	}
+	if services > 0 {
+		s += ", " + plural(services, "service")
+	}
+	return s
 }
 
 func plural(n int, word string) string {
