@@ -15,7 +15,8 @@ import (
 // checkServices finds, before anything is built, the services that
 // cannot start on this host: a program that is not found or not
 // executable, and a user name the host does not know. Each is reported
-// at its line. (Validation reads nothing of the machine; this does.)
+// at its line. (Validation reads nothing of the machine; this does.) A
+// dir: must be a directory of the host already.
 //
 // A program is looked up as the supervisor runs it: a name in the PATH of
 // the service's env, or topology.ServicePath when env sets none; a path
@@ -36,6 +37,11 @@ func checkServices(t *topology.Lab) error {
 			if r := s.Ready; r != nil && r.Command != nil {
 				if err := findProgram(r.Command, r.Shell, s.Env, s.Dir); err != nil {
 					errs = append(errs, &topology.Error{Pos: r.CommandPos, Msg: fmt.Sprintf("service %s: ready: %v", s.Ref(), err)})
+				}
+			}
+			if s.Dir != "" {
+				if err := isDir(s.Dir); err != nil {
+					errs = append(errs, &topology.Error{Pos: s.DirPos, Msg: fmt.Sprintf("service %s: %v", s.Ref(), err)})
 				}
 			}
 			if s.User == "" {
@@ -203,3 +209,17 @@ type missingError string
 
 func (e missingError) Error() string { return string(e) }
 func (e missingError) Unwrap() error { return fs.ErrNotExist }
+
+// isDir checks that a service's working directory is there.
+func isDir(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("dir %s does not exist on this host: create it, or leave dir out to run in the node's own directory", dir)
+	case err != nil:
+		return fmt.Errorf("dir %s: %w", dir, err)
+	case !fi.IsDir():
+		return fmt.Errorf("dir %s is not a directory", dir)
+	}
+	return nil
+}

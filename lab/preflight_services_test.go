@@ -96,3 +96,21 @@ func TestKnownUser(t *testing.T) {
 		}
 	}
 }
+
+func TestIsDir(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ dir, want string }{
+		{dir, ""}, {"/", ""},
+		{filepath.Join(dir, "nope"), "does not exist on this host"},
+		{file, "is not a directory"},
+	} {
+		err := isDir(c.dir)
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("isDir(%s) = %v, want %q", c.dir, err, c.want)
+		}
+	}
+}

@@ -27,6 +27,9 @@ func TestServiceCommandNotFoundRefusedFirst(t *testing.T) {
         command: sleep infinity
         user: nslab-no-such-user
         ready: {command: [/nonexistent/check]}
+      data:
+        command: [sleep, infinity]
+        dir: /nonexistent/data
 `)
 	tl, err := topology.Parse(name+".yaml", src)
 	if err != nil {
@@ -42,6 +45,7 @@ func TestServiceCommandNotFoundRefusedFirst(t *testing.T) {
 		name + `.yaml:22:7: service ns2/probe: user "nslab-no-such-user" does not exist on this host`,
 		name + `.yaml:25:27: service ns2/probe: ready: command "/nonexistent/check": /nonexistent/check does not exist`,
 		name + `.yaml:21:12: service ns2/web: command "nslab-no-such-server" is not found`,
+		name + `.yaml:28:14: service ns2/data: dir /nonexistent/data does not exist on this host`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("up: got\n%v\nwant a line %q", err, want)

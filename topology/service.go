@@ -40,8 +40,9 @@ type Service struct {
 	StopSignal string
 	StopGrace  time.Duration
 	Pos        Pos
-	// CommandPos is where the command was written.
+	// CommandPos is where the command was written; DirPos where dir was.
 	CommandPos Pos
+	DirPos     Pos
 }
 
 // Ref returns the service as "node/name".

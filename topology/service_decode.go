@@ -251,6 +251,10 @@ func decodeServiceEnv(p *parser, d *serviceDecl, e entry, path string) {
 			p.errorf(p.posOf(n), "%s contains a NUL character, which no environment variable can hold", vpath)
 			continue
 		}
+		if ve.key == "PATH" && strings.Contains(n.Value, "$") {
+			p.errorf(p.posOf(n), "%s: values are taken as written, not expanded ($PATH would stay $PATH): write every directory, such as /opt/app/bin:%s", vpath, ServicePath)
+			continue
+		}
 		d.s.Env = append(d.s.Env, ve.key+"="+n.Value)
 	}
 	slices.SortFunc(d.s.Env, func(a, b string) int {
@@ -288,7 +292,7 @@ func decodeServiceDir(p *parser, d *serviceDecl, e entry, path string) {
 	case !filepath.IsAbs(s):
 		p.errorf(pos, "%s %q is relative: write an absolute path, or leave dir out to run in the node's own directory", path, s)
 	default:
-		d.s.Dir = filepath.Clean(s)
+		d.s.Dir, d.s.DirPos = filepath.Clean(s), pos
 	}
 }
 
