@@ -126,7 +126,7 @@ func findProgram(argv []string, shell bool, env []string, dir string) error {
 	if found != nil {
 		return found
 	}
-	return fmt.Errorf("command %q is not found in PATH %s: install it, write its full path, or set PATH in env", prog, pathList)
+	return fmt.Errorf("command %q not found in PATH %s: install it, write its full path, or set PATH in env", prog, pathList)
 }
 
 // executable checks that path is a file with an execute bit.

@@ -41,10 +41,10 @@ func TestServiceCommandNotFoundRefusedFirst(t *testing.T) {
 		t.Fatal("up with a missing command succeeded")
 	}
 	for _, want := range []string{
-		name + `.yaml:20:19: service ns2/api: command "nslab-no-such-program" is not found in PATH ` + topology.ServicePath,
+		name + `.yaml:20:19: service ns2/api: command "nslab-no-such-program" not found in PATH ` + topology.ServicePath,
 		name + `.yaml:22:7: service ns2/probe: user "nslab-no-such-user" does not exist on this host`,
 		name + `.yaml:25:27: service ns2/probe: ready: command "/nonexistent/check": /nonexistent/check does not exist`,
-		name + `.yaml:21:12: service ns2/web: command "nslab-no-such-server" is not found`,
+		name + `.yaml:21:12: service ns2/web: command "nslab-no-such-server" not found`,
 		name + `.yaml:28:14: service ns2/data: dir /nonexistent/data does not exist on this host`,
 	} {
 		if !strings.Contains(err.Error(), want) {
