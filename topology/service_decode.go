@@ -128,30 +128,22 @@ func decodeServices(p *parser, d *nodeDecl, e entry, path string) {
 	slices.SortFunc(d.n.Services, func(a, b *Service) int { return strings.Compare(a.Name, b.Name) })
 }
 
-// decodeService reads a service: a mapping, or its command alone. It
-// reports whether the service is valid.
-func (p *parser) decodeService(d *serviceDecl, se entry, path string) bool {
+// decodeService reads a service: a mapping, or its command alone.
+func (p *parser) decodeService(d *serviceDecl, se entry, path string) {
 	n := p.deref(se.val)
 	if n == nil {
-		return false
+		return
 	}
 	switch typeOf(n) {
 	case tagNull:
 		p.errorf(se.keyPos, "service %s has no command: write the command to run (%s: \"python3 -m http.server 8080\") or a mapping with command:", d.s.Ref(), se.key)
-		return false
 	case tagMap:
-		errs := len(p.errs)
-		if !decodeFields(p, n, path, serviceFields, d) {
-			return false
-		}
-		if !d.hasCommand {
+		if decodeFields(p, n, path, serviceFields, d) && !d.hasCommand {
 			p.errorf(se.keyPos, "service %s has no command: add command: (a string run by /bin/sh -c, or a list: the program and its arguments)", d.s.Ref())
 		}
-		return len(p.errs) == errs && !p.overflow
+	default:
+		d.s.Command, d.s.Shell, d.s.CommandPos, _ = p.command(n, path)
 	}
-	var ok bool
-	d.s.Command, d.s.Shell, d.s.CommandPos, ok = p.command(n, path)
-	return ok
 }
 
 func decodeServiceCommand(p *parser, d *serviceDecl, e entry, path string) {
