@@ -29,13 +29,14 @@ import (
 func checkServices(t *topology.Lab) error {
 	var errs topology.ErrorList
 	users := map[string]error{}
+	found := programCache{}
 	for _, n := range t.Nodes {
 		for _, s := range n.Services {
-			if err := findProgram(s.Command, s.Shell, s.Env, s.Dir); err != nil {
+			if err := found.find(s.Command, s.Shell, s.Env, s.Dir); err != nil {
 				errs = append(errs, &topology.Error{Pos: s.CommandPos, Msg: fmt.Sprintf("service %s: %v", s.Ref(), err)})
 			}
 			if r := s.Ready; r != nil && r.Command != nil {
-				if err := findProgram(r.Command, r.Shell, s.Env, s.Dir); err != nil {
+				if err := found.find(r.Command, r.Shell, s.Env, s.Dir); err != nil {
 					errs = append(errs, &topology.Error{Pos: r.CommandPos, Msg: fmt.Sprintf("service %s: ready: %v", s.Ref(), err)})
 				}
 			}
@@ -80,20 +81,60 @@ func knownUser(name string) error {
 	return nil
 }
 
-// findProgram looks up the program of a command; nil when found or when
-// it cannot be known before the service runs.
-func findProgram(argv []string, shell bool, env []string, dir string) error {
-	prog := ""
-	if shell {
-		if len(argv) == 3 {
-			prog = firstCommand(argv[2])
-		}
-	} else if len(argv) > 0 {
-		prog = argv[0]
-	}
+// programCache keeps the result of each lookup: a lab of a thousand
+// nodes runs the same few programs (a lookup is up to one stat per
+// directory of PATH).
+type programCache map[[3]string]error
+
+func (c programCache) find(argv []string, shell bool, env []string, dir string) error {
+	prog := program(argv, shell)
 	if prog == "" {
 		return nil
 	}
+	key := [3]string{prog, servicePath(env), dir}
+	err, ok := c[key]
+	if !ok {
+		err = lookProgram(prog, key[1], dir)
+		c[key] = err
+	}
+	return err
+}
+
+// findProgram looks up the program of a command; nil when found or when
+// it cannot be known before the service runs.
+func findProgram(argv []string, shell bool, env []string, dir string) error {
+	prog := program(argv, shell)
+	if prog == "" {
+		return nil
+	}
+	return lookProgram(prog, servicePath(env), dir)
+}
+
+// program is the program a command runs, or "" when it cannot be known
+// before it runs.
+func program(argv []string, shell bool) string {
+	switch {
+	case shell && len(argv) == 3:
+		return firstCommand(argv[2])
+	case !shell && len(argv) > 0:
+		return argv[0]
+	}
+	return ""
+}
+
+// servicePath is the PATH a service's program is looked up in.
+func servicePath(env []string) string {
+	pathList := topology.ServicePath
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathList = v
+		}
+	}
+	return pathList
+}
+
+// lookProgram finds prog: a path, or a name in pathList.
+func lookProgram(prog, pathList, dir string) error {
 	if strings.Contains(prog, "/") {
 		path := prog
 		if !filepath.IsAbs(path) {
@@ -103,12 +144,6 @@ func findProgram(argv []string, shell bool, env []string, dir string) error {
 			path = filepath.Join(dir, path)
 		}
 		return executable(path, prog)
-	}
-	pathList := topology.ServicePath
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			pathList = v
-		}
 	}
 	var found error
 	for _, d := range filepath.SplitList(pathList) {

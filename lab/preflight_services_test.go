@@ -1,8 +1,11 @@
 package lab
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -112,5 +115,60 @@ func TestIsDir(t *testing.T) {
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("isDir(%s) = %v, want %q", c.dir, err, c.want)
 		}
+	}
+}
+
+// BenchmarkCheckServices1000 is up's preflight of 1000 services: a
+// list command looked up in PATH, a shell string's first word, a ready
+// command, and a user name each.
+func BenchmarkCheckServices1000(b *testing.B) {
+	t := &topology.Lab{}
+	for i := range 1000 {
+		n := &topology.Node{Name: fmt.Sprintf("n%d", i)}
+		n.Services = []*topology.Service{
+			{Node: n.Name, Name: "a", Command: []string{"sleep", "infinity"}, User: "root",
+				Ready: &topology.Ready{Command: []string{topology.ShellPath, "-c", "test -e /tmp"}, Shell: true}},
+			{Node: n.Name, Name: "b", Command: []string{topology.ShellPath, "-c", "exec sleep infinity"}, Shell: true},
+		}
+		t.Nodes = append(t.Nodes, n)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := checkServices(t); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestCheckServicesCached: lookups are kept per program, PATH and dir:
+// every service with a missing program is reported, and a PATH of one
+// service's env does not answer for another's.
+func TestCheckServicesCached(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "tool"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	svc := func(node string, line int, env []string, argv ...string) *topology.Node {
+		return &topology.Node{Name: node, Services: []*topology.Service{{Node: node, Name: "s", Command: argv, Env: env,
+			CommandPos: topology.Pos{File: "f.yaml", Line: line, Col: 1}}}}
+	}
+	lab := &topology.Lab{Nodes: []*topology.Node{
+		svc("a", 1, nil, "nslab-no-such-program"),
+		svc("b", 2, nil, "nslab-no-such-program"),
+		svc("c", 3, []string{"PATH=" + dir}, "tool"),
+		svc("d", 4, nil, "tool"),
+		svc("e", 5, []string{"PATH=" + dir}, "tool"),
+	}}
+	err := checkServices(lab)
+	var list topology.ErrorList
+	if !errors.As(err, &list) {
+		t.Fatalf("checkServices: %v, want an ErrorList", err)
+	}
+	var got []string
+	for _, e := range list {
+		got = append(got, e.Pos.String())
+	}
+	if want := []string{"f.yaml:1:1", "f.yaml:2:1", "f.yaml:4:1"}; !slices.Equal(got, want) {
+		t.Errorf("errors at %v, want %v:\n%v", got, want, err)
 	}
 }
