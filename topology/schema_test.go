@@ -385,3 +385,29 @@ func asList(v any) []any {
 	l, _ := v.([]any)
 	return l
 }
+
+// TestSchemaServiceValues checks the schema's rules for services against
+// the parser's, on samples where both must agree.
+func TestSchemaServiceValues(t *testing.T) {
+	s := loadSchema(t)
+	signal := func(v string) error { _, err := ParseSignal(v); return err }
+	restart := func(v string) error {
+		_, err := Parse("x.yaml", []byte("nodes: {a: {services: {s: {command: x, restart: "+v+"}}}}"))
+		return err
+	}
+	for _, c := range []struct {
+		ref     string
+		samples []string
+		valid   func(string) error
+	}{
+		{"#/$defs/stop/properties/signal", []string{"SIGTERM", "TERM", "term", "SigInt", "KILL", "SIGSTOP", "STOP", "15", "SIG", "", "SIGSIGTERM", "SIGTERM ", "USR1", "SIGUSR3"}, signal},
+		{"#/$defs/service/properties/restart", []string{"no", "on-failure", "always", "On-failure", "never", "yes", ""}, restart},
+	} {
+		for _, v := range c.samples {
+			schemaOK := validate(s, resolveRef(s, c.ref), v) == nil
+			if parserOK := c.valid(v) == nil; schemaOK != parserOK {
+				t.Errorf("%s: %q: schema accepts: %v, parser accepts: %v", c.ref, v, schemaOK, parserOK)
+			}
+		}
+	}
+}

@@ -544,7 +544,7 @@ func (p *parser) signal(s *Service, n *yaml.Node, path string) {
 // ParseSignal reads the name of a stop signal, with or without SIG, in
 // any case, and returns its full name ("SIGTERM").
 func ParseSignal(v string) (string, error) {
-	sig := strings.ToUpper(strings.TrimSpace(v))
+	sig := strings.ToUpper(v)
 	if !strings.HasPrefix(sig, "SIG") {
 		sig = "SIG" + sig
 	}
