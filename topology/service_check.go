@@ -162,8 +162,8 @@ func (p *parser) missingService(s *Service, r ServiceRef, nodes map[string]*Node
 	if r.Node == s.Node {
 		hint := "write NODE/SERVICE for a service of another node"
 		if other := nodes[r.Service]; other != nil && len(other.Services) > 0 {
-			hint = fmt.Sprintf("%s is a node: write %s/SERVICE %s", r.Service, r.Service,
-				choices("its services", "", names(other.Services, func(s *Service) string { return s.Name })))
+			hint = fmt.Sprintf("%s is a node: write %s/SERVICE (its services: %s)", r.Service, r.Service,
+				quoteList(names(other.Services, func(s *Service) string { return s.Name })))
 		}
 		p.errorf(r.Pos, "%s: node %s has no service %q %s; %s", afterPath(s), s.Node, r.Service, list, hint)
 		return
