@@ -3,12 +3,15 @@
 // seed's way) and Mininet 2.3 with Linux bridges. In one run it builds
 // stars of N nodes with each, a large lab with nslab alone, times
 // `nslab exec` against nsenter and ip netns exec, and compares TCP
-// throughput over an nslab lab with the same path built by hand. It prints
+// throughput over an nslab lab with the same path built by hand, and
+// measures services (a star whose nodes run one each against the same
+// star without, the supervisor's memory and CPU, a restart). It prints
 // the tables and writes them, with the machine, the commit and the exact
 // commands, to bench/RESULTS.md.
 //
-//	sudo env "PATH=$PATH" go run ./bench            # the full run, under ten minutes
-//	sudo env "PATH=$PATH" go run ./bench -quick     # a smoke run with small sizes
+//	sudo env "PATH=$PATH" go run ./bench                 # the full run, under ten minutes
+//	sudo env "PATH=$PATH" go run ./bench -quick          # a smoke run with small sizes
+//	sudo env "PATH=$PATH" go run ./bench -only services  # services alone, spliced into RESULTS.md
 //
 // Everything the bench makes is removed at the end, also when a step
 // fails or the run is interrupted; what could not be removed is printed.
