@@ -15,8 +15,8 @@ import (
 )
 
 // sup is a lab's supervisor. Its state belongs to the goroutine of
-// supervise's loop;
-// the others (the epoll waiter, probes, timers, signals) send it events.
+// supervise's loop; the others (the epoll waiter, probes, timers,
+// signals, stops) send it events.
 type sup struct {
 	lab   string
 	spec  Spec
