@@ -744,3 +744,33 @@ func TestServicesRemovedWhileSupervisorKilled(t *testing.T) {
 		t.Errorf("a/one (pid %d) still runs after up without it", p)
 	}
 }
+
+// TestDownEndsUnlistedServiceProcesses: down ends a process of the lab's
+// service that no state lists and that lives outside the lab's nodes
+// (played by a process started by hand in the host's namespace with the
+// service's environment), with the supervisor killed: nothing of the
+// lab is left.
+func TestDownEndsUnlistedServiceProcesses(t *testing.T) {
+	tl := svcLab(t, []string{"a"}, sh("a", "one", "exec sleep infinity"))
+	if err := upSvc(t, tl, lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	stray := exec.Command("sleep", "infinity")
+	stray.Env = append(os.Environ(), "NSLAB_LAB="+tl.Name, "NSLAB_NODE=a", "NSLAB_SERVICE=one")
+	stray.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := stray.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan error, 1)
+	go func() { ended <- stray.Wait() }()
+	killSupervisor(t, tl.Name)
+	if err := lab.Down(context.Background(), tl.Name, lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ended:
+	case <-time.After(time.Second):
+		stray.Process.Kill()
+		t.Errorf("the unlisted process %d still ran after down", stray.Process.Pid)
+	}
+}

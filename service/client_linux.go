@@ -162,7 +162,9 @@ func notReady(lab string, s ServiceState, reason string) error {
 // Stop ends every service of the lab in the reverse order of after:
 // (stop signal, grace, SIGKILL) and then the supervisor. The supervisor
 // does it when one runs; what is left after it (or without one: killed)
-// is ended from state.json, each process checked by pid and start time.
+// is ended from state.json, each process checked by pid and start time,
+// and so are the processes of the lab's services that no state lists,
+// found by their environment (NSLAB_LAB, NSLAB_NODE, NSLAB_SERVICE).
 // It is bounded: the sum of the stop graces and a few seconds.
 func Stop(ctx context.Context, lab string) error {
 	spec, _ := readSpec(lab)
@@ -184,24 +186,29 @@ func Stop(ctx context.Context, lab string) error {
 		}
 	}
 	var st State
-	if err := readJSON(stateFile(lab), &st); err != nil {
-		if os.IsNotExist(err) {
-			return nil
-		}
-		return err
+	if err := readJSON(stateFile(lab), &st); err != nil && !os.IsNotExist(err) {
+		errs = append(errs, err)
 	}
 	defs := map[string]Def{}
 	for _, d := range spec.Services {
 		defs[d.ref()] = d
 	}
 	var ts []target
-	for _, s := range st.Services {
-		fd := openProc(s.PID, s.StartTime)
-		if fd < 0 {
-			continue
+	add := func(r string, pid int, start uint64) {
+		if fd := openProc(pid, start); fd >= 0 {
+			d := defs[r]
+			ts = append(ts, target{ref: r, pid: pid, pidfd: fd, sig: d.StopSignal, grace: d.StopGrace, after: d.After})
 		}
-		d := defs[ref(s.Node, s.Name)]
-		ts = append(ts, target{ref: ref(s.Node, s.Name), pid: s.PID, pidfd: fd, sig: d.StopSignal, grace: d.StopGrace, after: d.After})
+	}
+	known := map[int]bool{}
+	for _, s := range st.Services {
+		add(ref(s.Node, s.Name), s.PID, s.StartTime)
+		known[s.PID] = true
+	}
+	// And those that no state lists (a supervisor killed right after it
+	// started them), found by their environment.
+	for _, o := range orphans(lab, known) {
+		add(o.ref, o.pid, o.start)
 	}
 	stopTargets(ts)
 	for _, t := range ts {

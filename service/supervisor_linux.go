@@ -14,8 +14,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sup is a lab's supervisor. Its state belongs to the goroutine of loop;
-// the others (the epoll waiter, probes, timers, signals) send it events.
+// sup is a lab's supervisor. Its state belongs to the goroutine of
+// supervise's loop; the others (the epoll waiter, probes, timers,
+// signals, stops) send it events.
 type sup struct {
 	lab   string
 	spec  Spec
@@ -29,7 +30,7 @@ type sup struct {
 	logs  *logCap
 	dirty bool
 	flush *time.Timer
-	// stopping counts the stops under way (stopAsync).
+	// stopWait counts the stops under way (stopAsync).
 	stopWait sync.WaitGroup
 	// base is the mount namespace the services' own are copied from
 	// (kernel.MountBase); nil copies the host's.
