@@ -160,7 +160,12 @@ func (p *parser) missingService(s *Service, r ServiceRef, nodes map[string]*Node
 		list = choices("its services", r.Service, svcs)
 	}
 	if r.Node == s.Node {
-		p.errorf(r.Pos, "%s: node %s has no service %q %s; write NODE/SERVICE for a service of another node", afterPath(s), s.Node, r.Service, list)
+		hint := "write NODE/SERVICE for a service of another node"
+		if other := nodes[r.Service]; other != nil && len(other.Services) > 0 {
+			hint = fmt.Sprintf("%s is a node: write %s/SERVICE (its services: %s)", r.Service, r.Service,
+				quoteList(names(other.Services, func(s *Service) string { return s.Name })))
+		}
+		p.errorf(r.Pos, "%s: node %s has no service %q %s; %s", afterPath(s), s.Node, r.Service, list, hint)
 		return
 	}
 	p.errorf(r.Pos, "%s: node %s has no service %q %s", afterPath(s), r.Node, r.Service, list)
