@@ -305,9 +305,12 @@ func TestServiceNotReadyFailsUp(t *testing.T) {
 // TestServiceAfterAcrossNodes: a service starts once the services it
 // comes after, on other nodes, are ready; down stops them in reverse.
 func TestServiceAfterAcrossNodes(t *testing.T) {
-	server := sh("a", "server", "sleep 0.3; touch $NSLAB_DIR/up; trap 'echo server-stop >>$NSLAB_DIR/../order; exit 0' TERM; while :; do sleep 0.05; done")
+	server := sh("a", "server", "trap 'echo server-stop >>$NSLAB_DIR/../order; exit 0' TERM; sleep 0.3; touch $NSLAB_DIR/up; while :; do sleep 0.05; done")
 	server.Ready = &topology.Ready{Command: []string{"/bin/sh", "-c", "test -f $NSLAB_DIR/up"}, Shell: true, Timeout: 10 * time.Second, Interval: 20 * time.Millisecond}
-	client := sh("b", "client", "trap 'echo client-stop >>$NSLAB_DIR/../order; exit 0' TERM; while :; do sleep 0.05; done")
+	// Each is ready once its trap is set: stopped before, it would end
+	// without a word.
+	client := sh("b", "client", "trap 'echo client-stop >>$NSLAB_DIR/../order; exit 0' TERM; touch trapped; while :; do sleep 0.05; done")
+	client.Ready = &topology.Ready{Command: []string{"/bin/sh", "-c", "test -f trapped"}, Shell: true, Timeout: 10 * time.Second, Interval: 20 * time.Millisecond}
 	client.After = []topology.ServiceRef{{Node: "a", Service: "server"}}
 	tl := svcLab(t, []string{"a", "b"}, client, server)
 	if err := upSvc(t, tl, lab.Options{}); err != nil {
@@ -323,7 +326,8 @@ func TestServiceAfterAcrossNodes(t *testing.T) {
 	service.Stop(context.Background(), tl.Name) // down would remove the file
 	got, _ = os.ReadFile(order)
 	if string(got) != "client-stop\nserver-stop\n" {
-		t.Errorf("stopped in the order\n%s\nwant client then server", got)
+		journal, _ := os.ReadFile(service.JournalFile(tl.Name))
+		t.Errorf("stopped in the order\n%s\nwant client then server; the journal:\n%s", got, journal)
 	}
 }
 
@@ -696,8 +700,10 @@ func TestServiceBackoffResets(t *testing.T) {
 // supervisor goes on watching the others: one killed meanwhile is
 // restarted at once, not after the grace.
 func TestSupervisorWatchesWhileStopping(t *testing.T) {
-	slow := sh("a", "slow", "trap '' TERM; while :; do sleep 0.05; done")
+	// Ready once it ignores SIGTERM.
+	slow := sh("a", "slow", "trap '' TERM; touch trapped; while :; do sleep 0.05; done")
 	slow.StopGrace = 3 * time.Second
+	slow.Ready = &topology.Ready{Command: []string{"/bin/sh", "-c", "test -f trapped"}, Shell: true, Timeout: 10 * time.Second, Interval: 20 * time.Millisecond}
 	quick := sh("a", "quick", "exec sleep infinity")
 	quick.Restart = topology.RestartAlways
 	tl := svcLab(t, []string{"a"}, quick, slow)
