@@ -55,10 +55,13 @@ type runOpts struct {
 type result struct {
 	Wall   time.Duration
 	MaxRSS int64 // bytes, from the child's rusage
-	Code   int   // exit status; -1 when killed by a signal or not started
-	Out    string
-	Err    string
-	PID    int
+	// CPU is the user and system time of the command and the children it
+	// waited for.
+	CPU  time.Duration
+	Code int // exit status; -1 when killed by a signal or not started
+	Out  string
+	Err  string
+	PID  int
 	// Others is the share of the machine's CPU time, during the command,
 	// not spent by the command itself (nor its children): other work on a
 	// shared machine, and kernel threads (such as those freeing namespaces).
@@ -139,6 +142,7 @@ func (b *bench) run(ctx context.Context, opt runOpts, argv ...string) (result, e
 		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
 			r.MaxRSS = ru.Maxrss * 1024
 			own := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+			r.CPU = own
 			if capacity := float64(r.Wall) * float64(runtime.NumCPU()); capacity > 0 {
 				r.Others = max(0, float64(busy-own)/capacity)
 			}

@@ -31,6 +31,11 @@ type servicesRun struct {
 	UpSvc     []time.Duration // the same star, one sleep infinity per node
 	DownPlain []time.Duration
 	DownSvc   []time.Duration
+	// The CPU time of up itself, without / with services, and the share
+	// of the machine's CPUs that others used during the ups with
+	// services.
+	UpCPUPlain, UpCPUSvc []time.Duration
+	Others               []float64
 	// The supervisor's resident memory with Nodes services running, and
 	// its peak (VmRSS, VmHWM of /proc/PID/status).
 	SupRSS, SupHWM int64
@@ -100,7 +105,7 @@ func (b *bench) servicesTest(ctx context.Context) {
 			if svc {
 				path = withSvc
 			}
-			up, down, ok := b.svcLifecycle(ctx, run, name, path, func() {
+			up, down, cpu, others, ok := b.svcLifecycle(ctx, run, name, path, func() {
 				if svc && rep == 0 {
 					run.SupRSS, run.SupHWM, run.SupCPU = supervisorUsage(name)
 				}
@@ -110,8 +115,10 @@ func (b *bench) servicesTest(ctx context.Context) {
 			}
 			if svc {
 				run.UpSvc, run.DownSvc = append(run.UpSvc, up), append(run.DownSvc, down)
+				run.UpCPUSvc, run.Others = append(run.UpCPUSvc, cpu), append(run.Others, others)
 			} else {
 				run.UpPlain, run.DownPlain = append(run.UpPlain, up), append(run.DownPlain, down)
+				run.UpCPUPlain = append(run.UpCPUPlain, cpu)
 			}
 			progress("services: star of %d, services %v: up %s, down %s", n, svc, secs(up), secs(down))
 		}
@@ -121,12 +128,13 @@ func (b *bench) servicesTest(ctx context.Context) {
 	}
 }
 
-// svcLifecycle times up and down of one lab, running whileUp between;
-// ok is false when a step failed (noted in run).
-func (b *bench) svcLifecycle(ctx context.Context, run *servicesRun, name, path string, whileUp func()) (up, down time.Duration, ok bool) {
+// svcLifecycle times up and down of one lab, running whileUp between,
+// and says how much CPU up used and what share of the machine's CPUs
+// others used meanwhile; ok is false when a step failed (noted in run).
+func (b *bench) svcLifecycle(ctx context.Context, run *servicesRun, name, path string, whileUp func()) (up, down, cpu time.Duration, others float64, ok bool) {
 	if left := leftovers(name, false); len(left) > 0 {
 		run.fail("lab %s exists already (%s): not touched", name, left[0])
-		return 0, 0, false
+		return 0, 0, 0, 0, false
 	}
 	step := b.clean.add("nslab down "+name, func() error {
 		_, err := b.run(context.Background(), runOpts{timeout: 5 * time.Minute, grace: time.Minute, norecord: true}, b.nslab, "down", "-q", name)
@@ -136,7 +144,7 @@ func (b *bench) svcLifecycle(ctx context.Context, run *servicesRun, name, path s
 	r, err := b.run(ctx, runOpts{timeout: 5 * time.Minute, stop: stopInterrupt}, b.nslab, "up", "-q", path)
 	if err != nil {
 		run.fail("nslab up %s: %s", filepath.Base(path), firstLine(errText(err)))
-		return 0, 0, false
+		return 0, 0, 0, 0, false
 	}
 	if whileUp != nil {
 		whileUp()
@@ -144,14 +152,14 @@ func (b *bench) svcLifecycle(ctx context.Context, run *servicesRun, name, path s
 	d, err := b.run(context.Background(), runOpts{timeout: 5 * time.Minute}, b.nslab, "down", "-q", name)
 	if err != nil {
 		run.fail("nslab down %s: %s", name, firstLine(errText(err)))
-		return 0, 0, false
+		return 0, 0, 0, 0, false
 	}
 	b.clean.disarm(step)
 	if left, _ := settledLeftovers(name, false, 30*time.Second); len(left) > 0 {
 		run.fail("down left %s", strings.Join(firstN(left, 3), ", "))
-		return 0, 0, false
+		return 0, 0, 0, 0, false
 	}
-	return r.Wall, d.Wall, true
+	return r.Wall, d.Wall, r.CPU, r.Others, true
 }
 
 // supervisorUsage reads the resident memory of the lab's supervisor
@@ -306,6 +314,13 @@ func (b *bench) servicesTable() *table {
 	if s.SupCPU > 0 {
 		t.add(fmt.Sprintf("supervisor's CPU time to start %d services (user + system)", s.Nodes), "measured",
 			fmt.Sprintf("%s (%s a service)", secs(s.SupCPU), perNode(s.SupCPU, s.Nodes)), "")
+	}
+	if len(s.UpCPUPlain) > 0 && len(s.UpCPUSvc) > 0 {
+		t.add("CPU time of up itself, with services over without", "measured",
+			fmt.Sprintf("+%s (%s vs %s, medians)", secs(max(median(s.UpCPUSvc)-median(s.UpCPUPlain), 0)), secs(median(s.UpCPUSvc)), secs(median(s.UpCPUPlain))), "")
+	}
+	if len(s.Others) > 0 {
+		t.add("share of the CPUs used by processes other than up during the ups with services (the supervisor and the services included)", "–", fmt.Sprintf("%.0f%% (median)", 100*medianF(s.Others)), "")
 	}
 	if len(s.Restart) > 0 {
 		worst := s.Restart[0]
