@@ -239,8 +239,9 @@ func needBusybox(t *testing.T) {
 }
 
 // TestServiceReadiness: up returns once each service's check passes
-// inside its node (a TCP connect, an HTTP GET, a command), not before:
-// every server waits 300 ms before it listens.
+// inside its node (a TCP connect, an HTTP GET to localhost, taken as
+// 127.0.0.1 without a lookup, a command), not before: every server waits
+// 300 ms before it listens.
 func TestServiceReadiness(t *testing.T) {
 	needBusybox(t)
 	serve := func(name, port string, r *topology.Ready) *topology.Service {
@@ -251,7 +252,7 @@ func TestServiceReadiness(t *testing.T) {
 	}
 	tl := svcLab(t, []string{"a"},
 		serve("tcp", "8081", &topology.Ready{TCP: "8081"}),
-		serve("http", "8082", &topology.Ready{HTTP: "http://127.0.0.1:8082/index-8082.html"}),
+		serve("http", "8082", &topology.Ready{HTTP: "http://localhost:8082/index-8082.html"}),
 		serve("cmd", "8083", &topology.Ready{Command: []string{"/bin/sh", "-c", "test -f ready-8083"}, Shell: true}))
 	start := time.Now()
 	if err := upSvc(t, tl, lab.Options{}); err != nil {

@@ -103,10 +103,23 @@ func unwrapURL(err error) error {
 }
 
 // dialIn connects from inside the namespace ns: the socket is made on a
-// thread in it and keeps it for life.
+// thread in it and keeps it for life. It never looks a name up (no query
+// to any resolver): the address is an IP address, or localhost, taken as
+// 127.0.0.1.
 func dialIn(ctx context.Context, ns, network, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if host == "localhost" {
+		host = "127.0.0.1"
+	}
+	if net.ParseIP(host) == nil {
+		return nil, fmt.Errorf("%s: not an IP address (a check looks no name up)", host)
+	}
+	addr = net.JoinHostPort(host, port)
 	var c net.Conn
-	err := kernel.Do(kernel.NetnsPath(ns), func() error {
+	err = kernel.Do(kernel.NetnsPath(ns), func() error {
 		var err error
 		c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
 		return err
