@@ -781,3 +781,24 @@ func TestDownEndsUnlistedServiceProcesses(t *testing.T) {
 		t.Errorf("the unlisted process %d still ran after down", stray.Process.Pid)
 	}
 }
+
+// TestServiceHostname: a service answers to its node's hostname as the
+// file gives it (hostname:), its FQDN and its lookup too (the lab's hosts
+// file over /etc/hosts), without asking any resolver.
+func TestServiceHostname(t *testing.T) {
+	labtest.RequireRoot(t)
+	name := labtest.Name("sup")
+	labtest.CheckLeaksAtEnd(t, name)
+	tl, err := topology.Parse(name+".yaml", []byte("name: "+name+"\nnodes:\n  a: {hostname: web1}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl.Node("a").Services = []*topology.Service{sh("a", "names", "hostname; hostname -f; getent hosts web1 | wc -l; exec sleep infinity")}
+	if err := upSvc(t, tl, lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	want := "web1\nweb1." + name + "\n1\n"
+	if !waitFor(2*time.Second, func() bool { return readLog(t, name, "a", "names") == want }) {
+		t.Errorf("the service printed %q, want %q", readLog(t, name, "a", "names"), want)
+	}
+}
