@@ -35,6 +35,11 @@ func (s *sup) probe(ctx context.Context, v *svc, epoch int) {
 	}
 }
 
+// probeSlots bounds the checks tried at once: each holds an OS thread
+// inside its node while it connects, and a thousand services starting
+// together would hold a thousand.
+var probeSlots = make(chan struct{}, 32)
+
 // probeTimeout bounds one try of a check.
 func probeTimeout(interval time.Duration) time.Duration { return max(interval, time.Second) }
 
@@ -44,6 +49,12 @@ func probeTimeout(interval time.Duration) time.Duration { return max(interval, t
 func (s *sup) probeOnce(ctx context.Context, d Def, interval time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout(interval))
 	defer cancel()
+	select {
+	case probeSlots <- struct{}{}:
+		defer func() { <-probeSlots }()
+	case <-ctx.Done():
+		return fmt.Errorf("no try within %v: too many checks at once", probeTimeout(interval))
+	}
 	r := d.Ready
 	switch {
 	case r.TCP != "":
