@@ -239,8 +239,9 @@ func needBusybox(t *testing.T) {
 }
 
 // TestServiceReadiness: up returns once each service's check passes
-// inside its node (a TCP connect, an HTTP GET, a command), not before:
-// every server waits 300 ms before it listens.
+// inside its node (a TCP connect, an HTTP GET to localhost, taken as
+// 127.0.0.1 without a lookup, a command), not before: every server waits
+// 300 ms before it listens.
 func TestServiceReadiness(t *testing.T) {
 	needBusybox(t)
 	serve := func(name, port string, r *topology.Ready) *topology.Service {
@@ -251,7 +252,7 @@ func TestServiceReadiness(t *testing.T) {
 	}
 	tl := svcLab(t, []string{"a"},
 		serve("tcp", "8081", &topology.Ready{TCP: "8081"}),
-		serve("http", "8082", &topology.Ready{HTTP: "http://127.0.0.1:8082/index-8082.html"}),
+		serve("http", "8082", &topology.Ready{HTTP: "http://localhost:8082/index-8082.html"}),
 		serve("cmd", "8083", &topology.Ready{Command: []string{"/bin/sh", "-c", "test -f ready-8083"}, Shell: true}))
 	start := time.Now()
 	if err := upSvc(t, tl, lab.Options{}); err != nil {
@@ -778,5 +779,26 @@ func TestDownEndsUnlistedServiceProcesses(t *testing.T) {
 	case <-time.After(time.Second):
 		stray.Process.Kill()
 		t.Errorf("the unlisted process %d still ran after down", stray.Process.Pid)
+	}
+}
+
+// TestServiceHostname: a service answers to its node's hostname as the
+// file gives it (hostname:), its FQDN and its lookup too (the lab's hosts
+// file over /etc/hosts), without asking any resolver.
+func TestServiceHostname(t *testing.T) {
+	labtest.RequireRoot(t)
+	name := labtest.Name("sup")
+	labtest.CheckLeaksAtEnd(t, name)
+	tl, err := topology.Parse(name+".yaml", []byte("name: "+name+"\nnodes:\n  a: {hostname: web1}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl.Node("a").Services = []*topology.Service{sh("a", "names", "hostname; hostname -f; getent hosts web1 | wc -l; exec sleep infinity")}
+	if err := upSvc(t, tl, lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	want := "web1\nweb1." + name + "\n1\n"
+	if !waitFor(2*time.Second, func() bool { return readLog(t, name, "a", "names") == want }) {
+		t.Errorf("the service printed %q, want %q", readLog(t, name, "a", "names"), want)
 	}
 }

@@ -35,6 +35,11 @@ func (s *sup) probe(ctx context.Context, v *svc, epoch int) {
 	}
 }
 
+// probeSlots bounds the checks tried at once: each holds an OS thread
+// inside its node while it connects, and a thousand services starting
+// together would hold a thousand.
+var probeSlots = make(chan struct{}, 32)
+
 // probeTimeout bounds one try of a check.
 func probeTimeout(interval time.Duration) time.Duration { return max(interval, time.Second) }
 
@@ -44,6 +49,12 @@ func probeTimeout(interval time.Duration) time.Duration { return max(interval, t
 func (s *sup) probeOnce(ctx context.Context, d Def, interval time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout(interval))
 	defer cancel()
+	select {
+	case probeSlots <- struct{}{}:
+		defer func() { <-probeSlots }()
+	case <-ctx.Done():
+		return fmt.Errorf("no try within %v: too many checks at once", probeTimeout(interval))
+	}
 	r := d.Ready
 	switch {
 	case r.TCP != "":
@@ -103,10 +114,23 @@ func unwrapURL(err error) error {
 }
 
 // dialIn connects from inside the namespace ns: the socket is made on a
-// thread in it and keeps it for life.
+// thread in it and keeps it for life. It never looks a name up (no query
+// to any resolver): the address is an IP address, or localhost, taken as
+// 127.0.0.1.
 func dialIn(ctx context.Context, ns, network, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if host == "localhost" {
+		host = "127.0.0.1"
+	}
+	if net.ParseIP(host) == nil {
+		return nil, fmt.Errorf("%s: not an IP address (a check looks no name up)", host)
+	}
+	addr = net.JoinHostPort(host, port)
 	var c net.Conn
-	err := kernel.Do(kernel.NetnsPath(ns), func() error {
+	err = kernel.Do(kernel.NetnsPath(ns), func() error {
 		var err error
 		c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
 		return err
