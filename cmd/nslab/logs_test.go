@@ -81,8 +81,8 @@ func (b *background) end(t *testing.T, limit time.Duration) (stdout, stderr stri
 // lines (11.7 MB, at once), more than a log holds (10 MiB), so the supervisor
 // rotates it while logs -f follows. What logs -f printed runs in order
 // with nothing twice, ends with the last line, and holds every line the
-// log and its rotated file kept (a rotation by copy and truncation may
-// lose the lines written between the two). logs -n and logs NODE read
+// log and its rotated file kept (a rotation keeps the log's last 10 MiB,
+// and loses what is written between the copy and the truncation). logs -n and logs NODE read
 // the end and prefix each line; logs -f ends on Ctrl-C, and by itself
 // when the lab goes down.
 func TestLogsFollowAcrossRotation(t *testing.T) {
@@ -152,15 +152,18 @@ func TestLogsFollowAcrossRotation(t *testing.T) {
 		}
 		if n != prev+1 {
 			gaps++
-			t.Logf("logs -f: %d lines lost between %d and %d (written between the copy and the truncation)", n-prev-1, prev, n)
+			t.Logf("logs -f: %d lines lost between %d and %d (left out of the copy, or written between the copy and the truncation)", n-prev-1, prev, n)
 		}
 		seen[n], prev = true, n
 	}
 	if prev != last {
 		t.Errorf("logs -f ended at %d, want %d", prev, last)
 	}
-	if gaps > 1 {
-		t.Errorf("logs -f skipped lines %d times, want at most once, at the rotation", gaps)
+	// One rotation loses at most two runs of lines: the log's start past
+	// the cap that its copy leaves out, and what is written between the
+	// copy and the truncation.
+	if gaps > 2 {
+		t.Errorf("logs -f skipped lines %d times, want at most twice, at the rotation", gaps)
 	}
 	missing := 0
 	for _, n := range kept {

@@ -308,13 +308,18 @@ func (fl *Follower) poll(emit func(string)) error {
 
 // truncated tells whether the log was emptied since the last look: it
 // is shorter than what was read, or the bytes before the offset are not
-// those read (it grew past the offset again). A look between a copy and
-// the truncation finds the log whole and goes on reading it.
+// those read (it grew past the offset again), or, nothing read yet, a new
+// rotated file is longer than the log. A look between a copy and the
+// truncation finds the log whole and goes on reading it.
 func (fl *Follower) truncated(size int64) bool {
 	if size < fl.off {
 		return true
 	}
-	return fl.off > 0 && !bytes.Equal(fl.readAt(fl.off-int64(len(fl.tail)), fl.off), fl.tail)
+	if fl.off > 0 {
+		return !bytes.Equal(fl.readAt(fl.off-int64(len(fl.tail)), fl.off), fl.tail)
+	}
+	rot, err := os.Stat(Rotated(fl.path))
+	return err == nil && inode(rot) != fl.rotIno && size < rot.Size()
 }
 
 // fromRotated emits what a new rotated file holds past the last bytes
@@ -332,7 +337,12 @@ func (fl *Follower) fromRotated(emit func(string)) {
 		return
 	}
 	if len(fl.tail) == 0 && len(fl.partial) == 0 {
-		fl.lines(b, emit) // nothing read yet: all of it is new
+		// Nothing read yet: all of it is new, but its first line, a part
+		// of one (the copy is the log's end).
+		if j := bytes.IndexByte(b, '\n'); j >= 0 {
+			b = b[j+1:]
+		}
+		fl.lines(b, emit)
 		return
 	}
 	const keyLen = 256

@@ -332,3 +332,49 @@ func TestFollowAcrossTailCopy(t *testing.T) {
 		t.Errorf("a copy that begins in what was read (-want +got):\n%s", d)
 	}
 }
+
+// TestRotationBeforeFirstRead: a follower that has read nothing yet (the
+// log was empty when it started) when the log is rotated finds what it
+// missed in the copy (but the copy's first line, a part of one); looked at
+// between the copy and the truncation, it reads the log itself, once.
+func TestRotationBeforeFirstRead(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "svc.log")
+	write(t, log, "")
+	var got []string
+	emit := func(l string) { got = append(got, l) }
+	fl := New(log)
+	if err := fl.start(-1, emit); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, log, numbered(1, 100))
+	keepLast(t, log, len(numbered(50, 100))+3) // from inside line 49
+	appendTo(t, log, numbered(101, 102))
+	if err := fl.poll(emit); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(lines(50, 102), got); d != "" {
+		t.Fatalf("rotated before the first read (-want +got):\n%s", d)
+	}
+
+	log2 := filepath.Join(t.TempDir(), "svc.log")
+	write(t, log2, "")
+	got = nil
+	fl = New(log2)
+	if err := fl.start(-1, emit); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, log2, numbered(1, 100))
+	data, _ := os.ReadFile(log2)
+	write(t, Rotated(log2), string(data[len(data)-200:])) // copied, not yet truncated
+	if err := fl.poll(emit); err != nil {
+		t.Fatal(err)
+	}
+	os.Truncate(log2, 0)
+	appendTo(t, log2, numbered(101, 101))
+	if err := fl.poll(emit); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(lines(1, 101), got); d != "" {
+		t.Errorf("looked at between the copy and the truncation, before the first read (-want +got):\n%s", d)
+	}
+}
