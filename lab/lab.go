@@ -406,12 +406,30 @@ func Cut(ctx context.Context, name, node, iface string, up bool, opt Options) er
 // each other, or heals it with no groups: see plan.Partition. The lab's
 // file is not changed.
 func Partition(ctx context.Context, name string, groups [][]string, opt Options) error {
-	return change(ctx, name, opt, func(t *topology.Lab) (*plan.Plan, error) { return plan.Partition(t, groups) },
-		func(f *plan.Faults) { f.Partition = groups })
+	return changeFilters(ctx, name, opt, func(f *plan.Faults) { f.Partition = groups })
 }
 
-// Heal takes a partition of a running lab away: see Partition. It
-// reports whether there was one; with none it changes nothing.
+// Block drops what some nodes of a running lab send to others, one way
+// (see plan.Block), besides the partition and blocks in force; a block
+// between the same nodes the same way is replaced. The lab's file is not
+// changed; Heal takes it away.
+func Block(ctx context.Context, name string, b plan.Block, opt Options) error {
+	return changeFilters(ctx, name, opt, func(f *plan.Faults) { f.AddBlock(b) })
+}
+
+// changeFilters changes the record's partition or blocks and writes the
+// nodes' filters of the record so changed (plan.Filters).
+func changeFilters(ctx context.Context, name string, opt Options, record func(*plan.Faults)) error {
+	return change(ctx, name, opt, func(t *topology.Lab) (*plan.Plan, error) {
+		f := readFaults(name)
+		record(f)
+		return plan.Filters(t, f.Partition, f.Blocks)
+	}, record)
+}
+
+// Heal takes a partition and the blocks of a running lab away: see
+// Partition and Block. It reports whether there were any; with none it
+// changes nothing.
 func Heal(ctx context.Context, name string, opt Options) (healed bool, err error) {
 	err = change(ctx, name, opt, func(t *topology.Lab) (*plan.Plan, error) {
 		var spaces []string
@@ -424,7 +442,7 @@ func Heal(ctx context.Context, name string, opt Options) (healed bool, err error
 		}
 		healed = true
 		return plan.Partition(t, nil)
-	}, func(f *plan.Faults) { f.Partition = nil })
+	}, func(f *plan.Faults) { f.Partition, f.Blocks = nil, nil })
 	return healed, err
 }
 

@@ -93,7 +93,7 @@ func udpArrived(t *testing.T, tl *topology.Lab, from, to, addr string, n int) fl
 		seen := map[string]bool{}
 		buf := make([]byte, 64)
 		for {
-			pc.SetReadDeadline(time.Now().Add(time.Second))
+			pc.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 			k, _, err := pc.ReadFrom(buf)
 			if err != nil {
 				got <- len(seen)

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/nslab/nslab/topology"
@@ -18,10 +19,42 @@ type Faults struct {
 	// Partition is the groups of nodes of the partition in force (see
 	// Partition), none when the lab is whole.
 	Partition [][]string `json:"partition,omitempty"`
+	// Blocks are the one-way faults in force (see Block), in the order
+	// they were made.
+	Blocks []Block `json:"blocks,omitempty"`
+}
+
+// Block is a one-way fault: what the nodes From send to the nodes To is
+// dropped on arrival, all of it or, with Loss (a percentage), a share
+// drawn at random per packet; what To send to From passes.
+type Block struct {
+	From []string `json:"from"`
+	To   []string `json:"to"`
+	Loss float64  `json:"loss,omitempty"`
+}
+
+// String renders the block as nslab block takes it.
+func (b Block) String() string {
+	s := strings.Join(b.From, ",") + " -> " + strings.Join(b.To, ",")
+	if b.Loss > 0 && b.Loss < 100 {
+		s += " loss " + strconv.FormatFloat(b.Loss, 'f', -1, 64) + "%"
+	}
+	return s
 }
 
 // Empty reports whether no fault is in force.
-func (f *Faults) Empty() bool { return f == nil || len(f.Cuts) == 0 && len(f.Partition) == 0 }
+func (f *Faults) Empty() bool {
+	return f == nil || len(f.Cuts) == 0 && len(f.Partition) == 0 && len(f.Blocks) == 0
+}
+
+// AddBlock records a block; one between the same nodes the same way
+// replaces it.
+func (f *Faults) AddBlock(b Block) {
+	f.Blocks = slices.DeleteFunc(f.Blocks, func(o Block) bool {
+		return slices.Equal(o.From, b.From) && slices.Equal(o.To, b.To)
+	})
+	f.Blocks = append(f.Blocks, b)
+}
 
 // SetCut records the cable of node:iface as cut (up false) or joined.
 func (f *Faults) SetCut(node, iface string, up bool) {
@@ -46,6 +79,9 @@ func (f *Faults) Prune(lab *topology.Lab, p *Plan) {
 	f.Cuts = slices.DeleteFunc(f.Cuts, func(ref string) bool {
 		i := ifaceByRef(lab, ref)
 		return i == nil || i.Link == nil || made[i.Link]
+	})
+	f.Blocks = slices.DeleteFunc(f.Blocks, func(b Block) bool {
+		return slices.ContainsFunc(append(slices.Clone(b.From), b.To...), func(n string) bool { return lab.Node(n) == nil })
 	})
 	for _, g := range f.Partition {
 		for _, n := range g {
