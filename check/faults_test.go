@@ -54,7 +54,7 @@ nodes:
 	r.tally()
 	var b strings.Builder
 	r.WriteMatrix(&b)
-	wantOut := `from \\ to  a            b            c        d      e
+	wantOut := `from \ to  a            b            c        d      e
 a          ok           partitioned  blocked  ok     cut
 b          partitioned  ok           ok       lossy  cut
 c          blocked!     ok           ok       ok     cut
