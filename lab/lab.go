@@ -427,10 +427,27 @@ func changeFilters(ctx context.Context, name string, opt Options, record func(*p
 	}, record)
 }
 
-// Heal takes a partition and the blocks of a running lab away: see
-// Partition and Block. It reports whether there were any; with none it
-// changes nothing.
+// Heal reverts every fault in force in a running lab, as its record
+// has them: cut cables are joined again, the partition and the blocks go,
+// and the record of a schedule or flap (one killed before it could revert
+// what it did) is forgotten. It reports whether there was anything to
+// revert; with nothing it changes nothing.
 func Heal(ctx context.Context, name string, opt Options) (healed bool, err error) {
+	return heal(ctx, name, opt, false)
+}
+
+// heal is Heal; keepRunner keeps this process's own record as the
+// lab's runner (a heal step of a schedule). Another runner's record is
+// kept while it lives: it is still running.
+func heal(ctx context.Context, name string, opt Options, keepRunner bool) (healed bool, err error) {
+	f := readFaults(name)
+	for _, ref := range f.Cuts {
+		node, iface, _ := strings.Cut(ref, ":")
+		if err := Cut(ctx, name, node, iface, true, opt); err != nil {
+			return healed, err
+		}
+		healed = true
+	}
 	err = change(ctx, name, opt, func(t *topology.Lab) (*plan.Plan, error) {
 		var spaces []string
 		for _, n := range t.Nodes {
@@ -442,7 +459,13 @@ func Heal(ctx context.Context, name string, opt Options) (healed bool, err error
 		}
 		healed = true
 		return plan.Partition(t, nil)
-	}, func(f *plan.Faults) { f.Partition, f.Blocks = nil, nil })
+	}, func(f *plan.Faults) {
+		healed = healed || len(f.Blocks) > 0 || len(f.Partition) > 0
+		f.Partition, f.Blocks = nil, nil
+		if r := f.Runner; r != nil && (!alive(r.PID) || r.PID == os.Getpid() && !keepRunner) {
+			healed, f.Runner = true, nil
+		}
+	})
 	return healed, err
 }
 

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nslab/nslab/topology"
 )
@@ -22,6 +23,17 @@ type Faults struct {
 	// Blocks are the one-way faults in force (see Block), in the order
 	// they were made.
 	Blocks []Block `json:"blocks,omitempty"`
+	// Runner is the schedule or flap running on the lab, if any: what it
+	// did is in the record as it does it, so that after it is killed the
+	// next heal or down reverts it.
+	Runner *Runner `json:"runner,omitempty"`
+}
+
+// Runner is a process that changes the lab's faults over time.
+type Runner struct {
+	PID     int       `json:"pid"`
+	What    string    `json:"what"` // "schedule FILE", "flap ns1:eth0"
+	Started time.Time `json:"started"`
 }
 
 // Block is a one-way fault: what the nodes From send to the nodes To is
@@ -44,7 +56,7 @@ func (b Block) String() string {
 
 // Empty reports whether no fault is in force.
 func (f *Faults) Empty() bool {
-	return f == nil || len(f.Cuts) == 0 && len(f.Partition) == 0 && len(f.Blocks) == 0
+	return f == nil || len(f.Cuts) == 0 && len(f.Partition) == 0 && len(f.Blocks) == 0 && f.Runner == nil
 }
 
 // AddBlock records a block; one between the same nodes the same way

@@ -49,6 +49,7 @@ running labs, else LAB.NODE; LAB.host:IF names a host interface.`,
 			},
 		})
 	}
+	link.AddCommand(newFlap())
 	return link
 }
 
