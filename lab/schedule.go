@@ -83,12 +83,12 @@ type stepDecl struct {
 // ParseSchedule reads a fault schedule: a YAML list of steps, each with
 // its time from the start and one action, in the order of their times.
 //
-//	- {at: 0s, cut: ns1:eth0}
-//	- {at: 2s, join: ns1:eth0}
-//	- {at: 3s, partition: [[ns1], [ns2, ns3]]}
-//	- {at: 5s, block: {from: [ns1], to: [ns2], loss: 10%}}
-//	- {at: 6s, flap: {iface: ns2:eth0, period: 1s, down: 300ms, for: 4s}}
-//	- {at: 11s, heal: true}
+//   - {at: 0s, cut: ns1:eth0}
+//   - {at: 2s, join: ns1:eth0}
+//   - {at: 3s, partition: [[ns1], [ns2, ns3]]}
+//   - {at: 5s, block: {from: [ns1], to: [ns2], loss: 10%}}
+//   - {at: 6s, flap: {iface: ns2:eth0, period: 1s, down: 300ms, for: 4s}}
+//   - {at: 11s, heal: true}
 //
 // Errors carry file:line:col. t, when given, is the lab the schedule is
 // for: nodes and interfaces are checked against it.
