@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -134,4 +135,35 @@ func ifaceByRef(lab *topology.Lab, ref string) *topology.Interface {
 		return nil
 	}
 	return i
+}
+
+// Describe lists the faults in force as status shows them: "cut
+// ns1:eth0", "partition {ns1} | {ns2}", "block ns1 -> ns2", "flap
+// ns1:eth0 running (pid 42)".
+func (f *Faults) Describe(alive func(pid int) bool) []string {
+	if f.Empty() {
+		return nil
+	}
+	var out []string
+	for _, c := range f.Cuts {
+		out = append(out, "cut "+c)
+	}
+	if len(f.Partition) > 0 {
+		var g []string
+		for _, x := range f.Partition {
+			g = append(g, "{"+strings.Join(x, ", ")+"}")
+		}
+		out = append(out, "partition "+strings.Join(g, " | "))
+	}
+	for _, b := range f.Blocks {
+		out = append(out, "block "+b.String())
+	}
+	if r := f.Runner; r != nil {
+		state := fmt.Sprintf("running (pid %d)", r.PID)
+		if alive != nil && !alive(r.PID) {
+			state = fmt.Sprintf("killed (pid %d): heal reverts what it left", r.PID)
+		}
+		out = append(out, r.What+" "+state)
+	}
+	return out
 }

@@ -262,6 +262,9 @@ func TestLifecycle(t *testing.T) {
 		if r := nslab(t, "", "check", "--timeout", "300ms", name); r.code != 0 || !strings.Contains(r.stdout, "blocked") {
 			t.Errorf("check while blocked: code %d, want 0 with ns1-ns2 blocked\n%s%s", r.code, r.stdout, r.stderr)
 		}
+		if r := nslab(t, "", "status", name); r.code != 0 || !strings.Contains(r.stdout, "faults in force in "+name+": block ns1 -> ns2 (nslab heal "+name+" reverts them)") {
+			t.Errorf("status while blocked: code %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
 		// The block taken away behind nslab's back: the pair answers,
 		// and check says the fault did not take.
 		if err := (&kernel.Partition{NS: name + ".ns2"}).Apply(nil); err != nil {
