@@ -218,7 +218,7 @@ func ifaceStatus(c *kernel.Conn, ns, kname string, i *topology.Interface) IfaceS
 	out := IfaceStatus{Name: i.Name, Peer: peerOf(i)}
 	out.State, out.MTU, out.MAC, out.Addresses = linkFacts(c, ns, kname)
 	out.Assigned = strs(i.Auto)
-	if i.Link != nil && i.Link.Shape() != nil {
+	if i.Link != nil && len(i.Link.Shapes()) > 0 {
 		if ks, err := kernel.LinkShape(c, ns, kname); err == nil && ks != nil {
 			ts := topology.Shape{Rate: ks.Rate, Delay: ks.Delay, Jitter: ks.Jitter, Loss: ks.Loss}
 			out.Shape = ts.String()

@@ -307,8 +307,8 @@ func (r *reconciler) links() {
 			}
 			r.cableDrift(l, !sameEnds(o, l))
 			// A shape's bucket holds packets of the cable's MTU.
-			if !o.Shape().Equal(l.Shape()) || l.Shape() != nil && !sameEnds(o, l) {
-				r.shapes = append(r.shapes, shapeEnds(r.lab, l, l.Shape(), o.Shape() != nil)...)
+			if !sameShapes(o, l) || len(l.Shapes()) > 0 && !sameEnds(o, l) {
+				r.shapes = append(r.shapes, shapeEnds(r.lab, l, len(o.Shapes()) > 0)...)
 			}
 			r.keepLink(o, l)
 			continue
@@ -671,4 +671,11 @@ func (r *reconciler) strayLinks(interrupted *topology.Lab) map[string]bool {
 		}
 	}
 	return out
+}
+
+// sameShapes reports whether two cables are shaped alike each way.
+func sameShapes(o, l *topology.Link) bool {
+	on, op := endShapes(o)
+	ln, lp := endShapes(l)
+	return on.Equal(ln) && op.Equal(lp)
 }

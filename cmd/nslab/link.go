@@ -221,7 +221,7 @@ as it is, and heal says so (exit status 0).`,
 				return err
 			}
 			if !healed {
-				fmt.Fprintf(cmd.OutOrStdout(), "lab %s has no partition: nothing to heal\n", a[0])
+				fmt.Fprintf(cmd.OutOrStdout(), "lab %s has no fault in force: nothing to heal\n", a[0])
 				return nil
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "lab %s healed\n", a[0])
