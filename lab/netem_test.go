@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/kernel"
@@ -75,31 +78,75 @@ func rtts(t *testing.T, tl *topology.Lab, from, to, addr string, n int) []time.D
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 
-// udpArrived sends n datagrams from one node to addr in another, paced, and
-// returns the share that arrived.
+// udpArrived sends n datagrams from one node to addr in another, paced,
+// and returns the share that arrived.
 func udpArrived(t *testing.T, tl *topology.Lab, from, to, addr string, n int) float64 {
 	t.Helper()
-	var pc net.PacketConn
+	return float64(len(udpOneWay(t, tl, from, to, addr, n))) / float64(n)
+}
+
+// udpOneWay sends n datagrams from one node to addr in another, 50 every
+// 5ms, each carrying the time it was sent, and returns the one-way delay
+// of each that arrived: from the sender's clock just before sending to
+// the receiving kernel's timestamp (SO_TIMESTAMPNS), so that a receiver
+// the busy machine leaves waiting adds nothing. The receiver stops 600ms
+// after the last datagram was sent.
+func udpOneWay(t *testing.T, tl *topology.Lab, from, to, addr string, n int) []time.Duration {
+	t.Helper()
+	var pc *net.UDPConn
 	err := kernel.Do(kernel.NetnsPath(plan.NetnsName(tl.Name, to)), func() (err error) {
-		pc, err = net.ListenPacket("udp", net.JoinHostPort(addr, "0"))
+		a, err := net.ResolveUDPAddr("udp", net.JoinHostPort(addr, "0"))
+		if err != nil {
+			return err
+		}
+		pc, err = net.ListenUDP("udp", a)
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pc.Close()
-	got := make(chan int)
+	rc, _ := pc.SyscallConn()
+	rc.Control(func(fd uintptr) { err = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) })
+	if err != nil {
+		t.Fatalf("SO_TIMESTAMPNS: %v", err)
+	}
+	sent := make(chan time.Time, 1)
+	got := make(chan []time.Duration)
 	go func() {
-		seen := map[string]bool{}
-		buf := make([]byte, 64)
+		seen := map[int64]bool{}
+		var out []time.Duration
+		buf, oob := make([]byte, 64), make([]byte, 128)
+		var end time.Time
 		for {
-			pc.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-			k, _, err := pc.ReadFrom(buf)
-			if err != nil {
-				got <- len(seen)
+			select {
+			case at := <-sent:
+				end = at.Add(600 * time.Millisecond)
+			default:
+			}
+			if !end.IsZero() && time.Now().After(end) {
+				got <- out
 				return
 			}
-			seen[string(buf[:k])] = true
+			pc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+			k, ok, _, _, err := pc.ReadMsgUDP(buf, oob)
+			if err != nil {
+				continue
+			}
+			var at, sentAt int64
+			fmt.Sscan(string(buf[:k]), &sentAt)
+			msgs, _ := unix.ParseSocketControlMessage(oob[:ok])
+			for _, m := range msgs {
+				if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= 16 {
+					ts := (*unix.Timespec)(unsafe.Pointer(&m.Data[0]))
+					at = ts.Nano()
+				}
+			}
+			if at == 0 || seen[sentAt] {
+				continue
+			}
+			seen[sentAt] = true
+			out = append(out, time.Duration(at-sentAt))
 		}
 	}()
 	err = kernel.Do(kernel.NetnsPath(plan.NetnsName(tl.Name, from)), func() error {
@@ -109,7 +156,7 @@ func udpArrived(t *testing.T, tl *topology.Lab, from, to, addr string, n int) fl
 		}
 		defer c.Close()
 		for i := range n {
-			if _, err := fmt.Fprintf(c, "%d", i); err != nil {
+			if _, err := fmt.Fprintf(c, "%d", time.Now().UnixNano()); err != nil {
 				return err
 			}
 			if i%50 == 49 {
@@ -118,17 +165,20 @@ func udpArrived(t *testing.T, tl *topology.Lab, from, to, addr string, n int) fl
 		}
 		return nil
 	})
+	sent <- time.Now()
+	out := <-got
 	if err != nil {
 		t.Fatal(err)
 	}
-	return float64(<-got) / float64(n)
+	return out
 }
 
 // TestNetemMeasured measures netem shapes as the file writes them, both
 // ways, against an unshaped cable from the same node: a 50ms delay makes
-// a 100ms round trip; a 20ms jitter spreads it as two uniform draws of
-// ±20ms do; a 10% loss loses about 10% of datagrams each way. status reads
-// every shape back in the file's units.
+// a 100ms round trip; a 20ms jitter spreads each way's delay uniformly
+// over 30..70ms (read one way); a 10% loss loses about 10% of datagrams
+// each way; one-way shapes (direction: out on each end) give each way its
+// own delay. status reads every shape back in the file's units.
 func TestNetemMeasured(t *testing.T) {
 	needNetem(t)
 	sub := labtest.Subnet(t)
@@ -140,14 +190,16 @@ nodes:
       eth1: {link: c:eth0, addresses: [%[1]s.5/30]}
       eth2: {link: d:eth0, addresses: [%[1]s.9/30], shape: {delay: 50ms, jitter: 20ms}}
       eth3: {link: e:eth0, addresses: [%[1]s.13/30], shape: {loss: 10%%}}
+      eth4: {link: f:eth0, addresses: [%[1]s.17/30], shape: {delay: 40ms, direction: out}}
   b: {interfaces: {eth0: {addresses: [%[1]s.2/30]}}}
   c: {interfaces: {eth0: {addresses: [%[1]s.6/30]}}}
   d: {interfaces: {eth0: {addresses: [%[1]s.10/30]}}}
   e: {interfaces: {eth0: {addresses: [%[1]s.14/30]}}}
+  f: {interfaces: {eth0: {addresses: [%[1]s.18/30], shape: {delay: 10ms, direction: out}}}}
 `, sub))
 	unshaped := rtts(t, tl, "a", "c", sub+".6", 20)
 	slices.Sort(unshaped)
-	base, baseMed := unshaped[0], unshaped[len(unshaped)/2]
+	base := unshaped[0]
 	delayAB := slices.Min(rtts(t, tl, "a", "b", sub+".2", 10))
 	delayBA := slices.Min(rtts(t, tl, "b", "a", sub+".1", 10))
 	t.Logf("round trip unshaped %.2fms; delay 50ms: a to b %.2fms, b to a %.2fms", ms(base), ms(delayAB), ms(delayBA))
@@ -159,23 +211,46 @@ nodes:
 		}
 	}
 
-	// Each way is uniform in 50ms±20ms: the round trip is spread as a
-	// triangle on 60..140ms, median 100ms, quartiles 88.3ms and 111.7ms
-	// (23.4ms apart). Quartiles, not mean and deviation: a round trip the
-	// busy machine stalled (262ms once in a VM under load) moves those.
-	jit := rtts(t, tl, "a", "d", sub+".10", 60)
-	slices.Sort(jit)
-	q1, med, q3 := jit[len(jit)/4], jit[len(jit)/2], jit[len(jit)*3/4]
-	t.Logf("delay 50ms jitter 20ms, %d round trips: min %.1fms, quartiles %.1fms %.1fms %.1fms, max %.1fms (unshaped: median %.2fms)",
-		len(jit), ms(jit[0]), ms(q1), ms(med), ms(q3), ms(jit[len(jit)-1]), ms(baseMed))
-	if jit[0] < 60*time.Millisecond {
-		t.Errorf("shortest round trip with jitter %.1fms, want at least 60ms", ms(jit[0]))
+	// netem draws each packet's delay uniformly in 50ms±20ms: one way,
+	// quartiles 40, 50 and 60ms, nothing under 30ms or over 70ms. One-way
+	// delays are read from the receiving kernel's timestamps, so a busy
+	// machine adds only the sender's lateness (round trips through a VM
+	// under load spread by 45ms on their own).
+	for _, dir := range [][3]string{{"a", "d", sub + ".10"}, {"d", "a", sub + ".9"}} {
+		ow := udpOneWay(t, tl, dir[0], dir[1], dir[2], 400)
+		if len(ow) < 390 {
+			t.Fatalf("%s to %s: %d of 400 datagrams arrived through a shape without loss", dir[0], dir[1], len(ow))
+		}
+		slices.Sort(ow)
+		q := func(f float64) time.Duration { return ow[int(f*float64(len(ow)-1))] }
+		t.Logf("delay 50ms jitter 20ms, %s to %s, %d datagrams one way: min %.1fms, quartiles %.1fms %.1fms %.1fms, max %.1fms",
+			dir[0], dir[1], len(ow), ms(ow[0]), ms(q(0.25)), ms(q(0.5)), ms(q(0.75)), ms(ow[len(ow)-1]))
+		if ow[0] < 30*time.Millisecond {
+			t.Errorf("%s to %s: a datagram took %.1fms, under the 30ms the shape allows", dir[0], dir[1], ms(ow[0]))
+		}
+		for _, c := range []struct {
+			f    float64
+			want time.Duration
+		}{{0.25, 40 * time.Millisecond}, {0.5, 50 * time.Millisecond}, {0.75, 60 * time.Millisecond}} {
+			if got := q(c.f); got < c.want-4*time.Millisecond || got > c.want+6*time.Millisecond {
+				t.Errorf("%s to %s: quantile %.2f of the one-way delay %.1fms, want %v (-4ms, +6ms)", dir[0], dir[1], c.f, ms(got), c.want)
+			}
+		}
 	}
-	if m := med - baseMed; m < 90*time.Millisecond || m > 112*time.Millisecond {
-		t.Errorf("median round trip with jitter %.1fms over the unshaped median, want 90ms to 112ms", ms(m))
-	}
-	if iqr := q3 - q1; iqr < 12*time.Millisecond || iqr > 36*time.Millisecond {
-		t.Errorf("round trips with a 20ms jitter have quartiles %.1fms apart, want 12ms to 36ms (23.4ms)", ms(iqr))
+
+	for _, c := range []struct {
+		from, to, addr string
+		want           time.Duration
+	}{{"a", "f", sub + ".18", 40 * time.Millisecond}, {"f", "a", sub + ".17", 10 * time.Millisecond}} {
+		ow := udpOneWay(t, tl, c.from, c.to, c.addr, 100)
+		if len(ow) < 95 {
+			t.Fatalf("%s to %s: %d of 100 datagrams arrived", c.from, c.to, len(ow))
+		}
+		slices.Sort(ow)
+		t.Logf("one-way shapes, %s to %s: min %.1fms, median %.1fms", c.from, c.to, ms(ow[0]), ms(ow[len(ow)/2]))
+		if ow[0] < c.want || ow[len(ow)/2] > c.want+6*time.Millisecond {
+			t.Errorf("%s to %s through a one-way delay of %v: min %.1fms, median %.1fms, want %v to %v", c.from, c.to, c.want, ms(ow[0]), ms(ow[len(ow)/2]), c.want, c.want+6*time.Millisecond)
+		}
 	}
 
 	const n = 2000
@@ -202,8 +277,8 @@ nodes:
 		}
 	}
 	want := []string{
-		"a:eth0 delay 50ms", "a:eth2 delay 50ms, jitter 20ms", "a:eth3 loss 10%",
-		"b:eth0 delay 50ms", "d:eth0 delay 50ms, jitter 20ms", "e:eth0 loss 10%",
+		"a:eth0 delay 50ms", "a:eth2 delay 50ms, jitter 20ms", "a:eth3 loss 10%", "a:eth4 delay 40ms",
+		"b:eth0 delay 50ms", "d:eth0 delay 50ms, jitter 20ms", "e:eth0 loss 10%", "f:eth0 delay 10ms",
 	}
 	if strings.Join(shapes, "\n") != strings.Join(want, "\n") {
 		t.Errorf("status reads the shapes back as\n%s\nwant\n%s", strings.Join(shapes, "\n"), strings.Join(want, "\n"))
