@@ -6,6 +6,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unsafe"
@@ -83,16 +84,16 @@ func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 // and returns the share that arrived.
 func udpArrived(t *testing.T, tl *topology.Lab, from, to, addr string, n int) float64 {
 	t.Helper()
-	return float64(len(udpOneWay(t, tl, from, to, addr, n))) / float64(n)
+	return float64(len(udpOneWay(t, tl, from, to, addr, n, 0))) / float64(n)
 }
 
-// udpOneWay sends n datagrams from one node to addr in another, 50 every
-// 5ms, each carrying the time it was sent, and returns the one-way delay
+// udpOneWay sends n datagrams from one node to addr in another, one
+// every gap (0: 50 every 5ms), each carrying the time it was sent, and returns the one-way delay
 // of each that arrived: from the sender's clock just before sending to
 // the receiving kernel's timestamp (SO_TIMESTAMPNS), so that a receiver
 // the busy machine leaves waiting adds nothing. The receiver stops 600ms
 // after the last datagram was sent.
-func udpOneWay(t *testing.T, tl *topology.Lab, from, to, addr string, n int) []time.Duration {
+func udpOneWay(t *testing.T, tl *topology.Lab, from, to, addr string, n int, gap time.Duration) []time.Duration {
 	t.Helper()
 	var pc *net.UDPConn
 	err := kernel.Do(kernel.NetnsPath(plan.NetnsName(tl.Name, to)), func() (err error) {
@@ -120,6 +121,8 @@ func udpOneWay(t *testing.T, tl *topology.Lab, from, to, addr string, n int) []t
 	}
 	sent := make(chan time.Time, 1)
 	got := make(chan []time.Duration)
+	ready := make(chan struct{}) // a first datagram arrived: the neighbour is known
+	var readyOnce sync.Once
 	go func() {
 		seen := map[int64]bool{}
 		var out []time.Duration
@@ -142,6 +145,10 @@ func udpOneWay(t *testing.T, tl *topology.Lab, from, to, addr string, n int) []t
 			}
 			var at, sentAt int64
 			fmt.Sscan(string(buf[:k]), &sentAt)
+			if sentAt == 0 {
+				readyOnce.Do(func() { close(ready) })
+				continue
+			}
 			msgs, _ := unix.ParseSocketControlMessage(oob[:ok])
 			for _, m := range msgs {
 				if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= 16 {
@@ -162,11 +169,31 @@ func udpOneWay(t *testing.T, tl *topology.Lab, from, to, addr string, n int) []t
 			return err
 		}
 		defer c.Close()
+		// Until the sender knows the receiver's link-layer address, the
+		// kernel keeps only a few packets (unres_qlen_bytes): 327 of 400
+		// arrived through a delay of 50ms that the resolution waits for
+		// too. A first datagram, sent again until it arrives, settles it;
+		// on a path that drops everything none does, and after a second
+		// the measure goes on.
+	warm:
+		for wait := time.After(time.Second); ; {
+			fmt.Fprint(c, "0")
+			select {
+			case <-ready:
+				break warm
+			case <-wait:
+				break warm
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
 		for i := range n {
 			if _, err := fmt.Fprintf(c, "%d", time.Now().UnixNano()); err != nil {
 				return err
 			}
-			if i%50 == 49 {
+			switch {
+			case gap > 0:
+				time.Sleep(gap)
+			case i%50 == 49:
 				time.Sleep(5 * time.Millisecond)
 			}
 		}
@@ -224,9 +251,11 @@ nodes:
 	// machine adds only the sender's lateness (round trips through a VM
 	// under load spread by 45ms on their own).
 	for _, dir := range [][3]string{{"a", "d", sub + ".10"}, {"d", "a", sub + ".9"}} {
-		ow := udpOneWay(t, tl, dir[0], dir[1], dir[2], 400)
-		if len(ow) < 390 {
-			t.Fatalf("%s to %s: %d of 400 datagrams arrived through a shape without loss", dir[0], dir[1], len(ow))
+		// Paced: 10,000 datagrams a second queue up in a VM under load
+		// (153ms one way through this shape, quartiles 50, 61 and 83ms).
+		ow := udpOneWay(t, tl, dir[0], dir[1], dir[2], 300, 2*time.Millisecond)
+		if len(ow) < 295 {
+			t.Fatalf("%s to %s: %d of 300 datagrams arrived through a shape without loss", dir[0], dir[1], len(ow))
 		}
 		slices.Sort(ow)
 		q := func(f float64) time.Duration { return ow[int(f*float64(len(ow)-1))] }
@@ -249,7 +278,7 @@ nodes:
 		from, to, addr string
 		want           time.Duration
 	}{{"a", "f", sub + ".18", 40 * time.Millisecond}, {"f", "a", sub + ".17", 10 * time.Millisecond}} {
-		ow := udpOneWay(t, tl, c.from, c.to, c.addr, 100)
+		ow := udpOneWay(t, tl, c.from, c.to, c.addr, 100, 2*time.Millisecond)
 		if len(ow) < 95 {
 			t.Fatalf("%s to %s: %d of 100 datagrams arrived", c.from, c.to, len(ow))
 		}

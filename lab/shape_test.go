@@ -158,6 +158,7 @@ func rxBytes(t *testing.T, tl *topology.Lab, node string) uint64 {
 // the running lab and takes the shape off: the nodes stay.
 func TestShapeRate(t *testing.T) {
 	labtest.RequireRoot(t)
+	labtest.Kernel(t)
 	if err := kernel.QdiscSupported("tbf"); err != nil {
 		t.Skipf("this kernel has no tbf qdisc (sch_tbf): %v", err)
 	}
@@ -233,6 +234,7 @@ func tc(t *testing.T, ns string) string {
 // before building anything.
 func TestShapeDelayLoss(t *testing.T) {
 	labtest.RequireRoot(t)
+	labtest.Kernel(t)
 	sub := labtest.Subnet(t)
 	if err := kernel.QdiscSupported("netem"); err != nil {
 		tl := parse(t, cable(sub, "{delay: 20ms, loss: 1%}"))
