@@ -53,6 +53,9 @@ type Options struct {
 	// Seed chooses the sampled pairs: the same seed, lab and Sample give
 	// the same pairs. The zero value is a seed like any other.
 	Seed int64
+	// Faults are the faults in force in the lab: Run expects the probes
+	// they stop to fail, and fails those that answer (see Faults).
+	Faults *Faults
 
 	// limits replaces the neighbour table's sizes read from /proc, and
 	// autoSample AutoSample, in tests.

@@ -40,6 +40,11 @@ type Report struct {
 	// Retried is how many probes failed at first and were sent once more,
 	// after the others (see Run); their result is the second one.
 	Retried int `json:"retried,omitempty"`
+	// Faulted is how many probes met a fault in force (Options.Faults)
+	// and did not answer, as expected, or met a share of loss; they
+	// count neither as passed nor failed. A faulted probe that answered
+	// counts as failed.
+	Faulted int `json:"faulted,omitempty"`
 }
 
 // Report modes.
@@ -58,6 +63,9 @@ type ProbeResult struct {
 	// RTT is the round trip time of the answered request.
 	RTT time.Duration `json:"rtt_ns,omitempty"`
 	Err string        `json:"error,omitempty"`
+	// Fault is the fault in force the probe meets (FaultCut ...), if any:
+	// it is expected not to answer.
+	Fault string `json:"fault,omitempty"`
 }
 
 func newReport(lab *topology.Lab, probes []Probe) *Report {
@@ -91,12 +99,19 @@ func hasHostAddrs(lab *topology.Lab) bool {
 
 // tally counts passed and failed probes.
 func (r *Report) tally() {
-	r.Passed, r.Failed = 0, 0
-	for _, p := range r.Probes {
-		if p.OK {
-			r.Passed++
-		} else {
+	r.Passed, r.Failed, r.Faulted = 0, 0, 0
+	for i := range r.Probes {
+		p := &r.Probes[i]
+		switch {
+		case p.failed():
 			r.Failed++
+			if p.OK {
+				p.Err = faultErr(*p)
+			}
+		case p.Fault != "":
+			r.Faulted++
+		default:
+			r.Passed++
 		}
 	}
 }
@@ -122,8 +137,12 @@ func (r *Report) WriteMatrix(w io.Writer) error {
 	return err
 }
 
-// cell counts the probes from one node to another.
-type cell struct{ ok, all int }
+// cell counts the probes from one node to another: ok those that went
+// as expected, faulted those that met a fault, of kind fault.
+type cell struct {
+	ok, all, faulted int
+	fault            string
+}
 
 func (c cell) String() string {
 	switch {
@@ -131,6 +150,10 @@ func (c cell) String() string {
 		return "-"
 	case c.all < 0:
 		return "."
+	case c.faulted == c.all && c.ok == c.all:
+		return c.fault // every probe met the fault and none answered
+	case c.faulted == c.all:
+		return c.fault + "!" // a fault that did not take
 	case c.ok == c.all:
 		return "ok"
 	}
@@ -143,8 +166,12 @@ func (r *Report) cells() map[[2]string]cell {
 		k := [2]string{p.From, p.ToNode}
 		c := m[k]
 		c.all++
-		if p.OK {
+		if !p.failed() {
 			c.ok++
+		}
+		if p.Fault != "" {
+			c.faulted++
+			c.fault = p.Fault
 		}
 		m[k] = c
 	}
@@ -183,14 +210,18 @@ func (r *Report) writeSummary(b *bytes.Buffer) {
 	if r.Retried > 0 {
 		retried = fmt.Sprintf(" (%s retried once)", thousands(r.Retried))
 	}
-	fmt.Fprintf(b, "%s: %s, %s probes%s, %s passed, %s failed%s\n", r.Lab, r.coverage(),
-		thousands(len(r.Probes)), r.waves(), thousands(r.Passed), thousands(r.Failed), retried)
+	faulted := ""
+	if r.Faulted > 0 {
+		faulted = fmt.Sprintf(", %s met faults in force", thousands(r.Faulted))
+	}
+	fmt.Fprintf(b, "%s: %s, %s probes%s, %s passed, %s failed%s%s\n", r.Lab, r.coverage(),
+		thousands(len(r.Probes)), r.waves(), thousands(r.Passed), thousands(r.Failed), faulted, retried)
 	if r.Sampled() && r.Sample.Auto {
 		fmt.Fprintf(b, "sampled because %s\n", r.Sample.Reason)
 	}
 	shown := 0
 	for _, p := range r.Probes {
-		if p.OK {
+		if !p.failed() {
 			continue
 		}
 		if len(r.Nodes) > MatrixMax && shown == summaryFailures {

@@ -47,6 +47,7 @@ func Run(ctx context.Context, lab *topology.Lab, nsPath func(node string) string
 	if sample != nil {
 		r.Mode = ModeSampled
 	}
+	r.classify(lab, opt.Faults)
 	waves := w.waves(r.Probes, lim.budget())
 	r.Waves = len(waves)
 	errs := r.probeWaves(ctx, waves, nsPath, opt, lim)
@@ -120,7 +121,7 @@ func (r *Report) retry(ctx context.Context, waves []wave, nsPath func(string) st
 	nodes := map[string]bool{}
 	for _, wv := range waves {
 		for _, i := range wv.idx {
-			if !r.Probes[i].OK {
+			if !r.Probes[i].OK && r.Probes[i].Fault == "" { // a faulted probe is expected to fail
 				idx = append(idx, i)
 			}
 		}

@@ -3,6 +3,7 @@ package check
 import (
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/nslab/nslab/topology"
 )
@@ -48,8 +49,10 @@ type dest struct {
 	owner, ifc, ai int32
 }
 
-// newWorld models lab in O(addresses + routes × log routes).
-func newWorld(lab *topology.Lab) *world {
+// newWorld models lab in O(addresses + routes × log routes). The
+// interfaces named in cut ("node:iface") are off their segment, as when
+// their cable is cut.
+func newWorld(lab *topology.Lab, cut ...string) *world {
 	w := &world{byName: make(map[string]int32, len(lab.Nodes)+1)}
 	for _, n := range lab.Nodes {
 		w.add(newNodeStack(n))
@@ -58,6 +61,14 @@ func newWorld(lab *topology.Lab) *world {
 		w.add(host)
 	}
 	w.indexSegments(lab.Segments())
+	for _, ref := range cut {
+		node, dev, _ := strings.Cut(ref, ":")
+		if id, ok := w.byName[node]; ok {
+			if k := w.stacks[id].ifaceIndex(dev); k >= 0 {
+				w.stacks[id].ifaces[k].seg = -1
+			}
+		}
+	}
 	w.indexAddrs()
 	w.indexDests()
 	return w

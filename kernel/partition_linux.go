@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -39,14 +40,14 @@ func (o *Partition) apply() error {
 	if slices.ContainsFunc(tables, func(x *nftables.Table) bool { return x.Name == PartitionTable }) {
 		c.DelTable(t)
 	}
-	if len(o.Drop) > 0 {
+	if !o.empty() {
 		o.table(c, t)
 	}
 	if err := c.Flush(); err != nil {
 		if noNftables(err) {
 			return opErr(o.NS, "partitioning", fmt.Errorf("%w: a partition needs nf_tables in the kernel (modules nf_tables, nft_inet)", err))
 		}
-		if len(o.Drop) == 0 && errors.Is(err, unix.ENOENT) {
+		if o.empty() && errors.Is(err, unix.ENOENT) {
 			return nil
 		}
 		return opErr(o.NS, "writing the nftables table inet "+PartitionTable, err)
@@ -89,6 +90,41 @@ func (o *Partition) table(c *nftables.Conn, t *nftables.Table) {
 				&expr.Lookup{SourceRegister: 1, SetName: sets[v6].Name, SetID: sets[v6].ID},
 			}, verdict(expr.VerdictDrop))})
 		}
+		if h.src && len(o.Block) > 0 {
+			// Neighbour discovery passes a block: a node that cannot
+			// resolve its peer's address could not send it anything,
+			// and a block is one way.
+			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: cat(ndType(), verdict(expr.VerdictAccept))})
+			for _, b := range o.Block {
+				for _, a := range b.From {
+					c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: cat(addrMatch(a, true), b.draw(), verdict(expr.VerdictDrop))})
+				}
+			}
+		}
+	}
+}
+
+// ndType matches ICMPv6 neighbour solicitations and advertisements.
+func ndType() []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_ICMPV6}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
+		&expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: []byte{135}, ToData: []byte{136}},
+	}
+}
+
+// draw matches the share of packets the block's loss takes: numgen
+// random mod 10000, in network order, below the threshold.
+func (b Block) draw() []expr.Any {
+	th := b.threshold()
+	if th == 0 {
+		return nil
+	}
+	return []expr.Any{
+		&expr.Numgen{Register: 1, Modulus: lossBasis, Type: unix.NFT_NG_RANDOM},
+		&expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 4, Size: 4},
+		&expr.Cmp{Op: expr.CmpOpLt, Register: 1, Data: binary.BigEndian.AppendUint32(nil, th)},
 	}
 }
 

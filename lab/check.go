@@ -10,8 +10,13 @@ import (
 )
 
 // Check probes a running lab from every node (and the host) with the
-// built-in ICMP prober; see check.Run.
+// built-in ICMP prober; see check.Run. The faults in force (the lab's
+// record) are expected: the pairs they separate must not answer, unless
+// opt.Faults says otherwise.
 func Check(ctx context.Context, t *topology.Lab, opt check.Options) (*check.Report, error) {
+	if opt.Faults == nil {
+		opt.Faults = checkFaults(readFaults(t.Name))
+	}
 	opt.HostDev = func(dev string) string {
 		if t.Bridge(dev) != nil {
 			return plan.BridgeName(t.Name, dev)
@@ -24,4 +29,16 @@ func Check(ctx context.Context, t *topology.Lab, opt check.Options) (*check.Repo
 		}
 		return kernel.NetnsPath(plan.NetnsName(t.Name, node))
 	}, opt)
+}
+
+// checkFaults is the record of faults as check takes it.
+func checkFaults(f *plan.Faults) *check.Faults {
+	if f.Empty() {
+		return nil
+	}
+	out := &check.Faults{Cuts: f.Cuts, Partition: f.Partition}
+	for _, b := range f.Blocks {
+		out.Blocks = append(out.Blocks, check.Block{From: b.From, To: b.To, Loss: b.Loss})
+	}
+	return out
 }

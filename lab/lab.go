@@ -406,13 +406,48 @@ func Cut(ctx context.Context, name, node, iface string, up bool, opt Options) er
 // each other, or heals it with no groups: see plan.Partition. The lab's
 // file is not changed.
 func Partition(ctx context.Context, name string, groups [][]string, opt Options) error {
-	return change(ctx, name, opt, func(t *topology.Lab) (*plan.Plan, error) { return plan.Partition(t, groups) },
-		func(f *plan.Faults) { f.Partition = groups })
+	return changeFilters(ctx, name, opt, func(f *plan.Faults) { f.Partition = groups })
 }
 
-// Heal takes a partition of a running lab away: see Partition. It
-// reports whether there was one; with none it changes nothing.
+// Block drops what some nodes of a running lab send to others, one way
+// (see plan.Block), besides the partition and blocks in force; a block
+// between the same nodes the same way is replaced. The lab's file is not
+// changed; Heal takes it away.
+func Block(ctx context.Context, name string, b plan.Block, opt Options) error {
+	return changeFilters(ctx, name, opt, func(f *plan.Faults) { f.AddBlock(b) })
+}
+
+// changeFilters changes the record's partition or blocks and writes the
+// nodes' filters of the record so changed (plan.Filters).
+func changeFilters(ctx context.Context, name string, opt Options, record func(*plan.Faults)) error {
+	return change(ctx, name, opt, func(t *topology.Lab) (*plan.Plan, error) {
+		f := readFaults(name)
+		record(f)
+		return plan.Filters(t, f.Partition, f.Blocks)
+	}, record)
+}
+
+// Heal reverts every fault in force in a running lab, as its record
+// has them: cut cables are joined again, the partition and the blocks go,
+// and the record of a schedule or flap (one killed before it could revert
+// what it did) is forgotten. It reports whether there was anything to
+// revert; with nothing it changes nothing.
 func Heal(ctx context.Context, name string, opt Options) (healed bool, err error) {
+	return heal(ctx, name, opt, false)
+}
+
+// heal is Heal; keepRunner keeps this process's own record as the
+// lab's runner (a heal step of a schedule). Another runner's record is
+// kept while it lives: it is still running.
+func heal(ctx context.Context, name string, opt Options, keepRunner bool) (healed bool, err error) {
+	f := readFaults(name)
+	for _, ref := range f.Cuts {
+		node, iface, _ := strings.Cut(ref, ":")
+		if err := Cut(ctx, name, node, iface, true, opt); err != nil {
+			return healed, err
+		}
+		healed = true
+	}
 	err = change(ctx, name, opt, func(t *topology.Lab) (*plan.Plan, error) {
 		var spaces []string
 		for _, n := range t.Nodes {
@@ -424,7 +459,13 @@ func Heal(ctx context.Context, name string, opt Options) (healed bool, err error
 		}
 		healed = true
 		return plan.Partition(t, nil)
-	}, func(f *plan.Faults) { f.Partition = nil })
+	}, func(f *plan.Faults) {
+		healed = healed || len(f.Blocks) > 0 || len(f.Partition) > 0
+		f.Partition, f.Blocks = nil, nil
+		if r := f.Runner; r != nil && (!alive(r.PID) || r.PID == os.Getpid() && !keepRunner) {
+			healed, f.Runner = true, nil
+		}
+	})
 	return healed, err
 }
 

@@ -82,20 +82,18 @@ func sysctlProbeKey(key string) string {
 func checkShapes(t *topology.Lab) error {
 	var errs topology.ErrorList
 	for _, l := range t.Links {
-		s := l.Shape()
-		if s == nil {
-			continue
-		}
-		kind, what := "tbf", "a rate"
-		if s.Netem() {
-			kind, what = "netem", "delay, jitter and loss"
-		}
-		if err := kernel.QdiscSupported(kind); err != nil {
-			msg := fmt.Sprintf("shape: %s need the %s qdisc, which this kernel lacks (%v): load it with modprobe sch_%s", what, kind, err, kind)
-			if kind == "netem" {
-				msg += ", or shape the rate alone"
+		for _, s := range l.Shapes() {
+			kind, what := "tbf", "a rate"
+			if s.Netem() {
+				kind, what = "netem", "delay, jitter and loss"
 			}
-			errs = append(errs, &topology.Error{Pos: s.Pos, Msg: msg})
+			if err := kernel.QdiscSupported(kind); err != nil {
+				msg := fmt.Sprintf("shape: %s need the %s qdisc, which this kernel lacks (%v): load it with modprobe sch_%s", what, kind, err, kind)
+				if kind == "netem" {
+					msg += ", or shape the rate alone"
+				}
+				errs = append(errs, &topology.Error{Pos: s.Pos, Msg: msg})
+			}
 		}
 	}
 	if len(errs) == 0 {

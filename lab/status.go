@@ -72,6 +72,9 @@ type Status struct {
 	// host settings), as ip and nft commands; Nodes and Bridges have
 	// their own.
 	Drift []string `json:"drift,omitempty"`
+	// Faults are the faults in force (the lab's record), as status words
+	// them: cuts, the partition, blocks, a schedule or flap running.
+	Faults []string `json:"faults,omitempty"`
 }
 
 // NodeStatus is one node.
@@ -127,7 +130,7 @@ func GetStatus(name string) (*Status, error) {
 	}
 	c := kernel.NewConn()
 	defer c.Close()
-	s := &Status{Name: name}
+	s := &Status{Name: name, Faults: readFaults(name).Describe(alive)}
 	for _, n := range t.Nodes {
 		s.Nodes = append(s.Nodes, nodeStatus(c, t, n))
 	}
@@ -215,7 +218,7 @@ func ifaceStatus(c *kernel.Conn, ns, kname string, i *topology.Interface) IfaceS
 	out := IfaceStatus{Name: i.Name, Peer: peerOf(i)}
 	out.State, out.MTU, out.MAC, out.Addresses = linkFacts(c, ns, kname)
 	out.Assigned = strs(i.Auto)
-	if i.Link != nil && i.Link.Shape() != nil {
+	if i.Link != nil && len(i.Link.Shapes()) > 0 {
 		if ks, err := kernel.LinkShape(c, ns, kname); err == nil && ks != nil {
 			ts := topology.Shape{Rate: ks.Rate, Delay: ks.Delay, Jitter: ks.Jitter, Loss: ks.Loss}
 			out.Shape = ts.String()

@@ -1,8 +1,11 @@
 package plan
 
 import (
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nslab/nslab/topology"
 )
@@ -18,10 +21,53 @@ type Faults struct {
 	// Partition is the groups of nodes of the partition in force (see
 	// Partition), none when the lab is whole.
 	Partition [][]string `json:"partition,omitempty"`
+	// Blocks are the one-way faults in force (see Block), in the order
+	// they were made.
+	Blocks []Block `json:"blocks,omitempty"`
+	// Runner is the schedule or flap running on the lab, if any: what it
+	// did is in the record as it does it, so that after it is killed the
+	// next heal or down reverts it.
+	Runner *Runner `json:"runner,omitempty"`
+}
+
+// Runner is a process that changes the lab's faults over time.
+type Runner struct {
+	PID     int       `json:"pid"`
+	What    string    `json:"what"` // "schedule FILE", "flap ns1:eth0"
+	Started time.Time `json:"started"`
+}
+
+// Block is a one-way fault: what the nodes From send to the nodes To is
+// dropped on arrival, all of it or, with Loss (a percentage), a share
+// drawn at random per packet; what To send to From passes.
+type Block struct {
+	From []string `json:"from"`
+	To   []string `json:"to"`
+	Loss float64  `json:"loss,omitempty"`
+}
+
+// String renders the block as nslab block takes it.
+func (b Block) String() string {
+	s := strings.Join(b.From, ",") + " -> " + strings.Join(b.To, ",")
+	if b.Loss > 0 && b.Loss < 100 {
+		s += " loss " + strconv.FormatFloat(b.Loss, 'f', -1, 64) + "%"
+	}
+	return s
 }
 
 // Empty reports whether no fault is in force.
-func (f *Faults) Empty() bool { return f == nil || len(f.Cuts) == 0 && len(f.Partition) == 0 }
+func (f *Faults) Empty() bool {
+	return f == nil || len(f.Cuts) == 0 && len(f.Partition) == 0 && len(f.Blocks) == 0 && f.Runner == nil
+}
+
+// AddBlock records a block; one between the same nodes the same way
+// replaces it.
+func (f *Faults) AddBlock(b Block) {
+	f.Blocks = slices.DeleteFunc(f.Blocks, func(o Block) bool {
+		return slices.Equal(o.From, b.From) && slices.Equal(o.To, b.To)
+	})
+	f.Blocks = append(f.Blocks, b)
+}
 
 // SetCut records the cable of node:iface as cut (up false) or joined.
 func (f *Faults) SetCut(node, iface string, up bool) {
@@ -46,6 +92,9 @@ func (f *Faults) Prune(lab *topology.Lab, p *Plan) {
 	f.Cuts = slices.DeleteFunc(f.Cuts, func(ref string) bool {
 		i := ifaceByRef(lab, ref)
 		return i == nil || i.Link == nil || made[i.Link]
+	})
+	f.Blocks = slices.DeleteFunc(f.Blocks, func(b Block) bool {
+		return slices.ContainsFunc(append(slices.Clone(b.From), b.To...), func(n string) bool { return lab.Node(n) == nil })
 	})
 	for _, g := range f.Partition {
 		for _, n := range g {
@@ -86,4 +135,35 @@ func ifaceByRef(lab *topology.Lab, ref string) *topology.Interface {
 		return nil
 	}
 	return i
+}
+
+// Describe lists the faults in force as status shows them: "cut
+// ns1:eth0", "partition {ns1} | {ns2}", "block ns1 -> ns2", "flap
+// ns1:eth0 running (pid 42)".
+func (f *Faults) Describe(alive func(pid int) bool) []string {
+	if f.Empty() {
+		return nil
+	}
+	var out []string
+	for _, c := range f.Cuts {
+		out = append(out, "cut "+c)
+	}
+	if len(f.Partition) > 0 {
+		var g []string
+		for _, x := range f.Partition {
+			g = append(g, "{"+strings.Join(x, ", ")+"}")
+		}
+		out = append(out, "partition "+strings.Join(g, " | "))
+	}
+	for _, b := range f.Blocks {
+		out = append(out, "block "+b.String())
+	}
+	if r := f.Runner; r != nil {
+		state := fmt.Sprintf("running (pid %d)", r.PID)
+		if alive != nil && !alive(r.PID) {
+			state = fmt.Sprintf("killed (pid %d): heal reverts what it left", r.PID)
+		}
+		out = append(out, r.What+" "+state)
+	}
+	return out
 }

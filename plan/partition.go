@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/nslab/nslab/kernel"
@@ -13,17 +14,91 @@ import (
 // not reach each other: every node of a group drops what comes from or
 // goes to the addresses of the nodes of the other groups (a table in its
 // own namespace, so it holds on a shared segment as across routers).
-// Nodes in no group are left as they are. With no groups, it heals the
-// lab: every node's table goes.
+// Nodes in no group keep no table: a partition replaces the one before
+// it whole. With no groups, it heals the lab: every node's table goes.
 func Partition(lab *topology.Lab, groups [][]string) (*Plan, error) {
+	return Filters(lab, groups, nil)
+}
+
+// Filters plans the node filters of a partition (see Partition) and of
+// one-way blocks (see Block) at once: each node's table is written whole
+// with what both ask of it, and a node that keeps nothing loses its table.
+// With neither, it heals the lab.
+func Filters(lab *topology.Lab, groups [][]string, blocks []Block) (*Plan, error) {
 	p := &Plan{Lab: lab.Name}
+	drops, err := partitionDrops(lab, groups)
+	if err != nil {
+		return nil, err
+	}
+	ins, err := blockRules(lab, blocks)
+	if err != nil {
+		return nil, err
+	}
 	var ops []kernel.Op
-	if len(groups) == 0 {
-		for _, n := range lab.Nodes {
-			ops = append(ops, &kernel.Partition{NS: NetnsName(lab.Name, n.Name)})
+	for _, n := range lab.Nodes {
+		ops = append(ops, &kernel.Partition{NS: NetnsName(lab.Name, n.Name), Drop: drops[n.Name], Block: ins[n.Name]})
+	}
+	what := "partitioned"
+	switch {
+	case len(groups) == 0 && len(blocks) == 0:
+		what = "healed"
+	case len(groups) == 0:
+		what = "blocked"
+	}
+	p.add(what, ops)
+	return p, nil
+}
+
+// blockRules lists, for each node a block drops into, what it drops.
+func blockRules(lab *topology.Lab, blocks []Block) (map[string][]kernel.Block, error) {
+	out := map[string][]kernel.Block{}
+	for _, b := range blocks {
+		if len(b.From) == 0 || len(b.To) == 0 {
+			return nil, fmt.Errorf("a block needs nodes on both sides (from %v to %v)", b.From, b.To)
 		}
-		p.add("healed", ops)
-		return p, nil
+		if b.Loss < 0 || b.Loss > 100 {
+			return nil, fmt.Errorf("block %s: a loss is a percentage from 0 to 100", b)
+		}
+		for _, n := range append(slices.Clone(b.From), b.To...) {
+			if lab.Node(n) == nil {
+				return nil, fmt.Errorf("lab %s has no node %s", lab.Name, n)
+			}
+		}
+		for _, n := range b.To {
+			if slices.Contains(b.From, n) {
+				return nil, fmt.Errorf("block %s: node %s is on both sides", b, n)
+			}
+		}
+		var from []netip.Addr
+		for _, n := range b.From {
+			from = append(from, nodeAddrs(lab, n)...)
+		}
+		for _, n := range b.To {
+			out[n] = append(out[n], kernel.Block{From: from, Loss: b.Loss})
+		}
+	}
+	return out, nil
+}
+
+// nodeAddrs lists a node's addresses, link-local ones left out.
+func nodeAddrs(lab *topology.Lab, node string) []netip.Addr {
+	var out []netip.Addr
+	for _, i := range lab.Node(node).Interfaces {
+		for _, a := range i.Addresses {
+			if !a.Addr().IsLinkLocalUnicast() {
+				out = append(out, a.Addr())
+			}
+		}
+	}
+	return out
+}
+
+// partitionDrops lists, for each node of a partition, the addresses it
+// drops: those of the nodes of the other groups.
+func partitionDrops(lab *topology.Lab, groups [][]string) (map[string][]netip.Addr, error) {
+	out := map[string][]netip.Addr{}
+	if len(groups) == 0 {
+		return out, nil
 	}
 	if len(groups) < 2 {
 		return nil, fmt.Errorf("a partition needs two groups of nodes or more (got one: %s)", strings.Join(groups[0], ","))
@@ -43,13 +118,7 @@ func Partition(lab *topology.Lab, groups [][]string) (*Plan, error) {
 	addrs := make([][]netip.Addr, len(groups))
 	for g, nodes := range groups {
 		for _, name := range nodes {
-			for _, i := range lab.Node(name).Interfaces {
-				for _, a := range i.Addresses {
-					if !a.Addr().IsLinkLocalUnicast() {
-						addrs[g] = append(addrs[g], a.Addr())
-					}
-				}
-			}
+			addrs[g] = append(addrs[g], nodeAddrs(lab, name)...)
 		}
 	}
 	for g, nodes := range groups {
@@ -60,9 +129,8 @@ func Partition(lab *topology.Lab, groups [][]string) (*Plan, error) {
 			}
 		}
 		for _, name := range nodes {
-			ops = append(ops, &kernel.Partition{NS: NetnsName(lab.Name, name), Drop: drop})
+			out[name] = drop
 		}
 	}
-	p.add("partitioned", ops)
-	return p, nil
+	return out, nil
 }

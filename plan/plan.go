@@ -244,27 +244,56 @@ func trunkOp(lab string, l *topology.Link) *kernel.VethAdd {
 	}
 }
 
-// shapeOps shapes the cables that have a shape, on both veth ends: each
-// end shapes what leaves it.
+// shapeOps shapes the cables that have a shape, on the veth ends it
+// holds for: each end shapes what leaves it.
 func shapeOps(lab *topology.Lab) []kernel.Op {
 	var ops []kernel.Op
 	for _, l := range lab.Links {
-		if s := l.Shape(); s != nil {
-			ops = append(ops, shapeEnds(lab, l, s, false)...)
+		if len(l.Shapes()) > 0 {
+			for _, o := range shapeEnds(lab, l, false) {
+				if o.(*kernel.QdiscSet).Shape != nil {
+					ops = append(ops, o)
+				}
+			}
 		}
 	}
 	return ops
 }
 
-// shapeEnds sets the shape s (nil: none) on both ends of the cable l,
-// which replace says are shaped already.
-func shapeEnds(lab *topology.Lab, l *topology.Link, s *topology.Shape, replace bool) []kernel.Op {
+// shapeEnds sets the shapes of the cable l on its two veth ends (none
+// where it has none), which replace says are shaped already.
+func shapeEnds(lab *topology.Lab, l *topology.Link, replace bool) []kernel.Op {
 	v := vethOp(lab, l)
-	ks := kernelShape(s, v.MTU)
+	name, peer := endShapes(l)
 	return []kernel.Op{
-		&kernel.QdiscSet{NS: v.NS, Name: v.Name, Shape: ks, Replace: replace},
-		&kernel.QdiscSet{NS: v.PeerNS, Name: v.PeerName, Shape: ks, Replace: replace},
+		&kernel.QdiscSet{NS: v.NS, Name: v.Name, Shape: kernelShape(name, v.MTU), Replace: replace},
+		&kernel.QdiscSet{NS: v.PeerNS, Name: v.PeerName, Shape: kernelShape(peer, v.MTU), Replace: replace},
 	}
+}
+
+// endShapes is the shape of what leaves each veth end of the cable, in
+// vethOp's order (Name, then Peer): a shape holds for what leaves its
+// interface's end unless it is direction in, for what leaves the other
+// end unless it is direction out.
+func endShapes(l *topology.Link) (name, peer *topology.Shape) {
+	for _, i := range []*topology.Interface{l.A, l.B} {
+		if i == nil || i.Shape == nil {
+			continue
+		}
+		// The node's end is the Peer of a bridge port and of a cable to
+		// the host; of a cable between nodes, A is Name and B is Peer.
+		own, other := &peer, &name
+		if l.Kind != topology.Port && !l.A.OnHost() && !l.B.OnHost() && i == l.A || i.OnHost() {
+			own, other = &name, &peer
+		}
+		if i.Shape.Out() {
+			*own = i.Shape
+		}
+		if i.Shape.In() {
+			*other = i.Shape
+		}
+	}
+	return name, peer
 }
 
 func kernelShape(s *topology.Shape, mtu int) *kernel.Shape {

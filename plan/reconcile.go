@@ -41,7 +41,7 @@ func Reconcile(old, lab *topology.Lab, st *kernel.State, hints ...Hints) (*Plan,
 	}
 	r.cut = h.Faults.cutEnds(lab)
 	if h.Faults != nil {
-		r.partition = h.Faults.Partition
+		r.partition, r.blocks = h.Faults.Partition, h.Faults.Blocks
 	}
 	r.stray = r.strayLinks(h.Interrupted)
 	r.nodes()
@@ -60,6 +60,7 @@ type reconciler struct {
 
 	remakeNode   map[string]bool // nodes (re)created, by name
 	partition    [][]string      // the partition in force (Faults), none when whole
+	blocks       []Block         // the one-way blocks in force (Faults)
 	remakeLink   map[*topology.Link]bool
 	remakeBridge map[string]bool
 	dropped      map[string]bool // root links (bridges too) deleted, by kernel name
@@ -306,8 +307,8 @@ func (r *reconciler) links() {
 			}
 			r.cableDrift(l, !sameEnds(o, l))
 			// A shape's bucket holds packets of the cable's MTU.
-			if !o.Shape().Equal(l.Shape()) || l.Shape() != nil && !sameEnds(o, l) {
-				r.shapes = append(r.shapes, shapeEnds(r.lab, l, l.Shape(), o.Shape() != nil)...)
+			if !sameShapes(o, l) || len(l.Shapes()) > 0 && !sameEnds(o, l) {
+				r.shapes = append(r.shapes, shapeEnds(r.lab, l, len(o.Shapes()) > 0)...)
 			}
 			r.keepLink(o, l)
 			continue
@@ -583,18 +584,17 @@ func (r *reconciler) plan() *Plan {
 	return p
 }
 
-// partitionOps puts the partition in force back when a node of it is
-// made anew: its new namespace has no partition table, and the record
-// still lists it. The whole partition is planned again (each node's table
+// partitionOps puts the partition and blocks in force back when a node
+// of them is made anew: its new namespace has no partition table, and the
+// record still lists it. The whole partition is planned again (each node's table
 // is replaced whole), since the remade node's addresses may have changed
 // too.
 func (r *reconciler) partitionOps() []kernel.Op {
-	if !slices.ContainsFunc(r.partition, func(g []string) bool {
-		return slices.ContainsFunc(g, func(n string) bool { return r.remakeNode[n] })
-	}) {
+	remade := func(g []string) bool { return slices.ContainsFunc(g, func(n string) bool { return r.remakeNode[n] }) }
+	if !slices.ContainsFunc(r.partition, remade) && !slices.ContainsFunc(r.blocks, func(b Block) bool { return remade(b.To) || remade(b.From) }) {
 		return nil
 	}
-	pp, err := Partition(r.lab, r.partition)
+	pp, err := Filters(r.lab, r.partition, r.blocks)
 	if err != nil {
 		return nil // a node of it is gone: the record forgets it (Faults.Prune)
 	}
@@ -671,4 +671,11 @@ func (r *reconciler) strayLinks(interrupted *topology.Lab) map[string]bool {
 		}
 	}
 	return out
+}
+
+// sameShapes reports whether two cables are shaped alike each way.
+func sameShapes(o, l *topology.Link) bool {
+	on, op := endShapes(o)
+	ln, lp := endShapes(l)
+	return on.Equal(ln) && op.Equal(lp)
 }

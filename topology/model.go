@@ -141,6 +141,18 @@ const (
 )
 
 // Shape is how the cable is shaped (written on either end), or nil.
+// Shapes lists the shapes written on the cable's ends: none, one, or
+// two one-way shapes.
+func (l *Link) Shapes() []*Shape {
+	var out []*Shape
+	for _, i := range []*Interface{l.A, l.B} {
+		if i != nil && i.Shape != nil {
+			out = append(out, i.Shape)
+		}
+	}
+	return out
+}
+
 func (l *Link) Shape() *Shape {
 	for _, i := range []*Interface{l.A, l.B} {
 		if i != nil && i.Shape != nil {

@@ -20,8 +20,24 @@ type Shape struct {
 	Delay, Jitter time.Duration
 	// Loss is a percentage, from 0 to 100.
 	Loss float64
-	Pos  Pos
+	// Way is which way of the cable the shape holds, seen from the
+	// interface it is written on: "" both ways, WayOut what leaves the
+	// interface, WayIn what comes into it. Two one-way shapes, one on
+	// each end or both on one, make a cable shaped differently each way.
+	Way string
+	Pos Pos
 }
+
+// Ways a shape holds (Shape.Way).
+const (
+	WayOut = "out"
+	WayIn  = "in"
+)
+
+// Out and In report whether the shape holds for what leaves and what
+// comes into the interface it is written on.
+func (s *Shape) Out() bool { return s.Way != WayIn }
+func (s *Shape) In() bool  { return s.Way != WayOut }
 
 // Limits of a shape.
 const (
@@ -49,6 +65,9 @@ func (s *Shape) String() string {
 	if s.Loss > 0 {
 		parts = append(parts, "loss "+strconv.FormatFloat(s.Loss, 'f', -1, 64)+"%")
 	}
+	if s.Way != "" {
+		parts = append(parts, "direction "+s.Way)
+	}
 	return strings.Join(parts, ", ")
 }
 
@@ -57,7 +76,7 @@ func (s *Shape) Equal(o *Shape) bool {
 	if s == nil || o == nil {
 		return s == o
 	}
-	return s.Rate == o.Rate && s.Delay == o.Delay && s.Jitter == o.Jitter && s.Loss == o.Loss
+	return s.Rate == o.Rate && s.Delay == o.Delay && s.Jitter == o.Jitter && s.Loss == o.Loss && s.Way == o.Way
 }
 
 var shapeFields = map[string]field[*Shape]{
@@ -65,6 +84,19 @@ var shapeFields = map[string]field[*Shape]{
 	"delay":  func(p *parser, s *Shape, e entry, path string) { s.Delay = p.duration(e, path) },
 	"jitter": func(p *parser, s *Shape, e entry, path string) { s.Jitter = p.duration(e, path) },
 	"loss":   decodeLoss,
+	"direction": func(p *parser, s *Shape, e entry, path string) {
+		v, pos, ok := p.str(e.val, path)
+		if !ok {
+			return
+		}
+		switch v {
+		case "both":
+		case WayOut, WayIn:
+			s.Way = v
+		default:
+			p.errorf(pos, "%s: %q: write out (what leaves this interface), in (what comes into it) or both", path, v)
+		}
+	},
 }
 
 func decodeShape(p *parser, d *ifaceDecl, e entry, path string) {

@@ -26,18 +26,29 @@ func (p *parser) validate() {
 	p.checkServices()
 }
 
-// checkShapes allows a shape on one end of a cable only: it holds both
-// ways.
+// checkShapes allows two shapes on a cable only if each holds one way,
+// and not the same one: a shape without direction holds both ways.
 func (p *parser) checkShapes() {
 	for _, l := range p.lab.Links {
-		if l.A != nil && l.B != nil && l.A.Shape != nil && l.B.Shape != nil {
-			first, second := l.A.Shape, l.B.Shape
-			if comparePos(first.Pos, second.Pos) > 0 {
-				first, second = second, first
-			}
-			p.errorf(second.Pos, "cable %s -- %s is shaped on both ends (the other at %s): a shape holds both ways, so write it on one end only",
-				l.A.Ref(), l.B.Ref(), first.Pos)
+		if l.A == nil || l.B == nil || l.A.Shape == nil || l.B.Shape == nil {
+			continue
 		}
+		a, b := l.A.Shape, l.B.Shape
+		// What leaves A is shaped by A's out or B's in.
+		if !(a.Out() && b.In()) && !(a.In() && b.Out()) {
+			continue
+		}
+		first, second := a, b
+		if comparePos(first.Pos, second.Pos) > 0 {
+			first, second = second, first
+		}
+		if a.Way == "" || b.Way == "" {
+			p.errorf(second.Pos, "cable %s -- %s is shaped on both ends (the other at %s): a shape holds both ways, so write it on one end only, or a shape with direction: out on each end for a different shape each way",
+				l.A.Ref(), l.B.Ref(), first.Pos)
+			continue
+		}
+		p.errorf(second.Pos, "cable %s -- %s is shaped twice the same way (the other at %s): write direction: out on each end for a different shape each way",
+			l.A.Ref(), l.B.Ref(), first.Pos)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/nslab/nslab/lab"
@@ -48,6 +49,7 @@ running labs, else LAB.NODE; LAB.host:IF names a host interface.`,
 			},
 		})
 	}
+	link.AddCommand(newFlap())
 	return link
 }
 
@@ -93,20 +95,9 @@ changed.`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			var groups [][]string
 			for _, g := range a {
-				var nodes []string
-				for _, ref := range strings.Split(g, ",") {
-					if ref == "" {
-						return &usageError{fmt.Errorf("group %q: write nodes separated by commas (ns1,ns2)", g)}
-					}
-					n, err := lab.FindNode(qualify(labName, ref))
-					if err != nil {
-						return err
-					}
-					if labName != "" && n.Lab != labName {
-						return fmt.Errorf("node %s is in lab %s, not %s: a partition splits one lab", ref, n.Lab, labName)
-					}
-					labName = n.Lab
-					nodes = append(nodes, n.Name)
+				nodes, err := nodeGroup(&labName, g, "a partition splits one lab")
+				if err != nil {
+					return err
 				}
 				groups = append(groups, nodes)
 			}
@@ -125,6 +116,84 @@ changed.`,
 	return cmd
 }
 
+// nodeGroup resolves a comma-separated list of nodes of one lab; the lab
+// is *labName when set, and set to theirs.
+func nodeGroup(labName *string, g, oneLab string) ([]string, error) {
+	var nodes []string
+	for _, ref := range strings.Split(g, ",") {
+		if ref == "" {
+			return nil, &usageError{fmt.Errorf("group %q: write nodes separated by commas (ns1,ns2)", g)}
+		}
+		n, err := lab.FindNode(qualify(*labName, ref))
+		if err != nil {
+			return nil, err
+		}
+		if *labName != "" && n.Lab != *labName {
+			return nil, fmt.Errorf("node %s is in lab %s, not %s: %s", ref, n.Lab, *labName, oneLab)
+		}
+		*labName = n.Lab
+		nodes = append(nodes, n.Name)
+	}
+	return nodes, nil
+}
+
+func newBlock() *cobra.Command {
+	var labName, loss string
+	cmd := &cobra.Command{
+		Use:         "block FROM TO",
+		Annotations: privileged(),
+		Short:       "Drop what some nodes send to others, one way",
+		Long: `Drop what the nodes FROM send to the nodes TO, one way: TO's nodes drop
+what comes in from the addresses of FROM's (an nftables rule in their own
+namespace), while what TO's nodes send to FROM's passes. FROM and TO are
+comma-separated lists of nodes of one lab. With --loss, a share of the
+packets is dropped, drawn at random per packet (nftables' numgen: this
+works on kernels without netem). A block between the same nodes the same
+way replaces the one before; partitions and other blocks hold beside it.
+nslab heal LAB takes every block and the partition away; the lab's file is
+not changed.`,
+		Example: `  sudo nslab block ns1 ns2             # ns1's packets to ns2 are lost, ns2's to ns1 pass
+  sudo nslab block ns1,ns2 ns3 --loss 20%
+  sudo nslab heal seed`,
+		ValidArgsFunction: completeGroups,
+		Args:              args(cobra.ExactArgs(2)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			var b plan.Block
+			var err error
+			if b.Loss, err = parseLoss(loss); err != nil {
+				return err
+			}
+			if b.From, err = nodeGroup(&labName, a[0], "a block is within one lab"); err != nil {
+				return err
+			}
+			if b.To, err = nodeGroup(&labName, a[1], "a block is within one lab"); err != nil {
+				return err
+			}
+			if err := lab.Block(cmd.Context(), labName, b, lab.Options{Logf: logf}); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "lab %s blocked: %s\n", labName, b)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&labName, "lab", "", "the lab, when node names are not unique among running labs")
+	cmd.Flags().StringVar(&loss, "loss", "", "drop this share of the packets, at random (1%, 0.5%), instead of all")
+	return cmd
+}
+
+// parseLoss reads a loss flag: "" is all, else a percentage above 0 and
+// below 100, with or without %.
+func parseLoss(s string) (float64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+	if err != nil || v <= 0 || v >= 100 {
+		return 0, &usageError{fmt.Errorf("--loss %q: give a percentage above 0 and below 100 (--loss 10%%); leave it out to drop everything", s)}
+	}
+	return v, nil
+}
+
 // qualify makes a bare node name LAB.NODE when the lab is known.
 func qualify(labName, ref string) string {
 	if labName == "" || strings.Contains(ref, ".") {
@@ -137,10 +206,10 @@ func newHeal() *cobra.Command {
 	return &cobra.Command{
 		Use:         "heal LAB",
 		Annotations: privileged(),
-		Short:       "Take a partition of a running lab away",
-		Long: `Take the partition of a running lab away: every node reaches the others
-again as the file says. A lab with no partition is left as it is, and heal
-says so (exit status 0).`,
+		Short:       "Take a partition and the blocks of a running lab away",
+		Long: `Take the partition and the one-way blocks of a running lab away: every
+node reaches the others again as the file says. A lab with neither is left
+as it is, and heal says so (exit status 0).`,
 		Args:              args(cobra.ExactArgs(1)),
 		ValidArgsFunction: completeLabs,
 		RunE: func(cmd *cobra.Command, a []string) error {
@@ -152,7 +221,7 @@ says so (exit status 0).`,
 				return err
 			}
 			if !healed {
-				fmt.Fprintf(cmd.OutOrStdout(), "lab %s has no partition: nothing to heal\n", a[0])
+				fmt.Fprintf(cmd.OutOrStdout(), "lab %s has no fault in force: nothing to heal\n", a[0])
 				return nil
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "lab %s healed\n", a[0])

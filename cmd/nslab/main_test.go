@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nslab/nslab/internal/labtest"
+	"github.com/nslab/nslab/kernel"
 )
 
 // bin is the nslab binary under test, built once by TestMain.
@@ -222,8 +223,10 @@ func TestLifecycle(t *testing.T) {
 		if r := nslab(t, "", "link", "down", ref); r.code != 0 || r.stdout != "cable of "+ref+" cut\n" {
 			t.Fatalf("link down: code %d, %q %s", r.code, r.stdout, r.stderr)
 		}
-		if r := nslab(t, "", "check", "--timeout", "300ms", name); r.code != 1 {
-			t.Errorf("check with ns2's cable cut: code %d, want 1\n%s", r.code, r.stdout)
+		// The pairs the cut separates are expected to fail: shown as cut,
+		// not failed.
+		if r := nslab(t, "", "check", "--timeout", "300ms", name); r.code != 0 || !strings.Contains(r.stdout, "cut") || !strings.Contains(r.stdout, "0 failed, 4 met faults in force") {
+			t.Errorf("check with ns2's cable cut: code %d, want 0 with ns2's pairs cut\n%s%s", r.code, r.stdout, r.stderr)
 		}
 		if r := nslab(t, "", "link", "up", ref); r.code != 0 || r.stdout != "cable of "+ref+" joined again\n" {
 			t.Fatalf("link up: code %d, %q %s", r.code, r.stdout, r.stderr)
@@ -242,10 +245,39 @@ func TestLifecycle(t *testing.T) {
 		if r := nslab(t, "", "partition", "--lab", name, "ns1", "ns2"); r.code != 0 || r.stdout != want {
 			t.Fatalf("partition: code %d, %q %s", r.code, r.stdout, r.stderr)
 		}
-		if r := nslab(t, "", "check", "--timeout", "300ms", name); r.code != 1 || !strings.Contains(r.stdout, "2 failed") {
-			t.Errorf("check while partitioned: code %d, want 1 with ns1-ns2 failing both ways\n%s", r.code, r.stdout)
+		if r := nslab(t, "", "check", "--timeout", "300ms", name); r.code != 0 || !strings.Contains(r.stdout, "0 failed, 2 met faults in force") || !strings.Contains(r.stdout, "partitioned") {
+			t.Errorf("check while partitioned: code %d, want 0 with ns1-ns2 partitioned both ways\n%s%s", r.code, r.stdout, r.stderr)
 		}
 		if r := nslab(t, "", "heal", name); r.code != 0 || r.stdout != "lab "+name+" healed\n" {
+			t.Fatalf("heal: code %d, %q %s", r.code, r.stdout, r.stderr)
+		}
+		if r := nslab(t, "", "check", name); r.code != 0 {
+			t.Errorf("check after heal: code %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+	t.Run("block, a block that did not take, heal", func(t *testing.T) {
+		if r := nslab(t, "", "block", "--lab", name, "ns1", "ns2"); r.code != 0 || r.stdout != "lab "+name+" blocked: ns1 -> ns2\n" {
+			t.Fatalf("block: code %d, %q %s", r.code, r.stdout, r.stderr)
+		}
+		if r := nslab(t, "", "check", "--timeout", "300ms", name); r.code != 0 || !strings.Contains(r.stdout, "blocked") {
+			t.Errorf("check while blocked: code %d, want 0 with ns1-ns2 blocked\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		if r := nslab(t, "", "status", name); r.code != 0 || !strings.Contains(r.stdout, "faults in force in "+name+": block ns1 -> ns2 (nslab heal "+name+" reverts them)") {
+			t.Errorf("status while blocked: code %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		// The block taken away behind nslab's back: the pair answers,
+		// and check says the fault did not take.
+		if err := (&kernel.Partition{NS: name + ".ns2"}).Apply(nil); err != nil {
+			t.Fatal(err)
+		}
+		r := nslab(t, "", "check", "--timeout", "300ms", name)
+		if r.code != 1 || !strings.Contains(r.stdout, "answers while blocked (the fault did not take)") {
+			t.Errorf("check with the block gone: code %d, want 1 and the pair answering\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		if r := nslab(t, "", "block", "--lab", name, "--loss", "150%", "ns1", "ns2"); r.code != 2 {
+			t.Errorf("block --loss 150%%: code %d, want 2\n%s", r.code, r.stderr)
+		}
+		if r := nslab(t, "", "heal", name); r.code != 0 {
 			t.Fatalf("heal: code %d, %q %s", r.code, r.stdout, r.stderr)
 		}
 		if r := nslab(t, "", "check", name); r.code != 0 {

@@ -150,6 +150,11 @@ func writeStatus(w io.Writer, all []*lab.Status) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	for _, s := range all {
+		if len(s.Faults) > 0 {
+			fmt.Fprintf(w, "faults in force in %s: %s (nslab heal %s reverts them)\n", s.Name, strings.Join(s.Faults, "; "), s.Name)
+		}
+	}
 	if drifts > 0 {
 		fmt.Fprintln(w, "drift: changed by hand since nslab made it; nslab up --repair FILE puts it back (status -o json lists the commands)")
 	}

@@ -171,7 +171,7 @@ nodes:
 		}
 	})
 	t.Run("heal without a partition", func(t *testing.T) {
-		want := "lab " + name + " has no partition: nothing to heal\n"
+		want := "lab " + name + " has no fault in force: nothing to heal\n"
 		if r := nslab(t, "", "heal", name); r.code != 0 || r.stdout != want {
 			t.Errorf("heal: code %d, %q %q; want 0, %q", r.code, r.stdout, r.stderr, want)
 		}

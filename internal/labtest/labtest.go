@@ -357,3 +357,27 @@ func processes(lab string) []string {
 	}
 	return left
 }
+
+// Kernel logs and returns the release of the kernel the test runs on
+// (uname -r): tests of kernel features say where they ran, the host or
+// the stock-kernel VM.
+func Kernel(t testing.TB) string {
+	t.Helper()
+	var u syscall.Utsname
+	if err := syscall.Uname(&u); err != nil {
+		t.Fatalf("uname: %v", err)
+	}
+	var b []byte
+	for _, c := range u.Release {
+		if c == 0 {
+			break
+		}
+		b = append(b, byte(c))
+	}
+	where := "the host"
+	if os.Getenv("NSLAB_IN_VM") != "" {
+		where = "the stock-kernel VM"
+	}
+	t.Logf("kernel %s (%s)", b, where)
+	return string(b)
+}

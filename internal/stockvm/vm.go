@@ -1,0 +1,253 @@
+package stockvm
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Job is one binary to run in the guest.
+type Job struct {
+	Binary string   // the program, copied into the guest
+	Args   []string // its arguments
+	Dir    string   // the directory it runs in (read-only in the guest)
+	Env    []string // KEY=VALUE added to the guest's environment
+	Out    io.Writer
+	// Logf receives the VM's own lines (kernel, boot time, exit); nil
+	// drops them.
+	Logf    func(format string, args ...any)
+	Timeout time.Duration // 0: ten minutes
+	Memory  int           // MiB; 0: 1536
+	CPUs    int           // 0: 2
+}
+
+// Result is how the run went.
+type Result struct {
+	Exit   int           // the binary's exit status
+	Kernel string        // uname -r in the guest
+	Accel  string        // tcg or kvm
+	Boot   time.Duration // from qemu's start to the binary's
+	Total  time.Duration
+}
+
+// InVM is the environment variable set in the guest: tests that start a
+// VM see it and do not start another.
+const InVM = "NSLAB_IN_VM"
+
+const marker = "nslab-vm: "
+
+// Run boots the VM, runs the job's binary in it and returns its exit
+// status once the guest is off. Run fails when the VM could not run the
+// binary or stopped without its exit status (a kernel panic, the time
+// out).
+func (s *Setup) Run(ctx context.Context, j Job) (Result, error) {
+	start := time.Now()
+	res := Result{Exit: -1, Kernel: s.Version}
+	logf := j.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	dir, err := os.MkdirTemp("", "nslab-vm-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	initrd := filepath.Join(dir, "initrd")
+	if err := s.initramfs(initrd, j); err != nil {
+		return res, fmt.Errorf("making the VM's initramfs: %w", err)
+	}
+	res.Accel = s.accel(ctx, dir)
+	timeout := j.Timeout
+	if timeout == 0 {
+		timeout = 10 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.Qemu, s.qemuArgs(res.Accel, initrd, j)...)
+	cmd.Stdin = nil
+	var qerr bytes.Buffer
+	cmd.Stderr = &qerr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return res, err
+	}
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		return res, fmt.Errorf("starting %s: %w", s.Qemu, err)
+	}
+	logf("booting %s (%s) under qemu %s", s.Kernel, s.Version, res.Accel)
+	sc := bufio.NewScanner(out)
+	sc.Buffer(nil, 1<<20)
+	var tail []string
+	done := false // the binary exited: what follows is the guest's end
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if rest, ok := strings.CutPrefix(line, marker); ok {
+			switch k, v, _ := strings.Cut(rest, " "); k {
+			case "kernel":
+				res.Kernel = v
+			case "start":
+				res.Boot = time.Since(start)
+				logf("guest kernel %s up in %v, running %s", res.Kernel, res.Boot.Round(time.Millisecond), filepath.Base(j.Binary))
+			case "exit":
+				res.Exit, _ = strconv.Atoi(v)
+				done = true
+			default:
+				logf("%s", rest)
+			}
+			continue
+		}
+		if res.Boot == 0 {
+			// Before the binary starts, the console is the kernel's and
+			// the init's: kept to explain a boot that fails.
+			tail = append(tail, line)
+			if len(tail) > 40 {
+				tail = tail[1:]
+			}
+			continue
+		}
+		if j.Out != nil && !done {
+			fmt.Fprintln(j.Out, line)
+		}
+	}
+	werr := cmd.Wait()
+	res.Total = time.Since(start)
+	switch {
+	case ctx.Err() != nil && res.Exit < 0:
+		return res, fmt.Errorf("the VM did not finish in %v (killed): %s", timeout, strings.Join(tail, "\n"))
+	case res.Exit < 0:
+		return res, fmt.Errorf("the VM stopped without the binary's exit status (%v): %s%s", werr, qerr.String(), strings.Join(tail, "\n"))
+	}
+	logf("guest exit status %d, %v in all", res.Exit, res.Total.Round(time.Millisecond))
+	return res, nil
+}
+
+func (s *Setup) qemuArgs(accel, initrd string, j Job) []string {
+	mem, cpus := j.Memory, j.CPUs
+	if mem == 0 {
+		mem = 1536
+	}
+	if cpus == 0 {
+		cpus = 2
+	}
+	cpu := "max"
+	if accel == "kvm" {
+		cpu = "host"
+	}
+	return []string{
+		"-accel", accel, "-cpu", cpu, "-smp", strconv.Itoa(cpus), "-m", strconv.Itoa(mem),
+		"-nodefaults", "-no-user-config", "-display", "none", "-nic", "none", "-no-reboot",
+		"-kernel", s.Kernel, "-initrd", initrd,
+		"-append", "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init",
+		"-virtfs", "local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap",
+		"-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
+	}
+}
+
+// quote quotes a word for sh.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// initScript is the guest's init: it mounts the host's root read-only,
+// gives it fresh /run, /tmp and /dev, runs /vm/run chrooted there and
+// turns the guest off.
+const initScript = `#!/bin/sh
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+echo "nslab-vm: kernel $(uname -r)"
+for m in $(cat /m/order); do insmod /m/$m || echo "nslab-vm: insmod $m failed"; done
+if ! mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=512000,cache=loose host /mnt; then
+	echo "nslab-vm: mounting the host's root over 9p failed"
+	reboot -f
+fi
+# The kernel loads modules on demand (a netem qdisc, a vlan link) by
+# running the modprobe helper from its own root, the initramfs: the
+# helper runs the host's modprobe in the host's root.
+echo /bin/modprobe-host > /proc/sys/kernel/modprobe
+for d in proc sys dev; do mount --move /$d /mnt/$d; done
+mount -t devpts devpts /mnt/dev/pts
+mount -t tmpfs tmpfs /mnt/dev/shm
+mount -t tmpfs tmpfs /mnt/run
+mount -t tmpfs tmpfs /mnt/tmp
+mount -t tmpfs tmpfs /mnt/var/tmp
+mount -t tmpfs tmpfs /mnt/root
+mkdir /mnt/run/nslab-vm
+mount --bind /vm /mnt/run/nslab-vm
+echo "nslab-vm: start"
+chroot /mnt /bin/sh /run/nslab-vm/run
+echo "nslab-vm: exit $?"
+reboot -f
+`
+
+// initramfs writes the guest's initramfs for the job to path.
+func (s *Setup) initramfs(path string, j Job) error {
+	deps, err := readDeps(s.Modules)
+	if err != nil {
+		return err
+	}
+	mods, err := deps.order(bootModules...)
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	c := &cpioWriter{w: w}
+	for _, d := range []string{"bin", "dev", "proc", "sys", "mnt", "m", "vm"} {
+		c.dir(d)
+	}
+	c.char("dev/console", 5, 1)
+	c.copyFile("bin/busybox", s.Busybox, 0o755)
+	for _, a := range []string{"sh", "mount", "insmod", "mkdir", "cat", "chroot", "reboot", "uname", "echo"} {
+		c.symlink("bin/"+a, "busybox")
+	}
+	c.file("init", 0o755, []byte(initScript))
+	c.file("bin/modprobe-host", 0o755, []byte("#!/bin/sh\nexec chroot /mnt /sbin/modprobe \"$@\"\n"))
+	var order []string
+	for i, m := range mods {
+		name := fmt.Sprintf("%02d-%s", i, filepath.Base(m))
+		c.copyFile("m/"+name, filepath.Join(s.Modules, m), 0o644)
+		order = append(order, name)
+	}
+	c.file("m/order", 0o644, []byte(strings.Join(order, "\n")+"\n"))
+	c.copyFile("vm/bin", j.Binary, 0o755)
+	c.file("vm/run", 0o755, []byte(runScript(j)))
+	err = c.close()
+	if err == nil {
+		err = w.Flush()
+	}
+	return errors.Join(err, f.Close())
+}
+
+// runScript runs the job's binary in the guest's root, as root, in the
+// job's directory, with a known environment.
+func runScript(j Job) string {
+	var b strings.Builder
+	b.WriteString("cd " + quote(j.Dir) + " 2>/dev/null || cd /\n")
+	env := []string{
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=/root", "TMPDIR=/tmp", InVM + "=1",
+	}
+	b.WriteString("exec env -i")
+	for _, e := range append(env, j.Env...) {
+		b.WriteString(" " + quote(e))
+	}
+	b.WriteString(" /run/nslab-vm/bin")
+	for _, a := range j.Args {
+		b.WriteString(" " + quote(a))
+	}
+	b.WriteString(" </dev/null 2>&1\n")
+	return b.String()
+}

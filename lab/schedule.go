@@ -1,0 +1,326 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/nslab/nslab/plan"
+	"github.com/nslab/nslab/topology"
+)
+
+// Step is one timed step of a fault schedule: at At from the start, one
+// of cut or join a cable, partition, block, or heal (revert every fault).
+type Step struct {
+	At        time.Duration
+	Cut       string // node:iface
+	Join      string // node:iface
+	Partition [][]string
+	Block     *plan.Block
+	Heal      bool
+	Pos       string // file:line:col of the step, for errors
+}
+
+// String renders the step as the event log writes it.
+func (s Step) String() string {
+	switch {
+	case s.Cut != "":
+		return "cut " + s.Cut
+	case s.Join != "":
+		return "join " + s.Join
+	case s.Partition != nil:
+		var g []string
+		for _, x := range s.Partition {
+			g = append(g, strings.Join(x, ","))
+		}
+		return "partition " + strings.Join(g, " | ")
+	case s.Block != nil:
+		return "block " + s.Block.String()
+	}
+	return "heal"
+}
+
+// Flap makes the steps of a flapping cable: cut at 0, joined again after
+// down, every period, for as long as d; the last step joins it.
+func Flap(iface string, period, down, d time.Duration) ([]Step, error) {
+	if period <= 0 || down <= 0 || down >= period || d < period {
+		return nil, fmt.Errorf("flap %s: give a period longer than the down time, both above 0, and a duration of a period or more (period %v, down %v, for %v)", iface, period, down, d)
+	}
+	var steps []Step
+	for at := time.Duration(0); at+down <= d; at += period {
+		steps = append(steps, Step{At: at, Cut: iface}, Step{At: at + down, Join: iface})
+	}
+	return steps, nil
+}
+
+// stepDecl is a step as a schedule file writes it.
+type stepDecl struct {
+	At        string     `yaml:"at"`
+	Cut       string     `yaml:"cut"`
+	Join      string     `yaml:"join"`
+	Partition [][]string `yaml:"partition"`
+	Block     *struct {
+		From []string `yaml:"from"`
+		To   []string `yaml:"to"`
+		Loss string   `yaml:"loss"`
+	} `yaml:"block"`
+	Heal bool `yaml:"heal"`
+	Flap *struct {
+		Iface  string `yaml:"iface"`
+		Period string `yaml:"period"`
+		Down   string `yaml:"down"`
+		For    string `yaml:"for"`
+	} `yaml:"flap"`
+}
+
+// ParseSchedule reads a fault schedule: a YAML list of steps, each with
+// its time from the start and one action, in the order of their times.
+//
+//   - {at: 0s, cut: ns1:eth0}
+//   - {at: 2s, join: ns1:eth0}
+//   - {at: 3s, partition: [[ns1], [ns2, ns3]]}
+//   - {at: 5s, block: {from: [ns1], to: [ns2], loss: 10%}}
+//   - {at: 6s, flap: {iface: ns2:eth0, period: 1s, down: 300ms, for: 4s}}
+//   - {at: 11s, heal: true}
+//
+// Errors carry file:line:col. t, when given, is the lab the schedule is
+// for: nodes and interfaces are checked against it.
+func ParseSchedule(file string, data []byte, t *topology.Lab) ([]Step, error) {
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if len(root.Content) == 0 || root.Content[0].Kind != yaml.SequenceNode {
+		return nil, fmt.Errorf("%s:1:1: a schedule is a list of steps (- {at: 0s, cut: ns1:eth0})", file)
+	}
+	var steps []Step
+	var errs []error
+	last := time.Duration(-1)
+	for _, n := range root.Content[0].Content {
+		pos := fmt.Sprintf("%s:%d:%d", file, n.Line, n.Column)
+		got, err := parseStep(n, pos, t)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if got[0].At < last {
+			errs = append(errs, fmt.Errorf("%s: step at %v comes after one at %v: write the steps in the order of their times", pos, got[0].At, last))
+		}
+		last = got[len(got)-1].At
+		steps = append(steps, got...)
+	}
+	if len(errs) == 0 && len(steps) == 0 {
+		errs = append(errs, fmt.Errorf("%s: the schedule has no steps", file))
+	}
+	return steps, errors.Join(errs...)
+}
+
+func parseStep(n *yaml.Node, pos string, t *topology.Lab) ([]Step, error) {
+	var d stepDecl
+	if err := decodeKnown(n, &d); err != nil {
+		return nil, fmt.Errorf("%s: %v (a step has at and one of cut, join, partition, block, flap, heal)", pos, err)
+	}
+	at, err := time.ParseDuration(d.At)
+	if err != nil || at < 0 {
+		return nil, fmt.Errorf("%s: at %q: give the step's time from the start, as 1.5s", pos, d.At)
+	}
+	actions := 0
+	for _, set := range []bool{d.Cut != "", d.Join != "", d.Partition != nil, d.Block != nil, d.Heal, d.Flap != nil} {
+		if set {
+			actions++
+		}
+	}
+	if actions != 1 {
+		return nil, fmt.Errorf("%s: a step does one thing: cut, join, partition, block, flap or heal (this one has %d)", pos, actions)
+	}
+	s := Step{At: at, Cut: d.Cut, Join: d.Join, Partition: d.Partition, Heal: d.Heal, Pos: pos}
+	for _, ref := range []string{d.Cut, d.Join} {
+		if err := checkIface(t, ref); err != nil {
+			return nil, fmt.Errorf("%s: %w", pos, err)
+		}
+	}
+	if d.Partition != nil {
+		if _, err := planOn(t, func(t *topology.Lab) (*plan.Plan, error) { return plan.Partition(t, d.Partition) }); err != nil {
+			return nil, fmt.Errorf("%s: partition: %w", pos, err)
+		}
+	}
+	if b := d.Block; b != nil {
+		s.Block = &plan.Block{From: b.From, To: b.To}
+		if b.Loss != "" {
+			v, err := strconv.ParseFloat(strings.TrimSuffix(b.Loss, "%"), 64)
+			if err != nil || v <= 0 || v >= 100 {
+				return nil, fmt.Errorf("%s: block loss %q: give a percentage above 0 and below 100, or leave it out to drop everything", pos, b.Loss)
+			}
+			s.Block.Loss = v
+		}
+		if _, err := planOn(t, func(t *topology.Lab) (*plan.Plan, error) { return plan.Filters(t, nil, []plan.Block{*s.Block}) }); err != nil {
+			return nil, fmt.Errorf("%s: block: %w", pos, err)
+		}
+	}
+	if f := d.Flap; f != nil {
+		var ds [3]time.Duration
+		for i, v := range []string{f.Period, f.Down, f.For} {
+			if ds[i], err = time.ParseDuration(v); err != nil {
+				return nil, fmt.Errorf("%s: flap: period, down and for are durations, as 1s, 300ms, 10s", pos)
+			}
+		}
+		if err := checkIface(t, f.Iface); err != nil {
+			return nil, fmt.Errorf("%s: flap: %w", pos, err)
+		}
+		steps, err := Flap(f.Iface, ds[0], ds[1], ds[2])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", pos, err)
+		}
+		for i := range steps {
+			steps[i].At += at
+			steps[i].Pos = pos
+		}
+		return steps, nil
+	}
+	return []Step{s}, nil
+}
+
+// decodeKnown decodes a node, refusing unknown keys.
+func decodeKnown(n *yaml.Node, v any) error {
+	out, err := yaml.Marshal(n)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(out))
+	dec.KnownFields(true)
+	return dec.Decode(v)
+}
+
+// checkIface checks node:iface against the lab, when there is one.
+func checkIface(t *topology.Lab, ref string) error {
+	if ref == "" || t == nil {
+		return nil
+	}
+	node, iface, ok := strings.Cut(ref, ":")
+	if !ok {
+		return fmt.Errorf("%q: write NODE:IF", ref)
+	}
+	_, err := plan.Cut(t, node, iface, false)
+	return err
+}
+
+func planOn(t *topology.Lab, f func(*topology.Lab) (*plan.Plan, error)) (*plan.Plan, error) {
+	if t == nil {
+		return nil, nil
+	}
+	return f(t)
+}
+
+// StepEvent is one line of a schedule's log (JSON lines): a step done,
+// or the revert at its end.
+type StepEvent struct {
+	Time time.Time `json:"time"`
+	Lab  string    `json:"lab"`
+	// At is the step's time from the start, in milliseconds; Late is how
+	// much later than that it was done.
+	At   float64 `json:"at_ms"`
+	Late float64 `json:"late_ms"`
+	Step string  `json:"step"`
+	Err  string  `json:"error,omitempty"`
+}
+
+// RunSchedule runs the steps on a running lab, each at its time from the
+// start, and logs each (with log, if not nil) as it is done. At the end,
+// when ctx is done (Ctrl-C), or at a step that fails, it reverts every
+// fault in force (Heal) and logs that as a last step "revert". While it
+// runs, the lab's record names it (Faults.Runner) and holds what it did:
+// if it is killed, the next heal or down reverts it. what names it there.
+func RunSchedule(ctx context.Context, name, what string, steps []Step, opt Options, log func(StepEvent)) error {
+	if log == nil {
+		log = func(StepEvent) {}
+	}
+	if err := setRunner(ctx, name, &plan.Runner{PID: os.Getpid(), What: what, Started: time.Now().UTC()}, opt); err != nil {
+		return err
+	}
+	start := time.Now()
+	var runErr error
+	for _, s := range steps {
+		if wait := time.Until(start.Add(s.At)); wait > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		err := doStep(ctx, name, s, opt)
+		ev := StepEvent{Time: time.Now().UTC(), Lab: name, At: ms(s.At), Late: ms(time.Since(start) - s.At), Step: s.String()}
+		if err != nil {
+			ev.Err = err.Error()
+			runErr = fmt.Errorf("%s: %s: %w", s.Pos, s, err)
+		}
+		log(ev)
+		if err != nil {
+			break
+		}
+	}
+	// Reverted even when ctx is done: a fresh context, so that Ctrl-C
+	// leaves the lab as it was.
+	_, err := Heal(context.Background(), name, opt)
+	ev := StepEvent{Time: time.Now().UTC(), Lab: name, At: ms(time.Since(start)), Step: "revert"}
+	if err != nil {
+		ev.Err = err.Error()
+	}
+	log(ev)
+	return errors.Join(runErr, err)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// setRunner records the runner, refusing when another live one holds the
+// lab.
+func setRunner(ctx context.Context, name string, r *plan.Runner, opt Options) error {
+	var busy *plan.Runner
+	err := change(ctx, name, opt, func(t *topology.Lab) (*plan.Plan, error) { return &plan.Plan{Lab: name}, nil },
+		func(f *plan.Faults) {
+			if f.Runner != nil && f.Runner.PID != r.PID && alive(f.Runner.PID) {
+				busy = f.Runner
+				return
+			}
+			f.Runner = r
+		})
+	if err == nil && busy != nil {
+		err = fmt.Errorf("lab %s runs %s already (pid %d, since %s): wait for it, or end it and run nslab heal %s",
+			name, busy.What, busy.PID, busy.Started.Format(time.RFC3339), name)
+	}
+	return err
+}
+
+// alive reports whether a process runs with pid.
+func alive(pid int) bool {
+	_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+	return err == nil
+}
+
+// doStep does one step.
+func doStep(ctx context.Context, name string, s Step, opt Options) error {
+	switch {
+	case s.Cut != "" || s.Join != "":
+		ref, up := s.Cut, false
+		if s.Join != "" {
+			ref, up = s.Join, true
+		}
+		node, iface, _ := strings.Cut(ref, ":")
+		return Cut(ctx, name, node, iface, up, opt)
+	case s.Partition != nil:
+		return Partition(ctx, name, s.Partition, opt)
+	case s.Block != nil:
+		return Block(ctx, name, *s.Block, opt)
+	}
+	_, err := heal(ctx, name, opt, true)
+	return err
+}

@@ -1,0 +1,81 @@
+package plan
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/nslab/nslab/topology"
+)
+
+func tcLines(t *testing.T, p *Plan) []string {
+	t.Helper()
+	var out []string
+	for _, l := range strings.Split(script(t, p), "\n") {
+		if strings.HasPrefix(l, "tc ") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// TestAsymmetricShapes: a one-way shape sits on the veth end whose
+// outgoing packets it shapes: its own interface for direction out, the
+// other end (another node's interface, a bridge port) for in; changing a
+// running lab's shapes replaces each end's qdisc and takes it off the end
+// left without one.
+func TestAsymmetricShapes(t *testing.T) {
+	parse := func(aShape, bShape string) *topology.Lab {
+		tl, err := topology.Parse("s.yaml", []byte(`name: s
+bridges: {br0: {}}
+nodes:
+  a:
+    interfaces:
+      eth0: {link: b:eth0`+aShape+`}
+      eth1: {link: br0, shape: {delay: 20ms, direction: in}}
+  b:
+    interfaces:
+      eth0: {`+bShape+`}
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tl
+	}
+	tl := parse(", shape: {rate: 10mbit, direction: out}", "shape: {rate: 2mbit, delay: 5ms, direction: out}")
+	p, err := Up(tl, emptyState())
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := PortName("s", "a", "eth1")
+	want := []string{
+		"tc -n s.a qdisc add dev eth0 root handle 1: tbf rate 10mbit burst 16384 limit 78884",
+		"tc -n s.b qdisc add dev eth0 root handle 1: netem limit 1000 delay 5ms rate 2mbit",
+		"tc qdisc add dev " + port + " root handle 1: netem limit 49537 delay 20ms",
+	}
+	if d := cmp.Diff(want, tcLines(t, p)); d != "" {
+		t.Errorf("qdiscs (-want +got):\n%s", d)
+	}
+
+	// The same cable shaped both ways from b's end: both ends change.
+	now := parse("", "shape: {rate: 2mbit}")
+	r, err := Reconcile(tl, now, running(t, tl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range r.Stages {
+		for _, o := range s.Ops {
+			if l := o.String(); strings.Contains(l, "qdisc") {
+				got = append(got, strings.Split(l, "\n")...)
+			}
+		}
+	}
+	want = []string{
+		"tc -n s.a qdisc del dev eth0 root", "tc -n s.a qdisc add dev eth0 root handle 1: tbf rate 2mbit burst 16384 limit 28884",
+		"tc -n s.b qdisc del dev eth0 root", "tc -n s.b qdisc add dev eth0 root handle 1: tbf rate 2mbit burst 16384 limit 28884",
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("qdiscs changed (-want +got):\n%s", d)
+	}
+}
