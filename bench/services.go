@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nslab/nslab/service"
@@ -49,7 +52,11 @@ type servicesRun struct {
 	// saw to the start it made.
 	Restart []time.Duration
 	Journal []time.Duration
-	Errs    []string
+	// Spawn is the peer: starting Nodes `sleep infinity` processes on the
+	// host and nothing else (exec.Command from this program, 4 at once),
+	// the floor of any supervisor of Nodes programs on this machine.
+	Spawn []time.Duration
+	Errs  []string
 }
 
 func (s *servicesRun) fail(format string, a ...any) {
@@ -126,6 +133,55 @@ func (b *bench) servicesTest(ctx context.Context) {
 	for i := 0; i < restartRuns && ctx.Err() == nil; i++ {
 		b.restartOnce(ctx, run)
 	}
+	for rep := 0; rep < b.cfg.repeat && ctx.Err() == nil; rep++ {
+		d, err := spawnFloor(n)
+		if err != nil {
+			run.fail("the spawn floor: %v", err)
+			return
+		}
+		run.Spawn = append(run.Spawn, d)
+		progress("services: %d processes started on the host in %s", n, secs(d))
+	}
+}
+
+// spawnFloor starts n `sleep infinity` processes on the host, 4 at once,
+// each in a session of its own as services are, and says how long that
+// took; then it ends them (by their pids) and reaps them.
+func spawnFloor(n int) (time.Duration, error) {
+	cmds := make([]*exec.Cmd, n)
+	next := make(chan int)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				c := exec.Command("sleep", "infinity")
+				c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+				if err := c.Start(); err != nil {
+					errs <- err
+					continue
+				}
+				cmds[i] = c
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	d := time.Since(start)
+	for _, c := range cmds {
+		if c != nil {
+			c.Process.Kill()
+			c.Wait()
+		}
+	}
+	close(errs)
+	return d, <-errs
 }
 
 // svcLifecycle times up and down of one lab, running whileUp between,
@@ -321,6 +377,15 @@ func (b *bench) servicesTable() *table {
 	}
 	if len(s.Others) > 0 {
 		t.add("share of the CPUs used by processes other than up during the ups with services (the supervisor and the services included)", "–", fmt.Sprintf("%.0f%% (median)", 100*medianF(s.Others)), "")
+	}
+	if len(s.Spawn) > 0 {
+		floor := median(s.Spawn)
+		t.add(fmt.Sprintf("the floor (peer): %d `sleep infinity` started on the host by a Go program, 4 at once, nothing else", s.Nodes), "–",
+			fmt.Sprintf("%s (median of %d)", secs(floor), len(s.Spawn)), "")
+		if len(s.UpPlain) > 0 && len(s.UpSvc) > 0 {
+			extra := median(s.UpSvc) - median(s.UpPlain)
+			t.add("up's extra time with services over that floor", "–", fmt.Sprintf("%.1f×", float64(extra)/float64(floor)), "")
+		}
 	}
 	if len(s.Restart) > 0 {
 		worst := s.Restart[0]
