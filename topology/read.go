@@ -30,7 +30,7 @@ func ReadFile(path string) ([]byte, error) {
 // opening or reading it would otherwise wait forever.
 func ReadFileContext(ctx context.Context, path string) ([]byte, error) {
 	if path == Stdin {
-		data, err := readStream(ctx, os.Stdin, path, 0)
+		data, err := readStream(ctx, os.Stdin, path, 0, 0)
 		var el ErrorList
 		if errors.As(err, &el) {
 			return nil, err
@@ -57,8 +57,15 @@ func ReadFileContext(ctx context.Context, path string) ([]byte, error) {
 		}
 		return readAll(path, f)
 	}
-	data, err := readStream(ctx, f, path, Idle)
+	// A FIFO ends when its writer closes it; a kernel file or a device
+	// may send now and then and never end: it has Idle in all.
+	var total time.Duration
+	if fi.Mode()&os.ModeNamedPipe == 0 {
+		total = Idle
+	}
+	data, err := readStream(ctx, f, path, Idle, total)
 	var idle *idleError
+	var endless *endlessError
 	var el ErrorList
 	if errors.As(err, &el) {
 		return nil, err
@@ -69,6 +76,9 @@ func ReadFileContext(ctx context.Context, path string) ([]byte, error) {
 			why = "a kernel file that waits for data"
 		}
 		return nil, fmt.Errorf("reading topology: %s is %s that sent nothing for %v (%s): give a regular file, or - for standard input", path, fileKind(fi.Mode()), idle.after, why)
+	}
+	if errors.As(err, &endless) {
+		return nil, fmt.Errorf("reading topology: %s is %s that sent %d bytes in %v and no end (a kernel file or device that streams): give a regular file, or - for standard input", path, fileKind(fi.Mode()), endless.got, endless.after)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading topology: %s: %w", path, err)
@@ -89,6 +99,17 @@ func readAll(path string, r io.Reader) ([]byte, error) {
 
 // idleError says that a stream sent nothing for after.
 type idleError struct{ after time.Duration }
+
+// endlessError says a stream kept sending past its time: got bytes in
+// after.
+type endlessError struct {
+	after time.Duration
+	got   int
+}
+
+func (e *endlessError) Error() string {
+	return fmt.Sprintf("%d bytes in %v and no end", e.got, e.after)
+}
 
 func (e *idleError) Error() string { return fmt.Sprintf("nothing came for %v", e.after) }
 

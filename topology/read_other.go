@@ -10,6 +10,6 @@ import (
 
 func openNonblock(path string) (*os.File, error) { return os.Open(path) }
 
-func readStream(_ context.Context, f *os.File, path string, _ time.Duration) ([]byte, error) {
+func readStream(_ context.Context, f *os.File, path string, _, _ time.Duration) ([]byte, error) {
 	return readAll(path, f)
 }

@@ -25,16 +25,22 @@ func openNonblock(path string) (*os.File, error) {
 // readStream reads f to its end, or up to MaxFileSize+1 bytes, waiting
 // for data with poll(2) in short slices so that ctx ends the wait at once
 // (a blocking read cannot be interrupted from Go); idle, when not 0,
-// bounds how long it waits with nothing coming. f may be blocking
-// (standard input, whose mode nslab shares with the shell) or not.
-func readStream(ctx context.Context, f *os.File, path string, idle time.Duration) ([]byte, error) {
+// bounds how long it waits with nothing coming, and total, when not 0,
+// how long it reads in all (a kernel file such as /proc/kmsg sends a line
+// now and then and never ends). f may be blocking (standard input, whose
+// mode nslab shares with the shell) or not.
+func readStream(ctx context.Context, f *os.File, path string, idle, total time.Duration) ([]byte, error) {
 	fd := int(f.Fd())
 	var data []byte
 	buf := make([]byte, 64<<10)
-	last := time.Now()
+	start := time.Now()
+	last := start
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("stopped while waiting for it to send: %w", err)
+		}
+		if total > 0 && time.Since(start) > total {
+			return nil, &endlessError{after: total, got: len(data)}
 		}
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 		n, err := unix.Poll(fds, 50)
