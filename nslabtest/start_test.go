@@ -49,16 +49,19 @@ func TestChildLeavesALab(t *testing.T) {
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
 	case "panic":
 		go panic("a goroutine of the test panics")
+	case "testpanic":
+		panic("the test panics half-way")
 	}
 	time.Sleep(time.Minute)
 }
 
 // TestDeadOwnersLabIsRemoved: a lab whose test process was killed (kill
 // -9, a panic in another goroutine) stays, recorded as that process's,
-// until the next test process's Start removes it, process included.
+// until the next test process's Start removes it, process included. A
+// test that panics in its own goroutine removes its lab as it dies.
 func TestDeadOwnersLabIsRemoved(t *testing.T) {
 	RequireRoot(t)
-	for _, how := range []string{"kill", "panic"} {
+	for _, how := range []string{"kill", "panic", "testpanic"} {
 		t.Run(how, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestChildLeavesALab$", "-test.count=1")
 			cmd.Env = append(os.Environ(), "NSLABTEST_DIE="+how)
@@ -83,6 +86,16 @@ func TestDeadOwnersLabIsRemoved(t *testing.T) {
 			}
 			CheckLeaksAtEnd(t, name)
 			t.Cleanup(func() { os.Remove(recordPath(name)); os.Remove(recordDir) })
+			if how == "testpanic" {
+				// The test's own goroutine panicked: its cleanups ran.
+				if left := Leftovers(name); len(left) > 0 {
+					t.Errorf("a test that panicked left %v", left)
+				}
+				if slicesContains(deadLabs(), name) {
+					t.Errorf("a test that panicked left its record")
+				}
+				return
+			}
 			if left := Leftovers(name); len(left) == 0 {
 				t.Fatalf("the child (%v) left nothing: it did not die before its cleanups", werr)
 			}
