@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -312,54 +310,6 @@ func TestApply(t *testing.T) {
 	c.Close()
 	if out, err := l.Node("c").Command(context.Background(), "hostname").Output(); err != nil || string(out) != "c\n" {
 		t.Errorf("hostname in c: %q %v", out, err)
-	}
-}
-
-// TestHTTPAcrossAPartition is the first test a user writes: an HTTP
-// server in node a, in this process, and a client in node b. The client
-// is served, is not while a and b are partitioned, and is again after
-// the heal.
-func TestHTTPAcrossAPartition(t *testing.T) {
-	t.Parallel()
-	l := nslabtest.Start(t, pair(t))
-	ln, err := l.Node("a").Listen("tcp", ":8080")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _ := os.Hostname() // the test process's: it runs on the host
-		fmt.Fprintf(w, "hello from a to %s (process on %s)", r.RemoteAddr, host)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	client := &http.Client{
-		Timeout:   time.Second,
-		Transport: &http.Transport{DialContext: l.Node("b").DialContext, DisableKeepAlives: true},
-	}
-	get := func() (string, error) {
-		resp, err := client.Get("http://a:8080/")
-		if err != nil {
-			return "", err
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		return string(body), err
-	}
-	if body, err := get(); err != nil || !strings.HasPrefix(body, "hello from a to 10.1.0.2:") {
-		t.Fatalf("before the partition: %q, %v", body, err)
-	}
-	ctx := context.Background()
-	if err := l.Partition(ctx, []string{"a"}, []string{"b"}); err != nil {
-		t.Fatal(err)
-	}
-	if body, err := get(); err == nil {
-		t.Errorf("during the partition b got %q", body)
-	}
-	if err := l.Heal(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if body, err := get(); err != nil || !strings.HasPrefix(body, "hello from a") {
-		t.Errorf("after the heal: %q, %v", body, err)
 	}
 }
 
