@@ -2,6 +2,7 @@ package nslab
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +10,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
+	"syscall"
+	"time"
 
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/lab"
@@ -192,15 +197,57 @@ func (n *Node) Lookup(host string) ([]netip.Addr, error) {
 }
 
 // lookupHosts reads the addresses of host in a hosts(5) file, IPv4 ones
-// first, each in the file's order.
+// first, each in the file's order. The file is read again when its
+// inode, modification time or size changed (up rewrites the lab's).
 func lookupHosts(file, host string) ([]netip.Addr, error) {
-	f, err := os.Open(file)
+	names, err := readHosts(file)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	var v4, v6 []netip.Addr
-	s := bufio.NewScanner(f)
+	for _, a := range names[strings.ToLower(host)] {
+		if a.Is4() {
+			v4 = append(v4, a)
+		} else {
+			v6 = append(v6, a)
+		}
+	}
+	return append(v4, v6...), nil
+}
+
+// hostsCache keeps the hosts files read, by path.
+var hostsCache struct {
+	sync.Mutex
+	files map[string]hostsFile
+}
+
+type hostsFile struct {
+	mtime time.Time
+	size  int64
+	ino   uint64
+	names map[string][]netip.Addr // lower-case name → addresses in file order
+}
+
+func readHosts(file string) (map[string][]netip.Addr, error) {
+	fi, err := os.Stat(file)
+	if err != nil {
+		return nil, err
+	}
+	hostsCache.Lock()
+	defer hostsCache.Unlock()
+	var ino uint64
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		ino = st.Ino
+	}
+	if h, ok := hostsCache.files[file]; ok && h.mtime.Equal(fi.ModTime()) && h.size == fi.Size() && h.ino == ino {
+		return h.names, nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string][]netip.Addr{}
+	s := bufio.NewScanner(bytes.NewReader(data))
 	for s.Scan() {
 		line, _, _ := strings.Cut(s.Text(), "#")
 		fields := strings.Fields(line)
@@ -212,17 +259,17 @@ func lookupHosts(file, host string) ([]netip.Addr, error) {
 			continue
 		}
 		for _, name := range fields[1:] {
-			if strings.EqualFold(name, host) {
-				if a.Is4() {
-					v4 = append(v4, a)
-				} else {
-					v6 = append(v6, a)
-				}
-				break
+			name = strings.ToLower(name)
+			if !slices.Contains(names[name], a) {
+				names[name] = append(names[name], a)
 			}
 		}
 	}
-	return append(v4, v6...), s.Err()
+	if hostsCache.files == nil {
+		hostsCache.files = map[string]hostsFile{}
+	}
+	hostsCache.files[file] = hostsFile{fi.ModTime(), fi.Size(), ino, names}
+	return names, s.Err()
 }
 
 func (n *Node) usable() error {
