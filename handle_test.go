@@ -295,8 +295,14 @@ func TestApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := l.Node("a").Lookup("c"); err == nil {
+		t.Error("c is known before it is added")
+	}
 	if err := l.Apply(context.Background(), more); err != nil {
 		t.Fatal(err)
+	}
+	if ips, err := l.Node("a").Lookup("c"); err != nil || len(ips) != 1 || ips[0].String() != "10.1.0.3" {
+		t.Errorf("lookup of the new node c from a: %v %v", ips, err)
 	}
 	go func() {
 		if c, err := ln.Accept(); err == nil {
