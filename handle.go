@@ -34,13 +34,16 @@ type Lab struct {
 	err    error // Close's result, returned again by later calls
 }
 
-// Start builds the lab t describes and returns a handle that owns it: Up,
-// then the handle. t must carry its text (topology.Parse, Load and
-// Builder keep it in t.Source). If the lab runs already, Start changes it
-// to match t, as Up does, and takes it over. When Start fails, or ctx is
-// cancelled before it returns, nothing of the lab is left (unless
-// opt.KeepFailed).
+// Start builds the lab t describes and returns a handle that owns it.
+// t must carry its text (topology.Parse, Load and Builder keep it in
+// t.Source). A lab of that name that exists already (built by nslab up,
+// or left by a program that died) is refused, not taken over: Close would
+// remove it. When Start fails, or ctx is cancelled before it returns,
+// nothing of the lab is left (unless opt.KeepFailed).
 func Start(ctx context.Context, t *topology.Lab, opt Options) (*Lab, error) {
+	if lab.Exists(t.Name) {
+		return nil, fmt.Errorf("lab %s exists already: start the lab under another name (topology.Lab's Name), or remove it first with nslab down %s", t.Name, t.Name)
+	}
 	if err := lab.Up(ctx, t, nil, opt); err != nil {
 		return nil, err
 	}
@@ -156,10 +159,10 @@ func (l *Lab) Heal(ctx context.Context) error {
 	return err
 }
 
-// Shape shapes the cable of node's interface iface, both ways, until the
-// next Shape of that cable or a change of the lab that makes the cable
-// anew; nil takes the shaping off. The lab's file is not changed: an
-// Apply or a repair puts back the shape the file gives.
+// Shape shapes the cable of node's interface iface, both ways, at once;
+// nil takes the shaping off. The lab's topology is not changed, so an
+// Apply that changes the cable, or a repair, may put back the shape it
+// gives.
 // Equivalent to: tc qdisc replace dev IFACE root … on both ends.
 func (l *Lab) Shape(ctx context.Context, node, iface string, s *topology.Shape) error {
 	if err := l.open(); err != nil {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nslab/nslab"
 	"github.com/nslab/nslab/check"
 	"github.com/nslab/nslab/nslabtest"
 	"github.com/nslab/nslab/topology"
@@ -172,6 +173,22 @@ func TestCommand(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("sleep still runs 5 s after Close")
+	}
+}
+
+// TestStartRefusesARunningLab: a lab that runs already is not taken
+// over (Close would remove it), and stays as it was.
+func TestStartRefusesARunningLab(t *testing.T) {
+	t.Parallel()
+	l := nslabtest.Start(t, pair(t))
+	again := *l.Topology()
+	again.Source = pair(t).Source
+	_, err := nslab.Start(context.Background(), &again, nslab.Options{})
+	if err == nil || !strings.Contains(err.Error(), "lab "+l.Name()+" exists already") {
+		t.Fatalf("a second Start of %s: %v", l.Name(), err)
+	}
+	if _, err := l.Node("a").Command(context.Background(), "true").Output(); err != nil {
+		t.Errorf("the lab after the refused Start: %v", err)
 	}
 }
 

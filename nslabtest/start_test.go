@@ -184,3 +184,35 @@ func TestStartCancelled(t *testing.T) {
 		})
 	}
 }
+
+// TestSubnets: each call reserves another /24, its IPv6 subnet follows
+// it, and the reservation is a file of this process's until the test
+// ends.
+func TestSubnets(t *testing.T) {
+	RequireRoot(t)
+	var v4s []string
+	t.Run("reserve", func(t *testing.T) {
+		a4, a6 := Subnets(t)
+		b4, _ := Subnets(t)
+		if a4 == b4 || a4.Bits() != 24 || a6.Bits() != 64 {
+			t.Errorf("subnets %v %v %v", a4, a6, b4)
+		}
+		o := strings.Split(a4.Addr().String(), ".")
+		if want := "fd10:200:" + o[2] + "::/64"; a6.String() != want {
+			t.Errorf("IPv6 subnet %v, want %s", a6, want)
+		}
+		for _, p := range []string{a4.String(), b4.String()} {
+			s := strings.TrimSuffix(p, ".0/24")
+			v4s = append(v4s, s)
+			data, err := os.ReadFile(subnetDir + "/" + s)
+			if o, ok := parseOwner(string(data)); err != nil || !ok || o != self() {
+				t.Errorf("reservation of %s: %q %v", s, data, err)
+			}
+		}
+	})
+	for _, s := range v4s {
+		if _, err := os.Stat(subnetDir + "/" + s); err == nil {
+			t.Errorf("the reservation of %s stays after the test", s)
+		}
+	}
+}
