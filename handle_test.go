@@ -106,6 +106,46 @@ func TestNodeSockets(t *testing.T) {
 	}
 }
 
+// TestDoAndDialer: Go code run by Do sees the node's interfaces; a
+// Dialer with a local address dials from it.
+func TestDoAndDialer(t *testing.T) {
+	t.Parallel()
+	l := nslabtest.Start(t, pair(t))
+	var names []string
+	err := l.Node("a").Do(func() error {
+		ifs, err := net.Interfaces()
+		for _, i := range ifs {
+			names = append(names, i.Name)
+		}
+		return err
+	})
+	if err != nil || strings.Join(names, " ") != "lo eth0" {
+		t.Errorf("interfaces seen in a: %v %v", names, err)
+	}
+	ln, err := l.Node("a").Listen("tcp", "a:7002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Close()
+		}
+	}()
+	dial := l.Node("b").Dialer(&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("10.1.0.2"), Port: 40123}})
+	c, err := dial(context.Background(), "tcp", "a:7002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := c.LocalAddr().String(); got != "10.1.0.2:40123" {
+		t.Errorf("dialled from %s", got)
+	}
+	if got := ln.Addr().String(); got != "10.1.0.1:7002" {
+		t.Errorf("listening on %s, want a's first address", got)
+	}
+}
+
 // TestNamesNeverAskTheMachine: a name the lab does not know is an
 // error that names the hosts file, at once; so is a node the lab does
 // not have.
