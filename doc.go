@@ -18,6 +18,9 @@
 // unique name, skipped without root, removed and checked for leftovers
 // when the test ends.
 //
+// It needs Linux and root (or CAP_NET_ADMIN, CAP_SYS_ADMIN and
+// CAP_DAC_OVERRIDE), as the nslab command does.
+//
 // Names of the lab's nodes resolve, in Dial and Listen as in commands,
 // from the lab's hosts file only (NODE, NODE.LAB, IF.NODE); the
 // machine's resolver is never asked.

@@ -42,7 +42,8 @@ func (n *Node) Netns() string { return plan.NetnsName(n.lab.name, n.name) }
 // starts run outside it, and so does name resolution that starts them:
 // resolve with Lookup first, or use Dial and Listen, which do. The
 // thread has the host's hostname and files (Command runs a process with
-// the node's).
+// the node's). fn must return: a t.Fatal (runtime.Goexit) inside it ends
+// the thread, and Do never returns.
 func (n *Node) Do(fn func() error) error {
 	if err := n.usable(); err != nil {
 		return err
