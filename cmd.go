@@ -30,7 +30,9 @@ type Cmd struct {
 
 // Command returns the command to run program name with args in the node.
 // ctx kills the process (see exec.CommandContext) if it is done before
-// the command ends. name is looked up in PATH as exec.Command does.
+// the command ends. name is looked up in PATH as exec.Command does. Env
+// starts as this process's environment with NSLAB_LAB and NSLAB_NODE
+// added; a command given an Env of its own has only what it gives.
 // Close of the lab ends the process if it still runs.
 func (n *Node) Command(ctx context.Context, name string, args ...string) *Cmd {
 	c := exec.CommandContext(ctx, name, args...)
