@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -101,6 +102,37 @@ type NodeBuilder struct {
 	routes   []RouteSpec
 	sysctls  [][2]string
 	publish  []string
+	services []namedService
+}
+
+type namedService struct {
+	name string
+	spec ServiceSpec
+}
+
+// ServiceSpec is a program the node runs, as a file writes it (see the
+// services: key of the format): Command is the program and its
+// arguments, or Shell a script for /bin/sh -c (one of the two); Ready,
+// After and Stop* are optional, durations written as "5s".
+type ServiceSpec struct {
+	Command    []string
+	Shell      string
+	Env        map[string]string
+	Dir, User  string
+	Restart    string // "no", "on-failure" or "always"
+	Ready      *ReadySpec
+	After      []string // SERVICE or NODE/SERVICE
+	StopSignal string
+	StopGrace  string
+}
+
+// ReadySpec says when a service is ready: one of TCP ("9000" or
+// "ADDRESS:PORT"), HTTP (a URL) and Command (or Shell).
+type ReadySpec struct {
+	TCP, HTTP         string
+	Command           []string
+	Shell             string
+	Timeout, Interval string
 }
 
 // RouteSpec is a static route as a file writes it: To is "default" or a
@@ -134,6 +166,13 @@ func (x *NodeBuilder) Route(r ...RouteSpec) *NodeBuilder { x.routes = append(x.r
 // Sysctl sets a per-namespace kernel setting (net.*).
 func (x *NodeBuilder) Sysctl(key, value string) *NodeBuilder {
 	x.sysctls = append(x.sysctls, [2]string{key, value})
+	return x
+}
+
+// Service adds the service called name to the node (started by the
+// lab's supervisor).
+func (x *NodeBuilder) Service(name string, s ServiceSpec) *NodeBuilder {
+	x.services = append(x.services, namedService{name, s})
 	return x
 }
 
@@ -345,7 +384,7 @@ func (b *Builder) write(w *ywriter) {
 	}
 	for _, x := range b.nodes {
 		p := "nodes." + x.name
-		if x.hostname == "" && !x.router && len(x.ifaces)+len(x.routes)+len(x.sysctls)+len(x.publish) == 0 {
+		if x.hostname == "" && !x.router && len(x.ifaces)+len(x.routes)+len(x.sysctls)+len(x.publish)+len(x.services) == 0 {
 			w.line(p, 1, yq(x.name)+": {}")
 			continue
 		}
@@ -375,6 +414,12 @@ func (b *Builder) write(w *ywriter) {
 			}
 		}
 		yattrs(w, p, 2, "publish", x.publish)
+		if len(x.services) > 0 {
+			w.line(p+".services", 2, "services:")
+			for _, sv := range x.services {
+				sv.spec.write(w, p+".services."+sv.name, sv.name, 3)
+			}
+		}
 	}
 	if len(b.host) > 0 {
 		w.line("host", 0, "host:")
@@ -431,5 +476,55 @@ func ynum(w *ywriter, p string, depth int, key string, v int) {
 func ystr(w *ywriter, p string, depth int, key, v string) {
 	if v != "" {
 		w.line(p+"."+key, depth, key+": "+yq(v))
+	}
+}
+
+func (s *ServiceSpec) write(w *ywriter, p, name string, depth int) {
+	w.line(p, depth, yq(name)+":")
+	command(w, p, depth+1, s.Command, s.Shell)
+	if len(s.Env) > 0 {
+		w.line(p+".env", depth+1, "env:")
+		keys := make([]string, 0, len(s.Env))
+		for k := range s.Env {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			w.line(p+".env."+k, depth+2, yq(k)+": "+yq(s.Env[k]))
+		}
+	}
+	ystr(w, p, depth+1, "dir", s.Dir)
+	ystr(w, p, depth+1, "user", s.User)
+	ystr(w, p, depth+1, "restart", s.Restart)
+	if r := s.Ready; r != nil {
+		rp := p + ".ready"
+		w.line(rp, depth+1, "ready:")
+		if r.TCP != "" {
+			v := yq(r.TCP)
+			if _, err := strconv.Atoi(r.TCP); err == nil {
+				v = r.TCP // a port is a number
+			}
+			w.line(rp+".tcp", depth+2, "tcp: "+v)
+		}
+		ystr(w, rp, depth+2, "http", r.HTTP)
+		command(w, rp, depth+2, r.Command, r.Shell)
+		ystr(w, rp, depth+2, "timeout", r.Timeout)
+		ystr(w, rp, depth+2, "interval", r.Interval)
+	}
+	yattrs(w, p, depth+1, "after", s.After)
+	if s.StopSignal != "" || s.StopGrace != "" {
+		w.line(p+".stop", depth+1, "stop:")
+		ystr(w, p+".stop", depth+2, "signal", s.StopSignal)
+		ystr(w, p+".stop", depth+2, "grace", s.StopGrace)
+	}
+}
+
+// command writes a command: key as a list, or as a shell string.
+func command(w *ywriter, p string, depth int, argv []string, shell string) {
+	switch {
+	case len(argv) > 0:
+		w.line(p+".command", depth, "command: "+ylist(argv))
+	case shell != "":
+		w.line(p+".command", depth, "command: "+yq(shell))
 	}
 }

@@ -34,6 +34,10 @@ nodes:
     interfaces:
       eth0: {link: lan1, addresses: [10.1.0.10/24]}
     publish: ["8080:80"]
+    services:
+      db:
+        command: [/bin/sleep, infinity]
+        ready: {command: "true"}
   b:
     interfaces:
       eth0: {link: lan3}
@@ -43,6 +47,16 @@ nodes:
   s:
     interfaces:
       wan: {}
+    services:
+      static: "python3 -m http.server 8080"
+      api:
+        command: [/bin/sleep, "9000"]
+        env: {LOG_LEVEL: debug, WORKERS: "4"}
+        dir: /tmp
+        restart: on-failure
+        ready: {tcp: 9000, timeout: 30s, interval: 100ms}
+        after: [static, a/db]
+        stop: {signal: SIGINT, grace: 5s}
   empty: {}
 host:
   interfaces:
@@ -64,6 +78,14 @@ func TestBuilderEqualsFile(t *testing.T) {
 	_, hb := b.Cable("b:up", "host:hb")
 	hb.Addresses("10.66.0.1/30")
 	b.Node("b").Route(topology.RouteSpec{To: "192.168.99.0/24", Dev: "up", Metric: 5})
+	b.Node("s").Service("static", topology.ServiceSpec{Shell: "python3 -m http.server 8080"})
+	b.Node("s").Service("api", topology.ServiceSpec{
+		Command: []string{"/bin/sleep", "9000"}, Env: map[string]string{"WORKERS": "4", "LOG_LEVEL": "debug"},
+		Dir: "/tmp", Restart: "on-failure",
+		Ready: &topology.ReadySpec{TCP: "9000", Timeout: "30s", Interval: "100ms"},
+		After: []string{"static", "a/db"}, StopSignal: "SIGINT", StopGrace: "5s",
+	})
+	b.Node("a").Service("db", topology.ServiceSpec{Command: []string{"/bin/sleep", "infinity"}, Ready: &topology.ReadySpec{Shell: "true"}})
 	b.Node("empty")
 	got, err := b.Lab()
 	if err != nil {
@@ -100,6 +122,7 @@ func TestBuilderErrorsNameTheObject(t *testing.T) {
 	b.Node("c").Interface("eth0", "br9")
 	b.Node("d").Route(topology.RouteSpec{To: "10.5.0.1/24", Via: "10.1.0.1"})
 	b.Node("e").Interface("eth0", "lan").Shape(topology.ShapeSpec{Rate: "10mbps"})
+	b.Node("e").Service("web", topology.ServiceSpec{Shell: "exec sleep 1", Restart: "sometimes"})
 	_, err := b.Lab()
 	if err == nil {
 		t.Fatal("no error")
@@ -109,6 +132,7 @@ func TestBuilderErrorsNameTheObject(t *testing.T) {
 		`nodes.c.interfaces.eth0.link: link c:eth0 -- br9: no bridge named "br9" (bridges: lan)`,
 		"nodes.d.routes[0]: ",
 		"nodes.e.interfaces.eth0.shape.rate: rate \"10mbps\": write bits per second as 10mbit",
+		"nodes.e.services.web.restart: ",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)
