@@ -1,6 +1,6 @@
 module github.com/nslab/nslab
 
-go 1.26.8
+go 1.25.0
 
 require (
 	github.com/google/go-cmp v0.7.0
@@ -10,8 +10,8 @@ require (
 	github.com/vishvananda/netlink v1.3.1
 	github.com/vishvananda/netns v0.0.5
 	go.yaml.in/yaml/v3 v3.0.6
-	golang.org/x/net v0.62.0
-	golang.org/x/sys v0.50.0
+	golang.org/x/net v0.58.0
+	golang.org/x/sys v0.47.0
 )
 
 require (

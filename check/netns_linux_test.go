@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nslab/nslab/internal/labtest"
+	"github.com/nslab/nslab/internal/netnsdir"
 	"github.com/nslab/nslab/kernel"
 )
 
@@ -41,7 +41,7 @@ func ipIn(t *testing.T, stdin string, args ...string) {
 func newNetns(t *testing.T, suffix string) string {
 	t.Helper()
 	name := fmt.Sprintf("nslchk-%d-%s", os.Getpid(), suffix)
-	labtest.HoldNetnsDir(t)
+	holdNetnsDir(t)
 	ip(t, "netns", "add", name)
 	t.Cleanup(func() { checkGone(t, name) })
 	t.Cleanup(func() {
@@ -172,4 +172,22 @@ func needNeighbours(t *testing.T, n int) {
 			t.Skipf("neighbour table busy: %d of %d entries used (%s), %d more needed", used, max, fam.stat, n)
 		}
 	}
+}
+
+// holdNetnsDir makes the test a user of /run/netns as nslab's ups are
+// (see nslabtest.HoldNetnsDir, which check's own tests cannot import: it
+// imports check through the lab).
+func holdNetnsDir(t *testing.T) {
+	t.Helper()
+	const state = "/run/nslab"
+	release, err := netnsdir.Hold(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		release()
+		netnsdir.Release(state)
+		os.Remove(state + "/.locks")
+		os.Remove(state)
+	})
 }

@@ -72,7 +72,7 @@ func (o *Firewall) build(c fwBatch, t *nftables.Table) error {
 	for _, l := range o.Links {
 		elems = append(elems, nftables.SetElement{Key: ifname(l)})
 	}
-	if err := c.AddSet(links, elems); err != nil {
+	if err := c.AddSet(numbered(links), elems); err != nil {
 		return opErr("", "adding the lab's set of links", err)
 	}
 	accept := nftables.ChainPolicyAccept
@@ -113,7 +113,7 @@ func (o *Firewall) build(c fwBatch, t *nftables.Table) error {
 	for _, t := range segmentICMPv6 {
 		types = append(types, nftables.SetElement{Key: []byte{t.typ}})
 	}
-	if err := c.AddSet(icmp, types); err != nil {
+	if err := c.AddSet(numbered(icmp), types); err != nil {
 		return opErr("", "adding the set of ICMPv6 types a segment needs", err)
 	}
 	ruleAnon(in, [][]nftables.SetElement{types}, cat(inSet(unix.NFT_META_IIFNAME, links), icmpv6Type(icmp), verdict(expr.VerdictAccept))...)
@@ -141,7 +141,7 @@ func (o *Firewall) build(c fwBatch, t *nftables.Table) error {
 			for _, a := range f.Daddrs {
 				elems = append(elems, nftables.SetElement{Key: a.AsSlice()})
 			}
-			if err := c.AddSet(daddrs, elems); err != nil {
+			if err := c.AddSet(numbered(daddrs), elems); err != nil {
 				return opErr("", "adding the addresses of published port "+strconv.Itoa(int(f.HostPort)), err)
 			}
 			ruleAnon(ch, [][]nftables.SetElement{elems}, cat(addrInSet(f.To, daddrs), l4Port(f.Proto, f.HostPort), dnat(f.To, f.Port))...)

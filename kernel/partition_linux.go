@@ -69,7 +69,7 @@ func (o *Partition) table(c *nftables.Conn, t *nftables.Table) {
 				elems = append(elems, nftables.SetElement{Key: a.AsSlice()})
 			}
 		}
-		c.AddSet(s, elems)
+		c.AddSet(numbered(s), elems)
 		sets[v6] = s
 	}
 	accept := nftables.ChainPolicyAccept

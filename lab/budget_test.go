@@ -1,13 +1,11 @@
 package lab
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/topology"
 )
@@ -99,39 +97,5 @@ func TestEstimateIsCheap(t *testing.T) {
 	t.Logf("reading the machine and estimating 1000 nodes: %v", per)
 	if per > 20*time.Millisecond {
 		t.Errorf("the estimate took %v", per)
-	}
-}
-
-// TestUpRefusesWhatTheMachineCannotHold: on a machine that allows fewer
-// namespaces than the lab has (a fake reading), up refuses with the
-// numbers before it changes anything, and --force builds anyway.
-func TestUpRefusesWhatTheMachineCannotHold(t *testing.T) {
-	labtest.RequireRoot(t)
-	name := labtest.Name("t")
-	labtest.CheckLeaksAtEnd(t, name)
-	src := []byte("name: " + name + "\nnodes:\n  a: {}\n  b: {}\n  c: {}\n")
-	tl, err := topology.Parse(name+".yaml", src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	real := readMachine
-	t.Cleanup(func() { readMachine = real })
-	readMachine = func(counts bool) kernel.Machine {
-		m := real(counts)
-		m.MaxNetNamespaces = 2 + m.NetNamespaces
-		return m
-	}
-	t.Cleanup(func() { Down(context.Background(), name, Options{}) })
-	err = Up(context.Background(), tl, src, Options{})
-	if err == nil || !strings.Contains(err.Error(), "3 network namespaces, but user.max_net_namespaces is") ||
-		!strings.Contains(err.Error(), "--force") {
-		t.Errorf("up of 3 nodes where 2 namespaces are left: got %v", err)
-	}
-	labtest.CheckLeaks(t, name)
-	if err := Up(context.Background(), tl, src, Options{Force: true}); err != nil {
-		t.Fatalf("up --force: %v", err)
-	}
-	if err := Down(context.Background(), name, Options{}); err != nil {
-		t.Fatal(err)
 	}
 }

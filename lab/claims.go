@@ -21,7 +21,7 @@ func lockHost(ctx context.Context, opt *Options) (*os.File, error) {
 	})
 	var we *netnsdir.WaitError
 	if errors.As(err, &we) {
-		return nil, fmt.Errorf("stopped while waiting for the host's lock, held by %s: nothing was changed", we.Holder)
+		return nil, fmt.Errorf("stopped while waiting for the host's lock, held by %s (%w): nothing was changed", we.Holder, we.Err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("taking the host's lock: %w", err)

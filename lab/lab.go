@@ -25,7 +25,7 @@ func Up(ctx context.Context, t *topology.Lab, source []byte, opt Options) error 
 		source = t.Source
 	}
 	if len(source) == 0 {
-		return fmt.Errorf("lab %s: no source to keep as the running lab's file: make the lab with topology.Parse or topology.Load, or pass the text it was parsed from", t.Name)
+		return fmt.Errorf("lab %s: no source to keep as the running lab's file: make the lab with topology.Parse, topology.Load or topology.NewBuilder, or pass the text it was parsed from", t.Name)
 	}
 	lk, err := lock(ctx, t.Name, &opt)
 	if err != nil {

@@ -163,7 +163,7 @@ func lock(ctx context.Context, name string, opt *Options) (*labLock, error) {
 	})
 	var we *netnsdir.WaitError
 	if errors.As(err, &we) {
-		return nil, fmt.Errorf("lab %s: stopped while waiting for its lock, held by %s: nothing was changed", name, we.Holder)
+		return nil, fmt.Errorf("lab %s: stopped while waiting for its lock, held by %s (%w): nothing was changed", name, we.Holder, we.Err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("lab %s: %w", name, err)

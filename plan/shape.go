@@ -1,0 +1,62 @@
+package plan
+
+import (
+	"fmt"
+
+	"github.com/nslab/nslab/topology"
+)
+
+// Shape shapes the cable of node's interface iface in a running lab,
+// both ways, at runtime (nil takes the shaping off); the lab's file is
+// not changed.
+//
+// Equivalent to: tc qdisc replace dev IFACE root … (both ends)
+func Shape(lab *topology.Lab, node, iface string, s *topology.Shape) (*Plan, error) {
+	if err := checkShape(s); err != nil {
+		return nil, fmt.Errorf("shape of %s:%s: %w", node, iface, err)
+	}
+	i, err := findIface(lab, node, iface)
+	if err != nil {
+		return nil, err
+	}
+	if i.Link == nil {
+		return nil, fmt.Errorf("%s has no cable to shape", i.Ref())
+	}
+	// The cable as it is with s on i alone, for shapeEnds.
+	l := *i.Link
+	end := func(x *topology.Interface) *topology.Interface {
+		if x == nil {
+			return nil
+		}
+		c := *x
+		c.Shape = nil
+		if x == i {
+			c.Shape = s
+		}
+		return &c
+	}
+	l.A, l.B = end(l.A), end(l.B)
+	p := &Plan{Lab: lab.Name}
+	p.add("shape", shapeEnds(lab, &l, true))
+	return p, nil
+}
+
+// checkShape checks a shape given from Go against the limits a file's
+// shape is held to (see topology.Shape).
+func checkShape(s *topology.Shape) error {
+	switch {
+	case s == nil:
+		return nil
+	case s.Rate != 0 && (s.Rate < topology.MinRate || s.Rate > topology.MaxRate):
+		return fmt.Errorf("rate %d bit/s is outside %d to %d: give 0 for no limit", s.Rate, topology.MinRate, uint64(topology.MaxRate))
+	case s.Delay < 0 || s.Delay > topology.MaxDelay || s.Jitter < 0 || s.Jitter > topology.MaxDelay:
+		return fmt.Errorf("delay %v and jitter %v must be from 0 to %v", s.Delay, s.Jitter, topology.MaxDelay)
+	case s.Jitter > 0 && s.Delay == 0:
+		return fmt.Errorf("jitter %v needs a delay", s.Jitter)
+	case s.Loss < 0 || s.Loss > 100:
+		return fmt.Errorf("loss %v%% is outside 0 to 100", s.Loss)
+	case *s == topology.Shape{Pos: s.Pos}:
+		return fmt.Errorf("the shape sets nothing: give nil to take the shaping off")
+	}
+	return nil
+}
