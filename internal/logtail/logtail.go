@@ -297,9 +297,12 @@ func (fl *Follower) poll(emit func(string)) error {
 		}
 	case fl.truncated(fi.Size()):
 		// Emptied (and perhaps written again since): what was written
-		// after our last look and before a copy is in the copy.
+		// after our last look and before a copy is in the copy. A line
+		// unfinished at the copy's end goes on at the start of the
+		// emptied log (the writer's next bytes land there): it is kept,
+		// not emitted as a line of its own (seq's 4 KiB writes split
+		// 184147 into "184" and "147").
 		fl.fromRotated(emit)
-		fl.flush(emit)
 		fl.off, fl.tail = 0, nil
 	}
 	fl.drain(emit)
@@ -362,8 +365,9 @@ func (fl *Follower) fromRotated(emit func(string)) {
 		return // read past the copy's end already (a look between the copy and the truncation)
 	}
 	// Our place is gone (fell behind by more than the copy holds): go on
-	// from a line's beginning.
-	fl.flush(emit)
+	// from a line's beginning; the rest of an unfinished line is lost,
+	// and its part is not a line.
+	fl.partial = nil
 	if j := bytes.IndexByte(b, '\n'); j >= 0 {
 		b = b[j+1:]
 	}

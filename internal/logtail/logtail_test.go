@@ -378,3 +378,27 @@ func TestRotationBeforeFirstRead(t *testing.T) {
 		t.Errorf("looked at between the copy and the truncation, before the first read (-want +got):\n%s", d)
 	}
 }
+
+// TestLineSplitByRotation: a writer's buffered writes split a line
+// across a copy and truncation ("18" before it, "4" after); the follower
+// joins the two, as the writer meant, instead of emitting "18" and "4"
+// (TestLogsFollowAcrossRotation read "184" after 184146).
+func TestLineSplitByRotation(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "svc.log")
+	write(t, log, "1\n2\n18")
+	w, err := os.OpenFile(log, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	f := follow(t, log, -1)
+	f.waitFor(t, []string{"1", "2"})
+	time.Sleep(250 * time.Millisecond) // a look or two with "18" unfinished
+	data, _ := os.ReadFile(log)
+	write(t, Rotated(log), string(data))
+	if err := os.Truncate(log, 0); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(w, "4\n5\n")
+	f.waitFor(t, []string{"1", "2", "184", "5"})
+}
