@@ -10,8 +10,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/nslabtest"
 )
 
 // apply runs ops in order and fails the test on the first error.
@@ -25,9 +25,9 @@ func apply(t *testing.T, c *kernel.Conn, ops ...kernel.Op) {
 }
 
 func TestOpsBuildWhatIPSees(t *testing.T) {
-	labtest.RequireRoot(t)
-	labtest.HoldNetnsDir(t)
-	lab := labtest.Name("k")
+	nslabtest.RequireRoot(t)
+	nslabtest.HoldNetnsDir(t)
+	lab := nslabtest.Name("k")
 	a, b := lab+".a", lab+".b"
 	br, port := "nlt"+strings.ReplaceAll(lab, "-", "")[1:], "nlp"+strings.ReplaceAll(lab, "-", "")[1:]
 	c := kernel.NewConn()
@@ -38,7 +38,7 @@ func TestOpsBuildWhatIPSees(t *testing.T) {
 			}
 		}
 		c.Close()
-		labtest.CheckLeaks(t, lab)
+		nslabtest.CheckLeaks(t, lab)
 	})
 	mac := net.HardwareAddr{0x02, 0, 0, 0, 0xaa, 0x01}
 	apply(t, c,
@@ -65,7 +65,7 @@ func TestOpsBuildWhatIPSees(t *testing.T) {
 		{[]string{"-d", "link", "show", lab + ".a.eth0"}, []string{"master " + br, "alias nslab:" + lab + ":port:a:eth0"}},
 		{[]string{"-n", a, "link", "show", "eth0"}, []string{"eth0@"}},
 	} {
-		out := labtest.IP(t, tc.args...)
+		out := nslabtest.IP(t, tc.args...)
 		for _, w := range tc.want {
 			if !strings.Contains(out, w) {
 				t.Errorf("ip %s lacks %q:\n%s", strings.Join(tc.args, " "), w, out)
@@ -78,7 +78,7 @@ func TestOpsBuildWhatIPSees(t *testing.T) {
 	if out, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); strings.TrimSpace(string(out)) != "0" {
 		t.Errorf("a sysctl of a node leaked to the host: ip_forward=%s", out)
 	}
-	if addr := labtest.IP(t, "-n", a, "addr", "show", "p0"); strings.Contains(addr, "tentative") {
+	if addr := nslabtest.IP(t, "-n", a, "addr", "show", "p0"); strings.Contains(addr, "tentative") {
 		t.Errorf("IPv6 address still tentative:\n%s", addr)
 	}
 
@@ -92,7 +92,7 @@ func TestOpsBuildWhatIPSees(t *testing.T) {
 
 	// A node observed in full: its links, addresses, nslab's routes (not
 	// the kernel's) and the sysctls asked for.
-	labtest.IP(t, "-n", b, "route", "add", "10.93.0.0/16", "via", "10.91.0.1", "proto", "static")
+	nslabtest.IP(t, "-n", b, "route", "add", "10.93.0.0/16", "via", "10.91.0.1", "proto", "static")
 	nodes, err := kernel.ObserveNodes(c, []string{a, b, lab + ".none"}, func(string) []string { return []string{"net.ipv4.ip_forward"} })
 	if err != nil {
 		t.Fatal(err)

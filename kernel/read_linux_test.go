@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/nslabtest"
 )
 
 // TestReadLinkAndForgetNeighbours: ReadLink reads a node's link as ip
@@ -15,9 +15,9 @@ import (
 // there; ForgetNeighbours deletes the neighbours the kernel learnt and
 // keeps those set by hand.
 func TestReadLinkAndForgetNeighbours(t *testing.T) {
-	labtest.RequireRoot(t)
-	labtest.HoldNetnsDir(t)
-	lab := labtest.Name("k")
+	nslabtest.RequireRoot(t)
+	nslabtest.HoldNetnsDir(t)
+	lab := nslabtest.Name("k")
 	a, b := lab+".a", lab+".b"
 	c := kernel.NewConn()
 	t.Cleanup(func() {
@@ -27,7 +27,7 @@ func TestReadLinkAndForgetNeighbours(t *testing.T) {
 			}
 		}
 		c.Close()
-		labtest.CheckLeaks(t, lab)
+		nslabtest.CheckLeaks(t, lab)
 	})
 	apply(t, c,
 		&kernel.NetnsAdd{Name: a, Marker: kernel.Marker(lab, kernel.KindNode, "a")},
@@ -41,7 +41,7 @@ func TestReadLinkAndForgetNeighbours(t *testing.T) {
 	if err != nil || f == nil {
 		t.Fatalf("ReadLink(%s, eth0) = %+v, %v", a, f, err)
 	}
-	shown := labtest.IP(t, "-n", a, "link", "show", "eth0")
+	shown := nslabtest.IP(t, "-n", a, "link", "show", "eth0")
 	if f.MTU != 1300 || !slices.Contains(f.Addrs, netip.MustParsePrefix("10.94.0.1/24")) || !strings.Contains(shown, f.MAC.String()) || !strings.Contains(shown, "state "+strings.ToUpper(f.State)) {
 		t.Errorf("ReadLink(%s, eth0) = %+v; ip shows:\n%s", a, f, shown)
 	}
@@ -49,12 +49,12 @@ func TestReadLinkAndForgetNeighbours(t *testing.T) {
 		t.Errorf("ReadLink of a missing link = %+v, %v; want nil, nil", f, err)
 	}
 
-	labtest.IP(t, "-n", a, "neigh", "replace", "10.94.0.2", "lladdr", "02:00:00:00:94:02", "dev", "eth0", "nud", "reachable")
-	labtest.IP(t, "-n", a, "neigh", "replace", "10.94.0.3", "lladdr", "02:00:00:00:94:03", "dev", "eth0", "nud", "permanent")
+	nslabtest.IP(t, "-n", a, "neigh", "replace", "10.94.0.2", "lladdr", "02:00:00:00:94:02", "dev", "eth0", "nud", "reachable")
+	nslabtest.IP(t, "-n", a, "neigh", "replace", "10.94.0.3", "lladdr", "02:00:00:00:94:03", "dev", "eth0", "nud", "permanent")
 	if err := kernel.ForgetNeighbours(kernel.NetnsPath(a)); err != nil {
 		t.Fatal(err)
 	}
-	left := labtest.IP(t, "-n", a, "neigh", "show", "dev", "eth0")
+	left := nslabtest.IP(t, "-n", a, "neigh", "show", "dev", "eth0")
 	if strings.Contains(left, "10.94.0.2 ") || !strings.Contains(left, "10.94.0.3 ") {
 		t.Errorf("after ForgetNeighbours, want 10.94.0.3 (permanent) alone:\n%s", left)
 	}

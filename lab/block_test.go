@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/nslabtest"
 	"github.com/nslab/nslab/plan"
 )
 
@@ -19,8 +19,8 @@ import (
 // nftables (no netem) loses about 30% of n3's datagrams and none of n1's.
 // Both are in the lab's record of faults; heal takes them away.
 func TestBlockOneWay(t *testing.T) {
-	labtest.Kernel(t)
-	sub := labtest.Subnet(t)
+	nslabtest.Kernel(t)
+	sub := nslabtest.Subnet(t)
 	v6 := "fd10:" + strings.ReplaceAll(strings.TrimPrefix(sub, "10."), ".", ":")
 	tl := up(t, strings.NewReplacer("SUB", sub, "V6", v6).Replace(`
 bridges:

@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/nslabtest"
 	"github.com/nslab/nslab/topology"
 )
 
@@ -15,9 +15,9 @@ import (
 // namespaces than the lab has (a fake reading), up refuses with the
 // numbers before it changes anything, and --force builds anyway.
 func TestUpRefusesWhatTheMachineCannotHold(t *testing.T) {
-	labtest.RequireRoot(t)
-	name := labtest.Name("t")
-	labtest.CheckLeaksAtEnd(t, name)
+	nslabtest.RequireRoot(t)
+	name := nslabtest.Name("t")
+	nslabtest.CheckLeaksAtEnd(t, name)
 	src := []byte("name: " + name + "\nnodes:\n  a: {}\n  b: {}\n  c: {}\n")
 	tl, err := topology.Parse(name+".yaml", src)
 	if err != nil {
@@ -34,7 +34,7 @@ func TestUpRefusesWhatTheMachineCannotHold(t *testing.T) {
 		!strings.Contains(err.Error(), "--force") {
 		t.Errorf("up of 3 nodes where 2 namespaces are left: got %v", err)
 	}
-	labtest.CheckLeaks(t, name)
+	nslabtest.CheckLeaks(t, name)
 	if err := lab.Up(context.Background(), tl, src, lab.Options{Force: true}); err != nil {
 		t.Fatalf("up --force: %v", err)
 	}

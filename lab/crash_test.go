@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/nslab/nslab/check"
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/nslabtest"
 	"github.com/nslab/nslab/plan"
 )
 
@@ -22,7 +22,7 @@ import (
 // not removed (killed inside a namespace deletion), an empty entry for a
 // node being created (killed before the bind mount), and the building
 // marker. Next to it are foreign objects with names and a group close to
-// the lab's, which must survive. It returns them as labtest.Leftovers
+// the lab's, which must survive. It returns them as nslabtest.Leftovers
 // lists them.
 func killedPartWay(t *testing.T) (name string, foreign []string) {
 	t.Helper()
@@ -30,9 +30,9 @@ func killedPartWay(t *testing.T) (name string, foreign []string) {
 	name = tl.Name
 	port := plan.PortName(name, "ns2", "eth0")
 	bridge := plan.BridgeName(name, "br-ns")
-	labtest.IP(t, "link", "set", "dev", port, "alias", "")
-	labtest.IP(t, "link", "property", "del", "dev", port, "altname", plan.PortAltName(name, "ns2", "eth0"))
-	labtest.IP(t, "link", "set", "dev", bridge, "alias", "")
+	nslabtest.IP(t, "link", "set", "dev", port, "alias", "")
+	nslabtest.IP(t, "link", "property", "del", "dev", port, "altname", plan.PortAltName(name, "ns2", "eth0"))
+	nslabtest.IP(t, "link", "set", "dev", bridge, "alias", "")
 	if out, err := exec.Command("umount", "/run/netns/"+name+".ns1").CombinedOutput(); err != nil {
 		t.Fatalf("umount: %v\n%s", err, out)
 	}
@@ -46,8 +46,8 @@ func killedPartWay(t *testing.T) (name string, foreign []string) {
 	// in the lab's link group under a name the topology does not give.
 	ns := name + ".ns9"
 	veth := fmt.Sprintf("nf%d", os.Getpid()%1000000)
-	labtest.Netns(t, ns)
-	labtest.IP(t, "link", "add", veth, "group", fmt.Sprint(plan.Group(name)), "type", "veth", "peer", "name", veth+"p")
+	nslabtest.Netns(t, ns)
+	nslabtest.IP(t, "link", "add", veth, "group", fmt.Sprint(plan.Group(name)), "type", "veth", "peer", "name", veth+"p")
 	t.Cleanup(func() {
 		exec.Command("ip", "link", "delete", veth).Run()
 	})
@@ -61,7 +61,7 @@ func TestDownAfterKill(t *testing.T) {
 	if err := lab.Down(context.Background(), name, lab.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	left := labtest.Leftovers(name)
+	left := nslabtest.Leftovers(name)
 	slices.Sort(left)
 	slices.Sort(foreign)
 	if !slices.Equal(left, foreign) {

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/nslab/nslab/check"
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/nslabtest"
 	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
 )
@@ -21,7 +21,7 @@ import (
 // families answer at once, with the addresses and routes of both ends as
 // the file has them.
 func TestCut(t *testing.T) {
-	sub := labtest.Subnet(t) // SUB.0/30 the cable, SUB.128/25 the bridge
+	sub := nslabtest.Subnet(t) // SUB.0/30 the cable, SUB.128/25 the bridge
 	v6 := "fd10:" + strings.ReplaceAll(strings.TrimPrefix(sub, "10."), ".", ":")
 	tl := up(t, strings.NewReplacer("SUB", sub, "V6", v6).Replace(`
 bridges:
@@ -44,7 +44,7 @@ nodes:
 		}
 	}
 	addrs := func(node string) string {
-		return labtest.IP(t, "-n", plan.NetnsName(tl.Name, node), "-br", "addr", "show", "eth0")
+		return nslabtest.IP(t, "-n", plan.NetnsName(tl.Name, node), "-br", "addr", "show", "eth0")
 	}
 	cable := []string{sub + ".2", v6 + "::2"}
 	expectPing(t, tl, "before", "a", true, cable...)
@@ -60,7 +60,7 @@ nodes:
 	cut("a", "eth0", true)
 	expectPing(t, tl, "joined", "a", true, cable...)
 	expectPing(t, tl, "joined, through a", "b", true, sub+".130") // a's eth1: b's route via a is back
-	if got := labtest.IP(t, "-n", plan.NetnsName(tl.Name, "b"), "route", "show", sub+".128/25"); !strings.Contains(got, "via "+sub+".1") {
+	if got := nslabtest.IP(t, "-n", plan.NetnsName(tl.Name, "b"), "route", "show", sub+".128/25"); !strings.Contains(got, "via "+sub+".1") {
 		t.Errorf("b's route after joining: %q", got)
 	}
 	if got := addrs("b"); strings.Join(strings.Fields(got)[2:], " ") != strings.Join(strings.Fields(bAddrs)[2:], " ") {

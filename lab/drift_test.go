@@ -10,9 +10,9 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/nslab/nslab/check"
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/nslabtest"
 	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
 )
@@ -20,7 +20,7 @@ import (
 // driftLab is a router r between a bridge and a cable to h, which routes
 // through r; n is on the bridge too. r has a sysctl of the file.
 func driftLab(t *testing.T) *topology.Lab {
-	sub := labtest.Subnet(t)
+	sub := nslabtest.Subnet(t)
 	v6 := "fd10:" + strings.ReplaceAll(strings.TrimPrefix(sub, "10."), ".", ":")
 	return up(t, strings.NewReplacer("SUB", sub, "V6", v6).Replace(`
 bridges:
@@ -66,7 +66,7 @@ func TestRepairDrift(t *testing.T) {
 	v6 := strings.TrimSuffix(tl.Bridge("br0").Addresses[1].Addr().String(), "::1")
 	checkPasses(t, tl, "before")
 	foreign := sub + ".200/32"
-	labtest.IP(t, "-n", ns("h"), "route", "add", foreign, "dev", "eth0", "proto", "static")
+	nslabtest.IP(t, "-n", ns("h"), "route", "add", foreign, "dev", "eth0", "proto", "static")
 
 	for _, c := range []struct {
 		name   string
@@ -76,28 +76,30 @@ func TestRepairDrift(t *testing.T) {
 	}{
 		{"address removed", true, []string{"-n", ns("r"), "addr", "del", sub + ".2/25", "dev", "eth0"},
 			func() bool {
-				return strings.Contains(labtest.IP(t, "-n", ns("r"), "addr", "show", "eth0"), sub+".2/25")
+				return strings.Contains(nslabtest.IP(t, "-n", ns("r"), "addr", "show", "eth0"), sub+".2/25")
 			}},
 		{"address changed", true, []string{"-n", ns("n"), "addr", "del", v6 + "::3/64", "dev", "eth0"},
 			func() bool {
-				return strings.Contains(labtest.IP(t, "-n", ns("n"), "addr", "show", "eth0"), v6+"::3/64")
+				return strings.Contains(nslabtest.IP(t, "-n", ns("n"), "addr", "show", "eth0"), v6+"::3/64")
 			}},
 		{"nslab route deleted", true, []string{"-n", ns("h"), "route", "del", sub + ".0/25"},
 			func() bool {
-				return strings.Contains(labtest.IP(t, "-n", ns("h"), "route", "show", sub+".0/25"), "proto 78")
+				return strings.Contains(nslabtest.IP(t, "-n", ns("h"), "route", "show", sub+".0/25"), "proto 78")
 			}},
 		{"sysctl changed", true, []string{"netns", "exec", ns("r"), "sh", "-c", "echo 0 > /proc/sys/net/ipv4/ip_forward"},
 			func() bool { return sysctl(t, ns("r"), "net/ipv4/ip_forward") == "1" }},
 		{"node link down", true, []string{"-n", ns("r"), "link", "set", "eth1", "down"},
-			func() bool { return strings.Contains(labtest.IP(t, "-n", ns("r"), "link", "show", "eth1"), ",UP") }},
+			func() bool { return strings.Contains(nslabtest.IP(t, "-n", ns("r"), "link", "show", "eth1"), ",UP") }},
 		{"MTU changed", true, []string{"-n", ns("h"), "link", "set", "eth0", "mtu", "1300"},
-			func() bool { return strings.Contains(labtest.IP(t, "-n", ns("h"), "link", "show", "eth0"), "mtu 1400") }},
+			func() bool {
+				return strings.Contains(nslabtest.IP(t, "-n", ns("h"), "link", "show", "eth0"), "mtu 1400")
+			}},
 		{"bridge down", false, []string{"link", "set", br, "down"},
-			func() bool { return strings.Contains(labtest.IP(t, "link", "show", br), ",UP") }},
+			func() bool { return strings.Contains(nslabtest.IP(t, "link", "show", br), ",UP") }},
 		{"bridge address removed", false, []string{"addr", "del", sub + ".1/25", "dev", br},
-			func() bool { return strings.Contains(labtest.IP(t, "addr", "show", br), sub+".1/25") }},
+			func() bool { return strings.Contains(nslabtest.IP(t, "addr", "show", br), sub+".1/25") }},
 	} {
-		labtest.IP(t, c.break_...)
+		nslabtest.IP(t, c.break_...)
 		if !c.repair {
 			upOpt(t, tl, lab.Options{})
 		} else {
@@ -112,7 +114,7 @@ func TestRepairDrift(t *testing.T) {
 		}
 		checkPasses(t, tl, c.name)
 	}
-	if got := labtest.IP(t, "-n", ns("h"), "route", "show", foreign); !strings.Contains(got, "proto static") {
+	if got := nslabtest.IP(t, "-n", ns("h"), "route", "show", foreign); !strings.Contains(got, "proto static") {
 		t.Errorf("the foreign route of h went: %q", got)
 	}
 	if p := repairPlan(t, tl); !p.Empty() {
@@ -208,8 +210,8 @@ func TestRepairKeepsFaults(t *testing.T) {
 func TestUpRefusesAdoptedNamespace(t *testing.T) {
 	tl := up(t, seed(t))
 	ns := plan.NetnsName(tl.Name, "ns2")
-	labtest.IP(t, "netns", "del", ns)
-	labtest.IP(t, "netns", "add", ns)
+	nslabtest.IP(t, "netns", "del", ns)
+	nslabtest.IP(t, "netns", "add", ns)
 	t.Cleanup(func() { kernel.DeleteNetns(ns) })
 	// The kernel frees the old namespace, and the cable with it, in the
 	// background.
@@ -221,7 +223,7 @@ func TestUpRefusesAdoptedNamespace(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), ns) {
 		t.Fatalf("up over a namespace made by ip netns add: %v, want a clash naming %s", err, ns)
 	}
-	if got := labtest.IP(t, "-n", ns, "-o", "link"); strings.Contains(got, "eth0") {
+	if got := nslabtest.IP(t, "-n", ns, "-o", "link"); strings.Contains(got, "eth0") {
 		t.Errorf("the foreign namespace was wired: %s", got)
 	}
 	if err := lab.Up(context.Background(), tl, sources[tl], lab.Options{Repair: true}); err == nil {
@@ -254,7 +256,7 @@ func script(t *testing.T, p *plan.Plan) string {
 
 func sysctl(t *testing.T, ns, path string) string {
 	t.Helper()
-	out := labtest.IP(t, "netns", "exec", ns, "cat", "/proc/sys/"+path)
+	out := nslabtest.IP(t, "netns", "exec", ns, "cat", "/proc/sys/"+path)
 	return strings.TrimSpace(out)
 }
 
@@ -263,8 +265,8 @@ func sysctl(t *testing.T, ns, path string) string {
 func TestStatusShowsDrift(t *testing.T) {
 	tl := driftLab(t)
 	br := plan.BridgeName(tl.Name, "br0")
-	labtest.IP(t, "-n", plan.NetnsName(tl.Name, "h"), "link", "set", "eth0", "mtu", "1300")
-	labtest.IP(t, "link", "set", br, "down")
+	nslabtest.IP(t, "-n", plan.NetnsName(tl.Name, "h"), "link", "set", "eth0", "mtu", "1300")
+	nslabtest.IP(t, "link", "set", br, "down")
 	s, err := lab.GetStatus(tl.Name)
 	if err != nil {
 		t.Fatal(err)
@@ -301,9 +303,9 @@ func TestRepairRemovesScopeLinkRoute(t *testing.T) {
 	tl := up(t, seed(t))
 	ns2 := plan.NetnsName(tl.Name, "ns2")
 	const other = "192.0.2.0/24" // a route inside the node only
-	labtest.IP(t, "-n", ns2, "route", "add", other, "dev", "eth0", "proto", "78")
+	nslabtest.IP(t, "-n", ns2, "route", "add", other, "dev", "eth0", "proto", "78")
 	upOpt(t, tl, lab.Options{Repair: true})
-	if got := labtest.IP(t, "-n", ns2, "route", "show", other); got != "" {
+	if got := nslabtest.IP(t, "-n", ns2, "route", "show", other); got != "" {
 		t.Errorf("a route of protocol 78 that the file lacks stayed: %q", got)
 	}
 	if p := repairPlan(t, tl); !p.Empty() {

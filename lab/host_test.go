@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/nslabtest"
 	"github.com/nslab/nslab/topology"
 )
 
@@ -24,7 +24,7 @@ func tryUp(t *testing.T, tl *topology.Lab) error {
 		if err := lab.Down(context.Background(), tl.Name, lab.Options{}); err != nil {
 			t.Errorf("down: %v", err)
 		}
-		labtest.CheckLeaks(t, tl.Name)
+		nslabtest.CheckLeaks(t, tl.Name)
 	})
 	return lab.Up(context.Background(), tl, sources[tl], lab.Options{})
 }
@@ -34,7 +34,7 @@ func tryUp(t *testing.T, tl *topology.Lab) error {
 // built, naming the process; so is a port another lab publishes, naming
 // the lab; a running lab changed by up keeps its own ports.
 func TestPublishRefusesHostPorts(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	needNftables(t)
 	tcp4, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -65,19 +65,19 @@ func TestPublishRefusesHostPorts(t *testing.T) {
 		{fmt.Sprintf(`"%d:80"`, p6), fmt.Sprintf("publishes host port %d/tcp, but %s on the host listens on [::]:%d", p6, me, p6)},
 		{fmt.Sprintf(`"%d:53/udp"`, pu), fmt.Sprintf("publishes host port %d/udp, but %s on the host listens on 0.0.0.0:%d", pu, me, pu)},
 	} {
-		sub := labtest.Subnet(t)
+		sub := nslabtest.Subnet(t)
 		tl := parse(t, fmt.Sprintf("bridges: {lan: {addresses: [%s.1/24]}}\nnodes:\n  n1:\n    publish: [%s]\n    interfaces: {eth0: {link: lan, addresses: [%s.2/24]}}\n", sub, tc.publish, sub))
 		err := tryUp(t, tl)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("publish %s over a host listener: %v\nwant %q", tc.publish, err, tc.want)
 		}
-		labtest.CheckLeaks(t, tl.Name)
+		nslabtest.CheckLeaks(t, tl.Name)
 	}
 
 	// Another lab's port.
 	port := freePort(t)
 	a, _ := gatewayLab(t, "", fmt.Sprintf(`"%d:8080"`, port))
-	sub := labtest.Subnet(t)
+	sub := nslabtest.Subnet(t)
 	b := parse(t, fmt.Sprintf("bridges: {lan: {addresses: [%s.1/24]}}\nnodes:\n  n1:\n    publish: [\"%d:80\"]\n    interfaces: {eth0: {link: lan, addresses: [%s.2/24]}}\n", sub, port, sub))
 	want := fmt.Sprintf("node n1 publishes host port %d/tcp, which lab %s publishes already", port, a.Name)
 	if err := tryUp(t, b); err == nil || !strings.Contains(err.Error(), want) {
@@ -98,9 +98,9 @@ func TestPublishRefusesHostPorts(t *testing.T) {
 // started at the same moment, never both build: exactly one wins, each
 // of 10 times.
 func TestSubnetClaimIsAtomic(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	for i := range 10 {
-		sub := labtest.Subnet(t)
+		sub := nslabtest.Subnet(t)
 		var labs [2]*topology.Lab
 		for j := range labs {
 			labs[j] = parse(t, fmt.Sprintf("bridges: {lan: {addresses: [%s.1/24]}}\nnodes:\n  n1: {interfaces: {eth0: {link: lan, addresses: [%s.2/24]}}}\n", sub, sub))
@@ -123,9 +123,9 @@ func TestSubnetClaimIsAtomic(t *testing.T) {
 // lab's build runs from its first to its last operation (seen through
 // Progress); the two spans overlap.
 func TestLabsBuildConcurrently(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	mk := func() *topology.Lab {
-		sub := labtest.Subnet(t)
+		sub := nslabtest.Subnet(t)
 		var b strings.Builder
 		fmt.Fprintf(&b, "bridges: {lan: {addresses: [%s.1/24]}}\nnodes:\n", sub)
 		for i := range 30 {
@@ -160,7 +160,7 @@ func TestLabsBuildConcurrently(t *testing.T) {
 			if err := lab.Down(context.Background(), l.Name, lab.Options{}); err != nil {
 				t.Errorf("down: %v", err)
 			}
-			labtest.CheckLeaks(t, l.Name)
+			nslabtest.CheckLeaks(t, l.Name)
 		}
 		ms := func(x time.Time) int64 { return x.Sub(start).Milliseconds() }
 		t.Logf("try %d: both up in %v; a built from %d to %d ms, b from %d to %d ms", try+1, took.Round(time.Millisecond), ms(spans[0][0]), ms(spans[0][1]), ms(spans[1][0]), ms(spans[1][1]))
@@ -174,20 +174,20 @@ func TestLabsBuildConcurrently(t *testing.T) {
 // TestHostRouteOverlap: a route of the host (on a veth the test made)
 // to the lab's subnet stops up, naming the route and its device.
 func TestHostRouteOverlap(t *testing.T) {
-	labtest.RequireRoot(t)
-	sub := labtest.Subnet(t)
+	nslabtest.RequireRoot(t)
+	sub := nslabtest.Subnet(t)
 	dev := fmt.Sprintf("nsltr%d", os.Getpid()%100000)
 	t.Cleanup(func() { exec.Command("ip", "link", "delete", dev).Run() })
-	labtest.IP(t, "link", "add", dev, "type", "veth", "peer", "name", dev+"p")
-	labtest.IP(t, "link", "set", dev, "up")
-	labtest.IP(t, "route", "add", sub+".0/25", "dev", dev)
+	nslabtest.IP(t, "link", "add", dev, "type", "veth", "peer", "name", dev+"p")
+	nslabtest.IP(t, "link", "set", dev, "up")
+	nslabtest.IP(t, "route", "add", sub+".0/25", "dev", dev)
 	tl := parse(t, fmt.Sprintf("bridges: {lan: {addresses: [%s.1/24]}}\nnodes:\n  n1: {interfaces: {eth0: {link: lan, addresses: [%s.2/24]}}}\n", sub, sub))
 	err := tryUp(t, tl)
 	want := fmt.Sprintf("bridge lan: %s.1/24 overlaps the host's route to %s.0/25 dev %s", sub, sub, dev)
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("up over a host route: %v\nwant %q", err, want)
 	}
-	labtest.CheckLeaks(t, tl.Name)
+	nslabtest.CheckLeaks(t, tl.Name)
 }
 
 // TestHostLocalRouteOverlap: a local route of the host that no address
@@ -195,33 +195,33 @@ func TestHostRouteOverlap(t *testing.T) {
 // it), here in the local table on a veth the test made, stops up as any
 // other route does.
 func TestHostLocalRouteOverlap(t *testing.T) {
-	labtest.RequireRoot(t)
-	sub := labtest.Subnet(t)
+	nslabtest.RequireRoot(t)
+	sub := nslabtest.Subnet(t)
 	dev := fmt.Sprintf("nsltl%d", os.Getpid()%100000)
 	t.Cleanup(func() { exec.Command("ip", "link", "delete", dev).Run() })
-	labtest.IP(t, "link", "add", dev, "type", "veth", "peer", "name", dev+"p")
-	labtest.IP(t, "link", "set", dev, "up")
-	labtest.IP(t, "route", "add", "local", sub+".200/32", "dev", dev, "table", "local")
+	nslabtest.IP(t, "link", "add", dev, "type", "veth", "peer", "name", dev+"p")
+	nslabtest.IP(t, "link", "set", dev, "up")
+	nslabtest.IP(t, "route", "add", "local", sub+".200/32", "dev", dev, "table", "local")
 	tl := parse(t, fmt.Sprintf("bridges: {lan: {addresses: [%s.1/24]}}\nnodes:\n  n1: {interfaces: {eth0: {link: lan, addresses: [%s.2/24]}}}\n", sub, sub))
 	err := tryUp(t, tl)
 	want := fmt.Sprintf("bridge lan: %s.1/24 overlaps the host's route to %s.200/32", sub, sub)
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("up over a host's local route: %v\nwant %q", err, want)
 	}
-	labtest.CheckLeaks(t, tl.Name)
+	nslabtest.CheckLeaks(t, tl.Name)
 }
 
 // TestPortClaimIsAtomic: two labs on different subnets publishing the
 // same host port, started at the same moment: exactly one builds, each of
 // 5 times.
 func TestPortClaimIsAtomic(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	needNftables(t)
 	for i := range 5 {
 		port := freePort(t)
 		var labs [2]*topology.Lab
 		for j := range labs {
-			sub := labtest.Subnet(t)
+			sub := nslabtest.Subnet(t)
 			labs[j] = parse(t, fmt.Sprintf("bridges: {lan: {addresses: [%s.1/24]}}\nnodes:\n  n1:\n    publish: [\"%d:80\"]\n    interfaces: {eth0: {link: lan, addresses: [%s.2/24]}}\n", sub, port, sub))
 		}
 		errs := upAtOnce(t, labs)
@@ -250,7 +250,7 @@ func upAtOnce(t *testing.T, labs [2]*topology.Lab) [2]error {
 		if err := lab.Down(context.Background(), l.Name, lab.Options{}); err != nil {
 			t.Errorf("down: %v", err)
 		}
-		labtest.CheckLeaks(t, l.Name)
+		nslabtest.CheckLeaks(t, l.Name)
 	}
 	return errs
 }

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/nslab/nslab/check"
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/nslabtest"
 	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
 )
@@ -21,7 +21,7 @@ import (
 // seed returns the seed topology, dual-stack, on a subnet reserved for
 // the test so that labs of tests running in parallel do not overlap.
 func seed(t *testing.T) string {
-	s := labtest.Subnet(t)
+	s := nslabtest.Subnet(t)
 	v6 := "fd10:" + strings.ReplaceAll(strings.TrimPrefix(s, "10."), ".", ":") + "::"
 	return strings.NewReplacer("10.0.0.", s+".", "fd10:99::", v6).Replace(`
 bridges:
@@ -45,13 +45,13 @@ nodes:
 // teardown and leak check.
 func up(t *testing.T, yaml string) *topology.Lab {
 	t.Helper()
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	tl := parse(t, yaml)
 	t.Cleanup(func() {
 		if err := lab.Down(context.Background(), tl.Name, lab.Options{}); err != nil {
 			t.Errorf("down: %v", err)
 		}
-		labtest.CheckLeaks(t, tl.Name)
+		nslabtest.CheckLeaks(t, tl.Name)
 	})
 	if err := lab.Up(context.Background(), tl, sources[tl], lab.Options{}); err != nil {
 		t.Fatalf("up: %v", err)
@@ -63,8 +63,8 @@ func up(t *testing.T, yaml string) *topology.Lab {
 // sources for up.
 func parse(t *testing.T, yaml string) *topology.Lab {
 	t.Helper()
-	name := labtest.Name("t")
-	labtest.CheckLeaksAtEnd(t, name)
+	name := nslabtest.Name("t")
+	nslabtest.CheckLeaksAtEnd(t, name)
 	src := []byte("name: " + name + "\n" + yaml)
 	tl, err := topology.Parse(name+".yaml", src)
 	if err != nil {
@@ -78,18 +78,18 @@ var sources = map[*topology.Lab][]byte{}
 
 func TestUpSeedIsReachableAtOnce(t *testing.T) {
 	tl := up(t, seed(t))
-	netns := labtest.IP(t, "netns", "list")
+	netns := nslabtest.IP(t, "netns", "list")
 	for _, n := range []string{"ns1", "ns2"} {
 		if !strings.Contains(netns, tl.Name+"."+n) {
 			t.Errorf("ip netns list lacks %s.%s:\n%s", tl.Name, n, netns)
 		}
 	}
-	addr := labtest.IP(t, "-n", tl.Name+".ns1", "addr", "show", "eth0")
+	addr := nslabtest.IP(t, "-n", tl.Name+".ns1", "addr", "show", "eth0")
 	want := tl.Node("ns1").Interfaces[0].Addresses
 	if len(want) != 2 || !strings.Contains(addr, want[0].String()) || !strings.Contains(addr, want[1].String()) || strings.Contains(addr, "tentative") {
 		t.Errorf("ns1 eth0 addresses: %s", addr)
 	}
-	br := labtest.IP(t, "-d", "link", "show", tl.Name+".br-ns")
+	br := nslabtest.IP(t, "-d", "link", "show", tl.Name+".br-ns")
 	if !strings.Contains(br, "bridge") || !strings.Contains(br, "nslab:"+tl.Name+":bridge:br-ns") {
 		t.Errorf("bridge by altname: %s", br)
 	}
@@ -105,10 +105,10 @@ func TestUpSeedIsReachableAtOnce(t *testing.T) {
 }
 
 func TestUpRefusesForeignNamespace(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	tl := parse(t, seed(t))
 	foreign := tl.Name + ".ns2"
-	labtest.Netns(t, foreign)
+	nslabtest.Netns(t, foreign)
 
 	err := lab.Up(context.Background(), tl, sources[tl], lab.Options{})
 	var clash *plan.ClashError
@@ -118,37 +118,37 @@ func TestUpRefusesForeignNamespace(t *testing.T) {
 	if !strings.Contains(err.Error(), foreign) {
 		t.Errorf("error does not name the namespace: %v", err)
 	}
-	if !strings.Contains(labtest.IP(t, "netns", "list"), foreign) {
+	if !strings.Contains(nslabtest.IP(t, "netns", "list"), foreign) {
 		t.Errorf("foreign namespace %s was removed", foreign)
 	}
 	if err := lab.Down(context.Background(), tl.Name, lab.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(labtest.IP(t, "netns", "list"), foreign) {
+	if !strings.Contains(nslabtest.IP(t, "netns", "list"), foreign) {
 		t.Errorf("down removed the foreign namespace %s", foreign)
 	}
 	exec.Command("ip", "netns", "delete", foreign).Run()
-	labtest.CheckLeaks(t, tl.Name)
+	nslabtest.CheckLeaks(t, tl.Name)
 }
 
 func TestUpRefusesForeignBridgeName(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	tl := parse(t, seed(t))
 	alt := plan.BridgeAltName(tl.Name, "br-ns")
-	labtest.IP(t, "link", "add", "nslfor0", "type", "bridge")
+	nslabtest.IP(t, "link", "add", "nslfor0", "type", "bridge")
 	t.Cleanup(func() { exec.Command("ip", "link", "delete", "nslfor0").Run() })
-	labtest.IP(t, "link", "property", "add", "dev", "nslfor0", "altname", alt)
+	nslabtest.IP(t, "link", "property", "add", "dev", "nslfor0", "altname", alt)
 
 	err := lab.Up(context.Background(), tl, sources[tl], lab.Options{})
 	if err == nil || !strings.Contains(err.Error(), "nslfor0") {
 		t.Fatalf("up over a foreign bridge name: got %v", err)
 	}
 	lab.Down(context.Background(), tl.Name, lab.Options{})
-	if !strings.Contains(labtest.IP(t, "link", "show", "nslfor0"), alt) {
+	if !strings.Contains(nslabtest.IP(t, "link", "show", "nslfor0"), alt) {
 		t.Error("the foreign bridge lost its name")
 	}
-	labtest.IP(t, "link", "delete", "nslfor0")
-	labtest.CheckLeaks(t, tl.Name)
+	nslabtest.IP(t, "link", "delete", "nslfor0")
+	nslabtest.CheckLeaks(t, tl.Name)
 }
 
 func TestUpTwiceChangesNothing(t *testing.T) {
@@ -157,7 +157,7 @@ func TestUpTwiceChangesNothing(t *testing.T) {
 	// tests' namespaces come and go: only the link's own lines count.
 	eth0 := func() string {
 		var keep []string
-		for _, l := range strings.Split(labtest.IP(t, "-n", tl.Name+".ns1", "-d", "link", "show", "eth0"), "\n") {
+		for _, l := range strings.Split(nslabtest.IP(t, "-n", tl.Name+".ns1", "-d", "link", "show", "eth0"), "\n") {
 			if !strings.HasPrefix(l, "Error:") {
 				keep = append(keep, l)
 			}
@@ -187,7 +187,7 @@ func TestUpTwiceChangesNothing(t *testing.T) {
 // TestFailedUpLeavesNothing fails a build part-way: the kernel refuses a
 // setting's value once the nodes and links exist.
 func TestFailedUpLeavesNothing(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	tl := parse(t, seed(t)+`
     sysctls:
       net.ipv4.ip_default_ttl: 300
@@ -197,13 +197,13 @@ func TestFailedUpLeavesNothing(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "nothing of lab "+tl.Name+" was left behind") {
 		t.Fatalf("up with a setting out of range: got %v, want %q...", err, want)
 	}
-	labtest.CheckLeaks(t, tl.Name)
+	nslabtest.CheckLeaks(t, tl.Name)
 }
 
 // TestUnknownSysctlRefusedFirst: a setting this kernel does not have is
 // reported at its line before anything is built.
 func TestUnknownSysctlRefusedFirst(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	tl := parse(t, seed(t)+`
     sysctls:
       net.ipv4.no_such_setting: 1
@@ -216,14 +216,14 @@ func TestUnknownSysctlRefusedFirst(t *testing.T) {
 	if strings.Contains(err.Error(), "left behind") {
 		t.Errorf("refused after building began: %v", err)
 	}
-	labtest.CheckLeaks(t, tl.Name)
+	nslabtest.CheckLeaks(t, tl.Name)
 }
 
 // TestHostWideSysctlRefusedFirst: a setting the kernel keeps once for the
 // whole machine (read-only or missing in a new namespace) is reported at
 // its line before anything is built, not as "permission denied" part-way.
 func TestHostWideSysctlRefusedFirst(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	tl := parse(t, seed(t)+`
     sysctls:
       net.core.somaxconn: 512
@@ -246,7 +246,7 @@ func TestHostWideSysctlRefusedFirst(t *testing.T) {
 	if strings.Contains(err.Error(), "somaxconn") || strings.Contains(err.Error(), "ip_forward") || strings.Contains(err.Error(), "left behind") {
 		t.Errorf("a per-namespace setting refused, or refused after building began: %v", err)
 	}
-	labtest.CheckLeaks(t, tl.Name)
+	nslabtest.CheckLeaks(t, tl.Name)
 }
 
 func TestTwoLabsWithTheSameNodes(t *testing.T) {
@@ -268,7 +268,7 @@ func TestTwoLabsWithTheSameNodes(t *testing.T) {
 }
 
 func TestDownEndsProcesses(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	tl := parse(t, seed(t))
 	if err := lab.Up(context.Background(), tl, sources[tl], lab.Options{}); err != nil {
 		t.Fatal(err)
@@ -293,17 +293,17 @@ func TestDownEndsProcesses(t *testing.T) {
 	if err := <-done; err == nil {
 		t.Error("sleep in the lab was not ended by down")
 	}
-	labtest.CheckLeaks(t, tl.Name)
+	nslabtest.CheckLeaks(t, tl.Name)
 }
 
 func TestConcurrentUpsOfOneLab(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	tl := parse(t, seed(t))
 	t.Cleanup(func() {
 		if err := lab.Down(context.Background(), tl.Name, lab.Options{}); err != nil {
 			t.Error(err)
 		}
-		labtest.CheckLeaks(t, tl.Name)
+		nslabtest.CheckLeaks(t, tl.Name)
 	})
 	errs := make(chan error, 2)
 	for range 2 {
@@ -324,7 +324,7 @@ func TestConcurrentUpsOfOneLab(t *testing.T) {
 // (here /run/netns cannot be prepared: the lock that guards it is a
 // directory) leaves no lock file of the lab behind.
 func TestFailedUpLeavesNoLock(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	saved := lab.StateDir
 	lab.StateDir = t.TempDir()
 	t.Cleanup(func() { lab.StateDir = saved })
@@ -344,7 +344,7 @@ func TestFailedUpLeavesNoLock(t *testing.T) {
 // no source beside it (t.Source is kept), and its second up finds it
 // running and unchanged; a Lab with no text at all is refused.
 func TestUpKeepsParsedSource(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	tl := parse(t, "nodes:\n  a: {interfaces: {eth0: {link: b:eth0, addresses: [10.201.0.1/31]}}}\n  b: {interfaces: {eth0: {addresses: [10.201.0.0/31]}}}\n")
 	t.Cleanup(func() {
 		if err := lab.Down(context.Background(), tl.Name, lab.Options{}); err != nil {
@@ -361,7 +361,7 @@ func TestUpKeepsParsedSource(t *testing.T) {
 		}
 		t.Log(said)
 	}
-	bare := &topology.Lab{Name: labtest.Name("t")}
+	bare := &topology.Lab{Name: nslabtest.Name("t")}
 	if err := lab.Up(context.Background(), bare, nil, lab.Options{}); err == nil || !strings.Contains(err.Error(), "no source") {
 		t.Errorf("up of a lab with no text: %v, want it refused", err)
 	}

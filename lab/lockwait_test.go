@@ -10,9 +10,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/internal/netnsdir"
 	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/nslabtest"
 	"github.com/nslab/nslab/topology"
 )
 
@@ -20,9 +20,9 @@ import (
 // it waits for the lab's lock says so, and its error is the context's
 // (errors.Is), so that a caller can tell a cancel from a failure.
 func TestUpStoppedWhileWaitingIsCancelled(t *testing.T) {
-	labtest.RequireRoot(t)
-	name := labtest.Name("lw")
-	labtest.CheckLeaksAtEnd(t, name)
+	nslabtest.RequireRoot(t)
+	name := nslabtest.Name("lw")
+	nslabtest.CheckLeaksAtEnd(t, name)
 	f, err := netnsdir.LockFile(filepath.Join(lab.StateDir, ".locks", name), unix.LOCK_EX)
 	if err != nil {
 		t.Fatal(err)

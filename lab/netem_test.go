@@ -13,9 +13,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/nslabtest"
 	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
 )
@@ -24,8 +24,8 @@ import (
 // TestInStockKernel runs it in the stock-kernel VM.
 func needNetem(t *testing.T) {
 	t.Helper()
-	labtest.RequireRoot(t)
-	labtest.Kernel(t)
+	nslabtest.RequireRoot(t)
+	nslabtest.Kernel(t)
 	if err := kernel.QdiscSupported("netem"); err != nil {
 		t.Skipf("this kernel has no netem qdisc (sch_netem): TestInStockKernel runs this test in a stock kernel (%v)", err)
 	}
@@ -215,7 +215,7 @@ func udpOneWay(t *testing.T, tl *topology.Lab, from, to, addr string, n int, gap
 // own delay. status reads every shape back in the file's units.
 func TestNetemMeasured(t *testing.T) {
 	needNetem(t)
-	sub := labtest.Subnet(t)
+	sub := nslabtest.Subnet(t)
 	tl := up(t, fmt.Sprintf(`
 nodes:
   a:

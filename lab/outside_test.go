@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/google/nftables"
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/nslabtest"
 	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
 )
@@ -35,18 +35,18 @@ func needNftables(t *testing.T) {
 // with a default route back. Traffic never leaves the machine.
 func outside(t *testing.T) (ns, hostIf, sub string) {
 	t.Helper()
-	sub = labtest.Subnet(t)
+	sub = nslabtest.Subnet(t)
 	ns = fmt.Sprintf("nslt-out-%d", os.Getpid())
 	hostIf = fmt.Sprintf("nslto%d", os.Getpid()%100000)
-	labtest.Netns(t, ns)
+	nslabtest.Netns(t, ns)
 	t.Cleanup(func() { exec.Command("ip", "link", "delete", hostIf).Run() })
-	labtest.IP(t, "link", "add", hostIf, "type", "veth", "peer", "name", "eth0", "netns", ns)
-	labtest.IP(t, "addr", "add", sub+".1/24", "dev", hostIf)
-	labtest.IP(t, "link", "set", hostIf, "up")
-	labtest.IP(t, "-n", ns, "link", "set", "lo", "up")
-	labtest.IP(t, "-n", ns, "addr", "add", sub+".2/24", "dev", "eth0")
-	labtest.IP(t, "-n", ns, "link", "set", "eth0", "up")
-	labtest.IP(t, "-n", ns, "route", "add", "default", "via", sub+".1")
+	nslabtest.IP(t, "link", "add", hostIf, "type", "veth", "peer", "name", "eth0", "netns", ns)
+	nslabtest.IP(t, "addr", "add", sub+".1/24", "dev", hostIf)
+	nslabtest.IP(t, "link", "set", hostIf, "up")
+	nslabtest.IP(t, "-n", ns, "link", "set", "lo", "up")
+	nslabtest.IP(t, "-n", ns, "addr", "add", sub+".2/24", "dev", "eth0")
+	nslabtest.IP(t, "-n", ns, "link", "set", "eth0", "up")
+	nslabtest.IP(t, "-n", ns, "route", "add", "default", "via", sub+".1")
 	// The outside's replies reach the lab only if the host forwards what
 	// comes in on this veth (the machine's own interfaces are left alone).
 	if err := os.WriteFile("/proc/sys/net/ipv4/conf/"+hostIf+"/forwarding", []byte("1"), 0o644); err != nil {
@@ -124,7 +124,7 @@ func freePort(t *testing.T) int {
 // extra goes into the bridge's mapping, publish into n1's.
 func gatewayLab(t *testing.T, extra, publish string) (*topology.Lab, string) {
 	t.Helper()
-	sub := labtest.Subnet(t)
+	sub := nslabtest.Subnet(t)
 	tl := up(t, fmt.Sprintf(`routing: auto
 bridges:
   lan: {subnets: [%s.0/24], gateway: true%s}
@@ -143,7 +143,7 @@ nodes:
 // host's other addresses nor from the outside; and two
 // labs reach neither each other nor each other's host addresses.
 func TestNATPublishIsolation(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	needNftables(t)
 	outNS, _, outSub := outside(t)
 	serveIn(t, kernel.NetnsPath(outNS), outSub+".2:7000", "")
@@ -221,11 +221,11 @@ func TestNATPublishIsolation(t *testing.T) {
 // on that address only; the default form answers on the lab's IPv6 host
 // address too, not on ::1 (IPv6 does not route from ::1).
 func TestPublishOnNamedAddresses(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	needNftables(t)
 	outNS, _, outSub := outside(t)
 	all, named, dflt := freePort(t), freePort(t), freePort(t)
-	sub := labtest.Subnet(t)
+	sub := nslabtest.Subnet(t)
 	v6 := "fd10:" + strings.ReplaceAll(strings.TrimPrefix(sub, "10."), ".", ":") + "::"
 	tl := up(t, fmt.Sprintf(`routing: auto
 bridges:
@@ -268,7 +268,7 @@ nodes:
 
 // TestPublishUDP: a published UDP port answers from localhost.
 func TestPublishUDP(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	needNftables(t)
 	port := freePort(t)
 	tl, _ := gatewayLab(t, "", fmt.Sprintf(`"%d:5353/udp"`, port))
@@ -308,21 +308,21 @@ func TestPublishUDP(t *testing.T) {
 // on one interface (force_forwarding, Linux 6.17); the host's own
 // interfaces are left alone.
 func TestNAT6(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	needNftables(t)
 	outNS, hostIf, _ := outside(t)
 	if _, err := os.Stat("/proc/sys/net/ipv6/conf/all/force_forwarding"); err != nil {
 		t.Skip("needs net.ipv6.conf.*.force_forwarding (Linux 6.17) to forward IPv6 on one interface only")
 	}
-	v6 := "fd10:" + strings.ReplaceAll(strings.TrimPrefix(labtest.Subnet(t), "10."), ".", ":")
-	labtest.IP(t, "addr", "add", v6+"::1/64", "dev", hostIf, "nodad")
-	labtest.IP(t, "-n", outNS, "addr", "add", v6+"::2/64", "dev", "eth0", "nodad")
-	labtest.IP(t, "-n", outNS, "-6", "route", "add", "default", "via", v6+"::1")
+	v6 := "fd10:" + strings.ReplaceAll(strings.TrimPrefix(nslabtest.Subnet(t), "10."), ".", ":")
+	nslabtest.IP(t, "addr", "add", v6+"::1/64", "dev", hostIf, "nodad")
+	nslabtest.IP(t, "-n", outNS, "addr", "add", v6+"::2/64", "dev", "eth0", "nodad")
+	nslabtest.IP(t, "-n", outNS, "-6", "route", "add", "default", "via", v6+"::1")
 	if err := os.WriteFile("/proc/sys/net/ipv6/conf/"+hostIf+"/force_forwarding", []byte("1"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	serveIn(t, kernel.NetnsPath(outNS), "["+v6+"::2]:7000", "")
-	lan := "fd10:" + strings.ReplaceAll(strings.TrimPrefix(labtest.Subnet(t), "10."), ".", ":") + "::/64"
+	lan := "fd10:" + strings.ReplaceAll(strings.TrimPrefix(nslabtest.Subnet(t), "10."), ".", ":") + "::/64"
 	tl := up(t, fmt.Sprintf("routing: auto\nbridges:\n  lan: {subnets: [%s], gateway: true, nat6: true}\nnodes:\n  n1: {interfaces: {eth0: {link: lan}}}\n", lan))
 	got, err := dialIn(kernel.NetnsPath(tl.Name+".n1"), "["+v6+"::2]:7000")
 	if err != nil || got != v6+"::1" {
@@ -333,7 +333,7 @@ func TestNAT6(t *testing.T) {
 // TestForeignNftTables: a table that has the lab's table name but not
 // nslab's mark stops up and survives; other tables survive up and down.
 func TestForeignNftTables(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	needNftables(t)
 	tl := parse(t, seed(t))
 	c, err := nftables.New()
@@ -341,9 +341,9 @@ func TestForeignNftTables(t *testing.T) {
 		t.Fatal(err)
 	}
 	same := &nftables.Table{Name: kernel.TableName(tl.Name), Family: nftables.TableFamilyINet}
-	other := &nftables.Table{Name: labtest.TestTable(tl.Name), Family: nftables.TableFamilyINet}
-	labtest.NftTable(t, same)
-	labtest.NftTable(t, other)
+	other := &nftables.Table{Name: nslabtest.TestTable(tl.Name), Family: nftables.TableFamilyINet}
+	nslabtest.NftTable(t, same)
+	nslabtest.NftTable(t, other)
 	c.AddChain(&nftables.Chain{Name: "mine", Table: other})
 	if err := c.Flush(); err != nil {
 		t.Fatal(err)
@@ -353,7 +353,7 @@ func TestForeignNftTables(t *testing.T) {
 		t.Errorf("up over a foreign table of the lab's name: %v", err)
 	}
 	held := "nftables table inet " + other.Name
-	labtest.CheckLeaks(t, tl.Name, held)
+	nslabtest.CheckLeaks(t, tl.Name, held)
 	c.DelTable(same)
 	if err := c.Flush(); err != nil {
 		t.Fatal(err)
@@ -368,7 +368,7 @@ func TestForeignNftTables(t *testing.T) {
 	if err != nil || !slices.ContainsFunc(tables, func(x *nftables.Table) bool { return x.Name == other.Name }) {
 		t.Errorf("the foreign table %s did not survive up and down: %v", other.Name, err)
 	}
-	labtest.CheckLeaks(t, tl.Name, held)
+	nslabtest.CheckLeaks(t, tl.Name, held)
 }
 
 // needNft skips a test when the nft command is missing (.ci/run installs
@@ -383,7 +383,7 @@ func needNft(t *testing.T) {
 // TestNftShowsLinkNames: nft lists the lab's set of links with the
 // interface names, not as "".
 func TestNftShowsLinkNames(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	needNftables(t)
 	needNft(t)
 	tl := up(t, seed(t))
@@ -400,7 +400,7 @@ func TestNftShowsLinkNames(t *testing.T) {
 // TestNftShowsPublishAsPlanned: the published ports' rules read back
 // with nft are those nslab plan renders.
 func TestNftShowsPublishAsPlanned(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	needNftables(t)
 	needNft(t)
 	p1, p2 := freePort(t), freePort(t)

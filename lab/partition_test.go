@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/nslabtest"
 )
 
 // TestPartition splits three nodes of one bridge into {n1} and {n2, n3}:
@@ -15,7 +15,7 @@ import (
 // while n2 and n3 do, and so does everyone the host; healed, all pairs
 // answer again.
 func TestPartition(t *testing.T) {
-	sub := labtest.Subnet(t)
+	sub := nslabtest.Subnet(t)
 	v6 := "fd10:" + strings.ReplaceAll(strings.TrimPrefix(sub, "10."), ".", ":")
 	tl := up(t, strings.NewReplacer("SUB", sub, "V6", v6).Replace(`
 bridges:

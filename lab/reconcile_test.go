@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/nslab/nslab/check"
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/nslabtest"
 	"github.com/nslab/nslab/topology"
 )
 
@@ -63,7 +63,7 @@ func TestReconcileKeepsUntouchedNodes(t *testing.T) {
 	if err := sleeper.Process.Signal(syscall.Signal(0)); err != nil {
 		t.Errorf("the process in ns1 is gone: %v", err)
 	}
-	ns2 := labtest.IP(t, "-n", tl.Name+".ns2", "-4", "addr", "show", "eth0")
+	ns2 := nslabtest.IP(t, "-n", tl.Name+".ns2", "-4", "addr", "show", "eth0")
 	if !strings.Contains(ns2, sub+".7/24") || strings.Contains(ns2, sub+".3/24") {
 		t.Errorf("ns2's addresses after the change:\n%s", ns2)
 	}
@@ -93,7 +93,7 @@ func TestReconcileKeepsUntouchedNodes(t *testing.T) {
 // TestAssignedAddressesStay: addresses that nslab chose from a subnet
 // stay with their interfaces when a node that sorts first joins.
 func TestAssignedAddressesStay(t *testing.T) {
-	sub := labtest.Subnet(t)
+	sub := nslabtest.Subnet(t)
 	yaml := strings.ReplaceAll(`
 bridges:
   lan: {subnets: [SUB.0/24, fd10:SUB6::/64], gateway: true}
@@ -108,13 +108,13 @@ nodes:
 	yaml = strings.ReplaceAll(yaml, "SUB", sub)
 	tl := up(t, yaml)
 	addr := func(node string) string {
-		return labtest.IP(t, "-n", tl.Name+"."+node, "-br", "addr", "show", "eth0")
+		return nslabtest.IP(t, "-n", tl.Name+"."+node, "-br", "addr", "show", "eth0")
 	}
 	before := map[string]string{"m": addr("m"), "n": addr("n")}
 	if !strings.Contains(before["m"], sub+".2/24") || !strings.Contains(before["n"], sub+".3/24") {
 		t.Fatalf("assigned addresses: m %q, n %q", before["m"], before["n"])
 	}
-	if br := labtest.IP(t, "-br", "addr", "show", tl.Name+".lan"); !strings.Contains(br, sub+".1/24") {
+	if br := nslabtest.IP(t, "-br", "addr", "show", tl.Name+".lan"); !strings.Contains(br, sub+".1/24") {
 		t.Errorf("the gateway bridge has %q, want %s.1/24", br, sub)
 	}
 	v2 := reparse(t, tl, yaml+"  a:\n    interfaces:\n      eth0: {link: lan}\n")

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/nslab/nslab/check"
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/nslabtest"
 )
 
 // TestAutoRouting builds routed labs with no route written (routing:
@@ -40,7 +40,7 @@ func TestAutoRouting(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b strings.Builder
-			v6 := "fd10:" + strings.ReplaceAll(strings.TrimPrefix(labtest.Subnet(t), "10."), ".", ":") + "::/48"
+			v6 := "fd10:" + strings.ReplaceAll(strings.TrimPrefix(nslabtest.Subnet(t), "10."), ".", ":") + "::/48"
 			fmt.Fprintf(&b, "routing: auto\naddressing: {pool: [%s]}\nbridges: {lan1: {}, lan2: {}, lan3: {}, lan4: {}, lan5: {}}\nnodes:\n", v6)
 			tc.nodes(&b)
 			tl := up(t, b.String())
@@ -61,7 +61,7 @@ func TestAutoRouting(t *testing.T) {
 func TestAutoRoutingFatTree(t *testing.T) {
 	const k = 4
 	var b strings.Builder
-	v6 := "fd10:" + strings.ReplaceAll(strings.TrimPrefix(labtest.Subnet(t), "10."), ".", ":") + "::/48"
+	v6 := "fd10:" + strings.ReplaceAll(strings.TrimPrefix(nslabtest.Subnet(t), "10."), ".", ":") + "::/48"
 	fmt.Fprintf(&b, "routing: auto\naddressing: {pool: [%s]}\nbridges: {", v6)
 	for p := 0; p < k; p++ {
 		for e := 0; e < k/2; e++ {

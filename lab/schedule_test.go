@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/nslabtest"
 )
 
 func TestParseSchedule(t *testing.T) {
@@ -55,8 +55,8 @@ func TestParseSchedule(t *testing.T) {
 // is cut nothing arrives, the stream survives every cut, and at the end
 // the cable is joined and the record empty.
 func TestFlapTCPStream(t *testing.T) {
-	labtest.Kernel(t)
-	sub := labtest.Subnet(t)
+	nslabtest.Kernel(t)
+	sub := nslabtest.Subnet(t)
 	tl := up(t, cable(sub, ""))
 	s := startStream(t, tl, "a", "b", sub+".2")
 	defer s.stop()

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/nslabtest"
 	"github.com/nslab/nslab/plan"
 	"golang.org/x/sys/unix"
 )
@@ -139,7 +139,7 @@ func sendFrom(t *testing.T, nsPath, network, to, msg string) {
 // multicast (all-nodes), as mDNS, DHCP or SSDP would be, stay out of its
 // reach; what goes to the lab's own host addresses still arrives.
 func TestSealedLabReachesNoHostService(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	needNftables(t)
 	src := seed(t)
 	tl := up(t, src)
@@ -200,7 +200,7 @@ func TestSealedLabReachesNoHostService(t *testing.T) {
 // router advertisements on its links by default, must not take a route
 // from it: the lab never changes the host's routes.
 func TestLabNodeCannotRouteTheHost(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	needNftables(t)
 	src := seed(t)
 	tl := up(t, src)

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/nslabtest"
 )
 
 // BenchmarkServices1000: a lab of 1000 nodes (NSLAB_BENCH_NODES to
@@ -19,15 +19,15 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkServices1000 -benchtime 1x ./lab
 func BenchmarkServices1000(b *testing.B) {
-	labtest.RequireRoot(b)
+	nslabtest.RequireRoot(b)
 	n := 1000
 	if v, err := strconv.Atoi(os.Getenv("NSLAB_BENCH_NODES")); err == nil {
 		n = v
 	}
 	for range b.N {
-		name := labtest.Name("supb")
+		name := nslabtest.Name("supb")
 		f, err := lab.MeasureServices(context.Background(), name, n, 20, b.Logf)
-		labtest.CheckLeaks(b, name)
+		nslabtest.CheckLeaks(b, name)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/nslabtest"
 	"github.com/nslab/nslab/topology"
 )
 
@@ -14,9 +14,9 @@ import (
 // program is not on the host, or whose user does not exist, at its line,
 // before anything is built.
 func TestServiceCommandNotFoundRefusedFirst(t *testing.T) {
-	labtest.RequireRoot(t)
-	name := labtest.Name("svctopo")
-	labtest.CheckLeaksAtEnd(t, name)
+	nslabtest.RequireRoot(t)
+	name := nslabtest.Name("svctopo")
+	nslabtest.CheckLeaksAtEnd(t, name)
 	src := []byte("name: " + name + seed(t) + `
     services:
       ok: sleep infinity
@@ -54,7 +54,7 @@ func TestServiceCommandNotFoundRefusedFirst(t *testing.T) {
 	if strings.Contains(err.Error(), "left behind") {
 		t.Errorf("refused after building began: %v", err)
 	}
-	if left := labtest.Leftovers(name); len(left) > 0 {
+	if left := nslabtest.Leftovers(name); len(left) > 0 {
 		t.Errorf("up built before refusing: %v", left)
 	}
 }

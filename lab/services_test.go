@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/nslabtest"
 	"github.com/nslab/nslab/service"
 	"github.com/nslab/nslab/topology"
 )
@@ -27,9 +27,9 @@ import (
 // services: key would: built in Go here).
 func svcLab(t *testing.T, nodes []string, svcs ...*topology.Service) *topology.Lab {
 	t.Helper()
-	labtest.RequireRoot(t)
-	name := labtest.Name("sup")
-	labtest.CheckLeaksAtEnd(t, name)
+	nslabtest.RequireRoot(t)
+	name := nslabtest.Name("sup")
+	nslabtest.CheckLeaksAtEnd(t, name)
 	src := "name: " + name + "\nnodes:\n"
 	for _, n := range nodes {
 		src += "  " + n + ": {}\n"
@@ -108,7 +108,7 @@ func TestServiceRunsInItsNode(t *testing.T) {
 	if err := upSvc(t, tl, lab.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	ino := strings.TrimSpace(labtest.IP(t, "netns", "exec", tl.Name+".a", "readlink", "/proc/self/ns/net"))
+	ino := strings.TrimSpace(nslabtest.IP(t, "netns", "exec", tl.Name+".a", "readlink", "/proc/self/ns/net"))
 	dir := service.NodeDir(tl.Name, "a")
 	// Its /sys is the node's (lo alone), and its mount namespace holds
 	// none of the machine's named namespaces (kernel.MountBase).
@@ -298,7 +298,7 @@ func TestServiceNotReadyFailsUp(t *testing.T) {
 			t.Errorf("up's error does not say %q:\n%v", want, err)
 		}
 	}
-	if left := labtest.Leftovers(tl.Name); len(left) > 0 {
+	if left := nslabtest.Leftovers(tl.Name); len(left) > 0 {
 		t.Errorf("the failed up left %s", strings.Join(left, "; "))
 	}
 }
@@ -407,7 +407,7 @@ func TestServiceFailsChangeOfRunningLab(t *testing.T) {
 	if s := state(t, tl.Name, "a/bad"); s.State != service.Failed || s.PID != 0 {
 		t.Errorf("a/bad: %+v, want failed with no process", s)
 	}
-	procs := labtest.IP(t, "netns", "pids", tl.Name+".a")
+	procs := nslabtest.IP(t, "netns", "pids", tl.Name+".a")
 	if strings.Fields(procs)[0] != strconv.Itoa(k0) || len(strings.Fields(procs)) != 1 {
 		t.Errorf("processes in node a: %s, want only a/keep (%d)", procs, k0)
 	}
@@ -545,9 +545,9 @@ func TestServiceLogCap(t *testing.T) {
 // with it, the service is started anew in the new namespace (its digest
 // covers the namespace), the other node's service keeps its pid.
 func TestServiceNodeRemade(t *testing.T) {
-	labtest.RequireRoot(t)
-	name := labtest.Name("sup")
-	labtest.CheckLeaksAtEnd(t, name)
+	nslabtest.RequireRoot(t)
+	name := nslabtest.Name("sup")
+	nslabtest.CheckLeaksAtEnd(t, name)
 	src := func(sysctl bool) []byte {
 		s := "name: " + name + "\nnodes:\n  a:\n"
 		if sysctl {
@@ -569,7 +569,7 @@ func TestServiceNodeRemade(t *testing.T) {
 		t.Fatal(err)
 	}
 	p1, p2 := state(t, tl.Name, "a/one").PID, state(t, tl.Name, "b/two").PID
-	ino0 := labtest.IP(t, "netns", "exec", name+".a", "readlink", "/proc/self/ns/net")
+	ino0 := nslabtest.IP(t, "netns", "exec", name+".a", "readlink", "/proc/self/ns/net")
 	err := lab.Up(context.Background(), parse(false), src(false), lab.Options{})
 	var re *lab.ReplaceError
 	if !errors.As(err, &re) || !slices.ContainsFunc(re.Processes, func(p kernel.Process) bool { return p.PID == p1 }) {
@@ -582,7 +582,7 @@ func TestServiceNodeRemade(t *testing.T) {
 	if q2 != p2 {
 		t.Errorf("b/two's pid went from %d to %d; its node was not remade", p2, q2)
 	}
-	ino1 := labtest.IP(t, "netns", "exec", name+".a", "readlink", "/proc/self/ns/net")
+	ino1 := nslabtest.IP(t, "netns", "exec", name+".a", "readlink", "/proc/self/ns/net")
 	if ino1 == ino0 {
 		t.Fatalf("node a was not made anew (namespace %s before and after)", ino0)
 	}
@@ -786,9 +786,9 @@ func TestDownEndsUnlistedServiceProcesses(t *testing.T) {
 // file gives it (hostname:), its FQDN and its lookup too (the lab's hosts
 // file over /etc/hosts), without asking any resolver.
 func TestServiceHostname(t *testing.T) {
-	labtest.RequireRoot(t)
-	name := labtest.Name("sup")
-	labtest.CheckLeaksAtEnd(t, name)
+	nslabtest.RequireRoot(t)
+	name := nslabtest.Name("sup")
+	nslabtest.CheckLeaksAtEnd(t, name)
 	tl, err := topology.Parse(name+".yaml", []byte("name: "+name+"\nnodes:\n  a: {hostname: web1}\n"))
 	if err != nil {
 		t.Fatal(err)

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/nslabtest"
 	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
 	"github.com/vishvananda/netlink"
@@ -157,12 +157,12 @@ func rxBytes(t *testing.T, tl *topology.Lab, node string) uint64 {
 // TestShapeRate shapes a cable, measures both ways, changes the rate of
 // the running lab and takes the shape off: the nodes stay.
 func TestShapeRate(t *testing.T) {
-	labtest.RequireRoot(t)
-	labtest.Kernel(t)
+	nslabtest.RequireRoot(t)
+	nslabtest.Kernel(t)
 	if err := kernel.QdiscSupported("tbf"); err != nil {
 		t.Skipf("this kernel has no tbf qdisc (sch_tbf): %v", err)
 	}
-	sub := labtest.Subnet(t)
+	sub := nslabtest.Subnet(t)
 	tl := up(t, cable(sub, "{rate: 20mbit}"))
 	within := func(what string, got, want float64) {
 		t.Helper()
@@ -204,7 +204,7 @@ func TestShapeRate(t *testing.T) {
 		t.Fatalf("taking the shape off: %v", err)
 	}
 	for _, node := range []string{"a", "b"} {
-		if out := labtest.IP(t, "-n", plan.NetnsName(tl.Name, node), "-d", "link", "show", "eth0"); strings.Contains(out, "tbf") {
+		if out := nslabtest.IP(t, "-n", plan.NetnsName(tl.Name, node), "-d", "link", "show", "eth0"); strings.Contains(out, "tbf") {
 			t.Errorf("%s: still shaped: %s", node, out)
 		}
 		if out := tc(t, plan.NetnsName(tl.Name, node)); strings.Contains(out, "tbf") {
@@ -233,9 +233,9 @@ func tc(t *testing.T, ns string) string {
 // has netem; where it has not, up refuses the file at the shape's line
 // before building anything.
 func TestShapeDelayLoss(t *testing.T) {
-	labtest.RequireRoot(t)
-	labtest.Kernel(t)
-	sub := labtest.Subnet(t)
+	nslabtest.RequireRoot(t)
+	nslabtest.Kernel(t)
+	sub := nslabtest.Subnet(t)
 	if err := kernel.QdiscSupported("netem"); err != nil {
 		tl := parse(t, cable(sub, "{delay: 20ms, loss: 1%}"))
 		err := lab.Up(context.Background(), tl, sources[tl], lab.Options{})
@@ -243,7 +243,7 @@ func TestShapeDelayLoss(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("up without netem: %v, want %q...", err, want)
 		}
-		labtest.CheckLeaks(t, tl.Name)
+		nslabtest.CheckLeaks(t, tl.Name)
 		t.Skipf("this kernel has no netem qdisc (sch_netem), checked that up refuses delay and loss: %v", err)
 	}
 	tl := up(t, cable(sub, "{delay: 20ms}"))
@@ -284,12 +284,12 @@ func TestShapeDelayLoss(t *testing.T) {
 // TestShapeOneWayRates shapes each way of a cable to its own rate
 // (direction: out on each end) and measures both ways.
 func TestShapeOneWayRates(t *testing.T) {
-	labtest.RequireRoot(t)
-	labtest.Kernel(t)
+	nslabtest.RequireRoot(t)
+	nslabtest.Kernel(t)
 	if err := kernel.QdiscSupported("tbf"); err != nil {
 		t.Skipf("this kernel has no tbf qdisc (sch_tbf): %v", err)
 	}
-	sub := labtest.Subnet(t)
+	sub := nslabtest.Subnet(t)
 	tl := up(t, fmt.Sprintf(`
 nodes:
   a:

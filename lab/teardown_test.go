@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/nslabtest"
 	"github.com/nslab/nslab/plan"
 )
 
@@ -20,7 +20,7 @@ import (
 // first, so a down that stopped at the first failure would leave the
 // others. A second down, once the mount is gone, removes the rest.
 func TestDownTriesEveryStep(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	tl := parse(t, "bridges:\n  br: {}\nnodes:\n  a: {interfaces: {eth0: {link: br}}}\n  b: {interfaces: {eth0: {link: br}}}\n  c: {interfaces: {eth0: {link: br}}}\n")
 	stuck := kernel.NetnsPath(plan.NetnsName(tl.Name, "a"))
 	t.Cleanup(func() {
@@ -28,7 +28,7 @@ func TestDownTriesEveryStep(t *testing.T) {
 		if err := lab.Down(context.Background(), tl.Name, lab.Options{}); err != nil {
 			t.Errorf("second down: %v", err)
 		}
-		labtest.CheckLeaks(t, tl.Name)
+		nslabtest.CheckLeaks(t, tl.Name)
 	})
 	if err := lab.Up(context.Background(), tl, sources[tl], lab.Options{}); err != nil {
 		t.Fatal(err)

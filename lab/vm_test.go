@@ -4,7 +4,7 @@ import (
 	"net"
 	"os"
 
-	"github.com/nslab/nslab/internal/labtest"
+	"github.com/nslab/nslab/nslabtest"
 	"testing"
 
 	"github.com/nslab/nslab/internal/stockvm"
@@ -29,7 +29,7 @@ func TestStockKernelGuestIsolated(t *testing.T) {
 	if os.Getenv(stockvm.InVM) == "" {
 		t.Skip("runs in the stock-kernel VM (TestInStockKernel)")
 	}
-	labtest.Kernel(t)
+	nslabtest.Kernel(t)
 	ifs, err := net.Interfaces()
 	if err != nil {
 		t.Fatal(err)

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/nslabtest"
 	"github.com/nslab/nslab/plan"
 )
 
@@ -24,10 +24,10 @@ func TestKillDuringChange(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills nslab 12 times while it changes a 120-node lab: not in -short")
 	}
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	rng := killRNG(t, 1)
 
-	name := labtest.Name("kc")
+	name := nslabtest.Name("kc")
 	dir := t.TempDir()
 	gen := starFiles(t, name, dir)
 	base, mtu, grow := gen("base.yaml", 120, false), gen("mtu.yaml", 120, true), gen("grow.yaml", 150, false)

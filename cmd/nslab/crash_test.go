@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/nslabtest"
 	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
 )
@@ -31,10 +31,10 @@ func TestKillAnywhere(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills nslab 30 times while it builds a 300-node lab: not in -short")
 	}
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	rng := killRNG(t, 0)
 
-	name := labtest.Name("k")
+	name := nslabtest.Name("k")
 	dir := t.TempDir()
 	// A star without --host puts no address on the host: no subnet to
 	// share with other tests.
@@ -97,7 +97,7 @@ func TestKillAnywhere(t *testing.T) {
 			if r := nslab(t, "", "down", "-q", name); r.code != 0 {
 				t.Fatalf("kill %d: down after killing %s: %s", i, s.what, r.stderr)
 			}
-			if rest := labtest.Leftovers(name); len(rest) > 0 {
+			if rest := nslabtest.Leftovers(name); len(rest) > 0 {
 				t.Fatalf("kill %d at %v of %s: down left %s", i, at, s.what, strings.Join(rest, "; "))
 			}
 		} else {
@@ -365,7 +365,7 @@ func (sb *sandbox) must(args ...string) string {
 // leaves it, adds foreign objects named like nslab's, and checks that
 // down --all removes every lab and nothing foreign.
 func TestDownAll(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	sb := newSandbox(t)
 	dir := t.TempDir()
 	write := func(file, src string) string {
@@ -469,7 +469,7 @@ func sorted(s []string) []string {
 // and the down of the last lab leaves the mount table and /run as they
 // were. A /run/netns that ip made stays, with its namespaces.
 func TestMountTableRestored(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	sb := newSandboxWithout(t, "netns")
 	seed, err := filepath.Abs("../../examples/seed.yaml")
 	if err != nil {
@@ -538,11 +538,11 @@ func TestKillDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills nslab down 12 times on a 150-node lab: not in -short")
 	}
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	rng := killRNG(t, 0)
 
 	const nodes = 150
-	name := labtest.Name("kd")
+	name := nslabtest.Name("kd")
 	r := nslab(t, "", "gen", "star", "--nodes", fmt.Sprint(nodes), "--name", name)
 	if r.code != 0 {
 		t.Fatalf("gen: %s", r.stderr)
@@ -555,7 +555,7 @@ func TestKillDown(t *testing.T) {
 		if r := nslab(t, "", "down", "-q", name); r.code != 0 {
 			t.Errorf("down: %s", r.stderr)
 		}
-		labtest.CheckLeaks(t, name)
+		nslabtest.CheckLeaks(t, name)
 	})
 	must := func(args ...string) {
 		t.Helper()
@@ -608,7 +608,7 @@ func TestKillDown(t *testing.T) {
 		}
 		converged(t, name, file)
 		must("down", "-q", name)
-		if rest := labtest.Leftovers(name); len(rest) > 0 {
+		if rest := nslabtest.Leftovers(name); len(rest) > 0 {
 			t.Fatalf("kill %d %s: up then down left %s", i, when, strings.Join(rest, "; "))
 		}
 		t.Logf("kill %2d %-32s: %-28s left %s; then up, check, down in %v", i, when,
@@ -724,7 +724,7 @@ func downAtEnd(t *testing.T, name string) {
 		if r := nslab(t, "", "down", "-q", name); r.code != 0 {
 			t.Errorf("down: %s", r.stderr)
 		}
-		labtest.CheckLeaks(t, name)
+		nslabtest.CheckLeaks(t, name)
 	})
 }
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nslab/nslab/internal/labtest"
+	"github.com/nslab/nslab/nslabtest"
 )
 
 // requireEtcd skips the test unless Debian's etcd-server and etcd-client
@@ -28,14 +28,14 @@ func requireEtcd(t *testing.T) {
 // subnet, and registers its down and leak check.
 func etcdLab(t *testing.T) (file, name, subnet string) {
 	t.Helper()
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	requireEtcd(t)
 	b, err := os.ReadFile("../../examples/etcd.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	subnet = labtest.Subnet(t)
-	name = labtest.Name("svcetcd")
+	subnet = nslabtest.Subnet(t)
+	name = nslabtest.Name("svcetcd")
 	text := strings.ReplaceAll(string(b), "10.72.0.", subnet+".")
 	text = strings.Replace(text, "\nname: etcd\n", "\nname: "+name+"\n", 1)
 	if !strings.Contains(text, "name: "+name) {

@@ -10,8 +10,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/nslabtest"
 )
 
 // flapUntilCut starts nslab link flap and returns it once it logged its
@@ -49,8 +49,8 @@ func flapUntilCut(t *testing.T, ref string, args ...string) (*exec.Cmd, *bufio.S
 // clears the record. A flap stopped with Ctrl-C (SIGINT) joins the cable
 // itself and logs its revert.
 func TestFlapKilledThenHeal(t *testing.T) {
-	labtest.Kernel(t)
-	file, name := seedFile(t, labtest.Subnet(t))
+	nslabtest.Kernel(t)
+	file, name := seedFile(t, nslabtest.Subnet(t))
 	if r := nslab(t, "", "up", file); r.code != 0 {
 		t.Fatalf("up: %s", r.stderr)
 	}

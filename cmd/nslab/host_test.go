@@ -5,16 +5,16 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/nslab/nslab/internal/labtest"
+	"github.com/nslab/nslab/nslabtest"
 )
 
 // TestConcurrentUpsClaimOnce: two nslab processes started at the same
 // moment with labs on the same host-side subnet: exactly one builds, the
 // other names the winner, 8 times of 8.
 func TestConcurrentUpsClaimOnce(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	for try := range 8 {
-		sub := labtest.Subnet(t)
+		sub := nslabtest.Subnet(t)
 		fa, a := seedFile(t, sub)
 		fb, b := seedFile(t, sub)
 		var res [2]result

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nslab/nslab/internal/labtest"
+	"github.com/nslab/nslab/nslabtest"
 )
 
 const hostnameLab = `name: %s
@@ -32,7 +32,7 @@ nodes:
 // hostname reaches processes already running in the node, the host's
 // hostname is untouched, and down leaves nothing.
 func TestHostnames(t *testing.T) {
-	subnet := labtest.Subnet(t)
+	subnet := nslabtest.Subnet(t)
 	file, name := seedFile(t, subnet) // for its name, teardown and leak check
 	write := func(b string) {
 		if err := os.WriteFile(file, []byte(fmt.Sprintf(hostnameLab, name, subnet, b)), 0o644); err != nil {

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/internal/netnsdir"
 	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/nslabtest"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,8 +24,8 @@ import (
 // and leak check.
 func starFile(t *testing.T, prefix string, nodes int) (file, name string) {
 	t.Helper()
-	labtest.RequireRoot(t)
-	name = labtest.Name(prefix)
+	nslabtest.RequireRoot(t)
+	name = nslabtest.Name(prefix)
 	r := nslab(t, "", "gen", "star", "--nodes", fmt.Sprint(nodes), "--name", name)
 	if r.code != 0 {
 		t.Fatalf("gen: %s", r.stderr)
@@ -38,7 +38,7 @@ func starFile(t *testing.T, prefix string, nodes int) (file, name string) {
 		if r := nslab(t, "", "down", "-q", name); r.code != 0 {
 			t.Errorf("down: %s", r.stderr)
 		}
-		labtest.CheckLeaks(t, name)
+		nslabtest.CheckLeaks(t, name)
 	})
 	return file, name
 }
@@ -248,7 +248,7 @@ func interruptWhileWaiting(t *testing.T, name string, args ...string) string {
 // machine where the lab is the only one, so that the down removes the lock
 // directory under the waiting up: up must build the lab all the same.
 func TestUpWaitsForDown(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	sb := newSandbox(t)
 	r := nslab(t, "", "gen", "star", "--nodes", "100", "--name", "wd")
 	if r.code != 0 {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nslab/nslab/internal/labtest"
+	"github.com/nslab/nslab/nslabtest"
 	"github.com/nslab/nslab/service"
 )
 
@@ -19,9 +19,9 @@ import (
 // (YAML under services:), and registers its down and leak check.
 func servicesFile(t *testing.T, services string) (file, name string) {
 	t.Helper()
-	labtest.RequireRoot(t)
-	subnet := labtest.Subnet(t)
-	name = labtest.Name("svcetcd")
+	nslabtest.RequireRoot(t)
+	subnet := nslabtest.Subnet(t)
+	name = nslabtest.Name("svcetcd")
 	file = filepath.Join(t.TempDir(), name+".yaml")
 	text := fmt.Sprintf(`name: %s
 bridges:

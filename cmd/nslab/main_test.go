@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nslab/nslab/internal/labtest"
 	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/nslabtest"
 )
 
 // bin is the nslab binary under test, built once by TestMain.
@@ -73,8 +73,8 @@ func runCmd(t *testing.T, cmd *exec.Cmd, stdin string, args []string) result {
 // the lab's teardown and leak check.
 func seedFile(t *testing.T, subnet string) (file, name string) {
 	t.Helper()
-	labtest.RequireRoot(t)
-	name = labtest.Name("c")
+	nslabtest.RequireRoot(t)
+	name = nslabtest.Name("c")
 	file = filepath.Join(t.TempDir(), name+".yaml")
 	yaml := fmt.Sprintf(`name: %s
 bridges:
@@ -94,7 +94,7 @@ nodes:
 		if r := nslab(t, "", "down", "--lab", name); r.code != 0 {
 			t.Errorf("down: %s", r.stderr)
 		}
-		labtest.CheckLeaks(t, name)
+		nslabtest.CheckLeaks(t, name)
 		want := "lab " + name + " was not running: nothing to remove\n"
 		if r := nslab(t, "", "down", "--lab", name); r.code != 0 || r.stdout != want {
 			t.Errorf("a second down: code %d, %q; want 0, %q", r.code, r.stdout, want)
@@ -104,13 +104,13 @@ nodes:
 }
 
 func TestLifecycle(t *testing.T) {
-	subnet := labtest.Subnet(t)
+	subnet := nslabtest.Subnet(t)
 	file, name := seedFile(t, subnet)
 	if r := nslab(t, "", "up", file); r.code != 0 || !strings.Contains(r.stdout, "lab "+name+" is up") {
 		t.Fatalf("up: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	// The system's own tools see the lab.
-	if out := labtest.IP(t, "netns", "list"); !strings.Contains(out, name+".ns1") {
+	if out := nslabtest.IP(t, "netns", "list"); !strings.Contains(out, name+".ns1") {
 		t.Errorf("ip netns list:\n%s", out)
 	}
 	if out, err := exec.Command("ip", "netns", "exec", name+".ns1", "ip", "-br", "addr").CombinedOutput(); err != nil || !strings.Contains(string(out), subnet+".2/24") {
@@ -181,7 +181,7 @@ func TestLifecycle(t *testing.T) {
 		}
 	})
 	t.Run("exec etc netns", func(t *testing.T) {
-		dir := labtest.EtcNetns(t, name+".ns2")
+		dir := nslabtest.EtcNetns(t, name+".ns2")
 		os.WriteFile(dir+"/hosts", []byte("peer-one\n"), 0o644)
 		r := nslab(t, "", "exec", name+".ns2", "cat", "/etc/hosts")
 		if r.stdout != "peer-one\n" {
@@ -293,7 +293,7 @@ func TestLifecycle(t *testing.T) {
 }
 
 func TestExecUnknownNode(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	r := nslab(t, "", "exec", "no-such-node", "true")
 	if r.code != 1 || !strings.Contains(r.stderr, "no node named no-such-node") {
 		t.Errorf("code %d: %s", r.code, r.stderr)
@@ -301,12 +301,12 @@ func TestExecUnknownNode(t *testing.T) {
 }
 
 func TestCheckFailsOnBrokenLab(t *testing.T) {
-	subnet := labtest.Subnet(t)
+	subnet := nslabtest.Subnet(t)
 	file, name := seedFile(t, subnet)
 	if r := nslab(t, "", "up", file); r.code != 0 {
 		t.Fatalf("up: %s", r.stderr)
 	}
-	labtest.IP(t, "-n", name+".ns2", "link", "set", "eth0", "down")
+	nslabtest.IP(t, "-n", name+".ns2", "link", "set", "eth0", "down")
 	r := nslab(t, "", "check", "--timeout", "300ms", name)
 	if r.code != 1 || !strings.Contains(r.stdout, subnet+".3") {
 		t.Errorf("check of a broken lab: code %d\n%s%s", r.code, r.stdout, r.stderr)
@@ -314,8 +314,8 @@ func TestCheckFailsOnBrokenLab(t *testing.T) {
 }
 
 func TestDemo(t *testing.T) {
-	labtest.RequireRoot(t)
-	name := labtest.Name("demo")
+	nslabtest.RequireRoot(t)
+	name := nslabtest.Name("demo")
 	r := nslab(t, "", "demo", "--lab", name)
 	if r.code != 0 {
 		t.Fatalf("demo: code %d\n%s%s", r.code, r.stdout, r.stderr)
@@ -325,7 +325,7 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	labtest.CheckLeaks(t, name)
+	nslabtest.CheckLeaks(t, name)
 }
 
 func TestUsageErrorsExit2(t *testing.T) {
@@ -353,7 +353,7 @@ func TestValidateAndPlan(t *testing.T) {
 			t.Errorf("plan lacks %q:\n%s%s", want, r.stdout, r.stderr)
 		}
 	}
-	if left := labtest.Leftovers("planonly"); len(left) > 0 {
+	if left := nslabtest.Leftovers("planonly"); len(left) > 0 {
 		t.Errorf("plan changed the machine: %v", left)
 	}
 }

@@ -11,14 +11,14 @@ import (
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
 
-	"github.com/nslab/nslab/internal/labtest"
+	"github.com/nslab/nslab/nslabtest"
 )
 
 // TestNames: in nslab exec (both paths), every node resolves every other
 // node of its lab by name; a node's own /etc/netns hosts file wins; a
 // node that joins is known after the next up.
 func TestNames(t *testing.T) {
-	subnet := labtest.Subnet(t)
+	subnet := nslabtest.Subnet(t)
 	file, name := seedFile(t, subnet)
 	if r := nslab(t, "", "up", "-q", file); r.code != 0 {
 		t.Fatalf("up: %s", r.stderr)
@@ -48,7 +48,7 @@ func TestNames(t *testing.T) {
 	}
 
 	// A node of the file's own in /etc/netns wins, as with ip netns exec.
-	dir := labtest.EtcNetns(t, name+".ns1")
+	dir := nslabtest.EtcNetns(t, name+".ns1")
 	os.WriteFile(dir+"/hosts", []byte("10.9.9.9 ns2\n"), 0o644)
 	if got := resolve("ns1", "ns2"); !strings.Contains(got, "10.9.9.9") {
 		t.Errorf("with its own hosts file, ns1 resolves ns2 to %q", got)
@@ -75,13 +75,13 @@ func TestNames(t *testing.T) {
 // A guard table in the node counts and drops every packet to port 53
 // that would leave the node, so the machine's resolver never sees one.
 func TestLookupsFailFast(t *testing.T) {
-	subnet := labtest.Subnet(t)
+	subnet := nslabtest.Subnet(t)
 	file, name := seedFile(t, subnet)
 	if r := nslab(t, "", "up", "-q", file); r.code != 0 {
 		t.Fatalf("up: %s", r.stderr)
 	}
 	node := name + ".ns1"
-	labtest.IP(t, "-n", node, "route", "add", "default", "via", subnet+".1")
+	nslabtest.IP(t, "-n", node, "route", "add", "default", "via", subnet+".1")
 	left := dnsGuard(t, node)
 	host, _ := os.Hostname()
 	for _, env := range [][]string{nil, {"NSLAB_NO_FAST_EXEC=1"}} {

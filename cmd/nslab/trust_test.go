@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nslab/nslab/internal/labtest"
+	"github.com/nslab/nslab/nslabtest"
 	"github.com/nslab/nslab/plan"
 )
 
@@ -30,7 +30,7 @@ func nslabAs(t *testing.T, cred *syscall.Credential, prefix []string, args ...st
 // and CAP_SYS_ADMIN, against a running lab: each must say that it needs
 // root, not that the lab or its nodes are missing, and change nothing.
 func TestWithoutPrivileges(t *testing.T) {
-	subnet := labtest.Subnet(t)
+	subnet := nslabtest.Subnet(t)
 	file, name := seedFile(t, subnet)
 	if r := nslab(t, "", "up", file); r.code != 0 {
 		t.Fatalf("up: %s", r.stderr)
@@ -117,7 +117,7 @@ func running(done <-chan struct{}) bool {
 // netns lists the named namespaces, as ip netns list.
 func netns(t *testing.T) []string {
 	var out []string
-	for _, line := range strings.Split(labtest.IP(t, "netns", "list"), "\n") {
+	for _, line := range strings.Split(nslabtest.IP(t, "netns", "list"), "\n") {
 		if f := strings.Fields(line); len(f) > 0 {
 			out = append(out, f[0])
 		}
@@ -130,7 +130,7 @@ func netns(t *testing.T) []string {
 // naming the node and the process and changing nothing; -q leaves only
 // errors; heal says when there is no partition.
 func TestUpReplace(t *testing.T) {
-	subnet := labtest.Subnet(t)
+	subnet := nslabtest.Subnet(t)
 	file, name := seedFile(t, subnet)
 	if r := nslab(t, "", "up", "-q", file); r.code != 0 || r.stdout != "" || r.stderr != "" {
 		t.Fatalf("up -q: code %d, %q %q", r.code, r.stdout, r.stderr)
@@ -231,7 +231,7 @@ nodes:
 // down --all must report what it removed, counted once it holds the
 // lock, not what it saw before it waited.
 func TestDownAllRecounts(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	if _, err := exec.LookPath("flock"); err != nil {
 		t.Skip("needs flock(1)")
 	}
@@ -285,7 +285,7 @@ func complete(t *testing.T, args ...string) ([]string, string) {
 // TestCompletionAndOrder: completion offers labs for down, LAB.NODE:IF for
 // link, nodes for partition; listings and completions put h2 before h10.
 func TestCompletionAndOrder(t *testing.T) {
-	subnet := labtest.Subnet(t)
+	subnet := nslabtest.Subnet(t)
 	file, name := seedFile(t, subnet)
 	yaml := fmt.Sprintf(`name: %s
 bridges:
@@ -363,7 +363,7 @@ nodes:
 // built anew by up, which ends every process in it: up asks for
 // --replace first.
 func TestUpUnfinishedReplace(t *testing.T) {
-	subnet := labtest.Subnet(t)
+	subnet := nslabtest.Subnet(t)
 	file, name := seedFile(t, subnet)
 	if r := nslab(t, "", "up", "-q", file); r.code != 0 {
 		t.Fatalf("up: %s", r.stderr)

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nslab/nslab/internal/labtest"
+	"github.com/nslab/nslab/nslabtest"
 )
 
 // TestUpInsideUnshareNet runs nslab in a network namespace of its own
@@ -17,7 +17,7 @@ import (
 // nsenter --net: /sys shows the machine's links, not nslab's. up must
 // build the lab all the same, check must pass, and down leave nothing.
 func TestUpInsideUnshareNet(t *testing.T) {
-	labtest.RequireRoot(t)
+	nslabtest.RequireRoot(t)
 	holder := exec.Command("unshare", "--net", "--", "sleep", "600")
 	if err := holder.Start(); err != nil {
 		t.Skipf("unshare: %v", err)
@@ -38,7 +38,7 @@ func TestUpInsideUnshareNet(t *testing.T) {
 	if out, err := exec.Command("nsenter", "-t", pid, "-n", "--", "ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
 		t.Fatalf("ip link set lo up: %v\n%s", err, out)
 	}
-	name := labtest.Name("u")
+	name := nslabtest.Name("u")
 	r := nslab(t, "", "gen", "star", "--nodes", "4", "--host", "--name", name)
 	if r.code != 0 {
 		t.Fatal(r.stderr)
@@ -51,7 +51,7 @@ func TestUpInsideUnshareNet(t *testing.T) {
 		if out, err := in("down", "-q", name); err != nil {
 			t.Errorf("down: %v\n%s", err, out)
 		}
-		labtest.CheckLeaks(t, name)
+		nslabtest.CheckLeaks(t, name)
 	})
 	start := time.Now()
 	if out, err := in("up", file); err != nil {
@@ -64,7 +64,7 @@ func TestUpInsideUnshareNet(t *testing.T) {
 	if out, err := in("down", "-q", name); err != nil {
 		t.Errorf("down: %v\n%s", err, out)
 	}
-	if left := labtest.Leftovers(name); len(left) > 0 {
+	if left := nslabtest.Leftovers(name); len(left) > 0 {
 		t.Errorf("down left %s", strings.Join(left, "; "))
 	}
 }
