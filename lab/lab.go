@@ -12,6 +12,7 @@ import (
 	"github.com/nslab/nslab/internal/netnsdir"
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/plan"
+	"github.com/nslab/nslab/service"
 	"github.com/nslab/nslab/topology"
 )
 
@@ -78,7 +79,7 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 	}
 	opt.timing("plan", p.Len(), time.Since(start))
 	if running && p.Empty() {
-		opt.logf("lab %s is running and matches the file: nothing to change", t.Name)
+		opt.logf("lab %s is running and %s", t.Name, servicesChange(t, opt))
 		if err := privateLab(t.Name); err != nil {
 			return err
 		}
@@ -171,6 +172,17 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 	}
 	os.Remove(prevFile(t.Name))
 	return servicesUp(ctx, c, t, running, opt)
+}
+
+// servicesChange says what up does to a running lab whose network
+// matches the file: nothing, or bring its services in line with it
+// (services added, removed, changed, failed or left by a killed
+// supervisor).
+func servicesChange(t *topology.Lab, opt *Options) string {
+	if spec, err := serviceSpec(t, opt); err == nil && service.Unchanged(spec) {
+		return "matches the file: nothing to change"
+	}
+	return "its network matches the file: changing its services"
 }
 
 // servicesUp starts the lab's services once its network is built and

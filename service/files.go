@@ -173,3 +173,28 @@ func splitRef(r string) (node, name string) {
 	node, name, _ = strings.Cut(r, "/")
 	return node, name
 }
+
+// Unchanged reports whether applying spec would change nothing: the
+// lab's supervisor runs exactly spec's services, by their digests, and
+// none of them has failed (up tries a failed one again). A lab without
+// services and a spec without any are unchanged too.
+func Unchanged(spec Spec) bool {
+	st, err := Read(spec.Lab)
+	if err != nil || len(st.Services) != len(spec.Services) {
+		return false
+	}
+	if len(spec.Services) > 0 && st.Supervisor == 0 {
+		return false // the next up adopts what a killed supervisor left
+	}
+	have := make(map[string]ServiceState, len(st.Services))
+	for _, s := range st.Services {
+		have[s.Node+"/"+s.Name] = s
+	}
+	for _, d := range spec.Services {
+		s, ok := have[d.Node+"/"+d.Name]
+		if !ok || s.Digest != d.Digest || s.State == Failed {
+			return false
+		}
+	}
+	return true
+}
