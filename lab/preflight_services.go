@@ -54,7 +54,7 @@ func checkServices(t *topology.Lab) error {
 				users[s.User] = err
 			}
 			if err != nil {
-				errs = append(errs, &topology.Error{Pos: s.Pos, Msg: fmt.Sprintf("service %s: %v", s.Ref(), err)})
+				errs = append(errs, &topology.Error{Pos: s.UserPos, Msg: fmt.Sprintf("service %s: %v", s.Ref(), err)})
 			}
 		}
 	}

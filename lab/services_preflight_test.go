@@ -42,7 +42,7 @@ func TestServiceCommandNotFoundRefusedFirst(t *testing.T) {
 	}
 	for _, want := range []string{
 		name + `.yaml:20:19: service ns2/api: command "nslab-no-such-program" not found in PATH ` + topology.ServicePath,
-		name + `.yaml:22:7: service ns2/probe: user "nslab-no-such-user" does not exist on this host`,
+		name + `.yaml:24:15: service ns2/probe: user "nslab-no-such-user" does not exist on this host`,
 		name + `.yaml:25:27: service ns2/probe: ready: command "/nonexistent/check": /nonexistent/check does not exist`,
 		name + `.yaml:21:12: service ns2/web: command "nslab-no-such-server" not found`,
 		name + `.yaml:28:14: service ns2/data: dir /nonexistent/data does not exist on this host`,

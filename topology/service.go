@@ -40,9 +40,11 @@ type Service struct {
 	StopSignal string
 	StopGrace  time.Duration
 	Pos        Pos
-	// CommandPos is where the command was written; DirPos where dir was.
+	// CommandPos is where the command was written; DirPos where dir was,
+	// UserPos where user was.
 	CommandPos Pos
 	DirPos     Pos
+	UserPos    Pos
 }
 
 // Ref returns the service as "node/name".

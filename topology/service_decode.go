@@ -301,7 +301,7 @@ func decodeServiceUser(p *parser, d *serviceDecl, e entry, path string) {
 		p.errorf(pos, "%s: %v", path, err)
 		return
 	}
-	d.s.User = s
+	d.s.User, d.s.UserPos = s, pos
 }
 
 // ValidUser reports whether s can name a user: a uid (decimal, up to
