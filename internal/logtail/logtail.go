@@ -84,30 +84,46 @@ func tailBytes(path string, size int64, n int) ([]byte, int64, error) {
 		}
 		size = fi.Size()
 	}
+	if n < 0 {
+		buf := make([]byte, size)
+		k, err := f.ReadAt(buf, 0)
+		if err != nil && err != io.EOF {
+			return nil, 0, err
+		}
+		return buf[:k], size, nil
+	}
+	// Chunks are read from the end back until they hold n newlines before
+	// the last line's end, and joined once: each one is read and counted
+	// once.
 	const chunk = 64 << 10
-	var buf []byte
-	for pos := size; pos > 0; {
+	var chunks [][]byte
+	total, newlines := 0, 0
+	for pos := size; pos > 0 && newlines < n; {
 		step := min(pos, chunk)
 		pos -= step
 		b := make([]byte, step)
 		if _, err := f.ReadAt(b, pos); err != nil && err != io.EOF {
 			return nil, 0, err
 		}
-		buf = append(b, buf...)
-		// n lines need n newlines before the last line's end.
-		if n >= 0 && bytes.Count(bytes.TrimSuffix(buf, []byte("\n")), []byte("\n")) >= n {
-			break
+		counted := b
+		if pos+step == size {
+			counted = bytes.TrimSuffix(b, []byte("\n"))
 		}
+		newlines += bytes.Count(counted, []byte("\n"))
+		chunks = append(chunks, b)
+		total += len(b)
 	}
-	if n >= 0 {
-		body := bytes.TrimSuffix(buf, []byte("\n"))
-		cut := len(body)
-		for k := 0; k < n && cut >= 0; k++ {
-			cut = bytes.LastIndexByte(body[:cut], '\n')
-		}
-		if cut >= 0 {
-			buf = buf[cut+1:]
-		}
+	buf := make([]byte, 0, total)
+	for i := len(chunks) - 1; i >= 0; i-- {
+		buf = append(buf, chunks[i]...)
+	}
+	body := bytes.TrimSuffix(buf, []byte("\n"))
+	cut := len(body)
+	for k := 0; k < n && cut >= 0; k++ {
+		cut = bytes.LastIndexByte(body[:cut], '\n')
+	}
+	if cut >= 0 {
+		buf = buf[cut+1:]
 	}
 	return buf, size, nil
 }
