@@ -53,8 +53,47 @@ func Read(lab string) (State, error) {
 	}
 	if pid, _ := running(lab); pid == 0 {
 		st.Supervisor = 0
+		for i := range st.Services {
+			gone(&st.Services[i])
+		}
 	}
 	return st, nil
+}
+
+// GoneExit is the exit of a service whose process ended while no
+// supervisor ran: nothing saw how it ended.
+const GoneExit = "ended while no supervisor ran (status unknown)"
+
+// gone marks a service whose process ended while no supervisor watched
+// it (killed -9): the state says it runs, as the supervisor last wrote.
+func gone(s *ServiceState) {
+	if s.PID <= 0 || (s.State != Starting && s.State != Running && s.State != Stopping) {
+		return
+	}
+	if now, ok := startTime(s.PID); ok && (s.StartTime == 0 || now == s.StartTime) {
+		return
+	}
+	s.State, s.PID, s.StartTime, s.Ready, s.Exit = Exited, 0, 0, false, GoneExit
+}
+
+// Unwatched reports whether the state has services that a supervisor
+// should watch, start or restart but none runs (it was killed): nslab up
+// starts one, which adopts them.
+func (st State) Unwatched() bool {
+	if st.Supervisor != 0 {
+		return false
+	}
+	for _, s := range st.Services {
+		switch s.State {
+		case Waiting, Starting, Running, Backoff, Stopping:
+			return true
+		case Exited:
+			if s.Exit == GoneExit {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func readSpec(lab string) (Spec, error) {

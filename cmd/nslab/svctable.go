@@ -28,6 +28,9 @@ func labServices(names []string) map[string][]service.ServiceState {
 			logf("%s: reading its services' state: %v", l, err)
 			continue
 		}
+		if st.Unwatched() {
+			logf("lab %s: its services' supervisor is not running (killed?): no service is restarted or started; nslab up with its file starts one, which adopts the services that still run", l)
+		}
 		svcs := slices.Clone(st.Services)
 		slices.SortStableFunc(svcs, func(a, b service.ServiceState) int {
 			if c := natsort.Compare(a.Node, b.Node); c != 0 {
