@@ -31,6 +31,7 @@ func checkServices(t *topology.Lab) error {
 	users := map[string]error{}
 	found := programCache{}
 	for _, n := range t.Nodes {
+		errs = append(errs, sharedNodeDir(n)...)
 		for _, s := range n.Services {
 			if err := found.find(s.Command, s.Shell, s.Env, s.Dir); err != nil {
 				errs = append(errs, &topology.Error{Pos: s.CommandPos, Msg: fmt.Sprintf("service %s: %v", s.Ref(), err)})
@@ -63,6 +64,37 @@ func checkServices(t *topology.Lab) error {
 	}
 	return errs
 }
+
+// sharedNodeDir refuses services of one node that run as different users
+// other than root in the node's own directory (no dir:): the directory
+// belongs to one user (mode 0700), and the others could not even start
+// in it (they failed with "fork/exec /bin/sh: permission denied").
+func sharedNodeDir(n *topology.Node) topology.ErrorList {
+	var errs topology.ErrorList
+	var first *topology.Service
+	firstUID := 0
+	for _, s := range n.Services {
+		if s.User == "" || s.Dir != "" {
+			continue
+		}
+		uid, _, err := lookupIDs(s.User)
+		if err != nil || uid == 0 {
+			continue // an unknown user is reported by itself; root may enter any directory
+		}
+		if first == nil {
+			first, firstUID = s, uid
+			continue
+		}
+		if uid != firstUID {
+			errs = append(errs, &topology.Error{Pos: s.UserPos, Msg: fmt.Sprintf(
+				"service %s: user %s: the node's own directory belongs to user %s, for %s (at %s), and no other user may use it; run the node's services as one user, or give this one a dir: of its own",
+				s.Ref(), s.User, first.User, first.Ref(), lineColOf(first.UserPos))})
+		}
+	}
+	return errs
+}
+
+func lineColOf(p topology.Pos) string { return fmt.Sprintf("%d:%d", p.Line, p.Col) }
 
 // knownUser checks that a user name exists on the host. A uid is taken
 // as it is: a process may run as a uid that has no passwd entry.
