@@ -443,7 +443,8 @@ func changeFilters(ctx context.Context, name string, opt Options, record func(*p
 // has them: cut cables are joined again, the partition and the blocks go,
 // and the record of a schedule or flap (one killed before it could revert
 // what it did) is forgotten. It reports whether there was anything to
-// revert; with nothing it changes nothing.
+// revert; with nothing it changes nothing. Cables shaped at runtime get
+// the file's shaping back.
 func Heal(ctx context.Context, name string, opt Options) (healed bool, err error) {
 	return heal(ctx, name, opt, false)
 }
@@ -456,6 +457,12 @@ func heal(ctx context.Context, name string, opt Options, keepRunner bool) (heale
 	for _, ref := range f.Cuts {
 		node, iface, _ := strings.Cut(ref, ":")
 		if err := Cut(ctx, name, node, iface, true, opt); err != nil {
+			return healed, err
+		}
+		healed = true
+	}
+	for _, r := range f.Shapes {
+		if err := unshape(ctx, name, r.Iface, opt); err != nil {
 			return healed, err
 		}
 		healed = true

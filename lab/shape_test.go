@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -309,4 +312,89 @@ nodes:
 	if ba < 10.8e6 || ba > 13.2e6 {
 		t.Errorf("b to a %.2f Mbit/s, want about 12", ba/1e6)
 	}
+}
+
+// TestRuntimeShapeIsAFault: a shape set at runtime is a fault in force:
+// in the record and status (read back from the kernel, on a cable the
+// file shapes and on one it does not), kept by up --repair, undone by
+// heal (the file's shaping back), "off" likewise.
+func TestRuntimeShapeIsAFault(t *testing.T) {
+	nslabtest.RequireRoot(t)
+	nslabtest.Kernel(t)
+	if err := kernel.QdiscSupported("tbf"); err != nil {
+		t.Skipf("this kernel has no tbf qdisc (sch_tbf): %v", err)
+	}
+	sub := nslabtest.Subnet(t)
+	tl := up(t, strings.ReplaceAll(`
+nodes:
+  a:
+    interfaces:
+      eth0: {link: b:eth0, addresses: [SUB.1/30], shape: {rate: 20mbit}}
+      eth1: {link: c:eth0, addresses: [SUB.5/30]}
+  b:
+    interfaces:
+      eth0: {addresses: [SUB.2/30]}
+  c:
+    interfaces:
+      eth0: {addresses: [SUB.6/30]}
+`, "SUB", sub))
+	ctx := context.Background()
+	shape := func(node, iface string, s *topology.Shape) {
+		t.Helper()
+		if err := lab.Shape(ctx, tl.Name, node, iface, s, lab.Options{}); err != nil {
+			t.Fatalf("shape %s:%s %v: %v", node, iface, s, err)
+		}
+	}
+	expect := func(when string, faults []string, shapes map[string]string) {
+		t.Helper()
+		st, err := lab.GetStatus(tl.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(st.Faults, faults) {
+			t.Errorf("%s: faults %q, want %q", when, st.Faults, faults)
+		}
+		for _, n := range st.Nodes {
+			for _, i := range n.Interfaces {
+				if want := shapes[n.Name+":"+i.Name]; i.Shape != want {
+					t.Errorf("%s: %s:%s shaped %q, want %q", when, n.Name, i.Name, i.Shape, want)
+				}
+			}
+		}
+	}
+	file := map[string]string{"a:eth0": "rate 20mbit", "b:eth0": "rate 20mbit"}
+	expect("up", nil, file)
+
+	shape("a", "eth0", &topology.Shape{Rate: 5_000_000})
+	shape("c", "eth0", &topology.Shape{Rate: 10_000_000})
+	faults := []string{"shape a:eth0 rate 5mbit", "shape c:eth0 rate 10mbit"}
+	shaped := map[string]string{"a:eth0": "rate 5mbit", "b:eth0": "rate 5mbit", "a:eth1": "rate 10mbit", "c:eth0": "rate 10mbit"}
+	expect("shaped", faults, shaped)
+
+	if err := lab.Up(ctx, tl, sources[tl], lab.Options{Repair: true}); err != nil {
+		t.Fatalf("up --repair: %v", err)
+	}
+	expect("after up --repair", faults, shaped)
+	got := throughput(t, tl, "a", "b", sub+".2")
+	t.Logf("a to b after repair: %.2f Mbit/s (shaped at runtime to 5)", got/1e6)
+	if got < 0.85*5e6 || got > 1.05*5e6 {
+		t.Errorf("a to b after repair: %.2f Mbit/s, want 5 within -15%%/+5%%", got/1e6)
+	}
+
+	healed, err := lab.Heal(ctx, tl.Name, lab.Options{})
+	if err != nil || !healed {
+		t.Fatalf("heal: %v, healed %v", err, healed)
+	}
+	expect("healed", nil, file)
+	if _, err := os.Stat(filepath.Join(lab.StateDir, tl.Name, "faults.json")); err == nil {
+		t.Errorf("faults.json left after heal")
+	}
+
+	shape("b", "eth0", nil)
+	expect("shaping off", []string{"shape b:eth0 off"}, nil)
+	if healed, err := lab.Heal(ctx, tl.Name, lab.Options{}); err != nil || !healed {
+		t.Fatalf("heal: %v, healed %v", err, healed)
+	}
+	expect("healed again", nil, file)
+	shape("a", "eth1", &topology.Shape{Rate: 10_000_000}) // down takes it with the lab
 }

@@ -73,7 +73,8 @@ type Status struct {
 	// their own.
 	Drift []string `json:"drift,omitempty"`
 	// Faults are the faults in force (the lab's record), as status words
-	// them: cuts, the partition, blocks, a schedule or flap running.
+	// them: cuts, the partition, blocks, runtime shapes, a schedule or
+	// flap running.
 	Faults []string `json:"faults,omitempty"`
 }
 
@@ -130,15 +131,17 @@ func GetStatus(name string) (*Status, error) {
 	}
 	c := kernel.NewConn()
 	defer c.Close()
-	s := &Status{Name: name, Faults: readFaults(name).Describe(alive)}
+	f := readFaults(name)
+	s := &Status{Name: name, Faults: f.Describe(alive)}
+	shaped := f.ShapedLinks(t)
 	for _, n := range t.Nodes {
-		s.Nodes = append(s.Nodes, nodeStatus(c, t, n))
+		s.Nodes = append(s.Nodes, nodeStatus(c, t, n, shaped))
 	}
 	for _, b := range t.Bridges {
 		s.Bridges = append(s.Bridges, bridgeStatus(c, t, b))
 	}
 	for _, i := range t.Host {
-		is := ifaceStatus(c, "", plan.HostIfName(name, i.Name), i)
+		is := ifaceStatus(c, "", plan.HostIfName(name, i.Name), i, shaped)
 		is.Name, is.Kernel = i.Name, plan.HostIfName(name, i.Name)
 		s.Host = append(s.Host, is)
 	}
@@ -193,11 +196,11 @@ func (s *Status) bridgeOf(op kernel.Op) *BridgeStatus {
 	return nil
 }
 
-func nodeStatus(c *kernel.Conn, t *topology.Lab, n *topology.Node) NodeStatus {
+func nodeStatus(c *kernel.Conn, t *topology.Lab, n *topology.Node, shaped map[*topology.Link]bool) NodeStatus {
 	ns := plan.NetnsName(t.Name, n.Name)
 	out := NodeStatus{Name: n.Name, Netns: ns}
 	for _, i := range n.Interfaces {
-		out.Interfaces = append(out.Interfaces, ifaceStatus(c, ns, i.Name, i))
+		out.Interfaces = append(out.Interfaces, ifaceStatus(c, ns, i.Name, i, shaped))
 	}
 	c.Forget(ns)
 	return out
@@ -214,11 +217,13 @@ func bridgeStatus(c *kernel.Conn, t *topology.Lab, b *topology.Bridge) BridgeSta
 	return out
 }
 
-func ifaceStatus(c *kernel.Conn, ns, kname string, i *topology.Interface) IfaceStatus {
+// ifaceStatus reads the interface's shape from the kernel when the file
+// or a runtime shape in force (shaped) shapes its cable.
+func ifaceStatus(c *kernel.Conn, ns, kname string, i *topology.Interface, shaped map[*topology.Link]bool) IfaceStatus {
 	out := IfaceStatus{Name: i.Name, Peer: peerOf(i)}
 	out.State, out.MTU, out.MAC, out.Addresses = linkFacts(c, ns, kname)
 	out.Assigned = strs(i.Auto)
-	if i.Link != nil && len(i.Link.Shapes()) > 0 {
+	if i.Link != nil && (len(i.Link.Shapes()) > 0 || shaped[i.Link]) {
 		if ks, err := kernel.LinkShape(c, ns, kname); err == nil && ks != nil {
 			ts := topology.Shape{Rate: ks.Rate, Delay: ks.Delay, Jitter: ks.Jitter, Loss: ks.Loss}
 			out.Shape = ts.String()

@@ -28,6 +28,64 @@ type Faults struct {
 	// did is in the record as it does it, so that after it is killed the
 	// next heal or down reverts it.
 	Runner *Runner `json:"runner,omitempty"`
+	// Shapes are the cables shaped at runtime (see Shape), by the
+	// interface the shape was set on, sorted: heal puts back the file's
+	// shaping of each, a repair keeps them.
+	Shapes []RuntimeShape `json:"shapes,omitempty"`
+}
+
+// RuntimeShape is a shape set at runtime on the cable of Iface
+// ("node:iface"): Shape, or no shaping at all when Off.
+type RuntimeShape struct {
+	Iface  string        `json:"iface"`
+	Rate   uint64        `json:"rate,omitempty"`
+	Delay  time.Duration `json:"delay,omitempty"`
+	Jitter time.Duration `json:"jitter,omitempty"`
+	Loss   float64       `json:"loss,omitempty"`
+	Way    string        `json:"way,omitempty"`
+	Off    bool          `json:"off,omitempty"`
+}
+
+// Shape is the shape in force; nil when Off.
+func (r RuntimeShape) Shape() *topology.Shape {
+	if r.Off {
+		return nil
+	}
+	return &topology.Shape{Rate: r.Rate, Delay: r.Delay, Jitter: r.Jitter, Loss: r.Loss, Way: r.Way}
+}
+
+// SetShape records s (nil: shaping off) as set at runtime on the cable of
+// node:iface, in place of any runtime shape of that cable.
+func (f *Faults) SetShape(lab *topology.Lab, node, iface string, s *topology.Shape) {
+	ref := node + ":" + iface
+	var link *topology.Link
+	if i := ifaceByRef(lab, ref); i != nil {
+		link = i.Link
+	}
+	f.Shapes = slices.DeleteFunc(f.Shapes, func(r RuntimeShape) bool {
+		i := ifaceByRef(lab, r.Iface)
+		return r.Iface == ref || link != nil && i != nil && i.Link == link
+	})
+	r := RuntimeShape{Iface: ref, Off: s == nil}
+	if s != nil {
+		r.Rate, r.Delay, r.Jitter, r.Loss, r.Way = s.Rate, s.Delay, s.Jitter, s.Loss, s.Way
+	}
+	f.Shapes = append(f.Shapes, r)
+	slices.SortFunc(f.Shapes, func(a, b RuntimeShape) int { return strings.Compare(a.Iface, b.Iface) })
+}
+
+// ShapedLinks are the cables that runtime shapes in force hold.
+func (f *Faults) ShapedLinks(lab *topology.Lab) map[*topology.Link]bool {
+	out := map[*topology.Link]bool{}
+	if f == nil {
+		return out
+	}
+	for _, r := range f.Shapes {
+		if i := ifaceByRef(lab, r.Iface); i != nil && i.Link != nil {
+			out[i.Link] = true
+		}
+	}
+	return out
 }
 
 // Runner is a process that changes the lab's faults over time.
@@ -57,7 +115,7 @@ func (b Block) String() string {
 
 // Empty reports whether no fault is in force.
 func (f *Faults) Empty() bool {
-	return f == nil || len(f.Cuts) == 0 && len(f.Partition) == 0 && len(f.Blocks) == 0 && f.Runner == nil
+	return f == nil || len(f.Cuts) == 0 && len(f.Partition) == 0 && len(f.Blocks) == 0 && f.Runner == nil && len(f.Shapes) == 0
 }
 
 // AddBlock records a block; one between the same nodes the same way
@@ -91,6 +149,10 @@ func (f *Faults) Prune(lab *topology.Lab, p *Plan) {
 	}
 	f.Cuts = slices.DeleteFunc(f.Cuts, func(ref string) bool {
 		i := ifaceByRef(lab, ref)
+		return i == nil || i.Link == nil || made[i.Link]
+	})
+	f.Shapes = slices.DeleteFunc(f.Shapes, func(r RuntimeShape) bool {
+		i := ifaceByRef(lab, r.Iface)
 		return i == nil || i.Link == nil || made[i.Link]
 	})
 	f.Blocks = slices.DeleteFunc(f.Blocks, func(b Block) bool {
@@ -139,7 +201,7 @@ func ifaceByRef(lab *topology.Lab, ref string) *topology.Interface {
 
 // Describe lists the faults in force as status shows them: "cut
 // ns1:eth0", "partition {ns1} | {ns2}", "block ns1 -> ns2", "flap
-// ns1:eth0 running (pid 42)".
+// ns1:eth0 running (pid 42)", "shape ns1:eth0 rate 5mbit, delay 20ms".
 func (f *Faults) Describe(alive func(pid int) bool) []string {
 	if f.Empty() {
 		return nil
@@ -157,6 +219,13 @@ func (f *Faults) Describe(alive func(pid int) bool) []string {
 	}
 	for _, b := range f.Blocks {
 		out = append(out, "block "+b.String())
+	}
+	for _, r := range f.Shapes {
+		if s := r.Shape(); s != nil {
+			out = append(out, "shape "+r.Iface+" "+s.String())
+		} else {
+			out = append(out, "shape "+r.Iface+" off")
+		}
 	}
 	if r := f.Runner; r != nil {
 		state := fmt.Sprintf("running (pid %d)", r.PID)

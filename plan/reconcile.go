@@ -40,6 +40,7 @@ func Reconcile(old, lab *topology.Lab, st *kernel.State, hints ...Hints) (*Plan,
 		h = hints[0]
 	}
 	r.cut = h.Faults.cutEnds(lab)
+	r.shaped = h.Faults.ShapedLinks(lab)
 	if h.Faults != nil {
 		r.partition, r.blocks = h.Faults.Partition, h.Faults.Blocks
 	}
@@ -63,9 +64,10 @@ type reconciler struct {
 	blocks       []Block         // the one-way blocks in force (Faults)
 	remakeLink   map[*topology.Link]bool
 	remakeBridge map[string]bool
-	dropped      map[string]bool // root links (bridges too) deleted, by kernel name
-	cut          map[string]bool // ends held down by cuts in force: ns "\x00" name
-	stray        map[string]bool // root links a killed nslab left without their mark
+	dropped      map[string]bool         // root links (bridges too) deleted, by kernel name
+	cut          map[string]bool         // ends held down by cuts in force: ns "\x00" name
+	shaped       map[*topology.Link]bool // cables shaped at runtime (Faults): their shapes are kept
+	stray        map[string]bool         // root links a killed nslab left without their mark
 
 	// the operations, by stage
 	routesDel, addrsDel, linksDel, bridgesDel, nsDel []kernel.Op
@@ -307,7 +309,8 @@ func (r *reconciler) links() {
 			}
 			r.cableDrift(l, !sameEnds(o, l))
 			// A shape's bucket holds packets of the cable's MTU.
-			if !sameShapes(o, l) || len(l.Shapes()) > 0 && !sameEnds(o, l) {
+			// A shape set at runtime (Faults) is kept: heal puts back the file's.
+			if !r.shaped[l] && (!sameShapes(o, l) || len(l.Shapes()) > 0 && !sameEnds(o, l)) {
 				r.shapes = append(r.shapes, shapeEnds(r.lab, l, len(o.Shapes()) > 0)...)
 			}
 			r.keepLink(o, l)

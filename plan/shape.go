@@ -41,6 +41,21 @@ func Shape(lab *topology.Lab, node, iface string, s *topology.Shape) (*Plan, err
 	return p, nil
 }
 
+// Unshape puts back the file's shaping of the cable of node's interface
+// iface, both ends, in place of a shape set at runtime (Shape).
+func Unshape(lab *topology.Lab, node, iface string) (*Plan, error) {
+	i, err := findIface(lab, node, iface)
+	if err != nil {
+		return nil, err
+	}
+	if i.Link == nil {
+		return nil, fmt.Errorf("%s has no cable to shape", i.Ref())
+	}
+	p := &Plan{Lab: lab.Name}
+	p.add("shape", shapeEnds(lab, i.Link, true))
+	return p, nil
+}
+
 // checkShape checks a shape given from Go against the limits a file's
 // shape is held to (see topology.Shape).
 func checkShape(s *topology.Shape) error {
