@@ -2,10 +2,13 @@ package plan
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/topology"
 )
 
 // observedNode is the state of a node of seed as nslab makes it.
@@ -145,5 +148,47 @@ nodes:
 	// Without a partition in force, nothing of it is planned.
 	if p, _ := Reconcile(old, now, st, Hints{}); strings.Contains(script(t, p), "nslab-partition") {
 		t.Errorf("a partition planned where none is in force:\n%s", script(t, p))
+	}
+}
+
+// TestReconcileKeepsRuntimeShape: a change of the file's shape of a
+// cable that holds a shape set at runtime (Faults.Shapes) leaves the
+// runtime shape in place (heal puts back the file's); without one, the
+// file's new shape is planned. Faults.Describe lists it, and Prune
+// forgets it once its cable is made anew.
+func TestReconcileKeepsRuntimeShape(t *testing.T) {
+	src := `name: rs
+nodes:
+  a:
+    interfaces:
+      eth0: {link: b:eth0, addresses: [10.1.0.1/30], shape: {rate: 20mbit}}
+  b:
+    interfaces:
+      eth0: {addresses: [10.1.0.2/30]}
+`
+	old := parse(t, src)
+	now := parse(t, strings.Replace(src, "20mbit", "10mbit", 1))
+	st := running(t, old)
+	f := &Faults{}
+	f.SetShape(now, "a", "eth0", &topology.Shape{Rate: 5_000_000})
+	// Set again on the other end of the same cable: it replaces the first.
+	f.SetShape(now, "b", "eth0", &topology.Shape{Rate: 5_000_000, Delay: 20 * time.Millisecond})
+	if got, want := f.Describe(nil), []string{"shape b:eth0 rate 5mbit, delay 20ms"}; !slices.Equal(got, want) {
+		t.Errorf("Describe: %q, want %q", got, want)
+	}
+	p, err := Reconcile(old, now, st, Hints{Faults: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := script(t, p); strings.Contains(got, "tbf") {
+		t.Errorf("the runtime shape is replaced by the file's:\n%s", got)
+	}
+	p, _ = Reconcile(old, now, st, Hints{})
+	if got := script(t, p); !strings.Contains(got, "rate 10mbit") {
+		t.Errorf("without a runtime shape, the file's new shape is not planned:\n%s", got)
+	}
+	f.Prune(now, &Plan{Made: now})
+	if !f.Empty() {
+		t.Errorf("a cable made anew keeps its runtime shape: %+v", f)
 	}
 }
