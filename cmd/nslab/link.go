@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nslab/nslab/lab"
 	"github.com/nslab/nslab/plan"
@@ -14,7 +15,7 @@ import (
 func newLink() *cobra.Command {
 	link := &cobra.Command{
 		Use:   "link",
-		Short: "Cut a cable of a running lab, or join it again",
+		Short: "Cut a cable of a running lab, join it again, flap it or shape it",
 		Long: `Cut a cable as when it is pulled out at its far end, or join it again.
 The interface named sees its carrier drop and keeps its addresses and
 routes; the far end (the bridge port, the host end or the other node's
@@ -49,8 +50,82 @@ running labs, else LAB.NODE; LAB.host:IF names a host interface.`,
 			},
 		})
 	}
-	link.AddCommand(newFlap())
+	link.AddCommand(newFlap(), newShape())
 	return link
+}
+
+func newShape() *cobra.Command {
+	var rate, loss, direction string
+	var delay, jitter time.Duration
+	cmd := &cobra.Command{
+		Use:         "shape IFACE [off]",
+		Annotations: privileged(),
+		Short:       "Shape the cable of an interface at runtime, or take its shaping off",
+		Long: `Shape the cable of an interface, both ways unless --direction says one
+way (seen from IFACE), in place of the shaping the lab's file gives it;
+"off" takes all shaping off the cable. The lab's file is not changed: the
+shape is a fault in force, which nslab status lists, a repair keeps and
+nslab heal LAB reverts (back to the file's shaping). Delay, jitter and
+loss need sch_netem, a rate alone sch_tbf.`,
+		Example: `  sudo nslab link shape ns1:eth0 --rate 5mbit --delay 20ms --loss 1%
+  sudo nslab link shape ns1:eth0 off
+  sudo nslab heal seed`,
+		Args:              args(cobra.RangeArgs(1, 2)),
+		ValidArgsFunction: completeIfaces,
+		RunE: func(cmd *cobra.Command, a []string) error {
+			var s *topology.Shape
+			if len(a) == 2 {
+				if a[1] != "off" {
+					return &usageError{fmt.Errorf("%q: give the shape as flags (--rate 5mbit --delay 20ms), or off to take the shaping off", a[1])}
+				}
+				if cmd.Flags().NFlag() > 0 {
+					return &usageError{fmt.Errorf("off takes no shape flags")}
+				}
+			} else {
+				s = &topology.Shape{Delay: delay, Jitter: jitter}
+				var err error
+				if rate != "" {
+					if s.Rate, err = topology.ParseRate(rate); err != nil {
+						return &usageError{fmt.Errorf("--rate: %w", err)}
+					}
+				}
+				if loss != "" {
+					if s.Loss, err = strconv.ParseFloat(strings.TrimSuffix(loss, "%"), 64); err != nil || s.Loss <= 0 || s.Loss > 100 {
+						return &usageError{fmt.Errorf("--loss %q: give a percentage above 0, at most 100 (--loss 1%%)", loss)}
+					}
+				}
+				switch direction {
+				case "", "both":
+				case topology.WayOut, topology.WayIn:
+					s.Way = direction
+				default:
+					return &usageError{fmt.Errorf("--direction %q: write out (what leaves IFACE), in (what comes into it) or both", direction)}
+				}
+				if s.Rate == 0 && s.Delay == 0 && s.Jitter == 0 && s.Loss == 0 {
+					return &usageError{fmt.Errorf("give a shape (--rate, --delay, --jitter, --loss), or off to take the shaping off")}
+				}
+			}
+			l, node, iface, err := parseIface(a[0])
+			if err != nil {
+				return err
+			}
+			if err := lab.Shape(cmd.Context(), l, node, iface, s, lab.Options{Logf: logf}); err != nil {
+				return err
+			}
+			if s == nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "cable of %s.%s:%s unshaped (nslab heal %s puts back the file's shaping)\n", l, node, iface, l)
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "cable of %s.%s:%s shaped: %s (nslab heal %s puts back the file's shaping)\n", l, node, iface, s, l)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&rate, "rate", "", "rate limit, in bits per second (64kbit, 5mbit, 1gbit)")
+	cmd.Flags().DurationVar(&delay, "delay", 0, "delay each way (20ms)")
+	cmd.Flags().DurationVar(&jitter, "jitter", 0, "jitter of the delay (5ms)")
+	cmd.Flags().StringVar(&loss, "loss", "", "share of packets lost, at random (1%)")
+	cmd.Flags().StringVar(&direction, "direction", "", "out (what leaves IFACE) or in (what comes into it); both ways when left out")
+	return cmd
 }
 
 // parseIface resolves NODE:IF, LAB.NODE:IF or LAB.host:IF.
