@@ -160,9 +160,9 @@ func (l *Lab) Heal(ctx context.Context) error {
 }
 
 // Shape shapes the cable of node's interface iface, both ways, at once;
-// nil takes the shaping off. The lab's topology is not changed, so an
-// Apply that changes the cable, or a repair, may put back the shape it
-// gives.
+// nil takes the shaping off. The lab's topology is not changed: the
+// shape is a fault in force (Status lists it), kept by Apply and a repair
+// until Heal puts back the topology's shaping or the cable is made anew.
 // Equivalent to: tc qdisc replace dev IFACE root … on both ends.
 func (l *Lab) Shape(ctx context.Context, node, iface string, s *topology.Shape) error {
 	if err := l.open(); err != nil {
