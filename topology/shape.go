@@ -20,12 +20,18 @@ type Shape struct {
 	Delay, Jitter time.Duration
 	// Loss is a percentage, from 0 to 100.
 	Loss float64
+	// Duplicate, Reorder and Corrupt are percentages of the packets netem
+	// sends twice, sends at once ahead of the delayed ones (Reorder needs
+	// Delay), and sends with a bit flipped.
+	Duplicate, Reorder, Corrupt float64
 	// Way is which way of the cable the shape holds, seen from the
 	// interface it is written on: "" both ways, WayOut what leaves the
 	// interface, WayIn what comes into it. Two one-way shapes, one on
 	// each end or both on one, make a cable shaped differently each way.
 	Way string
 	Pos Pos
+	// reorderAt is where the file writes reorder, for its error.
+	reorderAt Pos
 }
 
 // Ways a shape holds (Shape.Way).
@@ -48,7 +54,9 @@ const (
 
 // Netem reports whether the shape needs the kernel's netem qdisc: a rate
 // alone is made with tbf.
-func (s *Shape) Netem() bool { return s.Delay > 0 || s.Jitter > 0 || s.Loss > 0 }
+func (s *Shape) Netem() bool {
+	return s.Delay > 0 || s.Jitter > 0 || s.Loss > 0 || s.Duplicate > 0 || s.Reorder > 0 || s.Corrupt > 0
+}
 
 // String renders the shape as the file writes it.
 func (s *Shape) String() string {
@@ -65,6 +73,14 @@ func (s *Shape) String() string {
 	if s.Loss > 0 {
 		parts = append(parts, "loss "+strconv.FormatFloat(s.Loss, 'f', -1, 64)+"%")
 	}
+	for _, x := range []struct {
+		key string
+		pct float64
+	}{{"duplicate", s.Duplicate}, {"reorder", s.Reorder}, {"corrupt", s.Corrupt}} {
+		if x.pct > 0 {
+			parts = append(parts, x.key+" "+strconv.FormatFloat(x.pct, 'f', -1, 64)+"%")
+		}
+	}
 	if s.Way != "" {
 		parts = append(parts, "direction "+s.Way)
 	}
@@ -76,14 +92,20 @@ func (s *Shape) Equal(o *Shape) bool {
 	if s == nil || o == nil {
 		return s == o
 	}
-	return s.Rate == o.Rate && s.Delay == o.Delay && s.Jitter == o.Jitter && s.Loss == o.Loss && s.Way == o.Way
+	return s.Rate == o.Rate && s.Delay == o.Delay && s.Jitter == o.Jitter && s.Loss == o.Loss &&
+		s.Duplicate == o.Duplicate && s.Reorder == o.Reorder && s.Corrupt == o.Corrupt && s.Way == o.Way
 }
 
 var shapeFields = map[string]field[*Shape]{
-	"rate":   decodeRate,
-	"delay":  func(p *parser, s *Shape, e entry, path string) { s.Delay = p.duration(e, path) },
-	"jitter": func(p *parser, s *Shape, e entry, path string) { s.Jitter = p.duration(e, path) },
-	"loss":   decodeLoss,
+	"rate":      decodeRate,
+	"delay":     func(p *parser, s *Shape, e entry, path string) { s.Delay = p.duration(e, path) },
+	"jitter":    func(p *parser, s *Shape, e entry, path string) { s.Jitter = p.duration(e, path) },
+	"loss":      func(p *parser, s *Shape, e entry, path string) { s.Loss = p.percent(e, path) },
+	"duplicate": func(p *parser, s *Shape, e entry, path string) { s.Duplicate = p.percent(e, path) },
+	"reorder": func(p *parser, s *Shape, e entry, path string) {
+		s.Reorder, s.reorderAt = p.percent(e, path), e.keyPos
+	},
+	"corrupt": func(p *parser, s *Shape, e entry, path string) { s.Corrupt = p.percent(e, path) },
 	"direction": func(p *parser, s *Shape, e entry, path string) {
 		v, pos, ok := p.str(e.val, path)
 		if !ok {
@@ -102,7 +124,7 @@ var shapeFields = map[string]field[*Shape]{
 func decodeShape(p *parser, d *ifaceDecl, e entry, path string) {
 	s := &Shape{Pos: e.keyPos}
 	if n := p.deref(e.val); n == nil || typeOf(n) == tagNull {
-		p.errorf(e.keyPos, "%s is empty: give rate, delay, jitter or loss (shape: {rate: 10mbit, delay: 5ms})", path)
+		p.errorf(e.keyPos, "%s is empty: give rate, delay, jitter, loss, duplicate, reorder or corrupt (shape: {rate: 10mbit, delay: 5ms})", path)
 		return
 	}
 	errs := len(p.errs)
@@ -111,10 +133,13 @@ func decodeShape(p *parser, d *ifaceDecl, e entry, path string) {
 	}
 	switch {
 	case s.Rate == 0 && !s.Netem():
-		p.errorf(e.keyPos, "%s shapes nothing: give rate, delay, jitter or loss (shape: {rate: 10mbit, delay: 5ms})", path)
+		p.errorf(e.keyPos, "%s shapes nothing: give rate, delay, jitter, loss, duplicate, reorder or corrupt (shape: {rate: 10mbit, delay: 5ms})", path)
 		return
 	case s.Jitter > 0 && s.Delay == 0:
 		p.errorf(e.keyPos, "%s: jitter varies the delay, so it needs one: add delay (delay: 20ms, jitter: 5ms)", path)
+		return
+	case s.Reorder > 0 && s.Delay == 0:
+		p.errorf(s.reorderAt, "%s.reorder: reordering sends some packets at once ahead of delayed ones, so it needs a delay: add one (delay: 10ms, reorder: 25%%)", path)
 		return
 	}
 	d.it.Shape = s
@@ -198,16 +223,17 @@ func (p *parser) duration(e entry, path string) time.Duration {
 	return 0
 }
 
-// decodeLoss reads a percentage: 1%, 0.5% or a bare number of percent.
-func decodeLoss(p *parser, s *Shape, e entry, path string) {
+// percent reads a percentage (loss, duplicate, reorder, corrupt): 1%,
+// 0.5% or a bare number of percent.
+func (p *parser) percent(e entry, path string) float64 {
 	v, pos, ok := p.str(e.val, path)
 	if !ok {
-		return
+		return 0
 	}
 	f, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "%")), 64)
 	if err != nil || math.IsNaN(f) || f < 0 || f > 100 {
 		p.errorf(pos, "%s: %q is not a percentage from 0 to 100 such as 1%% or 0.5%%", path, v)
-		return
+		return 0
 	}
-	s.Loss = f
+	return f
 }
