@@ -15,13 +15,19 @@ type Shape struct {
 	Rate          uint64
 	Delay, Jitter time.Duration
 	Loss          float64
+	// Duplicate, Reorder and Corrupt are percents of the packets netem
+	// sends twice, sends at once ahead of the delayed ones (Reorder needs
+	// Delay) and sends with a bit flipped.
+	Duplicate, Reorder, Corrupt float64
 	// MTU is the link's, 0 for the kernel's default: tbf's bucket holds
 	// at least a packet.
 	MTU int
 }
 
 // Netem reports whether the shape needs the netem qdisc.
-func (s *Shape) Netem() bool { return s.Delay > 0 || s.Jitter > 0 || s.Loss > 0 }
+func (s *Shape) Netem() bool {
+	return s.Delay > 0 || s.Jitter > 0 || s.Loss > 0 || s.Duplicate > 0 || s.Reorder > 0 || s.Corrupt > 0
+}
 
 // Kind is the qdisc the shape is made of.
 func (s *Shape) Kind() string {
@@ -86,6 +92,14 @@ func (s *Shape) String() string {
 	}
 	if s.Loss > 0 {
 		fmt.Fprintf(&b, " loss %s%%", strconv.FormatFloat(s.Loss, 'f', -1, 64))
+	}
+	for _, x := range []struct {
+		key string
+		pct float64
+	}{{"duplicate", s.Duplicate}, {"reorder", s.Reorder}, {"corrupt", s.Corrupt}} {
+		if x.pct > 0 {
+			fmt.Fprintf(&b, " %s %s%%", x.key, strconv.FormatFloat(x.pct, 'f', -1, 64))
+		}
 	}
 	if s.Rate > 0 {
 		fmt.Fprintf(&b, " rate %s", tcRate(s.Rate))

@@ -19,11 +19,14 @@ func (s *Shape) qdisc(index int, major uint16) netlink.Qdisc {
 		return &netlink.Tbf{QdiscAttrs: attrs, Rate: rate, Buffer: netlink.Xmittime(rate, s.burst()), Limit: s.tbfLimit()}
 	}
 	return netlink.NewNetem(attrs, netlink.NetemQdiscAttrs{
-		Latency: uint32(s.Delay / time.Microsecond),
-		Jitter:  uint32(s.Jitter / time.Microsecond),
-		Loss:    float32(s.Loss),
-		Limit:   s.netemLimit(),
-		Rate64:  s.Rate / 8,
+		Latency:     uint32(s.Delay / time.Microsecond),
+		Jitter:      uint32(s.Jitter / time.Microsecond),
+		Loss:        float32(s.Loss),
+		Duplicate:   float32(s.Duplicate),
+		ReorderProb: float32(s.Reorder),
+		CorruptProb: float32(s.Corrupt),
+		Limit:       s.netemLimit(),
+		Rate64:      s.Rate / 8,
 	})
 }
 
@@ -124,16 +127,21 @@ func LinkShape(c *Conn, ns, name string) (*Shape, error) {
 
 // netemShape reads a netem qdisc as the kernel reports it: delay and
 // jitter in the scheduler's ticks (/proc/net/psched; 15.625 a microsecond
-// on most kernels), loss as a fraction of 2^32-1. The netlink library
+// on most kernels), loss, duplicate, reorder and corrupt as fractions of
+// 2^32-1. The netlink library
 // converts both when it makes a qdisc, but not when it reads one back.
 func netemShape(q *netlink.Netem) *Shape {
 	usec := func(ticks uint32) time.Duration {
 		return time.Duration(math.Round(float64(ticks)/netlink.TickInUsec())) * time.Microsecond
 	}
+	pct := func(f uint32) float64 { return math.Round(float64(f)/math.MaxUint32*100*1e4) / 1e4 }
 	return &Shape{
-		Rate:   q.Rate64 * 8,
-		Delay:  usec(q.Latency),
-		Jitter: usec(q.Jitter),
-		Loss:   math.Round(float64(q.Loss)/math.MaxUint32*100*1e4) / 1e4,
+		Rate:      q.Rate64 * 8,
+		Delay:     usec(q.Latency),
+		Jitter:    usec(q.Jitter),
+		Loss:      pct(q.Loss),
+		Duplicate: pct(q.Duplicate),
+		Reorder:   pct(q.ReorderProb),
+		Corrupt:   pct(q.CorruptProb),
 	}
 }

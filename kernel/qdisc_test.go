@@ -25,6 +25,9 @@ func TestShapeString(t *testing.T) {
 		{kernel.Shape{Delay: 20 * time.Millisecond}, "netem limit 49537 delay 20ms"},
 		{kernel.Shape{Rate: 10e6, Delay: 20 * time.Millisecond, Jitter: 2500 * time.Microsecond, Loss: 0.5}, "netem limit 1000 delay 20ms 2500us loss 0.5% rate 10mbit"},
 		{kernel.Shape{Loss: 100}, "netem limit 1000 loss 100%"},
+		// Duplicate, reorder and corrupt alone make a netem qdisc too.
+		{kernel.Shape{Duplicate: 20}, "netem limit 1000 duplicate 20%"},
+		{kernel.Shape{Rate: 1e6, Delay: 10 * time.Millisecond, Reorder: 25, Corrupt: 0.1}, "netem limit 1000 delay 10ms reorder 25% corrupt 0.1% rate 1mbit"},
 		{kernel.Shape{Rate: 1e9, Delay: time.Second}, "netem limit 165125 delay 1000ms rate 1gbit"},
 	} {
 		if got := c.s.String(); got != c.want {

@@ -225,7 +225,8 @@ func ifaceStatus(c *kernel.Conn, ns, kname string, i *topology.Interface, shaped
 	out.Assigned = strs(i.Auto)
 	if i.Link != nil && (len(i.Link.Shapes()) > 0 || shaped[i.Link]) {
 		if ks, err := kernel.LinkShape(c, ns, kname); err == nil && ks != nil {
-			ts := topology.Shape{Rate: ks.Rate, Delay: ks.Delay, Jitter: ks.Jitter, Loss: ks.Loss}
+			ts := topology.Shape{Rate: ks.Rate, Delay: ks.Delay, Jitter: ks.Jitter, Loss: ks.Loss,
+				Duplicate: ks.Duplicate, Reorder: ks.Reorder, Corrupt: ks.Corrupt}
 			out.Shape = ts.String()
 		}
 	}

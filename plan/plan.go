@@ -300,7 +300,8 @@ func kernelShape(s *topology.Shape, mtu int) *kernel.Shape {
 	if s == nil {
 		return nil
 	}
-	return &kernel.Shape{Rate: s.Rate, Delay: s.Delay, Jitter: s.Jitter, Loss: s.Loss, MTU: mtu}
+	return &kernel.Shape{Rate: s.Rate, Delay: s.Delay, Jitter: s.Jitter, Loss: s.Loss,
+		Duplicate: s.Duplicate, Reorder: s.Reorder, Corrupt: s.Corrupt, MTU: mtu}
 }
 
 func sysctlOps(lab *topology.Lab) []kernel.Op {

@@ -70,6 +70,10 @@ func checkShape(s *topology.Shape) error {
 		return fmt.Errorf("jitter %v needs a delay", s.Jitter)
 	case s.Loss < 0 || s.Loss > 100:
 		return fmt.Errorf("loss %v%% is outside 0 to 100", s.Loss)
+	case s.Duplicate < 0 || s.Duplicate > 100 || s.Reorder < 0 || s.Reorder > 100 || s.Corrupt < 0 || s.Corrupt > 100:
+		return fmt.Errorf("duplicate %v%%, reorder %v%% and corrupt %v%% must be from 0 to 100", s.Duplicate, s.Reorder, s.Corrupt)
+	case s.Reorder > 0 && s.Delay == 0:
+		return fmt.Errorf("reorder %v%% needs a delay: reordering sends some packets at once ahead of delayed ones", s.Reorder)
 	case *s == topology.Shape{Pos: s.Pos}:
 		return fmt.Errorf("the shape sets nothing: give nil to take the shaping off")
 	}

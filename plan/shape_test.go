@@ -79,3 +79,38 @@ nodes:
 		t.Errorf("qdiscs changed (-want +got):\n%s", d)
 	}
 }
+
+// TestNetemExtrasPlanned: duplicate, reorder and corrupt from the file
+// reach both ends' netem qdiscs, and a runtime shape is held to the
+// file's rules (reorder needs a delay).
+func TestNetemExtrasPlanned(t *testing.T) {
+	tl, err := topology.Parse("s.yaml", []byte(`name: s
+nodes:
+  a:
+    interfaces:
+      eth0: {link: b:eth0, shape: {delay: 10ms, duplicate: 20%, reorder: 25%, corrupt: 1%}}
+  b:
+    interfaces:
+      eth0: {}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Up(tl, emptyState())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"tc -n s.a qdisc add dev eth0 root handle 1: netem limit 24768 delay 10ms duplicate 20% reorder 25% corrupt 1%",
+		"tc -n s.b qdisc add dev eth0 root handle 1: netem limit 24768 delay 10ms duplicate 20% reorder 25% corrupt 1%",
+	}
+	if d := cmp.Diff(want, tcLines(t, p)); d != "" {
+		t.Errorf("qdiscs (-want +got):\n%s", d)
+	}
+	if _, err := Shape(tl, "a", "eth0", &topology.Shape{Reorder: 25}); err == nil || !strings.Contains(err.Error(), "needs a delay") {
+		t.Errorf("runtime reorder without a delay: %v, want an error saying it needs a delay", err)
+	}
+	if _, err := Shape(tl, "a", "eth0", &topology.Shape{Duplicate: 120}); err == nil {
+		t.Errorf("runtime duplicate 120%%: no error")
+	}
+}
