@@ -13,7 +13,7 @@ import (
 
 // netemTests need the netem qdisc: where the host's kernel lacks it,
 // TestInStockKernel runs them in Debian's stock kernel under qemu.
-const netemTests = "^(TestStockKernelGuestIsolated|TestShapeDelayLoss|TestNetemMeasured)$"
+const netemTests = "^(TestStockKernelGuestIsolated|TestShapeDelayLoss|TestNetemMeasured|TestNetemDuplicateReorderCorrupt)$"
 
 // TestInStockKernel runs this package's tests of kernel features the
 // host lacks in a stock-kernel VM, one VM for all of them, and reports
