@@ -77,7 +77,7 @@ func sysctlProbeKey(key string) string {
 }
 
 // checkShapes finds the shapes this kernel cannot make, before anything
-// is built: delay, jitter and loss need the netem qdisc, a rate alone
+// is built: delay, jitter, loss, duplicate, reorder and corrupt need the netem qdisc, a rate alone
 // tbf.
 func checkShapes(t *topology.Lab) error {
 	var errs topology.ErrorList
@@ -85,7 +85,7 @@ func checkShapes(t *topology.Lab) error {
 		for _, s := range l.Shapes() {
 			kind, what := "tbf", "a rate"
 			if s.Netem() {
-				kind, what = "netem", "delay, jitter and loss"
+				kind, what = "netem", "delay, jitter, loss, duplicate, reorder and corrupt"
 			}
 			if err := kernel.QdiscSupported(kind); err != nil {
 				msg := fmt.Sprintf("shape: %s need the %s qdisc, which this kernel lacks (%v): load it with modprobe sch_%s", what, kind, err, kind)

@@ -242,7 +242,7 @@ func TestShapeDelayLoss(t *testing.T) {
 	if err := kernel.QdiscSupported("netem"); err != nil {
 		tl := parse(t, cable(sub, "{delay: 20ms, loss: 1%}"))
 		err := lab.Up(context.Background(), tl, sources[tl], lab.Options{})
-		want := tl.Name + ".yaml:6:56: shape: delay, jitter and loss need the netem qdisc, which this kernel lacks"
+		want := tl.Name + ".yaml:6:56: shape: delay, jitter, loss, duplicate, reorder and corrupt need the netem qdisc, which this kernel lacks"
 		if err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("up without netem: %v, want %q...", err, want)
 		}
