@@ -42,8 +42,12 @@ type RuntimeShape struct {
 	Delay  time.Duration `json:"delay,omitempty"`
 	Jitter time.Duration `json:"jitter,omitempty"`
 	Loss   float64       `json:"loss,omitempty"`
-	Way    string        `json:"way,omitempty"`
-	Off    bool          `json:"off,omitempty"`
+	// Duplicate, Reorder and Corrupt are percentages, as Loss.
+	Duplicate float64 `json:"duplicate,omitempty"`
+	Reorder   float64 `json:"reorder,omitempty"`
+	Corrupt   float64 `json:"corrupt,omitempty"`
+	Way       string  `json:"way,omitempty"`
+	Off       bool    `json:"off,omitempty"`
 }
 
 // Shape is the shape in force; nil when Off.
@@ -51,7 +55,8 @@ func (r RuntimeShape) Shape() *topology.Shape {
 	if r.Off {
 		return nil
 	}
-	return &topology.Shape{Rate: r.Rate, Delay: r.Delay, Jitter: r.Jitter, Loss: r.Loss, Way: r.Way}
+	return &topology.Shape{Rate: r.Rate, Delay: r.Delay, Jitter: r.Jitter, Loss: r.Loss,
+		Duplicate: r.Duplicate, Reorder: r.Reorder, Corrupt: r.Corrupt, Way: r.Way}
 }
 
 // SetShape records s (nil: shaping off) as set at runtime on the cable of
@@ -69,6 +74,7 @@ func (f *Faults) SetShape(lab *topology.Lab, node, iface string, s *topology.Sha
 	r := RuntimeShape{Iface: ref, Off: s == nil}
 	if s != nil {
 		r.Rate, r.Delay, r.Jitter, r.Loss, r.Way = s.Rate, s.Delay, s.Jitter, s.Loss, s.Way
+		r.Duplicate, r.Reorder, r.Corrupt = s.Duplicate, s.Reorder, s.Corrupt
 	}
 	f.Shapes = append(f.Shapes, r)
 	slices.SortFunc(f.Shapes, func(a, b RuntimeShape) int { return strings.Compare(a.Iface, b.Iface) })

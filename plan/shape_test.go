@@ -1,6 +1,9 @@
 package plan
 
 import (
+	"encoding/json"
+	"time"
+
 	"strings"
 	"testing"
 
@@ -112,5 +115,30 @@ nodes:
 	}
 	if _, err := Shape(tl, "a", "eth0", &topology.Shape{Duplicate: 120}); err == nil {
 		t.Errorf("runtime duplicate 120%%: no error")
+	}
+}
+
+// TestRuntimeShapeRecordKeepsNetemExtras: a runtime shape recorded in
+// the faults (and read back from their JSON, as faults.json holds them)
+// keeps its duplicate, reorder and corrupt, so that a repair puts back
+// the shape that was set.
+func TestRuntimeShapeRecordKeepsNetemExtras(t *testing.T) {
+	tl, err := topology.Parse("s.yaml", []byte("name: s\nnodes:\n  a: {interfaces: {eth0: {link: b:eth0}}}\n  b: {interfaces: {eth0: {}}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &topology.Shape{Delay: 10 * time.Millisecond, Duplicate: 20, Reorder: 25, Corrupt: 1, Way: topology.WayOut}
+	var f Faults
+	f.SetShape(tl, "a", "eth0", s)
+	data, err := json.Marshal(&f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Faults
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Shapes) != 1 || !back.Shapes[0].Shape().Equal(s) {
+		t.Errorf("runtime shape %s recorded as %s", s, data)
 	}
 }
