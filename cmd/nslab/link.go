@@ -55,7 +55,7 @@ running labs, else LAB.NODE; LAB.host:IF names a host interface.`,
 }
 
 func newShape() *cobra.Command {
-	var rate, loss, direction string
+	var rate, loss, duplicate, reorder, corrupt, direction string
 	var delay, jitter time.Duration
 	cmd := &cobra.Command{
 		Use:         "shape IFACE [off]",
@@ -65,8 +65,9 @@ func newShape() *cobra.Command {
 way (seen from IFACE), in place of the shaping the lab's file gives it;
 "off" takes all shaping off the cable. The lab's file is not changed: the
 shape is a fault in force, which nslab status lists, a repair keeps and
-nslab heal LAB reverts (back to the file's shaping). Delay, jitter and
-loss need sch_netem, a rate alone sch_tbf.`,
+nslab heal LAB reverts (back to the file's shaping). Delay, jitter,
+loss, duplicate, reorder (which needs a delay) and corrupt need
+sch_netem, a rate alone sch_tbf.`,
 		Example: `  sudo nslab link shape ns1:eth0 --rate 5mbit --delay 20ms --loss 1%
   sudo nslab link shape ns1:eth0 off
   sudo nslab heal seed`,
@@ -89,10 +90,19 @@ loss need sch_netem, a rate alone sch_tbf.`,
 						return &usageError{fmt.Errorf("--rate: %w", err)}
 					}
 				}
-				if loss != "" {
-					if s.Loss, err = strconv.ParseFloat(strings.TrimSuffix(loss, "%"), 64); err != nil || s.Loss <= 0 || s.Loss > 100 {
-						return &usageError{fmt.Errorf("--loss %q: give a percentage above 0, at most 100 (--loss 1%%)", loss)}
+				for _, p := range []struct {
+					flag, v string
+					to      *float64
+				}{{"loss", loss, &s.Loss}, {"duplicate", duplicate, &s.Duplicate}, {"reorder", reorder, &s.Reorder}, {"corrupt", corrupt, &s.Corrupt}} {
+					if p.v == "" {
+						continue
 					}
+					if *p.to, err = strconv.ParseFloat(strings.TrimSuffix(p.v, "%"), 64); err != nil || *p.to <= 0 || *p.to > 100 {
+						return &usageError{fmt.Errorf("--%s %q: give a percentage above 0, at most 100 (--%s 1%%)", p.flag, p.v, p.flag)}
+					}
+				}
+				if s.Reorder > 0 && s.Delay == 0 {
+					return &usageError{fmt.Errorf("--reorder sends some packets at once ahead of delayed ones, so it needs a delay: add --delay (--delay 10ms --reorder 25%%)")}
 				}
 				switch direction {
 				case "", "both":
@@ -101,8 +111,8 @@ loss need sch_netem, a rate alone sch_tbf.`,
 				default:
 					return &usageError{fmt.Errorf("--direction %q: write out (what leaves IFACE), in (what comes into it) or both", direction)}
 				}
-				if s.Rate == 0 && s.Delay == 0 && s.Jitter == 0 && s.Loss == 0 {
-					return &usageError{fmt.Errorf("give a shape (--rate, --delay, --jitter, --loss), or off to take the shaping off")}
+				if s.Rate == 0 && !s.Netem() {
+					return &usageError{fmt.Errorf("give a shape (--rate, --delay, --jitter, --loss, --duplicate, --reorder, --corrupt), or off to take the shaping off")}
 				}
 			}
 			l, node, iface, err := parseIface(a[0])
@@ -124,6 +134,9 @@ loss need sch_netem, a rate alone sch_tbf.`,
 	cmd.Flags().DurationVar(&delay, "delay", 0, "delay each way (20ms)")
 	cmd.Flags().DurationVar(&jitter, "jitter", 0, "jitter of the delay (5ms)")
 	cmd.Flags().StringVar(&loss, "loss", "", "share of packets lost, at random (1%)")
+	cmd.Flags().StringVar(&duplicate, "duplicate", "", "share of packets sent twice (1%)")
+	cmd.Flags().StringVar(&reorder, "reorder", "", "share of packets sent at once, ahead of delayed ones; needs --delay (25%)")
+	cmd.Flags().StringVar(&corrupt, "corrupt", "", "share of packets sent with a bit flipped (0.1%)")
 	cmd.Flags().StringVar(&direction, "direction", "", "out (what leaves IFACE) or in (what comes into it); both ways when left out")
 	return cmd
 }

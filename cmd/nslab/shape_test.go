@@ -66,7 +66,8 @@ func TestLinkShape(t *testing.T) {
 		t.Errorf("still shaped after heal: %s", out)
 	}
 
-	for _, bad := range [][]string{{"--rate", "10"}, {"--loss", "200%"}, {"--direction", "up", "--rate", "1mbit"}, {}, {"off", "--rate", "1mbit"}, {"slow"}} {
+	for _, bad := range [][]string{{"--rate", "10"}, {"--loss", "200%"}, {"--direction", "up", "--rate", "1mbit"}, {}, {"off", "--rate", "1mbit"}, {"slow"},
+		{"--reorder", "25%"}, {"--duplicate", "0"}, {"--corrupt", "101%"}} {
 		if r := nslab(t, "", append([]string{"link", "shape", ref}, bad...)...); r.code != 2 {
 			t.Errorf("link shape %q: code %d (%s), want 2", bad, r.code, r.stderr)
 		}
@@ -79,5 +80,17 @@ func TestLinkShape(t *testing.T) {
 		t.Fatalf("link shape: %s", r.stderr)
 	}
 	status("shaped again", []string{"shape ns1:eth0 rate 2mbit"}, "rate 2mbit")
+	// Duplicate, reorder and corrupt are flags too: made with netem where
+	// the kernel has it, refused naming sch_netem where it has not.
+	r = nslab(t, "", "link", "shape", ref, "--delay", "10ms", "--duplicate", "20%", "--reorder", "25%", "--corrupt", "1%")
+	if kernel.QdiscSupported("netem") == nil {
+		if r.code != 0 {
+			t.Fatalf("link shape with duplicate, reorder and corrupt: %s", r.stderr)
+		}
+		const shape = "delay 10ms, duplicate 20%, reorder 25%, corrupt 1%"
+		status("netem extras", []string{"shape ns1:eth0 " + shape}, shape)
+	} else if r.code == 0 || r.code == 2 || !strings.Contains(r.stderr, "sch_netem") {
+		t.Errorf("link shape with duplicate, reorder and corrupt on a kernel without netem: code %d, %s; want an error naming sch_netem", r.code, r.stderr)
+	}
 	// down (the cleanup) takes it with the lab; the leak check sees to it.
 }
