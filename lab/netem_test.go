@@ -87,6 +87,30 @@ func udpArrived(t *testing.T, tl *topology.Lab, from, to, addr string, n int) fl
 	return float64(len(udpOneWay(t, tl, from, to, addr, n, 0))) / float64(n)
 }
 
+// warmUp sends first from c until the receiver says one arrived (ready)
+// or 3.5 s passed. Until the sender knows the receiver's link-layer
+// address, the kernel keeps only a few packets (unres_qlen_bytes): 327 of
+// 400 arrived through a delay of 50ms that the resolution waits for too.
+// A first datagram, sent again until it arrives, settles it; on a path
+// that drops everything none does, and after 3.5 s the measure goes on.
+// Not less: through a 10% loss each way an ARP exchange fails one time in
+// five, and the kernel asks again only a second later (retrans_time_ms),
+// so a wait of 1 s once left the neighbour unknown for the whole burst
+// (0.0% of 2000 arrived).
+func warmUp(c net.Conn, first []byte, ready <-chan struct{}) {
+	wait := time.After(3500 * time.Millisecond)
+	for {
+		c.Write(first)
+		select {
+		case <-ready:
+			return
+		case <-wait:
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // udpOneWay sends n datagrams from one node to addr in another, one
 // every gap (0: 50 every 5ms), each carrying the time it was sent, and returns the one-way delay
 // of each that arrived: from the sender's clock just before sending to
@@ -169,26 +193,7 @@ func udpOneWay(t *testing.T, tl *topology.Lab, from, to, addr string, n int, gap
 			return err
 		}
 		defer c.Close()
-		// Until the sender knows the receiver's link-layer address, the
-		// kernel keeps only a few packets (unres_qlen_bytes): 327 of 400
-		// arrived through a delay of 50ms that the resolution waits for
-		// too. A first datagram, sent again until it arrives, settles it;
-		// on a path that drops everything none does, and after 3.5 s the
-		// measure goes on. Not less: through a 10% loss each way an ARP
-		// exchange fails one time in five, and the kernel asks again only
-		// a second later (retrans_time_ms), so a wait of 1 s once left the
-		// neighbour unknown for the whole burst (0.0% of 2000 arrived).
-	warm:
-		for wait := time.After(3500 * time.Millisecond); ; {
-			fmt.Fprint(c, "0")
-			select {
-			case <-ready:
-				break warm
-			case <-wait:
-				break warm
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
+		warmUp(c, []byte("0"), ready)
 		for i := range n {
 			if _, err := fmt.Fprintf(c, "%d", time.Now().UnixNano()); err != nil {
 				return err

@@ -97,20 +97,8 @@ func udpSeqs(t *testing.T, tl *topology.Lab, from, to, addr string, n, size int,
 			return err
 		}
 		defer c.Close()
-		// Datagram 0, sent until one arrives, settles the neighbour (see
-		// udpOneWay); after a second the measure goes on.
-	warm:
-		for wait := time.After(time.Second); ; {
-			c.Write(seqPayload(0, size))
-			select {
-			case <-ready:
-				break warm
-			case <-wait:
-				break warm
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-		time.Sleep(200 * time.Millisecond) // warm-up datagrams still delayed arrive before the measure
+		warmUp(c, seqPayload(0, size), ready) // datagram 0 settles the neighbour
+		time.Sleep(200 * time.Millisecond)    // warm-up datagrams still delayed arrive before the measure
 		for i := 1; i <= n; i++ {
 			if _, err := c.Write(seqPayload(i, size)); err != nil {
 				return err
