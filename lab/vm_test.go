@@ -1,8 +1,11 @@
 package lab_test
 
 import (
+	"errors"
 	"net"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/nslab/nslab/nslabtest"
 	"testing"
@@ -11,15 +14,35 @@ import (
 	"github.com/nslab/nslab/kernel"
 )
 
-// netemTests need the netem qdisc: where the host's kernel lacks it,
-// TestInStockKernel runs them in Debian's stock kernel under qemu.
-const netemTests = "^(TestStockKernelGuestIsolated|TestShapeDelayLoss|TestNetemMeasured|TestNetemDuplicateReorderCorrupt)$"
+// vmNeeds lists this package's tests of kernel features that a host's
+// kernel may lack, with the probe of each feature: where the probe fails,
+// TestInStockKernel runs those tests in Debian's stock kernel under qemu.
+// Add a line per feature; the tests named must skip, with the reason, on
+// a kernel without it.
+var vmNeeds = []struct {
+	tests []string
+	has   func() error
+}{
+	{[]string{"TestStockKernelGuestIsolated", "TestShapeDelayLoss", "TestNetemMeasured", "TestNetemDuplicateReorderCorrupt"},
+		func() error { return kernel.QdiscSupported("netem") }},
+}
 
 // TestInStockKernel runs this package's tests of kernel features the
 // host lacks in a stock-kernel VM, one VM for all of them, and reports
 // their results (see internal/stockvm).
 func TestInStockKernel(t *testing.T) {
-	stockvm.Test(t, netemTests, func() error { return kernel.QdiscSupported("netem") })
+	var tests []string
+	var lack []error
+	for _, n := range vmNeeds {
+		if err := n.has(); err != nil {
+			tests = append(tests, n.tests...)
+			lack = append(lack, err)
+		}
+	}
+	if len(tests) > 0 && !slices.Contains(tests, "TestStockKernelGuestIsolated") {
+		tests = append(tests, "TestStockKernelGuestIsolated")
+	}
+	stockvm.Test(t, "^("+strings.Join(tests, "|")+")$", func() error { return errors.Join(lack...) })
 }
 
 // TestStockKernelGuestIsolated runs in the VM only: the guest has no
