@@ -216,4 +216,3 @@ func TestKindsAutoRoutingRefusesVRF(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
-
