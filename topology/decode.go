@@ -40,6 +40,7 @@ type (
 		mtuPos  Pos
 		macPos  Pos
 		bad     bool // its link is in error: not reported as unconnected
+		kd      kindDecl
 	}
 	routeDecl struct {
 		r         Route
@@ -49,6 +50,8 @@ type (
 		toPos     Pos
 		viaPos    Pos
 		devPos    Pos
+		vrf       string
+		vrfPos    Pos
 	}
 	// addrList is a list of addresses and where each was written.
 	addrList struct {
@@ -116,6 +119,7 @@ var (
 		"via":    decodeRouteVia,
 		"dev":    decodeRouteDev,
 		"metric": decodeRouteMetric,
+		"vrf":    decodeRouteVRF,
 	}
 )
 
@@ -128,7 +132,7 @@ func formatKeys() map[string][]string {
 		"host":          slices.Sorted(maps.Keys(hostFields)),
 		"bridge":        slices.Sorted(maps.Keys(bridgeFields)),
 		"node":          slices.Sorted(maps.Keys(nodeFields)),
-		"interface":     slices.Sorted(maps.Keys(ifaceFields)),
+		"interface":     slices.Sorted(maps.Keys(nodeIfaceFields)),
 		"hostInterface": slices.Sorted(maps.Keys(ifaceFields)),
 		"route":         slices.Sorted(maps.Keys(routeFields)),
 		"shape":         slices.Sorted(maps.Keys(shapeFields)),
@@ -242,7 +246,11 @@ func (p *parser) decodeInterfaces(e entry, path, owner string) []*ifaceDecl {
 			continue
 		}
 		d := &ifaceDecl{it: &Interface{Node: owner, Name: ie.key, Pos: ie.keyPos}}
-		if !decodeFields(p, ie.val, join(path, ie.key), ifaceFields, d) {
+		fields := ifaceFields
+		if owner != HostNode {
+			fields = nodeIfaceFields
+		}
+		if !decodeFields(p, ie.val, join(path, ie.key), fields, d) {
 			d.bad = true // a misspelt link: do not also call it unconnected
 		}
 		out = append(out, d)
