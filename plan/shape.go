@@ -79,3 +79,39 @@ func checkShape(s *topology.Shape) error {
 	}
 	return nil
 }
+
+// EndShapes is the shape of what leaves each veth end of the cable l:
+// name is l.A's end for a cable between nodes and the host's end of a
+// bridge port or host cable; peer is the other end (l.B's, or the
+// node's).
+func EndShapes(l *topology.Link) (name, peer *topology.Shape) { return endShapes(l) }
+
+// InForce is the cable l as it is shaped now: with the runtime shape of
+// the record f (nil: none) in place of the file's shapes when f has one
+// for it, otherwise l itself.
+func (f *Faults) InForce(lab *topology.Lab, l *topology.Link) *topology.Link {
+	if f == nil {
+		return l
+	}
+	for _, r := range f.Shapes {
+		i := ifaceByRef(lab, r.Iface)
+		if i == nil || i.Link != l {
+			continue
+		}
+		c := *l
+		end := func(x *topology.Interface) *topology.Interface {
+			if x == nil {
+				return nil
+			}
+			e := *x
+			e.Shape = nil
+			if x == i {
+				e.Shape = r.Shape()
+			}
+			return &e
+		}
+		c.A, c.B = end(l.A), end(l.B)
+		return &c
+	}
+	return l
+}
