@@ -38,33 +38,6 @@ func Measure(ctx context.Context, lab string, paths []Path, parallel int) *Measu
 	return rep
 }
 
-// dgram is an exchange datagram: seq, the sender's send time and the
-// echoer's (nanoseconds of the shared clock).
-const dgramLen = 20
-
-// warmSeq marks the datagrams that settle the neighbours first.
-const warmSeq = ^uint32(0)
-
-// wireBits is a datagram's size on the wire (Ethernet, IPv6, UDP).
-const wireBits = (dgramLen + 8 + 40 + 14) * 8
-
-// exchange is the plan of one UDP exchange: n datagrams, one every gap.
-func exchange(p Path) (n int, gap time.Duration) {
-	n, gap = 1000, 100*time.Microsecond
-	slowest := uint64(0)
-	for _, r := range []uint64{p.Fwd.Want.Rate, p.Back.Want.Rate} {
-		if r > 0 && (slowest == 0 || r < slowest) {
-			slowest = r
-		}
-	}
-	if slowest > 0 {
-		// A quarter of the slowest rate: the datagrams must not queue.
-		gap = max(gap, time.Duration(4*wireBits*float64(time.Second)/float64(slowest)))
-		n = max(min(n, int(1500*time.Millisecond/gap)), 20)
-	}
-	return n, gap
-}
-
 func measurePath(ctx context.Context, p Path) PathResult {
 	out := PathResult{Cable: p.Cable}
 	fwd := WayResult{From: p.Fwd.From, To: p.Fwd.To, Addr: p.Fwd.Addr.String(), Expected: p.Fwd.Want}
@@ -97,24 +70,6 @@ func measurePath(ctx context.Context, p Path) PathResult {
 	}
 	out.Ways = []WayResult{fwd, back}
 	return out
-}
-
-func lossPct(sent, arrived int) float64 {
-	if sent == 0 {
-		return 0
-	}
-	return float64(sent-arrived) / float64(sent) * 100
-}
-
-func minOf(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	m := ds[0]
-	for _, d := range ds {
-		m = min(m, d)
-	}
-	return m
 }
 
 // inNS runs fn in the network namespace at path; "" is the host's, where
