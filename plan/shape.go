@@ -56,6 +56,10 @@ func Unshape(lab *topology.Lab, node, iface string) (*Plan, error) {
 	return p, nil
 }
 
+// CheckShape checks a shape given at runtime (nil: none) against the
+// limits a file's shape is held to.
+func CheckShape(s *topology.Shape) error { return checkShape(s) }
+
 // checkShape checks a shape given from Go against the limits a file's
 // shape is held to (see topology.Shape).
 func checkShape(s *topology.Shape) error {

@@ -154,7 +154,11 @@ func runMeasure(ctx context.Context, w io.Writer, t *topology.Lab, out string) e
 		return err
 	}
 	if f := rep.Failures(); len(f) > 0 {
-		return fmt.Errorf("lab %s: %d measured figures outside their tolerance:\n  %s", t.Name, len(f), strings.Join(f, "\n  "))
+		what := "figures outside their tolerance"
+		if len(f) == 1 {
+			what = "figure outside its tolerance"
+		}
+		return fmt.Errorf("lab %s: %d measured %s:\n  %s", t.Name, len(f), what, strings.Join(f, "\n  "))
 	}
 	return nil
 }
