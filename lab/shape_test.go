@@ -480,6 +480,12 @@ nodes:
 	if want := []string{"shape a:eth0 loss 30%" + via}; !slices.Equal(st.Faults, want) {
 		t.Errorf("faults %q, want %q", st.Faults, want)
 	}
+	// A repair keeps the runtime loss (a fault is not drift), rules and
+	// all.
+	if err := lab.Up(context.Background(), tl, sources[tl], lab.Options{Repair: true}); err != nil {
+		t.Fatalf("up --repair: %v", err)
+	}
+	status("after up --repair", map[string]string{"a:eth0": "loss 30%" + via, "b:eth0": "loss 30%" + via})
 	within("a -> b through 30% both ways", udpArrived(t, tl, "a", "b", sub+".2", n), 0.7, 0.041)
 	within("b -> a through 30% both ways", udpArrived(t, tl, "b", "a", sub+".1", n), 0.7, 0.041)
 
