@@ -5,10 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -259,7 +259,12 @@ warmUp:
 }
 
 // tcpRate runs a TCP stream one way for measureWarm + rateTime and
-// returns what arrived in the last rateTime, in bits per second.
+// returns its rate, in bits per second: what the receiving kernel took
+// (TCP_INFO's bytes_received, so that a reader the busy machine delays
+// changes nothing) in each of rateWindows windows after the warm-up, the
+// median window's. A stall of TCP's (a retransmission timeout after a
+// drop at the shaper's queue takes 200 ms) lowers one window, not the
+// figure.
 func tcpRate(ctx context.Context, w Way) (uint64, error) {
 	var ln net.Listener
 	err := inNS(w.ToNS, func() (err error) {
@@ -270,7 +275,6 @@ func tcpRate(ctx context.Context, w Way) (uint64, error) {
 		return 0, err
 	}
 	defer ln.Close()
-	var got atomic.Int64
 	accepted := make(chan net.Conn, 1)
 	go func() {
 		c, err := ln.Accept()
@@ -279,14 +283,7 @@ func tcpRate(ctx context.Context, w Way) (uint64, error) {
 			return
 		}
 		accepted <- c
-		buf := make([]byte, 64<<10)
-		for {
-			k, err := c.Read(buf)
-			got.Add(int64(k))
-			if err != nil {
-				return
-			}
-		}
+		io.Copy(io.Discard, c)
 	}()
 	var c net.Conn
 	err = inNS(w.FromNS, func() (err error) {
@@ -298,23 +295,20 @@ func tcpRate(ctx context.Context, w Way) (uint64, error) {
 		return 0, err
 	}
 	defer c.Close()
-	if in, ok := <-accepted; ok {
-		defer in.Close()
+	in, ok := <-accepted
+	if !ok {
+		return 0, fmt.Errorf("the stream to %s was not accepted", ln.Addr())
 	}
-	// The stream's bytes are counted every rateWindow after the warm-up;
-	// the rate is the median window's. A stall of TCP's (a
-	// retransmission timeout after a drop at the shaper's queue takes
-	// 200 ms) lowers one window, not the figure.
-	start := time.Now()
-	c.SetWriteDeadline(start.Add(measureWarm + rateTime))
+	defer in.Close()
+	c.SetWriteDeadline(time.Now().Add(measureWarm + rateTime))
 	rates := make(chan []float64, 1)
 	go func() {
 		var out []float64
 		time.Sleep(measureWarm)
-		last, at := got.Load(), time.Now()
+		last, at := bytesReceived(in), time.Now()
 		for range rateWindows {
 			time.Sleep(rateTime / rateWindows)
-			now, t := got.Load(), time.Now()
+			now, t := bytesReceived(in), time.Now()
 			out = append(out, float64((now-last)*8)/t.Sub(at).Seconds())
 			last, at = now, t
 		}
@@ -329,4 +323,23 @@ func tcpRate(ctx context.Context, w Way) (uint64, error) {
 	rs := <-rates
 	slices.Sort(rs)
 	return uint64(rs[len(rs)/2]), ctx.Err()
+}
+
+// bytesReceived is what the kernel took in on a TCP connection.
+func bytesReceived(c net.Conn) uint64 {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return 0
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	var n uint64
+	rc.Control(func(fd uintptr) {
+		if ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
+			n = ti.Bytes_received
+		}
+	})
+	return n
 }
