@@ -3,11 +3,13 @@
 // cables, lays it out, and renders it as DOT, Mermaid, JSON or SVG.
 //
 // Build is pure (no kernel access): live state comes in through the
-// faults record (plan.Faults). Layout places the graph with a
-// force-directed layout (gonum's Eades with Barnes-Hut) and caches the
-// result by the graph's structural hash, so a lab of 1000 nodes is laid
-// out once and read back afterwards. Cut cables, partitions and runtime
-// shapes change the drawing, not the layout.
+// faults record (plan.Faults). Place lays the graph out with Graphviz
+// (neato for small labs, sfdp's multilevel force-directed layout for
+// large ones), compiled to WebAssembly and run by the helper command
+// nslab-layout, and caches the result by the graph's structural hash, so
+// a lab of 1000 nodes is laid out once and read back afterwards. Cut
+// cables, partitions and runtime shapes change the drawing, not the
+// layout.
 //
 //	g := graph.Build(t, faults)
 //	l, err := graph.Place(ctx, g, nil) // cached under the user cache dir

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nslab/nslab/internal/gvlayout"
 	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
 )
@@ -253,7 +254,7 @@ func TestMermaid(t *testing.T) {
 // survive, every node has a position.
 func TestJSON(t *testing.T) {
 	g := Build(parse(t, twoLANs), &plan.Faults{Cuts: []string{"r1:eth0"}})
-	l, err := Place(context.Background(), g, &Options{NoCache: true})
+	l, err := Place(context.Background(), g, &Options{NoCache: true, Engine: gvlayout.Layout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +286,7 @@ func TestSVG(t *testing.T) {
 	dir := t.TempDir()
 	for name, lab := range exampleLabs(t) {
 		g := Build(lab, nil)
-		l, err := Place(context.Background(), g, &Options{CacheDir: dir})
+		l, err := Place(context.Background(), g, &Options{CacheDir: dir, Engine: gvlayout.Layout})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -345,7 +346,7 @@ func TestPlaceCached(t *testing.T) {
 	dir := t.TempDir()
 	lab := parse(t, twoLANs)
 	g := Build(lab, nil)
-	l1, err := Place(context.Background(), g, &Options{CacheDir: dir})
+	l1, err := Place(context.Background(), g, &Options{CacheDir: dir, Engine: gvlayout.Layout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +364,7 @@ func TestPlaceCached(t *testing.T) {
 	if live.Hash() != g.Hash() {
 		t.Errorf("live state changed the hash")
 	}
-	l2, err := Place(context.Background(), live, &Options{CacheDir: dir})
+	l2, err := Place(context.Background(), live, &Options{CacheDir: dir, Engine: gvlayout.Layout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,11 +380,11 @@ func TestPlaceCached(t *testing.T) {
 // TestPlaceDeterministic: one graph, one layout, run after run.
 func TestPlaceDeterministic(t *testing.T) {
 	lab := exampleLabs(t)["routers.yaml"]
-	a, err := Place(context.Background(), Build(lab, nil), &Options{NoCache: true})
+	a, err := Place(context.Background(), Build(lab, nil), &Options{NoCache: true, Engine: gvlayout.Layout})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := Place(context.Background(), Build(lab, nil), &Options{NoCache: true})
+	b, _ := Place(context.Background(), Build(lab, nil), &Options{NoCache: true, Engine: gvlayout.Layout})
 	for id, p := range a.Nodes {
 		if b.Nodes[id] != p {
 			t.Errorf("%s: %v then %v", id, p, b.Nodes[id])

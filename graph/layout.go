@@ -1,28 +1,23 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"slices"
 	"sort"
-
-	gonum "gonum.org/v1/gonum/graph"
-	"gonum.org/v1/gonum/graph/iterator"
-	"gonum.org/v1/gonum/graph/layout"
-	"gonum.org/v1/gonum/graph/simple"
+	"strings"
 )
 
 // algorithm names the layout and its parameters in the hash: a change of
 // either must not read back layouts made the old way.
-const algorithm = "eades-v1"
+const algorithm = "graphviz-v2"
 
 // Point is a position in the drawing, in SVG user units (pixels).
 type Point struct {
@@ -48,6 +43,8 @@ type Options struct {
 	CacheDir string
 	// NoCache lays the graph out anew and keeps nothing.
 	NoCache bool
+	// Engine lays the graph out; nil means Helper.
+	Engine Engine
 }
 
 // DefaultCacheDir is the user's cache directory's nslab/layouts
@@ -97,7 +94,7 @@ func Place(ctx context.Context, g *Graph, opt *Options) (*Layout, error) {
 			return l, nil
 		}
 	}
-	l, err := compute(ctx, g)
+	l, err := compute(ctx, g, opt.Engine)
 	if err != nil {
 		return nil, err
 	}
@@ -156,41 +153,141 @@ func writeLayout(dir, file string, l *Layout) error {
 
 // Drawing units.
 const (
-	margin  = 60.0 // around the drawing, room for labels
-	spacing = 90.0 // the median distance of a node to its nearest neighbour
+	margin  = 60.0  // above and below the drawing, room for labels
+	marginX = 120.0 // left and right: labels run sideways
+	spacing = 90.0  // the median distance of a node to its nearest neighbour
+	// cableLength is the median length of a cable in a small lab, whose
+	// cables carry labels.
+	cableLength = 170.0
+	// bigGraph is the size from which the layout is sfdp's multilevel
+	// force-directed one without overlap removal (1000 nodes: about 1 s),
+	// not neato's stress majorization (70 s at 1000 nodes).
+	bigGraph = 150
 )
 
-// compute lays g out with gonum's Eades spring layout (Barnes-Hut
-// repulsion), from a fixed seed so that one graph always gets one
-// layout, then scales it to drawing units.
-func compute(ctx context.Context, g *Graph) (*Layout, error) {
+// Engine lays out a graph written in DOT with the named Graphviz engine
+// and returns the positions as JSON: {"width", "height", "nodes": {ID:
+// [x, y]}}, in points with y growing upwards. Helper, the default, runs
+// the command nslab-layout; internal/gvlayout.Layout does it in the
+// calling process.
+type Engine func(ctx context.Context, dot []byte, engine string) ([]byte, error)
+
+// HelperName is the command that lays graphs out for nslab.
+const HelperName = "nslab-layout"
+
+// Helper lays a graph out with the command nslab-layout, found by
+// FindHelper. Graphviz's WebAssembly runtime lives in that process, not
+// in nslab's.
+func Helper(ctx context.Context, dot []byte, engine string) ([]byte, error) {
+	path, err := FindHelper()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, path, engine)
+	cmd.Stdin = bytes.NewReader(dot)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	// go-graphviz keeps compiled code under $TMPDIR/go-graphviz: a
+	// directory of the user's own, not the shared /tmp, where another
+	// user could have put code of theirs.
+	if dir, err := os.UserCacheDir(); err == nil {
+		tmp := filepath.Join(dir, "nslab", "wasm")
+		if os.MkdirAll(tmp, 0o700) == nil {
+			cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+		}
+	}
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("laying out with %s: %w: %s", path, err, strings.TrimSpace(stderr.String()))
+	}
+	return out, nil
+}
+
+// FindHelper finds nslab-layout: $NSLAB_LAYOUT, else next to the running
+// executable, else in PATH.
+func FindHelper() (string, error) {
+	if p := os.Getenv("NSLAB_LAYOUT"); p != "" {
+		return p, nil
+	}
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), HelperName)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath(HelperName); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("laying out needs the command %s next to nslab or in PATH: build it with go build -o %s ./cmd/%s (or use -o dot or -o mermaid, which need no layout)", HelperName, HelperName, HelperName)
+}
+
+// layoutDOT is g reduced to what the layout needs: node IDs with their
+// sizes, and who is cabled to whom.
+func layoutDOT(g *Graph) []byte {
+	var b bytes.Buffer
+	b.WriteString("graph layout {\n")
+	if len(g.Nodes) > bigGraph {
+		b.WriteString("  graph [overlap=true, splines=false];\n")
+	} else {
+		// Cables of one length: room for the labels at both ends.
+		b.WriteString("  graph [overlap=false, splines=false, sep=\"+12\", start=1];\n  edge [len=2.4];\n")
+	}
+	for _, n := range g.Nodes {
+		w := (max(float64(len(n.Name))*charW+16, 44) + 12) / 72 // inches
+		fmt.Fprintf(&b, "  %s [shape=box, fixedsize=true, width=%.2f, height=%.2f];\n", dotID(n.ID), w, (boxH+8)/72)
+	}
+	for _, e := range g.Edges {
+		fmt.Fprintf(&b, "  %s -- %s;\n", dotID(e.A.Node), dotID(e.B.Node))
+	}
+	b.WriteString("}\n")
+	return b.Bytes()
+}
+
+// compute lays g out with Graphviz (neato for small labs, sfdp for big
+// ones) and scales the result to drawing units: nodes apart enough to
+// read, cables of small labs long enough for their labels.
+func compute(ctx context.Context, g *Graph, engine Engine) (*Layout, error) {
 	l := &Layout{Nodes: make(map[string]Point, len(g.Nodes))}
 	switch len(g.Nodes) {
 	case 0:
-		l.Width, l.Height = 2*margin, 2*margin
+		l.Width, l.Height = 2*marginX, 2*margin
 		return l, nil
 	case 1:
-		l.Nodes[g.Nodes[0].ID] = Point{margin, margin}
-		l.Width, l.Height = 2*margin, 2*margin
+		l.Nodes[g.Nodes[0].ID] = Point{marginX, margin}
+		l.Width, l.Height = 2*marginX, 2*margin
 		return l, nil
 	}
-	og := newOrdered(g)
-	eades := &layout.EadesR2{Repulsion: 1, Rate: 0.05, Updates: updates(len(g.Nodes)), Theta: 0.5, Src: rand.NewPCG(1, 2)}
-	opt := layout.NewOptimizerR2(og, eades.Update)
-	for opt.Update() {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("laying out %d nodes: %w", len(g.Nodes), err)
-		}
+	name := "neato"
+	if len(g.Nodes) > bigGraph {
+		name = "sfdp"
+	}
+	if engine == nil {
+		engine = Helper
+	}
+	out, err := engine(ctx, layoutDOT(g), name)
+	if err != nil {
+		return nil, err
+	}
+	var res struct {
+		Nodes map[string][2]float64 `json:"nodes"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		return nil, fmt.Errorf("reading the layout: %w", err)
 	}
 	pos := make([]Point, len(g.Nodes))
-	for i := range g.Nodes {
-		v := opt.Coord2(int64(i))
-		if math.IsNaN(v.X) || math.IsNaN(v.Y) {
-			return nil, errors.New("laying out: the spring layout diverged")
+	index := make(map[string]int, len(g.Nodes))
+	for i, n := range g.Nodes {
+		xy, ok := res.Nodes[n.ID]
+		if !ok {
+			return nil, fmt.Errorf("the layout has no position for %s", n.ID)
 		}
-		pos[i] = Point{v.X, v.Y}
+		pos[i] = Point{xy[0], -xy[1]} // y grows downwards in SVG
+		index[n.ID] = i
 	}
 	scale := spacing / medianNearest(pos)
+	if len(g.Nodes) <= labelLimit {
+		scale = max(scale, cableLength/medianEdge(g, index, pos))
+	}
 	minX, minY := math.Inf(1), math.Inf(1)
 	maxX, maxY := math.Inf(-1), math.Inf(-1)
 	for _, p := range pos {
@@ -199,30 +296,34 @@ func compute(ctx context.Context, g *Graph) (*Layout, error) {
 	}
 	for i, n := range g.Nodes {
 		p := pos[i]
-		l.Nodes[n.ID] = Point{round((p.X-minX)*scale + margin), round((p.Y-minY)*scale + margin)}
+		l.Nodes[n.ID] = Point{round((p.X-minX)*scale + marginX), round((p.Y-minY)*scale + margin)}
 	}
-	l.Width = round((maxX-minX)*scale + 2*margin)
+	l.Width = round((maxX-minX)*scale + 2*marginX)
 	l.Height = round((maxY-minY)*scale + 2*margin)
 	return l, nil
 }
 
-// updates is how many rounds the spring layout runs: enough for small
-// labs to settle, fewer per node for large ones (each round is
-// O(n log n)).
-func updates(n int) int {
-	switch {
-	case n <= 100:
-		return 300
-	case n <= 1000:
-		return 150
+// medianEdge is the median length of the graph's cables.
+func medianEdge(g *Graph, index map[string]int, pos []Point) float64 {
+	var ls []float64
+	for _, e := range g.Edges {
+		a, b := pos[index[e.A.Node]], pos[index[e.B.Node]]
+		ls = append(ls, math.Hypot(a.X-b.X, a.Y-b.Y))
 	}
-	return 80
+	if len(ls) == 0 {
+		return 1
+	}
+	sort.Float64s(ls)
+	if m := ls[len(ls)/2]; m > 1e-9 {
+		return m
+	}
+	return 1
 }
 
 func round(f float64) float64 { return math.Round(f*10) / 10 }
 
 // medianNearest is the median distance of a point to its nearest
-// neighbour, found on a grid.
+// neighbour.
 func medianNearest(pos []Point) float64 {
 	near := make([]float64, len(pos))
 	for i, p := range pos {
@@ -239,63 +340,4 @@ func medianNearest(pos []Point) float64 {
 		return 1
 	}
 	return m
-}
-
-// ordered is g as a gonum graph whose nodes and neighbours come in a
-// fixed order (gonum's simple graphs iterate maps), so that the layout
-// is the same at each run.
-type ordered struct {
-	nodes []gonum.Node
-	adj   [][]int64
-	index map[string]int64
-}
-
-func newOrdered(g *Graph) *ordered {
-	o := &ordered{index: make(map[string]int64, len(g.Nodes))}
-	for i, n := range g.Nodes {
-		o.nodes = append(o.nodes, simple.Node(i))
-		o.index[n.ID] = int64(i)
-	}
-	o.adj = make([][]int64, len(g.Nodes))
-	for _, e := range g.Edges {
-		a, okA := o.index[e.A.Node]
-		b, okB := o.index[e.B.Node]
-		if !okA || !okB || a == b || slices.Contains(o.adj[a], b) {
-			continue
-		}
-		o.adj[a] = append(o.adj[a], b)
-		o.adj[b] = append(o.adj[b], a)
-	}
-	return o
-}
-
-func (o *ordered) Node(id int64) gonum.Node {
-	if id < 0 || id >= int64(len(o.nodes)) {
-		return nil
-	}
-	return o.nodes[id]
-}
-
-func (o *ordered) Nodes() gonum.Nodes { return iterator.NewOrderedNodes(o.nodes) }
-
-func (o *ordered) From(id int64) gonum.Nodes {
-	if o.Node(id) == nil || len(o.adj[id]) == 0 {
-		return gonum.Empty
-	}
-	out := make([]gonum.Node, len(o.adj[id]))
-	for i, n := range o.adj[id] {
-		out[i] = o.nodes[n]
-	}
-	return iterator.NewOrderedNodes(out)
-}
-
-func (o *ordered) HasEdgeBetween(x, y int64) bool {
-	return o.Node(x) != nil && slices.Contains(o.adj[x], y)
-}
-
-func (o *ordered) Edge(u, v int64) gonum.Edge {
-	if !o.HasEdgeBetween(u, v) {
-		return nil
-	}
-	return simple.Edge{F: o.nodes[u], T: o.nodes[v]}
 }

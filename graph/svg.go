@@ -23,14 +23,15 @@ const (
 // what it is, so that a page can find and restyle them.
 func SVG(g *Graph, l *Layout) []byte {
 	var b bytes.Buffer
-	w, h := l.Width, l.Height+header
+	title := caption(g)
+	w, h := max(l.Width, float64(len(title))*charW+20), l.Height+header
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%g" height="%g" viewBox="0 0 %g %g" font-family="Helvetica, Arial, sans-serif" font-size="12">`+"\n", w, h, w, h)
 	b.WriteString(`<style>
 .edge line{stroke:#6b7280;stroke-width:1.5}
 .edge.trunk line{stroke:#b45309;stroke-width:3}
 .edge.shaped line{stroke:#ea580c}
 .edge.cut line{stroke:#dc2626;stroke-width:2;stroke-dasharray:6 4}
-.edge text{font-size:10px;fill:#374151}
+.edge text{font-size:10px;fill:#374151;paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}
 .edge text.shape{fill:#c2410c}
 .edge text.cutmark{fill:#dc2626;font-size:14px;font-weight:bold}
 .node rect,.node circle,.node path{stroke-width:1.5}
@@ -43,7 +44,7 @@ func SVG(g *Graph, l *Layout) []byte {
 </style>
 `)
 	fmt.Fprintf(&b, `<rect width="%g" height="%g" fill="#ffffff"/>`+"\n", w, h)
-	fmt.Fprintf(&b, `<text x="10" y="18" font-size="13" font-weight="bold">%s</text>`+"\n", esc(caption(g)))
+	fmt.Fprintf(&b, `<text x="10" y="18" font-size="13" font-weight="bold">%s</text>`+"\n", esc(title))
 	fmt.Fprintf(&b, `<g transform="translate(0 %g)">`+"\n", header)
 	labels := len(g.Nodes) <= labelLimit
 	for _, e := range g.Edges {
@@ -106,33 +107,60 @@ func svgEndLabel(b *bytes.Buffer, g *Graph, end End, p, q Point) {
 	}
 	r := 0.0
 	if n := g.Node(end.Node); n != nil {
-		r = radius(*n)
+		r = reach(*n, dx/d, dy/d)
 	}
-	t := min((r+14)/d, 0.45)
+	t := min((r+8)/d, 0.45)
 	x, y := p.X+dx*t, p.Y+dy*t
-	anchor := "start"
-	if dx < 0 {
-		anchor = "end"
+	lines := 1 + len(end.Addresses)
+	anchor := "middle"
+	if math.Abs(dy) > math.Abs(dx) {
+		// A steep cable: the label beside it, on the side it leans away from.
+		anchor, x = "start", x+7
+		if dx > 0 {
+			anchor, x = "end", x-14
+		}
+		if dy < 0 {
+			y -= float64(lines-1) * 11
+		}
+		y += 4
+	} else {
+		// A flat cable: the label starts at the node and runs along it,
+		// below the cable when it climbs, above when it falls.
+		anchor = "start"
+		if dx < 0 {
+			anchor = "end"
+		}
+		if dy < 0 {
+			y += 14
+		} else {
+			y -= 6 + float64(lines-1)*11
+		}
 	}
-	// Beside the line, not on it: move across it a little.
-	ox, oy := -dy/d*6, dx/d*6
-	if oy < 0 {
-		ox, oy = -ox, -oy
-	}
-	fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="%s">%s`, x+ox, y+oy+4, anchor, esc(end.Iface))
+	fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="%s">%s`, x, y, anchor, esc(end.Iface))
 	for _, a := range end.Addresses {
-		fmt.Fprintf(b, `<tspan x="%.1f" dy="%d">%s</tspan>`, x+ox, 11, esc(a))
+		fmt.Fprintf(b, `<tspan x="%.1f" dy="11">%s</tspan>`, x, esc(a))
 	}
 	b.WriteString("</text>")
 }
 
-// radius is about how far a node's shape reaches from its centre.
-func radius(n Node) float64 {
-	switch n.Kind {
-	case KindRouter:
-		return routerR
+// reach is how far a node's shape reaches from its centre in the
+// direction (ux, uy), a unit vector.
+func reach(n Node, ux, uy float64) float64 {
+	w := nodeWidth(n)
+	if n.Kind == KindRouter {
+		return max(routerR, w/2-4)
 	}
-	return boxH / 2
+	rx, ry := w/2/math.Abs(ux), boxH/2/math.Abs(uy)
+	return min(rx, ry)
+}
+
+// nodeWidth is the width of a node's box, from its name.
+func nodeWidth(n Node) float64 {
+	w := max(float64(len(n.Name))*charW+16, 44)
+	if n.Kind == KindBridge {
+		w += 12
+	}
+	return w
 }
 
 func svgNode(b *bytes.Buffer, n Node, p Point) {
@@ -147,7 +175,7 @@ func svgNode(b *bytes.Buffer, n Node, p Point) {
 		title += fmt.Sprintf("\npartition group %d", n.Group)
 	}
 	fmt.Fprintf(b, `<g class="node %s" data-id="%s"><title>%s</title>`, n.Kind, esc(n.ID), esc(title))
-	w := max(float64(len(n.Name))*charW+16, 44)
+	w := nodeWidth(n)
 	stroke := ""
 	if n.Group > 0 {
 		stroke = fmt.Sprintf(` style="stroke:%s;stroke-width:3"`, groupColor(n.Group))
@@ -159,7 +187,6 @@ func svgNode(b *bytes.Buffer, n Node, p Point) {
 		x, y := p.X-w/2, p.Y-boxH/2
 		fmt.Fprintf(b, `<path d="M%g %gL%g %gL%g %gL%g %gL%g %gZ"%s/>`, x, y+8, p.X, y-4, x+w, y+8, x+w, y+boxH, x, y+boxH, stroke)
 	case KindBridge:
-		w += 12
 		fmt.Fprintf(b, `<rect x="%g" y="%g" width="%g" height="%g" rx="2"%s/>`, p.X-w/2, p.Y-boxH/2, w, boxH, stroke)
 	default:
 		fmt.Fprintf(b, `<rect x="%g" y="%g" width="%g" height="%g" rx="8"%s/>`, p.X-w/2, p.Y-boxH/2, w, boxH, stroke)

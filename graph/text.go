@@ -127,7 +127,7 @@ func endLabel(e End, sep string) string {
 // cable labels name both ends; cut cables are dotted and red.
 func Mermaid(g *Graph) []byte {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "---\ntitle: %s\n---\nflowchart LR\n", mermaidText(caption(g)))
+	fmt.Fprintf(&b, "---\ntitle: %q\n---\nflowchart LR\n", caption(g))
 	ids := make(map[string]string, len(g.Nodes))
 	for i, n := range g.Nodes {
 		id := fmt.Sprintf("n%d", i)

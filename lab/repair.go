@@ -44,6 +44,11 @@ func writeAtomic(path string, data []byte) error {
 	return nil
 }
 
+// Faults returns the record of the faults in force in a running lab
+// (cut cables, the partition, blocks, runtime shapes, a runner): none
+// when there is no record or it cannot be read.
+func Faults(name string) *plan.Faults { return readFaults(name) }
+
 // readFaults reads the record of the faults in force; none when there
 // is no record or it cannot be read.
 func readFaults(name string) *plan.Faults {
