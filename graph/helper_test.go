@@ -138,3 +138,27 @@ func BenchmarkPlace1000(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkHelper is the cost of one layout through the command
+// nslab-layout for a 6-node lab: mostly the helper's start, with
+// go-graphviz's WebAssembly module loaded from its compilation cache.
+func BenchmarkHelper(b *testing.B) {
+	bin := filepath.Join(b.TempDir(), HelperName)
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/nslab-layout").CombinedOutput(); err != nil {
+		b.Fatalf("building nslab-layout: %v\n%s", err, out)
+	}
+	b.Setenv("NSLAB_LAYOUT", bin)
+	lab, err := topology.Parse("g.yaml", []byte(twoLANs))
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := Build(lab, nil)
+	if _, err := Place(context.Background(), g, &Options{NoCache: true}); err != nil { // fills the compilation cache
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := Place(context.Background(), g, &Options{NoCache: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
