@@ -105,11 +105,16 @@ func svgEndLabel(b *bytes.Buffer, g *Graph, end End, p, q Point) {
 	if d < 1 {
 		return
 	}
-	r := 0.0
+	r, half := 0.0, 0.0
 	if n := g.Node(end.Node); n != nil {
-		r = reach(*n, dx/d, dy/d)
+		r, half = reach(*n, dx/d, dy/d), nodeWidth(*n)/2
 	}
-	t := min((r+8)/d, 0.45)
+	t := (r + 8) / d
+	if math.Abs(dx) >= math.Abs(dy) {
+		// A flat cable: the label starts clear of the node's box.
+		t = max(t, (half+4)/math.Abs(dx))
+	}
+	t = min(t, 0.45)
 	x, y := p.X+dx*t, p.Y+dy*t
 	lines := 1 + len(end.Addresses)
 	anchor := "middle"
