@@ -59,12 +59,7 @@ standard error. A reader that closes the pipe ends it as well.`,
 			if snaplen < 64 || snaplen > 262144 {
 				return &usageError{fmt.Errorf("--snaplen %d: use 64 to 262144", snaplen)}
 			}
-			out, closeOut, err := captureOutput(file)
-			if err != nil {
-				return err
-			}
-			defer closeOut()
-			return runCapture(cmd.Context(), out, a[0], strings.Join(a[1:], " "), far, snaplen, count)
+			return runCapture(cmd.Context(), file, a[0], strings.Join(a[1:], " "), far, snaplen, count)
 		},
 	}
 	cmd.Flags().StringVarP(&file, "write", "w", "-", "the pcap file to write; - for standard output")
@@ -74,12 +69,9 @@ standard error. A reader that closes the pipe ends it as well.`,
 	return cmd
 }
 
-// captureOutput opens where the packets go. A terminal gets no binary.
+// captureOutput opens where the packets go.
 func captureOutput(file string) (io.Writer, func(), error) {
 	if file == "-" {
-		if isTerminal(os.Stdout) {
-			return nil, nil, &usageError{errors.New("standard output is a terminal: write to a file with -w FILE, or pipe into tshark -r - or wireshark -k -i -")}
-		}
 		return os.Stdout, func() {}, nil
 	}
 	f, err := os.Create(file)
@@ -143,7 +135,12 @@ func nodeAddrs(t *topology.Lab) map[string][]netip.Addr {
 	return out
 }
 
-func runCapture(ctx context.Context, out io.Writer, ref, expr string, far bool, snaplen, count int) error {
+// runCapture captures ref's packets into file; the file is made once the
+// capture is open, so that a mistake leaves none behind.
+func runCapture(ctx context.Context, file, ref, expr string, far bool, snaplen, count int) error {
+	if file == "-" && isTerminal(os.Stdout) {
+		return &usageError{errors.New("standard output is a terminal: write to a file with -w FILE, or pipe into tshark -r - or wireshark -k -i -")}
+	}
 	t, what, err := captureTarget(ref)
 	if err != nil {
 		return err
@@ -161,6 +158,11 @@ func runCapture(ctx context.Context, out io.Writer, ref, expr string, far bool, 
 		return err
 	}
 	defer c.Close()
+	out, closeOut, err := captureOutput(file)
+	if err != nil {
+		return err
+	}
+	defer closeOut()
 	// A closed pipe makes writes fail with EPIPE instead of killing nslab.
 	pipe := make(chan os.Signal, 1)
 	signal.Notify(pipe, syscall.SIGPIPE)

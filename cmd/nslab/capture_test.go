@@ -195,13 +195,17 @@ func TestCaptureErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"nolab.nonode:eth0", "-w", "/dev/null"}, 1, "no node nolab.nonode"},
-		{[]string{"nosuchbridge", "-w", "/dev/null"}, 1, "no running lab has a bridge"},
-		{[]string{"x:y", "-w", "/dev/null", "-s", "10"}, 2, "--snaplen 10"},
+		{[]string{"nolab.nonode:eth0"}, 1, "no node nolab.nonode"},
+		{[]string{"nosuchbridge"}, 1, "no running lab has a bridge"},
+		{[]string{"x:y", "-s", "10"}, 2, "--snaplen 10"},
 	} {
-		r := nslab(t, "", append([]string{"capture"}, c.args...)...)
+		out := filepath.Join(t.TempDir(), "out.pcap")
+		r := nslab(t, "", append([]string{"capture", "-w", out}, c.args...)...)
 		if r.code != c.code || !strings.Contains(r.stderr, c.want) {
 			t.Errorf("capture %q: %d %q, want %d and %q", c.args, r.code, r.stderr, c.code, c.want)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("capture %q failed and left %s", c.args, out)
 		}
 	}
 }
