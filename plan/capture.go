@@ -24,6 +24,13 @@ func CaptureEnd(lab *topology.Lab, what string, far bool) (ns, name string, err 
 		}
 		return "", "", fmt.Errorf("lab %s has no bridge %s; capture NODE:IF, host:NAME or a bridge (%s)", lab.Name, what, bridgeNames(lab))
 	}
+	if !far && node != topology.HostNode {
+		// Any interface of a node: a cable's end, or a vlan, dummy, bond
+		// ... that is in no cable.
+		if n := lab.Node(node); n != nil && n.Interface(iface) != nil {
+			return NetnsName(lab.Name, node), iface, nil
+		}
+	}
 	i, err := findIface(lab, node, iface)
 	if err != nil {
 		return "", "", err
