@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -185,6 +186,64 @@ func TestCapture(t *testing.T) {
 	} else {
 		t.Log("tshark is not installed: the file was read by pcapgo only")
 	}
+}
+
+// TestCaptureClosedPipe: a reader that closes the pipe after the file
+// header (as head -c 24 does) ends the capture at the next packet, with
+// exit status 0 and the count on stderr, not a death by SIGPIPE.
+func TestCaptureClosedPipe(t *testing.T) {
+	nslabtest.RequireRoot(t)
+	subnet := nslabtest.Subnet(t)
+	name := nslabtest.Name("see")
+	file := filepath.Join(t.TempDir(), name+".yaml")
+	yaml := fmt.Sprintf("name: %s\nnodes:\n  ns1: {interfaces: {eth0: {link: ns2:eth0, addresses: [%[2]s.1/30]}}}\n  ns2: {interfaces: {eth0: {addresses: [%[2]s.2/30]}}}\n", name, subnet)
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := nslab(t, "", "up", file); r.code != 0 {
+		t.Fatalf("up: %s", r.stderr)
+	}
+	t.Cleanup(func() {
+		if r := nslab(t, "", "down", "--lab", name); r.code != 0 {
+			t.Errorf("down: %s", r.stderr)
+		}
+		nslabtest.CheckLeaks(t, name)
+	})
+	cmd := exec.Command(bin, "capture", name+".ns1:eth0", "icmp")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	header := make([]byte, 24)
+	if _, err := io.ReadFull(stdout, header); err != nil {
+		t.Fatalf("reading the pcap header: %v (%s)", err, stderr.String())
+	}
+	stdout.Close()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	ns2 := netip.MustParseAddr(subnet + ".2")
+	for i := 0; i < 20; i++ {
+		check.Ping(context.Background(), kernel.NetnsPath(name+".ns1"), []check.Target{{Addr: ns2}}, check.Options{Count: 1, Timeout: time.Second})
+		wait := 200 * time.Millisecond
+		if i == 19 {
+			wait = 5 * time.Second
+		}
+		select {
+		case err := <-exited:
+			if err != nil || !regexp.MustCompile(`(?m)^\d+ packets? captured$`).MatchString(stderr.String()) {
+				t.Errorf("after the pipe closed: %v, stderr %q; want exit 0 and the count", err, stderr.String())
+			}
+			return
+		case <-time.After(wait):
+		}
+	}
+	cmd.Process.Kill()
+	t.Fatalf("capture still runs 20 pings after its reader closed the pipe: %s", stderr.String())
 }
 
 // TestCaptureErrors: what is wrong is said before anything is captured.
