@@ -104,6 +104,7 @@ func Up(lab *topology.Lab, st *kernel.State) (*Plan, error) {
 	p.add("namespaces", spaces)
 	p.add("bridges", bridgeOps(lab))
 	p.add("links", linkOps(lab))
+	p.add("overlays", overlayOps(lab))
 	p.add("ports", portOps(lab))
 	p.add("sysctls", sysctlOps(lab))
 	p.add("addresses", addressOps(lab))

@@ -40,6 +40,10 @@ type (
 		mtuPos  Pos
 		macPos  Pos
 		bad     bool // its link is in error: not reported as unconnected
+		// underlay is the interface an overlay's tunnel runs over.
+		underlay    string
+		underlayPos Pos
+		overlay     *overlayDecl // the overlay its link names, if any
 	}
 	routeDecl struct {
 		r         Route
@@ -76,6 +80,7 @@ var (
 		"addressing": decodeAddressing,
 		"routing":    decodeRouting,
 		"bridges":    decodeBridges,
+		"overlays":   decodeOverlays,
 		"nodes":      decodeNodes,
 		"host":       decodeHost,
 	}
@@ -110,6 +115,7 @@ var (
 		"mtu":       func(p *parser, d *ifaceDecl, e entry, path string) { d.it.MTU, d.mtuPos = p.decodeMTU(e, path) },
 		"mac":       decodeMAC,
 		"shape":     decodeShape,
+		"underlay":  decodeUnderlay,
 	}
 	routeFields = map[string]field[*routeDecl]{
 		"to":     decodeRouteTo,
@@ -127,6 +133,7 @@ func formatKeys() map[string][]string {
 		"addressing":    slices.Sorted(maps.Keys(addressingFields)),
 		"host":          slices.Sorted(maps.Keys(hostFields)),
 		"bridge":        slices.Sorted(maps.Keys(bridgeFields)),
+		"overlay":       slices.Sorted(maps.Keys(overlayFields)),
 		"node":          slices.Sorted(maps.Keys(nodeFields)),
 		"interface":     slices.Sorted(maps.Keys(ifaceFields)),
 		"hostInterface": slices.Sorted(maps.Keys(ifaceFields)),

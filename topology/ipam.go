@@ -58,6 +58,7 @@ type ipSeg struct {
 	subnets [2]netip.Prefix
 	subPos  [2]Pos
 	gateway *bridgeDecl // the bridge that is the gateway, if any
+	overlay *overlayDecl // an overlay segment: the overlay
 }
 
 // assign gives addresses to the interfaces of segments with subnets (as
@@ -110,7 +111,11 @@ func (p *parser) ipSegments() []*ipSeg {
 			segs = append(segs, &ipSeg{name: "cable " + k.String(), ends: []*ifaceDecl{byIface[k.A], byIface[k.B]}})
 		}
 	}
+	segs = append(segs, p.overlaySegs(byIface)...)
 	for _, s := range segs {
+		if s.overlay != nil {
+			p.segSubnets(s, s.overlay.subnets)
+		}
 		for _, b := range s.bridges {
 			p.segSubnets(s, b.subnets)
 			if b.b.Gateway {
@@ -187,7 +192,7 @@ func (p *parser) subnetsFromPool(segs []*ipSeg) {
 				continue
 			}
 			bits := poolLAN[f]
-			if s.bridges == nil {
+			if s.bridges == nil && s.overlay == nil {
 				bits = poolP2P[f]
 			}
 			sub, ok := nextFree(pool, next, bits, taken)
@@ -258,6 +263,9 @@ func (p *parser) assignSegment(s *ipSeg, f int) {
 	slices.SortFunc(need, func(a, b *ifaceDecl) int { return cmp.Compare(a.it.Ref(), b.it.Ref()) })
 
 	first, last := usableRange(sub)
+	if s.overlay != nil {
+		s.overlay.o.Subnets = append(s.overlay.o.Subnets, sub)
+	}
 	if s.bridges != nil {
 		// The first address is the gateway's, whether a bridge takes it or not.
 		gw := first

@@ -35,7 +35,10 @@ type Lab struct {
 	// running lab's file (lab.Up saves it).
 	Source  []byte
 	Bridges []*Bridge
-	Nodes   []*Node
+	// Overlays are the VXLAN segments carried between nodes over the
+	// lab's own cables, sorted by name.
+	Overlays []*Overlay
+	Nodes    []*Node
 	// Host holds the interfaces that live in the root namespace at the
 	// host end of a node–host cable. Their Node field is HostNode.
 	Host []*Interface
@@ -116,8 +119,14 @@ type Interface struct {
 	// cable has one.
 	Shape *Shape
 	Pos   Pos
-	// Link is the cable this interface is one end of (set by validation).
+	// Link is the cable this interface is one end of (set by validation);
+	// nil for an overlay's interface, which is no cable.
 	Link *Link
+	// Overlay is the VXLAN segment the interface is a tunnel end of, or
+	// nil; then Underlay names the interface of the same node its tunnel
+	// runs over (see OverlayEnd).
+	Overlay  *Overlay
+	Underlay string
 }
 
 // Ref returns the interface as "node:name".
@@ -263,6 +272,8 @@ type Segment struct {
 	// Bridge is set for a bridge segment: the bridge, or the root bridge
 	// of a tree of trunks.
 	Bridge *Bridge
+	// Overlay is set for an overlay segment.
+	Overlay *Overlay
 	// Members are the addressed endpoints on the segment.
 	Members []Member
 }
@@ -280,7 +291,7 @@ type Member struct {
 
 // Segments returns the lab's layer-2 segments: bridge segments first, in
 // the name order of their root bridges, then point-to-point cables in
-// link order. The members of a bridge segment are the host sides of its
+// link order, then overlays by name (members by node). The members of a bridge segment are the host sides of its
 // bridges with addresses (root first, then by bridge name), then its
 // ports in link order.
 func (l *Lab) Segments() []Segment {
@@ -308,6 +319,13 @@ func (l *Lab) Segments() []Segment {
 		case Peer:
 			segs = append(segs, Segment{Name: k.String(), Members: []Member{member(k.A), member(k.B)}})
 		}
+	}
+	for _, o := range l.Overlays {
+		s := Segment{Name: o.Name, Overlay: o}
+		for _, i := range l.OverlayMembers(o) {
+			s.Members = append(s.Members, member(i))
+		}
+		segs = append(segs, s)
 	}
 	return segs
 }

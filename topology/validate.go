@@ -18,6 +18,7 @@ func (p *parser) validate() {
 	p.checkMTUs()
 	p.checkMACs()
 	p.checkShapes()
+	p.checkOverlays()
 	for _, d := range p.nodeList {
 		p.checkRoutes(d)
 		p.checkSysctlIfaces(d)
