@@ -20,6 +20,9 @@ func dumpLab(l *Lab) string {
 		w(0, "bridge %s @%s", br.Name, at(br.Pos))
 		dumpAddrs(w, br.Addresses, br.MTU)
 	}
+	for _, o := range l.Overlays {
+		w(0, "overlay %s @%s vni %d port %d subnets %s", o.Name, at(o.Pos), o.VNI, o.Port, prefixes(o.Subnets))
+	}
 	for _, n := range l.Nodes {
 		w(0, "node %s @%s", n.Name, at(n.Pos))
 		if n.Router {
@@ -68,6 +71,9 @@ func dumpIface(w func(int, string, ...any), i *Interface) {
 	}
 	if i.Shape != nil {
 		w(2, "shape %s @%s", i.Shape, at(i.Shape.Pos))
+	}
+	if i.Overlay != nil {
+		w(2, "overlay %s underlay %s", i.Overlay.Name, i.Underlay)
 	}
 }
 
@@ -182,12 +188,23 @@ func checkAllLinked(l *Lab, ends map[*Interface]*Link) error {
 	for _, n := range l.Nodes {
 		all = append(all, n.Interfaces...)
 	}
+	overlaid := 0
 	for _, i := range all {
+		if i.Overlay != nil {
+			// An overlay's interface is in no link: it is on an overlay of
+			// the lab, over an interface of its node that is.
+			u := l.underlayOf(i)
+			if i.Link != nil || l.Overlay(i.Overlay.Name) != i.Overlay || u == nil || ends[u] == nil {
+				return fmt.Errorf("overlay interface %s: link %v, overlay %s, underlay %q", i.Ref(), i.Link, i.Overlay.Name, i.Underlay)
+			}
+			overlaid++
+			continue
+		}
 		if ends[i] == nil {
 			return fmt.Errorf("interface %s is in no link", i.Ref())
 		}
 	}
-	if len(ends) != len(all) {
+	if len(ends) != len(all)-overlaid {
 		return fmt.Errorf("links have %d ends, the lab %d interfaces", len(ends), len(all))
 	}
 	return nil

@@ -57,7 +57,7 @@ type ipSeg struct {
 	ends    []*ifaceDecl  // the interfaces on it
 	subnets [2]netip.Prefix
 	subPos  [2]Pos
-	gateway *bridgeDecl // the bridge that is the gateway, if any
+	gateway *bridgeDecl  // the bridge that is the gateway, if any
 	overlay *overlayDecl // an overlay segment: the overlay
 }
 
