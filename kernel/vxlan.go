@@ -79,3 +79,28 @@ func bridgeN(ns string) string {
 	}
 	return "bridge -n " + ns
 }
+
+// VXLANRemotesSet changes the static remotes of an existing VXLAN device
+// in place (its other settings are fixed at creation): traffic to the
+// remotes that stay goes on. A remote added twice or deleted when absent
+// is fine.
+//
+// Equivalent to: bridge [-n NS] fdb append 00:00:00:00:00:00 dev NAME dst
+// ADD; bridge [-n NS] fdb del 00:00:00:00:00:00 dev NAME dst DEL
+type VXLANRemotesSet struct {
+	NS, Name string
+	Add, Del []netip.Addr
+}
+
+func (o *VXLANRemotesSet) Namespace() string { return o.NS }
+
+func (o *VXLANRemotesSet) String() string {
+	var out []string
+	for _, r := range o.Add {
+		out = append(out, fmt.Sprintf("%s fdb append 00:00:00:00:00:00 dev %s dst %s", bridgeN(o.NS), o.Name, r))
+	}
+	for _, r := range o.Del {
+		out = append(out, fmt.Sprintf("%s fdb del 00:00:00:00:00:00 dev %s dst %s", bridgeN(o.NS), o.Name, r))
+	}
+	return lines(out...)
+}

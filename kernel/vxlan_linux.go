@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"errors"
 	"fmt"
 	"net"
 
@@ -73,4 +74,26 @@ func VXLANRemotes(c *Conn, ns, name string) ([]net.IP, error) {
 		}
 	}
 	return out, nil
+}
+
+func (o *VXLANRemotesSet) Apply(c *Conn) error {
+	h, err := c.Handle(o.NS)
+	if err != nil {
+		return opErr(o.NS, "changing the remotes of vxlan "+o.Name, err)
+	}
+	l, err := h.LinkByName(o.Name)
+	if err != nil {
+		return opErr(o.NS, "finding vxlan "+o.Name, err)
+	}
+	for _, r := range o.Add {
+		if err := h.NeighAppend(fdbAllZeros(l.Attrs().Index, r.AsSlice())); err != nil && !errors.Is(err, unix.EEXIST) {
+			return opErr(o.NS, fmt.Sprintf("adding remote %s to vxlan %s", r, o.Name), err)
+		}
+	}
+	for _, r := range o.Del {
+		if err := h.NeighDel(fdbAllZeros(l.Attrs().Index, r.AsSlice())); err != nil && !errors.Is(err, unix.ENOENT) {
+			return opErr(o.NS, fmt.Sprintf("removing remote %s from vxlan %s", r, o.Name), err)
+		}
+	}
+	return nil
 }

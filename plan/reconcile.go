@@ -548,6 +548,7 @@ func sameRoute(a, b topology.Route) bool {
 
 func (r *reconciler) plan() *Plan {
 	r.routes()
+	vxlans, vxSetup := r.overlays()
 	sub := r.made()
 	p := &Plan{Lab: r.name, Made: sub}
 	// The firewall and the host's settings for NAT and published ports,
@@ -571,9 +572,10 @@ func (r *reconciler) plan() *Plan {
 	p.add("namespaces", namespaceOps(sub, r.st.UTSHolder))
 	p.add("bridges", bridgeOps(sub))
 	p.add("links", append(linkOps(sub), r.linksSet...))
+	p.add("overlays", vxlans)
 	p.add("ports", portOps(sub))
 	p.add("sysctls", append(sysctlOps(sub), r.sysctls...))
-	p.add("addresses", append(cableSetupOps(sub), r.addrsAdd...))
+	p.add("addresses", append(append(cableSetupOps(sub), vxSetup...), r.addrsAdd...))
 	p.add("shaping", append(shapeOps(sub), r.shapes...))
 	p.add("bridges up", bridgeUpOps(sub))
 	p.add("routes", append(routeOps(sub), r.routesAdd...))
