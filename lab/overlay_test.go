@@ -105,6 +105,36 @@ nodes:
 		t.Errorf("1423 bytes with don't-fragment: %v, want EMSGSIZE (the overlay's MTU is 1450)", err)
 	}
 	t.Logf("overlay MTU 1450: 1422-byte UDP payload crossed with DF, 1423 refused: %v", err)
+
+	st, err := lab.GetStatus(tl.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range st.Nodes {
+		for _, i := range n.Interfaces {
+			if n.Name == "leaf2" && i.Name == "vx0" {
+				if i.State != "up" || i.Overlay == nil || i.Overlay.VNI != 4242 || len(i.Overlay.Remotes) != 2 || i.MTU != 1450 {
+					t.Errorf("status of leaf2:vx0: %+v, overlay %+v", i, i.Overlay)
+				}
+			}
+		}
+	}
+
+	// A tunnel is no cable: link down names the underlay, whose cut
+	// takes the node off the overlay, and whose join brings it back.
+	ctx := context.Background()
+	if err := lab.Cut(ctx, tl.Name, "leaf3", "vx0", false, lab.Options{}); err == nil || !strings.Contains(err.Error(), "cut its underlay (leaf3:up)") {
+		t.Errorf("cut leaf3:vx0: %v, want an error naming the underlay", err)
+	}
+	if err := lab.Cut(ctx, tl.Name, "leaf3", "up", false, lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	expectPing(t, tl, "underlay cut", "leaf1", false, o+".3")
+	expectPing(t, tl, "underlay cut", "leaf1", true, o+".2")
+	if err := lab.Cut(ctx, tl.Name, "leaf3", "up", true, lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	expectPing(t, tl, "underlay joined", "leaf1", true, o+".3")
 }
 
 // listenUDP opens a UDP socket in a node and returns a channel that gets

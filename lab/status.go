@@ -116,8 +116,12 @@ type IfaceStatus struct {
 	// Assigned are the addresses nslab chose from the segment's subnets.
 	Assigned []string `json:"assigned,omitempty"`
 	// Peer is what the cable leads to: a bridge, "node:iface" or
-	// "host:name".
+	// "host:name"; for an overlay's interface, "overlay NAME (vni N over
+	// UNDERLAY)".
 	Peer string `json:"peer"`
+	// Overlay is the tunnel of an overlay's interface, as the kernel has
+	// it.
+	Overlay *OverlayStatus `json:"overlay,omitempty"`
 	// Shape is how what leaves the interface is shaped, as the kernel
 	// has it, in the file's words ("rate 10mbit, delay 20ms").
 	Shape string `json:"shape,omitempty"`
@@ -223,6 +227,7 @@ func ifaceStatus(c *kernel.Conn, ns, kname string, i *topology.Interface, shaped
 	out := IfaceStatus{Name: i.Name, Peer: peerOf(i)}
 	out.State, out.MTU, out.MAC, out.Addresses = linkFacts(c, ns, kname)
 	out.Assigned = strs(i.Auto)
+	out.Overlay = overlayStatus(c, ns, kname, i)
 	if i.Link != nil && (len(i.Link.Shapes()) > 0 || shaped[i.Link]) {
 		if ks, err := kernel.LinkShape(c, ns, kname); err == nil && ks != nil {
 			ts := topology.Shape{Rate: ks.Rate, Delay: ks.Delay, Jitter: ks.Jitter, Loss: ks.Loss,
@@ -244,6 +249,8 @@ func strs(ps []netip.Prefix) []string {
 func peerOf(i *topology.Interface) string {
 	l := i.Link
 	switch {
+	case i.Overlay != nil:
+		return fmt.Sprintf("overlay %s (vni %d over %s)", i.Overlay.Name, i.Overlay.VNI, i.Underlay)
 	case l == nil:
 		return ""
 	case l.Kind == topology.Port:
@@ -349,4 +356,27 @@ func Processes(labs []string) ([]Process, error) {
 		out = append(out, Process{Lab: l, Node: n, PID: p.PID, Args: p.Args})
 	}
 	return out, nil
+}
+
+// OverlayStatus is the VXLAN tunnel of an overlay's interface.
+type OverlayStatus struct {
+	Name     string `json:"name"`
+	VNI      int    `json:"vni"`
+	Port     int    `json:"port"`
+	Underlay string `json:"underlay"`
+	// Remotes are the tunnel ends its flooded frames go to, as the
+	// kernel's forwarding database has them.
+	Remotes []string `json:"remotes"`
+}
+
+func overlayStatus(c *kernel.Conn, ns, kname string, i *topology.Interface) *OverlayStatus {
+	if i.Overlay == nil {
+		return nil
+	}
+	out := &OverlayStatus{Name: i.Overlay.Name, VNI: i.Overlay.VNI, Port: i.Overlay.Port, Underlay: i.Underlay, Remotes: []string{}}
+	remotes, _ := kernel.VXLANRemotes(c, ns, kname)
+	for _, r := range remotes {
+		out.Remotes = append(out.Remotes, r.String())
+	}
+	return out
 }
