@@ -1,9 +1,9 @@
 package kernel
 
 import (
-	"net"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
