@@ -100,6 +100,8 @@ type BridgeStatus struct {
 	// Subnets are the segment's subnets that addresses are chosen from.
 	Subnets []string `json:"subnets,omitempty"`
 	Ports   []string `json:"ports"`
+	// Taps are its tap devices, for VMs.
+	Taps []TapStatus `json:"taps,omitempty"`
 	// Drift is what up --repair would change in the bridge.
 	Drift []string `json:"drift,omitempty"`
 }
@@ -218,7 +220,25 @@ func bridgeStatus(c *kernel.Conn, t *topology.Lab, b *topology.Bridge) BridgeSta
 	for _, l := range t.Ports(b) {
 		out.Ports = append(out.Ports, l.A.Ref())
 	}
+	for _, tap := range b.Taps {
+		k := plan.TapName(t.Name, tap.Name)
+		ts := TapStatus{Name: tap.Name, Kernel: k, User: tap.User, Group: tap.Group}
+		ts.State, ts.MTU, _, _ = linkFacts(c, "", k)
+		out.Taps = append(out.Taps, ts)
+	}
 	return out
+}
+
+// TapStatus is a tap of a bridge: State is "down" (no carrier) until a
+// VM opens it, "up" while one does.
+type TapStatus struct {
+	Name string `json:"name"`
+	// Kernel is the name to give the VM: qemu -nic tap,ifname=KERNEL,script=no.
+	Kernel string `json:"kernel_name"`
+	State  string `json:"state"`
+	MTU    int    `json:"mtu"`
+	User   string `json:"user,omitempty"`
+	Group  string `json:"group,omitempty"`
 }
 
 // ifaceStatus reads the interface's shape from the kernel when the file

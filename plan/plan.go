@@ -103,7 +103,7 @@ func Up(lab *topology.Lab, st *kernel.State) (*Plan, error) {
 	}
 	p.add("namespaces", spaces)
 	p.add("bridges", bridgeOps(lab))
-	p.add("links", linkOps(lab))
+	p.add("links", append(linkOps(lab), tapOps(lab)...))
 	p.add("overlays", overlayOps(lab))
 	p.add("ports", portOps(lab))
 	p.add("sysctls", sysctlOps(lab))
@@ -172,6 +172,7 @@ func portOps(lab *topology.Lab) []kernel.Op {
 			names = append(names, TrunkName(lab.Name, l.Bridge.Name, "a"), TrunkName(lab.Name, l.Bridge.Name, "b"))
 		}
 	}
+	names = append(names, tapNames(lab)...)
 	if len(names) == 0 {
 		return nil
 	}

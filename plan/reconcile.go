@@ -47,6 +47,7 @@ func Reconcile(old, lab *topology.Lab, st *kernel.State, hints ...Hints) (*Plan,
 	r.stray = r.strayLinks(h.Interrupted)
 	r.nodes()
 	r.bridges()
+	r.taps()
 	r.links()
 	if err := r.clashes(); err != nil {
 		return nil, err
@@ -68,6 +69,9 @@ type reconciler struct {
 	cut          map[string]bool         // ends held down by cuts in force: ns "\x00" name
 	shaped       map[*topology.Link]bool // cables shaped at runtime (Faults): their shapes are kept
 	stray        map[string]bool         // root links a killed nslab left without their mark
+	keepTaps     map[string]bool         // taps kept, by kernel name
+	tapsAdd      []kernel.Op             // taps made (anew)
+	tapsIPv6     []string                // their names
 
 	// the operations, by stage
 	routesDel, addrsDel, linksDel, bridgesDel, nsDel []kernel.Op
@@ -339,6 +343,9 @@ func (r *reconciler) links() {
 			want[n] = true
 		}
 	}
+	for n := range r.keepTaps {
+		want[n] = true
+	}
 	for _, name := range sortedKeys(r.st.Links) {
 		lab, kind, _, ok := kernel.ParseMarker(r.st.Links[name].Alias)
 		if ok && lab == r.name && kind != kernel.KindBridge && !want[name] || r.stray[name] && !want[name] {
@@ -571,9 +578,13 @@ func (r *reconciler) plan() *Plan {
 	p.add("namespaces removed", r.nsDel)
 	p.add("namespaces", namespaceOps(sub, r.st.UTSHolder))
 	p.add("bridges", bridgeOps(sub))
-	p.add("links", append(linkOps(sub), r.linksSet...))
+	p.add("links", append(append(linkOps(sub), r.linksSet...), r.tapsAdd...))
 	p.add("overlays", vxlans)
-	p.add("ports", portOps(sub))
+	ports := portOps(sub)
+	if len(r.tapsIPv6) > 0 {
+		ports = append(ports, &kernel.PortsIPv6Off{Names: r.tapsIPv6})
+	}
+	p.add("ports", ports)
 	p.add("sysctls", append(sysctlOps(sub), r.sysctls...))
 	p.add("addresses", append(append(cableSetupOps(sub), vxSetup...), r.addrsAdd...))
 	p.add("shaping", append(shapeOps(sub), r.shapes...))

@@ -98,6 +98,7 @@ var (
 		"nat6":      func(p *parser, d *bridgeDecl, e entry, path string) { d.natPos = p.flag(&d.b.NAT6, e, path) },
 		"mtu":       func(p *parser, d *bridgeDecl, e entry, path string) { d.b.MTU, d.mtuPos = p.decodeMTU(e, path) },
 		"link":      decodeBridgeLink,
+		"taps":      decodeTaps,
 	}
 	nodeFields = map[string]field[*nodeDecl]{
 		"router":     decodeRouter,
@@ -134,6 +135,7 @@ func formatKeys() map[string][]string {
 		"host":          slices.Sorted(maps.Keys(hostFields)),
 		"bridge":        slices.Sorted(maps.Keys(bridgeFields)),
 		"overlay":       slices.Sorted(maps.Keys(overlayFields)),
+		"tap":           slices.Sorted(maps.Keys(tapFields)),
 		"node":          slices.Sorted(maps.Keys(nodeFields)),
 		"interface":     slices.Sorted(maps.Keys(ifaceFields)),
 		"hostInterface": slices.Sorted(maps.Keys(ifaceFields)),

@@ -19,6 +19,9 @@ func dumpLab(l *Lab) string {
 	for _, br := range l.Bridges {
 		w(0, "bridge %s @%s", br.Name, at(br.Pos))
 		dumpAddrs(w, br.Addresses, br.MTU)
+		for _, t := range br.Taps {
+			w(1, "tap %s @%s user %q group %q", t.Name, at(t.Pos), t.User, t.Group)
+		}
 	}
 	for _, o := range l.Overlays {
 		w(0, "overlay %s @%s vni %d port %d subnets %s", o.Name, at(o.Pos), o.VNI, o.Port, prefixes(o.Subnets))

@@ -72,6 +72,8 @@ type Bridge struct {
 	// Auto are the addresses among Addresses that nslab chose.
 	Auto []netip.Prefix
 	MTU  int
+	// Taps are the bridge's tap devices, by name.
+	Taps []*Tap
 	Pos  Pos
 }
 

@@ -82,6 +82,10 @@ func (p *parser) resolveLinks() {
 		}
 	}
 	r.trunks()
+	for _, d := range p.bridges {
+		r.ports[d.b] += len(d.b.Taps)
+	}
+	p.checkTaps()
 	p.checkConnected(all)
 	p.checkPorts(r.ports)
 	sortLinks(p.lab.Links)
