@@ -600,7 +600,9 @@ func TestServiceNodeRemade(t *testing.T) {
 func TestServiceNotReadyKeepFailed(t *testing.T) {
 	s := sh("a", "web", "echo no port for you; exec sleep infinity")
 	s.Ready = &topology.Ready{TCP: "9", Timeout: 300 * time.Millisecond, Interval: 50 * time.Millisecond}
-	tl := svcLab(t, []string{"a"}, s, sh("a", "side", "exec sleep infinity"))
+	later := sh("a", "later", "exec sleep infinity")
+	later.After = []topology.ServiceRef{{Node: "a", Service: "web"}}
+	tl := svcLab(t, []string{"a"}, s, sh("a", "side", "exec sleep infinity"), later)
 	err := upSvc(t, tl, lab.Options{KeepFailed: true})
 	if err == nil || !strings.Contains(err.Error(), "--keep-failed") {
 		t.Fatalf("up: %v, want a/web not ready and the lab kept", err)
@@ -613,6 +615,18 @@ func TestServiceNotReadyKeepFailed(t *testing.T) {
 	}
 	if st := state(t, tl.Name, "a/side"); st.State != service.Running || !alive(st.PID) {
 		t.Errorf("a/side: %+v, want running", st)
+	}
+	// A service after the failed one waits, saying for what.
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		st := state(t, tl.Name, "a/later")
+		if st.State == service.Waiting && st.Reason == "waits for a/web (failed)" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a/later: %+v, want waiting with the reason %q", st, "waits for a/web (failed)")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if log := readLog(t, tl.Name, "a", "web"); log != "no port for you\n" {
 		t.Errorf("a/web's log: %q", log)

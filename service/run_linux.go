@@ -224,6 +224,7 @@ func (s *sup) fail(v *svc, reason string) {
 	logf("lab %s: %s failed: %s", s.lab, v.def.ref(), reason)
 	s.j.add(Event{Lab: s.lab, Kind: "service-failed", Service: v.def.ref(), Detail: reason})
 	s.changed()
+	s.noteBlocked()
 }
 
 // notReady ends a service that did not become ready in time.

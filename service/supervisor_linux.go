@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -381,10 +381,11 @@ func (s *sup) kick() {
 		if v.st.State != Waiting || v.replaces != nil && v.replaces.pidfd >= 0 {
 			continue
 		}
-		if slices.IndexFunc(v.def.After, func(r string) bool {
-			d := s.svcs[r]
-			return d == nil || !d.st.WasReady
-		}) >= 0 {
+		if why := s.blockers(v); why != "" {
+			if v.st.Reason != why {
+				v.st.Reason = why
+				s.changed()
+			}
 			continue
 		}
 		now = append(now, v)
@@ -392,6 +393,40 @@ func (s *sup) kick() {
 	if len(now) > 0 {
 		s.startMany(now)
 	}
+}
+
+// noteBlocked updates the reasons of the services that wait (which
+// services of their after: are not ready, in which state) without
+// starting any.
+func (s *sup) noteBlocked() {
+	for _, v := range s.order {
+		if v.st.State != Waiting {
+			continue
+		}
+		if why := s.blockers(v); why != "" && why != v.st.Reason {
+			v.st.Reason = why
+			s.changed()
+		}
+	}
+}
+
+// blockers says which services of v's after: are not ready yet, with
+// their states ("waits for db/pg (failed), web/cache (starting)"); "" when
+// all are.
+func (s *sup) blockers(v *svc) string {
+	var not []string
+	for _, r := range v.def.After {
+		switch d := s.svcs[r]; {
+		case d == nil:
+			not = append(not, r+" (not defined)")
+		case !d.st.WasReady:
+			not = append(not, r+" ("+d.st.State+")")
+		}
+	}
+	if len(not) == 0 {
+		return ""
+	}
+	return "waits for " + strings.Join(not, ", ")
 }
 
 // endOrphans ends the processes that lead a session and carry the lab's

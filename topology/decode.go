@@ -44,6 +44,7 @@ type (
 		underlay    string
 		underlayPos Pos
 		overlay     *overlayDecl // the overlay its link names, if any
+		kd      kindDecl
 	}
 	routeDecl struct {
 		r         Route
@@ -53,6 +54,8 @@ type (
 		toPos     Pos
 		viaPos    Pos
 		devPos    Pos
+		vrf       string
+		vrfPos    Pos
 	}
 	// addrList is a list of addresses and where each was written.
 	addrList struct {
@@ -123,6 +126,7 @@ var (
 		"via":    decodeRouteVia,
 		"dev":    decodeRouteDev,
 		"metric": decodeRouteMetric,
+		"vrf":    decodeRouteVRF,
 	}
 )
 
@@ -137,7 +141,7 @@ func formatKeys() map[string][]string {
 		"overlay":       slices.Sorted(maps.Keys(overlayFields)),
 		"tap":           slices.Sorted(maps.Keys(tapFields)),
 		"node":          slices.Sorted(maps.Keys(nodeFields)),
-		"interface":     slices.Sorted(maps.Keys(ifaceFields)),
+		"interface":     slices.Sorted(maps.Keys(nodeIfaceFields)),
 		"hostInterface": slices.Sorted(maps.Keys(ifaceFields)),
 		"route":         slices.Sorted(maps.Keys(routeFields)),
 		"shape":         slices.Sorted(maps.Keys(shapeFields)),
@@ -251,7 +255,11 @@ func (p *parser) decodeInterfaces(e entry, path, owner string) []*ifaceDecl {
 			continue
 		}
 		d := &ifaceDecl{it: &Interface{Node: owner, Name: ie.key, Pos: ie.keyPos}}
-		if !decodeFields(p, ie.val, join(path, ie.key), ifaceFields, d) {
+		fields := ifaceFields
+		if owner != HostNode {
+			fields = nodeIfaceFields
+		}
+		if !decodeFields(p, ie.val, join(path, ie.key), fields, d) {
 			d.bad = true // a misspelt link: do not also call it unconnected
 		}
 		out = append(out, d)

@@ -59,6 +59,8 @@ type ipSeg struct {
 	subPos  [2]Pos
 	gateway *bridgeDecl  // the bridge that is the gateway, if any
 	overlay *overlayDecl // an overlay segment: the overlay
+	lan     bool         // a VLAN of a bridge: sized as a bridge's from the pool
+	stub    bool         // a dummy or vrf alone: nothing from the pool
 }
 
 // assign gives addresses to the interfaces of segments with subnets (as
@@ -76,42 +78,49 @@ func (p *parser) assign() {
 }
 
 // ipSegments gathers the segments with their subnets: bridges (a tree of
-// trunks is one segment) and cables between two interfaces.
+// trunks is one segment), cables between two interfaces, and the VLANs
+// on them (see Lab.Segments). Dummies and vrfs are segments of their own
+// that take nothing from the pool.
 func (p *parser) ipSegments() []*ipSeg {
-	byBridge := map[*Bridge]*bridgeDecl{}
+	byBridge := map[string]*bridgeDecl{}
 	for _, d := range p.bridges {
-		byBridge[d.b] = d
+		byBridge[d.b.Name] = d
 	}
-	byIface := map[*Interface]*ifaceDecl{}
+	byMember := map[string]*ifaceDecl{}
 	for _, d := range p.allIfaces() {
-		byIface[d.it] = d
+		byMember[d.it.Ref()] = d
 	}
 	root := p.lab.bridgeRoots()
 	var segs []*ipSeg
-	index := map[*Bridge]*ipSeg{}
-	for _, b := range p.lab.Bridges {
-		if root[b] == b {
-			s := &ipSeg{name: "bridge " + b.Name}
-			index[b] = s
-			segs = append(segs, s)
-		}
-	}
-	for _, b := range p.lab.bridgesRootFirst(root) {
-		if s := index[root[b]]; s != nil {
-			s.bridges = append(s.bridges, byBridge[b])
-		}
-	}
-	for _, k := range p.lab.Links {
-		switch k.Kind {
-		case Port:
-			if s := index[root[k.Bridge]]; s != nil {
-				s.ends = append(s.ends, byIface[k.A])
+	for _, seg := range p.lab.Segments() {
+		s := &ipSeg{name: "cable " + seg.Name}
+		switch {
+		case seg.Overlay != nil:
+			s.name, s.overlay = "overlay "+seg.Name, p.overlayDecl(seg.Overlay)
+		case seg.Bridge != nil && seg.VLAN == 0:
+			s.name = "bridge " + seg.Name
+			for _, b := range p.lab.bridgesRootFirst(root) {
+				if root[b] == seg.Bridge {
+					s.bridges = append(s.bridges, byBridge[b.Name])
+				}
 			}
-		case Peer:
-			segs = append(segs, &ipSeg{name: "cable " + k.String(), ends: []*ifaceDecl{byIface[k.A], byIface[k.B]}})
+		case seg.Bridge != nil:
+			s.name, s.lan = "segment "+seg.Name, true
+		case seg.Over != "":
+			s.name = "segment " + seg.Name
 		}
+		for _, m := range seg.Members {
+			if m.Bridge {
+				continue
+			}
+			d := byMember[m.Node+":"+m.Dev]
+			if d != nil && (d.it.Kind == KindDummy || d.it.Kind == KindVRF) {
+				s.stub = true
+			}
+			s.ends = append(s.ends, d)
+		}
+		segs = append(segs, s)
 	}
-	segs = append(segs, p.overlaySegs(byIface)...)
 	for _, s := range segs {
 		if s.overlay != nil {
 			p.segSubnets(s, s.overlay.subnets)
@@ -188,11 +197,11 @@ func (p *parser) subnetsFromPool(segs []*ipSeg) {
 		}
 		next := pool.Addr()
 		for _, s := range segs {
-			if s.subnets[f].IsValid() || len(s.explicit(f)) > 0 || len(s.ends) == 0 {
+			if s.subnets[f].IsValid() || len(s.explicit(f)) > 0 || len(s.ends) == 0 || s.stub {
 				continue
 			}
 			bits := poolLAN[f]
-			if s.bridges == nil && s.overlay == nil {
+			if s.bridges == nil && !s.lan && s.overlay == nil {
 				bits = poolP2P[f]
 			}
 			sub, ok := nextFree(pool, next, bits, taken)

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"sort"
+	"time"
 )
 
 // Pos is a position in a topology file: 1-based line and column.
@@ -129,6 +130,44 @@ type Interface struct {
 	// runs over (see OverlayEnd).
 	Overlay  *Overlay
 	Underlay string
+	// Kind is what the interface is: KindVeth (the end of a cable, the
+	// default) or one of the kinds made inside a node (see kinds.go).
+	Kind string
+	// Parent is the interface a vlan, macvlan or ipvlan sub-interface
+	// rides on, in the same node.
+	Parent string
+	// VLAN is the tag of a vlan sub-interface (1-4094), Protocol its
+	// ethertype: VLAN8021Q or VLAN8021AD.
+	VLAN     int
+	Protocol string
+	// Mode is the mode of a macvlan (bridge, private, vepa, passthru),
+	// an ipvlan (l2, l3, l3s) or a bond (active-backup, 802.3ad, ...).
+	Mode string
+	// Members are the interfaces a bond or a vrf enslaves, in the order
+	// written.
+	Members []string
+	// Bond holds the settings of a bond beyond its mode.
+	Bond *BondOpts
+	// Table is the routing table of a vrf.
+	Table int
+	// Master is the bond or vrf the interface is enslaved to, "" if none
+	// (set by validation).
+	Master string
+	// KindPos is where the kind key was written (the interface's name
+	// when it has none): the place of the errors about the kind.
+	KindPos Pos
+}
+
+// BondOpts are the settings of a bond beside its mode.
+type BondOpts struct {
+	// Miimon is how often the bond checks its members' carrier; 0 turns
+	// link monitoring off.
+	Miimon time.Duration
+	// Primary is the member an active-backup bond prefers.
+	Primary string
+	// LACPRate is how often an 802.3ad partner is asked for LACPDUs:
+	// "slow" (every 30 s) or "fast" (every second).
+	LACPRate string
 }
 
 // Ref returns the interface as "node:name".
@@ -213,7 +252,11 @@ type Route struct {
 	Metric int
 	// Auto says nslab computed the route (routing: auto).
 	Auto bool
-	Pos  Pos
+	// VRF is the vrf interface whose table holds the route, "" for the
+	// main table; Table is that table.
+	VRF   string
+	Table int
+	Pos   Pos
 }
 
 // Sysctl is one per-namespace kernel setting, such as
@@ -265,17 +308,27 @@ func (l *Lab) Ports(b *Bridge) []*Link {
 }
 
 // Segment is one layer-2 broadcast domain: a bridge with its ports, a
-// tree of bridges joined by trunks with all their ports, or the two ends
-// of a point-to-point cable.
+// tree of bridges joined by trunks with all their ports, the two ends of
+// a point-to-point cable, one VLAN of another segment (the sub-interfaces
+// with that tag on its members), or the interface alone of a dummy or a
+// vrf. The cables of one bond's members are one segment, the bond its
+// member.
 type Segment struct {
 	// Name is the name of the bridge (the root bridge of a tree of
-	// trunks: the one without a link key), or "a:x -- b:y" for a cable.
+	// trunks: the one without a link key), "a:x -- b:y" for a cable,
+	// "BASE vlan ID" for a VLAN of the segment BASE, "node:if" for a
+	// dummy or vrf.
 	Name string
-	// Bridge is set for a bridge segment: the bridge, or the root bridge
-	// of a tree of trunks.
+	// Bridge is set for a bridge segment and the VLANs on it: the bridge,
+	// or the root bridge of a tree of trunks.
 	Bridge *Bridge
 	// Overlay is set for an overlay segment.
 	Overlay *Overlay
+	// Over is the name of the segment a VLAN segment is tagged on, VLAN
+	// its tag and Protocol its ethertype; "" and 0 for an untagged one.
+	Over     string
+	VLAN     int
+	Protocol string
 	// Members are the addressed endpoints on the segment.
 	Members []Member
 }
@@ -289,13 +342,22 @@ type Member struct {
 	// bridge's own host side).
 	Dev       string
 	Addresses []netip.Prefix
+	// Bridge says Dev is a bridge's host side.
+	Bridge bool
+	// VRF is the vrf the interface is enslaved to (directly, or through
+	// the bond it is a member of), "" for the main table.
+	VRF string
 }
 
 // Segments returns the lab's layer-2 segments: bridge segments first, in
 // the name order of their root bridges, then point-to-point cables in
-// link order, then overlays by name (members by node). The members of a bridge segment are the host sides of its
-// bridges with addresses (root first, then by bridge name), then its
-// ports in link order.
+// link order, then VLAN segments (by the node and name of their first
+// sub-interface), then dummies and vrfs (by node and name), then
+// overlays by name (members by node). The members
+// of a bridge segment are the host sides of its bridges with addresses
+// (root first, then by bridge name), then its ports in link order. The
+// members of a bond are not on any segment: the bond is, on the segment
+// of its members' cables (which it joins into one).
 func (l *Lab) Segments() []Segment {
 	root := l.bridgeRoots()
 	index := map[*Bridge]int{}
@@ -309,27 +371,193 @@ func (l *Lab) Segments() []Segment {
 	for _, b := range l.bridgesRootFirst(root) {
 		if len(b.Addresses) > 0 {
 			s := &segs[index[root[b]]]
-			s.Members = append(s.Members, Member{Node: HostNode, Dev: b.Name, Addresses: b.Addresses})
+			s.Members = append(s.Members, Member{Node: HostNode, Dev: b.Name, Addresses: b.Addresses, Bridge: true})
 		}
 	}
+	// segOf is the segment of each interface that is on one.
+	segOf := map[*Interface]int{}
 	for _, k := range l.Links {
 		switch k.Kind {
 		case Port:
 			if i, ok := index[root[k.Bridge]]; ok { // a bridge of the lab
-				segs[i].Members = append(segs[i].Members, member(k.A))
+				segOf[k.A] = i
 			}
 		case Peer:
-			segs = append(segs, Segment{Name: k.String(), Members: []Member{member(k.A), member(k.B)}})
+			segOf[k.A], segOf[k.B] = len(segs), len(segs)
+			segs = append(segs, Segment{Name: k.String()})
+		}
+	}
+	segs = l.joinBonds(segs, segOf)
+	add := func(i *Interface) {
+		if si, ok := segOf[i]; ok {
+			segs[si].Members = append(segs[si].Members, l.member(i))
+		}
+	}
+	for _, k := range l.Links {
+		for _, i := range []*Interface{k.A, k.B} {
+			if i != nil && k.Kind != Trunk && !l.bondMember(i) {
+				add(i)
+			}
+		}
+	}
+	// Sub-interfaces and bonds, parents first.
+	vlans := map[string]int{} // "segment index/protocol/id" -> segment
+	var visit func(n *Node, i *Interface, depth int) (int, bool)
+	visit = func(n *Node, i *Interface, depth int) (int, bool) {
+		if s, ok := segOf[i]; ok || depth > len(n.Interfaces) {
+			return s, ok
+		}
+		var s int
+		switch i.Kind {
+		case KindBond:
+			found := false
+			for _, m := range i.Members {
+				if mi := n.Interface(m); mi != nil {
+					if s, found = segOf[mi]; found {
+						break
+					}
+				}
+			}
+			if !found {
+				return 0, false
+			}
+		case KindVLAN, KindMacvlan, KindIPvlan:
+			p := n.Interface(i.Parent)
+			if p == nil || p == i {
+				return 0, false
+			}
+			ps, ok := visit(n, p, depth+1)
+			if !ok {
+				return 0, false
+			}
+			s = ps
+			if i.Kind == KindVLAN {
+				key := fmt.Sprintf("%d/%s/%d", ps, i.Protocol, i.VLAN)
+				v, ok := vlans[key]
+				if !ok {
+					base := segs[ps]
+					name := fmt.Sprintf("%s vlan %d", base.Name, i.VLAN)
+					if i.Protocol == VLAN8021AD {
+						name = fmt.Sprintf("%s vlan %d (802.1ad)", base.Name, i.VLAN)
+					}
+					v = len(segs)
+					vlans[key] = v
+					segs = append(segs, Segment{Name: name, Bridge: base.Bridge, Over: base.Name, VLAN: i.VLAN, Protocol: i.Protocol})
+				}
+				s = v
+			}
+		case KindDummy, KindVRF:
+			s = len(segs)
+			segs = append(segs, Segment{Name: i.Ref()})
+		default:
+			return 0, false
+		}
+		segOf[i] = s
+		add(i)
+		return s, true
+	}
+	for _, n := range l.Nodes {
+		for _, i := range n.Interfaces {
+			if i.Kind != "" && i.Kind != KindVeth {
+				visit(n, i, 0)
+			}
 		}
 	}
 	for _, o := range l.Overlays {
 		s := Segment{Name: o.Name, Overlay: o}
 		for _, i := range l.OverlayMembers(o) {
-			s.Members = append(s.Members, member(i))
+			s.Members = append(s.Members, l.member(i))
 		}
 		segs = append(segs, s)
 	}
 	return segs
+}
+
+// joinBonds makes the segments of one bond's members one segment, named
+// after the first of them, and points segOf at it.
+func (l *Lab) joinBonds(segs []Segment, segOf map[*Interface]int) []Segment {
+	parent := make([]int, len(segs))
+	for i := range parent {
+		parent[i] = i
+	}
+	find := func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	joined := false
+	for _, n := range l.Nodes {
+		for _, b := range n.Interfaces {
+			if b.Kind != KindBond {
+				continue
+			}
+			first := -1
+			for _, m := range b.Members {
+				mi := n.Interface(m)
+				s, ok := segOf[mi]
+				if mi == nil || !ok {
+					continue
+				}
+				if first < 0 {
+					first = find(s)
+				} else if r := find(s); r != first {
+					parent[max(r, first)] = min(r, first)
+					first = min(r, first)
+					joined = true
+				}
+			}
+		}
+	}
+	if !joined {
+		return segs
+	}
+	var out []Segment
+	renum := map[int]int{}
+	for i, s := range segs {
+		if find(i) == i {
+			renum[i] = len(out)
+			out = append(out, s)
+		}
+	}
+	for i := range segs {
+		if r := find(i); r != i {
+			out[renum[r]].Members = append(out[renum[r]].Members, segs[i].Members...)
+		}
+	}
+	for i, s := range segOf {
+		segOf[i] = renum[find(s)]
+	}
+	return out
+}
+
+// bondMember reports whether i is enslaved to a bond.
+func (l *Lab) bondMember(i *Interface) bool {
+	if i.Master == "" || i.OnHost() {
+		return false
+	}
+	n := l.Node(i.Node)
+	m := n.Interface(i.Master)
+	return m != nil && m.Kind == KindBond
+}
+
+// member is i as a member of its segment, with its vrf.
+func (l *Lab) member(i *Interface) Member {
+	m := Member{Node: i.Node, Dev: i.Name, Addresses: i.Addresses}
+	if i.OnHost() {
+		return m
+	}
+	n := l.Node(i.Node)
+	for x, hop := i, 0; x != nil && x.Master != "" && hop < 2; hop++ {
+		up := n.Interface(x.Master)
+		if up != nil && up.Kind == KindVRF {
+			m.VRF = up.Name
+			break
+		}
+		x = up
+	}
+	return m
 }
 
 // bridgesRootFirst returns the root bridges, then the others, each in
@@ -378,8 +606,4 @@ func (l *Lab) bridgeRoots() map[*Bridge]*Bridge {
 		parent[b] = find(b)
 	}
 	return parent
-}
-
-func member(i *Interface) Member {
-	return Member{Node: i.Node, Dev: i.Name, Addresses: i.Addresses}
 }

@@ -314,21 +314,6 @@ func (p *parser) checkUnderlay(m *ifaceDecl) bool {
 	return false
 }
 
-// overlaySegs are the overlays as the address planner sees them, their
-// members in the order of the lab's nodes.
-func (p *parser) overlaySegs(byIface map[*Interface]*ifaceDecl) []*ipSeg {
-	var segs []*ipSeg
-	for _, o := range p.lab.Overlays {
-		d := p.overlayDecl(o)
-		s := &ipSeg{name: "overlay " + o.Name, overlay: d}
-		for _, i := range p.lab.OverlayMembers(o) {
-			s.ends = append(s.ends, byIface[i])
-		}
-		segs = append(segs, s)
-	}
-	return segs
-}
-
 func (p *parser) overlayDecl(o *Overlay) *overlayDecl {
 	for _, d := range p.overlays {
 		if d.o == o {

@@ -107,7 +107,9 @@ func (p *parser) build() {
 		p.errorf(p.pos(1, 1), "the lab declares no nodes and no bridges: add nodes:")
 	}
 	p.assemble()
+	p.checkKindKeys()
 	p.resolveLinks()
+	p.checkKinds()
 	p.assign()
 	p.lab.Pool = p.pool.pfxs
 	p.validate()

@@ -269,12 +269,12 @@ func TestAliasBomb(t *testing.T) {
 	for i := 1; i < 5000; i++ {
 		fmt.Fprintf(&b, "  n%d: {interfaces: *ifs}\n", i)
 	}
-	start := time.Now()
+	start := cpuTime()
 	_, err := Parse("bomb.yaml", []byte(b.String()))
 	if err == nil || !strings.Contains(err.Error(), "aliases expand the file by more than 1000000 YAML nodes") {
 		t.Errorf("Parse: %v", err)
 	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("Parse took %v", d)
+	if d := cpuTime() - start; d > 5*time.Second {
+		t.Errorf("Parse took %v of CPU time", d)
 	}
 }

@@ -264,7 +264,7 @@ func farEnd(l *Link, i *Interface) string {
 func (p *parser) checkConnected(all []*ifaceDecl) {
 	for _, d := range all {
 		switch {
-		case d.it.Link != nil || d.bad || d.overlay != nil:
+		case d.it.Link != nil || d.bad || d.overlay != nil || !d.it.IsCable():
 		case d.it.OnHost():
 			p.errorf(d.it.Pos, "host interface %s is not connected: add link: NODE:IFNAME, or link: host:%s on the node's interface", d.it.Name, d.it.Name)
 		default:

@@ -64,6 +64,12 @@ func decodeRouteDev(p *parser, r *routeDecl, e entry, path string) {
 	r.ok = r.ok && ok
 }
 
+func decodeRouteVRF(p *parser, r *routeDecl, e entry, path string) {
+	s, pos, ok := p.str(e.val, path)
+	r.vrf, r.vrfPos = s, pos
+	r.ok = r.ok && ok
+}
+
 func decodeRouteMetric(p *parser, r *routeDecl, e entry, path string) {
 	var ok bool
 	r.r.Metric, _, ok = p.integer(e.val, path, 0, math.MaxUint32)

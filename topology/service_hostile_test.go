@@ -87,7 +87,7 @@ func TestServicesHostile(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := parseTime("hostile.yaml", []byte(tc.data), limit)
 			if d > limit {
-				t.Errorf("decided in %v, more than %v", d, limit)
+				t.Errorf("decided in %v of CPU time, more than %v", d, limit)
 			}
 			t.Logf("%d bytes in %v", len(tc.data), d)
 			if tc.want == "" {

@@ -16,10 +16,13 @@ func (p *parser) validate() {
 	p.checkDupAddrs(uses)
 	p.checkOverlaps(uses)
 	p.checkMTUs()
+	p.checkSubMTUs()
 	p.checkMACs()
 	p.checkShapes()
 	p.checkOverlays()
+	p.checkAutoVRF()
 	for _, d := range p.nodeList {
+		p.checkVRFRoutes(d)
 		p.checkRoutes(d)
 		p.checkSysctlIfaces(d)
 	}
@@ -98,6 +101,11 @@ type addrUse struct {
 	owner string // "ns1:eth0", "bridge br0"
 	id    int    // one per interface or bridge
 	seg   int    // index of its segment; -1 if on none
+	// realm is the address space it is in: the segments a vrf reaches
+	// through the tables of the nodes on them, or the rest of the lab;
+	// -1 if on no segment. Two vrfs of one node may reuse each other's
+	// subnets.
+	realm int
 	pos   Pos
 }
 
@@ -113,8 +121,12 @@ func (p *parser) addrUses() []addrUse {
 			seg = -1
 		}
 		owners++
+		realm := -1
+		if seg >= 0 {
+			realm = segs.realm[seg]
+		}
 		for i, a := range l.addrs {
-			uses = append(uses, addrUse{pfx: a, owner: owner, id: owners, seg: seg, pos: l.addrPos[i]})
+			uses = append(uses, addrUse{pfx: a, owner: owner, id: owners, seg: seg, realm: realm, pos: l.addrPos[i]})
 		}
 	}
 	for _, d := range p.bridges {
@@ -131,16 +143,56 @@ func (p *parser) addrUses() []addrUse {
 type segmentIndex struct {
 	list  []Segment
 	index map[string]int
+	realm []int // by segment: the lowest segment of its realm
 }
 
 func memberKey(m Member) string { return m.Node + ":" + m.Dev }
 
 func (p *parser) segments() segmentIndex {
 	s := segmentIndex{list: p.lab.Segments(), index: map[string]int{}}
+	s.realm = make([]int, len(s.list))
+	find := func(i int) int {
+		for s.realm[i] != i {
+			s.realm[i] = s.realm[s.realm[i]]
+			i = s.realm[i]
+		}
+		return i
+	}
+	table := map[string]int{} // node and vrf -> a segment it is on
 	for i, seg := range s.list {
+		s.realm[i] = i
 		for _, m := range seg.Members {
 			s.index[memberKey(m)] = i
+			k := m.Node + "\x00" + m.VRF
+			if j, ok := table[k]; ok {
+				a, b := find(i), find(j)
+				s.realm[max(a, b)] = min(a, b)
+			} else {
+				table[k] = i
+			}
 		}
+	}
+	// Only a vrf makes a realm of its own: the segments it reaches, by
+	// the nodes' tables, apart from the rest; every realm without a vrf
+	// member is one, the lab's, as in a lab without vrfs.
+	vrf := map[int]bool{}
+	for i, seg := range s.list {
+		for _, m := range seg.Members {
+			if m.VRF != "" {
+				vrf[find(i)] = true
+			}
+		}
+	}
+	global := -1
+	for i := range s.realm {
+		r := find(i)
+		if !vrf[r] {
+			if global < 0 {
+				global = r
+			}
+			r = global
+		}
+		s.realm[i] = r
 	}
 	return s
 }
@@ -155,7 +207,7 @@ func (p *parser) checkDupAddrs(uses []addrUse) {
 	seen := make(map[key]*addrUse, len(uses))
 	for i := range uses {
 		u := &uses[i]
-		k := key{u.pfx.Addr(), -1}
+		k := key{u.pfx.Addr(), -1 - u.realm}
 		if u.pfx.Addr().IsLinkLocalUnicast() {
 			k.scope = u.seg
 			if u.seg < 0 {
@@ -186,12 +238,16 @@ type subnet struct {
 // stack of the subnets that contain the current one: O(n log n).
 func (p *parser) checkOverlaps(uses []addrUse) {
 	subnets := distinctSubnets(uses)
+	// Each realm on its own: overlaps between vrfs are fine.
 	slices.SortFunc(subnets, func(a, b subnet) int {
-		return cmp.Or(a.pfx.Addr().Compare(b.pfx.Addr()), cmp.Compare(a.pfx.Bits(), b.pfx.Bits()))
+		return cmp.Or(cmp.Compare(a.use.realm, b.use.realm), a.pfx.Addr().Compare(b.pfx.Addr()), cmp.Compare(a.pfx.Bits(), b.pfx.Bits()))
 	})
 	var stack []subnet
 	reported := map[[2]int]bool{} // one error per pair of segments
-	for _, s := range subnets {
+	for i, s := range subnets {
+		if i > 0 && subnets[i-1].use.realm != s.use.realm {
+			stack = stack[:0]
+		}
 		for len(stack) > 0 && !stack[len(stack)-1].pfx.Contains(s.pfx.Addr()) {
 			stack = stack[:len(stack)-1]
 		}
@@ -326,6 +382,7 @@ func (p *parser) checkRoutes(d *nodeDecl) {
 	type key struct {
 		to     netip.Prefix
 		metric int
+		table  int
 	}
 	seen := map[key]Pos{}
 	for _, r := range d.routes {
@@ -340,9 +397,13 @@ func (p *parser) checkRoutes(d *nodeDecl) {
 		if r.r.Via.IsValid() {
 			p.checkGateway(d, r)
 		}
-		k := key{r.r.To, r.r.Metric}
+		k := key{r.r.To, r.r.Metric, r.r.Table}
 		if first, dup := seen[k]; dup {
-			p.errorf(r.r.Pos, "duplicate route to %s metric %d in node %s (first at %s)", r.r.To, r.r.Metric, d.n.Name, first)
+			in := ""
+			if r.r.VRF != "" {
+				in = " vrf " + r.r.VRF
+			}
+			p.errorf(r.r.Pos, "duplicate route to %s metric %d in node %s%s (first at %s)", r.r.To, r.r.Metric, d.n.Name, in, first)
 			continue
 		}
 		seen[k] = r.r.Pos
@@ -359,13 +420,21 @@ func (p *parser) checkGateway(d *nodeDecl, r *routeDecl) {
 		}
 		return
 	}
+	// The interfaces of the route's table: the vrf's members, or those
+	// in no vrf.
+	var table []*ifaceDecl
 	for _, i := range d.ifaces {
+		if vrfOf(d, i) == r.vrf && i.it.Kind != KindVRF {
+			table = append(table, i)
+		}
+	}
+	for _, i := range table {
 		if slices.ContainsFunc(i.addrs, func(a netip.Prefix) bool { return a.Addr() == via }) {
 			p.errorf(r.viaPos, "gateway %s is an address of %s itself (on %s); via names the next router", via, d.n.Name, i.it.Name)
 			return
 		}
 	}
-	cands := d.ifaces
+	cands := table
 	if r.r.Dev != "" {
 		cands = []*ifaceDecl{d.byName[r.r.Dev]}
 	}

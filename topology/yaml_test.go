@@ -125,12 +125,12 @@ func TestDeepNesting(t *testing.T) {
 		{"name: x\nnodes:\n" + deepBlock(4000), `t.yaml:4:4: unknown key "k1" in nodes.k0 (allowed keys: hostname, interfaces, publish, router, routes, services, sysctls)`},
 	}
 	for _, tt := range tests {
-		start := time.Now()
+		start := cpuTime()
 		if got := parseMessage(tt.yaml); got != tt.want {
 			t.Errorf("%.40q...: got\n%s\nwant\n%s", tt.yaml, got, tt.want)
 		}
-		if d := time.Since(start); d > 2*time.Second {
-			t.Errorf("%.40q...: took %v", tt.yaml, d)
+		if d := cpuTime() - start; d > 2*time.Second {
+			t.Errorf("%.40q...: took %v of CPU time", tt.yaml, d)
 		}
 	}
 }

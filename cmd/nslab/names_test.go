@@ -104,8 +104,12 @@ func TestLookupsFailFast(t *testing.T) {
 			if _, serr := fmt.Sscan(string(out), &code, &ms); err != nil || serr != nil {
 				t.Fatalf("%v %s: %v %q", env, tc.cmd, err, out)
 			}
-			if code != tc.want || ms >= 100 {
-				t.Errorf("%v: in %s, %s: status %d in %d ms; want %d in under 100 ms", env, node, tc.cmd, code, ms, tc.want)
+			// A lookup that asks a resolver waits for its timeout, 1 s
+			// at the least (resolv.conf's timeout: has whole seconds); one
+			// that fails at once takes milliseconds, or a few hundred on a
+			// machine loaded by other test binaries.
+			if code != tc.want || ms >= 900 {
+				t.Errorf("%v: in %s, %s: status %d in %d ms; want %d in under 900 ms (a resolver's timeout is 1 s or more)", env, node, tc.cmd, code, ms, tc.want)
 			}
 			t.Logf("%v %s: status %d in %d ms", env, tc.cmd, code, ms)
 		}
