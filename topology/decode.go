@@ -44,7 +44,7 @@ type (
 		underlay    string
 		underlayPos Pos
 		overlay     *overlayDecl // the overlay its link names, if any
-		kd      kindDecl
+		kd          kindDecl
 	}
 	routeDecl struct {
 		r         Route
