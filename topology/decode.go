@@ -20,6 +20,7 @@ type (
 		gatewayPos Pos
 		natPos     Pos
 		mtuPos     Pos
+		vlans      vlanDecl
 		link       string      // the bridge its trunk goes to
 		linkPos    Pos         // where link was written
 		up         *bridgeDecl // the resolved link, if valid
@@ -45,6 +46,7 @@ type (
 		underlayPos Pos
 		overlay     *overlayDecl // the overlay its link names, if any
 		kd          kindDecl
+		vlans       vlanDecl
 	}
 	routeDecl struct {
 		r         Route
@@ -102,6 +104,8 @@ var (
 		"mtu":       func(p *parser, d *bridgeDecl, e entry, path string) { d.b.MTU, d.mtuPos = p.decodeMTU(e, path) },
 		"link":      decodeBridgeLink,
 		"taps":      decodeTaps,
+		"vlan":      func(p *parser, d *bridgeDecl, e entry, path string) { p.decodePVID(&d.vlans, e, path) },
+		"vlans":     func(p *parser, d *bridgeDecl, e entry, path string) { p.decodeTagged(&d.vlans, e, path) },
 	}
 	nodeFields = map[string]field[*nodeDecl]{
 		"router":     decodeRouter,
@@ -120,6 +124,8 @@ var (
 		"mac":       decodeMAC,
 		"shape":     decodeShape,
 		"underlay":  decodeUnderlay,
+		"vlan":      func(p *parser, d *ifaceDecl, e entry, path string) { p.decodePVID(&d.vlans, e, path) },
+		"vlans":     func(p *parser, d *ifaceDecl, e entry, path string) { p.decodeTagged(&d.vlans, e, path) },
 	}
 	routeFields = map[string]field[*routeDecl]{
 		"to":     decodeRouteTo,

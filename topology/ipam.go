@@ -98,14 +98,20 @@ func (p *parser) ipSegments() []*ipSeg {
 		case seg.Overlay != nil:
 			s.name, s.overlay = "overlay "+seg.Name, p.overlayDecl(seg.Overlay)
 		case seg.Bridge != nil && seg.VLAN == 0:
-			s.name = "bridge " + seg.Name
+			s.name, s.lan = "bridge "+seg.Name, true
 			for _, b := range p.lab.bridgesRootFirst(root) {
-				if root[b] == seg.Bridge {
+				if root[b] == seg.Bridge && PortPVID(b.PVID) == DefaultVLAN {
 					s.bridges = append(s.bridges, byBridge[b.Name])
 				}
 			}
 		case seg.Bridge != nil:
 			s.name, s.lan = "segment "+seg.Name, true
+			// The host sides of the tree's bridges in this VLAN (vlan:).
+			for _, b := range p.lab.bridgesRootFirst(root) {
+				if root[b] == seg.Bridge && seg.Protocol == VLAN8021Q && b.PVID == seg.VLAN && seg.VLAN != DefaultVLAN {
+					s.bridges = append(s.bridges, byBridge[b.Name])
+				}
+			}
 		case seg.Over != "":
 			s.name = "segment " + seg.Name
 		}

@@ -75,6 +75,13 @@ type Bridge struct {
 	MTU  int
 	// Taps are the bridge's tap devices, by name.
 	Taps []*Tap
+	// PVID is the VLAN of the bridge's own host side (vlan:), 0 for the
+	// default; Tagged are the VLANs its trunk (link:) carries tagged.
+	PVID   int
+	Tagged []int
+	// VLANFiltering is set on every bridge of a tree where a VLAN key
+	// appears (see bridgevlan.go).
+	VLANFiltering bool
 	Pos  Pos
 }
 
@@ -130,6 +137,11 @@ type Interface struct {
 	// runs over (see OverlayEnd).
 	Overlay  *Overlay
 	Underlay string
+	// PVID is the VLAN of a bridge port's untagged frames (vlan:), 0 for
+	// the bridge's default; Tagged are the VLANs it carries tagged
+	// (vlans:), sorted.
+	PVID   int
+	Tagged []int
 	// Kind is what the interface is: KindVeth (the end of a cable, the
 	// default) or one of the kinds made inside a node (see kinds.go).
 	Kind string
@@ -369,7 +381,7 @@ func (l *Lab) Segments() []Segment {
 		}
 	}
 	for _, b := range l.bridgesRootFirst(root) {
-		if len(b.Addresses) > 0 {
+		if len(b.Addresses) > 0 && PortPVID(b.PVID) == DefaultVLAN {
 			s := &segs[index[root[b]]]
 			s.Members = append(s.Members, Member{Node: HostNode, Dev: b.Name, Addresses: b.Addresses, Bridge: true})
 		}
@@ -388,6 +400,36 @@ func (l *Lab) Segments() []Segment {
 		}
 	}
 	segs = l.joinBonds(segs, segOf)
+	// VLANs of bridge trees: access ports and bridges' host sides in a
+	// VLAN other than the default, and the vlan sub-interfaces below.
+	vlans := map[string]int{} // "segment index/protocol/id" -> segment
+	vlanSeg := func(ps int, id int) int {
+		key := fmt.Sprintf("%d/%s/%d", ps, VLAN8021Q, id)
+		if v, ok := vlans[key]; ok {
+			return v
+		}
+		base := segs[ps]
+		vlans[key] = len(segs)
+		segs = append(segs, Segment{Name: VLANName(base.Name, id), Bridge: base.Bridge, Over: base.Name, VLAN: id, Protocol: VLAN8021Q})
+		return len(segs) - 1
+	}
+	for _, b := range l.bridgesRootFirst(root) {
+		if pvid := PortPVID(b.PVID); pvid != DefaultVLAN {
+			v := vlanSeg(index[root[b]], pvid)
+			if len(b.Addresses) > 0 {
+				segs[v].Members = append(segs[v].Members, Member{Node: HostNode, Dev: b.Name, Addresses: b.Addresses, Bridge: true})
+			}
+		}
+	}
+	untagged := map[*Interface]int{} // access ports: the tree's segment, for the tags they carry
+	for _, k := range l.Links {
+		if pvid := PortPVID(k.A.PVIDOf()); k.Kind == Port && pvid != DefaultVLAN {
+			if ps, ok := segOf[k.A]; ok {
+				untagged[k.A] = ps
+				segOf[k.A] = vlanSeg(ps, pvid)
+			}
+		}
+	}
 	add := func(i *Interface) {
 		if si, ok := segOf[i]; ok {
 			segs[si].Members = append(segs[si].Members, l.member(i))
@@ -401,7 +443,6 @@ func (l *Lab) Segments() []Segment {
 		}
 	}
 	// Sub-interfaces and bonds, parents first.
-	vlans := map[string]int{} // "segment index/protocol/id" -> segment
 	var visit func(n *Node, i *Interface, depth int) (int, bool)
 	visit = func(n *Node, i *Interface, depth int) (int, bool) {
 		if s, ok := segOf[i]; ok || depth > len(n.Interfaces) {
@@ -429,6 +470,9 @@ func (l *Lab) Segments() []Segment {
 			ps, ok := visit(n, p, depth+1)
 			if !ok {
 				return 0, false
+			}
+			if u, ok := untagged[p]; ok && i.Kind == KindVLAN {
+				ps = u // a tag on an access port is a tag on the bridge tree
 			}
 			s = ps
 			if i.Kind == KindVLAN {

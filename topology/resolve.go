@@ -12,6 +12,7 @@ func (p *parser) assemble() {
 	l := p.lab
 	for _, d := range p.bridges {
 		d.b.Addresses = d.addrs
+		p.setVLANs(&d.vlans, &d.b.PVID, &d.b.Tagged, "bridge "+d.b.Name)
 		l.Bridges = append(l.Bridges, d.b)
 	}
 	for _, d := range p.nodeList {
@@ -33,6 +34,7 @@ func interfaces(decls []*ifaceDecl) []*Interface {
 	out := make([]*Interface, 0, len(decls))
 	for _, d := range decls {
 		d.it.Addresses = d.addrs
+		d.it.PVID, d.it.Tagged = d.vlans.pvid, slices.Sorted(slices.Values(d.vlans.tagged))
 		out = append(out, d.it)
 	}
 	slices.SortFunc(out, func(a, b *Interface) int { return strings.Compare(a.Name, b.Name) })
@@ -87,6 +89,7 @@ func (p *parser) resolveLinks() {
 	}
 	p.checkTaps()
 	p.checkConnected(all)
+	p.checkBridgeVLANs()
 	p.checkPorts(r.ports)
 	sortLinks(p.lab.Links)
 }
