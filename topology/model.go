@@ -82,7 +82,7 @@ type Bridge struct {
 	// VLANFiltering is set on every bridge of a tree where a VLAN key
 	// appears (see bridgevlan.go).
 	VLANFiltering bool
-	Pos  Pos
+	Pos           Pos
 }
 
 // Node is a network namespace.
