@@ -27,7 +27,10 @@ func (t Tags) mark(c *Conn, ns string, index int32, name string) error {
 }
 
 func (o *BridgeAdd) Apply(c *Conn) error {
-	err := c.exec("", bridgeMsg(linkSpec{name: o.Name, mtu: o.MTU, mac: o.MAC, group: o.Tags.Group}))
+	err := c.exec("", bridgeMsg(linkSpec{name: o.Name, mtu: o.MTU, mac: o.MAC, group: o.Tags.Group}, o.VLANFiltering))
+	if err != nil && o.VLANFiltering && errors.Is(err, unix.EOPNOTSUPP) {
+		err = fmt.Errorf("%w (%s)", err, BridgeVLANAdvice)
+	}
 	if err != nil {
 		return opErr("", "creating bridge "+o.Name, err)
 	}

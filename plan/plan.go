@@ -106,6 +106,7 @@ func Up(lab *topology.Lab, st *kernel.State) (*Plan, error) {
 	p.add("links", append(linkOps(lab), tapOps(lab)...))
 	p.add("overlays", overlayOps(lab))
 	p.add("ports", portOps(lab))
+	p.add("vlans", vlanOps(lab))
 	p.add("sysctls", sysctlOps(lab))
 	p.add("addresses", addressOps(lab))
 	p.add("shaping", shapeOps(lab))
@@ -147,6 +148,8 @@ func bridgeOps(lab *topology.Lab) []kernel.Op {
 			Tags: kernel.Tags{Alias: kernel.Marker(lab.Name, kernel.KindBridge, b.Name), AltName: BridgeAltName(lab.Name, b.Name), Group: Group(lab.Name)},
 			MTU:  b.MTU,
 			MAC:  BridgeMAC(lab.Name, b.Name),
+
+			VLANFiltering: b.VLANFiltering,
 		})
 	}
 	return ops

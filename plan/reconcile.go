@@ -72,6 +72,7 @@ type reconciler struct {
 	keepTaps     map[string]bool         // taps kept, by kernel name
 	tapsAdd      []kernel.Op             // taps made (anew)
 	tapsIPv6     []string                // their names
+	vlanSets     []kernel.Op             // VLANs of kept ports, trunks and bridges changed
 
 	// the operations, by stage
 	routesDel, addrsDel, linksDel, bridgesDel, nsDel []kernel.Op
@@ -180,7 +181,7 @@ func (r *reconciler) bridges() {
 	for _, b := range r.lab.Bridges {
 		name := BridgeName(r.name, b.Name)
 		o := r.old.Bridge(b.Name)
-		if o == nil || o.MTU != b.MTU || !r.rootOurs(name, r.mark(kernel.KindBridge, b.Name)) {
+		if o == nil || o.MTU != b.MTU || o.VLANFiltering != b.VLANFiltering || !r.rootOurs(name, r.mark(kernel.KindBridge, b.Name)) {
 			r.remakeBridge[b.Name] = true
 			if r.rootOurs(name, r.mark(kernel.KindBridge, b.Name)) {
 				r.bridgesDel = append(r.bridgesDel, &kernel.LinkDel{Name: name})
@@ -190,6 +191,9 @@ func (r *reconciler) bridges() {
 		}
 		r.rootAddrs(name, b.Addresses)
 		r.bridgeDrift(b)
+		if op := selfVLANs(r.name, b, o); op != nil {
+			r.vlanSets = append(r.vlanSets, op)
+		}
 	}
 	for _, name := range sortedKeys(r.st.Links) {
 		lab, kind, br, ok := kernel.ParseMarker(r.st.Links[name].Alias)
@@ -318,6 +322,7 @@ func (r *reconciler) links() {
 				r.shapes = append(r.shapes, shapeEnds(r.lab, l, len(o.Shapes()) > 0)...)
 			}
 			r.keepLink(o, l)
+			r.vlanSets = append(r.vlanSets, linkVLANs(r.name, l, o)...)
 			continue
 		}
 		r.remakeLink[l] = true
@@ -585,6 +590,7 @@ func (r *reconciler) plan() *Plan {
 		ports = append(ports, &kernel.PortsIPv6Off{Names: r.tapsIPv6})
 	}
 	p.add("ports", ports)
+	p.add("vlans", append(vlanOps(sub), r.vlanSets...))
 	p.add("sysctls", append(sysctlOps(sub), r.sysctls...))
 	p.add("addresses", append(append(cableSetupOps(sub), vxSetup...), r.addrsAdd...))
 	p.add("shaping", append(shapeOps(sub), r.shapes...))

@@ -93,6 +93,7 @@ func (p *parser) checkBridgeVLANs() {
 		if pos.Line == 0 {
 			pos = d.vlans.listPos
 		}
+		d.it.VLANPos = pos
 		if d.it.Link == nil || d.it.Link.Kind != Port {
 			p.errorf(pos, "%s: vlan and vlans are for a port of a bridge (link: BRIDGE); on a cable between two nodes, tag with a vlan sub-interface (kind: vlan) at each end", d.it.Ref())
 			continue
@@ -105,6 +106,10 @@ func (p *parser) checkBridgeVLANs() {
 		}
 		if d.b.PVID != 0 || len(d.b.Tagged) > 0 {
 			filtering[root[d.b]] = true
+			d.b.VLANPos = d.vlans.pvidPos
+			if d.b.VLANPos.Line == 0 {
+				d.b.VLANPos = d.vlans.listPos
+			}
 		}
 	}
 	for _, b := range p.lab.Bridges {

@@ -80,8 +80,10 @@ type Bridge struct {
 	PVID   int
 	Tagged []int
 	// VLANFiltering is set on every bridge of a tree where a VLAN key
-	// appears (see bridgevlan.go).
+	// appears (see bridgevlan.go); VLANPos is where the bridge's own
+	// vlan or vlans key is.
 	VLANFiltering bool
+	VLANPos       Pos
 	Pos           Pos
 }
 
@@ -139,9 +141,10 @@ type Interface struct {
 	Underlay string
 	// PVID is the VLAN of a bridge port's untagged frames (vlan:), 0 for
 	// the bridge's default; Tagged are the VLANs it carries tagged
-	// (vlans:), sorted.
-	PVID   int
-	Tagged []int
+	// (vlans:), sorted; VLANPos is where vlan (else vlans) is written.
+	PVID    int
+	Tagged  []int
+	VLANPos Pos
 	// Kind is what the interface is: KindVeth (the end of a cable, the
 	// default) or one of the kinds made inside a node (see kinds.go).
 	Kind string
