@@ -67,7 +67,11 @@ func (o *VethAdd) create(c *Conn) (int32, error) {
 		return 0, err
 	}
 	if o.NS == "" {
-		return c.execIndex(o.NS, vethMsg(self, peer, peerNS, true))
+		index, err := c.execIndex(o.NS, vethMsg(self, peer, peerNS, true))
+		if errors.Is(err, errNoEcho) {
+			return c.index(o.NS, o.Name) // made, but not echoed: look it up
+		}
+		return index, err
 	}
 	return 0, c.exec(o.NS, vethMsg(self, peer, peerNS, false))
 }
