@@ -21,7 +21,7 @@ import (
 
 // segUp is up for the tests of segments (overlays, taps, VLANs): their
 // labs carry the branch's name, segments.
-func segUp(t *testing.T, yaml string) *topology.Lab {
+func segUp(t testing.TB, yaml string) *topology.Lab {
 	t.Helper()
 	nslabtest.RequireRoot(t)
 	name := nslabtest.Name("seg")

@@ -121,6 +121,10 @@ type IfaceStatus struct {
 	// "host:name"; for an overlay's interface, "overlay NAME (vni N over
 	// UNDERLAY)".
 	Peer string `json:"peer"`
+	// VLAN and VLANs are a bridge port's access VLAN and tagged VLANs,
+	// as the file has them.
+	VLAN  int   `json:"vlan,omitempty"`
+	VLANs []int `json:"vlans,omitempty"`
 	// Overlay is the tunnel of an overlay's interface, as the kernel has
 	// it.
 	Overlay *OverlayStatus `json:"overlay,omitempty"`
@@ -248,6 +252,7 @@ func ifaceStatus(c *kernel.Conn, ns, kname string, i *topology.Interface, shaped
 	out.State, out.MTU, out.MAC, out.Addresses = linkFacts(c, ns, kname)
 	out.Assigned = strs(i.Auto)
 	out.Overlay = overlayStatus(c, ns, kname, i)
+	out.VLAN, out.VLANs = i.PVID, i.Tagged
 	if i.Link != nil && (len(i.Link.Shapes()) > 0 || shaped[i.Link]) {
 		if ks, err := kernel.LinkShape(c, ns, kname); err == nil && ks != nil {
 			ts := topology.Shape{Rate: ks.Rate, Delay: ks.Delay, Jitter: ks.Jitter, Loss: ks.Loss,
@@ -274,7 +279,7 @@ func peerOf(i *topology.Interface) string {
 	case l == nil:
 		return ""
 	case l.Kind == topology.Port:
-		return l.Bridge.Name
+		return l.Bridge.Name + portVLANs(i)
 	case l.A == i:
 		return l.B.Ref()
 	}
@@ -399,4 +404,24 @@ func overlayStatus(c *kernel.Conn, ns, kname string, i *topology.Interface) *Ove
 		out.Remotes = append(out.Remotes, r.String())
 	}
 	return out
+}
+
+// portVLANs says what VLANs a bridge port carries, "" for none written:
+// " vlan 10", " vlans 10,20", " vlan 30 + vlans 10,20".
+func portVLANs(i *topology.Interface) string {
+	var parts []string
+	if i.PVID != 0 {
+		parts = append(parts, fmt.Sprintf("vlan %d", i.PVID))
+	}
+	if len(i.Tagged) > 0 {
+		ids := make([]string, len(i.Tagged))
+		for k, id := range i.Tagged {
+			ids[k] = fmt.Sprint(id)
+		}
+		parts = append(parts, "vlans "+strings.Join(ids, ","))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " " + strings.Join(parts, " + ")
 }
