@@ -21,7 +21,23 @@ func vlanOps(lab *topology.Lab) []kernel.Op {
 			ops = append(ops, op)
 		}
 	}
+	for _, t := range lab.Taps() {
+		if op := tapVLANs(lab.Name, t); op != nil {
+			ops = append(ops, op)
+		}
+	}
 	return ops
+}
+
+// tapVLANs puts a new tap in its VLAN.
+func tapVLANs(lab string, t *topology.Tap) kernel.Op {
+	if !t.Bridge.VLANFiltering {
+		return nil
+	}
+	if op := vlanSet(TapName(lab, t.Name), false, nil, t.VLAN, nil); op != nil {
+		return op
+	}
+	return nil
 }
 
 // vlanSet is the change from a port's VLANs as was (nil: as the kernel

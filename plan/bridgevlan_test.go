@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -61,6 +62,16 @@ func TestVLANPlan(t *testing.T) {
 			[]string{"bridge vlan del dev " + r + " vid 10"}},
 		{"trunk carries one more", strings.Replace(vlanLab, "link: sw1, vlans: [10, 20]", "link: sw1, vlans: [10, 20, 40]", 1),
 			[]string{"bridge vlan add dev " + ta + " vid 40", "bridge vlan add dev " + tb + " vid 40"}},
+		{"tap added in vlan 20", strings.Replace(vlanLab, "sw1: {}", "sw1: {taps: {vm: {vlan: 20}}}", 1),
+			[]string{
+				"ip tuntap add " + TapName("vl", "vm") + " mode tap",
+				"ip link set " + TapName("vl", "vm") + " group " + fmt.Sprint(Group("vl")),
+				`ip link set ` + TapName("vl", "vm") + ` alias "nslab:vl:tap:vm"`,
+				"ip link property add dev " + TapName("vl", "vm") + " altname vl.sw1+vm",
+				"ip link set " + TapName("vl", "vm") + " master " + BridgeName("vl", "sw1") + " up",
+				"sysctl -qw net.ipv6.conf." + TapName("vl", "vm") + ".disable_ipv6=1",
+				"bridge vlan del dev " + TapName("vl", "vm") + " vid 1", "bridge vlan add dev " + TapName("vl", "vm") + " vid 20 pvid untagged",
+			}},
 		{"host side into vlan 10", strings.Replace(vlanLab, "sw1: {}", "sw1: {vlan: 10}", 1),
 			[]string{"bridge vlan del dev " + BridgeName("vl", "sw1") + " vid 1 self", "bridge vlan add dev " + BridgeName("vl", "sw1") + " vid 10 pvid untagged self"}},
 	} {

@@ -60,6 +60,12 @@ func (r *reconciler) taps() {
 		if was != nil && r.rootOurs(name, mark) && !r.remakeBridge[t.Bridge.Name] &&
 			tapOp(r.name, was).String() == tapOp(r.name, t).String() {
 			r.keepTaps[name] = true
+			if t.Bridge.VLANFiltering && was.Bridge.VLANFiltering && was.VLAN != t.VLAN {
+				w := &portVLANs{pvid: topology.PortPVID(was.VLAN)}
+				if op := vlanSet(name, false, w, t.VLAN, nil); op != nil {
+					r.vlanSets = append(r.vlanSets, op)
+				}
+			}
 			continue
 		}
 		if r.rootOurs(name, mark) {
@@ -67,5 +73,8 @@ func (r *reconciler) taps() {
 		}
 		r.tapsAdd = append(r.tapsAdd, tapOp(r.name, t))
 		r.tapsIPv6 = append(r.tapsIPv6, name)
+		if op := tapVLANs(r.name, t); op != nil && !r.remakeBridge[t.Bridge.Name] {
+			r.vlanSets = append(r.vlanSets, op)
+		}
 	}
 }

@@ -101,6 +101,11 @@ func (p *parser) checkBridgeVLANs() {
 		filtering[root[d.it.Link.Bridge]] = true
 	}
 	for _, d := range p.bridges {
+		for _, t := range d.b.Taps {
+			if t.VLAN != 0 {
+				filtering[root[d.b]] = true
+			}
+		}
 		if len(d.b.Tagged) > 0 && d.link == "" {
 			p.errorf(d.vlans.listPos, "bridge %s: vlans lists the VLANs of its trunk, and it has none: add link: BRIDGE, or put the vlans on the ports", d.b.Name)
 		}

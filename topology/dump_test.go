@@ -23,7 +23,7 @@ func dumpLab(l *Lab) string {
 			w(1, "vlan filtering, host side vlan %d, trunk vlans %v", br.PVID, br.Tagged)
 		}
 		for _, t := range br.Taps {
-			w(1, "tap %s @%s user %q group %q", t.Name, at(t.Pos), t.User, t.Group)
+			w(1, "tap %s @%s user %q group %q vlan %d", t.Name, at(t.Pos), t.User, t.Group, t.VLAN)
 		}
 	}
 	for _, o := range l.Overlays {

@@ -17,7 +17,10 @@ type Tap struct {
 	// User and Group may open the tap without CAP_NET_ADMIN (a VM run by
 	// that user); empty: root only. A name or a number.
 	User, Group string
-	Pos         Pos
+	// VLAN is the VLAN of the VM's untagged frames on a VLAN-filtering
+	// bridge (vlan:), 0 for the bridge's default.
+	VLAN int
+	Pos  Pos
 }
 
 // Taps returns every tap of the lab, by bridge then name.
@@ -30,12 +33,17 @@ func (l *Lab) Taps() []*Tap {
 }
 
 type tapDecl struct {
-	t *Tap
+	t     *Tap
+	vlans vlanDecl
 }
 
 var tapFields = map[string]field[*tapDecl]{
 	"user":  func(p *parser, d *tapDecl, e entry, path string) { d.t.User = p.tapOwner(e, path) },
 	"group": func(p *parser, d *tapDecl, e entry, path string) { d.t.Group = p.tapOwner(e, path) },
+	"vlan": func(p *parser, d *tapDecl, e entry, path string) {
+		p.decodePVID(&d.vlans, e, path)
+		d.t.VLAN = d.vlans.pvid
+	},
 }
 
 func (p *parser) tapOwner(e entry, path string) string {
