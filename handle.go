@@ -181,6 +181,17 @@ func (l *Lab) Check(ctx context.Context, opt check.Options) (*check.Report, erro
 	return lab.Check(ctx, l.Topology(), opt)
 }
 
+// MeasureShapes measures every cable with a shape in force, both ways
+// (one-way delay, round trip, loss, rate), and holds each figure to the
+// shape (check.Tolerance): the report's Failures name those outside it.
+// Equivalent to: nslab check --measure LAB.
+func (l *Lab) MeasureShapes(ctx context.Context) (*check.MeasureReport, error) {
+	if err := l.open(); err != nil {
+		return nil, err
+	}
+	return lab.MeasureShapes(ctx, l.Topology())
+}
+
 // Status is the lab as the kernel shows it. Equivalent to: nslab status
 // LAB.
 func (l *Lab) Status() (*lab.Status, error) {

@@ -317,6 +317,13 @@ func TestFaults(t *testing.T) {
 	if out, _ := exec.Command("ip", "-n", b.Netns(), "link", "show", "eth0").Output(); !strings.Contains(string(out), "qdisc tbf") {
 		t.Errorf("after Shape, b's eth0: %s", out)
 	}
+	m, err := l.MeasureShapes(ctx)
+	if err != nil || len(m.Paths) != 1 || m.Failed != 0 || len(m.Paths[0].Ways) != 2 || m.Paths[0].Ways[0].Rate == 0 {
+		t.Errorf("measuring the 1mbit cable: %v, %+v (%q)", err, m, m.Failures())
+	} else {
+		t.Logf("measured %s: %s -> %s %d bit/s, %s -> %s %d bit/s", m.Paths[0].Cable, m.Paths[0].Ways[0].From, m.Paths[0].Ways[0].To,
+			m.Paths[0].Ways[0].Rate, m.Paths[0].Ways[1].From, m.Paths[0].Ways[1].To, m.Paths[0].Ways[1].Rate)
+	}
 	if err := l.Shape(ctx, "b", "eth0", nil); err != nil {
 		t.Fatal(err)
 	}

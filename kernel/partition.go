@@ -45,10 +45,19 @@ func (b Block) rule(a netip.Addr) string {
 		fam = "ip6"
 	}
 	r := fam + " saddr " + a.String()
-	if th := b.threshold(); th > 0 {
-		r += fmt.Sprintf(" numgen random mod %d < %d", lossBasis, th)
+	if d := b.drawString(); d != "" {
+		r += " " + d
 	}
 	return r + " drop"
+}
+
+// drawString renders the random draw of the loss, as nft writes it; ""
+// for none.
+func (b Block) drawString() string {
+	if th := b.threshold(); th > 0 {
+		return fmt.Sprintf("numgen random mod %d < %d", lossBasis, th)
+	}
+	return ""
 }
 
 func (o *Partition) empty() bool { return len(o.Drop) == 0 && len(o.Block) == 0 }

@@ -22,11 +22,31 @@ type Shape struct {
 	// MTU is the link's, 0 for the kernel's default: tbf's bucket holds
 	// at least a packet.
 	MTU int
+	// NftLoss says the loss is drawn by an nftables rule (see LossTable),
+	// not by netem: on a kernel without sch_netem, a shape of a loss
+	// alone (with or without a rate) is made that way.
+	NftLoss bool
 }
 
 // Netem reports whether the shape needs the netem qdisc.
 func (s *Shape) Netem() bool {
-	return s.Delay > 0 || s.Jitter > 0 || s.Loss > 0 || s.Duplicate > 0 || s.Reorder > 0 || s.Corrupt > 0
+	return s.NetemBeyondLoss() || s.Loss > 0 && !s.NftLoss
+}
+
+// NetemBeyondLoss reports whether the shape needs netem for more than a
+// loss: delay, jitter, duplicate, reorder or corrupt, which only netem
+// makes. A loss alone can be drawn by nftables instead (NftLoss).
+func (s *Shape) NetemBeyondLoss() bool {
+	return s.Delay > 0 || s.Jitter > 0 || s.Duplicate > 0 || s.Reorder > 0 || s.Corrupt > 0
+}
+
+// qdiscShape is the part of the shape a qdisc makes: nil when its loss is
+// drawn by nftables and it has no rate.
+func (s *Shape) qdiscShape() *Shape {
+	if s == nil || s.NftLoss && s.Rate == 0 && !s.NetemBeyondLoss() {
+		return nil
+	}
+	return s
 }
 
 // Kind is the qdisc the shape is made of.
@@ -139,11 +159,21 @@ func tcTime(d time.Duration) string {
 // Equivalent to: tc [-n NS] qdisc add dev NAME root handle 1: SHAPE, after
 // tc [-n NS] qdisc del dev NAME root when the link is shaped already (but
 // with no moment unshaped between).
+//
+// A loss drawn by nftables (Shape.NftLoss) is a rule in the table netdev
+// nslab-loss of a node's namespace (see LossTable): on the egress hook of
+// the link when it is in a node's namespace, otherwise (the host's end
+// of a bridge port or host cable) on the ingress hook of its peer, which
+// is: what leaves the link is what arrives at the peer.
 type QdiscSet struct {
 	NS, Name string
-	Shape    *Shape
+	// PeerNS and PeerName are the other end of the veth pair.
+	PeerNS, PeerName string
+	Shape            *Shape
 	// Replace says the link is shaped already: String then takes the old
-	// shaping off first, as a hand-typed change must (Apply needs not).
+	// shaping off first, as a hand-typed change must (Apply needs not),
+	// and Apply takes away a loss rule it may have (not rendered: the
+	// chain is there only when a loss was drawn by nftables).
 	Replace bool
 }
 
@@ -155,12 +185,46 @@ func (o *QdiscSet) String() string {
 		tc += " -n " + o.NS
 	}
 	del := fmt.Sprintf("%s qdisc del dev %s root", tc, o.Name)
-	if o.Shape == nil {
-		return del
+	qs := o.Shape.qdiscShape()
+	var out []string
+	switch {
+	case qs == nil && (o.Replace || o.Shape == nil):
+		out = append(out, del)
+	case qs != nil:
+		if o.Replace {
+			out = append(out, del)
+		}
+		out = append(out, fmt.Sprintf("%s qdisc add dev %s root handle 1: %s", tc, o.Name, qs))
 	}
-	add := fmt.Sprintf("%s qdisc add dev %s root handle 1: %s", tc, o.Name, o.Shape)
-	if o.Replace {
-		return lines(del, add)
+	ns, dev, hook := o.lossEnd()
+	if o.Shape != nil && o.Shape.NftLoss && o.Shape.Loss > 0 {
+		out = append(out, lossRuleString(ns, dev, hook, o.Shape.Loss))
 	}
-	return add
+	return lines(out...)
+}
+
+// lossEnd is where a loss drawn by nftables of what leaves the link is
+// made: the namespace, device and hook ("egress" or "ingress").
+func (o *QdiscSet) lossEnd() (ns, dev, hook string) {
+	if o.NS != "" || o.PeerNS == "" {
+		return o.NS, o.Name, "egress"
+	}
+	return o.PeerNS, o.PeerName, "ingress"
+}
+
+// LossTable is the nftables table (netdev family) in a node's namespace
+// that holds the losses drawn by nftables: one base chain per link and
+// hook, named out-DEV (egress) or in-DEV (ingress).
+const LossTable = "nslab-loss"
+
+func lossChain(dev, hook string) string {
+	if hook == "ingress" {
+		return "in-" + dev
+	}
+	return "out-" + dev
+}
+
+func lossRuleString(ns, dev, hook string, loss float64) string {
+	return fmt.Sprintf("ip netns exec %s nft -f - <<'EOF'\ntable netdev %s {\n  chain %s { type filter hook %s device %s priority 0;\n    %s\n  }\n}\nEOF",
+		ns, LossTable, lossChain(dev, hook), hook, dev, Block{Loss: loss}.drawString()+" drop")
 }

@@ -22,6 +22,7 @@ const maxErrors = 8
 // Before a stage that needs it, and at the end, it waits until ready says
 // the links are up (ready may be nil).
 func apply(ctx context.Context, c *kernel.Conn, p *plan.Plan, opt *Options, ready func() error) error {
+	lossByNft(p)
 	total, done := p.Len(), 0
 	waited := false
 	for _, s := range p.Stages {

@@ -345,6 +345,7 @@ func Plan(t *topology.Lab, source []byte) (p *plan.Plan, running bool, err error
 	c := kernel.NewConn()
 	defer c.Close()
 	p, _, running, err = planFor(c, t, source, &Options{})
+	lossByNft(p)
 	if errors.Is(err, errUnfinished) {
 		return nil, true, fmt.Errorf("lab %s is running, but its last build or change did not finish: up would remove it and build it anew", t.Name)
 	}

@@ -77,20 +77,24 @@ func sysctlProbeKey(key string) string {
 }
 
 // checkShapes finds the shapes this kernel cannot make, before anything
-// is built: delay, jitter, loss, duplicate, reorder and corrupt need the netem qdisc, a rate alone
-// tbf.
+// is built: delay, jitter, duplicate, reorder and corrupt need the netem
+// qdisc, a rate tbf; a loss is netem's where the kernel has it and
+// otherwise an nftables rule (see lossByNft).
 func checkShapes(t *topology.Lab) error {
 	var errs topology.ErrorList
 	for _, l := range t.Links {
 		for _, s := range l.Shapes() {
 			kind, what := "tbf", "a rate"
-			if s.Netem() {
-				kind, what = "netem", "delay, jitter, loss, duplicate, reorder and corrupt"
+			switch {
+			case netemBeyondLoss(s):
+				kind, what = "netem", "delay, jitter, duplicate, reorder and corrupt"
+			case s.Rate == 0:
+				continue // a loss alone: netem's, or nftables' without it
 			}
 			if err := kernel.QdiscSupported(kind); err != nil {
 				msg := fmt.Sprintf("shape: %s need the %s qdisc, which this kernel lacks (%v): load it with modprobe sch_%s", what, kind, err, kind)
 				if kind == "netem" {
-					msg += ", or shape the rate alone"
+					msg += ", or shape the rate and loss alone (a loss without netem is drawn by nftables)"
 				}
 				errs = append(errs, &topology.Error{Pos: s.Pos, Msg: msg})
 			}

@@ -169,6 +169,7 @@ func RepairPlan(t *topology.Lab, source []byte) (p *plan.Plan, running bool, err
 	c := kernel.NewConn()
 	defer c.Close()
 	p, _, running, err = planFor(c, t, source, &Options{Repair: true})
+	lossByNft(p)
 	if errors.Is(err, errUnfinished) {
 		return nil, true, fmt.Errorf("lab %s is running, but its last build did not finish: up would remove it and build it anew", t.Name)
 	}

@@ -17,15 +17,20 @@ import (
 )
 
 // Step is one timed step of a fault schedule: at At from the start, one
-// of cut or join a cable, partition, block, or heal (revert every fault).
+// of cut or join a cable, partition, block, shape a cable, or heal
+// (revert every fault).
 type Step struct {
 	At        time.Duration
 	Cut       string // node:iface
 	Join      string // node:iface
 	Partition [][]string
 	Block     *plan.Block
-	Heal      bool
-	Pos       string // file:line:col of the step, for errors
+	// Shape shapes the cable of ShapeIface as nslab link shape does;
+	// with Shape nil and ShapeIface set, it takes the shaping off.
+	ShapeIface string
+	Shape      *topology.Shape
+	Heal       bool
+	Pos        string // file:line:col of the step, for errors
 }
 
 // String renders the step as the event log writes it.
@@ -43,6 +48,10 @@ func (s Step) String() string {
 		return "partition " + strings.Join(g, " | ")
 	case s.Block != nil:
 		return "block " + s.Block.String()
+	case s.ShapeIface != "" && s.Shape == nil:
+		return "shape " + s.ShapeIface + " off"
+	case s.ShapeIface != "":
+		return "shape " + s.ShapeIface + " " + s.Shape.String()
 	}
 	return "heal"
 }
@@ -71,13 +80,80 @@ type stepDecl struct {
 		To   []string `yaml:"to"`
 		Loss string   `yaml:"loss"`
 	} `yaml:"block"`
-	Heal bool `yaml:"heal"`
-	Flap *struct {
+	Shape *shapeDecl `yaml:"shape"`
+	Heal  bool       `yaml:"heal"`
+	Flap  *struct {
 		Iface  string `yaml:"iface"`
 		Period string `yaml:"period"`
 		Down   string `yaml:"down"`
 		For    string `yaml:"for"`
 	} `yaml:"flap"`
+}
+
+// shapeDecl is a shape step as a schedule file writes it: the options of
+// nslab link shape, or off.
+type shapeDecl struct {
+	Iface     string `yaml:"iface"`
+	Rate      string `yaml:"rate"`
+	Delay     string `yaml:"delay"`
+	Jitter    string `yaml:"jitter"`
+	Loss      string `yaml:"loss"`
+	Duplicate string `yaml:"duplicate"`
+	Reorder   string `yaml:"reorder"`
+	Corrupt   string `yaml:"corrupt"`
+	Direction string `yaml:"direction"`
+	Off       bool   `yaml:"off"`
+}
+
+// shape is the step's shape; nil for off.
+func (d *shapeDecl) shape() (*topology.Shape, error) {
+	set := d.Rate != "" || d.Delay != "" || d.Jitter != "" || d.Loss != "" || d.Duplicate != "" || d.Reorder != "" || d.Corrupt != "" || d.Direction != ""
+	if d.Off {
+		if set {
+			return nil, fmt.Errorf("off takes no shape options")
+		}
+		return nil, nil
+	}
+	if !set {
+		return nil, fmt.Errorf("give a shape (rate, delay, jitter, loss, duplicate, reorder, corrupt), or off: true to take the shaping off")
+	}
+	s := &topology.Shape{}
+	var err error
+	if d.Rate != "" {
+		if s.Rate, err = topology.ParseRate(d.Rate); err != nil {
+			return nil, fmt.Errorf("rate: %w", err)
+		}
+	}
+	for _, x := range []struct {
+		key, v string
+		to     *time.Duration
+	}{{"delay", d.Delay, &s.Delay}, {"jitter", d.Jitter, &s.Jitter}} {
+		if x.v == "" {
+			continue
+		}
+		if *x.to, err = time.ParseDuration(x.v); err != nil || *x.to < 0 {
+			return nil, fmt.Errorf("%s %q: give a duration, as 20ms", x.key, x.v)
+		}
+	}
+	for _, x := range []struct {
+		key, v string
+		to     *float64
+	}{{"loss", d.Loss, &s.Loss}, {"duplicate", d.Duplicate, &s.Duplicate}, {"reorder", d.Reorder, &s.Reorder}, {"corrupt", d.Corrupt, &s.Corrupt}} {
+		if x.v == "" {
+			continue
+		}
+		if *x.to, err = strconv.ParseFloat(strings.TrimSuffix(x.v, "%"), 64); err != nil || *x.to <= 0 || *x.to > 100 {
+			return nil, fmt.Errorf("%s %q: give a percentage above 0, at most 100 (%s: 1%%)", x.key, x.v, x.key)
+		}
+	}
+	switch d.Direction {
+	case "", "both":
+	case topology.WayOut, topology.WayIn:
+		s.Way = d.Direction
+	default:
+		return nil, fmt.Errorf("direction %q: write out (what leaves the interface), in (what comes into it) or both", d.Direction)
+	}
+	return s, nil
 }
 
 // ParseSchedule reads a fault schedule: a YAML list of steps, each with
@@ -88,6 +164,8 @@ type stepDecl struct {
 //   - {at: 3s, partition: [[ns1], [ns2, ns3]]}
 //   - {at: 5s, block: {from: [ns1], to: [ns2], loss: 10%}}
 //   - {at: 6s, flap: {iface: ns2:eth0, period: 1s, down: 300ms, for: 4s}}
+//   - {at: 10s, shape: {iface: ns1:eth0, rate: 5mbit, loss: 10%, direction: out}}
+//   - {at: 10.5s, shape: {iface: ns1:eth0, off: true}}
 //   - {at: 11s, heal: true}
 //
 // Errors carry file:line:col. t, when given, is the lab the schedule is
@@ -126,20 +204,20 @@ func ParseSchedule(file string, data []byte, t *topology.Lab) ([]Step, error) {
 func parseStep(n *yaml.Node, pos string, t *topology.Lab) ([]Step, error) {
 	var d stepDecl
 	if err := decodeKnown(n, &d); err != nil {
-		return nil, fmt.Errorf("%s: %v (a step has at and one of cut, join, partition, block, flap, heal)", pos, err)
+		return nil, fmt.Errorf("%s: %v (a step has at and one of cut, join, partition, block, shape, flap, heal)", pos, err)
 	}
 	at, err := time.ParseDuration(d.At)
 	if err != nil || at < 0 {
 		return nil, fmt.Errorf("%s: at %q: give the step's time from the start, as 1.5s", pos, d.At)
 	}
 	actions := 0
-	for _, set := range []bool{d.Cut != "", d.Join != "", d.Partition != nil, d.Block != nil, d.Heal, d.Flap != nil} {
+	for _, set := range []bool{d.Cut != "", d.Join != "", d.Partition != nil, d.Block != nil, d.Shape != nil, d.Heal, d.Flap != nil} {
 		if set {
 			actions++
 		}
 	}
 	if actions != 1 {
-		return nil, fmt.Errorf("%s: a step does one thing: cut, join, partition, block, flap or heal (this one has %d)", pos, actions)
+		return nil, fmt.Errorf("%s: a step does one thing: cut, join, partition, block, shape, flap or heal (this one has %d)", pos, actions)
 	}
 	s := Step{At: at, Cut: d.Cut, Join: d.Join, Partition: d.Partition, Heal: d.Heal, Pos: pos}
 	for _, ref := range []string{d.Cut, d.Join} {
@@ -164,6 +242,26 @@ func parseStep(n *yaml.Node, pos string, t *topology.Lab) ([]Step, error) {
 		if _, err := planOn(t, func(t *topology.Lab) (*plan.Plan, error) { return plan.Filters(t, nil, []plan.Block{*s.Block}) }); err != nil {
 			return nil, fmt.Errorf("%s: block: %w", pos, err)
 		}
+	}
+	if d.Shape != nil {
+		if d.Shape.Iface == "" {
+			return nil, fmt.Errorf("%s: shape: name the interface whose cable it shapes (iface: ns1:eth0)", pos)
+		}
+		if err := checkIface(t, d.Shape.Iface); err != nil {
+			return nil, fmt.Errorf("%s: shape: %w", pos, err)
+		}
+		sh, err := d.Shape.shape()
+		if err != nil {
+			return nil, fmt.Errorf("%s: shape: %w", pos, err)
+		}
+		if err := plan.CheckShape(sh); err != nil {
+			return nil, fmt.Errorf("%s: shape: %w", pos, err)
+		}
+		node, iface, _ := strings.Cut(d.Shape.Iface, ":")
+		if _, err := planOn(t, func(t *topology.Lab) (*plan.Plan, error) { return plan.Shape(t, node, iface, sh) }); err != nil {
+			return nil, fmt.Errorf("%s: shape: %w", pos, err)
+		}
+		s.ShapeIface, s.Shape = d.Shape.Iface, sh
 	}
 	if f := d.Flap; f != nil {
 		var ds [3]time.Duration
@@ -320,6 +418,9 @@ func doStep(ctx context.Context, name string, s Step, opt Options) error {
 		return Partition(ctx, name, s.Partition, opt)
 	case s.Block != nil:
 		return Block(ctx, name, *s.Block, opt)
+	case s.ShapeIface != "":
+		node, iface, _ := strings.Cut(s.ShapeIface, ":")
+		return Shape(ctx, name, node, iface, s.Shape, opt)
 	}
 	_, err := heal(ctx, name, opt, true)
 	return err

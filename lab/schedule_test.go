@@ -19,6 +19,8 @@ func TestParseSchedule(t *testing.T) {
 - {at: 1s, partition: [[a], [b]]}
 - {at: 2s, block: {from: [a], to: [b], loss: 10%}}
 - {at: 3s, flap: {iface: b:eth0, period: 1s, down: 200ms, for: 2s}}
+- {at: 5s, shape: {iface: a:eth0, rate: 5mbit, delay: 20ms, loss: 1%, direction: out}}
+- {at: 5.5s, shape: {iface: b:eth0, off: true}}
 - {at: 6s, heal: true}
 `
 	steps, err := lab.ParseSchedule("s.yaml", []byte(good), tl)
@@ -29,7 +31,7 @@ func TestParseSchedule(t *testing.T) {
 	for _, s := range steps {
 		got = append(got, s.At.String()+" "+s.String())
 	}
-	want := "0s cut a:eth0|500ms join a:eth0|1s partition a | b|2s block a -> b loss 10%|3s cut b:eth0|3.2s join b:eth0|4s cut b:eth0|4.2s join b:eth0|6s heal"
+	want := "0s cut a:eth0|500ms join a:eth0|1s partition a | b|2s block a -> b loss 10%|3s cut b:eth0|3.2s join b:eth0|4s cut b:eth0|4.2s join b:eth0|5s shape a:eth0 rate 5mbit, delay 20ms, loss 1%, direction out|5.5s shape b:eth0 off|6s heal"
 	if strings.Join(got, "|") != want {
 		t.Errorf("steps\n%s\nwant\n%s", strings.Join(got, "|"), want)
 	}
@@ -43,6 +45,15 @@ func TestParseSchedule(t *testing.T) {
 		{"- {at: 0s, block: {from: [a], to: [b], loss: 200%}}", `s.yaml:1:3: block loss "200%"`},
 		{"- {at: 0s, flap: {iface: a:eth0, period: 1s, down: 2s, for: 5s}}", "s.yaml:1:3: flap a:eth0: give a period longer"},
 		{"cut: a:eth0", "s.yaml:1:1: a schedule is a list of steps"},
+		{"- {at: 0s, shape: {rate: 5mbit}}", "s.yaml:1:3: shape: name the interface"},
+		{"- {at: 0s, shape: {iface: a:eth9, rate: 5mbit}}", "s.yaml:1:3: shape: "},
+		{"- {at: 0s, shape: {iface: a:eth0}}", "s.yaml:1:3: shape: give a shape"},
+		{"- {at: 0s, shape: {iface: a:eth0, off: true, rate: 1mbit}}", "s.yaml:1:3: shape: off takes no shape options"},
+		{"- {at: 0s, shape: {iface: a:eth0, rate: 10mbps}}", "s.yaml:1:3: shape: rate: "},
+		{"- {at: 0s, shape: {iface: a:eth0, reorder: 25%}}", "s.yaml:1:3: shape: reorder 25% needs a delay"},
+		{"- {at: 0s, shape: {iface: a:eth0, loss: 200%}}", `s.yaml:1:3: shape: loss "200%"`},
+		{"- {at: 0s, shape: {iface: a:eth0, rate: 1mbit, direction: up}}", `s.yaml:1:3: shape: direction "up"`},
+		{"- {at: 0s, shape: {iface: a:eth0, rate: 1mbit, bandwidth: 2}}", "s.yaml:1:3: "},
 	} {
 		_, err := lab.ParseSchedule("s.yaml", []byte(c.text), tl)
 		if err == nil || !strings.HasPrefix(err.Error(), c.want) {

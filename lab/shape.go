@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
 )
@@ -24,7 +25,21 @@ func Shape(ctx context.Context, name, node, iface string, s *topology.Shape, opt
 	}
 	var t *topology.Lab
 	return change(ctx, name, opt, func(lt *topology.Lab) (*plan.Plan, error) { t = lt; return plan.Shape(lt, node, iface, s) },
-		func(f *plan.Faults) { f.SetShape(t, node, iface, s) })
+		func(f *plan.Faults) {
+			f.SetShape(t, node, iface, s)
+			if s != nil && s.Loss > 0 && !netemBeyondLoss(s) && nftLoss() {
+				for i := range f.Shapes {
+					if f.Shapes[i].Iface == node+":"+iface {
+						f.Shapes[i].NftLoss = true
+					}
+				}
+			}
+		})
+}
+
+// netemBeyondLoss reports whether s needs netem for more than a loss.
+func netemBeyondLoss(s *topology.Shape) bool {
+	return s.Delay > 0 || s.Jitter > 0 || s.Duplicate > 0 || s.Reorder > 0 || s.Corrupt > 0
 }
 
 // unshape puts back the file's shaping of the cable of node:iface and
@@ -36,3 +51,27 @@ func unshape(ctx context.Context, name, ref string, opt Options) error {
 			f.Shapes = slices.DeleteFunc(f.Shapes, func(r plan.RuntimeShape) bool { return r.Iface == ref })
 		})
 }
+
+// lossByNft makes the shapes of p that need netem for a loss alone (a
+// loss, with or without a rate) draw the loss with nftables instead, on a
+// kernel without sch_netem (see kernel.QdiscSet): a loss then works on
+// every kernel. Delay, jitter, duplicate, reorder and corrupt still need
+// netem (checkShapes says so before anything is built).
+func lossByNft(p *plan.Plan) {
+	if p == nil || !nftLoss() {
+		return
+	}
+	for _, s := range p.Stages {
+		for _, op := range s.Ops {
+			if q, ok := op.(*kernel.QdiscSet); ok && q.Shape != nil && q.Shape.Loss > 0 && !q.Shape.NetemBeyondLoss() && !q.Shape.NftLoss {
+				c := *q.Shape
+				c.NftLoss = true
+				q.Shape = &c
+			}
+		}
+	}
+}
+
+// nftLoss reports whether this kernel draws a loss with nftables: it
+// lacks sch_netem.
+func nftLoss() bool { return kernel.QdiscSupported("netem") != nil }

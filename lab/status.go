@@ -258,6 +258,9 @@ func ifaceStatus(c *kernel.Conn, ns, kname string, i *topology.Interface, shaped
 			ts := topology.Shape{Rate: ks.Rate, Delay: ks.Delay, Jitter: ks.Jitter, Loss: ks.Loss,
 				Duplicate: ks.Duplicate, Reorder: ks.Reorder, Corrupt: ks.Corrupt}
 			out.Shape = ts.String()
+			if ks.NftLoss {
+				out.Shape = plan.ViaNft(out.Shape, ks.Loss)
+			}
 		}
 	}
 	return out

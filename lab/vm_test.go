@@ -23,7 +23,7 @@ var vmNeeds = []struct {
 	tests []string
 	has   func() error
 }{
-	{[]string{"TestStockKernelGuestIsolated", "TestShapeDelayLoss", "TestNetemMeasured", "TestNetemDuplicateReorderCorrupt"},
+	{[]string{"TestStockKernelGuestIsolated", "TestShapeDelayLoss", "TestNetemMeasured", "TestNetemDuplicateReorderCorrupt", "TestMeasureNetemDelay"},
 		func() error { return kernel.QdiscSupported("netem") }},
 	{[]string{"TestBridgeVLANs"}, kernel.BridgeVLANSupported},
 }

@@ -48,6 +48,9 @@ type RuntimeShape struct {
 	Corrupt   float64 `json:"corrupt,omitempty"`
 	Way       string  `json:"way,omitempty"`
 	Off       bool    `json:"off,omitempty"`
+	// NftLoss says the loss is drawn by nftables, not netem: the kernel
+	// lacks sch_netem (see kernel.Shape).
+	NftLoss bool `json:"nft_loss,omitempty"`
 }
 
 // Shape is the shape in force; nil when Off.
@@ -228,7 +231,11 @@ func (f *Faults) Describe(alive func(pid int) bool) []string {
 	}
 	for _, r := range f.Shapes {
 		if s := r.Shape(); s != nil {
-			out = append(out, "shape "+r.Iface+" "+s.String())
+			str := s.String()
+			if r.NftLoss {
+				str = ViaNft(str, s.Loss)
+			}
+			out = append(out, "shape "+r.Iface+" "+str)
 		} else {
 			out = append(out, "shape "+r.Iface+" off")
 		}
@@ -241,4 +248,11 @@ func (f *Faults) Describe(alive func(pid int) bool) []string {
 		out = append(out, r.What+" "+state)
 	}
 	return out
+}
+
+// ViaNft marks the loss of a shape rendered by topology.Shape.String as
+// drawn by nftables: "rate 5mbit, loss 20% via nft".
+func ViaNft(shape string, loss float64) string {
+	l := "loss " + strconv.FormatFloat(loss, 'f', -1, 64) + "%"
+	return strings.Replace(shape, l, l+" via nft", 1)
 }

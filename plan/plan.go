@@ -271,8 +271,8 @@ func shapeEnds(lab *topology.Lab, l *topology.Link, replace bool) []kernel.Op {
 	v := vethOp(lab, l)
 	name, peer := endShapes(l)
 	return []kernel.Op{
-		&kernel.QdiscSet{NS: v.NS, Name: v.Name, Shape: kernelShape(name, v.MTU), Replace: replace},
-		&kernel.QdiscSet{NS: v.PeerNS, Name: v.PeerName, Shape: kernelShape(peer, v.MTU), Replace: replace},
+		&kernel.QdiscSet{NS: v.NS, Name: v.Name, PeerNS: v.PeerNS, PeerName: v.PeerName, Shape: kernelShape(name, v.MTU), Replace: replace},
+		&kernel.QdiscSet{NS: v.PeerNS, Name: v.PeerName, PeerNS: v.NS, PeerName: v.Name, Shape: kernelShape(peer, v.MTU), Replace: replace},
 	}
 }
 

@@ -56,6 +56,10 @@ func Unshape(lab *topology.Lab, node, iface string) (*Plan, error) {
 	return p, nil
 }
 
+// CheckShape checks a shape given at runtime (nil: none) against the
+// limits a file's shape is held to.
+func CheckShape(s *topology.Shape) error { return checkShape(s) }
+
 // checkShape checks a shape given from Go against the limits a file's
 // shape is held to (see topology.Shape).
 func checkShape(s *topology.Shape) error {
@@ -78,4 +82,40 @@ func checkShape(s *topology.Shape) error {
 		return fmt.Errorf("the shape sets nothing: give nil to take the shaping off")
 	}
 	return nil
+}
+
+// EndShapes is the shape of what leaves each veth end of the cable l:
+// name is l.A's end for a cable between nodes and the host's end of a
+// bridge port or host cable; peer is the other end (l.B's, or the
+// node's).
+func EndShapes(l *topology.Link) (name, peer *topology.Shape) { return endShapes(l) }
+
+// InForce is the cable l as it is shaped now: with the runtime shape of
+// the record f (nil: none) in place of the file's shapes when f has one
+// for it, otherwise l itself.
+func (f *Faults) InForce(lab *topology.Lab, l *topology.Link) *topology.Link {
+	if f == nil {
+		return l
+	}
+	for _, r := range f.Shapes {
+		i := ifaceByRef(lab, r.Iface)
+		if i == nil || i.Link != l {
+			continue
+		}
+		c := *l
+		end := func(x *topology.Interface) *topology.Interface {
+			if x == nil {
+				return nil
+			}
+			e := *x
+			e.Shape = nil
+			if x == i {
+				e.Shape = r.Shape()
+			}
+			return &e
+		}
+		c.A, c.B = end(l.A), end(l.B)
+		return &c
+	}
+	return l
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/nslab/nslab/check"
@@ -35,8 +36,26 @@ probes N pairs instead, --sample -1 all of them; --seed chooses the draw,
 which is the same on every run with the same seed. Probes go out in waves
 that stay within the table.
 
+With --measure, check measures instead every cable with a shape in force
+(the file's, or one set by nslab link shape), both ways, and holds the
+figures to the shape: one-way delay (all namespaces share the host's
+clock, so UDP datagrams stamped when sent and when received give it),
+the round trip, the loss, and the rate (a TCP stream, on a way with a
+rate and no loss). A cable between nodes is measured between its ends, a
+bridge port or host cable against the host's address there (or a node
+with an unshaped port on the same bridge). Each path takes a few seconds;
+up to 4 are measured at once. It exits 1 when a figure is outside its
+tolerance, naming the cable, the way, the figure expected and measured:
+
+  one-way delay (median): delay-jitter-1ms to delay+jitter+max(5ms, 20%)
+  round trip (shortest): sum-2ms to sum+jitters+max(10ms, 20%)
+  loss: expected ± 4 standard deviations of the datagrams sent + 1 point
+  rate (ways without loss, median of 3 windows of 500ms): 80% to 110%
+
 LAB may be left out when only one lab is running.`,
 		Example: `  sudo nslab check seed
+  sudo nslab check --measure shaped
+  sudo nslab check --measure -o json shaped
   sudo nslab check --sample 2000 fabric      # 2000 pairs of nodes
   sudo nslab check --sample 200 --seed 7 -o json fabric
   sudo nslab check --sample -1 fabric        # every pair, however many`,
@@ -47,6 +66,7 @@ LAB may be left out when only one lab is running.`,
 	timeout := cmd.Flags().Duration("timeout", time.Second, "how long to wait for each reply")
 	sample := cmd.Flags().Int("sample", 0, "pairs of nodes to probe: 0 chooses by the lab's size, -1 probes all")
 	seed := cmd.Flags().Int64("seed", 0, "seed of the drawing of sampled pairs")
+	measure := cmd.Flags().Bool("measure", false, "measure every shaped cable both ways (delay, round trip, loss, rate) against its shape")
 	cmd.RunE = func(cmd *cobra.Command, a []string) error {
 		if err := checkOutput(*out); err != nil {
 			return err
@@ -58,6 +78,9 @@ LAB may be left out when only one lab is running.`,
 		t, err := lab.Topology(name)
 		if err != nil {
 			return err
+		}
+		if *measure {
+			return runMeasure(cmd.Context(), cmd.OutOrStdout(), t, *out)
 		}
 		opt := check.Options{Timeout: *timeout, Sample: *sample, Seed: *seed}
 		return runCheck(cmd.Context(), cmd.OutOrStdout(), t, *out, opt)
@@ -104,6 +127,38 @@ func runCheck(ctx context.Context, w io.Writer, t *topology.Lab, out string, opt
 			t.Name, rep.Failed, rep.Failed+rep.Passed, rep.Sample.Pairs)
 	case rep.Failed > 0:
 		return fmt.Errorf("lab %s: %d of %d expected pairs failed", t.Name, rep.Failed, rep.Failed+rep.Passed)
+	}
+	return nil
+}
+
+// runMeasure measures the lab's shaped cables; an error names each
+// figure outside its tolerance.
+func runMeasure(ctx context.Context, w io.Writer, t *topology.Lab, out string) error {
+	rep, err := lab.MeasureShapes(ctx, t)
+	if err != nil {
+		return err
+	}
+	if len(rep.Paths) == 0 {
+		if out == "json" {
+			return writeJSON(w, rep)
+		}
+		fmt.Fprintf(w, "lab %s has no shaped cable to measure\n", t.Name)
+		return nil
+	}
+	if out == "json" {
+		err = writeJSON(w, rep)
+	} else {
+		err = rep.WriteTable(w)
+	}
+	if err != nil {
+		return err
+	}
+	if f := rep.Failures(); len(f) > 0 {
+		what := "figures outside their tolerance"
+		if len(f) == 1 {
+			what = "figure outside its tolerance"
+		}
+		return fmt.Errorf("lab %s: %d measured %s:\n  %s", t.Name, len(f), what, strings.Join(f, "\n  "))
 	}
 	return nil
 }

@@ -66,8 +66,10 @@ way (seen from IFACE), in place of the shaping the lab's file gives it;
 "off" takes all shaping off the cable. The lab's file is not changed: the
 shape is a fault in force, which nslab status lists, a repair keeps and
 nslab heal LAB reverts (back to the file's shaping). Delay, jitter,
-loss, duplicate, reorder (which needs a delay) and corrupt need
-sch_netem, a rate alone sch_tbf.`,
+duplicate, reorder (which needs a delay) and corrupt need sch_netem, a
+rate alone sch_tbf; a loss is netem's where the kernel has it, and
+otherwise an nftables rule in the node's namespace (status shows "loss
+20% via nft").`,
 		Example: `  sudo nslab link shape ns1:eth0 --rate 5mbit --delay 20ms --loss 1%
   sudo nslab link shape ns1:eth0 off
   sudo nslab heal seed`,

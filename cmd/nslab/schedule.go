@@ -60,13 +60,16 @@ func newSchedule() *cobra.Command {
 		Long: `Run a fault schedule on a running lab, in the foreground: a YAML list of
 steps, each with its time from the start (at) and one action: cut or join
 a cable (NODE:IF), partition (groups of nodes), block (one way, from and
-to nodes, with an optional loss), flap (iface, period, down, for) or heal.
+to nodes, with an optional loss), shape (iface and the options of nslab
+link shape, or off: true), flap (iface, period, down, for) or heal.
 
   - {at: 0s, cut: ns1:eth0}
   - {at: 2s, join: ns1:eth0}
   - {at: 3s, partition: [[ns1], [ns2, ns3]]}
   - {at: 5s, block: {from: [ns1], to: [ns2], loss: 10%}}
   - {at: 6s, flap: {iface: ns2:eth0, period: 1s, down: 300ms, for: 4s}}
+  - {at: 10s, shape: {iface: ns1:eth0, rate: 5mbit, loss: 10%, direction: out}}
+  - {at: 10.5s, shape: {iface: ns2:eth0, off: true}}
   - {at: 11s, heal: true}
 
 Each step is printed as a JSON line as it is done (time, at_ms, late_ms,

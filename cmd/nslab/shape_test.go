@@ -80,6 +80,16 @@ func TestLinkShape(t *testing.T) {
 		t.Fatalf("link shape: %s", r.stderr)
 	}
 	status("shaped again", []string{"shape ns1:eth0 rate 2mbit"}, "rate 2mbit")
+	// A loss alone is shaped on every kernel: netem's, or an nftables
+	// rule where the kernel lacks netem, which status and the record say.
+	via := ""
+	if kernel.QdiscSupported("netem") != nil {
+		via = " via nft"
+	}
+	if r := nslab(t, "", "link", "shape", ref, "--loss", "20%", "--direction", "out"); r.code != 0 {
+		t.Fatalf("link shape --loss 20%% --direction out: %s", r.stderr)
+	}
+	status("loss", []string{"shape ns1:eth0 loss 20%" + via + ", direction out"}, "loss 20%"+via)
 	// Duplicate, reorder and corrupt are flags too: made with netem where
 	// the kernel has it, refused naming sch_netem where it has not.
 	r = nslab(t, "", "link", "shape", ref, "--delay", "10ms", "--duplicate", "20%", "--reorder", "25%", "--corrupt", "1%")
