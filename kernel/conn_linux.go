@@ -141,10 +141,14 @@ func (c *Conn) execIndex(ns string, req *nl.NetlinkRequest) (int32, error) {
 	// acknowledgement behind; the next request on this socket skips it
 	// by its sequence number.
 	if index == 0 {
-		return 0, errors.New("the kernel did not echo the new link")
+		return 0, errNoEcho
 	}
 	return index, nil
 }
+
+// errNoEcho is a kernel's answer to a new link without its echo: kernels
+// before 6.3 ignore NLM_F_ECHO on RTM_NEWLINK (Debian 12's 6.1 does).
+var errNoEcho = errors.New("the kernel did not echo the new link")
 
 // Forget closes and drops the sockets of a namespace, as after deleting it.
 func (c *Conn) Forget(ns string) {

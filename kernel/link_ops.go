@@ -50,12 +50,19 @@ type BridgeAdd struct {
 	Tags Tags
 	MTU  int
 	MAC  net.HardwareAddr
+	// VLANFiltering makes the bridge VLAN-aware (vlan_filtering 1): each
+	// port forwards the VLANs it is given (BridgeVLANSet), and VLAN 1
+	// untagged until told otherwise.
+	VLANFiltering bool
 }
 
 func (o *BridgeAdd) Namespace() string { return "" }
 
 func (o *BridgeAdd) String() string {
 	out := []string{"ip link add " + o.Name + attrs(o.MTU, o.MAC, o.Tags.Group) + " type bridge"}
+	if o.VLANFiltering {
+		out[0] += " vlan_filtering 1"
+	}
 	return lines(append(out, o.Tags.render("", o.Name)...)...)
 }
 

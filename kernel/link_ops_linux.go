@@ -27,7 +27,10 @@ func (t Tags) mark(c *Conn, ns string, index int32, name string) error {
 }
 
 func (o *BridgeAdd) Apply(c *Conn) error {
-	err := c.exec("", bridgeMsg(linkSpec{name: o.Name, mtu: o.MTU, mac: o.MAC, group: o.Tags.Group}))
+	err := c.exec("", bridgeMsg(linkSpec{name: o.Name, mtu: o.MTU, mac: o.MAC, group: o.Tags.Group}, o.VLANFiltering))
+	if err != nil && o.VLANFiltering && errors.Is(err, unix.EOPNOTSUPP) {
+		err = fmt.Errorf("%w (%s)", err, BridgeVLANAdvice)
+	}
 	if err != nil {
 		return opErr("", "creating bridge "+o.Name, err)
 	}
@@ -64,7 +67,11 @@ func (o *VethAdd) create(c *Conn) (int32, error) {
 		return 0, err
 	}
 	if o.NS == "" {
-		return c.execIndex(o.NS, vethMsg(self, peer, peerNS, true))
+		index, err := c.execIndex(o.NS, vethMsg(self, peer, peerNS, true))
+		if errors.Is(err, errNoEcho) {
+			return c.index(o.NS, o.Name) // made, but not echoed: look it up
+		}
+		return index, err
 	}
 	return 0, c.exec(o.NS, vethMsg(self, peer, peerNS, false))
 }

@@ -36,6 +36,7 @@ const (
 	KindPort   = "port"
 	KindHost   = "host"
 	KindTrunk  = "trunk"
+	KindTap    = "tap"
 )
 
 // Prefixes of the kernel names of a lab's links in the root namespace
@@ -47,6 +48,9 @@ const (
 	PortPrefix   = "np-"
 	HostPrefix   = "nh-"
 	TrunkPrefix  = "nt-"
+	// TapPrefix starts a tap's name: a bridge port whose other side is
+	// a virtual machine, not a link of the lab's firewall.
+	TapPrefix = "nv-"
 )
 
 // NamePrefixes lists the prefixes of the kernel names of labs' links.

@@ -3,6 +3,7 @@ package kernel
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -229,6 +230,9 @@ func ReadLink(c *Conn, ns, name string) (*LinkFacts, error) {
 	}
 	a := l.Attrs()
 	f := &LinkFacts{State: a.OperState.String(), MTU: a.MTU, MAC: a.HardwareAddr}
+	if a.OperState == netlink.OperUnknown && l.Type() == "vxlan" && a.Flags&net.FlagUp != 0 {
+		f.State = "up" // a VXLAN device has no carrier: up, it sends (see WaitUp)
+	}
 	list, err := h.AddrList(l, netlink.FAMILY_ALL)
 	if err != nil {
 		return f, opErr(ns, "listing the addresses of "+name, err)

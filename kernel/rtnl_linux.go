@@ -80,11 +80,15 @@ func vethMsg(self, peer linkSpec, peerNS int, up bool) *nl.NetlinkRequest {
 }
 
 // bridgeMsg creates a bridge.
-func bridgeMsg(s linkSpec) *nl.NetlinkRequest {
+func bridgeMsg(s linkSpec, vlanFiltering ...bool) *nl.NetlinkRequest {
 	req, _ := linkMsg(unix.RTM_NEWLINK, unix.NLM_F_CREATE|unix.NLM_F_EXCL, 0, s.name)
 	s.attrs(req.AddData)
 	info := nl.NewRtAttr(unix.IFLA_LINKINFO, nil)
 	info.AddRtAttr(nl.IFLA_INFO_KIND, nl.NonZeroTerminated("bridge"))
+	if len(vlanFiltering) > 0 && vlanFiltering[0] {
+		data := info.AddRtAttr(nl.IFLA_INFO_DATA, nil)
+		data.AddRtAttr(nl.IFLA_BR_VLAN_FILTERING, []byte{1})
+	}
 	req.AddData(info)
 	return req
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"strings"
 	"time"
@@ -43,7 +44,9 @@ func (c *Conn) WaitUp(ctx context.Context, ns string, names []string) error {
 			if _, ok := pending[a.Name]; !ok {
 				continue
 			}
-			if a.OperState == netlink.OperUp {
+			if a.OperState == netlink.OperUp || a.OperState == netlink.OperUnknown && l.Type() == "vxlan" && a.Flags&net.FlagUp != 0 {
+				// A VXLAN device has no carrier of its own: up, its
+				// operational state stays unknown, and it sends at once.
 				delete(pending, a.Name)
 			} else {
 				pending[a.Name] = a.OperState.String()

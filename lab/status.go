@@ -100,6 +100,8 @@ type BridgeStatus struct {
 	// Subnets are the segment's subnets that addresses are chosen from.
 	Subnets []string `json:"subnets,omitempty"`
 	Ports   []string `json:"ports"`
+	// Taps are its tap devices, for VMs.
+	Taps []TapStatus `json:"taps,omitempty"`
 	// Drift is what up --repair would change in the bridge.
 	Drift []string `json:"drift,omitempty"`
 }
@@ -116,8 +118,16 @@ type IfaceStatus struct {
 	// Assigned are the addresses nslab chose from the segment's subnets.
 	Assigned []string `json:"assigned,omitempty"`
 	// Peer is what the cable leads to: a bridge, "node:iface" or
-	// "host:name".
+	// "host:name"; for an overlay's interface, "overlay NAME (vni N over
+	// UNDERLAY)".
 	Peer string `json:"peer"`
+	// VLAN and VLANs are a bridge port's access VLAN and tagged VLANs,
+	// as the file has them.
+	VLAN  int   `json:"vlan,omitempty"`
+	VLANs []int `json:"vlans,omitempty"`
+	// Overlay is the tunnel of an overlay's interface, as the kernel has
+	// it.
+	Overlay *OverlayStatus `json:"overlay,omitempty"`
 	// Shape is how what leaves the interface is shaped, as the kernel
 	// has it, in the file's words ("rate 10mbit, delay 20ms").
 	Shape string `json:"shape,omitempty"`
@@ -214,7 +224,25 @@ func bridgeStatus(c *kernel.Conn, t *topology.Lab, b *topology.Bridge) BridgeSta
 	for _, l := range t.Ports(b) {
 		out.Ports = append(out.Ports, l.A.Ref())
 	}
+	for _, tap := range b.Taps {
+		k := plan.TapName(t.Name, tap.Name)
+		ts := TapStatus{Name: tap.Name, Kernel: k, User: tap.User, Group: tap.Group}
+		ts.State, ts.MTU, _, _ = linkFacts(c, "", k)
+		out.Taps = append(out.Taps, ts)
+	}
 	return out
+}
+
+// TapStatus is a tap of a bridge: State is "down" (no carrier) until a
+// VM opens it, "up" while one does.
+type TapStatus struct {
+	Name string `json:"name"`
+	// Kernel is the name to give the VM: qemu -nic tap,ifname=KERNEL,script=no.
+	Kernel string `json:"kernel_name"`
+	State  string `json:"state"`
+	MTU    int    `json:"mtu"`
+	User   string `json:"user,omitempty"`
+	Group  string `json:"group,omitempty"`
 }
 
 // ifaceStatus reads the interface's shape from the kernel when the file
@@ -223,6 +251,8 @@ func ifaceStatus(c *kernel.Conn, ns, kname string, i *topology.Interface, shaped
 	out := IfaceStatus{Name: i.Name, Peer: peerOf(i)}
 	out.State, out.MTU, out.MAC, out.Addresses = linkFacts(c, ns, kname)
 	out.Assigned = strs(i.Auto)
+	out.Overlay = overlayStatus(c, ns, kname, i)
+	out.VLAN, out.VLANs = i.PVID, i.Tagged
 	if i.Link != nil && (len(i.Link.Shapes()) > 0 || shaped[i.Link]) {
 		if ks, err := kernel.LinkShape(c, ns, kname); err == nil && ks != nil {
 			ts := topology.Shape{Rate: ks.Rate, Delay: ks.Delay, Jitter: ks.Jitter, Loss: ks.Loss,
@@ -247,10 +277,12 @@ func strs(ps []netip.Prefix) []string {
 func peerOf(i *topology.Interface) string {
 	l := i.Link
 	switch {
+	case i.Overlay != nil:
+		return fmt.Sprintf("overlay %s (vni %d over %s)", i.Overlay.Name, i.Overlay.VNI, i.Underlay)
 	case l == nil:
 		return ""
 	case l.Kind == topology.Port:
-		return l.Bridge.Name
+		return l.Bridge.Name + portVLANs(i)
 	case l.A == i:
 		return l.B.Ref()
 	}
@@ -352,4 +384,47 @@ func Processes(labs []string) ([]Process, error) {
 		out = append(out, Process{Lab: l, Node: n, PID: p.PID, Args: p.Args})
 	}
 	return out, nil
+}
+
+// OverlayStatus is the VXLAN tunnel of an overlay's interface.
+type OverlayStatus struct {
+	Name     string `json:"name"`
+	VNI      int    `json:"vni"`
+	Port     int    `json:"port"`
+	Underlay string `json:"underlay"`
+	// Remotes are the tunnel ends its flooded frames go to, as the
+	// kernel's forwarding database has them.
+	Remotes []string `json:"remotes"`
+}
+
+func overlayStatus(c *kernel.Conn, ns, kname string, i *topology.Interface) *OverlayStatus {
+	if i.Overlay == nil {
+		return nil
+	}
+	out := &OverlayStatus{Name: i.Overlay.Name, VNI: i.Overlay.VNI, Port: i.Overlay.Port, Underlay: i.Underlay, Remotes: []string{}}
+	remotes, _ := kernel.VXLANRemotes(c, ns, kname)
+	for _, r := range remotes {
+		out.Remotes = append(out.Remotes, r.String())
+	}
+	return out
+}
+
+// portVLANs says what VLANs a bridge port carries, "" for none written:
+// " vlan 10", " vlans 10,20", " vlan 30 + vlans 10,20".
+func portVLANs(i *topology.Interface) string {
+	var parts []string
+	if i.PVID != 0 {
+		parts = append(parts, fmt.Sprintf("vlan %d", i.PVID))
+	}
+	if len(i.Tagged) > 0 {
+		ids := make([]string, len(i.Tagged))
+		for k, id := range i.Tagged {
+			ids[k] = fmt.Sprint(id)
+		}
+		parts = append(parts, "vlans "+strings.Join(ids, ","))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " " + strings.Join(parts, " + ")
 }

@@ -25,6 +25,7 @@ var vmNeeds = []struct {
 }{
 	{[]string{"TestStockKernelGuestIsolated", "TestShapeDelayLoss", "TestNetemMeasured", "TestNetemDuplicateReorderCorrupt", "TestMeasureNetemDelay"},
 		func() error { return kernel.QdiscSupported("netem") }},
+	{[]string{"TestBridgeVLANs"}, kernel.BridgeVLANSupported},
 }
 
 // TestInStockKernel runs this package's tests of kernel features the

@@ -243,5 +243,8 @@ func rootNames(lab *topology.Lab) []rootName {
 	for _, i := range lab.Host {
 		out = append(out, rootName{i.Pos, "host interface " + i.Name, HostIfName(lab.Name, i.Name), HostIfAltName(lab.Name, i.Name), kernel.Marker(lab.Name, kernel.KindHost, i.Name)})
 	}
+	for _, t := range lab.Taps() {
+		out = append(out, rootName{t.Pos, "tap " + t.Name, TapName(lab.Name, t.Name), TapAltName(lab.Name, t.Bridge.Name, t.Name), kernel.Marker(lab.Name, kernel.KindTap, t.Name)})
+	}
 	return out
 }

@@ -92,6 +92,9 @@ func findIface(lab *topology.Lab, node, iface string) (*topology.Interface, erro
 	}
 	for _, i := range ifaces {
 		if i.Name == iface {
+			if i.Overlay != nil {
+				return nil, fmt.Errorf("%s is a tunnel end of overlay %s, not a cable: cut its underlay (%s:%s) to take %s off the overlay", i.Ref(), i.Overlay.Name, i.Node, i.Underlay, i.Node)
+			}
 			if i.Link == nil {
 				return nil, fmt.Errorf("%s is in no cable", i.Ref())
 			}

@@ -165,6 +165,10 @@ func checkKernelNames(t *testing.T, p *Plan) *kernel.State {
 				inNS[o.Name] = map[string]bool{}
 			case *kernel.BridgeAdd:
 				root(o.Name, o.Tags, "bridge", o.MTU, o.MAC)
+			case *kernel.TapAdd:
+				root(o.Name, o.Tags, "tun", o.MTU, nil)
+			case *kernel.VXLANAdd:
+				local(o.NS, o.Name)
 			case *kernel.VethAdd:
 				for _, end := range []struct {
 					ns, name string

@@ -103,8 +103,10 @@ func Up(lab *topology.Lab, st *kernel.State) (*Plan, error) {
 	}
 	p.add("namespaces", spaces)
 	p.add("bridges", bridgeOps(lab))
-	p.add("links", linkOps(lab))
+	p.add("links", append(linkOps(lab), tapOps(lab)...))
+	p.add("overlays", overlayOps(lab))
 	p.add("ports", portOps(lab))
+	p.add("vlans", vlanOps(lab))
 	p.add("sysctls", sysctlOps(lab))
 	p.add("addresses", addressOps(lab))
 	p.add("shaping", shapeOps(lab))
@@ -146,6 +148,8 @@ func bridgeOps(lab *topology.Lab) []kernel.Op {
 			Tags: kernel.Tags{Alias: kernel.Marker(lab.Name, kernel.KindBridge, b.Name), AltName: BridgeAltName(lab.Name, b.Name), Group: Group(lab.Name)},
 			MTU:  b.MTU,
 			MAC:  BridgeMAC(lab.Name, b.Name),
+
+			VLANFiltering: b.VLANFiltering,
 		})
 	}
 	return ops
@@ -171,6 +175,7 @@ func portOps(lab *topology.Lab) []kernel.Op {
 			names = append(names, TrunkName(lab.Name, l.Bridge.Name, "a"), TrunkName(lab.Name, l.Bridge.Name, "b"))
 		}
 	}
+	names = append(names, tapNames(lab)...)
 	if len(names) == 0 {
 		return nil
 	}

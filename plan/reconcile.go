@@ -47,6 +47,7 @@ func Reconcile(old, lab *topology.Lab, st *kernel.State, hints ...Hints) (*Plan,
 	r.stray = r.strayLinks(h.Interrupted)
 	r.nodes()
 	r.bridges()
+	r.taps()
 	r.links()
 	if err := r.clashes(); err != nil {
 		return nil, err
@@ -68,6 +69,10 @@ type reconciler struct {
 	cut          map[string]bool         // ends held down by cuts in force: ns "\x00" name
 	shaped       map[*topology.Link]bool // cables shaped at runtime (Faults): their shapes are kept
 	stray        map[string]bool         // root links a killed nslab left without their mark
+	keepTaps     map[string]bool         // taps kept, by kernel name
+	tapsAdd      []kernel.Op             // taps made (anew)
+	tapsIPv6     []string                // their names
+	vlanSets     []kernel.Op             // VLANs of kept ports, trunks and bridges changed
 
 	// the operations, by stage
 	routesDel, addrsDel, linksDel, bridgesDel, nsDel []kernel.Op
@@ -176,7 +181,7 @@ func (r *reconciler) bridges() {
 	for _, b := range r.lab.Bridges {
 		name := BridgeName(r.name, b.Name)
 		o := r.old.Bridge(b.Name)
-		if o == nil || o.MTU != b.MTU || !r.rootOurs(name, r.mark(kernel.KindBridge, b.Name)) {
+		if o == nil || o.MTU != b.MTU || o.VLANFiltering != b.VLANFiltering || !r.rootOurs(name, r.mark(kernel.KindBridge, b.Name)) {
 			r.remakeBridge[b.Name] = true
 			if r.rootOurs(name, r.mark(kernel.KindBridge, b.Name)) {
 				r.bridgesDel = append(r.bridgesDel, &kernel.LinkDel{Name: name})
@@ -186,6 +191,9 @@ func (r *reconciler) bridges() {
 		}
 		r.rootAddrs(name, b.Addresses)
 		r.bridgeDrift(b)
+		if op := selfVLANs(r.name, b, o); op != nil {
+			r.vlanSets = append(r.vlanSets, op)
+		}
 	}
 	for _, name := range sortedKeys(r.st.Links) {
 		lab, kind, br, ok := kernel.ParseMarker(r.st.Links[name].Alias)
@@ -314,6 +322,7 @@ func (r *reconciler) links() {
 				r.shapes = append(r.shapes, shapeEnds(r.lab, l, len(o.Shapes()) > 0)...)
 			}
 			r.keepLink(o, l)
+			r.vlanSets = append(r.vlanSets, linkVLANs(r.name, l, o)...)
 			continue
 		}
 		r.remakeLink[l] = true
@@ -338,6 +347,9 @@ func (r *reconciler) links() {
 		for _, n := range names {
 			want[n] = true
 		}
+	}
+	for n := range r.keepTaps {
+		want[n] = true
 	}
 	for _, name := range sortedKeys(r.st.Links) {
 		lab, kind, _, ok := kernel.ParseMarker(r.st.Links[name].Alias)
@@ -548,6 +560,7 @@ func sameRoute(a, b topology.Route) bool {
 
 func (r *reconciler) plan() *Plan {
 	r.routes()
+	vxlans, vxSetup := r.overlays()
 	sub := r.made()
 	p := &Plan{Lab: r.name, Made: sub}
 	// The firewall and the host's settings for NAT and published ports,
@@ -570,10 +583,16 @@ func (r *reconciler) plan() *Plan {
 	p.add("namespaces removed", r.nsDel)
 	p.add("namespaces", namespaceOps(sub, r.st.UTSHolder))
 	p.add("bridges", bridgeOps(sub))
-	p.add("links", append(linkOps(sub), r.linksSet...))
-	p.add("ports", portOps(sub))
+	p.add("links", append(append(linkOps(sub), r.linksSet...), r.tapsAdd...))
+	p.add("overlays", vxlans)
+	ports := portOps(sub)
+	if len(r.tapsIPv6) > 0 {
+		ports = append(ports, &kernel.PortsIPv6Off{Names: r.tapsIPv6})
+	}
+	p.add("ports", ports)
+	p.add("vlans", append(vlanOps(sub), r.vlanSets...))
 	p.add("sysctls", append(sysctlOps(sub), r.sysctls...))
-	p.add("addresses", append(cableSetupOps(sub), r.addrsAdd...))
+	p.add("addresses", append(append(cableSetupOps(sub), vxSetup...), r.addrsAdd...))
 	p.add("shaping", append(shapeOps(sub), r.shapes...))
 	p.add("bridges up", bridgeUpOps(sub))
 	p.add("routes", append(routeOps(sub), r.routesAdd...))

@@ -20,6 +20,7 @@ type (
 		gatewayPos Pos
 		natPos     Pos
 		mtuPos     Pos
+		vlans      vlanDecl
 		link       string      // the bridge its trunk goes to
 		linkPos    Pos         // where link was written
 		up         *bridgeDecl // the resolved link, if valid
@@ -40,7 +41,12 @@ type (
 		mtuPos  Pos
 		macPos  Pos
 		bad     bool // its link is in error: not reported as unconnected
-		kd      kindDecl
+		// underlay is the interface an overlay's tunnel runs over.
+		underlay    string
+		underlayPos Pos
+		overlay     *overlayDecl // the overlay its link names, if any
+		kd          kindDecl
+		vlans       vlanDecl
 	}
 	routeDecl struct {
 		r         Route
@@ -79,6 +85,7 @@ var (
 		"addressing": decodeAddressing,
 		"routing":    decodeRouting,
 		"bridges":    decodeBridges,
+		"overlays":   decodeOverlays,
 		"nodes":      decodeNodes,
 		"host":       decodeHost,
 	}
@@ -96,6 +103,9 @@ var (
 		"nat6":      func(p *parser, d *bridgeDecl, e entry, path string) { d.natPos = p.flag(&d.b.NAT6, e, path) },
 		"mtu":       func(p *parser, d *bridgeDecl, e entry, path string) { d.b.MTU, d.mtuPos = p.decodeMTU(e, path) },
 		"link":      decodeBridgeLink,
+		"taps":      decodeTaps,
+		"vlan":      func(p *parser, d *bridgeDecl, e entry, path string) { p.decodePVID(&d.vlans, e, path) },
+		"vlans":     func(p *parser, d *bridgeDecl, e entry, path string) { p.decodeTagged(&d.vlans, e, path) },
 	}
 	nodeFields = map[string]field[*nodeDecl]{
 		"router":     decodeRouter,
@@ -113,6 +123,9 @@ var (
 		"mtu":       func(p *parser, d *ifaceDecl, e entry, path string) { d.it.MTU, d.mtuPos = p.decodeMTU(e, path) },
 		"mac":       decodeMAC,
 		"shape":     decodeShape,
+		"underlay":  decodeUnderlay,
+		"vlan":      func(p *parser, d *ifaceDecl, e entry, path string) { p.decodePVID(&d.vlans, e, path) },
+		"vlans":     func(p *parser, d *ifaceDecl, e entry, path string) { p.decodeTagged(&d.vlans, e, path) },
 	}
 	routeFields = map[string]field[*routeDecl]{
 		"to":     decodeRouteTo,
@@ -131,6 +144,8 @@ func formatKeys() map[string][]string {
 		"addressing":    slices.Sorted(maps.Keys(addressingFields)),
 		"host":          slices.Sorted(maps.Keys(hostFields)),
 		"bridge":        slices.Sorted(maps.Keys(bridgeFields)),
+		"overlay":       slices.Sorted(maps.Keys(overlayFields)),
+		"tap":           slices.Sorted(maps.Keys(tapFields)),
 		"node":          slices.Sorted(maps.Keys(nodeFields)),
 		"interface":     slices.Sorted(maps.Keys(nodeIfaceFields)),
 		"hostInterface": slices.Sorted(maps.Keys(ifaceFields)),

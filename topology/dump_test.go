@@ -19,6 +19,15 @@ func dumpLab(l *Lab) string {
 	for _, br := range l.Bridges {
 		w(0, "bridge %s @%s", br.Name, at(br.Pos))
 		dumpAddrs(w, br.Addresses, br.MTU)
+		if br.VLANFiltering {
+			w(1, "vlan filtering, host side vlan %d, trunk vlans %v", br.PVID, br.Tagged)
+		}
+		for _, t := range br.Taps {
+			w(1, "tap %s @%s user %q group %q vlan %d", t.Name, at(t.Pos), t.User, t.Group, t.VLAN)
+		}
+	}
+	for _, o := range l.Overlays {
+		w(0, "overlay %s @%s vni %d port %d subnets %s", o.Name, at(o.Pos), o.VNI, o.Port, prefixes(o.Subnets))
 	}
 	for _, n := range l.Nodes {
 		w(0, "node %s @%s", n.Name, at(n.Pos))
@@ -68,6 +77,12 @@ func dumpIface(w func(int, string, ...any), i *Interface) {
 	}
 	if i.Shape != nil {
 		w(2, "shape %s @%s", i.Shape, at(i.Shape.Pos))
+	}
+	if i.Overlay != nil {
+		w(2, "overlay %s underlay %s", i.Overlay.Name, i.Underlay)
+	}
+	if i.HasVLANs() {
+		w(2, "vlan %d vlans %v", i.PVID, i.Tagged)
 	}
 }
 
@@ -182,12 +197,31 @@ func checkAllLinked(l *Lab, ends map[*Interface]*Link) error {
 	for _, n := range l.Nodes {
 		all = append(all, n.Interfaces...)
 	}
+	overlaid := 0
 	for _, i := range all {
+		if i.Overlay != nil && i.IsCable() {
+			// An overlay's interface is in no link: it is on an overlay of
+			// the lab, over an interface of its node that is.
+			u := l.underlayOf(i)
+			if i.Link != nil || l.Overlay(i.Overlay.Name) != i.Overlay || u == nil || ends[u] == nil {
+				return fmt.Errorf("overlay interface %s: link %v, overlay %s, underlay %q", i.Ref(), i.Link, i.Overlay.Name, i.Underlay)
+			}
+			overlaid++
+			continue
+		}
+		if !i.IsCable() {
+			// A sub-interface, bond, dummy or vrf is made in its node.
+			if i.Link != nil {
+				return fmt.Errorf("%s %s is in link %v", i.Kind, i.Ref(), i.Link)
+			}
+			overlaid++
+			continue
+		}
 		if ends[i] == nil {
 			return fmt.Errorf("interface %s is in no link", i.Ref())
 		}
 	}
-	if len(ends) != len(all) {
+	if len(ends) != len(all)-overlaid {
 		return fmt.Errorf("links have %d ends, the lab %d interfaces", len(ends), len(all))
 	}
 	return nil

@@ -57,9 +57,10 @@ type ipSeg struct {
 	ends    []*ifaceDecl  // the interfaces on it
 	subnets [2]netip.Prefix
 	subPos  [2]Pos
-	gateway *bridgeDecl // the bridge that is the gateway, if any
-	lan     bool        // a VLAN of a bridge: sized as a bridge's from the pool
-	stub    bool        // a dummy or vrf alone: nothing from the pool
+	gateway *bridgeDecl  // the bridge that is the gateway, if any
+	overlay *overlayDecl // an overlay segment: the overlay
+	lan     bool         // a VLAN of a bridge: sized as a bridge's from the pool
+	stub    bool         // a dummy or vrf alone: nothing from the pool
 }
 
 // assign gives addresses to the interfaces of segments with subnets (as
@@ -94,15 +95,23 @@ func (p *parser) ipSegments() []*ipSeg {
 	for _, seg := range p.lab.Segments() {
 		s := &ipSeg{name: "cable " + seg.Name}
 		switch {
+		case seg.Overlay != nil:
+			s.name, s.overlay = "overlay "+seg.Name, p.overlayDecl(seg.Overlay)
 		case seg.Bridge != nil && seg.VLAN == 0:
-			s.name = "bridge " + seg.Name
+			s.name, s.lan = "bridge "+seg.Name, true
 			for _, b := range p.lab.bridgesRootFirst(root) {
-				if root[b] == seg.Bridge {
+				if root[b] == seg.Bridge && PortPVID(b.PVID) == DefaultVLAN {
 					s.bridges = append(s.bridges, byBridge[b.Name])
 				}
 			}
 		case seg.Bridge != nil:
 			s.name, s.lan = "segment "+seg.Name, true
+			// The host sides of the tree's bridges in this VLAN (vlan:).
+			for _, b := range p.lab.bridgesRootFirst(root) {
+				if root[b] == seg.Bridge && seg.Protocol == VLAN8021Q && b.PVID == seg.VLAN && seg.VLAN != DefaultVLAN {
+					s.bridges = append(s.bridges, byBridge[b.Name])
+				}
+			}
 		case seg.Over != "":
 			s.name = "segment " + seg.Name
 		}
@@ -119,6 +128,9 @@ func (p *parser) ipSegments() []*ipSeg {
 		segs = append(segs, s)
 	}
 	for _, s := range segs {
+		if s.overlay != nil {
+			p.segSubnets(s, s.overlay.subnets)
+		}
 		for _, b := range s.bridges {
 			p.segSubnets(s, b.subnets)
 			if b.b.Gateway {
@@ -195,7 +207,7 @@ func (p *parser) subnetsFromPool(segs []*ipSeg) {
 				continue
 			}
 			bits := poolLAN[f]
-			if s.bridges == nil && !s.lan {
+			if s.bridges == nil && !s.lan && s.overlay == nil {
 				bits = poolP2P[f]
 			}
 			sub, ok := nextFree(pool, next, bits, taken)
@@ -266,6 +278,9 @@ func (p *parser) assignSegment(s *ipSeg, f int) {
 	slices.SortFunc(need, func(a, b *ifaceDecl) int { return cmp.Compare(a.it.Ref(), b.it.Ref()) })
 
 	first, last := usableRange(sub)
+	if s.overlay != nil {
+		s.overlay.o.Subnets = append(s.overlay.o.Subnets, sub)
+	}
 	if s.bridges != nil {
 		// The first address is the gateway's, whether a bridge takes it or not.
 		gw := first

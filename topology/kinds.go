@@ -49,7 +49,7 @@ var reservedTables = map[int]string{0: "unspec", 253: "default", 254: "main", 25
 
 // kindKeys are the keys each kind allows besides kind, addresses and mtu.
 var kindKeys = map[string][]string{
-	KindVeth:    {"link", "subnets", "mac", "shape"},
+	KindVeth:    {"link", "subnets", "mac", "shape", "underlay", "vlan", "vlans"},
 	KindVLAN:    {"parent", "id", "protocol", "subnets", "mac"},
 	KindDummy:   {"mac"},
 	KindMacvlan: {"parent", "mode", "mac"},

@@ -36,7 +36,10 @@ type Lab struct {
 	// running lab's file (lab.Up saves it).
 	Source  []byte
 	Bridges []*Bridge
-	Nodes   []*Node
+	// Overlays are the VXLAN segments carried between nodes over the
+	// lab's own cables, sorted by name.
+	Overlays []*Overlay
+	Nodes    []*Node
 	// Host holds the interfaces that live in the root namespace at the
 	// host end of a node–host cable. Their Node field is HostNode.
 	Host []*Interface
@@ -70,7 +73,18 @@ type Bridge struct {
 	// Auto are the addresses among Addresses that nslab chose.
 	Auto []netip.Prefix
 	MTU  int
-	Pos  Pos
+	// Taps are the bridge's tap devices, by name.
+	Taps []*Tap
+	// PVID is the VLAN of the bridge's own host side (vlan:), 0 for the
+	// default; Tagged are the VLANs its trunk (link:) carries tagged.
+	PVID   int
+	Tagged []int
+	// VLANFiltering is set on every bridge of a tree where a VLAN key
+	// appears (see bridgevlan.go); VLANPos is where the bridge's own
+	// vlan or vlans key is.
+	VLANFiltering bool
+	VLANPos       Pos
+	Pos           Pos
 }
 
 // Node is a network namespace.
@@ -117,8 +131,20 @@ type Interface struct {
 	// cable has one.
 	Shape *Shape
 	Pos   Pos
-	// Link is the cable this interface is one end of (set by validation).
+	// Link is the cable this interface is one end of (set by validation);
+	// nil for an overlay's interface, which is no cable.
 	Link *Link
+	// Overlay is the VXLAN segment the interface is a tunnel end of, or
+	// nil; then Underlay names the interface of the same node its tunnel
+	// runs over (see OverlayEnd).
+	Overlay  *Overlay
+	Underlay string
+	// PVID is the VLAN of a bridge port's untagged frames (vlan:), 0 for
+	// the bridge's default; Tagged are the VLANs it carries tagged
+	// (vlans:), sorted; VLANPos is where vlan (else vlans) is written.
+	PVID    int
+	Tagged  []int
+	VLANPos Pos
 	// Kind is what the interface is: KindVeth (the end of a cable, the
 	// default) or one of the kinds made inside a node (see kinds.go).
 	Kind string
@@ -311,6 +337,8 @@ type Segment struct {
 	// Bridge is set for a bridge segment and the VLANs on it: the bridge,
 	// or the root bridge of a tree of trunks.
 	Bridge *Bridge
+	// Overlay is set for an overlay segment.
+	Overlay *Overlay
 	// Over is the name of the segment a VLAN segment is tagged on, VLAN
 	// its tag and Protocol its ethertype; "" and 0 for an untagged one.
 	Over     string
@@ -339,7 +367,8 @@ type Member struct {
 // Segments returns the lab's layer-2 segments: bridge segments first, in
 // the name order of their root bridges, then point-to-point cables in
 // link order, then VLAN segments (by the node and name of their first
-// sub-interface), then dummies and vrfs (by node and name). The members
+// sub-interface), then dummies and vrfs (by node and name), then
+// overlays by name (members by node). The members
 // of a bridge segment are the host sides of its bridges with addresses
 // (root first, then by bridge name), then its ports in link order. The
 // members of a bond are not on any segment: the bond is, on the segment
@@ -355,7 +384,7 @@ func (l *Lab) Segments() []Segment {
 		}
 	}
 	for _, b := range l.bridgesRootFirst(root) {
-		if len(b.Addresses) > 0 {
+		if len(b.Addresses) > 0 && PortPVID(b.PVID) == DefaultVLAN {
 			s := &segs[index[root[b]]]
 			s.Members = append(s.Members, Member{Node: HostNode, Dev: b.Name, Addresses: b.Addresses, Bridge: true})
 		}
@@ -374,6 +403,36 @@ func (l *Lab) Segments() []Segment {
 		}
 	}
 	segs = l.joinBonds(segs, segOf)
+	// VLANs of bridge trees: access ports and bridges' host sides in a
+	// VLAN other than the default, and the vlan sub-interfaces below.
+	vlans := map[string]int{} // "segment index/protocol/id" -> segment
+	vlanSeg := func(ps int, id int) int {
+		key := fmt.Sprintf("%d/%s/%d", ps, VLAN8021Q, id)
+		if v, ok := vlans[key]; ok {
+			return v
+		}
+		base := segs[ps]
+		vlans[key] = len(segs)
+		segs = append(segs, Segment{Name: VLANName(base.Name, id), Bridge: base.Bridge, Over: base.Name, VLAN: id, Protocol: VLAN8021Q})
+		return len(segs) - 1
+	}
+	for _, b := range l.bridgesRootFirst(root) {
+		if pvid := PortPVID(b.PVID); pvid != DefaultVLAN {
+			v := vlanSeg(index[root[b]], pvid)
+			if len(b.Addresses) > 0 {
+				segs[v].Members = append(segs[v].Members, Member{Node: HostNode, Dev: b.Name, Addresses: b.Addresses, Bridge: true})
+			}
+		}
+	}
+	untagged := map[*Interface]int{} // access ports: the tree's segment, for the tags they carry
+	for _, k := range l.Links {
+		if pvid := PortPVID(k.A.PVIDOf()); k.Kind == Port && pvid != DefaultVLAN {
+			if ps, ok := segOf[k.A]; ok {
+				untagged[k.A] = ps
+				segOf[k.A] = vlanSeg(ps, pvid)
+			}
+		}
+	}
 	add := func(i *Interface) {
 		if si, ok := segOf[i]; ok {
 			segs[si].Members = append(segs[si].Members, l.member(i))
@@ -387,7 +446,6 @@ func (l *Lab) Segments() []Segment {
 		}
 	}
 	// Sub-interfaces and bonds, parents first.
-	vlans := map[string]int{} // "segment index/protocol/id" -> segment
 	var visit func(n *Node, i *Interface, depth int) (int, bool)
 	visit = func(n *Node, i *Interface, depth int) (int, bool) {
 		if s, ok := segOf[i]; ok || depth > len(n.Interfaces) {
@@ -415,6 +473,9 @@ func (l *Lab) Segments() []Segment {
 			ps, ok := visit(n, p, depth+1)
 			if !ok {
 				return 0, false
+			}
+			if u, ok := untagged[p]; ok && i.Kind == KindVLAN {
+				ps = u // a tag on an access port is a tag on the bridge tree
 			}
 			s = ps
 			if i.Kind == KindVLAN {
@@ -448,6 +509,13 @@ func (l *Lab) Segments() []Segment {
 				visit(n, i, 0)
 			}
 		}
+	}
+	for _, o := range l.Overlays {
+		s := Segment{Name: o.Name, Overlay: o}
+		for _, i := range l.OverlayMembers(o) {
+			s.Members = append(s.Members, l.member(i))
+		}
+		segs = append(segs, s)
 	}
 	return segs
 }

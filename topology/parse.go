@@ -75,6 +75,7 @@ type parser struct {
 	lab      *Lab
 	nameSet  bool
 	bridges  []*bridgeDecl
+	overlays []*overlayDecl
 	nodeList []*nodeDecl
 	host     []*ifaceDecl
 	segs     []Segment

@@ -12,6 +12,7 @@ func (p *parser) assemble() {
 	l := p.lab
 	for _, d := range p.bridges {
 		d.b.Addresses = d.addrs
+		p.setVLANs(&d.vlans, &d.b.PVID, &d.b.Tagged, "bridge "+d.b.Name)
 		l.Bridges = append(l.Bridges, d.b)
 	}
 	for _, d := range p.nodeList {
@@ -24,6 +25,7 @@ func (p *parser) assemble() {
 		l.Nodes = append(l.Nodes, d.n)
 	}
 	l.Host = interfaces(p.host)
+	p.assembleOverlays()
 	slices.SortFunc(l.Bridges, func(a, b *Bridge) int { return strings.Compare(a.Name, b.Name) })
 	slices.SortFunc(l.Nodes, func(a, b *Node) int { return strings.Compare(a.Name, b.Name) })
 }
@@ -32,6 +34,7 @@ func interfaces(decls []*ifaceDecl) []*Interface {
 	out := make([]*Interface, 0, len(decls))
 	for _, d := range decls {
 		d.it.Addresses = d.addrs
+		d.it.PVID, d.it.Tagged = d.vlans.pvid, slices.Sorted(slices.Values(d.vlans.tagged))
 		out = append(out, d.it)
 	}
 	slices.SortFunc(out, func(a, b *Interface) int { return strings.Compare(a.Name, b.Name) })
@@ -45,19 +48,28 @@ type resolver struct {
 	nodes   map[string]*nodeDecl
 	host    map[string]*ifaceDecl
 	ports   map[*Bridge]int
+	overlay map[string]*overlayDecl
 }
 
 // target is what a link key names: a bridge or an interface.
 type target struct {
-	bridge *bridgeDecl
-	iface  *ifaceDecl
+	bridge  *bridgeDecl
+	iface   *ifaceDecl
+	overlay *overlayDecl
 }
 
 func (p *parser) resolveLinks() {
 	r := &resolver{p: p, bridges: map[string]*bridgeDecl{}, nodes: map[string]*nodeDecl{},
-		host: map[string]*ifaceDecl{}, ports: map[*Bridge]int{}}
+		host: map[string]*ifaceDecl{}, ports: map[*Bridge]int{}, overlay: map[string]*overlayDecl{}}
 	for _, d := range p.bridges {
 		r.bridges[d.b.Name] = d
+	}
+	for _, d := range p.overlays {
+		if b := r.bridges[d.o.Name]; b != nil {
+			p.errorf(d.o.Pos, "overlay %s has the name of bridge %s (at %s): a link: key names either, so give them different names", d.o.Name, d.o.Name, b.b.Pos)
+			continue
+		}
+		r.overlay[d.o.Name] = d
 	}
 	for _, d := range p.nodeList {
 		r.nodes[d.n.Name] = d
@@ -72,7 +84,12 @@ func (p *parser) resolveLinks() {
 		}
 	}
 	r.trunks()
+	for _, d := range p.bridges {
+		r.ports[d.b] += len(d.b.Taps)
+	}
+	p.checkTaps()
 	p.checkConnected(all)
+	p.checkBridgeVLANs()
 	p.checkPorts(r.ports)
 	sortLinks(p.lab.Links)
 }
@@ -134,6 +151,8 @@ func (r *resolver) link(d *ifaceDecl) {
 		d.bad = true
 	case t.bridge != nil:
 		r.port(d, t.bridge)
+	case t.overlay != nil:
+		r.joinOverlay(d, t.overlay)
 	default:
 		r.peer(d, t.iface)
 	}
@@ -145,6 +164,8 @@ func (r *resolver) target(d *ifaceDecl) (target, error) {
 	switch {
 	case !isIf && d.it.OnHost():
 		return target{}, fmt.Errorf("a host interface links to a node: write NODE:IFNAME")
+	case !isIf && r.overlay[d.link] != nil:
+		return target{overlay: r.overlay[d.link]}, nil
 	case !isIf:
 		return r.bridge(d.link)
 	case node == "" || ifname == "" || strings.Contains(ifname, ":"):
@@ -160,6 +181,9 @@ func (r *resolver) bridge(name string) (target, error) {
 		return target{bridge: b}, nil
 	}
 	msg := fmt.Sprintf("no bridge named %q %s", name, choices("bridges", name, names(r.p.lab.Bridges, bridgeName)))
+	if len(r.overlay) > 0 {
+		msg += fmt.Sprintf(" and no overlay %s", choices("overlays", name, names(r.p.lab.Overlays, func(o *Overlay) string { return o.Name })))
+	}
 	if _, ok := r.nodes[name]; ok {
 		msg += fmt.Sprintf("; a cable to node %s is written %s:IFNAME", name, name)
 	}
@@ -243,7 +267,7 @@ func farEnd(l *Link, i *Interface) string {
 func (p *parser) checkConnected(all []*ifaceDecl) {
 	for _, d := range all {
 		switch {
-		case d.it.Link != nil || d.bad || !d.it.IsCable():
+		case d.it.Link != nil || d.bad || d.overlay != nil || !d.it.IsCable():
 		case d.it.OnHost():
 			p.errorf(d.it.Pos, "host interface %s is not connected: add link: NODE:IFNAME, or link: host:%s on the node's interface", d.it.Name, d.it.Name)
 		default:

@@ -19,6 +19,7 @@ func (p *parser) validate() {
 	p.checkSubMTUs()
 	p.checkMACs()
 	p.checkShapes()
+	p.checkOverlays()
 	p.checkAutoVRF()
 	for _, d := range p.nodeList {
 		p.checkVRFRoutes(d)

@@ -142,6 +142,9 @@ func writeStatus(w io.Writer, all []*lab.Status) error {
 		}
 		for _, b := range s.Bridges {
 			fmt.Fprintf(tw, "%s\thost\tbridge %s (%s)\t%s\t%s\t%d ports\t%s\n", s.Name, b.Name, b.Kernel, b.State, marked(b.Addresses, b.Assigned, &auto), len(b.Ports), drift(b.Drift, &drifts))
+			for _, tp := range b.Taps {
+				fmt.Fprintf(tw, "%s\thost\ttap %s (%s)\t%s\t-\t%s\t-\n", s.Name, tp.Name, tp.Kernel, tp.State, b.Name)
+			}
 		}
 		if len(s.Drift) > 0 {
 			fmt.Fprintf(tw, "%s\thost\t(the lab's nftables table, host settings)\t\t\t\t%s\n", s.Name, drift(s.Drift, &drifts))

@@ -11,6 +11,9 @@ import (
 // bootModules mount the host's root over 9p in the guest.
 var bootModules = []string{"virtio_pci", "9pnet_virtio", "9p"}
 
+// nicModules drive the guest's network card (Job.Tap).
+var nicModules = []string{"virtio_net"}
+
 // moduleName is a module's name as modprobe takes it: the file's base
 // name without .ko, dashes as underscores.
 func moduleName(path string) string {

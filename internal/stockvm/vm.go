@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,13 @@ type Job struct {
 	Timeout time.Duration // 0: ten minutes
 	Memory  int           // MiB; 0: 1536
 	CPUs    int           // 0: 2
+	// Tap, when set, gives the guest one network card (virtio, its driver
+	// loaded at boot) on this existing tap device of the host, opened by
+	// qemu (-nic tap,ifname=TAP,script=no): the guest then sees what the
+	// tap's bridge carries, and nothing else. Empty: no network card.
+	Tap string
+	// MAC is the card's address; empty: qemu's 52:54:00:12:34:56.
+	MAC string
 }
 
 // Result is how the run went.
@@ -145,12 +153,25 @@ func (s *Setup) qemuArgs(accel, initrd string, j Job) []string {
 	}
 	return []string{
 		"-accel", accel, "-cpu", cpu, "-smp", strconv.Itoa(cpus), "-m", strconv.Itoa(mem),
-		"-nodefaults", "-no-user-config", "-display", "none", "-nic", "none", "-no-reboot",
+		"-nodefaults", "-no-user-config", "-display", "none", "-nic", nic(j), "-no-reboot",
 		"-kernel", s.Kernel, "-initrd", initrd,
 		"-append", "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init",
 		"-virtfs", "local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap",
 		"-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
 	}
+}
+
+// nic is the -nic option of the job: none, or its tap, which qemu opens
+// as it is (no script runs on the host).
+func nic(j Job) string {
+	if j.Tap == "" {
+		return "none"
+	}
+	n := "tap,ifname=" + j.Tap + ",script=no,downscript=no,model=virtio-net-pci"
+	if j.MAC != "" {
+		n += ",mac=" + j.MAC
+	}
+	return n
 }
 
 // quote quotes a word for sh.
@@ -195,7 +216,11 @@ func (s *Setup) initramfs(path string, j Job) error {
 	if err != nil {
 		return err
 	}
-	mods, err := deps.order(bootModules...)
+	want := bootModules
+	if j.Tap != "" {
+		want = append(slices.Clone(want), nicModules...)
+	}
+	mods, err := deps.order(want...)
 	if err != nil {
 		return err
 	}
