@@ -18,7 +18,7 @@ import (
 type Conn struct {
 	mu      sync.Mutex
 	socks   map[string]*nsSock
-	indexes sync.Map // "ns\x00name" -> ifindex, for links that never move
+	indexes indexCache // ifindexes of links that never move
 }
 
 // nsSock is what Conn keeps for one namespace.

@@ -244,7 +244,7 @@ func (o *LinkDel) Apply(c *Conn) error {
 	if err != nil || l == nil {
 		return err
 	}
-	c.indexes.Delete(o.NS + "\x00" + o.Name)
+	c.indexes.delete(o.NS, o.Name)
 	err = h.LinkDel(l)
 	if errors.Is(err, unix.ENODEV) {
 		return nil

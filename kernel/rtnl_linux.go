@@ -160,9 +160,8 @@ func broadcast(p netip.Prefix) ([]byte, bool) {
 // index returns the ifindex of a link, cached: nslab's links keep their
 // index for as long as they live.
 func (c *Conn) index(ns, name string) (int32, error) {
-	key := ns + "\x00" + name
-	if v, ok := c.indexes.Load(key); ok {
-		return v.(int32), nil
+	if idx, ok := c.indexes.load(ns, name); ok {
+		return idx, nil
 	}
 	h, err := c.Handle(ns)
 	if err != nil {
@@ -173,16 +172,9 @@ func (c *Conn) index(ns, name string) (int32, error) {
 		return 0, err
 	}
 	idx := int32(l.Attrs().Index)
-	c.indexes.Store(key, idx)
+	c.indexes.store(ns, name, idx)
 	return idx, nil
 }
 
-// forgetIndex drops cached indexes of a namespace.
-func (c *Conn) forgetIndexes(ns string) {
-	c.indexes.Range(func(k, _ any) bool {
-		if s := k.(string); len(s) > len(ns) && s[:len(ns)+1] == ns+"\x00" {
-			c.indexes.Delete(k)
-		}
-		return true
-	})
-}
+// forgetIndexes drops cached indexes of a namespace.
+func (c *Conn) forgetIndexes(ns string) { c.indexes.forget(ns) }

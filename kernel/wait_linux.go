@@ -120,11 +120,7 @@ type linkState struct {
 // rootLinkState asks the kernel for one link of the root namespace: by
 // name the first time, then by the index it answered with.
 func (c *Conn) rootLinkState(name string) (linkState, error) {
-	key := "\x00" + name
-	var index int32
-	if v, ok := c.indexes.Load(key); ok {
-		index = v.(int32)
-	}
+	index, _ := c.indexes.load("", name)
 	req, _ := linkMsg(unix.RTM_GETLINK, 0, index, "")
 	if index == 0 {
 		req.AddData(nl.NewRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(name)))
@@ -136,7 +132,7 @@ func (c *Conn) rootLinkState(name string) (linkState, error) {
 	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: s.raw}
 	msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWLINK)
 	if errors.Is(err, unix.ENODEV) && index != 0 {
-		c.indexes.Delete(key) // gone, or made anew under another index
+		c.indexes.delete("", name) // gone, or made anew under another index
 	}
 	if err != nil {
 		return linkState{}, err
@@ -158,7 +154,7 @@ func (c *Conn) rootLinkState(name string) (linkState, error) {
 			st.carrier = a.Value[0] == 1
 		case a.Attr.Type == unix.IFLA_IFNAME && index == 0:
 			if string(bytes.TrimRight(a.Value, "\x00")) == name {
-				c.indexes.Store(key, nl.DeserializeIfInfomsg(m).Index)
+				c.indexes.store("", name, nl.DeserializeIfInfomsg(m).Index)
 			}
 		}
 	}
@@ -183,7 +179,7 @@ func (o *LinkGroupDel) Apply(c *Conn) error {
 		return nil // all gone already
 	}
 	for _, n := range o.Names {
-		c.indexes.Delete("\x00" + n)
+		c.indexes.delete("", n)
 	}
 	return opErr("", fmt.Sprintf("deleting link group %d", o.Group), err)
 }
