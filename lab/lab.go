@@ -411,8 +411,27 @@ func labNamespaces(name string, st *kernel.State) []string {
 // (up true): see plan.Cut. The lab's file is not changed: a cut cable
 // stays cut until it is joined again or made anew.
 func Cut(ctx context.Context, name, node, iface string, up bool, opt Options) error {
-	return change(ctx, name, opt, func(t *topology.Lab) (*plan.Plan, error) { return plan.Cut(t, node, iface, up) },
-		func(f *plan.Faults) { f.SetCut(node, iface, up) })
+	var port *topology.Link
+	err := change(ctx, name, opt, func(t *topology.Lab) (*plan.Plan, error) {
+		p, err := plan.Cut(t, node, iface, up)
+		if err == nil && up && p.Made != nil && len(p.Made.Links) == 1 && p.Made.Links[0].Kind == topology.Port {
+			port = p.Made.Links[0]
+		}
+		return p, err
+	}, func(f *plan.Faults) { f.SetCut(node, iface, up) })
+	if err != nil || port == nil {
+		return err
+	}
+	// A bridge whose last port was cut lost its carrier, and the kernel
+	// took its queueing discipline away; with the port back it sends
+	// again only once the kernel's linkwatch has been by (up to a second
+	// later), which also sets its operational state: wait for that, so
+	// that what the host side sends at once is not dropped.
+	c := kernel.NewConn()
+	defer c.Close()
+	wctx, cancel := context.WithTimeout(ctx, readyTimeout(1))
+	defer cancel()
+	return c.WaitUp(wctx, "", []string{plan.BridgeName(name, port.Bridge.Name)})
 }
 
 // Partition splits a running lab into groups of nodes that do not reach
