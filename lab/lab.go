@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nslab/nslab/internal/netnsdir"
+	"github.com/nslab/nslab/journal"
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/service"
@@ -39,7 +40,14 @@ func Up(ctx context.Context, t *topology.Lab, source []byte, opt Options) error 
 	}
 	c := kernel.NewConn()
 	defer c.Close()
+	kind := "lab-up"
+	if _, err := os.Stat(topologyFile(t.Name)); err == nil && !removing(t.Name) {
+		kind = "lab-changed"
+	}
 	err = up(ctx, c, t, source, &opt)
+	if err == nil {
+		note(t.Name, kind, journal.Event{Detail: fmt.Sprintf("%d nodes, %d bridges, %d cables", len(t.Nodes), len(t.Bridges), len(t.Links))})
+	}
 	release()
 	if errors.Is(err, plan.ErrLabExists) {
 		lk.unlock()
@@ -411,15 +419,27 @@ func labNamespaces(name string, st *kernel.State) []string {
 // (up true): see plan.Cut. The lab's file is not changed: a cut cable
 // stays cut until it is joined again or made anew.
 func Cut(ctx context.Context, name, node, iface string, up bool, opt Options) error {
-	return change(ctx, name, opt, func(t *topology.Lab) (*plan.Plan, error) { return plan.Cut(t, node, iface, up) },
+	err := change(ctx, name, opt, func(t *topology.Lab) (*plan.Plan, error) { return plan.Cut(t, node, iface, up) },
 		func(f *plan.Faults) { f.SetCut(node, iface, up) })
+	if err == nil {
+		note(name, map[bool]string{false: "cut", true: "join"}[up], journal.Event{Node: node, Iface: iface})
+	}
+	return err
 }
 
 // Partition splits a running lab into groups of nodes that do not reach
 // each other, or heals it with no groups: see plan.Partition. The lab's
 // file is not changed.
 func Partition(ctx context.Context, name string, groups [][]string, opt Options) error {
-	return changeFilters(ctx, name, opt, func(f *plan.Faults) { f.Partition = groups })
+	err := changeFilters(ctx, name, opt, func(f *plan.Faults) { f.Partition = groups })
+	if err == nil {
+		if len(groups) == 0 {
+			note(name, "partition-healed", journal.Event{})
+		} else {
+			note(name, "partition", journal.Event{Detail: noteGroups(groups)})
+		}
+	}
+	return err
 }
 
 // Block drops what some nodes of a running lab send to others, one way
@@ -427,7 +447,11 @@ func Partition(ctx context.Context, name string, groups [][]string, opt Options)
 // between the same nodes the same way is replaced. The lab's file is not
 // changed; Heal takes it away.
 func Block(ctx context.Context, name string, b plan.Block, opt Options) error {
-	return changeFilters(ctx, name, opt, func(f *plan.Faults) { f.AddBlock(b) })
+	err := changeFilters(ctx, name, opt, func(f *plan.Faults) { f.AddBlock(b) })
+	if err == nil {
+		note(name, "block", journal.Event{Detail: b.String()})
+	}
+	return err
 }
 
 // changeFilters changes the record's partition or blocks and writes the
@@ -447,7 +471,11 @@ func changeFilters(ctx context.Context, name string, opt Options, record func(*p
 // revert; with nothing it changes nothing. Cables shaped at runtime get
 // the file's shaping back.
 func Heal(ctx context.Context, name string, opt Options) (healed bool, err error) {
-	return heal(ctx, name, opt, false)
+	healed, err = heal(ctx, name, opt, false)
+	if err == nil && healed {
+		note(name, "heal", journal.Event{})
+	}
+	return healed, err
 }
 
 // heal is Heal; keepRunner keeps this process's own record as the

@@ -1,0 +1,444 @@
+package kernel
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
+)
+
+// Namespaces are seen from the root namespace by their netns ids (nsid):
+// a socket there that listens with NETLINK_LISTEN_ALL_NSID hears the
+// notifications of every namespace that has an id in the root one, each
+// tagged with it, and a dump of links with IFLA_TARGET_NETNSID reads any
+// of them. One or two sockets thus watch and count a lab of thousands of
+// nodes, where a socket per namespace would take thousands of files.
+
+// NsIDs maps namespaces under NetnsDir to their ids in the root namespace.
+// It is safe for concurrent use.
+type NsIDs struct {
+	mu     sync.Mutex
+	byID   map[int32]string
+	byName map[string]int32
+}
+
+// NewNsIDs returns an empty map; Refresh fills it.
+func NewNsIDs() *NsIDs {
+	return &NsIDs{byID: map[int32]string{}, byName: map[string]int32{}}
+}
+
+// Refresh learns the ids of the namespaces under NetnsDir that want
+// accepts, giving an id to those without one (as ip netns set NAME auto
+// does; a veth between the namespace and the root one gives it one too),
+// and forgets the namespaces that are gone.
+//
+// Equivalent to: ip netns set NAME auto; ip netns list-id
+func (m *NsIDs) Refresh(want func(name string) bool) error {
+	names, err := listNetns()
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	var errs []error
+	for _, name := range names {
+		if !want(name) {
+			continue
+		}
+		seen[name] = true
+		m.mu.Lock()
+		_, known := m.byName[name]
+		m.mu.Unlock()
+		if known {
+			continue
+		}
+		id, err := nsidOf(NetnsPath(name))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("namespace %s: %w", name, err))
+			continue
+		}
+		m.mu.Lock()
+		m.byName[name], m.byID[id] = id, name
+		m.mu.Unlock()
+	}
+	m.mu.Lock()
+	for name, id := range m.byName {
+		if !seen[name] {
+			delete(m.byName, name)
+			delete(m.byID, id)
+		}
+	}
+	m.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// nsidOf returns the namespace's id in the root namespace, giving it one
+// if it has none.
+func nsidOf(path string) (int32, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	fd := int(f.Fd())
+	id, err := netlink.GetNetNsIdByFd(fd)
+	if err != nil {
+		return 0, fmt.Errorf("reading its netns id: %w", err)
+	}
+	if id >= 0 {
+		return int32(id), nil
+	}
+	if err := netlink.SetNetNsIdByFd(fd, -1); err != nil && !errors.Is(err, unix.EEXIST) {
+		return 0, fmt.Errorf("giving it a netns id: %w", err)
+	}
+	if id, err = netlink.GetNetNsIdByFd(fd); err != nil || id < 0 {
+		return 0, fmt.Errorf("reading its netns id (%d): %v", id, err)
+	}
+	return int32(id), nil
+}
+
+// Name returns the namespace of an id.
+func (m *NsIDs) Name(id int32) (string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, ok := m.byID[id]
+	return n, ok
+}
+
+// ID returns the id of a namespace.
+func (m *NsIDs) ID(name string) (int32, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id, ok := m.byName[name]
+	return id, ok
+}
+
+// Counters reads the state and counters of every link of a namespace
+// ("" the root one) through the root namespace's socket of c: by the
+// namespace's id, so that no socket is opened in the namespace.
+//
+// Equivalent to: ip -n NAME -s link show
+func (c *Conn) Counters(ids *NsIDs, ns string) ([]LinkCounters, error) {
+	s, err := c.sock("")
+	if err != nil {
+		return nil, err
+	}
+	req := nl.NewNetlinkRequest(unix.RTM_GETLINK, unix.NLM_F_DUMP)
+	req.AddData(nl.NewIfInfomsg(unix.AF_UNSPEC))
+	if ns != "" {
+		id, ok := ids.ID(ns)
+		if !ok {
+			return nil, fmt.Errorf("namespace %s has no netns id in the root namespace", ns)
+		}
+		req.AddData(nl.NewRtAttr(unix.IFLA_TARGET_NETNSID, nl.Uint32Attr(uint32(id))))
+	}
+	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: s.raw}
+	var out []LinkCounters
+	for range 3 {
+		out = out[:0]
+		err = req.ExecuteIter(unix.NETLINK_ROUTE, unix.RTM_NEWLINK, func(m []byte) bool {
+			if lc, ok := parseCounters(m); ok {
+				out = append(out, lc)
+			}
+			return true
+		})
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading link counters: %w", nsLabel(ns), err)
+	}
+	return out, nil
+}
+
+// parseCounters reads an RTM_NEWLINK message.
+func parseCounters(m []byte) (LinkCounters, bool) {
+	if len(m) < unix.SizeofIfInfomsg {
+		return LinkCounters{}, false
+	}
+	info := nl.DeserializeIfInfomsg(m)
+	attrs, err := nl.ParseRouteAttr(m[unix.SizeofIfInfomsg:])
+	if err != nil {
+		return LinkCounters{}, false
+	}
+	lc := LinkCounters{Index: info.Index, Up: info.Flags&unix.IFF_LOWER_UP != 0 && info.Flags&unix.IFF_UP != 0}
+	for _, a := range attrs {
+		switch a.Attr.Type {
+		case unix.IFLA_IFNAME:
+			lc.Name = strings.TrimRight(string(a.Value), "\x00")
+		case unix.IFLA_IFALIAS:
+			lc.Alias = strings.TrimRight(string(a.Value), "\x00")
+		case unix.IFLA_OPERSTATE:
+			if len(a.Value) > 0 {
+				lc.Up = lc.Up && (a.Value[0] == netlink.OperUp || a.Value[0] == netlink.OperUnknown)
+			}
+		case unix.IFLA_STATS64:
+			if len(a.Value) >= 64 {
+				v := func(i int) uint64 { return binary.NativeEndian.Uint64(a.Value[i*8:]) }
+				lc.RxPackets, lc.TxPackets, lc.RxBytes, lc.TxBytes = v(0), v(1), v(2), v(3)
+				lc.RxDropped, lc.TxDropped = v(6), v(7)
+			}
+		}
+	}
+	return lc, lc.Name != ""
+}
+
+// Watcher hears the link, address and route notifications of the root
+// namespace and of every namespace with an id in it, on one socket.
+type Watcher struct {
+	fd  int
+	ids *NsIDs
+	// want selects the namespaces whose ids are learnt (Refresh).
+	want func(string) bool
+	// last operational state and name of each link, by namespace and
+	// index: a notification that changes neither is not an event.
+	links map[linkKey]linkSeen
+}
+
+type linkKey struct {
+	ns    string
+	index int32
+}
+
+type linkSeen struct {
+	name, alias string
+	up          bool
+}
+
+// NewWatcher opens the socket, in the calling thread's namespace (the
+// root one), and learns the ids of the namespaces want accepts.
+func NewWatcher(ids *NsIDs, want func(string) bool) (*Watcher, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("opening a netlink socket: %w", err)
+	}
+	groups := uint32(unix.RTMGRP_LINK | unix.RTMGRP_IPV4_IFADDR | unix.RTMGRP_IPV6_IFADDR | unix.RTMGRP_IPV4_ROUTE | unix.RTMGRP_IPV6_ROUTE)
+	fail := func(what string, err error) (*Watcher, error) {
+		unix.Close(fd)
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_LISTEN_ALL_NSID, 1); err != nil {
+		return fail("listening to all namespaces (NETLINK_LISTEN_ALL_NSID)", err)
+	}
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20)
+	tv := unix.NsecToTimeval((200 * time.Millisecond).Nanoseconds())
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return fail("setting a receive timeout", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: groups}); err != nil {
+		return fail("binding a netlink socket to link, address and route notifications", err)
+	}
+	w := &Watcher{fd: fd, ids: ids, want: want, links: map[linkKey]linkSeen{}}
+	if err := ids.Refresh(want); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// Close closes the socket.
+func (w *Watcher) Close() error { return unix.Close(w.fd) }
+
+// Learn records the links of a namespace as they are now (from
+// Counters), so that their later notifications are named and only
+// changes of state are events.
+func (w *Watcher) Learn(ns string, links []LinkCounters) {
+	for _, l := range links {
+		w.links[linkKey{ns, l.Index}] = linkSeen{l.Name, l.Alias, l.Up}
+	}
+}
+
+// Run calls fn with each event until ctx is done. Namespaces that appear
+// later are learnt as their first notification arrives.
+func (w *Watcher) Run(ctx context.Context, fn func(NetEvent)) error {
+	buf := make([]byte, 1<<16)
+	oob := make([]byte, unix.CmsgSpace(4)*4)
+	for ctx.Err() == nil {
+		n, oobn, _, _, err := unix.Recvmsg(w.fd, buf, oob, 0)
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if errors.Is(err, unix.ENOBUFS) {
+			continue // notifications lost under a flood: go on with the next
+		}
+		if err != nil {
+			return fmt.Errorf("reading netlink notifications: %w", err)
+		}
+		ns, ok := w.namespace(oob[:oobn])
+		if !ok {
+			continue
+		}
+		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+		if err != nil {
+			continue
+		}
+		now := time.Now()
+		for _, m := range msgs {
+			if e, ok := w.event(ns, m); ok {
+				e.Time = now
+				fn(e)
+			}
+		}
+	}
+	return nil
+}
+
+// namespace is the namespace a message came from: its control message
+// carries the id; none is the socket's own namespace.
+func (w *Watcher) namespace(oob []byte) (string, bool) {
+	cms, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return "", false
+	}
+	for _, cm := range cms {
+		if cm.Header.Level != unix.SOL_NETLINK || cm.Header.Type != unix.NETLINK_LISTEN_ALL_NSID || len(cm.Data) < 4 {
+			continue
+		}
+		id := int32(binary.NativeEndian.Uint32(cm.Data))
+		if name, ok := w.ids.Name(id); ok {
+			return name, true
+		}
+		_ = w.ids.Refresh(w.want)
+		return w.ids.Name(id)
+	}
+	return "", true
+}
+
+// event turns a notification into an event, if it is one.
+func (w *Watcher) event(ns string, m syscall.NetlinkMessage) (NetEvent, bool) {
+	e := NetEvent{Netns: ns}
+	switch m.Header.Type {
+	case unix.RTM_NEWLINK, unix.RTM_DELLINK:
+		lc, ok := parseCounters(m.Data)
+		if !ok {
+			return e, false
+		}
+		k := linkKey{ns, lc.Index}
+		old, known := w.links[k]
+		e.Link, e.Alias = lc.Name, lc.Alias
+		if m.Header.Type == unix.RTM_DELLINK {
+			delete(w.links, k)
+			e.Kind = "link-removed"
+			return e, true
+		}
+		w.links[k] = linkSeen{lc.Name, lc.Alias, lc.Up}
+		switch {
+		case !known:
+			e.Kind = "link-added"
+			if lc.Up {
+				e.Detail = "up"
+			}
+		case old.up != lc.Up && lc.Up:
+			e.Kind = "link-up"
+		case old.up != lc.Up:
+			e.Kind = "link-down"
+		default:
+			return e, false
+		}
+		return e, true
+	case unix.RTM_NEWADDR, unix.RTM_DELADDR:
+		return w.addrEvent(e, m)
+	case unix.RTM_NEWROUTE, unix.RTM_DELROUTE:
+		return w.routeEvent(e, m)
+	}
+	return e, false
+}
+
+// link names a link of a notification and gives its alias.
+func (w *Watcher) link(e *NetEvent, index int32) {
+	if l, ok := w.links[linkKey{e.Netns, index}]; ok {
+		e.Link, e.Alias = l.name, l.alias
+		return
+	}
+	e.Link = fmt.Sprintf("if%d", index)
+}
+
+func (w *Watcher) addrEvent(e NetEvent, m syscall.NetlinkMessage) (NetEvent, bool) {
+	if len(m.Data) < unix.SizeofIfAddrmsg {
+		return e, false
+	}
+	msg := nl.DeserializeIfAddrmsg(m.Data)
+	attrs, err := nl.ParseRouteAttr(m.Data[unix.SizeofIfAddrmsg:])
+	if err != nil {
+		return e, false
+	}
+	var addr netip.Addr
+	for _, a := range attrs {
+		if a.Attr.Type == unix.IFA_LOCAL || (a.Attr.Type == unix.IFA_ADDRESS && !addr.IsValid()) {
+			addr, _ = netip.AddrFromSlice(a.Value)
+		}
+	}
+	if !addr.IsValid() || addr.IsLinkLocalUnicast() {
+		return e, false // link-local addresses come and go with every link
+	}
+	w.link(&e, int32(msg.Index))
+	e.Detail = netip.PrefixFrom(addr.Unmap(), int(msg.Prefixlen)).String()
+	e.Kind = "addr-added"
+	if m.Header.Type == unix.RTM_DELADDR {
+		e.Kind = "addr-removed"
+	}
+	return e, true
+}
+
+func (w *Watcher) routeEvent(e NetEvent, m syscall.NetlinkMessage) (NetEvent, bool) {
+	if len(m.Data) < unix.SizeofRtMsg {
+		return e, false
+	}
+	msg := nl.DeserializeRtMsg(m.Data)
+	if msg.Table != unix.RT_TABLE_MAIN || msg.Type != unix.RTN_UNICAST {
+		return e, false // local, broadcast and multicast routes follow addresses
+	}
+	attrs, err := nl.ParseRouteAttr(m.Data[unix.SizeofRtMsg:])
+	if err != nil {
+		return e, false
+	}
+	var dst, via string
+	var table uint32 = uint32(msg.Table)
+	for _, a := range attrs {
+		switch a.Attr.Type {
+		case unix.RTA_DST:
+			if ip, ok := netip.AddrFromSlice(a.Value); ok {
+				dst = netip.PrefixFrom(ip.Unmap(), int(msg.Dst_len)).String()
+			}
+		case unix.RTA_GATEWAY:
+			via = net.IP(a.Value).String()
+		case unix.RTA_OIF:
+			if len(a.Value) >= 4 {
+				w.link(&e, int32(binary.NativeEndian.Uint32(a.Value)))
+			}
+		case unix.RTA_TABLE:
+			if len(a.Value) >= 4 {
+				table = binary.NativeEndian.Uint32(a.Value)
+			}
+		}
+	}
+	if table != unix.RT_TABLE_MAIN {
+		return e, false
+	}
+	if dst == "" {
+		dst = "default"
+	}
+	if strings.HasPrefix(dst, "fe80:") {
+		return e, false
+	}
+	e.Detail = dst
+	if via != "" {
+		e.Detail += " via " + via
+	}
+	e.Kind = "route-added"
+	if m.Header.Type == unix.RTM_DELROUTE {
+		e.Kind = "route-removed"
+	}
+	return e, true
+}
