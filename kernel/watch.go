@@ -36,3 +36,13 @@ type LinkCounters struct {
 	RxDropped uint64
 	TxDropped uint64
 }
+
+// IfaceView is one interface of a namespace as a person looks at it.
+type IfaceView struct {
+	Name      string   `json:"name"`
+	Alias     string   `json:"alias,omitempty"`
+	State     string   `json:"state"`
+	MTU       int      `json:"mtu"`
+	MAC       string   `json:"mac,omitempty"`
+	Addresses []string `json:"addresses"`
+}

@@ -442,3 +442,57 @@ func (w *Watcher) routeEvent(e NetEvent, m syscall.NetlinkMessage) (NetEvent, bo
 	}
 	return e, true
 }
+
+// Describe reads a namespace's interfaces with their addresses, and its
+// routes of the main table as ip route words them.
+//
+// Equivalent to: ip -n NS addr; ip -n NS route; ip -n NS -6 route
+func (c *Conn) Describe(ns string) (ifaces []IfaceView, routes []string, err error) {
+	h, err := c.Handle(ns)
+	if err != nil {
+		return nil, nil, err
+	}
+	links, err := h.LinkList()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: listing links: %w", nsLabel(ns), err)
+	}
+	names := map[int]string{}
+	for _, l := range links {
+		a := l.Attrs()
+		names[a.Index] = a.Name
+		v := IfaceView{Name: a.Name, Alias: a.Alias, State: a.OperState.String(), MTU: a.MTU, Addresses: []string{}}
+		if len(a.HardwareAddr) > 0 {
+			v.MAC = a.HardwareAddr.String()
+		}
+		addrs, err := h.AddrList(l, netlink.FAMILY_ALL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: listing addresses of %s: %w", nsLabel(ns), a.Name, err)
+		}
+		for _, ad := range addrs {
+			v.Addresses = append(v.Addresses, ad.IPNet.String())
+		}
+		ifaces = append(ifaces, v)
+	}
+	rs, err := h.RouteList(nil, netlink.FAMILY_ALL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: listing routes: %w", nsLabel(ns), err)
+	}
+	for _, r := range rs {
+		dst := "default"
+		if r.Dst != nil {
+			dst = r.Dst.String()
+		}
+		if strings.HasPrefix(dst, "fe80:") || strings.HasPrefix(dst, "ff00:") || r.Type != unix.RTN_UNICAST {
+			continue
+		}
+		s := dst
+		if r.Gw != nil {
+			s += " via " + r.Gw.String()
+		}
+		if n, ok := names[r.LinkIndex]; ok {
+			s += " dev " + n
+		}
+		routes = append(routes, s)
+	}
+	return ifaces, routes, nil
+}
