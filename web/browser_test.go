@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/nslab/nslab/gen"
 	"github.com/nslab/nslab/lab"
 	"github.com/nslab/nslab/nslabtest"
 	"github.com/nslab/nslab/topology"
@@ -234,15 +235,64 @@ func TestBrowser(t *testing.T) {
 // it returns how long it took.
 func waitJS(t *testing.T, ctx context.Context, limit time.Duration, cond string) time.Duration {
 	t.Helper()
+	d, err := waitFor(ctx, limit, cond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func waitFor(ctx context.Context, limit time.Duration, cond string) (time.Duration, error) {
 	start := time.Now()
 	for {
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](cond))
 		if err == nil && ok {
-			return time.Since(start)
+			return time.Since(start), nil
 		}
 		if time.Since(start) > limit {
-			t.Fatalf("after %v: %s is not true (%v)", limit, cond, err)
+			return 0, fmt.Errorf("after %v: %s is not true (%v)", limit, cond, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// A 1000-host fabric (4 spines, 20 leaves with a LAN of 50 hosts each:
+// 1044 nodes and bridges, 1100 cables)
+// is usable within 2 s of opening the page: every vertex drawn and every
+// cable coloured from the first state.
+func TestBrowserFabric(t *testing.T) {
+	nslabtest.RequireRoot(t)
+	if testing.Short() {
+		t.Skip("-short: a 1044-node lab takes seconds to build")
+	}
+	ctx := browser(t)
+	name := nslabtest.Name("webfab")
+	src, err := gen.Generate(gen.LeafSpine{Spines: 4, Leaves: 20, HostsPerLeaf: 50}, gen.Options{Name: name, IPv4Only: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	upLab(t, name, string(src))
+	t.Logf("lab of 1044 nodes up in %v", time.Since(start).Round(time.Millisecond))
+	base, srv := serve(t)
+	dir := artifacts(t)
+
+	start = time.Now()
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/?token="+srv.Token+"&lab="+name)); err != nil {
+		t.Fatal(err)
+	}
+	usable := `window.nslab.ready && document.querySelectorAll("#vertices .vertex").length === 1044 && !document.querySelector('.cable[data-state="unknown"]') && document.querySelectorAll('.cable[data-state="up"]').length === 1100`
+	if _, err := waitFor(ctx, 10*time.Second, usable); err != nil {
+		diag, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({ready: window.nslab.ready, labs: window.nslab.labs, v: document.querySelectorAll("#vertices .vertex").length, unknown: document.querySelectorAll('.cable[data-state="unknown"]').length, up: document.querySelectorAll('.cable[data-state="up"]').length, down: document.querySelectorAll('.cable[data-state="down"]').length, status: document.getElementById("status").textContent})`))
+		t.Fatalf("page not usable: %v: %s", err, diag)
+	}
+	took := time.Since(start)
+	inPage, _ := chromedp.Run(ctx, chromedp.Evaluate[float64](`window.nslab.drawnAt`))
+	t.Logf("1044 nodes, 1100 cables usable %v after opening the page (drawn %.0f ms after navigation start)", took.Round(time.Millisecond), inPage)
+	if took > 2*time.Second {
+		t.Errorf("page usable after %v, want within 2 s", took)
+	}
+	snap := srv.Sample()
+	t.Logf("a sample of every lab read in %.1f ms", snap.Took)
+	shot(t, ctx, dir, "web-fabric.png")
 }

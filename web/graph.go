@@ -2,6 +2,7 @@ package web
 
 import (
 	"cmp"
+	"math"
 	"slices"
 
 	"github.com/nslab/nslab/topology"
@@ -184,54 +185,234 @@ func centres(adj [][]int, v int) []int {
 
 // Spacing of the layout, in the page's units.
 const (
-	colGap   = 70.0
-	rowGap   = 90.0
-	maxInRow = 32
+	colGap    = 70.0  // between vertices of a layer
+	rowGap    = 110.0 // between layers
+	stubGap   = 50.0  // between the stubs of a block
+	stubRow   = 46.0  // between the rows of a block
+	maxInRow  = 40    // vertices of a layer in one row
+	stubsDrop = 62.0  // from a vertex to the first row of its block
 )
 
-// layout places the vertices in layers: breadth first from the centre
-// of each component (a spine, a core bridge), so that a fabric reads
-// top down, layer by layer; within a layer each vertex sits near the mean
-// place of its neighbours above (one barycentre pass), and a layer wider
-// than maxInRow wraps into more rows. Linear in the size of the lab: a
-// 1000-node fabric is laid out in about a millisecond.
+// layout places the vertices. Stubs (vertices with one cable, to a
+// vertex with more: the hosts of a LAN, the nodes of a star) go in a
+// block under that vertex. The others go in layers, breadth first from
+// the centre of each component (the spines of a fabric, the middle
+// router of a line), so that a fabric reads top down; within a layer
+// each vertex sits near the mean place of its neighbours above (one
+// barycentre pass), then, from the bottom layer up, a vertex moves over
+// the middle of the vertices it leads to and the layer is spread again
+// so that no two overlap. A layer wider than maxInRow wraps. Linear in
+// the size of the lab apart from the centres (see exactCentres).
 func (g *Graph) layout() {
 	index := map[string]int{}
 	for i, v := range g.Nodes {
 		index[v.ID] = i
 	}
-	adj := make([][]int, len(g.Nodes))
+	n := len(g.Nodes)
+	adj := make([][]int, n)
 	for _, c := range g.Cables {
 		a, aok := index[c.A.Vertex]
 		b, bok := index[c.B.Vertex]
-		if aok && bok && a != b {
+		if aok && bok && a != b && !slices.Contains(adj[a], b) {
 			adj[a] = append(adj[a], b)
 			adj[b] = append(adj[b], a)
 		}
 	}
-	layer := make([]int, len(g.Nodes))
+	// Stubs hang off their one neighbour.
+	stubs := make([][]int, n)
+	isStub := make([]bool, n)
+	for v := range n {
+		if len(adj[v]) == 1 && len(adj[adj[v][0]]) > 1 {
+			isStub[v] = true
+			stubs[adj[v][0]] = append(stubs[adj[v][0]], v)
+		}
+	}
+	core := make([][]int, n)
+	for v := range n {
+		for _, w := range adj[v] {
+			if !isStub[w] && !isStub[v] {
+				core[v] = append(core[v], w)
+			}
+		}
+	}
+	layers, layer := coreLayers(core, isStub)
+	blockW := func(v int) float64 {
+		if len(stubs[v]) == 0 {
+			return colGap
+		}
+		return max(colGap, float64(blockCols(len(stubs[v])))*stubGap+20)
+	}
+	blockRows := func(v int) int {
+		k := len(stubs[v])
+		if k == 0 {
+			return 0
+		}
+		return (k + blockCols(k) - 1) / blockCols(k)
+	}
+	// Rows: a layer wraps every maxInRow vertices.
+	type row struct{ vs []int }
+	var rows []row
+	x := make([]float64, n)
+	for li, vs := range layers {
+		if li > 0 {
+			bary := map[int]float64{}
+			for _, v := range vs {
+				sum, k := 0.0, 0
+				for _, w := range core[v] {
+					if layer[w] < li {
+						sum += x[w]
+						k++
+					}
+				}
+				bary[v] = 1e18
+				if k > 0 {
+					bary[v] = sum / float64(k)
+				}
+			}
+			slices.SortStableFunc(vs, func(a, b int) int { return cmp.Compare(bary[a], bary[b]) })
+		}
+		for start := 0; start < len(vs); start += maxInRow {
+			r := row{vs[start:min(start+maxInRow, len(vs))]}
+			spread(r.vs, x, blockW, 0)
+			rows = append(rows, r)
+		}
+	}
+	// From the bottom up, each vertex over the middle of those it leads
+	// to in the rows below, then the row spread again.
+	rowOf := make([]int, n)
+	for ri, r := range rows {
+		for _, v := range r.vs {
+			rowOf[v] = ri
+		}
+	}
+	for ri := len(rows) - 2; ri >= 0; ri-- {
+		want := map[int]float64{}
+		for _, v := range rows[ri].vs {
+			sum, k := 0.0, 0
+			for _, w := range core[v] {
+				if rowOf[w] > ri && layer[w] == layer[v]+1 {
+					sum += x[w]
+					k++
+				}
+			}
+			if k > 0 {
+				want[v] = sum / float64(k)
+			} else {
+				want[v] = x[v]
+			}
+		}
+		for _, v := range rows[ri].vs {
+			x[v] = want[v]
+		}
+		settle(rows[ri].vs, x, blockW)
+	}
+	// Shift everything right of 40.
+	minX := math.Inf(1)
+	for _, r := range rows {
+		for _, v := range r.vs {
+			minX = min(minX, x[v]-blockW(v)/2)
+		}
+	}
+	y, width := 40.0, 0.0
+	for _, r := range rows {
+		deepest := 0
+		for _, v := range r.vs {
+			g.Nodes[v].X, g.Nodes[v].Y = x[v]-minX+40, y
+			width = max(width, g.Nodes[v].X+blockW(v)/2+40)
+			deepest = max(deepest, blockRows(v))
+			cols := blockCols(len(stubs[v]))
+			for k, s := range stubs[v] {
+				c, rr := k%cols, k/cols
+				g.Nodes[s].X = g.Nodes[v].X + (float64(c)-float64(cols-1)/2)*stubGap
+				g.Nodes[s].Y = y + stubsDrop + float64(rr)*stubRow
+			}
+		}
+		y += rowGap
+		if deepest > 0 {
+			y += stubsDrop - 20 + float64(deepest)*stubRow
+		}
+	}
+	g.Width, g.Height = max(width, 200), y
+}
+
+// blockCols is how many columns a block of k stubs has: one row up to 6,
+// else twice as many rows as columns (a block narrower than tall keeps a
+// wide layer of LANs readable).
+func blockCols(k int) int {
+	if k <= 6 {
+		return max(k, 1)
+	}
+	return int(math.Ceil(math.Sqrt(float64(k) / 2)))
+}
+
+// spread places the row's vertices left to right, each in its width.
+func spread(vs []int, x []float64, w func(int) float64, from float64) {
+	at := from
+	for _, v := range vs {
+		x[v] = at + w(v)/2
+		at += w(v)
+	}
+}
+
+// settle keeps the row's order and moves its vertices the least from
+// where they want to be so that none overlaps the next: a sweep right
+// pushing apart, then the whole row centred on the mean of its wishes.
+func settle(vs []int, x []float64, w func(int) float64) {
+	if len(vs) == 0 {
+		return
+	}
+	wish := 0.0
+	for _, v := range vs {
+		wish += x[v]
+	}
+	wish /= float64(len(vs))
+	for i := 1; i < len(vs); i++ {
+		a, b := vs[i-1], vs[i]
+		if gap := (w(a) + w(b)) / 2; x[b] < x[a]+gap {
+			x[b] = x[a] + gap
+		}
+	}
+	now := 0.0
+	for _, v := range vs {
+		now += x[v]
+	}
+	shift := wish - now/float64(len(vs))
+	for _, v := range vs {
+		x[v] += shift
+	}
+}
+
+// coreLayers puts the non-stub vertices in layers, breadth first from
+// the centres of each component; lone vertices share a layer.
+func coreLayers(adj [][]int, isStub []bool) (layers [][]int, layer []int) {
+	n := len(adj)
+	layer = make([]int, n)
 	for i := range layer {
 		layer[i] = -1
 	}
-	// Components one after another, each from its busiest vertex.
-	order := make([]int, len(g.Nodes))
-	for i := range order {
-		order[i] = i
+	order := make([]int, 0, n)
+	for v := range n {
+		if !isStub[v] {
+			order = append(order, v)
+		}
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(len(adj[b]), len(adj[a])) })
-	var layers [][]int
 	base := 0
+	var lone []int
 	for _, busiest := range order {
 		if layer[busiest] >= 0 {
 			continue
 		}
-		roots := centres(adj, busiest)
-		queue := []int{}
-		for _, r := range roots {
+		if len(adj[busiest]) == 0 {
+			lone = append(lone, busiest)
+			layer[busiest] = 0
+			continue
+		}
+		var queue []int
+		for _, r := range centres(adj, busiest) {
 			layer[r] = base
 			queue = append(queue, r)
 		}
-		root := roots[0]
 		deepest := base
 		for len(queue) > 0 {
 			v := queue[0]
@@ -248,57 +429,13 @@ func (g *Graph) layout() {
 				}
 			}
 		}
-		if len(adj[root]) == 0 {
-			continue // lone vertices share the component layer
-		}
 		base = deepest + 1
 	}
-	pos := make([]float64, len(g.Nodes))
-	y := 40.0
-	width := 0.0
-	for li, vs := range layers {
-		if li > 0 {
-			// Near the mean place of the neighbours already placed.
-			bary := map[int]float64{}
-			for _, v := range vs {
-				sum, n := 0.0, 0
-				for _, w := range adj[v] {
-					if layer[w] < li {
-						sum += pos[w]
-						n++
-					}
-				}
-				if n > 0 {
-					bary[v] = sum / float64(n)
-				} else {
-					bary[v] = 1e9
-				}
-			}
-			slices.SortStableFunc(vs, func(a, b int) int { return cmp.Compare(bary[a], bary[b]) })
+	if len(lone) > 0 {
+		for _, v := range lone {
+			layer[v] = base
 		}
-		for start := 0; start < len(vs); start += maxInRow {
-			row := vs[start:min(start+maxInRow, len(vs))]
-			for k, v := range row {
-				pos[v] = float64(k) / float64(max(len(row), 1))
-				g.Nodes[v].X = 40 + colGap*float64(k)
-				g.Nodes[v].Y = y
-				g.Nodes[v].Layer = li
-				width = max(width, g.Nodes[v].X+40)
-			}
-			y += rowGap
-		}
+		layers = append(layers, lone)
 	}
-	// Centre each row under the widest one.
-	rows := map[float64][]int{}
-	for i, v := range g.Nodes {
-		rows[v.Y] = append(rows[v.Y], i)
-	}
-	for _, r := range rows {
-		w := colGap * float64(len(r)-1)
-		shift := (width - 80 - w) / 2
-		for _, i := range r {
-			g.Nodes[i].X += shift
-		}
-	}
-	g.Width, g.Height = max(width, 200), y
+	return layers, layer
 }

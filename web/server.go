@@ -208,7 +208,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request) {
 	http.Error(w, "nslab web: no token or a wrong one: give the token nslab web printed at its start", http.StatusUnauthorized)
 }
 
-const reloadScript = `var t=sessionStorage.getItem("nslab-token");if(t&&location.search.indexOf("token=")<0)location.replace("/?token="+encodeURIComponent(t));`
+const reloadScript = `var t=sessionStorage.getItem("nslab-token");if(t&&location.search.indexOf("token=")<0)location.replace("/?token="+encodeURIComponent(t)+location.search.replace("?","&"));`
 
 var reloadHash = func() string {
 	sum := sha256.Sum256([]byte(reloadScript))
@@ -394,3 +394,6 @@ func (h *hub) send(msg []byte) {
 		}
 	}
 }
+
+// Sample reads every running lab now, as the streams are sent it.
+func (s *Server) Sample() Snapshot { return s.sampler.Sample() }

@@ -8,7 +8,7 @@
   var token = q.get("token") || sessionStorage.getItem("nslab-token") || "";
   if (q.get("token")) {
     sessionStorage.setItem("nslab-token", token);
-    history.replaceState(null, "", "/");
+    history.replaceState(null, "", q.get("lab") ? "/?lab=" + encodeURIComponent(q.get("lab")) : "/");
   }
   var SVGNS = "http://www.w3.org/2000/svg";
   var $ = function (id) { return document.getElementById(id); };
@@ -27,7 +27,7 @@
     });
   }
 
-  var current = null;     // lab shown
+  var current = q.get("lab");     // lab shown
   var graphs = {};        // lab -> {version, graph}
   var lastState = {};     // lab -> LabState
   var els = { cables: {}, hits: {}, rates: {}, vertices: {} };
@@ -111,7 +111,12 @@
       if (!big) {
         var t = document.createElementNS(SVGNS, "text");
         t.setAttribute("class", "rate");
-        t.setAttribute("x", (a.x + b.x) / 2); t.setAttribute("y", (a.y + b.y) / 2 - 4);
+        var mx = (a.x + b.x) / 2, my = (a.y + b.y) / 2;
+        if (Math.abs(a.x - b.x) < Math.abs(a.y - b.y)) {
+          t.setAttribute("x", mx + 8); t.setAttribute("y", my + 4); t.setAttribute("text-anchor", "start");
+        } else {
+          t.setAttribute("x", mx); t.setAttribute("y", my - 7);
+        }
         cf.appendChild(t);
         els.rates[c.id] = t;
       }
@@ -123,8 +128,9 @@
       gr.dataset.id = v.id;
       var s;
       if (v.kind === "bridge") {
+        var bw = Math.max(44, v.name.length * 7 + 18);
         s = document.createElementNS(SVGNS, "rect");
-        s.setAttribute("x", -22); s.setAttribute("y", -10); s.setAttribute("width", 44); s.setAttribute("height", 20); s.setAttribute("rx", 6);
+        s.setAttribute("x", -bw / 2); s.setAttribute("y", -11); s.setAttribute("width", bw); s.setAttribute("height", 22); s.setAttribute("rx", 6);
       } else if (v.kind === "host") {
         s = document.createElementNS(SVGNS, "rect");
         s.setAttribute("x", -16); s.setAttribute("y", -16); s.setAttribute("width", 32); s.setAttribute("height", 32); s.setAttribute("rx", 4);
@@ -136,10 +142,11 @@
       gr.appendChild(s);
       var glyph = document.createElementNS(SVGNS, "text");
       glyph.setAttribute("class", "glyph"); glyph.setAttribute("y", 4);
-      glyph.textContent = v.kind === "router" ? "R" : v.kind === "bridge" ? "br" : v.kind === "host" ? "H" : "";
+      glyph.textContent = v.kind === "router" ? "R" : v.kind === "host" ? "H" : "";
       gr.appendChild(glyph);
       var label = document.createElementNS(SVGNS, "text");
-      label.setAttribute("y", v.kind === "bridge" ? 24 : 28);
+      label.setAttribute("y", v.kind === "bridge" ? 4 : v.kind === "router" ? 30 : 27);
+      if (v.kind === "bridge") label.setAttribute("class", "inside");
       label.textContent = v.name;
       gr.appendChild(label);
       var title = document.createElementNS(SVGNS, "title");
@@ -164,13 +171,19 @@
 
   function fit(g) {
     var r = $("graph").getBoundingClientRect();
-    var w = Math.max(g.width, 200), h = Math.max(g.height, 150);
+    // At most 1.4 times life size: a small lab sits in the middle.
+    var w = Math.max(g.width, r.width / 1.4), h = Math.max(g.height, r.height / 1.4);
     var aspect = r.width / Math.max(r.height, 1);
-    if (w / h < aspect) { var nw = h * aspect; view = { x: -(nw - w) / 2, y: 0, w: nw, h: h }; }
-    else { var nh = w / aspect; view = { x: 0, y: -(nh - h) / 2, w: w, h: nh }; }
+    if (w / h < aspect) w = h * aspect; else h = w / aspect;
+    view = { x: (g.width - w) / 2, y: (g.height - h) / 2, w: w, h: h };
     setView();
   }
-  function setView() { $("graph").setAttribute("viewBox", view.x + " " + view.y + " " + view.w + " " + view.h); }
+  function setView() {
+    var svg = $("graph");
+    svg.setAttribute("viewBox", view.x + " " + view.y + " " + view.w + " " + view.h);
+    // Zoomed far out, names would be specks: they show from half size on.
+    svg.classList.toggle("far", svg.getBoundingClientRect().width / view.w < 0.5);
+  }
 
   // Pan and zoom.
   var svg = $("graph"), drag = null;
