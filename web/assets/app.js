@@ -35,12 +35,12 @@
   var view = { x: 0, y: 0, w: 1000, h: 600 };
   window.nslab = { ready: false, drawnAt: 0, labs: [] };
 
-  function rate(bps) {
+  function rate(bps, short) {
     var b = bps * 8;
     if (b < 1) return "0";
-    var u = ["bit/s", "kbit/s", "Mbit/s", "Gbit/s"], i = 0;
+    var u = short ? ["b/s", "kb/s", "Mb/s", "Gb/s"] : ["bit/s", "kbit/s", "Mbit/s", "Gbit/s"], i = 0;
     while (b >= 1000 && i < u.length - 1) { b /= 1000; i++; }
-    return (b >= 100 ? b.toFixed(0) : b.toFixed(1)) + " " + u[i];
+    return (b >= 100 || short ? b.toFixed(0) : b.toFixed(1)) + " " + u[i];
   }
   function bytes(n) {
     var u = ["B", "KiB", "MiB", "GiB", "TiB"], i = 0;
@@ -52,7 +52,7 @@
   function tabs(labs) {
     var names = labs.map(function (l) { return l.name; });
     window.nslab.labs = names;
-    if (!current || names.indexOf(current) < 0) current = names[0] || null;
+    if (!current || names.indexOf(current) < 0) { current = names[0] || null; showEvents(); }
     var html = labs.map(function (l) {
       return '<button data-lab="' + esc(l.name) + '" class="' + (l.name === current ? "on" : "") + '">' +
         esc(l.name) + '<span class="n">' + l.nodes + "</span></button>";
@@ -65,6 +65,7 @@
     if (!b || b.dataset.lab === current) return;
     current = b.dataset.lab;
     selected = null;
+    showEvents();
     details();
     draw();
     if (lastState[current]) apply(lastState[current]);
@@ -111,9 +112,14 @@
       if (!big) {
         var t = document.createElementNS(SVGNS, "text");
         t.setAttribute("class", "rate");
-        var mx = (a.x + b.x) / 2, my = (a.y + b.y) / 2;
+        // Towards the lower end: cables that leave one vertex part there.
+        var lo = a.y <= b.y ? b : a, hi = lo === a ? b : a;
+        var mx = hi.x + (lo.x - hi.x) * 0.62, my = hi.y + (lo.y - hi.y) * 0.62;
         if (Math.abs(a.x - b.x) < Math.abs(a.y - b.y)) {
-          t.setAttribute("x", mx + 8); t.setAttribute("y", my + 4); t.setAttribute("text-anchor", "start");
+          // Beside the cable, on the side it leans to.
+          var left = lo.x < hi.x;
+          t.setAttribute("x", mx + (left ? -7 : 7)); t.setAttribute("y", my + 4);
+          t.setAttribute("text-anchor", left ? "end" : "start");
         } else {
           t.setAttribute("x", mx); t.setAttribute("y", my - 7);
         }
@@ -242,7 +248,7 @@
       el.style.strokeWidth = el.classList.contains("sel") ? "" : w;
       el.classList.toggle("shaped", !!c.shape || !!(st.shapes && (st.shapes[c.a.node + ":" + c.a.iface] || st.shapes[c.b.node + ":" + c.b.iface])));
       var t = els.rates[c.id];
-      if (t) t.textContent = busy ? rate(cs.ab + cs.ba) : "";
+      if (t) t.textContent = busy ? rate(cs.ab + cs.ba, true) : "";
     });
     var group = {};
     (st.partition || []).forEach(function (grp, i) { grp.forEach(function (n) { group["n:" + n] = partitionColours[i % partitionColours.length]; }); });
@@ -334,14 +340,24 @@
     };
   }
 
-  // Events, newest first.
+  // Events of the lab shown, newest first.
+  var events = [];
   function event(e) {
+    events.push(e);
+    if (events.length > 1000) events.shift();
+    if (e.lab === current) showEvent(e);
+  }
+  function showEvents() {
+    $("events").textContent = "";
+    events.forEach(function (e) { if (e.lab === current) showEvent(e); });
+  }
+  function showEvent(e) {
     var li = document.createElement("li");
     var t = new Date(e.time);
     var bad = /down|removed|cut|exit|failed|partition|block/.test(e.kind);
     li.className = (e.source || "nslab") + (bad ? " bad" : "");
     var what = e.node && e.iface ? e.node + ":" + e.iface : (e.node || e.iface || e.service || "");
-    li.innerHTML = '<span class="t">' + t.toTimeString().slice(0, 8) + "</span><span>" + esc(e.lab) + ' <span class="k">' + esc(e.kind) + "</span> " + esc(what) + (e.detail ? ' <span class="muted">' + esc(e.detail) + "</span>" : "") + "</span>";
+    li.innerHTML = '<span class="t">' + t.toTimeString().slice(0, 8) + '</span><span><span class="k">' + esc(e.kind) + "</span> " + esc(what) + (e.detail ? ' <span class="muted">' + esc(e.detail) + "</span>" : "") + "</span>";
     var ol = $("events");
     ol.insertBefore(li, ol.firstChild);
     while (ol.children.length > 200) ol.removeChild(ol.lastChild);
