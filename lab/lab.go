@@ -46,7 +46,7 @@ func Up(ctx context.Context, t *topology.Lab, source []byte, opt Options) error 
 	}
 	err = up(ctx, c, t, source, &opt)
 	if err == nil {
-		note(t.Name, kind, journal.Event{Detail: fmt.Sprintf("%d nodes, %d bridges, %d cables", len(t.Nodes), len(t.Bridges), len(t.Links))})
+		note(t.Name, kind, journal.Event{Detail: count(len(t.Nodes), "node") + ", " + count(len(t.Bridges), "bridge") + ", " + count(len(t.Links), "cable")})
 	}
 	release()
 	if errors.Is(err, plan.ErrLabExists) {
@@ -471,11 +471,7 @@ func changeFilters(ctx context.Context, name string, opt Options, record func(*p
 // revert; with nothing it changes nothing. Cables shaped at runtime get
 // the file's shaping back.
 func Heal(ctx context.Context, name string, opt Options) (healed bool, err error) {
-	healed, err = heal(ctx, name, opt, false)
-	if err == nil && healed {
-		note(name, "heal", journal.Event{})
-	}
-	return healed, err
+	return heal(ctx, name, opt, false)
 }
 
 // heal is Heal; keepRunner keeps this process's own record as the
@@ -514,6 +510,9 @@ func heal(ctx context.Context, name string, opt Options, keepRunner bool) (heale
 			healed, f.Runner = true, nil
 		}
 	})
+	if err == nil && healed {
+		note(name, "heal", journal.Event{}) // a schedule's heal steps too
+	}
 	return healed, err
 }
 

@@ -15,7 +15,9 @@ import (
 // nslab events -o json, following a lab while a cable is cut and joined:
 // the journal's cut and the kernel's link-down of both ends come within a
 // second of the command; the journal's lab-up comes first (replayed);
-// the human form and --follow=false print the journal and end.
+// down's lab-down is read from the journal it removes, and a lab brought
+// up again is followed into its new journal; the human form and
+// --follow=false print the journal and end.
 func TestEventsWhileCutting(t *testing.T) {
 	subnet := nslabtest.Subnet(t)
 	file, name := seedFile(t, subnet)
@@ -79,6 +81,23 @@ func TestEventsWhileCutting(t *testing.T) {
 		t.Fatalf("link up: %s", r.stderr)
 	}
 	wait(time.Second, "join ns1:eth0", "link-up ns1:eth0")
+	// The follower reads the journal's last line, lab-down, although
+	// down removes the journal with the lab's state.
+	if r := nslab(t, "", "down", name); r.code != 0 {
+		t.Fatalf("down: %s", r.stderr)
+	}
+	wait(time.Second, "lab-down", "link-removed ns1:eth0")
+	if r := nslab(t, "", "up", file); r.code != 0 {
+		t.Fatalf("up again: %s", r.stderr)
+	}
+	wait(2*time.Second, "lab-up")
+	if r := nslab(t, "", "link", "down", "ns1:eth0"); r.code != 0 {
+		t.Fatalf("link down: %s", r.stderr)
+	}
+	if r := nslab(t, "", "link", "up", "ns1:eth0"); r.code != 0 {
+		t.Fatalf("link up: %s", r.stderr)
+	}
+	wait(time.Second, "cut ns1:eth0", "join ns1:eth0")
 
 	r := nslab(t, "", "events", name, "--follow=false")
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
