@@ -31,17 +31,20 @@ type NsIDs struct {
 	mu     sync.Mutex
 	byID   map[int32]string
 	byName map[string]int32
+	failed map[string]bool // reported once, not tried again
 }
 
 // NewNsIDs returns an empty map; Refresh fills it.
 func NewNsIDs() *NsIDs {
-	return &NsIDs{byID: map[int32]string{}, byName: map[string]int32{}}
+	return &NsIDs{byID: map[int32]string{}, byName: map[string]int32{}, failed: map[string]bool{}}
 }
 
 // Refresh learns the ids of the namespaces under NetnsDir that want
 // accepts, giving an id to those without one (as ip netns set NAME auto
 // does; a veth between the namespace and the root one gives it one too),
-// and forgets the namespaces that are gone.
+// and forgets the namespaces that are gone. A namespace whose id cannot
+// be had (a stale entry, not a mount) is reported once and skipped; one
+// that goes away meanwhile is skipped.
 //
 // Equivalent to: ip netns set NAME auto; ip netns list-id
 func (m *NsIDs) Refresh(want func(name string) bool) error {
@@ -58,12 +61,19 @@ func (m *NsIDs) Refresh(want func(name string) bool) error {
 		seen[name] = true
 		m.mu.Lock()
 		_, known := m.byName[name]
+		failed := m.failed[name]
 		m.mu.Unlock()
-		if known {
+		if known || failed {
 			continue
 		}
 		id, err := nsidOf(NetnsPath(name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
 		if err != nil {
+			m.mu.Lock()
+			m.failed[name] = true
+			m.mu.Unlock()
 			errs = append(errs, fmt.Errorf("namespace %s: %w", name, err))
 			continue
 		}
@@ -76,6 +86,11 @@ func (m *NsIDs) Refresh(want func(name string) bool) error {
 		if !seen[name] {
 			delete(m.byName, name)
 			delete(m.byID, id)
+		}
+	}
+	for name := range m.failed {
+		if !seen[name] {
+			delete(m.failed, name)
 		}
 	}
 	m.mu.Unlock()
@@ -217,7 +232,8 @@ type linkSeen struct {
 }
 
 // NewWatcher opens the socket, in the calling thread's namespace (the
-// root one), and learns the ids of the namespaces want accepts.
+// root one). Notifications come from the namespaces with an id: call
+// ids.Refresh first; Run refreshes when one with an unknown id speaks.
 func NewWatcher(ids *NsIDs, want func(string) bool) (*Watcher, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 	if err != nil {
@@ -239,12 +255,7 @@ func NewWatcher(ids *NsIDs, want func(string) bool) (*Watcher, error) {
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: groups}); err != nil {
 		return fail("binding a netlink socket to link, address and route notifications", err)
 	}
-	w := &Watcher{fd: fd, ids: ids, want: want, links: map[linkKey]linkSeen{}}
-	if err := ids.Refresh(want); err != nil {
-		w.Close()
-		return nil, err
-	}
-	return w, nil
+	return &Watcher{fd: fd, ids: ids, want: want, links: map[linkKey]linkSeen{}}, nil
 }
 
 // Close closes the socket.

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"time"
 
@@ -135,12 +136,12 @@ func (s *eventStream) watch(ctx context.Context) (chan journal.Event, error) {
 		return ok && (s.o.Lab == "" || l == s.o.Lab)
 	}
 	ids := kernel.NewNsIDs()
+	if err := ids.Refresh(want); err != nil {
+		s.o.Logf("watching the kernel: %v", err) // those namespaces are not heard
+	}
 	w, err := kernel.NewWatcher(ids, want)
 	if err != nil {
-		s.o.Logf("watching the kernel: %v", err)
-	}
-	if w == nil {
-		return nil, err
+		return nil, fmt.Errorf("watching the kernel: %w (--no-kernel leaves its notifications out)", err)
 	}
 	c := kernel.NewConn()
 	defer c.Close()
