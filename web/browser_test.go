@@ -276,6 +276,10 @@ func TestBrowserFabric(t *testing.T) {
 	t.Logf("lab of 1044 nodes up in %v", time.Since(start).Round(time.Millisecond))
 	base, srv := serve(t)
 	dir := artifacts(t)
+	// As a person opens the page a while after nslab web printed its
+	// address: the server's last state is older than a second, so the
+	// page waits for a sample of the kernel.
+	time.Sleep(1500 * time.Millisecond)
 
 	start = time.Now()
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/?token="+srv.Token+"&lab="+name)); err != nil {

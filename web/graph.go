@@ -10,7 +10,10 @@ import (
 
 // Graph is a lab's topology as the page draws it.
 type Graph struct {
-	Lab    string   `json:"lab"`
+	Lab string `json:"lab"`
+	// Version is that of the lab's file the graph was made from (the
+	// state's Version).
+	Version string   `json:"version"`
 	Nodes  []Vertex `json:"nodes"`
 	Cables []Cable  `json:"cables"`
 	Width  float64  `json:"width"`

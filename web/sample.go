@@ -92,13 +92,14 @@ type counter struct {
 // node-to-node cable, all through the root namespace's socket (by netns
 // id), so a 1000-node lab costs no more open files than a small one.
 type Sampler struct {
-	mu    sync.Mutex
-	c     *kernel.Conn
-	ids   *kernel.NsIDs
-	labs  map[string]*cached
-	prev  map[string]counter // by lab/cable
-	Logf  func(string, ...any)
-	names func() ([]string, error)
+	mu     sync.Mutex // one sample at a time; prev
+	labsMu sync.Mutex // labs
+	c      *kernel.Conn
+	ids    *kernel.NsIDs
+	labs   map[string]*cached
+	prev   map[string]counter // by lab/cable
+	Logf   func(string, ...any)
+	names  func() ([]string, error)
 }
 
 // NewSampler returns a Sampler; Close releases its socket.
@@ -120,8 +121,6 @@ func topologyVersion(name string) string {
 // Graph returns the laid-out graph of a running lab, cached while its
 // file is unchanged.
 func (s *Sampler) Graph(name string) (*Graph, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	c, err := s.lab(name)
 	if err != nil {
 		return nil, err
@@ -129,8 +128,13 @@ func (s *Sampler) Graph(name string) (*Graph, error) {
 	return c.g, nil
 }
 
+// lab returns the lab's cached topology and graph, made anew when its
+// file changed. It takes labsMu alone, so a page's graph is not held up
+// by a sample of the kernel.
 func (s *Sampler) lab(name string) (*cached, error) {
 	v := topologyVersion(name)
+	s.labsMu.Lock()
+	defer s.labsMu.Unlock()
 	if c, ok := s.labs[name]; ok && c.version == v {
 		return c, nil
 	}
@@ -139,6 +143,7 @@ func (s *Sampler) lab(name string) (*cached, error) {
 		return nil, err
 	}
 	c := &cached{version: v, t: t, g: NewGraph(t), reads: map[string]reading{}}
+	c.g.Version = v
 	seen := map[string]bool{}
 	for i, l := range t.Links {
 		r := readingOf(name, l)
@@ -166,11 +171,13 @@ func (s *Sampler) Sample() Snapshot {
 	for _, n := range names {
 		running[n] = true
 	}
+	s.labsMu.Lock()
 	for n := range s.labs {
 		if !running[n] {
 			delete(s.labs, n)
 		}
 	}
+	s.labsMu.Unlock()
 	if err := s.ids.Refresh(func(ns string) bool {
 		l, _, ok := plan.SplitNetnsName(ns)
 		return ok && running[l]

@@ -51,6 +51,9 @@ type Server struct {
 	csp     string
 	sampler *Sampler
 	hub     *hub
+	lastMu  sync.Mutex
+	last    []byte // the last state's message
+	lastAt  time.Time
 }
 
 // NewToken returns a random token of 128 bits, in hex.
@@ -135,12 +138,14 @@ func (s *Server) Run(ctx context.Context) {
 			s.cfg.Logf("following events: %v", err)
 		}
 	}()
+	// A first sample at once: it lays out the running labs and gives
+	// their namespaces ids, so the first page does not wait for that.
+	s.state()
 	tick := time.NewTicker(s.cfg.Every)
 	defer tick.Stop()
 	for {
 		if s.hub.count() > 0 {
-			b, _ := json.Marshal(s.sampler.Sample())
-			s.hub.send(append(append([]byte("event: state\ndata: "), b...), '\n', '\n'))
+			s.hub.send(s.state())
 		}
 		select {
 		case <-ctx.Done():
@@ -148,6 +153,30 @@ func (s *Server) Run(ctx context.Context) {
 		case <-tick.C:
 		}
 	}
+}
+
+// state samples the labs and returns the message of the state, which it
+// keeps for a page that connects within the next period.
+func (s *Server) state() []byte {
+	b, _ := json.Marshal(s.sampler.Sample())
+	msg := append(append([]byte("event: state\ndata: "), b...), '\n', '\n')
+	s.lastMu.Lock()
+	s.last, s.lastAt = msg, time.Now()
+	s.lastMu.Unlock()
+	return msg
+}
+
+// firstState is the state a page gets as it connects: the last one if it
+// is younger than a period (as fresh as the stream keeps any page), else
+// one sampled now.
+func (s *Server) firstState() []byte {
+	s.lastMu.Lock()
+	msg, at := s.last, s.lastAt
+	s.lastMu.Unlock()
+	if msg != nil && time.Since(at) < s.cfg.Every {
+		return msg
+	}
+	return s.state()
 }
 
 // Handler serves the page and the API.
@@ -323,8 +352,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	ch := s.hub.add()
 	defer s.hub.remove(ch)
 	// The first state at once, not a second later.
-	b, _ := json.Marshal(s.sampler.Sample())
-	fmt.Fprintf(w, "event: state\ndata: %s\n\n", b)
+	w.Write(s.firstState())
 	fl.Flush()
 	for {
 		select {

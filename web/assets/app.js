@@ -10,7 +10,6 @@
     sessionStorage.setItem("nslab-token", token);
     history.replaceState(null, "", q.get("lab") ? "/?lab=" + encodeURIComponent(q.get("lab")) : "/");
   }
-  var SVGNS = "http://www.w3.org/2000/svg";
   var $ = function (id) { return document.getElementById(id); };
   var esc = function (s) {
     return String(s == null ? "" : s).replace(/[&<>"']/g, function (c) {
@@ -71,97 +70,75 @@
     if (lastState[current]) apply(lastState[current]);
   });
 
+  // loadGraph fetches a lab's graph unless the one held (or coming) is of
+  // that version; a version of null asks for the graph as it is (the
+  // lab named in the page's address, fetched before the first state).
   function loadGraph(name, version) {
     var g = graphs[name];
-    if (g && (g.version === version || g.loading === version)) return;
+    if (g && (g.version === version || g.loading === version || (g.loading === null && version !== null))) return;
     graphs[name] = Object.assign(g || {}, { loading: version });
     api("/api/graph?lab=" + encodeURIComponent(name)).then(function (r) { return r.json(); }).then(function (graph) {
-      graphs[name] = { version: version, graph: graph };
+      graphs[name] = { version: graph.version, graph: graph };
       if (name === current) { draw(); if (lastState[name]) apply(lastState[name]); }
-    }).catch(function (err) { status("graph of " + name + ": " + err.message, false); });
+      var st = lastState[name];
+      if (st && st.version !== graph.version) loadGraph(name, st.version);
+    }).catch(function (err) { graphs[name] = {}; status("graph of " + name + ": " + err.message, false); });
   }
 
-  // draw builds the SVG of the current lab's graph.
+  // draw builds the SVG of the current lab's graph: as one string of
+  // markup, which the browser parses far faster than it takes thousands
+  // of elements made one by one.
   function draw() {
     var cg = $("cables"), vg = $("vertices");
-    cg.textContent = ""; vg.textContent = "";
     els = { cables: {}, hits: {}, rates: {}, vertices: {} };
     var g = current && graphs[current] && graphs[current].graph;
-    if (!g) return;
+    if (!g) { cg.textContent = ""; vg.textContent = ""; return; }
     var at = {};
     g.nodes.forEach(function (v) { at[v.id] = v; });
     var big = g.nodes.length > 300;
-    var cf = document.createDocumentFragment(), vf = document.createDocumentFragment();
+    var cs = [], vs = [];
     g.cables.forEach(function (c) {
       var a = at[c.a.vertex], b = at[c.b.vertex];
       if (!a || !b) return;
-      var line = document.createElementNS(SVGNS, "line");
-      line.setAttribute("x1", a.x); line.setAttribute("y1", a.y);
-      line.setAttribute("x2", b.x); line.setAttribute("y2", b.y);
-      line.setAttribute("class", "cable" + (c.shape ? " shaped" : ""));
-      line.dataset.id = c.id;
-      line.dataset.state = "unknown";
-      var hit = line.cloneNode();
-      hit.setAttribute("class", "hit");
-      hit.dataset.id = c.id;
-      var title = document.createElementNS(SVGNS, "title");
-      title.textContent = cableName(c);
-      hit.appendChild(title);
-      cf.appendChild(line); cf.appendChild(hit);
-      els.cables[c.id] = line; els.hits[c.id] = hit;
+      var xy = ' x1="' + a.x + '" y1="' + a.y + '" x2="' + b.x + '" y2="' + b.y + '" data-id="' + esc(c.id) + '"';
+      cs.push('<line class="cable' + (c.shape ? " shaped" : "") + '" data-state="unknown"' + xy + "/>");
+      cs.push('<line class="hit"' + xy + "><title>" + esc(cableName(c)) + "</title></line>");
       if (!big) {
-        var t = document.createElementNS(SVGNS, "text");
-        t.setAttribute("class", "rate");
-        // Towards the lower end: cables that leave one vertex part there.
+        // Towards the lower end: cables that leave one vertex part there;
+        // beside the cable, on the side it leans to.
         var lo = a.y <= b.y ? b : a, hi = lo === a ? b : a;
         var mx = hi.x + (lo.x - hi.x) * 0.62, my = hi.y + (lo.y - hi.y) * 0.62;
         if (Math.abs(a.x - b.x) < Math.abs(a.y - b.y)) {
-          // Beside the cable, on the side it leans to.
           var left = lo.x < hi.x;
-          t.setAttribute("x", mx + (left ? -7 : 7)); t.setAttribute("y", my + 4);
-          t.setAttribute("text-anchor", left ? "end" : "start");
+          cs.push('<text class="rate" data-id="' + esc(c.id) + '" x="' + (mx + (left ? -7 : 7)) + '" y="' + (my + 4) + '" text-anchor="' + (left ? "end" : "start") + '"></text>');
         } else {
-          t.setAttribute("x", mx); t.setAttribute("y", my - 7);
+          cs.push('<text class="rate" data-id="' + esc(c.id) + '" x="' + mx + '" y="' + (my - 7) + '"></text>');
         }
-        cf.appendChild(t);
-        els.rates[c.id] = t;
       }
     });
     g.nodes.forEach(function (v) {
-      var gr = document.createElementNS(SVGNS, "g");
-      gr.setAttribute("class", "vertex " + v.kind);
-      gr.setAttribute("transform", "translate(" + v.x + "," + v.y + ")");
-      gr.dataset.id = v.id;
-      var s;
+      var shape;
       if (v.kind === "bridge") {
         var bw = Math.max(44, v.name.length * 7 + 18);
-        s = document.createElementNS(SVGNS, "rect");
-        s.setAttribute("x", -bw / 2); s.setAttribute("y", -11); s.setAttribute("width", bw); s.setAttribute("height", 22); s.setAttribute("rx", 6);
+        shape = '<rect class="shape" x="' + (-bw / 2) + '" y="-11" width="' + bw + '" height="22" rx="6"/>';
       } else if (v.kind === "host") {
-        s = document.createElementNS(SVGNS, "rect");
-        s.setAttribute("x", -16); s.setAttribute("y", -16); s.setAttribute("width", 32); s.setAttribute("height", 32); s.setAttribute("rx", 4);
+        shape = '<rect class="shape" x="-16" y="-16" width="32" height="32" rx="4"/>';
       } else {
-        s = document.createElementNS(SVGNS, "circle");
-        s.setAttribute("r", v.kind === "router" ? 15 : 12);
+        shape = '<circle class="shape" r="' + (v.kind === "router" ? 15 : 12) + '"/>';
       }
-      s.setAttribute("class", "shape");
-      gr.appendChild(s);
-      var glyph = document.createElementNS(SVGNS, "text");
-      glyph.setAttribute("class", "glyph"); glyph.setAttribute("y", 4);
-      glyph.textContent = v.kind === "router" ? "R" : v.kind === "host" ? "H" : "";
-      gr.appendChild(glyph);
-      var label = document.createElementNS(SVGNS, "text");
-      label.setAttribute("y", v.kind === "bridge" ? 4 : v.kind === "router" ? 30 : 27);
-      if (v.kind === "bridge") label.setAttribute("class", "inside");
-      label.textContent = v.name;
-      gr.appendChild(label);
-      var title = document.createElementNS(SVGNS, "title");
-      title.textContent = v.kind + " " + v.name;
-      gr.appendChild(title);
-      vf.appendChild(gr);
-      els.vertices[v.id] = gr;
+      var glyph = v.kind === "router" ? "R" : v.kind === "host" ? "H" : "";
+      var ly = v.kind === "bridge" ? 4 : v.kind === "router" ? 30 : 27;
+      vs.push('<g class="vertex ' + v.kind + '" transform="translate(' + v.x + "," + v.y + ')" data-id="' + esc(v.id) + '">' + shape +
+        (glyph ? '<text class="glyph" y="4">' + glyph + "</text>" : "") +
+        '<text y="' + ly + '"' + (v.kind === "bridge" ? ' class="inside"' : "") + ">" + esc(v.name) + "</text>" +
+        "<title>" + esc(v.kind + " " + v.name) + "</title></g>");
     });
-    cg.appendChild(cf); vg.appendChild(vf);
+    cg.innerHTML = cs.join("");
+    vg.innerHTML = vs.join("");
+    cg.querySelectorAll(".cable").forEach(function (e) { els.cables[e.dataset.id] = e; });
+    cg.querySelectorAll(".hit").forEach(function (e) { els.hits[e.dataset.id] = e; });
+    cg.querySelectorAll(".rate").forEach(function (e) { els.rates[e.dataset.id] = e; });
+    vg.querySelectorAll(".vertex").forEach(function (e) { els.vertices[e.dataset.id] = e; });
     fit(g);
     markSelected();
     window.nslab.drawnAt = performance.now();
@@ -409,5 +386,6 @@
     });
   }
   window.addEventListener("resize", function () { var g = graphs[current] && graphs[current].graph; if (g) fit(g); });
+  if (current) loadGraph(current, null); // with the stream, not after its first state
   stream();
 })();
