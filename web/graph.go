@@ -14,10 +14,10 @@ type Graph struct {
 	// Version is that of the lab's file the graph was made from (the
 	// state's Version).
 	Version string   `json:"version"`
-	Nodes  []Vertex `json:"nodes"`
-	Cables []Cable  `json:"cables"`
-	Width  float64  `json:"width"`
-	Height float64  `json:"height"`
+	Nodes   []Vertex `json:"nodes"`
+	Cables  []Cable  `json:"cables"`
+	Width   float64  `json:"width"`
+	Height  float64  `json:"height"`
 }
 
 // Vertex is a node, a bridge or the host.

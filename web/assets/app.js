@@ -39,7 +39,7 @@
     if (b < 1) return "0";
     var u = short ? ["b/s", "kb/s", "Mb/s", "Gb/s"] : ["bit/s", "kbit/s", "Mbit/s", "Gbit/s"], i = 0;
     while (b >= 1000 && i < u.length - 1) { b /= 1000; i++; }
-    return (b >= 100 || short ? b.toFixed(0) : b.toFixed(1)) + " " + u[i];
+    return (b >= 100 || (short && b >= 10) ? b.toFixed(0) : b.toFixed(1)) + " " + u[i];
   }
   function bytes(n) {
     var u = ["B", "KiB", "MiB", "GiB", "TiB"], i = 0;
