@@ -215,6 +215,25 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("cuts in force after the join from the page: %v", f.Cuts)
 	}
 
+	// A partition rings each group's nodes in its colour and lists the
+	// groups; a cable shaped at runtime is drawn dashed.
+	if err := lab.Partition(context.Background(), name, [][]string{{"h1", "r1"}, {"h3", "r2"}}, lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	bps, err := topology.ParseRate("5mbit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.Shape(context.Background(), name, "r2", "lan", &topology.Shape{Rate: bps}, lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, 3*time.Second, `(function(){var f=document.querySelector("#faults .groups");var r=document.querySelector('.vertex[data-id="n:h1"] .shape').style.stroke;var c=document.querySelector('.cable[data-id="r2:lan"]');return !!f&&f.textContent.includes("h1, r1")&&f.textContent.includes("h3, r2")&&r!==""&&c.classList.contains("shaped")})()`)
+	shot(t, ctx, dir, "web-faults.png")
+	if _, err := lab.Heal(context.Background(), name, lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, 3*time.Second, `!document.querySelector("#faults .groups") && !document.querySelector('.cable[data-id="r2:lan"]').classList.contains("shaped")`)
+
 	// The token is in the tab's sessionStorage, no cookie holds it, and
 	// the API refuses the page's own requests without it.
 	stored, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`sessionStorage.getItem("nslab-token")`))

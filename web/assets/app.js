@@ -251,7 +251,11 @@
 
   function panels(st) {
     var f = st.faults || [];
-    $("faults").innerHTML = f.length ? "<h2>Faults in force</h2>" + f.map(function (x) { return '<div><span class="pill warn">fault</span> ' + esc(x) + "</div>"; }).join("") : "";
+    var groups = (st.partition || []).map(function (grp, i) {
+      return '<span class="group" style="border-color:' + partitionColours[i % partitionColours.length] + '">' + grp.map(esc).join(", ") + "</span>";
+    }).join(" ");
+    $("faults").innerHTML = f.length ? "<h2>Faults in force</h2>" + f.map(function (x) { return '<div><span class="pill warn">fault</span> ' + esc(x) + "</div>"; }).join("") +
+      (groups ? '<div class="groups">partition groups (ring colours): ' + groups + "</div>" : "") : "";
     var sv = st.services || [];
     $("services").innerHTML = sv.length ? "<h2>Services</h2><table><tr><th>node/service</th><th>state</th><th>pid</th></tr>" +
       sv.map(function (s) {
