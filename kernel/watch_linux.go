@@ -138,43 +138,219 @@ func (m *NsIDs) ID(name string) (int32, bool) {
 	return id, ok
 }
 
-// Counters reads the state and counters of every link of a namespace
-// ("" the root one) through the root namespace's socket of c: by the
-// namespace's id, so that no socket is opened in the namespace.
+// Counter reads links' states and counters of any namespace with an id
+// in the root namespace, through one socket of its own there.
+type Counter struct {
+	mu      sync.Mutex
+	fd      int
+	seq     uint32
+	buf     []byte
+	bridges map[string]int32 // root namespace's bridges by name
+}
+
+// counterBuf is the receive buffer of a Counter: a link's message can be
+// larger than 64 KiB (the netlink package's buffer, which it overruns).
+const counterBuf = 1 << 20
+
+// NewCounter opens the socket, in the calling thread's namespace (the
+// root one).
+func NewCounter() (*Counter, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("opening a netlink socket: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("binding a netlink socket: %w", err)
+	}
+	return &Counter{fd: fd, buf: make([]byte, counterBuf)}, nil
+}
+
+// Close closes the socket.
+func (c *Counter) Close() error { return unix.Close(c.fd) }
+
+// Links reads the state and counters of every link of a namespace ("" the
+// root one) by the namespace's id, so that no socket is opened in it.
+// A dump interrupted by changes is read again, up to three times.
 //
 // Equivalent to: ip -n NAME -s link show
-func (c *Conn) Counters(ids *NsIDs, ns string) ([]LinkCounters, error) {
-	s, err := c.sock("")
+func (c *Counter) Links(ids *NsIDs, ns string) ([]LinkCounters, error) {
+	return c.links(ids, ns, 0, "")
+}
+
+// Ports reads the state and counters of the ports of a bridge of the
+// root namespace, by the bridge's name: the kernel picks them out, so a
+// root namespace of 10,000 other links costs no more than the ports.
+//
+// Equivalent to: ip -s link show master BRIDGE
+func (c *Counter) Ports(bridge string) ([]LinkCounters, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for again := false; ; again = true {
+		index, ok := c.bridges[bridge]
+		if !ok && !again {
+			if err := c.learnBridges(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if !ok {
+			return nil, nil // no such bridge
+		}
+		ports, err := c.retry(-1, index, "", "")
+		if err != nil || len(ports) > 0 || again {
+			return ports, err
+		}
+		// None: the bridge may have been made anew, with a new index.
+		if err := c.learnBridges(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// learnBridges reads the names and indexes of the root namespace's
+// bridges, by a dump the kernel filters by kind: a request by name would
+// wait for the kernel's rtnl lock, which a big lab being built or removed
+// holds for seconds; a dump does not.
+func (c *Counter) learnBridges() error {
+	brs, err := c.retry(-1, 0, "", "bridge")
 	if err != nil {
+		return err
+	}
+	c.bridges = make(map[string]int32, len(brs))
+	for _, b := range brs {
+		c.bridges[b.Name] = b.Index
+	}
+	return nil
+}
+
+// Link reads one link of the root namespace by name; nil if there is
+// none.
+//
+// Equivalent to: ip -s link show NAME
+func (c *Counter) Link(name string) (*LinkCounters, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.link(name)
+}
+
+// link is Link with c.mu held.
+func (c *Counter) link(name string) (*LinkCounters, error) {
+	lc, err := c.request(-1, 0, name, "")
+	if errors.Is(err, unix.ENODEV) {
+		return nil, nil
+	}
+	if err != nil || len(lc) == 0 {
 		return nil, err
 	}
-	req := nl.NewNetlinkRequest(unix.RTM_GETLINK, unix.NLM_F_DUMP)
-	req.AddData(nl.NewIfInfomsg(unix.AF_UNSPEC))
+	return &lc[0], nil
+}
+
+func (c *Counter) links(ids *NsIDs, ns string, master int32, name string) ([]LinkCounters, error) {
+	var id int32 = -1
 	if ns != "" {
-		id, ok := ids.ID(ns)
-		if !ok {
+		var ok bool
+		if id, ok = ids.ID(ns); !ok {
 			return nil, fmt.Errorf("namespace %s has no netns id in the root namespace", ns)
 		}
-		req.AddData(nl.NewRtAttr(unix.IFLA_TARGET_NETNSID, nl.Uint32Attr(uint32(id))))
 	}
-	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: s.raw}
-	var out []LinkCounters
-	for range 3 {
-		out = out[:0]
-		err = req.ExecuteIter(unix.NETLINK_ROUTE, unix.RTM_NEWLINK, func(m []byte) bool {
-			if lc, ok := parseCounters(m); ok {
-				out = append(out, lc)
-			}
-			return true
-		})
-		if !errors.Is(err, netlink.ErrDumpInterrupted) {
-			break
-		}
-	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out, err := c.retry(id, master, name, "")
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading link counters: %w", nsLabel(ns), err)
 	}
 	return out, nil
+}
+
+// retry is request, again up to three times while the dump is
+// interrupted by changes (links made or removed meanwhile, which a
+// namespace shared with big labs being built sees all the time); the
+// third interrupted dump is taken as it is: counters of the links it has
+// are right, a link made or removed meanwhile may be missing. c.mu is
+// held.
+func (c *Counter) retry(id, master int32, name, kind string) ([]LinkCounters, error) {
+	var out []LinkCounters
+	var err error
+	for range 3 {
+		if out, err = c.request(id, master, name, kind); !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// request sends one RTM_GETLINK request and reads its answer, with c.mu
+// held: a dump of the namespace of id (-1 the root one), of the ports of
+// master if not 0, of the links of kind if not "", or the one link named
+// name.
+func (c *Counter) request(id, master int32, name, kind string) ([]LinkCounters, error) {
+	flags := unix.NLM_F_DUMP
+	if name != "" {
+		flags = 0
+	}
+	req := nl.NewNetlinkRequest(unix.RTM_GETLINK, flags)
+	req.AddData(nl.NewIfInfomsg(unix.AF_UNSPEC))
+	if id >= 0 {
+		req.AddData(nl.NewRtAttr(unix.IFLA_TARGET_NETNSID, nl.Uint32Attr(uint32(id))))
+	}
+	if master > 0 {
+		req.AddData(nl.NewRtAttr(unix.IFLA_MASTER, nl.Uint32Attr(uint32(master))))
+	}
+	if name != "" {
+		req.AddData(nl.NewRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(name)))
+	}
+	if kind != "" {
+		info := nl.NewRtAttr(unix.IFLA_LINKINFO, nil)
+		info.AddRtAttr(nl.IFLA_INFO_KIND, nl.NonZeroTerminated(kind))
+		req.AddData(info)
+	}
+	c.seq++
+	req.Seq = c.seq
+	if err := unix.Sendto(c.fd, req.Serialize(), 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return nil, err
+	}
+	var out []LinkCounters
+	interrupted := false
+	for {
+		n, _, err := unix.Recvfrom(c.fd, c.buf, 0)
+		if err != nil {
+			return nil, err
+		}
+		msgs, err := syscall.ParseNetlinkMessage(c.buf[:n])
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range msgs {
+			if m.Header.Seq != c.seq {
+				continue // the end of an earlier, abandoned dump
+			}
+			if m.Header.Flags&unix.NLM_F_DUMP_INTR != 0 {
+				interrupted = true
+			}
+			switch m.Header.Type {
+			case unix.NLMSG_DONE:
+				if interrupted {
+					return out, netlink.ErrDumpInterrupted
+				}
+				return out, nil
+			case unix.NLMSG_ERROR:
+				if len(m.Data) >= 4 {
+					if e := int32(binary.NativeEndian.Uint32(m.Data)); e != 0 {
+						return nil, syscall.Errno(-e)
+					}
+				}
+				return out, nil
+			case unix.RTM_NEWLINK:
+				if lc, ok := parseCounters(m.Data); ok {
+					out = append(out, lc)
+				}
+				if name != "" {
+					return out, nil // the one link asked for
+				}
+			}
+		}
+	}
 }
 
 // parseCounters reads an RTM_NEWLINK message.
@@ -273,7 +449,7 @@ func (w *Watcher) Learn(ns string, links []LinkCounters) {
 // Run calls fn with each event until ctx is done. Namespaces that appear
 // later are learnt as their first notification arrives.
 func (w *Watcher) Run(ctx context.Context, fn func(NetEvent)) error {
-	buf := make([]byte, 1<<16)
+	buf := make([]byte, counterBuf) // a link's message can pass 64 KiB
 	oob := make([]byte, unix.CmsgSpace(4)*4)
 	for ctx.Err() == nil {
 		n, oobn, _, _, err := unix.Recvmsg(w.fd, buf, oob, 0)

@@ -36,16 +36,16 @@ func TestWatcherAndCounters(t *testing.T) {
 			t.Fatalf("%s has no netns id", ns)
 		}
 	}
-	c := kernel.NewConn()
-	defer c.Close()
-	if _, err := c.Counters(ids, ""); err != nil { // opens the root namespace's sockets
+	c, err := kernel.NewCounter()
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer c.Close()
 	fds := openFiles(t)
 	var lc []kernel.LinkCounters
 	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
 		var err error
-		if lc, err = c.Counters(ids, a); err != nil {
+		if lc, err = c.Links(ids, a); err != nil {
 			t.Fatal(err)
 		}
 		var va *kernel.LinkCounters
@@ -61,11 +61,11 @@ func TestWatcherAndCounters(t *testing.T) {
 			t.Fatalf("counters of %s: %+v, want va up", a, lc)
 		}
 	}
-	if _, err := c.Counters(ids, b); err != nil {
+	if _, err := c.Links(ids, b); err != nil {
 		t.Fatal(err)
 	}
 	if n := openFiles(t); n != fds {
-		t.Errorf("reading the namespaces' counters opened %d files, want none but the root namespace's sockets", n-fds)
+		t.Errorf("reading the namespaces' counters opened %d files, want none but the Counter's socket", n-fds)
 	}
 
 	w, err := kernel.NewWatcher(ids, want)

@@ -45,15 +45,19 @@ func Events(ctx context.Context, o EventsOptions, fn func(journal.Event)) error 
 	s := &eventStream{o: o, fn: fn, tails: map[string][]*journal.Tail{}}
 	defer s.close()
 	var kev chan journal.Event
+	var start func()
 	if o.Follow && o.Kernel {
 		var err error
-		if kev, err = s.watch(ctx); err != nil {
+		if kev, start, err = s.watch(ctx); err != nil {
 			return err
 		}
 	}
 	s.poll(true)
 	if !o.Follow {
 		return nil
+	}
+	if start != nil {
+		go start()
 	}
 	tick := time.NewTicker(o.Every)
 	defer tick.Stop()
@@ -130,7 +134,7 @@ func (s *eventStream) poll(replay bool) {
 
 // watch starts the kernel's notifications of the labs' namespaces and
 // host links, as events on the channel returned.
-func (s *eventStream) watch(ctx context.Context) (chan journal.Event, error) {
+func (s *eventStream) watch(ctx context.Context) (chan journal.Event, func(), error) {
 	want := func(ns string) bool {
 		l, _, ok := plan.SplitNetnsName(ns)
 		return ok && (s.o.Lab == "" || l == s.o.Lab)
@@ -141,25 +145,22 @@ func (s *eventStream) watch(ctx context.Context) (chan journal.Event, error) {
 	}
 	w, err := kernel.NewWatcher(ids, want)
 	if err != nil {
-		return nil, fmt.Errorf("watching the kernel: %w (--no-kernel leaves its notifications out)", err)
+		return nil, nil, fmt.Errorf("watching the kernel: %w (--no-kernel leaves its notifications out)", err)
 	}
-	c := kernel.NewConn()
-	defer c.Close()
-	learn := func(ns string) {
-		if lc, err := c.Counters(ids, ns); err == nil {
-			w.Learn(ns, lc)
-		}
-	}
-	learn("")
-	spaces, _ := os.ReadDir(kernel.NetnsDir)
-	for _, e := range spaces {
-		if want(e.Name()) {
-			learn(e.Name())
-		}
+	c, err := kernel.NewCounter()
+	if err != nil {
+		w.Close()
+		return nil, nil, fmt.Errorf("watching the kernel: %w", err)
 	}
 	out := make(chan journal.Event, 4096)
-	go func() {
+	// start learns the links as they are, so that only changes are
+	// events (the notifications meanwhile wait in the socket), then
+	// follows. It runs after the journal's replay: learning a machine of
+	// many labs takes a while.
+	start := func() {
 		defer w.Close()
+		s.learn(c, ids, w, want)
+		c.Close()
 		err := w.Run(ctx, func(ne kernel.NetEvent) {
 			if e, ok := s.kernelEvent(ne); ok {
 				select {
@@ -171,8 +172,35 @@ func (s *eventStream) watch(ctx context.Context) (chan journal.Event, error) {
 		if err != nil {
 			s.o.Logf("watching the kernel: %v", err)
 		}
-	}()
-	return out, nil
+	}
+	return out, start, nil
+}
+
+// learn reads the links of the namespaces followed and of the root
+// namespace: for one lab, only its bridges' ports there (the root
+// namespace of a machine with other big labs holds thousands of links).
+func (s *eventStream) learn(c *kernel.Counter, ids *kernel.NsIDs, w *kernel.Watcher, want func(string) bool) {
+	learn := func(ns string, lc []kernel.LinkCounters, err error) {
+		if err == nil {
+			w.Learn(ns, lc)
+		}
+	}
+	if s.o.Lab == "" {
+		lc, err := c.Links(ids, "")
+		learn("", lc, err)
+	} else if t, err := Topology(s.o.Lab); err == nil {
+		for _, b := range t.Bridges {
+			lc, err := c.Ports(plan.BridgeName(s.o.Lab, b.Name))
+			learn("", lc, err)
+		}
+	}
+	spaces, _ := os.ReadDir(kernel.NetnsDir)
+	for _, e := range spaces {
+		if want(e.Name()) {
+			lc, err := c.Links(ids, e.Name())
+			learn(e.Name(), lc, err)
+		}
+	}
 }
 
 // kernelEvent makes a journal event of a notification, naming the lab

@@ -256,7 +256,7 @@ func waitJS(t *testing.T, ctx context.Context, limit time.Duration, cond string)
 	t.Helper()
 	d, err := waitFor(ctx, limit, cond)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v\npage: %s", err, diagnose(ctx))
 	}
 	return d
 }
@@ -306,8 +306,7 @@ func TestBrowserFabric(t *testing.T) {
 	}
 	usable := `window.nslab.ready && document.querySelectorAll("#vertices .vertex").length === 1044 && !document.querySelector('.cable[data-state="unknown"]') && document.querySelectorAll('.cable[data-state="up"]').length === 1100`
 	if _, err := waitFor(ctx, 10*time.Second, usable); err != nil {
-		diag, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({ready: window.nslab.ready, labs: window.nslab.labs, v: document.querySelectorAll("#vertices .vertex").length, unknown: document.querySelectorAll('.cable[data-state="unknown"]').length, up: document.querySelectorAll('.cable[data-state="up"]').length, down: document.querySelectorAll('.cable[data-state="down"]').length, status: document.getElementById("status").textContent})`))
-		t.Fatalf("page not usable: %v: %s", err, diag)
+		t.Fatalf("page not usable: %v: %s", err, diagnose(ctx))
 	}
 	took := time.Since(start)
 	inPage, _ := chromedp.Run(ctx, chromedp.Evaluate[float64](`window.nslab.drawnAt`))
@@ -315,7 +314,16 @@ func TestBrowserFabric(t *testing.T) {
 	if took > 2*time.Second {
 		t.Errorf("page usable after %v, want within 2 s", took)
 	}
-	snap := srv.Sample()
+	snap := srv.Sample(name)
 	t.Logf("a sample of every lab read in %.1f ms", snap.Took)
 	shot(t, ctx, dir, "web-fabric.png")
+}
+
+// diagnose says what the page shows, for a failure.
+func diagnose(ctx context.Context) string {
+	diag, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({lab: document.body.dataset.lab, ready: window.nslab.ready, labs: window.nslab.labs, v: document.querySelectorAll("#vertices .vertex").length, unknown: document.querySelectorAll('.cable[data-state="unknown"]').length, up: document.querySelectorAll('.cable[data-state="up"]').length, down: document.querySelectorAll('.cable[data-state="down"]').length, busy: document.querySelectorAll('.cable.busy').length, status: document.getElementById("status").textContent, summary: document.getElementById("summary").textContent})`))
+	if err != nil {
+		return err.Error()
+	}
+	return diag
 }

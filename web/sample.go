@@ -17,6 +17,9 @@ import (
 // CableState is a cable as the kernel counts it, seen from its A end.
 type CableState struct {
 	Up bool `json:"up"`
+	// Unknown says the cable's end was not found in this sample (being
+	// made or removed): neither up nor down.
+	Unknown bool `json:"unknown,omitempty"`
 	// AB and BA are the rates from A to B and back, in bytes a second
 	// over the last sample.
 	AB float64 `json:"ab"`
@@ -45,10 +48,20 @@ type LabState struct {
 	Error     string                 `json:"error,omitempty"`
 }
 
-// Snapshot is every running lab at one time.
+// LabName is a running lab in the page's tabs.
+type LabName struct {
+	Name string `json:"name"`
+	// Nodes is the lab's number of nodes, once its file was read (0
+	// before: a lab no page has looked at is not read).
+	Nodes int `json:"nodes"`
+}
+
+// Snapshot is the running labs at one time: their names, and the state
+// of those asked for.
 type Snapshot struct {
-	Time time.Time  `json:"time"`
-	Labs []LabState `json:"labs"`
+	Time  time.Time  `json:"time"`
+	Names []LabName  `json:"labs"`
+	Labs  []LabState `json:"states"`
 	// Took is how long reading the kernel took, in milliseconds.
 	Took float64 `json:"took_ms"`
 }
@@ -58,19 +71,22 @@ type Snapshot struct {
 type reading struct {
 	ns, name string
 	mirror   bool
+	// single is a root link that is no bridge's port (a host interface):
+	// read by its name.
+	single bool
 }
 
 func readingOf(labName string, c *topology.Link) reading {
 	switch c.Kind {
 	case topology.Port:
-		return reading{"", plan.PortName(labName, c.A.Node, c.A.Name), true}
+		return reading{"", plan.PortName(labName, c.A.Node, c.A.Name), true, false}
 	case topology.Trunk:
-		return reading{"", plan.TrunkName(labName, c.Bridge.Name, "a"), false}
+		return reading{"", plan.TrunkName(labName, c.Bridge.Name, "a"), false, false}
 	}
 	if c.A.OnHost() {
-		return reading{"", plan.HostIfName(labName, c.A.Name), false}
+		return reading{"", plan.HostIfName(labName, c.A.Name), false, true}
 	}
-	return reading{plan.NetnsName(labName, c.A.Node), c.A.Name, false}
+	return reading{plan.NetnsName(labName, c.A.Node), c.A.Name, false, false}
 }
 
 // cached is a lab's topology and graph, kept while its file is unchanged.
@@ -94,7 +110,7 @@ type counter struct {
 type Sampler struct {
 	mu     sync.Mutex // one sample at a time; prev
 	labsMu sync.Mutex // labs
-	c      *kernel.Conn
+	c      *kernel.Counter // nil until opened
 	ids    *kernel.NsIDs
 	labs   map[string]*cached
 	prev   map[string]counter // by lab/cable
@@ -104,11 +120,30 @@ type Sampler struct {
 
 // NewSampler returns a Sampler; Close releases its socket.
 func NewSampler() *Sampler {
-	return &Sampler{c: kernel.NewConn(), ids: kernel.NewNsIDs(), labs: map[string]*cached{}, prev: map[string]counter{}, names: lab.Names, Logf: func(string, ...any) {}}
+	return &Sampler{ids: kernel.NewNsIDs(), labs: map[string]*cached{}, prev: map[string]counter{}, names: lab.Names, Logf: func(string, ...any) {}}
 }
 
 // Close closes the socket.
-func (s *Sampler) Close() { s.c.Close() }
+func (s *Sampler) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.c != nil {
+		s.c.Close()
+		s.c = nil
+	}
+}
+
+// counter opens the socket on first use.
+func (s *Sampler) counter() (*kernel.Counter, error) {
+	if s.c != nil {
+		return s.c, nil
+	}
+	c, err := kernel.NewCounter()
+	if err == nil {
+		s.c = c
+	}
+	return c, err
+}
 
 func topologyVersion(name string) string {
 	fi, err := os.Stat(filepath.Join(filepath.Dir(lab.JournalFile(name)), "topology.yaml"))
@@ -134,15 +169,18 @@ func (s *Sampler) Graph(name string) (*Graph, error) {
 func (s *Sampler) lab(name string) (*cached, error) {
 	v := topologyVersion(name)
 	s.labsMu.Lock()
-	defer s.labsMu.Unlock()
-	if c, ok := s.labs[name]; ok && c.version == v {
+	c, ok := s.labs[name]
+	s.labsMu.Unlock()
+	if ok && c.version == v {
 		return c, nil
 	}
+	// Read and laid out without the lock: another lab's page does not
+	// wait for this one's file.
 	t, err := lab.Topology(name)
 	if err != nil {
 		return nil, err
 	}
-	c := &cached{version: v, t: t, g: NewGraph(t), reads: map[string]reading{}}
+	c = &cached{version: v, t: t, g: NewGraph(t), reads: map[string]reading{}}
 	c.g.Version = v
 	seen := map[string]bool{}
 	for i, l := range t.Links {
@@ -153,16 +191,20 @@ func (s *Sampler) lab(name string) (*cached, error) {
 			c.spaces = append(c.spaces, r.ns)
 		}
 	}
+	s.labsMu.Lock()
 	s.labs[name] = c
+	s.labsMu.Unlock()
 	return c, nil
 }
 
-// Sample reads every running lab.
-func (s *Sampler) Sample() Snapshot {
+// Sample lists the running labs and reads the state of those of want
+// that run: only theirs, so a page that shows one lab does not wait for
+// the others (another lab of 10,000 nodes on the machine costs a listing).
+func (s *Sampler) Sample(want ...string) Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	start := time.Now()
-	snap := Snapshot{Time: start.UTC(), Labs: []LabState{}}
+	snap := Snapshot{Time: start.UTC(), Names: []LabName{}, Labs: []LabState{}}
 	names, err := s.names()
 	if err != nil {
 		s.Logf("listing labs: %v", err)
@@ -177,20 +219,47 @@ func (s *Sampler) Sample() Snapshot {
 			delete(s.labs, n)
 		}
 	}
+	for _, n := range names {
+		ln := LabName{Name: n}
+		if c, ok := s.labs[n]; ok {
+			ln.Nodes = len(c.t.Nodes)
+		}
+		snap.Names = append(snap.Names, ln)
+	}
 	s.labsMu.Unlock()
+	watched := map[string]bool{}
+	for _, n := range want {
+		if running[n] {
+			watched[n] = true
+		}
+	}
+	if len(watched) == 0 {
+		snap.Took = float64(time.Since(start).Microseconds()) / 1000
+		return snap
+	}
 	if err := s.ids.Refresh(func(ns string) bool {
 		l, _, ok := plan.SplitNetnsName(ns)
-		return ok && running[l]
+		return ok && watched[l]
 	}); err != nil {
 		s.Logf("%v", err)
 	}
-	root, err := s.c.Counters(s.ids, "")
-	if err != nil {
+	if _, err := s.counter(); err != nil {
 		s.Logf("%v", err)
+		snap.Took = float64(time.Since(start).Microseconds()) / 1000
+		return snap
 	}
-	byNs := map[string]map[string]kernel.LinkCounters{"": index(root)}
+	byNs := map[string]map[string]kernel.LinkCounters{"": {}}
 	for _, n := range names {
-		snap.Labs = append(snap.Labs, s.sampleLab(n, byNs, start))
+		if watched[n] {
+			snap.Labs = append(snap.Labs, s.sampleLab(n, byNs, start))
+		}
+	}
+	for i, ln := range snap.Names {
+		for _, st := range snap.Labs {
+			if st.Name == ln.Name {
+				snap.Names[i].Nodes = st.Nodes
+			}
+		}
 	}
 	snap.Took = float64(time.Since(start).Microseconds()) / 1000
 	return snap
@@ -212,11 +281,32 @@ func (s *Sampler) sampleLab(name string, byNs map[string]map[string]kernel.LinkC
 		return st
 	}
 	st.Version, st.Nodes = c.version, len(c.t.Nodes)
+	// The root namespace's links of the lab: its bridges' ports (bridge
+	// ports and trunk ends, picked out by the kernel) and its host
+	// interfaces, each asked for by name.
+	root := byNs[""]
+	for _, b := range c.t.Bridges {
+		ports, err := s.c.Ports(plan.BridgeName(name, b.Name))
+		if err != nil {
+			s.Logf("lab %s: bridge %s: %v", name, b.Name, err)
+		}
+		for _, p := range ports {
+			root[p.Name] = p
+		}
+	}
+	for _, r := range c.reads {
+		if _, ok := root[r.name]; ok || r.ns != "" || !r.single {
+			continue
+		}
+		if l, err := s.c.Link(r.name); err == nil && l != nil {
+			root[r.name] = *l
+		}
+	}
 	for _, ns := range c.spaces {
 		if _, ok := byNs[ns]; ok {
 			continue
 		}
-		lc, err := s.c.Counters(s.ids, ns)
+		lc, err := s.c.Links(s.ids, ns)
 		if err != nil {
 			continue // a node being made or removed
 		}
@@ -225,7 +315,7 @@ func (s *Sampler) sampleLab(name string, byNs map[string]map[string]kernel.LinkC
 	for id, r := range c.reads {
 		l, ok := byNs[r.ns][r.name]
 		if !ok {
-			st.Cables[id] = CableState{}
+			st.Cables[id] = CableState{Unknown: true}
 			continue
 		}
 		tx, rx, txp, rxp := l.TxBytes, l.RxBytes, l.TxPackets, l.RxPackets

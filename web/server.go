@@ -52,8 +52,7 @@ type Server struct {
 	sampler *Sampler
 	hub     *hub
 	lastMu  sync.Mutex
-	last    []byte // the last state's message
-	lastAt  time.Time
+	last    map[string]sent // the last state's message, by lab
 }
 
 // NewToken returns a random token of 128 bits, in hex.
@@ -93,7 +92,8 @@ func New(addr string, cfg Config) (*Server, error) {
 	}
 	s.sampler = NewSampler()
 	s.sampler.Logf = cfg.Logf
-	s.hub = &hub{clients: map[chan []byte]bool{}}
+	s.hub = &hub{clients: map[chan []byte]string{}, recent: map[string][][]byte{}}
+	s.last = map[string]sent{}
 	return s, nil
 }
 
@@ -125,27 +125,26 @@ func (s *Server) buildPage() error {
 	return nil
 }
 
-// Run samples the labs and follows their events for the streams, until
-// ctx is done.
+// Run samples the labs the pages show and follows the labs' events for
+// the streams, until ctx is done.
 func (s *Server) Run(ctx context.Context) {
 	defer s.sampler.Close()
 	go func() {
 		err := lab.Events(ctx, lab.EventsOptions{Follow: true, Kernel: true, Since: time.Now().Add(-time.Hour), Logf: s.cfg.Logf}, func(e journal.Event) {
 			b, _ := json.Marshal(e)
-			s.hub.event(append(append([]byte("event: event\ndata: "), b...), '\n', '\n'))
+			s.hub.event(e.Lab, append(append([]byte("event: event\ndata: "), b...), '\n', '\n'))
 		})
 		if err != nil {
 			s.cfg.Logf("following events: %v", err)
 		}
 	}()
-	// A first sample at once: it lays out the running labs and gives
-	// their namespaces ids, so the first page does not wait for that.
-	s.state()
 	tick := time.NewTicker(s.cfg.Every)
 	defer tick.Stop()
 	for {
-		if s.hub.count() > 0 {
-			s.hub.send(s.state())
+		if labs := s.hub.labs(); len(labs) > 0 {
+			for l, msg := range s.states(labs...) {
+				s.hub.send(l, msg)
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -155,28 +154,53 @@ func (s *Server) Run(ctx context.Context) {
 	}
 }
 
-// state samples the labs and returns the message of the state, which it
-// keeps for a page that connects within the next period.
-func (s *Server) state() []byte {
-	b, _ := json.Marshal(s.sampler.Sample())
-	msg := append(append([]byte("event: state\ndata: "), b...), '\n', '\n')
+// states samples the labs and returns, by lab, the message of its state
+// with the list of labs, and keeps them for pages that connect within the
+// next period. The lab "" is the list alone (a page that shows no lab).
+func (s *Server) states(labs ...string) map[string][]byte {
+	snap := s.sampler.Sample(labs...)
+	now := time.Now()
+	out := map[string][]byte{}
+	for _, l := range labs {
+		one := struct {
+			Time  time.Time `json:"time"`
+			Names []LabName `json:"labs"`
+			State *LabState `json:"state"`
+			Took  float64   `json:"took_ms"`
+		}{snap.Time, snap.Names, nil, snap.Took}
+		for i := range snap.Labs {
+			if snap.Labs[i].Name == l {
+				one.State = &snap.Labs[i]
+			}
+		}
+		b, _ := json.Marshal(one)
+		out[l] = append(append([]byte("event: state\ndata: "), b...), '\n', '\n')
+	}
 	s.lastMu.Lock()
-	s.last, s.lastAt = msg, time.Now()
+	for l, msg := range out {
+		s.last[l] = sent{msg, now}
+	}
 	s.lastMu.Unlock()
-	return msg
+	return out
 }
 
-// firstState is the state a page gets as it connects: the last one if it
-// is younger than a period (as fresh as the stream keeps any page), else
-// one sampled now.
-func (s *Server) firstState() []byte {
+// sent is a state message and when it was made.
+type sent struct {
+	msg []byte
+	at  time.Time
+}
+
+// firstState is the state a page of lab gets as it connects: the last
+// one if it is younger than a period (as fresh as the stream keeps any
+// page), else one sampled now.
+func (s *Server) firstState(lab string) []byte {
 	s.lastMu.Lock()
-	msg, at := s.last, s.lastAt
+	last, ok := s.last[lab]
 	s.lastMu.Unlock()
-	if msg != nil && time.Since(at) < s.cfg.Every {
-		return msg
+	if ok && time.Since(last.at) < s.cfg.Every {
+		return last.msg
 	}
-	return s.state()
+	return s.states(lab)[lab]
 }
 
 // Handler serves the page and the API.
@@ -337,23 +361,24 @@ func (s *Server) link(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]bool{"ok": true})
 }
 
-// stream sends the labs' state every second and their events as they
-// come, as server-sent events, until the page goes.
+// stream sends the state of the page's lab (?lab=) with the list of labs
+// every second, and the lab's events as they come (the last ones first),
+// as server-sent events, until the page goes or asks for another lab.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
 		http.Error(w, "streaming not supported", http.StatusInternalServerError)
 		return
 	}
+	l := r.URL.Query().Get("lab")
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	w.WriteHeader(http.StatusOK)
-	fl.Flush()
-	ch := s.hub.add()
-	defer s.hub.remove(ch)
 	// The first state at once, not a second later.
-	w.Write(s.firstState())
+	w.Write(s.firstState(l))
 	fl.Flush()
+	ch := s.hub.add(l)
+	defer s.hub.remove(ch)
 	for {
 		select {
 		case <-r.Context().Done():
@@ -367,37 +392,40 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// hub passes messages to the streams; a stream too slow to take them
-// loses some rather than stalling the others.
+// hub passes messages to the streams, each of one lab; a stream too slow
+// to take them loses some rather than stalling the others.
 type hub struct {
 	mu      sync.Mutex
-	clients map[chan []byte]bool
-	recent  [][]byte // the last events, for a page that comes later
+	clients map[chan []byte]string // the lab each shows
+	recent  map[string][][]byte    // the last events of each lab
 }
 
-// keepEvents is how many of the last events a new page is sent.
+// keepEvents is how many of a lab's last events a new page is sent.
 const keepEvents = 200
 
-func (h *hub) add() chan []byte {
+// add registers a stream of lab, with the lab's last events waiting.
+func (h *hub) add(lab string) chan []byte {
 	ch := make(chan []byte, keepEvents+256)
 	h.mu.Lock()
-	for _, m := range h.recent {
+	for _, m := range h.recent[lab] {
 		ch <- m
 	}
-	h.clients[ch] = true
+	h.clients[ch] = lab
 	h.mu.Unlock()
 	return ch
 }
 
-// event sends an event's message and keeps it for the pages to come.
-func (h *hub) event(msg []byte) {
+// event sends an event's message to the streams of its lab and keeps it
+// for the pages to come.
+func (h *hub) event(lab string, msg []byte) {
 	h.mu.Lock()
-	h.recent = append(h.recent, msg)
-	if len(h.recent) > keepEvents {
-		h.recent = h.recent[len(h.recent)-keepEvents:]
+	r := append(h.recent[lab], msg)
+	if len(r) > keepEvents {
+		r = r[len(r)-keepEvents:]
 	}
+	h.recent[lab] = r
 	h.mu.Unlock()
-	h.send(msg)
+	h.send(lab, msg)
 }
 
 func (h *hub) remove(ch chan []byte) {
@@ -406,16 +434,28 @@ func (h *hub) remove(ch chan []byte) {
 	h.mu.Unlock()
 }
 
-func (h *hub) count() int {
+// labs lists the labs streams show.
+func (h *hub) labs() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.clients)
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range h.clients {
+		if !seen[l] {
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
-func (h *hub) send(msg []byte) {
+func (h *hub) send(lab string, msg []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for ch := range h.clients {
+	for ch, l := range h.clients {
+		if l != lab {
+			continue
+		}
 		select {
 		case ch <- msg:
 		default:
@@ -423,5 +463,5 @@ func (h *hub) send(msg []byte) {
 	}
 }
 
-// Sample reads every running lab now, as the streams are sent it.
-func (s *Server) Sample() Snapshot { return s.sampler.Sample() }
+// Sample reads the labs named now, as the streams are sent them.
+func (s *Server) Sample(labs ...string) Snapshot { return s.sampler.Sample(labs...) }

@@ -51,10 +51,13 @@
   function tabs(labs) {
     var names = labs.map(function (l) { return l.name; });
     window.nslab.labs = names;
-    if (!current || names.indexOf(current) < 0) { current = names[0] || null; showEvents(); }
+    if (!current || names.indexOf(current) < 0) {
+      var next = names[0] || null;
+      if (next !== current) { current = next; switchLab(); }
+    }
     var html = labs.map(function (l) {
       return '<button data-lab="' + esc(l.name) + '" class="' + (l.name === current ? "on" : "") + '">' +
-        esc(l.name) + '<span class="n">' + l.nodes + "</span></button>";
+        esc(l.name) + (l.nodes ? '<span class="n">' + l.nodes + "</span>" : "") + "</button>";
     }).join("");
     if ($("tabs").innerHTML !== html) $("tabs").innerHTML = html;
     $("empty").classList.toggle("on", !current);
@@ -63,12 +66,21 @@
     var b = e.target.closest("button");
     if (!b || b.dataset.lab === current) return;
     current = b.dataset.lab;
+    switchLab();
+  });
+
+  // switchLab shows the lab now current: its graph as held, and a stream
+  // of its state and events in place of the other's.
+  function switchLab() {
     selected = null;
+    events = [];
     showEvents();
     details();
     draw();
+    if (current && !(graphs[current] && graphs[current].graph)) loadGraph(current, null);
     if (lastState[current]) apply(lastState[current]);
-  });
+    stream();
+  }
 
   // loadGraph fetches a lab's graph unless the one held (or coming) is of
   // that version; a version of null asks for the graph as it is (the
@@ -214,10 +226,11 @@
       var el = els.cables[c.id];
       var cs = st.cables[c.id];
       if (!el || !cs) return;
-      var state = cs.up ? "up" : "down";
+      var state = cs.unknown ? "unknown" : cs.up ? "up" : "down";
       if (el.dataset.state !== state) {
         el.dataset.state = state;
-        el.classList.toggle("down", !cs.up);
+        el.classList.toggle("down", state === "down");
+        el.classList.toggle("unknown", state === "unknown");
       }
       var busy = cs.up && cs.ab + cs.ba > 1000;
       el.classList.toggle("busy", busy);
@@ -243,7 +256,11 @@
     var st = lastState[current], g = graphs[current] && graphs[current].graph;
     if (!st || !g) { $("summary").innerHTML = ""; return; }
     var down = 0, busy = 0;
-    Object.keys(st.cables).forEach(function (k) { if (!st.cables[k].up) down++; else if (st.cables[k].ab + st.cables[k].ba > 1000) busy++; });
+    Object.keys(st.cables).forEach(function (k) {
+      var c = st.cables[k];
+      if (c.unknown) return;
+      if (!c.up) down++; else if (c.ab + c.ba > 1000) busy++;
+    });
     $("summary").innerHTML = "<h2>Lab</h2><h3>" + esc(current) + "</h3>" +
       '<div class="muted">' + g.nodes.length + " vertices · " + g.cables.length + " cables · " +
       '<span class="pill ' + (down ? "down" : "up") + '">' + down + " down</span> · " + busy + " with traffic</div>";
@@ -324,9 +341,10 @@
   // Events of the lab shown, newest first.
   var events = [];
   function event(e) {
+    if (e.lab !== current) return;
     events.push(e);
     if (events.length > 1000) events.shift();
-    if (e.lab === current) showEvent(e);
+    showEvent(e);
   }
   function showEvents() {
     $("events").textContent = "";
@@ -351,17 +369,24 @@
   }
 
   function onState(snap) {
+    var st = snap.state;
+    if (st) { lastState[st.name] = st; loadGraph(st.name, st.version); }
     tabs(snap.labs);
-    snap.labs.forEach(function (l) { lastState[l.name] = l; loadGraph(l.name, l.version); });
-    if (current && lastState[current] && graphs[current] && graphs[current].version === lastState[current].version) apply(lastState[current]);
+    if (st && st.name === current && graphs[current] && graphs[current].version === st.version) apply(st);
     if (!current) { $("cables").textContent = ""; $("vertices").textContent = ""; $("summary").innerHTML = ""; window.nslab.ready = true; }
     status("live · " + new Date(snap.time).toTimeString().slice(0, 8) + " · read in " + snap.took_ms.toFixed(0) + " ms", true);
   }
 
-  // The stream: server-sent events over fetch, so the token goes in a
-  // header rather than in an address.
+  // The stream of the lab shown: server-sent events over fetch, so the
+  // token goes in a header rather than in an address. Another lab ends
+  // it and starts one of its own.
+  var streaming = null, retry = null;
   function stream() {
-    api("/api/stream").then(function (r) {
+    if (streaming) streaming.abort();
+    clearTimeout(retry);
+    var ctl = new AbortController();
+    streaming = ctl;
+    api("/api/stream?lab=" + encodeURIComponent(current || ""), { signal: ctl.signal }).then(function (r) {
       var reader = r.body.getReader(), dec = new TextDecoder(), buf = "";
       function pump() {
         return reader.read().then(function (x) {
@@ -385,8 +410,9 @@
       }
       return pump();
     }).catch(function (err) {
+      if (ctl.signal.aborted) return; // a stream of another lab took over
       status("disconnected: " + err.message + " (retrying)", false);
-      setTimeout(stream, 2000);
+      retry = setTimeout(stream, 2000);
     });
   }
   window.addEventListener("resize", function () { var g = graphs[current] && graphs[current].graph; if (g) fit(g); });
