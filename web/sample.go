@@ -108,8 +108,8 @@ type counter struct {
 // node-to-node cable, all through the root namespace's socket (by netns
 // id), so a 1000-node lab costs no more open files than a small one.
 type Sampler struct {
-	mu     sync.Mutex // one sample at a time; prev
-	labsMu sync.Mutex // labs
+	mu     sync.Mutex      // one sample at a time; prev
+	labsMu sync.Mutex      // labs
 	c      *kernel.Counter // nil until opened
 	ids    *kernel.NsIDs
 	labs   map[string]*cached
