@@ -103,10 +103,11 @@ type counter struct {
 	tx, rx uint64
 }
 
-// Sampler reads the labs' counters from the kernel: one dump of the root
-// namespace's links and one per namespace that holds the A end of a
-// node-to-node cable, all through the root namespace's socket (by netns
-// id), so a 1000-node lab costs no more open files than a small one.
+// Sampler reads the labs' counters from the kernel: a dump of the ports
+// of each of a lab's bridges (filtered by the kernel), one per namespace
+// that holds the A end of a node-to-node cable (by its netns id), all
+// through one socket in the root namespace, so a 1000-node lab costs no
+// more open files than a small one.
 type Sampler struct {
 	mu     sync.Mutex      // one sample at a time; prev
 	labsMu sync.Mutex      // labs
