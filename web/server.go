@@ -130,7 +130,11 @@ func (s *Server) buildPage() error {
 func (s *Server) Run(ctx context.Context) {
 	defer s.sampler.Close()
 	go func() {
-		err := lab.Events(ctx, lab.EventsOptions{Follow: true, Kernel: true, Since: time.Now().Add(-time.Hour), Logf: s.cfg.Logf}, func(e journal.Event) {
+		// The labs' journals, not the kernel's notifications: those would
+		// need an id for every namespace of every lab on the machine and
+		// a read of all their links; the page has the kernel's view of its
+		// lab's cables from the samples.
+		err := lab.Events(ctx, lab.EventsOptions{Follow: true, Since: time.Now().Add(-time.Hour), Logf: s.cfg.Logf}, func(e journal.Event) {
 			b, _ := json.Marshal(e)
 			s.hub.event(e.Lab, append(append([]byte("event: event\ndata: "), b...), '\n', '\n'))
 		})
