@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nslab/nslab/internal/netnsdir"
+	"github.com/nslab/nslab/journal"
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/service"
@@ -39,7 +40,14 @@ func Up(ctx context.Context, t *topology.Lab, source []byte, opt Options) error 
 	}
 	c := kernel.NewConn()
 	defer c.Close()
+	kind := "lab-up"
+	if _, err := os.Stat(topologyFile(t.Name)); err == nil && !removing(t.Name) {
+		kind = "lab-changed"
+	}
 	err = up(ctx, c, t, source, &opt)
+	if err == nil {
+		note(t.Name, kind, journal.Event{Detail: count(len(t.Nodes), "node") + ", " + count(len(t.Bridges), "bridge") + ", " + count(len(t.Links), "cable")})
+	}
 	release()
 	if errors.Is(err, plan.ErrLabExists) {
 		lk.unlock()
@@ -419,8 +427,12 @@ func Cut(ctx context.Context, name, node, iface string, up bool, opt Options) er
 		}
 		return p, err
 	}, func(f *plan.Faults) { f.SetCut(node, iface, up) })
-	if err != nil || port == nil {
+	if err != nil {
 		return err
+	}
+	note(name, map[bool]string{false: "cut", true: "join"}[up], journal.Event{Node: node, Iface: iface})
+	if port == nil {
+		return nil
 	}
 	// A bridge whose last port was cut lost its carrier, and the kernel
 	// took its queueing discipline away; with the port back it sends
@@ -438,7 +450,15 @@ func Cut(ctx context.Context, name, node, iface string, up bool, opt Options) er
 // each other, or heals it with no groups: see plan.Partition. The lab's
 // file is not changed.
 func Partition(ctx context.Context, name string, groups [][]string, opt Options) error {
-	return changeFilters(ctx, name, opt, func(f *plan.Faults) { f.Partition = groups })
+	err := changeFilters(ctx, name, opt, func(f *plan.Faults) { f.Partition = groups })
+	if err == nil {
+		if len(groups) == 0 {
+			note(name, "partition-healed", journal.Event{})
+		} else {
+			note(name, "partition", journal.Event{Detail: noteGroups(groups)})
+		}
+	}
+	return err
 }
 
 // Block drops what some nodes of a running lab send to others, one way
@@ -446,7 +466,11 @@ func Partition(ctx context.Context, name string, groups [][]string, opt Options)
 // between the same nodes the same way is replaced. The lab's file is not
 // changed; Heal takes it away.
 func Block(ctx context.Context, name string, b plan.Block, opt Options) error {
-	return changeFilters(ctx, name, opt, func(f *plan.Faults) { f.AddBlock(b) })
+	err := changeFilters(ctx, name, opt, func(f *plan.Faults) { f.AddBlock(b) })
+	if err == nil {
+		note(name, "block", journal.Event{Detail: b.String()})
+	}
+	return err
 }
 
 // changeFilters changes the record's partition or blocks and writes the
@@ -505,6 +529,9 @@ func heal(ctx context.Context, name string, opt Options, keepRunner bool) (heale
 			healed, f.Runner = true, nil
 		}
 	})
+	if err == nil && healed {
+		note(name, "heal", journal.Event{}) // a schedule's heal steps too
+	}
 	return healed, err
 }
 

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nslab/nslab/journal"
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
@@ -24,7 +25,7 @@ func Shape(ctx context.Context, name, node, iface string, s *topology.Shape, opt
 		}
 	}
 	var t *topology.Lab
-	return change(ctx, name, opt, func(lt *topology.Lab) (*plan.Plan, error) { t = lt; return plan.Shape(lt, node, iface, s) },
+	err := change(ctx, name, opt, func(lt *topology.Lab) (*plan.Plan, error) { t = lt; return plan.Shape(lt, node, iface, s) },
 		func(f *plan.Faults) {
 			f.SetShape(t, node, iface, s)
 			if s != nil && s.Loss > 0 && !netemBeyondLoss(s) && nftLoss() {
@@ -35,6 +36,14 @@ func Shape(ctx context.Context, name, node, iface string, s *topology.Shape, opt
 				}
 			}
 		})
+	if err == nil {
+		e := journal.Event{Node: node, Iface: iface, Detail: "off"}
+		if s != nil {
+			e.Detail = s.String()
+		}
+		note(name, "shape", e)
+	}
+	return err
 }
 
 // netemBeyondLoss reports whether s needs netem for more than a loss.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nslab/nslab/journal"
 	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/service"
@@ -73,6 +74,7 @@ func downObserved(c *kernel.Conn, name string, st *kernel.State, opt *Options) e
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
+	note(name, "lab-down", journal.Event{})
 	return os.RemoveAll(labDir(name))
 }
 

@@ -88,7 +88,7 @@ running labs, else LAB.NODE.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	root.PersistentPreRunE = checkPrivileges
 	root.AddCommand(newUp(), newDown(), newValidate(), newPlan(), newStatus(), newPs(), newLogs(),
-		newExec(), newShell(), newLink(), newPartition(), newBlock(), newHeal(), newSchedule(), newCheck(), newDemo(), newGen(), newGraph(), newCapture())
+		newExec(), newShell(), newLink(), newPartition(), newBlock(), newHeal(), newSchedule(), newCheck(), newDemo(), newGen(), newGraph(), newCapture(), newEvents(), newWeb())
 	return root
 }
 
