@@ -61,7 +61,7 @@ func Cut(lab *topology.Lab, node, iface string, up bool) (*Plan, error) {
 	if far != nil && !far.OnHost() {
 		var routes []kernel.Op
 		for _, r := range lab.Node(far.Node).Routes {
-			routes = append(routes, &kernel.RouteAdd{NS: farNS, To: r.To, Via: r.Via, Dev: r.Dev, Metric: r.Metric, Replace: true})
+			routes = append(routes, routeOp(farNS, r, true))
 		}
 		p.add("routes", routes)
 		if len(routes) > 0 {

@@ -542,20 +542,20 @@ func (r *reconciler) routes() {
 		}
 		for _, rt := range o.Routes {
 			if !slices.ContainsFunc(n.Routes, func(x topology.Route) bool { return sameRoute(x, rt) }) {
-				r.routesDel = append(r.routesDel, &kernel.RouteDel{RouteAdd: kernel.RouteAdd{NS: ns, To: rt.To, Via: rt.Via, Dev: rt.Dev, Metric: rt.Metric}})
+				r.routesDel = append(r.routesDel, &kernel.RouteDel{RouteAdd: *routeOp(ns, rt, false)})
 			}
 		}
 		for _, rt := range n.Routes {
 			had := slices.ContainsFunc(o.Routes, func(x topology.Route) bool { return sameRoute(x, rt) })
 			if !had || cabled {
-				r.routesAdd = append(r.routesAdd, &kernel.RouteAdd{NS: ns, To: rt.To, Via: rt.Via, Dev: rt.Dev, Metric: rt.Metric, Replace: had})
+				r.routesAdd = append(r.routesAdd, routeOp(ns, rt, had))
 			}
 		}
 	}
 }
 
 func sameRoute(a, b topology.Route) bool {
-	return a.To == b.To && a.Via == b.Via && a.Dev == b.Dev && a.Metric == b.Metric
+	return a.To == b.To && a.Via == b.Via && a.Dev == b.Dev && a.Metric == b.Metric && a.Table == b.Table
 }
 
 func (r *reconciler) plan() *Plan {
