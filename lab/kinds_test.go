@@ -266,12 +266,16 @@ nodes:
 		out, _ := exec.Command("ip", "netns", "exec", plan.NetnsName(tl.Name, node), "cat", "/proc/net/bonding/bond0").CombinedOutput()
 		return string(out)
 	}
-	// LACP needs a few LACPDUs each way to agree (fast: one a second).
-	deadline := time.Now().Add(10 * time.Second)
+	// LACP needs a few LACPDUs each way to agree (fast: one a second),
+	// and the ports then to reach collecting and distributing.
+	deadline := time.Now().Add(15 * time.Second)
 	start := time.Now()
+	peer := []check.Target{{Addr: netip.MustParseAddr(sub + ".2")}}
 	for time.Now().Before(deadline) {
 		if strings.Contains(bonding("a"), "Number of ports: 2") && strings.Contains(bonding("b"), "Number of ports: 2") {
-			break
+			if r := check.Ping(context.Background(), ns(tl, "a"), peer, check.Options{Timeout: 200 * time.Millisecond}); r[0].OK {
+				break
+			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -280,7 +284,7 @@ nodes:
 			t.Fatalf("%s's bond0 did not aggregate both members:\n%s", n, out)
 		}
 	}
-	t.Logf("LACP aggregated both members on both sides in %v", time.Since(start).Round(10*time.Millisecond))
+	t.Logf("LACP aggregated both members on both sides, and a answered, %v after up", time.Since(start).Round(10*time.Millisecond))
 	expectPing(t, tl, "aggregated", "a", true, sub+".2")
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan time.Duration)
@@ -343,5 +347,23 @@ nodes:
 	out := nslabtest.IP(t, "-n", plan.NetnsName(tl.Name, "pe"), "route", "show", "vrf", "red")
 	if !strings.Contains(out, sub+".192 via "+sub+".66") {
 		t.Errorf("red's table: %s", out)
+	}
+	// nslab check probes every vrf from inside it (pe@red, pe@blue).
+	rep, err := lab.Check(context.Background(), tl, check.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromVRF := 0
+	for _, p := range rep.Probes {
+		if !p.OK {
+			t.Errorf("check: %s -> %s (%s on %s): %s", p.From, p.To, p.ToDev, p.ToNode, p.Err)
+		}
+		if strings.HasPrefix(p.From, "pe@") && p.OK {
+			fromVRF++
+		}
+	}
+	t.Logf("check: %d probes, %d passed, %d failed; %d from inside pe's vrfs", len(rep.Probes), rep.Passed, rep.Failed, fromVRF)
+	if fromVRF == 0 {
+		t.Errorf("check probed nothing from inside pe's vrfs")
 	}
 }
