@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -365,5 +366,68 @@ nodes:
 	t.Logf("check: %d probes, %d passed, %d failed; %d from inside pe's vrfs", len(rep.Probes), rep.Passed, rep.Failed, fromVRF)
 	if fromVRF == 0 {
 		t.Errorf("check probed nothing from inside pe's vrfs")
+	}
+}
+
+// TestKindsExamples brings up examples/bonded-server.yaml and
+// examples/vrf-lite.yaml as a new user would, and checks them with nslab
+// check; the bonded server again with its active member's cable cut.
+func TestKindsExamples(t *testing.T) {
+	needKinds(t, "bond", "vrf", "dummy")
+	for _, c := range []struct {
+		file string
+		cut  string
+	}{{"seed.yaml", ""}, {"bonded-server.yaml", "server:eth0"}, {"vrf-lite.yaml", ""}} {
+		t.Run(c.file, func(t *testing.T) {
+			src, err := os.ReadFile("../examples/" + c.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The lab's own name, and the file's text otherwise.
+			var kept []string
+			for _, l := range strings.Split(string(src), "\n") {
+				if !strings.HasPrefix(l, "name: ") {
+					kept = append(kept, l)
+				}
+			}
+			tl := upKinds(t, strings.Join(kept, "\n"))
+			checkAll := func(when string) {
+				t.Helper()
+				rep, err := lab.Check(context.Background(), tl, check.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range rep.Probes {
+					if !p.OK && p.Fault == "" {
+						t.Errorf("%s: %s -> %s (%s on %s): %s", when, p.From, p.To, p.ToDev, p.ToNode, p.Err)
+					}
+				}
+				t.Logf("%s: check: %d probes, %d passed, %d failed", when, len(rep.Probes), rep.Passed, rep.Failed)
+			}
+			checkAll("up")
+			if c.cut == "" {
+				return
+			}
+			node, iface, _ := strings.Cut(c.cut, ":")
+			if err := lab.Cut(context.Background(), tl.Name, node, iface, false, lab.Options{}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(200 * time.Millisecond) // miimon 50ms
+			checkAll("link down " + c.cut)
+			st, err := lab.GetStatus(tl.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range st.Nodes {
+				for _, i := range n.Interfaces {
+					if n.Name == "server" && i.Name == "bond0" && i.Active != "eth1" {
+						t.Errorf("status of bond0 after the cut: active %q, want eth1 (%+v)", i.Active, i)
+					}
+					if n.Name == "server" && i.Name == "eth1" && i.Master != "bond0" {
+						t.Errorf("status of eth1: master %q, want bond0", i.Master)
+					}
+				}
+			}
+		})
 	}
 }

@@ -28,7 +28,9 @@ var vmNeeds = []struct {
 	{[]string{"TestBridgeVLANs"}, kernel.BridgeVLANSupported},
 	{[]string{"TestVLANIsolation"}, func() error { return kernel.IfaceSupported("vlan") }},
 	{[]string{"TestBondActiveBackupFailover", "TestBond8023ad"}, func() error { return kernel.IfaceSupported("bond") }},
-	{[]string{"TestVRFLite"}, func() error { return errors.Join(kernel.IfaceSupported("vrf"), kernel.IfaceSupported("dummy")) }},
+	{[]string{"TestVRFLite", "TestKindsExamples"}, func() error {
+		return errors.Join(kernel.IfaceSupported("vrf"), kernel.IfaceSupported("dummy"), kernel.IfaceSupported("bond"))
+	}},
 }
 
 // TestInStockKernel runs this package's tests of kernel features the
