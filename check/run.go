@@ -3,10 +3,10 @@ package check
 import (
 	"cmp"
 	"context"
-	"strings"
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
