@@ -122,3 +122,27 @@ func TestReconcileKindsNothing(t *testing.T) {
 		t.Errorf("reconciling with its own file plans:\n%s", script(t, p))
 	}
 }
+
+// TestCutKinds: link down of an interface made inside a node says which
+// cable to cut instead (before: "r1:eth0.10 is in no cable"); a bond member's
+// cable is cut like any other.
+func TestCutKinds(t *testing.T) {
+	l := parse(t, kindsLab)
+	for _, c := range []struct{ node, iface, want string }{
+		{"r1", "eth0.10", "r1:eth0.10 is a vlan on eth0, which has no cable of its own: cut the cable under it (its parent eth0)"},
+		{"r1", "bond0", "r1:bond0 is a bond, which has no cable of its own: cut a member's cable (nslab link down r1:eth1)"},
+		{"r3", "lo0", "r3:lo0 is a dummy, which has no cable: only a cable's end can be cut"},
+	} {
+		_, err := Cut(l, c.node, c.iface, false)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("cut %s:%s: %v, want %q", c.node, c.iface, err, c.want)
+		}
+	}
+	p, err := Cut(l, "r1", "eth1", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(lines(t, p), "\n"); !strings.Contains(got, "ip -n kl.r2 link set eth1 down") {
+		t.Errorf("cut of a bond member's cable:\n%s", got)
+	}
+}
