@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -429,5 +430,80 @@ func TestKindsExamples(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReconcileKindsLive changes the interfaces made inside a running
+// lab's nodes: a macvlan added to one node, another's mode changed, then
+// removed; the nodes keep their namespaces and cables, and the node whose
+// interfaces did not change is not touched at all.
+func TestReconcileKindsLive(t *testing.T) {
+	needKinds(t, "macvlan")
+	sub := nslabtest.Subnet(t)
+	base := strings.ReplaceAll(`
+bridges:
+  sw: {}
+nodes:
+  a:
+    interfaces:
+      eth0: {link: sw, addresses: [SUB.1/24]}
+      mv0: {kind: macvlan, parent: eth0, addresses: [SUB.11/24]}
+  b:
+    interfaces:
+      eth0: {link: sw, addresses: [SUB.2/24]}
+  c:
+    interfaces:
+      eth0: {link: sw, addresses: [SUB.3/24]}
+`, "SUB", sub)
+	tl := upKinds(t, base)
+	ifindex := func(node, dev string) string {
+		out := nslabtest.IP(t, "-n", plan.NetnsName(tl.Name, node), "-o", "link", "show", dev)
+		return strings.SplitN(out, ":", 2)[0]
+	}
+	inode := func(node string) uint64 {
+		var st syscall.Stat_t
+		if err := syscall.Stat(ns(tl, node), &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Ino
+	}
+	before := map[string]string{"a:eth0": ifindex("a", "eth0"), "b:eth0": ifindex("b", "eth0"), "c:eth0": ifindex("c", "eth0")}
+	inodes := map[string]uint64{"a": inode("a"), "b": inode("b"), "c": inode("c")}
+	reup := func(src string) {
+		t.Helper()
+		nt, err := topology.Parse(tl.Name+".yaml", []byte("name: "+tl.Name+"\n"+src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := lab.Up(context.Background(), nt, []byte("name: "+tl.Name+"\n"+src), lab.Options{}); err != nil {
+			t.Fatalf("up again: %v", err)
+		}
+	}
+	changed := strings.NewReplacer(
+		"mv0: {kind: macvlan, parent: eth0,", "mv0: {kind: macvlan, parent: eth0, mode: private,",
+		"      eth0: {link: sw, addresses: ["+sub+".2/24]}\n", "      eth0: {link: sw, addresses: ["+sub+".2/24]}\n      mv1: {kind: macvlan, parent: eth0, addresses: ["+sub+".12/24]}\n",
+	).Replace(base)
+	reup(changed)
+	if out := nslabtest.IP(t, "-n", plan.NetnsName(tl.Name, "a"), "-d", "link", "show", "mv0"); !strings.Contains(out, "macvlan mode private") {
+		t.Errorf("a's mv0 after the change: %s", out)
+	}
+	expectPing(t, tl, "changed", "c", true, sub+".11", sub+".12")
+	removed := strings.Replace(changed, "      mv0: {kind: macvlan, parent: eth0, mode: private, addresses: ["+sub+".11/24]}\n", "", 1)
+	reup(removed)
+	if out, _ := exec.Command("ip", "-n", plan.NetnsName(tl.Name, "a"), "link", "show", "mv0").CombinedOutput(); !strings.Contains(string(out), "does not exist") {
+		t.Errorf("a's mv0 after its removal: %s", out)
+	}
+	expectPing(t, tl, "removed", "c", false, sub+".11")
+	expectPing(t, tl, "kept", "c", true, sub+".12", sub+".1")
+	for ref, idx := range before {
+		node, dev, _ := strings.Cut(ref, ":")
+		if got := ifindex(node, dev); got != idx {
+			t.Errorf("%s was made anew (index %s, was %s)", ref, got, idx)
+		}
+	}
+	for node, ino := range inodes {
+		if got := inode(node); got != ino {
+			t.Errorf("node %s's namespace was made anew", node)
+		}
 	}
 }
