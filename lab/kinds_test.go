@@ -456,9 +456,15 @@ nodes:
       eth0: {link: sw, addresses: [SUB.3/24]}
 `, "SUB", sub)
 	tl := upKinds(t, base)
+	// The index from stdout alone: ip may warn on stderr ("Error: Peer
+	// netns reference is invalid.") about a veth's peer in another
+	// namespace.
 	ifindex := func(node, dev string) string {
-		out := nslabtest.IP(t, "-n", plan.NetnsName(tl.Name, node), "-o", "link", "show", dev)
-		return strings.SplitN(out, ":", 2)[0]
+		out, err := exec.Command("ip", "-n", plan.NetnsName(tl.Name, node), "-o", "link", "show", dev).Output()
+		if err != nil {
+			t.Fatalf("ip link show %s in %s: %v", dev, node, err)
+		}
+		return strings.SplitN(string(out), ":", 2)[0]
 	}
 	inode := func(node string) uint64 {
 		var st syscall.Stat_t
