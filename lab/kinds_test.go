@@ -298,12 +298,16 @@ nodes:
 	if err := lab.Cut(context.Background(), tl.Name, "a", "eth0", false, lab.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(3500 * time.Millisecond)
 	stop()
 	gap := <-done
 	t.Logf("802.3ad: longest gap between answers across the cut of one member: %v", gap.Round(time.Millisecond))
-	if gap > time.Second {
-		t.Errorf("the ping stream stopped for %v across the cut", gap)
+	// The bound is LACP's: with lacp-rate fast a partner is given up
+	// after 3 LACPDUs missed (3 s); a cut right after the bond formed can
+	// meet an aggregator reselection (1.36 s seen once in the VM, 0.25-0.54 s
+	// otherwise).
+	if gap > 3*time.Second {
+		t.Errorf("the ping stream stopped for %v across the cut, longer than LACP's 3 s timeout", gap)
 	}
 	expectPing(t, tl, "one member cut", "a", true, sub+".2")
 }
