@@ -1,10 +1,12 @@
 package check
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +38,10 @@ func Run(ctx context.Context, lab *topology.Lab, nsPath func(node string) string
 		return nil, errors.New("checking lab: no lab")
 	}
 	opt = opt.withDefaults()
+	// A vrf of a node is a stack of its own (NODE@VRF), probed from the
+	// node's namespace.
+	nodePath := nsPath
+	nsPath = func(stack string) string { return nodePath(StackNode(stack)) }
 	lim := readNeighLimits()
 	if opt.limits != nil {
 		lim = *opt.limits
@@ -262,6 +268,12 @@ func (r *Report) probeGroup(ctx context.Context, g group, nsPath func(string) st
 // lab is not up as modelled.
 func target(p Probe, opt Options) Target {
 	t := Target{Addr: p.To, Src: p.Src}
+	if strings.Contains(p.From, "@") {
+		// From inside a vrf: pinned to the vrf's member it leaves by,
+		// whose table the kernel then routes with.
+		t.Dev = cmp.Or(p.Dev, p.ToDev)
+		return t
+	}
 	if p.From != topology.HostNode {
 		return t
 	}

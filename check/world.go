@@ -55,7 +55,9 @@ type dest struct {
 func newWorld(lab *topology.Lab, cut ...string) *world {
 	w := &world{byName: make(map[string]int32, len(lab.Nodes)+1)}
 	for _, n := range lab.Nodes {
-		w.add(newNodeStack(n))
+		for _, v := range vrfViews(n) {
+			w.add(newNodeStack(v))
+		}
 	}
 	if host := newHostStack(lab); len(host.ifaces) > 0 {
 		w.add(host)
@@ -89,7 +91,11 @@ func (w *world) indexSegments(segs []topology.Segment) {
 			if m.Node == topology.HostNode && len(m.Addresses) > 0 {
 				w.hostSegs[i] = true
 			}
-			id, ok := w.byName[m.Node]
+			name := m.Node
+			if m.VRF != "" {
+				name += "@" + m.VRF // see vrfViews
+			}
+			id, ok := w.byName[name]
 			if !ok {
 				continue
 			}

@@ -21,7 +21,8 @@ type NodeState struct {
 	Links map[string]*LinkState
 	// Addrs are the addresses of each link by name, link-local included.
 	Addrs map[string][]netip.Prefix
-	// Routes are the routes of protocol RouteProto, in the main table.
+	// Routes are the routes of protocol RouteProto, in the main table
+	// and the tables of vrfs.
 	Routes []Route
 	// Sysctls holds the values read of the keys asked for; a key that
 	// cannot be read is missing.
@@ -42,6 +43,8 @@ type Route struct {
 	Via    netip.Addr
 	Dev    string
 	Metric int
+	// Table is 0 for the main table, else a vrf's table.
+	Table int
 }
 
 // FirewallSeen is a lab's nftables table as the kernel has it, reduced to

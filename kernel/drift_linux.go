@@ -74,7 +74,7 @@ func observeNode(c *Conn, ns string, keys []string) (*NodeState, error) {
 			s.Addrs[name] = append(s.Addrs[name], netip.PrefixFrom(ip.Unmap(), ones))
 		}
 	}
-	filter := &netlink.Route{Protocol: RouteProto, Table: unix.RT_TABLE_MAIN}
+	filter := &netlink.Route{Protocol: RouteProto, Table: unix.RT_TABLE_UNSPEC}
 	routes, err := retryDump(func() ([]netlink.Route, error) {
 		return h.RouteListFiltered(netlink.FAMILY_ALL, filter, netlink.RT_FILTER_PROTOCOL|netlink.RT_FILTER_TABLE)
 	})
@@ -95,6 +95,9 @@ func observeNode(c *Conn, ns string, keys []string) (*NodeState, error) {
 
 func observedRoute(r netlink.Route, byIndex map[int]string) Route {
 	out := Route{Dev: byIndex[r.LinkIndex], Metric: r.Priority}
+	if r.Table != unix.RT_TABLE_MAIN {
+		out.Table = r.Table
+	}
 	if r.Dst != nil {
 		ip, _ := netip.AddrFromSlice(r.Dst.IP)
 		ones, _ := r.Dst.Mask.Size()

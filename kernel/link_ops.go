@@ -203,13 +203,15 @@ func nodad(a netip.Prefix) string {
 // RouteAdd adds a static route in a namespace, of nslab's protocol
 // RouteProto.
 //
-// Equivalent to: ip [-n NS] route add TO [via VIA] [dev DEV] [metric M] proto 78
+// Equivalent to: ip [-n NS] route add TO [via VIA] [dev DEV] [metric M] [table T] proto 78
 type RouteAdd struct {
 	NS     string
 	To     netip.Prefix
 	Via    netip.Addr
 	Dev    string
 	Metric int
+	// Table is the routing table, 0 for main (a vrf's table).
+	Table int
 	// Replace replaces a route to the same destination and metric, as
 	// ip route replace does, when a reconciling up adds it again.
 	Replace bool
@@ -237,6 +239,9 @@ func (o *RouteAdd) String() string {
 	}
 	if o.Metric > 0 {
 		s += fmt.Sprintf(" metric %d", o.Metric)
+	}
+	if o.Table > 0 {
+		s += fmt.Sprintf(" table %d", o.Table)
 	}
 	return s + fmt.Sprintf(" proto %d", RouteProto)
 }

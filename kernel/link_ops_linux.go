@@ -174,7 +174,7 @@ func (o *RouteAdd) route(c *Conn) (*netlink.Handle, *netlink.Route, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	r := &netlink.Route{Dst: ipnet(o.To), Priority: o.Metric, Protocol: RouteProto}
+	r := &netlink.Route{Dst: ipnet(o.To), Priority: o.Metric, Protocol: RouteProto, Table: o.Table}
 	if o.Via.IsValid() {
 		r.Gw = o.Via.AsSlice()
 	}

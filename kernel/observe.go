@@ -82,4 +82,8 @@ type LinkFacts struct {
 	MTU   int
 	MAC   net.HardwareAddr
 	Addrs []netip.Prefix
+	// Master is the bond or vrf the link is enslaved to, "" if none.
+	Master string
+	// Active is the active member of a bond (in active-backup mode).
+	Active string
 }

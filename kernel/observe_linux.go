@@ -233,6 +233,16 @@ func ReadLink(c *Conn, ns, name string) (*LinkFacts, error) {
 	if a.OperState == netlink.OperUnknown && l.Type() == "vxlan" && a.Flags&net.FlagUp != 0 {
 		f.State = "up" // a VXLAN device has no carrier: up, it sends (see WaitUp)
 	}
+	if a.MasterIndex != 0 {
+		if m, err := h.LinkByIndex(a.MasterIndex); err == nil {
+			f.Master = m.Attrs().Name
+		}
+	}
+	if b, ok := l.(*netlink.Bond); ok && b.ActiveSlave > 0 {
+		if m, err := h.LinkByIndex(b.ActiveSlave); err == nil {
+			f.Active = m.Attrs().Name
+		}
+	}
 	list, err := h.AddrList(l, netlink.FAMILY_ALL)
 	if err != nil {
 		return f, opErr(ns, "listing the addresses of "+name, err)

@@ -105,3 +105,26 @@ func checkShapes(t *topology.Lab) error {
 	}
 	return errs
 }
+
+// checkKinds finds the interface kinds this kernel cannot make, before
+// anything is built: each kind is tried once in a throwaway namespace,
+// and the first interface of a missing kind is refused at its kind.
+func checkKinds(t *topology.Lab) error {
+	var errs topology.ErrorList
+	seen := map[string]bool{}
+	for _, n := range t.Nodes {
+		for _, i := range n.Interfaces {
+			if i.IsCable() || seen[i.Kind] {
+				continue
+			}
+			seen[i.Kind] = true
+			if err := kernel.IfaceSupported(i.Kind); err != nil {
+				errs = append(errs, &topology.Error{Pos: i.KindPos, Msg: fmt.Sprintf("%s: kind %s: %v", i.Ref(), i.Kind, err)})
+			}
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
+}

@@ -90,7 +90,11 @@ func linksByNamespace(t *topology.Lab) (want map[string][]string, bridges []stri
 	for _, n := range t.Nodes {
 		ns := plan.NetnsName(t.Name, n.Name)
 		for _, i := range n.Interfaces {
-			want[ns] = append(want[ns], i.Name)
+			// A dummy's operational state stays unknown, a vrf's follows
+			// nothing of the lab's.
+			if i.Kind != topology.KindDummy && i.Kind != topology.KindVRF {
+				want[ns] = append(want[ns], i.Name)
+			}
 		}
 	}
 	return want, bridges

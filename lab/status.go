@@ -131,6 +131,14 @@ type IfaceStatus struct {
 	// Shape is how what leaves the interface is shaped, as the kernel
 	// has it, in the file's words ("rate 10mbit, delay 20ms").
 	Shape string `json:"shape,omitempty"`
+	// Kind is the kind of an interface made inside its node (vlan,
+	// dummy, macvlan, ipvlan, bond, vrf); "" for a cable's end.
+	Kind string `json:"kind,omitempty"`
+	// Master is the bond or vrf the interface is enslaved to, as the
+	// kernel has it.
+	Master string `json:"master,omitempty"`
+	// Active is a bond's active member, as the kernel has it.
+	Active string `json:"active,omitempty"`
 }
 
 // GetStatus reads a running lab from the kernel.
@@ -249,7 +257,13 @@ type TapStatus struct {
 // or a runtime shape in force (shaped) shapes its cable.
 func ifaceStatus(c *kernel.Conn, ns, kname string, i *topology.Interface, shaped map[*topology.Link]bool) IfaceStatus {
 	out := IfaceStatus{Name: i.Name, Peer: peerOf(i)}
+	if !i.IsCable() {
+		out.Kind, out.Peer = i.Kind, kindPeer(i)
+	}
 	out.State, out.MTU, out.MAC, out.Addresses = linkFacts(c, ns, kname)
+	if f, _ := kernel.ReadLink(c, ns, kname); f != nil {
+		out.Master, out.Active = f.Master, f.Active
+	}
 	out.Assigned = strs(i.Auto)
 	out.Overlay = overlayStatus(c, ns, kname, i)
 	out.VLAN, out.VLANs = i.PVID, i.Tagged
@@ -272,6 +286,26 @@ func strs(ps []netip.Prefix) []string {
 		out = append(out, p.String())
 	}
 	return out
+}
+
+// kindPeer says, in the PEER column, what an interface made inside its
+// node rides on or holds: "vlan 10 on eth0", "bond active-backup of
+// eth1, eth2", "vrf table 10".
+func kindPeer(i *topology.Interface) string {
+	switch i.Kind {
+	case topology.KindVLAN:
+		if i.Protocol == topology.VLAN8021AD {
+			return fmt.Sprintf("vlan %d (802.1ad) on %s", i.VLAN, i.Parent)
+		}
+		return fmt.Sprintf("vlan %d on %s", i.VLAN, i.Parent)
+	case topology.KindMacvlan, topology.KindIPvlan:
+		return fmt.Sprintf("%s %s on %s", i.Kind, i.Mode, i.Parent)
+	case topology.KindBond:
+		return fmt.Sprintf("bond %s of %s", i.Mode, strings.Join(i.Members, ", "))
+	case topology.KindVRF:
+		return fmt.Sprintf("vrf table %d", i.Table)
+	}
+	return i.Kind
 }
 
 func peerOf(i *topology.Interface) string {

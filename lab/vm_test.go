@@ -26,6 +26,11 @@ var vmNeeds = []struct {
 	{[]string{"TestStockKernelGuestIsolated", "TestShapeDelayLoss", "TestNetemMeasured", "TestNetemDuplicateReorderCorrupt", "TestMeasureNetemDelay"},
 		func() error { return kernel.QdiscSupported("netem") }},
 	{[]string{"TestBridgeVLANs"}, kernel.BridgeVLANSupported},
+	{[]string{"TestVLANIsolation"}, func() error { return kernel.IfaceSupported("vlan") }},
+	{[]string{"TestBondActiveBackupFailover", "TestBond8023ad"}, func() error { return kernel.IfaceSupported("bond") }},
+	{[]string{"TestVRFLite", "TestKindsExamples"}, func() error {
+		return errors.Join(kernel.IfaceSupported("vrf"), kernel.IfaceSupported("dummy"), kernel.IfaceSupported("bond"))
+	}},
 }
 
 // TestInStockKernel runs this package's tests of kernel features the

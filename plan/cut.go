@@ -22,6 +22,11 @@ import (
 // joining, Made is the part of the lab that must come up again, and the
 // routes wait for it.
 func Cut(lab *topology.Lab, node, iface string, up bool) (*Plan, error) {
+	if n := lab.Node(node); n != nil && node != topology.HostNode {
+		if i := n.Interface(iface); i != nil && !i.IsCable() {
+			return nil, notACable(lab, i)
+		}
+	}
 	i, err := findIface(lab, node, iface)
 	if err != nil {
 		return nil, err
@@ -61,7 +66,7 @@ func Cut(lab *topology.Lab, node, iface string, up bool) (*Plan, error) {
 	if far != nil && !far.OnHost() {
 		var routes []kernel.Op
 		for _, r := range lab.Node(far.Node).Routes {
-			routes = append(routes, &kernel.RouteAdd{NS: farNS, To: r.To, Via: r.Via, Dev: r.Dev, Metric: r.Metric, Replace: true})
+			routes = append(routes, routeOp(farNS, r, true))
 		}
 		p.add("routes", routes)
 		if len(routes) > 0 {
@@ -69,6 +74,27 @@ func Cut(lab *topology.Lab, node, iface string, up bool) (*Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// notACable says why an interface made inside a node has no cable to
+// cut, and which cable to cut instead.
+func notACable(lab *topology.Lab, i *topology.Interface) error {
+	n := lab.Node(i.Node)
+	switch i.Kind {
+	case topology.KindVLAN, topology.KindMacvlan, topology.KindIPvlan:
+		root := i
+		for hop := 0; hop <= len(n.Interfaces) && root != nil && !root.IsCable() && root.Kind != topology.KindBond; hop++ {
+			root = n.Interface(root.Parent)
+		}
+		what := "its parent " + i.Parent
+		if root != nil && root.Name != i.Parent {
+			what += " rides on " + root.Name
+		}
+		return fmt.Errorf("%s is a %s on %s, which has no cable of its own: cut the cable under it (%s), which takes every sub-interface on it down", i.Ref(), i.Kind, i.Parent, what)
+	case topology.KindBond:
+		return fmt.Errorf("%s is a bond, which has no cable of its own: cut a member's cable (nslab link down %s:%s) to see it fail over, or every member's", i.Ref(), i.Node, i.Members[0])
+	}
+	return fmt.Errorf("%s is a %s, which has no cable: only a cable's end can be cut", i.Ref(), i.Kind)
 }
 
 // farEnd is the kernel end of i's cable that a cut takes down: the peer

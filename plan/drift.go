@@ -181,13 +181,13 @@ func (r *reconciler) routeDrift(n *topology.Node, obs *kernel.NodeState, cabled 
 	ns := NetnsName(r.name, n.Name)
 	for _, o := range obs.Routes {
 		if !slices.ContainsFunc(n.Routes, func(x topology.Route) bool { return routeIs(x, o) }) {
-			r.routesDel = append(r.routesDel, &kernel.RouteDel{RouteAdd: kernel.RouteAdd{NS: ns, To: o.To, Via: o.Via, Dev: o.Dev, Metric: o.Metric}})
+			r.routesDel = append(r.routesDel, &kernel.RouteDel{RouteAdd: kernel.RouteAdd{NS: ns, To: o.To, Via: o.Via, Dev: o.Dev, Metric: o.Metric, Table: o.Table}})
 		}
 	}
 	for _, rt := range n.Routes {
 		had := slices.ContainsFunc(obs.Routes, func(o kernel.Route) bool { return routeIs(rt, o) })
 		if (!had || cabled) && !r.throughCut(n, rt) {
-			r.routesAdd = append(r.routesAdd, &kernel.RouteAdd{NS: ns, To: rt.To, Via: rt.Via, Dev: rt.Dev, Metric: rt.Metric, Replace: true})
+			r.routesAdd = append(r.routesAdd, routeOp(ns, rt, true))
 		}
 	}
 }
@@ -200,7 +200,7 @@ func routeIs(f topology.Route, o kernel.Route) bool {
 	if metric == 0 && f.To.Addr().Is6() {
 		metric = 1024
 	}
-	return f.To == o.To && f.Via == o.Via && (f.Dev == "" || f.Dev == o.Dev) && metric == o.Metric
+	return f.To == o.To && f.Via == o.Via && (f.Dev == "" || f.Dev == o.Dev) && metric == o.Metric && f.Table == o.Table
 }
 
 // throughCut reports whether a route of node n goes through one of its

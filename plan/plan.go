@@ -105,6 +105,7 @@ func Up(lab *topology.Lab, st *kernel.State) (*Plan, error) {
 	p.add("bridges", bridgeOps(lab))
 	p.add("links", append(linkOps(lab), tapOps(lab)...))
 	p.add("overlays", overlayOps(lab))
+	p.add("interfaces", ifaceOps(lab))
 	p.add("ports", portOps(lab))
 	p.add("vlans", vlanOps(lab))
 	p.add("sysctls", sysctlOps(lab))
@@ -352,10 +353,15 @@ func routeOps(lab *topology.Lab) []kernel.Op {
 	var ops []kernel.Op
 	for _, n := range lab.Nodes {
 		for _, r := range n.Routes {
-			ops = append(ops, &kernel.RouteAdd{NS: NetnsName(lab.Name, n.Name), To: r.To, Via: r.Via, Dev: r.Dev, Metric: r.Metric})
+			ops = append(ops, routeOp(NetnsName(lab.Name, n.Name), r, false))
 		}
 	}
 	return ops
+}
+
+// routeOp adds the route r of a node in the namespace ns.
+func routeOp(ns string, r topology.Route, replace bool) *kernel.RouteAdd {
+	return &kernel.RouteAdd{NS: ns, To: r.To, Via: r.Via, Dev: r.Dev, Metric: r.Metric, Table: r.Table, Replace: replace}
 }
 
 // Saved is what nslab's own state says of a lab, for Down: the topology

@@ -34,7 +34,7 @@ import (
 // what nslab's state says besides old.
 func Reconcile(old, lab *topology.Lab, st *kernel.State, hints ...Hints) (*Plan, error) {
 	r := &reconciler{old: old, lab: lab, st: st, name: lab.Name,
-		remakeNode: map[string]bool{}, remakeLink: map[*topology.Link]bool{}, remakeBridge: map[string]bool{}, dropped: map[string]bool{}}
+		remakeNode: map[string]bool{}, remakeLink: map[*topology.Link]bool{}, remakeBridge: map[string]bool{}, dropped: map[string]bool{}, remadeIfaces: map[string]bool{}}
 	var h Hints
 	if len(hints) > 0 {
 		h = hints[0]
@@ -49,6 +49,7 @@ func Reconcile(old, lab *topology.Lab, st *kernel.State, hints ...Hints) (*Plan,
 	r.bridges()
 	r.taps()
 	r.links()
+	r.kinds()
 	if err := r.clashes(); err != nil {
 		return nil, err
 	}
@@ -73,6 +74,8 @@ type reconciler struct {
 	tapsAdd      []kernel.Op             // taps made (anew)
 	tapsIPv6     []string                // their names
 	vlanSets     []kernel.Op             // VLANs of kept ports, trunks and bridges changed
+	remadeIfaces map[string]bool         // kept nodes with interfaces made anew inside them (kinds)
+	ifaces       []kernel.Op             // interfaces made inside kept nodes
 
 	// the operations, by stage
 	routesDel, addrsDel, linksDel, bridgesDel, nsDel []kernel.Op
@@ -534,28 +537,29 @@ func (r *reconciler) routes() {
 		ns := NetnsName(r.name, n.Name)
 		cabled := false // a cable of the node is made anew: its routes went with it
 		for _, i := range n.Interfaces {
-			cabled = cabled || r.remakeLink[i.Link]
+			cabled = cabled || i.Link != nil && r.remakeLink[i.Link]
 		}
+		cabled = cabled || r.remadeIfaces[n.Name]
 		if obs := r.observed(n.Name); obs != nil {
 			r.routeDrift(n, obs, cabled)
 			continue
 		}
 		for _, rt := range o.Routes {
 			if !slices.ContainsFunc(n.Routes, func(x topology.Route) bool { return sameRoute(x, rt) }) {
-				r.routesDel = append(r.routesDel, &kernel.RouteDel{RouteAdd: kernel.RouteAdd{NS: ns, To: rt.To, Via: rt.Via, Dev: rt.Dev, Metric: rt.Metric}})
+				r.routesDel = append(r.routesDel, &kernel.RouteDel{RouteAdd: *routeOp(ns, rt, false)})
 			}
 		}
 		for _, rt := range n.Routes {
 			had := slices.ContainsFunc(o.Routes, func(x topology.Route) bool { return sameRoute(x, rt) })
 			if !had || cabled {
-				r.routesAdd = append(r.routesAdd, &kernel.RouteAdd{NS: ns, To: rt.To, Via: rt.Via, Dev: rt.Dev, Metric: rt.Metric, Replace: had})
+				r.routesAdd = append(r.routesAdd, routeOp(ns, rt, had))
 			}
 		}
 	}
 }
 
 func sameRoute(a, b topology.Route) bool {
-	return a.To == b.To && a.Via == b.Via && a.Dev == b.Dev && a.Metric == b.Metric
+	return a.To == b.To && a.Via == b.Via && a.Dev == b.Dev && a.Metric == b.Metric && a.Table == b.Table
 }
 
 func (r *reconciler) plan() *Plan {
@@ -585,6 +589,7 @@ func (r *reconciler) plan() *Plan {
 	p.add("bridges", bridgeOps(sub))
 	p.add("links", append(append(linkOps(sub), r.linksSet...), r.tapsAdd...))
 	p.add("overlays", vxlans)
+	p.add("interfaces", append(ifaceOps(sub), r.ifaces...))
 	ports := portOps(sub)
 	if len(r.tapsIPv6) > 0 {
 		ports = append(ports, &kernel.PortsIPv6Off{Names: r.tapsIPv6})
@@ -592,7 +597,7 @@ func (r *reconciler) plan() *Plan {
 	p.add("ports", ports)
 	p.add("vlans", append(vlanOps(sub), r.vlanSets...))
 	p.add("sysctls", append(sysctlOps(sub), r.sysctls...))
-	p.add("addresses", append(append(cableSetupOps(sub), vxSetup...), r.addrsAdd...))
+	p.add("addresses", append(append(append(cableSetupOps(sub), vxSetup...), madeSetupOps(sub)...), r.addrsAdd...))
 	p.add("shaping", append(shapeOps(sub), r.shapes...))
 	p.add("bridges up", bridgeUpOps(sub))
 	p.add("routes", append(routeOps(sub), r.routesAdd...))

@@ -195,7 +195,15 @@ func checkTrunk(l *Lab, k *Link, i int) error {
 func checkAllLinked(l *Lab, ends map[*Interface]*Link) error {
 	all := slices.Clone(l.Host)
 	for _, n := range l.Nodes {
-		all = append(all, n.Interfaces...)
+		for _, i := range n.Interfaces {
+			if i.IsCable() {
+				all = append(all, i)
+				continue
+			}
+			if err := checkMade(n, i); err != nil {
+				return err
+			}
+		}
 	}
 	overlaid := 0
 	for _, i := range all {
@@ -236,4 +244,35 @@ func dumpService(w func(int, string, ...any), s *Service) {
 	for _, a := range s.After {
 		w(2, "after %s @%s", a, at(a.Pos))
 	}
+}
+
+// checkMade checks an interface made inside a node: no cable; a parent
+// of the node for a sub-interface, a VLAN id in range; members of the
+// node, each with the master set.
+func checkMade(n *Node, i *Interface) error {
+	if i.Link != nil || i.Shape != nil {
+		return fmt.Errorf("%s of kind %s has a cable or shape", i.Ref(), i.Kind)
+	}
+	switch i.Kind {
+	case KindVLAN, KindMacvlan, KindIPvlan:
+		if p := n.Interface(i.Parent); p == nil || p == i {
+			return fmt.Errorf("%s: parent %q", i.Ref(), i.Parent)
+		}
+		if i.Kind == KindVLAN && (i.VLAN < 1 || i.VLAN > 4094 || i.Protocol == "") {
+			return fmt.Errorf("%s: vlan %d protocol %q", i.Ref(), i.VLAN, i.Protocol)
+		}
+	case KindBond, KindVRF:
+		for _, m := range i.Members {
+			if mi := n.Interface(m); mi == nil || mi.Master != i.Name {
+				return fmt.Errorf("%s: member %s is not enslaved to it", i.Ref(), m)
+			}
+		}
+		if i.Kind == KindVRF && (i.Table < 1 || i.Table == 253 || i.Table == 254 || i.Table == 255) {
+			return fmt.Errorf("%s: table %d", i.Ref(), i.Table)
+		}
+	case KindDummy:
+	default:
+		return fmt.Errorf("%s: kind %q", i.Ref(), i.Kind)
+	}
+	return nil
 }

@@ -33,6 +33,9 @@ func FuzzParse(f *testing.F) {
 		"name: x\nnodes: {a: {services: {s: &c [sleep, 1], t: {command: *c, after: [s, a/s]}}}}\n",
 		"name: x\nnodes: {a: {services: {s: {<<: &d {command: x, restart: no}, ready: {tcp: \"[::1]:1\"}}, t: {<<: *d, after: s}}}}\n",
 		"name: x\nnodes: {a: {services: {s: {command: x, after: [b/t]}}}, b: {services: {t: {command: y, after: [a/s]}}}}\n",
+		"name: x\nnodes:\n  a:\n    interfaces:\n      e: {link: b:e}\n      e.5: {kind: vlan, addresses: [10.0.5.1/24]}\n      q: {kind: vlan, parent: e, id: 7, protocol: 802.1ad, mtu: 1400}\n      m: {kind: macvlan, parent: q}\n  b: {interfaces: {e: {}, e.5: {kind: vlan}}}\n",
+		"name: x\naddressing: {pool: [10.9.0.0/16]}\nnodes:\n  a:\n    interfaces:\n      e0: {link: b:e0}\n      e1: {link: b:e1}\n      bo: {kind: bond, mode: 802.3ad, members: [e0, e1], lacp-rate: fast}\n      v: {kind: vrf, table: 9, members: [bo, d]}\n      d: {kind: dummy, addresses: [10.1.1.1/32]}\n    routes: [{to: 10.2.0.0/16, dev: bo, vrf: v}]\n  b: {interfaces: {e0: {}, e1: {}, bo: {kind: bond, members: [e0, e1]}}}\n",
+		"name: x\nnodes:\n  p:\n    interfaces:\n      r: {link: a:e, addresses: [10.0.0.1/24]}\n      s: {link: b:e, addresses: [10.0.0.1/24]}\n      v1: {kind: vrf, table: 1, members: [r]}\n      v2: {kind: vrf, table: 2, members: [s]}\n  a: {interfaces: {e: {addresses: [10.0.0.2/24]}}}\n  b: {interfaces: {e: {addresses: [10.0.0.2/24]}}}\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -82,10 +85,18 @@ func checkRules(l *Lab) error {
 		seg   int
 	}
 	segOf := map[string]int{}
-	for i, s := range l.Segments() {
+	segs := l.Segments()
+	for i, s := range segs {
 		for _, m := range s.Members {
 			segOf[m.Node+":"+m.Dev] = i
 		}
+	}
+	realm := realms(segs) // two vrfs may hold the same address
+	realmOf := func(seg int) int {
+		if seg < 0 {
+			return -1
+		}
+		return realm[seg]
 	}
 	addrs := map[netip.Addr]use{}
 	macs := map[string]bool{}
@@ -103,7 +114,7 @@ func checkRules(l *Lab) error {
 		if ip.IsLinkLocalUnicast() {
 			scope = seg
 		}
-		if u, dup := addrs[ip]; dup && (scope < 0 || u.seg == seg) {
+		if u, dup := addrs[ip]; dup && (scope < 0 && realmOf(u.seg) == realmOf(seg) || scope >= 0 && u.seg == seg) {
 			return fmt.Errorf("%s and %s both have %s", u.owner, owner, ip)
 		}
 		addrs[ip] = use{owner, seg}

@@ -90,6 +90,16 @@ func (p *parser) ipSegments() []*ipSeg {
 	for _, d := range p.allIfaces() {
 		byMember[d.it.Ref()] = d
 	}
+	// A trunk: the parent of VLAN sub-interfaces, without addresses or
+	// subnets written, is addressed on its VLANs only.
+	trunk := map[*ifaceDecl]bool{}
+	for _, nd := range p.nodeList {
+		for _, d := range nd.ifaces {
+			if pd := nd.byName[d.it.Parent]; d.it.Kind == KindVLAN && pd != nil && len(pd.addrs) == 0 && len(pd.subnets.pfxs) == 0 {
+				trunk[pd] = true
+			}
+		}
+	}
 	root := p.lab.bridgeRoots()
 	var segs []*ipSeg
 	for _, seg := range p.lab.Segments() {
@@ -122,6 +132,9 @@ func (p *parser) ipSegments() []*ipSeg {
 			d := byMember[m.Node+":"+m.Dev]
 			if d != nil && (d.it.Kind == KindDummy || d.it.Kind == KindVRF) {
 				s.stub = true
+			}
+			if trunk[d] {
+				continue
 			}
 			s.ends = append(s.ends, d)
 		}

@@ -105,7 +105,8 @@ func TestKindsModel(t *testing.T) {
 }
 
 // TestKindsAutoAddresses: a VLAN sub-interface is on a segment of its own,
-// addressed from the pool apart from its parent's cable.
+// addressed from the pool apart from its parent's cable; a parent without
+// addresses of its own is a trunk and gets none.
 func TestKindsAutoAddresses(t *testing.T) {
 	lab, err := Parse("pool.yaml", []byte(`name: pool
 addressing: {pool: [10.50.0.0/16]}
@@ -125,9 +126,10 @@ nodes:
 		t.Fatal(err)
 	}
 	got := lab.Assignments().String()
+	// The parents are trunks: addressed on their VLANs only.
 	want := strings.Join([]string{
-		"a:eth0 10.50.0.0/31", "a:eth0.10 10.50.0.2/31", "a:eth0.20 10.50.0.4/31",
-		"b:eth0 10.50.0.1/31", "b:eth0.10 10.50.0.3/31", "b:eth0.20 10.50.0.5/31"}, "\n")
+		"a:eth0.10 10.50.0.0/31", "a:eth0.20 10.50.0.2/31",
+		"b:eth0.10 10.50.0.1/31", "b:eth0.20 10.50.0.3/31"}, "\n")
 	if got != want {
 		t.Errorf("assignments:\n%s\nwant:\n%s", got, want)
 	}
@@ -214,5 +216,48 @@ func TestKindsAutoRoutingRefusesVRF(t *testing.T) {
 	_, err := Parse("a.yaml", []byte("name: a\nrouting: auto\nnodes:\n  r:\n    interfaces:\n      v: {kind: vrf, table: 7}\n"))
 	if err == nil || !strings.Contains(err.Error(), "a.yaml:6:17: r:v: routing: auto (at a.yaml:2:10) does not route vrfs") {
 		t.Errorf("got %v", err)
+	}
+}
+
+// TestRouterOnAStickAutoRouting: with routing: auto, hosts on two VLANs of
+// one switch get their default route via the router's sub-interface of
+// their VLAN; the trunk ports get no addresses (they had: the hosts' default
+// route then went via the untagged segment).
+func TestRouterOnAStickAutoRouting(t *testing.T) {
+	lab, err := Parse("ros.yaml", []byte(`name: ros
+routing: auto
+addressing: {pool: [10.90.0.0/16]}
+bridges: {sw: {}}
+nodes:
+  r:
+    router: true
+    interfaces:
+      eth0: {link: sw}
+      eth0.10: {kind: vlan}
+      eth0.20: {kind: vlan}
+  h10: {interfaces: {eth0: {link: sw}, eth0.10: {kind: vlan}}}
+  h20: {interfaces: {eth0: {link: sw}, eth0.20: {kind: vlan}}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, n := range lab.Nodes {
+		for _, r := range n.Routes {
+			got[n.Name] += r.To.String() + " via " + r.Via.String() + ";"
+		}
+		for _, i := range n.Interfaces {
+			if len(i.Addresses) > 0 {
+				got[i.Ref()] = i.Addresses[0].String()
+			}
+		}
+	}
+	want := map[string]string{
+		"h10": "0.0.0.0/0 via 10.90.0.2;", "h20": "0.0.0.0/0 via 10.90.1.2;",
+		"h10:eth0.10": "10.90.0.1/24", "h20:eth0.20": "10.90.1.1/24",
+		"r:eth0.10": "10.90.0.2/24", "r:eth0.20": "10.90.1.2/24",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("routes and addresses (-want +got):\n%s", diff)
 	}
 }

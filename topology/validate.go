@@ -150,41 +150,53 @@ func memberKey(m Member) string { return m.Node + ":" + m.Dev }
 
 func (p *parser) segments() segmentIndex {
 	s := segmentIndex{list: p.lab.Segments(), index: map[string]int{}}
-	s.realm = make([]int, len(s.list))
+	for i, seg := range s.list {
+		for _, m := range seg.Members {
+			s.index[memberKey(m)] = i
+		}
+	}
+	s.realm = realms(s.list)
+	return s
+}
+
+// realms returns, by segment, the lowest segment of its realm: the
+// segments a vrf reaches through the tables of the nodes on them (a
+// node's main table, each of its vrfs', the host's) form a realm of their
+// own; every realm without a vrf member is one, the lab's, as in a lab
+// without vrfs.
+func realms(list []Segment) []int {
+	realm := make([]int, len(list))
 	find := func(i int) int {
-		for s.realm[i] != i {
-			s.realm[i] = s.realm[s.realm[i]]
-			i = s.realm[i]
+		for realm[i] != i {
+			realm[i] = realm[realm[i]]
+			i = realm[i]
 		}
 		return i
 	}
 	table := map[string]int{} // node and vrf -> a segment it is on
-	for i, seg := range s.list {
-		s.realm[i] = i
+	for i, seg := range list {
+		realm[i] = i
 		for _, m := range seg.Members {
-			s.index[memberKey(m)] = i
 			k := m.Node + "\x00" + m.VRF
 			if j, ok := table[k]; ok {
 				a, b := find(i), find(j)
-				s.realm[max(a, b)] = min(a, b)
+				realm[max(a, b)] = min(a, b)
 			} else {
 				table[k] = i
 			}
 		}
 	}
-	// Only a vrf makes a realm of its own: the segments it reaches, by
-	// the nodes' tables, apart from the rest; every realm without a vrf
-	// member is one, the lab's, as in a lab without vrfs.
 	vrf := map[int]bool{}
-	for i, seg := range s.list {
+	for i, seg := range list {
 		for _, m := range seg.Members {
 			if m.VRF != "" {
 				vrf[find(i)] = true
 			}
 		}
 	}
+	roots := make([]int, len(list))
 	global := -1
-	for i := range s.realm {
+	for i := range list {
 		r := find(i)
 		if !vrf[r] {
 			if global < 0 {
@@ -192,9 +204,9 @@ func (p *parser) segments() segmentIndex {
 			}
 			r = global
 		}
-		s.realm[i] = r
+		roots[i] = r
 	}
-	return s
+	return roots
 }
 
 // checkDupAddrs rejects an address used twice. A link-local address need

@@ -179,11 +179,19 @@ func drift(cmds []string, n *int) string {
 
 // marked lists addresses, those that nslab chose with a star.
 // peer is the PEER column: what the cable leads to, and its shape.
+// A bond shows its active member, an enslaved interface its master.
 func peer(i lab.IfaceStatus) string {
-	if i.Shape == "" {
-		return i.Peer
+	s := i.Peer
+	if i.Shape != "" {
+		s += " (" + i.Shape + ")"
 	}
-	return i.Peer + " (" + i.Shape + ")"
+	if i.Active != "" {
+		s += ", active " + i.Active
+	}
+	if i.Master != "" {
+		s += " [in " + i.Master + "]"
+	}
+	return s
 }
 
 func marked(addrs, assigned []string, any *bool) string {

@@ -204,6 +204,9 @@ mount -t tmpfs tmpfs /mnt/var/tmp
 mount -t tmpfs tmpfs /mnt/root
 mkdir /mnt/run/nslab-vm
 mount --bind /vm /mnt/run/nslab-vm
+# A machine's lo is up: without it the host's own addresses do not
+# answer the host (nslab check's host -> own bridge address).
+chroot /mnt ip link set lo up || echo "nslab-vm: lo stays down"
 echo "nslab-vm: start"
 chroot /mnt /bin/sh /run/nslab-vm/run
 echo "nslab-vm: exit $?"

@@ -1,0 +1,55 @@
+package check
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/nslab/nslab/topology"
+)
+
+// TestExpectVRF: a vrf of a node is a routing domain of its own: its
+// members reach each other and the routes of its table, not the node's
+// other interfaces, and customers of two vrfs with the same subnet each
+// reach their own side only.
+func TestExpectVRF(t *testing.T) {
+	lab, err := topology.Parse("v.yaml", []byte(`name: v
+nodes:
+  pe:
+    router: true
+    interfaces:
+      r1: {link: ra:eth0, addresses: [10.0.0.1/26]}
+      r2: {link: rb:eth0, addresses: [10.0.0.65/26]}
+      b1: {link: ba:eth0, addresses: [10.0.0.1/26]}
+      up: {link: core:eth0, addresses: [10.0.1.1/30]}
+      red: {kind: vrf, table: 10, members: [r1, r2]}
+      blue: {kind: vrf, table: 20, members: [b1]}
+  ra: {interfaces: {eth0: {addresses: [10.0.0.2/26]}}, routes: [{to: default, via: 10.0.0.1}]}
+  ba: {interfaces: {eth0: {addresses: [10.0.0.3/26]}}, routes: [{to: default, via: 10.0.0.1}]}
+  rb: {interfaces: {eth0: {addresses: [10.0.0.66/26]}}, routes: [{to: default, via: 10.0.0.65}]}
+  core: {interfaces: {eth0: {addresses: [10.0.1.2/30]}}, routes: [{to: 10.0.0.0/24, via: 10.0.1.1}]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reach := map[string][]string{}
+	for _, p := range Expect(lab) {
+		reach[p.From] = append(reach[p.From], p.To.String()+"@"+p.ToNode)
+	}
+	has := func(from, to string) bool { return slices.Contains(reach[from], to) }
+	for _, c := range []struct {
+		from, to string
+		want     bool
+	}{
+		{"ra", "10.0.0.66@rb", true},     // red to red, through pe@red
+		{"ra", "10.0.0.1@pe@red", true},  // red's gateway
+		{"ba", "10.0.0.66@rb", false},    // blue to red
+		{"ba", "10.0.0.1@pe@blue", true}, // blue's gateway, the same address
+		{"core", "10.0.0.2@ra", false},   // the main table has no route into a vrf
+		{"pe@red", "10.0.0.66@rb", true}, // probed from inside the vrf
+		{"pe", "10.0.0.66@rb", false},    // not from the main table
+	} {
+		if got := has(c.from, c.to); got != c.want {
+			t.Errorf("%s -> %s: expected %v, want %v (%s reaches %v)", c.from, c.to, got, c.want, c.from, reach[c.from])
+		}
+	}
+}
