@@ -70,6 +70,9 @@ func hint(err error) string {
 	case errors.Is(err, syscall.EEXIST):
 		return "something else made an object of that name; remove it or rename yours"
 	case errors.Is(err, syscall.EOPNOTSUPP), errors.Is(err, syscall.EAFNOSUPPORT):
+		if why := modulesWhy(); why != "" {
+			return "this kernel lacks the feature and cannot load modules (" + why + "): use a kernel that has it"
+		}
 		return "this kernel lacks the feature; load its module with modprobe"
 	case errors.Is(err, syscall.ENETUNREACH):
 		return "the gateway is not on a connected subnet of this node"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,7 +88,7 @@ func (o *QdiscSet) applyQdisc(c *Conn) error {
 // the qdisc.
 func qdiscErr(kind string, err error) error {
 	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EOPNOTSUPP) {
-		return fmt.Errorf("%w: this kernel has no %s qdisc (module sch_%s): load it with modprobe sch_%s", err, kind, kind, kind)
+		return fmt.Errorf("%w: this kernel has no %s qdisc (module sch_%s): %s", err, kind, kind, ModuleAdvice("sch_"+kind, "CONFIG_NET_SCH_"+strings.ToUpper(kind)))
 	}
 	return err
 }

@@ -92,7 +92,8 @@ func checkShapes(t *topology.Lab) error {
 				continue // a loss alone: netem's, or nftables' without it
 			}
 			if err := kernel.QdiscSupported(kind); err != nil {
-				msg := fmt.Sprintf("shape: %s need the %s qdisc, which this kernel lacks (%v): load it with modprobe sch_%s", what, kind, err, kind)
+				msg := fmt.Sprintf("shape: %s need the %s qdisc, which this kernel lacks (%v): %s", what, kind, err,
+					kernel.ModuleAdvice("sch_"+kind, "CONFIG_NET_SCH_"+strings.ToUpper(kind)))
 				if kind == "netem" {
 					msg += ", or shape the rate and loss alone (a loss without netem is drawn by nftables)"
 				}

@@ -246,6 +246,9 @@ func TestShapeDelayLoss(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("up without netem: %v, want %q...", err, want)
 		}
+		if _, serr := os.Stat("/proc/modules"); serr != nil && err != nil && strings.Contains(err.Error(), "modprobe") {
+			t.Errorf("up without netem on a kernel that loads no modules proposes modprobe: %v", err)
+		}
 		nslabtest.CheckLeaks(t, tl.Name)
 		t.Skipf("this kernel has no netem qdisc (sch_netem), checked that up refuses delay and loss: %v", err)
 	}
