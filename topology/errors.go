@@ -20,7 +20,12 @@ type Error struct {
 }
 
 // Error returns "file:line:col: msg".
-func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
+func (e *Error) Error() string {
+	if p := e.Pos.String(); p != "" {
+		return p + ": " + e.Msg
+	}
+	return e.Msg
+}
 
 // ErrorList is every problem found in a topology file. Parse returns it
 // sorted by position.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -122,6 +123,10 @@ otherwise an nftables rule in the node's namespace (status shows "loss
 				return err
 			}
 			if err := lab.Shape(cmd.Context(), l, node, iface, s, lab.Options{Logf: logf}); err != nil {
+				if te := (*topology.Error)(nil); errors.As(err, &te) && te.Pos == (topology.Pos{}) {
+					// A check of the shape given here, not of the file.
+					return fmt.Errorf("shaping %s:%s: %s", node, iface, te.Msg)
+				}
 				return err
 			}
 			if s == nil {

@@ -99,8 +99,8 @@ func TestLinkShape(t *testing.T) {
 		}
 		const shape = "delay 10ms, duplicate 20%, reorder 25%, corrupt 1%"
 		status("netem extras", []string{"shape ns1:eth0 " + shape}, shape)
-	} else if r.code == 0 || r.code == 2 || !strings.Contains(r.stderr, "sch_netem") {
-		t.Errorf("link shape with duplicate, reorder and corrupt on a kernel without netem: code %d, %s; want an error naming sch_netem", r.code, r.stderr)
+	} else if r.code == 0 || r.code == 2 || !strings.Contains(r.stderr, "netem qdisc") || !strings.HasPrefix(r.stderr, "nslab: shaping ns1:eth0: shape: ") {
+		t.Errorf("link shape with duplicate, reorder and corrupt on a kernel without netem: code %d, %s; want an error naming the interface and the netem qdisc", r.code, r.stderr)
 	}
 	// down (the cleanup) takes it with the lab; the leak check sees to it.
 }
