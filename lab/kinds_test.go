@@ -378,11 +378,14 @@ nodes:
 // examples/vrf-lite.yaml as a new user would, and checks them with nslab
 // check; the bonded server again with its active member's cable cut.
 func TestKindsExamples(t *testing.T) {
-	needKinds(t, "bond", "vrf", "dummy")
+	needKinds(t, "bond", "vrf", "dummy", "vlan")
+	if err := kernel.BridgeVLANSupported(); err != nil {
+		t.Skipf("kernel %s lacks bridge VLAN filtering (router-on-a-stick.yaml): %v", nslabtest.Kernel(t), err)
+	}
 	for _, c := range []struct {
 		file string
 		cut  string
-	}{{"seed.yaml", ""}, {"bonded-server.yaml", "server:eth0"}, {"vrf-lite.yaml", ""}} {
+	}{{"seed.yaml", ""}, {"bonded-server.yaml", "server:eth0"}, {"vrf-lite.yaml", ""}, {"router-on-a-stick.yaml", ""}} {
 		t.Run(c.file, func(t *testing.T) {
 			src, err := os.ReadFile("../examples/" + c.file)
 			if err != nil {

@@ -29,7 +29,8 @@ var vmNeeds = []struct {
 	{[]string{"TestVLANIsolation"}, func() error { return kernel.IfaceSupported("vlan") }},
 	{[]string{"TestBondActiveBackupFailover", "TestBond8023ad"}, func() error { return kernel.IfaceSupported("bond") }},
 	{[]string{"TestVRFLite", "TestKindsExamples"}, func() error {
-		return errors.Join(kernel.IfaceSupported("vrf"), kernel.IfaceSupported("dummy"), kernel.IfaceSupported("bond"))
+		return errors.Join(kernel.IfaceSupported("vrf"), kernel.IfaceSupported("dummy"), kernel.IfaceSupported("bond"),
+			kernel.IfaceSupported("vlan"), kernel.BridgeVLANSupported())
 	}},
 }
 
