@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -50,6 +51,61 @@ type Node struct {
 	// Group is 1 + the index of the node's group in Graph.Partition, 0
 	// when no partition is in force.
 	Group int `json:"group,omitempty"`
+	// Inner are the node's interfaces that are no cable's end: vlan
+	// sub-interfaces, bonds, vrfs, dummies, macvlans, ipvlans and tunnel
+	// ends of overlays, with their addresses.
+	Inner []Inner `json:"inner,omitempty"`
+}
+
+// Inner is an interface made inside a node.
+type Inner struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	// On says what it rides on or holds: "eth0" (a vlan's parent), "eth1,
+	// eth2" (a bond's or vrf's members), "overlay ov1" (a tunnel end).
+	On        string   `json:"on,omitempty"`
+	Addresses []string `json:"addresses,omitempty"`
+}
+
+// Text is the inner interface in a line: "bond0 (bond of eth0, eth1)
+// 10.0.0.1/24".
+func (i Inner) Text() string {
+	s := i.Name + " (" + i.Kind
+	if i.On != "" {
+		s += " " + i.On
+	}
+	s += ")"
+	if len(i.Addresses) > 0 {
+		s += " " + strings.Join(i.Addresses, " ")
+	}
+	return s
+}
+
+// inner lists the interfaces of n that are no cable's end.
+func inner(n *topology.Node) []Inner {
+	var out []Inner
+	for _, i := range n.Interfaces {
+		if i.Link != nil {
+			continue
+		}
+		x := Inner{Name: i.Name, Kind: i.Kind, Addresses: strs(i.Addresses)}
+		switch {
+		case i.Overlay != nil:
+			x.Kind, x.On = "vxlan", fmt.Sprintf("overlay %s over %s", i.Overlay.Name, i.Underlay)
+		case i.Parent != "":
+			x.On = "on " + i.Parent
+			if i.VLAN != 0 {
+				x.Kind = fmt.Sprintf("vlan %d", i.VLAN)
+			}
+		case len(i.Members) > 0:
+			x.On = "of " + strings.Join(i.Members, ", ")
+		}
+		if x.Kind == "" {
+			x.Kind = "interface"
+		}
+		out = append(out, x)
+	}
+	return out
 }
 
 // End is one end of a cable: a graph node and, except for a bridge's
@@ -110,7 +166,7 @@ func Build(t *topology.Lab, f *plan.Faults) *Graph {
 		if n.Router {
 			kind = KindRouter
 		}
-		node := Node{ID: NodeID(n.Name), Name: n.Name, Kind: kind, Group: group[n.Name]}
+		node := Node{ID: NodeID(n.Name), Name: n.Name, Kind: kind, Group: group[n.Name], Inner: inner(n)}
 		for _, s := range n.Services {
 			node.Services = append(node.Services, s.Name)
 		}

@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/google/go-cmp/cmp"
 	"testing"
 
 	"github.com/nslab/nslab/internal/gvlayout"
@@ -388,6 +390,45 @@ func TestPlaceDeterministic(t *testing.T) {
 	for id, p := range a.Nodes {
 		if b.Nodes[id] != p {
 			t.Errorf("%s: %v then %v", id, p, b.Nodes[id])
+		}
+	}
+}
+
+// TestBuildInner: interfaces that are no cable's end (a bond, a vlan
+// sub-interface, a vrf) are drawn with their node, with their addresses,
+// in every format.
+func TestBuildInner(t *testing.T) {
+	g := Build(parse(t, `name: inner
+bridges: {sw1: {}, sw2: {link: sw1}}
+nodes:
+  s:
+    interfaces:
+      eth0: {link: sw1}
+      eth1: {link: sw2}
+      bond0: {kind: bond, members: [eth0, eth1], mode: active-backup, addresses: [10.9.0.1/24]}
+      bond0.7: {kind: vlan, parent: bond0, id: 7, addresses: [10.9.7.1/24]}
+`), nil)
+	var s *Node
+	for i := range g.Nodes {
+		if g.Nodes[i].Name == "s" {
+			s = &g.Nodes[i]
+		}
+	}
+	if s == nil {
+		t.Fatal("no node s")
+	}
+	want := []Inner{
+		{Name: "bond0", Kind: "bond", On: "of eth0, eth1", Addresses: []string{"10.9.0.1/24"}},
+		{Name: "bond0.7", Kind: "vlan 7", On: "on bond0", Addresses: []string{"10.9.7.1/24"}},
+	}
+	if diff := cmp.Diff(want, s.Inner); diff != "" {
+		t.Errorf("inner interfaces (-want +got):\n%s", diff)
+	}
+	for name, out := range map[string]string{"dot": string(DOT(g)), "mermaid": string(Mermaid(g))} {
+		for _, w := range []string{"bond0 (bond of eth0, eth1) 10.9.0.1/24", "bond0.7 (vlan 7 on bond0) 10.9.7.1/24"} {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s lacks %q:\n%s", name, w, out)
+			}
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -173,6 +174,9 @@ func svgNode(b *bytes.Buffer, n Node, p Point) {
 	if len(n.Addresses) > 0 {
 		title += "\n" + strings.Join(n.Addresses, " ")
 	}
+	for _, i := range n.Inner {
+		title += "\n" + i.Text()
+	}
 	if len(n.Services) > 0 {
 		title += "\nservices: " + strings.Join(n.Services, ", ")
 	}
@@ -197,7 +201,11 @@ func svgNode(b *bytes.Buffer, n Node, p Point) {
 		fmt.Fprintf(b, `<rect x="%g" y="%g" width="%g" height="%g" rx="8"%s/>`, p.X-w/2, p.Y-boxH/2, w, boxH, stroke)
 	}
 	fmt.Fprintf(b, `<text x="%g" y="%g" text-anchor="middle">%s</text>`, p.X, p.Y+4, esc(n.Name))
-	for i, a := range n.Addresses {
+	lines := slices.Clone(n.Addresses)
+	for _, i := range n.Inner {
+		lines = append(lines, i.Text())
+	}
+	for i, a := range lines {
 		fmt.Fprintf(b, `<text class="addr" x="%g" y="%g" text-anchor="middle">%s</text>`, p.X, p.Y+boxH/2+12+float64(i)*11, esc(a))
 	}
 	b.WriteString("</g>\n")

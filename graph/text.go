@@ -112,6 +112,9 @@ func nodeLabel(n Node, sep string) string {
 		parts[0] += " (router)"
 	}
 	parts = append(parts, n.Addresses...)
+	for _, i := range n.Inner {
+		parts = append(parts, i.Text())
+	}
 	return strings.Join(parts, sep)
 }
 
