@@ -157,8 +157,20 @@ func (s *Setup) qemuArgs(accel, initrd string, j Job) []string {
 		"-kernel", s.Kernel, "-initrd", initrd,
 		"-append", "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init",
 		"-virtfs", "local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap",
+		"-virtfs", "local,path=" + strings.ReplaceAll(jobDir(j), ",", ",,") + ",mount_tag=dir,security_model=none,readonly=on,multidevs=remap",
 		"-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
 	}
+}
+
+// jobDir is the directory the job runs in, "/" when it has none. The
+// guest sees the host's root, but fresh /tmp, /run, /var/tmp and /root:
+// the job's directory is shared on its own, at the same path, so that a
+// test in a clone under /tmp reads its files in the guest too.
+func jobDir(j Job) string {
+	if j.Dir == "" {
+		return "/"
+	}
+	return j.Dir
 }
 
 // nic is the -nic option of the job: none, or its tap, which qemu opens
@@ -204,6 +216,13 @@ mount -t tmpfs tmpfs /mnt/var/tmp
 mount -t tmpfs tmpfs /mnt/root
 mkdir /mnt/run/nslab-vm
 mount --bind /vm /mnt/run/nslab-vm
+# The job's directory, at its path (under a tmpfs made above, or over
+# the same directory of the root share).
+d=$(cat /vm/dir)
+if [ "$d" != / ]; then
+	mkdir -p "/mnt$d" 2>/dev/null
+	mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=512000,cache=loose dir "/mnt$d" || echo "nslab-vm: mounting $d failed"
+fi
 # A machine's lo is up: without it the host's own addresses do not
 # answer the host (nslab check's host -> own bridge address).
 chroot /mnt ip link set lo up || echo "nslab-vm: lo stays down"
@@ -252,6 +271,7 @@ func (s *Setup) initramfs(path string, j Job) error {
 	c.file("m/order", 0o644, []byte(strings.Join(order, "\n")+"\n"))
 	c.copyFile("vm/bin", j.Binary, 0o755)
 	c.file("vm/run", 0o755, []byte(runScript(j)))
+	c.file("vm/dir", 0o644, []byte(jobDir(j)))
 	err = c.close()
 	if err == nil {
 		err = w.Flush()
