@@ -162,15 +162,24 @@ func (s *Setup) qemuArgs(accel, initrd string, j Job) []string {
 	}
 }
 
-// jobDir is the directory the job runs in, "/" when it has none. The
-// guest sees the host's root, but fresh /tmp, /run, /var/tmp and /root:
-// the job's directory is shared on its own, at the same path, so that a
-// test in a clone under /tmp reads its files in the guest too.
+// jobDir is the directory shared with the guest at its own path: the
+// module the job's directory is in (the nearest with a go.mod: tests read
+// files of sibling packages, ../examples), else that directory; "/" when
+// the job has none. The guest sees the host's root, but fresh /tmp, /run,
+// /var/tmp and /root, so a test in a clone under /tmp reads its files
+// through this share.
 func jobDir(j Job) string {
 	if j.Dir == "" {
 		return "/"
 	}
-	return j.Dir
+	for d := j.Dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+		if d == filepath.Dir(d) {
+			return j.Dir
+		}
+	}
 }
 
 // nic is the -nic option of the job: none, or its tap, which qemu opens
