@@ -72,12 +72,12 @@ func TestEventsWhileCutting(t *testing.T) {
 	}
 	wait(2*time.Second, "lab-up")
 	time.Sleep(300 * time.Millisecond) // the follower listens to the kernel by now
-	if r := nslab(t, "", "link", "down", "ns1:eth0"); r.code != 0 {
+	if r := nslab(t, "", "link", "down", name+".ns1:eth0"); r.code != 0 {
 		t.Fatalf("link down: %s", r.stderr)
 	}
 	d := wait(time.Second, "cut ns1:eth0", "link-down ns1:eth0", "link-down host:ns1:eth0")
 	t.Logf("cut seen %v after link down ended", d)
-	if r := nslab(t, "", "link", "up", "ns1:eth0"); r.code != 0 {
+	if r := nslab(t, "", "link", "up", name+".ns1:eth0"); r.code != 0 {
 		t.Fatalf("link up: %s", r.stderr)
 	}
 	wait(time.Second, "join ns1:eth0", "link-up ns1:eth0")
@@ -91,10 +91,10 @@ func TestEventsWhileCutting(t *testing.T) {
 		t.Fatalf("up again: %s", r.stderr)
 	}
 	wait(2*time.Second, "lab-up")
-	if r := nslab(t, "", "link", "down", "ns1:eth0"); r.code != 0 {
+	if r := nslab(t, "", "link", "down", name+".ns1:eth0"); r.code != 0 {
 		t.Fatalf("link down: %s", r.stderr)
 	}
-	if r := nslab(t, "", "link", "up", "ns1:eth0"); r.code != 0 {
+	if r := nslab(t, "", "link", "up", name+".ns1:eth0"); r.code != 0 {
 		t.Fatalf("link up: %s", r.stderr)
 	}
 	wait(time.Second, "cut ns1:eth0", "join ns1:eth0")
