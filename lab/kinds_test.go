@@ -36,23 +36,7 @@ func needKinds(t *testing.T, kinds ...string) {
 // upKinds brings up a lab whose name carries the branch's name.
 func upKinds(t *testing.T, yaml string) *topology.Lab {
 	t.Helper()
-	name := nslabtest.Name("kinds")
-	nslabtest.CheckLeaksAtEnd(t, name)
-	src := []byte("name: " + name + "\n" + yaml)
-	tl, err := topology.Parse(name+".yaml", src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := lab.Down(context.Background(), tl.Name, lab.Options{}); err != nil {
-			t.Errorf("down: %v", err)
-		}
-		nslabtest.CheckLeaks(t, tl.Name)
-	})
-	if err := lab.Up(context.Background(), tl, src, lab.Options{}); err != nil {
-		t.Fatalf("up: %v", err)
-	}
-	return tl
+	return upNamed(t, "kinds", yaml)
 }
 
 func ns(tl *topology.Lab, node string) string { return kernel.NetnsPath(plan.NetnsName(tl.Name, node)) }

@@ -43,10 +43,14 @@ nodes:
 
 // up builds a lab from YAML under a unique name and registers its
 // teardown and leak check.
-func up(t *testing.T, yaml string) *topology.Lab {
+func up(t *testing.T, yaml string) *topology.Lab { return upNamed(t, "t", yaml) }
+
+// upNamed brings up a lab of a unique name that starts with prefix, taken
+// down and checked for leaks when the test ends.
+func upNamed(t testing.TB, prefix, yaml string) *topology.Lab {
 	t.Helper()
 	nslabtest.RequireRoot(t)
-	tl := parse(t, yaml)
+	tl := parseNamed(t, prefix, yaml)
 	t.Cleanup(func() {
 		if err := lab.Down(context.Background(), tl.Name, lab.Options{}); err != nil {
 			t.Errorf("down: %v", err)
@@ -61,9 +65,11 @@ func up(t *testing.T, yaml string) *topology.Lab {
 
 // parse gives a topology a unique lab name; the lab keeps its source in
 // sources for up.
-func parse(t *testing.T, yaml string) *topology.Lab {
+func parse(t *testing.T, yaml string) *topology.Lab { return parseNamed(t, "t", yaml) }
+
+func parseNamed(t testing.TB, prefix, yaml string) *topology.Lab {
 	t.Helper()
-	name := nslabtest.Name("t")
+	name := nslabtest.Name(prefix)
 	nslabtest.CheckLeaksAtEnd(t, name)
 	src := []byte("name: " + name + "\n" + yaml)
 	tl, err := topology.Parse(name+".yaml", src)

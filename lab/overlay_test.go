@@ -23,24 +23,7 @@ import (
 // labs carry the branch's name, segments.
 func segUp(t testing.TB, yaml string) *topology.Lab {
 	t.Helper()
-	nslabtest.RequireRoot(t)
-	name := nslabtest.Name("seg")
-	nslabtest.CheckLeaksAtEnd(t, name)
-	src := []byte("name: " + name + "\n" + yaml)
-	tl, err := topology.Parse(name+".yaml", src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := lab.Down(context.Background(), tl.Name, lab.Options{}); err != nil {
-			t.Errorf("down: %v", err)
-		}
-		nslabtest.CheckLeaks(t, tl.Name)
-	})
-	if err := lab.Up(context.Background(), tl, src, lab.Options{}); err != nil {
-		t.Fatalf("up: %v", err)
-	}
-	return tl
+	return upNamed(t, "seg", yaml)
 }
 
 // TestOverlayVXLAN builds a VXLAN overlay over a routed underlay (three
