@@ -1,0 +1,104 @@
+package simhost_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nslab/nslab/internal/simhost"
+	"github.com/nslab/nslab/nslabtest"
+)
+
+// start makes a cluster of the named hosts for the test, closed at its
+// end with a check that nothing of it is left.
+func start(t *testing.T, names ...string) *simhost.Cluster {
+	t.Helper()
+	if err := simhost.Available(); err != nil {
+		t.Skip(err)
+	}
+	sub := netip.MustParsePrefix(nslabtest.Subnet(t) + ".0/24")
+	prefix := fmt.Sprintf("sh%d", os.Getpid()%100000)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	began := time.Now()
+	c, err := simhost.Start(ctx, t.TempDir(), names, simhost.Options{Prefix: prefix, Subnet: sub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d simulated hosts up in %v", len(names), time.Since(began).Round(time.Millisecond))
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Error(err)
+		}
+		out, _ := exec.Command("ip", "-o", "link", "show").Output()
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.Contains(l, " "+prefix+"-") {
+				t.Errorf("left behind: %s", l)
+			}
+		}
+		for _, h := range c.Hosts {
+			if ps := h.Processes(); len(ps) > 0 {
+				t.Errorf("host %s: processes left: %v", h.Name, ps)
+			}
+		}
+	})
+	return c
+}
+
+func run(t *testing.T, c *simhost.Cluster, host string, script string) string {
+	t.Helper()
+	out, err := c.Command(context.Background(), host, "sh", "-c", "'"+script+"'").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ssh %s %s: %v\n%s", host, script, err, out)
+	}
+	return string(out)
+}
+
+// TestCluster: each simulated host answers ssh as root, has its own
+// network namespace, /run and /sys, reaches the others over the underlay
+// and nothing else, and leaves nothing when closed.
+func TestCluster(t *testing.T) {
+	c := start(t, "h1", "h2", "h3")
+	self, _ := os.Readlink("/proc/self/ns/net")
+	for _, h := range c.Hosts {
+		got := strings.TrimSpace(run(t, c, h.Name, "readlink /proc/self/ns/net; echo $(ls /sys/class/net); ip -4 -o addr show dev eth0"))
+		lines := strings.Split(got, "\n")
+		if len(lines) != 3 {
+			t.Fatalf("host %s: %q", h.Name, got)
+		}
+		if lines[0] == self {
+			t.Errorf("host %s runs commands in the caller's network namespace %s", h.Name, self)
+		}
+		if strings.TrimSpace(lines[1]) != "eth0 lo" {
+			t.Errorf("host %s: /sys/class/net shows %q, want its own eth0 and lo", h.Name, lines[1])
+		}
+		if !strings.Contains(lines[2], " "+h.Addr.String()+"/24 ") {
+			t.Errorf("host %s: eth0 has %q, want %s", h.Name, lines[2], h.Addr)
+		}
+		if r := strings.TrimSpace(run(t, c, h.Name, "ip route show default; ip -6 route show default")); r != "" {
+			t.Errorf("host %s has a default route: %q (a simulated host reaches the underlay only)", h.Name, r)
+		}
+	}
+
+	// Its own /run: a namespace named on h1 is not seen on h2 or by the caller.
+	name := fmt.Sprintf("simt%d", os.Getpid())
+	run(t, c, "h1", "ip netns add "+name)
+	if l := run(t, c, "h1", "ip netns list"); !strings.Contains(l, name) {
+		t.Errorf("h1 does not list its namespace %s: %q", name, l)
+	}
+	if l := run(t, c, "h2", "ip netns list"); strings.Contains(l, name) {
+		t.Errorf("h2 sees h1's namespace: %q", l)
+	}
+	if _, err := os.Stat("/run/netns/" + name); err == nil {
+		t.Errorf("h1's namespace %s is named in the caller's /run/netns", name)
+	}
+
+	// The underlay carries the hosts to each other and to the bridge.
+	h2 := c.Host("h2").Addr
+	run(t, c, "h1", fmt.Sprintf("timeout 5 bash -c \"exec 3<>/dev/tcp/%s/22\"", h2))
+}
