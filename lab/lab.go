@@ -236,7 +236,7 @@ func removing(name string) bool {
 // change of the lab was interrupted, which the plan then finishes.
 func planFor(c *kernel.Conn, t *topology.Lab, source []byte, opt *Options) (p *plan.Plan, now *topology.Lab, running bool, err error) {
 	start := time.Now()
-	if err := errors.Join(checkSysctls(t), checkShapes(t), checkKinds(t), checkServices(t), checkBridgeVLANs(t)); err != nil {
+	if err := errors.Join(checkMachines(t), checkSysctls(t), checkShapes(t), checkKinds(t), checkServices(t), checkBridgeVLANs(t)); err != nil {
 		return nil, t, false, err
 	}
 	old, changing, err := savedTopology(t.Name)

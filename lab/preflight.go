@@ -110,6 +110,19 @@ func checkShapes(t *topology.Lab) error {
 // checkKinds finds the interface kinds this kernel cannot make, before
 // anything is built: each kind is tried once in a throwaway namespace,
 // and the first interface of a missing kind is refused at its kind.
+// checkMachines refuses a lab across machines: its file format,
+// validation and placement are built (nslab validate shows where each
+// node goes), bringing it up is not yet.
+func checkMachines(t *topology.Lab) error {
+	if !t.MultiHost() {
+		return nil
+	}
+	return &topology.Error{Pos: t.Machines[0].Pos, Msg: fmt.Sprintf(
+		"lab %s spans %d hosts (hosts:): labs across machines cannot be brought up yet, only validated and placed "+
+			"(nslab validate %s shows where each node goes); to run it on this machine, leave out hosts: and the nodes' host: keys",
+		t.Name, len(t.Machines), t.File)}
+}
+
 func checkKinds(t *topology.Lab) error {
 	var errs topology.ErrorList
 	seen := map[string]bool{}

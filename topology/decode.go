@@ -31,6 +31,9 @@ type (
 		ifaces []*ifaceDecl // in file order
 		byName map[string]*ifaceDecl
 		routes []*routeDecl
+		// host is the machine the node is placed on (host:), if written.
+		host    string
+		hostPos Pos
 	}
 	ifaceDecl struct {
 		it *Interface
@@ -88,6 +91,7 @@ var (
 		"overlays":   decodeOverlays,
 		"nodes":      decodeNodes,
 		"host":       decodeHost,
+		"hosts":      decodeMachines,
 	}
 	addressingFields = map[string]field[*parser]{
 		"pool": func(p *parser, _ *parser, e entry, path string) { p.decodeSubnets(&p.pool, e, path) },
@@ -110,6 +114,7 @@ var (
 	nodeFields = map[string]field[*nodeDecl]{
 		"router":     decodeRouter,
 		"hostname":   decodeHostname,
+		"host":       decodeNodeHost,
 		"publish":    decodePublish,
 		"interfaces": decodeNodeInterfaces,
 		"routes":     decodeRoutes,
@@ -143,6 +148,7 @@ func formatKeys() map[string][]string {
 		"":              slices.Sorted(maps.Keys(labFields)),
 		"addressing":    slices.Sorted(maps.Keys(addressingFields)),
 		"host":          slices.Sorted(maps.Keys(hostFields)),
+		"machine":       slices.Sorted(maps.Keys(machineFields)),
 		"bridge":        slices.Sorted(maps.Keys(bridgeFields)),
 		"overlay":       slices.Sorted(maps.Keys(overlayFields)),
 		"tap":           slices.Sorted(maps.Keys(tapFields)),

@@ -54,6 +54,9 @@ type Lab struct {
 	Pool []netip.Prefix
 	// Routing is RoutingStatic or RoutingAuto.
 	Routing string
+	// Machines are the hosts a lab across machines spans (hosts:),
+	// sorted by name; none for a lab on the machine nslab runs on.
+	Machines []*Machine
 }
 
 // Bridge is a Linux bridge in the root namespace.
@@ -102,7 +105,10 @@ type Node struct {
 	Hostname string
 	// Services are the programs the node runs, sorted by name.
 	Services []*Service
-	Pos      Pos
+	// Host is the machine the file puts the node on (host:), "" when
+	// the file leaves it to placement (see Place).
+	Host string
+	Pos  Pos
 }
 
 // HostnameOf is the hostname the node answers to: Hostname, or its name.

@@ -76,6 +76,8 @@ type parser struct {
 	nameSet  bool
 	bridges  []*bridgeDecl
 	overlays []*overlayDecl
+	machines []*machineDecl
+	hostsPos Pos
 	nodeList []*nodeDecl
 	host     []*ifaceDecl
 	segs     []Segment
@@ -107,8 +109,10 @@ func (p *parser) build() {
 		p.errorf(p.pos(1, 1), "the lab declares no nodes and no bridges: add nodes:")
 	}
 	p.assemble()
+	p.assembleMachines()
 	p.checkKindKeys()
 	p.resolveLinks()
+	p.checkMultiHost()
 	p.checkKinds()
 	p.assign()
 	p.lab.Pool = p.pool.pfxs

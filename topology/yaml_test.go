@@ -115,14 +115,14 @@ func TestDeepNesting(t *testing.T) {
 		{"name: x\nnodes: " + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + "\n",
 			"t.yaml:2:8: nodes: expected a mapping, got a list"},
 		{"name: x\nnodes: " + strings.Repeat("{a: ", 10000) + "1" + strings.Repeat("}", 10000) + "\n",
-			`t.yaml:2:13: unknown key "a" in nodes.a (allowed keys: hostname, interfaces, publish, router, routes, services, sysctls)`},
+			`t.yaml:2:13: unknown key "a" in nodes.a (allowed keys: host, hostname, interfaces, publish, router, routes, services, sysctls)`},
 		{"name: x\nnodes:\n" + strings.Repeat("- ", 10000) + "x\n",
 			"t.yaml:3:1: nodes: expected a mapping, got a list"},
 		{"name: x\nnodes: " + strings.Repeat("[", 10001) + "\n",
 			"t.yaml:2:1: lists and mappings nest deeper than 10000 levels"},
 		{"name: x\nnodes:\n" + strings.Repeat("- ", 10001) + "x\n",
 			"t.yaml:3:1: lists and mappings nest deeper than 10000 levels"},
-		{"name: x\nnodes:\n" + deepBlock(4000), `t.yaml:4:4: unknown key "k1" in nodes.k0 (allowed keys: hostname, interfaces, publish, router, routes, services, sysctls)`},
+		{"name: x\nnodes:\n" + deepBlock(4000), `t.yaml:4:4: unknown key "k1" in nodes.k0 (allowed keys: host, hostname, interfaces, publish, router, routes, services, sysctls)`},
 	}
 	for _, tt := range tests {
 		start := cpuTime()

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/nslab/nslab/lab"
@@ -46,6 +48,32 @@ func summary(t *topology.Lab) string {
 		s += ", " + plural(services, "service")
 	}
 	return s
+}
+
+// printPlacement says, for a lab across machines, how many nodes each
+// host gets and which segments cross between hosts.
+func printPlacement(w io.Writer, t *topology.Lab) {
+	pl := topology.Place(t)
+	on := map[string][]string{}
+	for _, n := range t.Nodes {
+		on[pl[n.Name]] = append(on[pl[n.Name]], n.Name)
+	}
+	for _, m := range t.Machines {
+		names := ""
+		if len(on[m.Name]) > 0 && len(on[m.Name]) <= 12 {
+			names = ": " + strings.Join(on[m.Name], " ")
+		}
+		fmt.Fprintf(w, "  host %s (%s, %s): %s%s\n", m.Name, m.Where(), m.Address, plural(len(on[m.Name]), "node"), names)
+	}
+	x := topology.Crossings(t, pl)
+	fmt.Fprintf(w, "  %s between hosts (VXLAN)\n", plural(len(x), "segment"))
+	for i, c := range x {
+		if i == 20 {
+			fmt.Fprintf(w, "    ... %d more\n", len(x)-i)
+			break
+		}
+		fmt.Fprintf(w, "    %s: %s\n", c.Segment, strings.Join(c.Machines, ", "))
+	}
 }
 
 func plural(n int, word string) string {
@@ -260,6 +288,9 @@ to do about it. Nothing on the machine is read or changed.`,
 					continue
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: valid: lab %s, %s\n", f, t.Name, summary(t))
+				if t.MultiHost() {
+					printPlacement(cmd.OutOrStdout(), t)
+				}
 			}
 			return errors.Join(errs...)
 		},
