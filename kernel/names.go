@@ -37,6 +37,9 @@ const (
 	KindHost   = "host"
 	KindTrunk  = "trunk"
 	KindTap    = "tap"
+	// KindTunnel is the VXLAN port of a bridge whose segment spans
+	// machines.
+	KindTunnel = "tunnel"
 )
 
 // Prefixes of the kernel names of a lab's links in the root namespace
@@ -51,6 +54,9 @@ const (
 	// TapPrefix starts a tap's name: a bridge port whose other side is
 	// a virtual machine, not a link of the lab's firewall.
 	TapPrefix = "nv-"
+	// TunnelPrefix starts the name of a VXLAN port that carries a
+	// bridge's segment to other machines; not a link of the firewall.
+	TunnelPrefix = "nx-"
 )
 
 // NamePrefixes lists the prefixes of the kernel names of labs' links.

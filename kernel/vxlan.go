@@ -43,7 +43,8 @@ type VXLANAdd struct {
 	Port int
 	// Local is the source address of the tunnel, an address of Dev.
 	Local netip.Addr
-	// Dev is the underlay interface the tunnel's packets leave by.
+	// Dev is the underlay interface the tunnel's packets leave by; ""
+	// lets the route to each remote decide (a tunnel between machines).
 	Dev string
 	// MTU of the device; 0 leaves the kernel's choice (Dev's MTU minus
 	// the overhead).
@@ -51,6 +52,11 @@ type VXLANAdd struct {
 	MAC net.HardwareAddr
 	// Remotes are the other tunnel ends, of Local's family.
 	Remotes []netip.Addr
+	// Master, in the root namespace, makes the device a port of that
+	// bridge, marked with Tags and up: the tunnel of a segment between
+	// machines. Without it the device is left down.
+	Master string
+	Tags   Tags
 }
 
 func (o *VXLANAdd) Namespace() string { return o.NS }
@@ -64,10 +70,18 @@ func (o *VXLANAdd) port() int {
 
 func (o *VXLANAdd) String() string {
 	s := fmt.Sprintf("%s link add %s%s", ipn(o.NS), o.Name, attrs(o.MTU, o.MAC, 0))
-	s += fmt.Sprintf(" type vxlan id %d local %s dev %s dstport %d", o.VNI, o.Local, o.Dev, o.port())
+	s += fmt.Sprintf(" type vxlan id %d local %s", o.VNI, o.Local)
+	if o.Dev != "" {
+		s += " dev " + o.Dev
+	}
+	s += fmt.Sprintf(" dstport %d", o.port())
 	out := []string{s}
 	for _, r := range o.Remotes {
 		out = append(out, fmt.Sprintf("%s fdb append 00:00:00:00:00:00 dev %s dst %s", bridgeN(o.NS), o.Name, r))
+	}
+	if o.Master != "" {
+		out = append(out, o.Tags.render(o.NS, o.Name)...)
+		out = append(out, fmt.Sprintf("%s link set %s master %s up", ipn(o.NS), o.Name, o.Master))
 	}
 	return lines(out...)
 }

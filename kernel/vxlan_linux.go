@@ -14,25 +14,34 @@ func (o *VXLANAdd) Apply(c *Conn) error {
 	if err != nil {
 		return opErr(o.NS, "creating vxlan "+o.Name, err)
 	}
-	dev, err := h.LinkByName(o.Dev)
-	if err != nil {
-		return opErr(o.NS, fmt.Sprintf("creating vxlan %s: finding its underlay %s", o.Name, o.Dev), err)
-	}
 	vx := &netlink.Vxlan{
-		LinkAttrs:    netlink.LinkAttrs{Name: o.Name, MTU: o.MTU, HardwareAddr: o.MAC},
-		VxlanId:      o.VNI,
-		VtepDevIndex: dev.Attrs().Index,
-		SrcAddr:      o.Local.AsSlice(),
-		Port:         o.port(),
-		Learning:     true,
+		LinkAttrs: netlink.LinkAttrs{Name: o.Name, MTU: o.MTU, HardwareAddr: o.MAC},
+		VxlanId:   o.VNI,
+		SrcAddr:   o.Local.AsSlice(),
+		Port:      o.port(),
+		Learning:  true,
+	}
+	over := "by the route to its remotes"
+	if o.Dev != "" {
+		dev, err := h.LinkByName(o.Dev)
+		if err != nil {
+			return opErr(o.NS, fmt.Sprintf("creating vxlan %s: finding its underlay %s", o.Name, o.Dev), err)
+		}
+		vx.VtepDevIndex, over = dev.Attrs().Index, "over "+o.Dev
 	}
 	if err := h.LinkAdd(vx); err != nil {
-		return opErr(o.NS, fmt.Sprintf("creating vxlan %s (vni %d over %s)", o.Name, o.VNI, o.Dev), err)
+		return opErr(o.NS, fmt.Sprintf("creating vxlan %s (vni %d %s, local %s)", o.Name, o.VNI, over, o.Local), err)
 	}
 	for _, r := range o.Remotes {
 		if err := h.NeighAppend(fdbAllZeros(vx.Attrs().Index, r.AsSlice())); err != nil {
 			return opErr(o.NS, fmt.Sprintf("adding remote %s to vxlan %s", r, o.Name), err)
 		}
+	}
+	if o.Master != "" && o.NS == "" {
+		if err := h.LinkSetGroup(vx, int(o.Tags.Group)); err != nil {
+			return opErr("", "marking vxlan "+o.Name, err)
+		}
+		return setUpEnd(c, "", int32(vx.Attrs().Index), o.Name, o.Tags, o.Master, true)
 	}
 	return nil
 }

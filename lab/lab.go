@@ -145,6 +145,9 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 	if err := saveTopology(t.Name, source); err != nil {
 		return err
 	}
+	if err := saveShare(t); err != nil {
+		return err
+	}
 	if err := saveAssignments(t); err != nil {
 		return err
 	}
@@ -250,7 +253,7 @@ func planFor(c *kernel.Conn, t *topology.Lab, source []byte, opt *Options) (p *p
 		opt.logf("lab %s: its last change did not finish; finishing it", t.Name)
 	}
 	repair := opt.Repair || changing
-	if old != nil && len(t.Assignments()) > 0 {
+	if old != nil && len(t.Assignments()) > 0 && t.ShareOf == nil {
 		// Addresses nslab chose stay with their interfaces.
 		if t, err = reparse(t, source, savedAssignments(t.Name)); err != nil {
 			return nil, t, true, err
@@ -338,11 +341,10 @@ func savedTopology(name string) (t *topology.Lab, changing bool, err error) {
 	if err != nil {
 		return nil, false, errUnfinished
 	}
-	old, err := topology.ParseWith(path, data, savedAssignments(name))
+	old, err := parseSaved(name, path, data)
 	if err != nil {
 		return nil, false, errUnfinished
 	}
-	old.Name = name
 	return old, changing, nil
 }
 

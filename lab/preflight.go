@@ -110,16 +110,16 @@ func checkShapes(t *topology.Lab) error {
 // checkKinds finds the interface kinds this kernel cannot make, before
 // anything is built: each kind is tried once in a throwaway namespace,
 // and the first interface of a missing kind is refused at its kind.
-// checkMachines refuses a lab across machines: its file format,
-// validation and placement are built (nslab validate shows where each
-// node goes), bringing it up is not yet.
+// checkMachines refuses a whole lab across machines: Up builds one
+// machine's share of it (topology.Share); package fleet sends each host
+// its share.
 func checkMachines(t *topology.Lab) error {
-	if !t.MultiHost() {
+	if !t.MultiHost() || t.ShareOf != nil {
 		return nil
 	}
 	return &topology.Error{Pos: t.Machines[0].Pos, Msg: fmt.Sprintf(
-		"lab %s spans %d hosts (hosts:): labs across machines cannot be brought up yet, only validated and placed "+
-			"(nslab validate %s shows where each node goes); to run it on this machine, leave out hosts: and the nodes' host: keys",
+		"lab %s spans %d hosts (hosts:): a lab across machines is brought up by nslab up %s, which sends each host its share "+
+			"(package fleet); this builds one machine's share only",
 		t.Name, len(t.Machines), t.File)}
 }
 

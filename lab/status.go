@@ -52,12 +52,7 @@ func Topology(name string) (*topology.Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := topology.ParseWith(topologyFile(name), data, savedAssignments(name))
-	if err != nil {
-		return nil, err
-	}
-	t.Name = name
-	return t, nil
+	return parseSaved(name, topologyFile(name), data)
 }
 
 // Status is a running lab as the kernel shows it, with the cabling of its

@@ -246,5 +246,10 @@ func rootNames(lab *topology.Lab) []rootName {
 	for _, t := range lab.Taps() {
 		out = append(out, rootName{t.Pos, "tap " + t.Name, TapName(lab.Name, t.Name), TapAltName(lab.Name, t.Bridge.Name, t.Name), kernel.Marker(lab.Name, kernel.KindTap, t.Name)})
 	}
+	for _, b := range lab.Bridges {
+		if b.Tunnel != nil {
+			out = append(out, rootName{b.Pos, "tunnel of " + b.Name, TunnelName(lab.Name, b.Name), TunnelAltName(lab.Name, b.Name), kernel.Marker(lab.Name, kernel.KindTunnel, b.Name)})
+		}
+	}
 	return out
 }

@@ -103,7 +103,7 @@ func Up(lab *topology.Lab, st *kernel.State) (*Plan, error) {
 	}
 	p.add("namespaces", spaces)
 	p.add("bridges", bridgeOps(lab))
-	p.add("links", append(linkOps(lab), tapOps(lab)...))
+	p.add("links", append(append(linkOps(lab), tapOps(lab)...), tunnelOps(lab)...))
 	p.add("overlays", overlayOps(lab))
 	p.add("interfaces", ifaceOps(lab))
 	p.add("ports", portOps(lab))
@@ -177,6 +177,7 @@ func portOps(lab *topology.Lab) []kernel.Op {
 		}
 	}
 	names = append(names, tapNames(lab)...)
+	names = append(names, tunnelNames(lab)...)
 	if len(names) == 0 {
 		return nil
 	}

@@ -48,6 +48,7 @@ func Reconcile(old, lab *topology.Lab, st *kernel.State, hints ...Hints) (*Plan,
 	r.nodes()
 	r.bridges()
 	r.taps()
+	r.tunnels()
 	r.links()
 	r.kinds()
 	if err := r.clashes(); err != nil {
@@ -70,8 +71,8 @@ type reconciler struct {
 	cut          map[string]bool         // ends held down by cuts in force: ns "\x00" name
 	shaped       map[*topology.Link]bool // cables shaped at runtime (Faults): their shapes are kept
 	stray        map[string]bool         // root links a killed nslab left without their mark
-	keepTaps     map[string]bool         // taps kept, by kernel name
-	tapsAdd      []kernel.Op             // taps made (anew)
+	keepTaps     map[string]bool         // taps and tunnels kept, by kernel name
+	tapsAdd      []kernel.Op             // taps and tunnels made (anew)
 	tapsIPv6     []string                // their names
 	vlanSets     []kernel.Op             // VLANs of kept ports, trunks and bridges changed
 	remadeIfaces map[string]bool         // kept nodes with interfaces made anew inside them (kinds)

@@ -57,6 +57,9 @@ type Lab struct {
 	// Machines are the hosts a lab across machines spans (hosts:),
 	// sorted by name; none for a lab on the machine nslab runs on.
 	Machines []*Machine
+	// ShareOf is set on a machine's share of a lab across machines
+	// (see Share).
+	ShareOf *ShareSpec
 }
 
 // Bridge is a Linux bridge in the root namespace.
@@ -87,7 +90,10 @@ type Bridge struct {
 	// vlan or vlans key is.
 	VLANFiltering bool
 	VLANPos       Pos
-	Pos           Pos
+	// Tunnel carries the bridge's segment to other machines, in a share
+	// of a lab across machines (see Share); nil otherwise.
+	Tunnel *Tunnel
+	Pos    Pos
 }
 
 // Node is a network namespace.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nslab/nslab/fleet"
 	"github.com/nslab/nslab/lab"
 	"github.com/nslab/nslab/topology"
 	"github.com/spf13/cobra"
@@ -129,7 +130,12 @@ this machine cannot hold (--force tries anyway).`,
 			}
 			start := time.Now()
 			bar := newProgress(quiet)
-			err = lab.Up(cmd.Context(), t, data, lab.Options{Logf: quietLogf(quiet), Timings: timings, Progress: bar.update, KeepFailed: keep, Force: force, Replace: replace, Repair: repair})
+			opt := lab.Options{Logf: quietLogf(quiet), Timings: timings, Progress: bar.update, KeepFailed: keep, Force: force, Replace: replace, Repair: repair}
+			if t.MultiHost() {
+				err = fleet.Up(cmd.Context(), t, fleetOptions(opt))
+			} else {
+				err = lab.Up(cmd.Context(), t, data, opt)
+			}
 			bar.done()
 			if err != nil {
 				return err
@@ -198,9 +204,14 @@ removed per lab.`,
 				return err
 			}
 			start := time.Now()
-			existed := lab.Exists(target)
+			existed := lab.Exists(target) || fleet.Exists(target)
 			bar := newProgress(quiet)
-			err = lab.Down(cmd.Context(), target, lab.Options{Logf: quietLogf(quiet), Timings: timings, Progress: bar.update})
+			opt := lab.Options{Logf: quietLogf(quiet), Timings: timings, Progress: bar.update}
+			if fleet.Exists(target) {
+				err = fleet.Down(cmd.Context(), target, fleetOptions(opt))
+			} else {
+				err = lab.Down(cmd.Context(), target, opt)
+			}
 			bar.done()
 			if err != nil {
 				return err

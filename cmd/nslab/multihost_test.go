@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nslab/nslab/internal/simhost"
+	"github.com/nslab/nslab/nslabtest"
+	"github.com/nslab/nslab/topology"
+)
+
+// startHosts makes simulated hosts for a test (internal/simhost), closed
+// at its end.
+func startHosts(t *testing.T, names ...string) *simhost.Cluster {
+	t.Helper()
+	nslabtest.RequireRoot(t)
+	if err := simhost.Available(); err != nil {
+		t.Skip(err)
+	}
+	sub := netip.MustParsePrefix(nslabtest.Subnet(t) + ".0/24")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := simhost.Start(ctx, t.TempDir(), names, simhost.Options{Prefix: fmt.Sprintf("mh%d", os.Getpid()%100000), Subnet: sub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return c
+}
+
+// onHost runs a command line on a simulated host.
+func onHost(t *testing.T, c *simhost.Cluster, host, line string) (string, error) {
+	t.Helper()
+	out, err := c.Command(context.Background(), host, line).CombinedOutput()
+	return string(out), err
+}
+
+// TestLabAcrossHosts: a lab over three simulated machines (each its own
+// network and mount namespace with sshd), a routed chain a(h1) -- b(h2)
+// -- c(h3) and a bridge lan with members on all three, is brought up by
+// one nslab up over ssh; traffic crosses the machines in VXLAN both over
+// the cables and the bridge; down leaves nothing on any machine.
+func TestLabAcrossHosts(t *testing.T) {
+	c := startHosts(t, "h1", "h2", "h3")
+	name := nslabtest.Name("mh")
+	file := filepath.Join(t.TempDir(), name+".yaml")
+	src := fmt.Sprintf(`name: %s
+hosts:
+  h1: {ssh: h1, address: %s}
+  h2: {ssh: h2, address: %s}
+  h3: {ssh: h3, address: %s}
+routing: auto
+addressing: {pool: [10.77.0.0/16]}
+bridges:
+  lan: {}
+nodes:
+  a: {host: h1, router: true, interfaces: {eth0: {link: lan}, eth1: {link: b:eth0}}}
+  b: {host: h2, router: true, interfaces: {eth0: {}, eth1: {link: c:eth0}}}
+  c: {host: h3, interfaces: {eth0: {}}}
+  x: {host: h2, interfaces: {eth0: {link: lan}}}
+  y: {host: h3, interfaces: {eth0: {link: lan}}}
+`, name, c.Host("h1").Addr, c.Host("h2").Addr, c.Host("h3").Addr)
+	if err := os.WriteFile(file, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lab, err := topology.Parse(file, []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) result {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "NSLAB_SSH_CONFIG="+c.Config)
+		return runCmd(t, cmd, "", args)
+	}
+	t.Cleanup(func() {
+		run("down", "-q", name)
+		sum := sha256.New()
+		data, _ := os.ReadFile(bin)
+		sum.Write(data)
+		os.Remove("/var/lib/nslab/bin/nslab-" + hex.EncodeToString(sum.Sum(nil))[:16])
+		os.Remove("/var/lib/nslab/bin")
+		os.Remove("/var/lib/nslab")
+	})
+	start := time.Now()
+	if r := run("up", file); r.code != 0 {
+		t.Fatalf("up across three hosts: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	t.Logf("up across three hosts in %v", time.Since(start).Round(time.Millisecond))
+
+	addr := func(node string) string {
+		return lab.Node(node).Interfaces[0].Addresses[0].Addr().String()
+	}
+	for _, p := range []struct{ host, from, to string }{
+		{"h1", "a", "c"}, // a(h1) -> b(h2) -> c(h3), routed over two cables between machines
+		{"h3", "c", "a"},
+		{"h2", "x", "y"}, // x(h2) -> y(h3) on the bridge spanning machines
+		{"h1", "a", "y"}, // a(h1) -> y(h3) on the bridge
+	} {
+		// Up to three tries of two probes: the kernel's neighbour table is
+		// shared by every namespace of the machine, and other labs on it
+		// may fill it for a moment (sendmsg: No buffer space available).
+		line := fmt.Sprintf("%s exec %s.%s -- ping -c 2 -W 3 %s", bin, name, p.from, addr(p.to))
+		var out string
+		var err error
+		try := 0
+		for ; try < 3; try++ {
+			if out, err = onHost(t, c, p.host, line); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			t.Errorf("%s on %s -> %s (%s): %v\n%s", p.from, p.host, p.to, addr(p.to), err, out)
+		} else if try > 0 {
+			t.Logf("%s -> %s answered at try %d", p.from, p.to, try+1)
+		}
+	}
+	// Every machine holds its share only.
+	for _, h := range []string{"h1", "h2", "h3"} {
+		out, _ := onHost(t, c, h, "ip netns list; ip -o link show type vxlan")
+		t.Logf("%s:\n%s", h, out)
+	}
+
+	if r := run("down", name); r.code != 0 {
+		t.Fatalf("down: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, h := range []string{"h1", "h2", "h3"} {
+		out, err := onHost(t, c, h, "ip netns list; ip -o link show type vxlan; ip -o link show type bridge; ls /run/nslab 2>/dev/null | grep -v '^\\.' || true")
+		if err != nil || strings.TrimSpace(out) != "" {
+			t.Errorf("%s after down: %v\n%s", h, err, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join("/run/nslab/.fleet", name+".json")); err == nil {
+		t.Errorf("the record of the lab across hosts is left after down")
+	}
+}

@@ -1,0 +1,244 @@
+package topology
+
+import (
+	"fmt"
+	"hash/fnv"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// Tunnel carries a bridge's segment to the other machines of a lab
+// across machines: a VXLAN device in the root namespace, a port of the
+// bridge, whose flooded frames go to every remote (head-end replication,
+// static: no multicast). Share sets it; a file cannot.
+type Tunnel struct {
+	// Segment is the segment carried: the bridge's name, or the cable
+	// between machines as "a:eth0 -- b:eth0".
+	Segment string
+	VNI     int
+	Port    int
+	// Local is this machine's address; Remotes are the other machines'
+	// with an end on the segment, sorted.
+	Local   netip.Addr
+	Remotes []netip.Addr
+}
+
+// ShareSpec says which share of a lab across machines a Lab is: the
+// host it runs on, with what every host computes the same lab from.
+type ShareSpec struct {
+	Lab       string      `json:"lab"`
+	Host      string      `json:"host"`
+	Placement Placement   `json:"placement"`
+	Assigned  Assignments `json:"assigned"`
+}
+
+// CrossingMTU is the largest MTU of an interface on a segment between
+// machines: a 1500-byte underlay less VXLAN's overhead, over IPv4 or IPv6.
+func CrossingMTU(underlay netip.Addr) int {
+	if underlay.Is6() && !underlay.Is4In6() {
+		return 1500 - VXLANOverhead6
+	}
+	return 1500 - VXLANOverhead4
+}
+
+// VNIs numbers the segments that cross machines: 1 + a hash of lab and
+// segment, so that two labs on one underlay rarely meet, and within the
+// lab a number taken is passed to the next free one in the segments'
+// order. Every machine computes the same numbers from the same lab.
+func VNIs(l *Lab, pl Placement) map[string]int {
+	out := map[string]int{}
+	used := map[int]bool{}
+	for _, c := range Crossings(l, pl) {
+		h := fnv.New32a()
+		h.Write([]byte(l.Name + "\x00" + c.Segment))
+		v := 1 + int(h.Sum32()%(MaxVNI-1))
+		for used[v] {
+			v = v%(MaxVNI-1) + 1
+		}
+		used[v] = true
+		out[c.Segment] = v
+	}
+	return out
+}
+
+// Home is the machine that keeps a bridge's host side (its addresses,
+// gateway and NAT) in a lab across machines: the local machine if the
+// bridge has members there, else the first machine by name that has
+// members, else the local machine (or the first).
+func Home(l *Lab, pl Placement, b *Bridge) string {
+	members := map[string]bool{}
+	for _, lk := range l.Links {
+		if lk.Kind == Port && lk.Bridge == b && !lk.A.OnHost() {
+			members[pl[lk.A.Node]] = true
+		}
+	}
+	for _, m := range l.Machines {
+		if m.Local && (members[m.Name] || len(members) == 0) {
+			return m.Name
+		}
+	}
+	for _, m := range l.Machines {
+		if members[m.Name] {
+			return m.Name
+		}
+	}
+	return l.Machines[0].Name
+}
+
+// Share is the part of a lab across machines that runs on one of them,
+// as a lab of that machine alone: its nodes (with the addresses and
+// routes computed on the whole lab), its cables among them, the bridges
+// it has members on or is the home of (see Home; elsewhere a bridge has
+// no host side), and host interfaces of its nodes' cables. A cable to a
+// node on another machine becomes a port of a bridge of its own named
+// after the cable, and every bridge with members on other machines gets
+// a Tunnel to them; the interfaces on such segments get at most
+// CrossingMTU. The lab l is not changed.
+func Share(l *Lab, pl Placement, host string) (*Lab, error) {
+	me := l.Machine(host)
+	if me == nil {
+		return nil, fmt.Errorf("lab %s has no host %q", l.Name, host)
+	}
+	out := &Lab{Name: l.Name, File: l.File, Source: l.Source, Pool: l.Pool, Routing: l.Routing, Machines: l.Machines,
+		ShareOf: &ShareSpec{Lab: l.Name, Host: host, Placement: pl, Assigned: l.Assignments()}}
+	here := func(i *Interface, peer *Interface) bool {
+		if i.OnHost() {
+			return peer != nil && pl[peer.Node] == host
+		}
+		return pl[i.Node] == host
+	}
+	vnis := VNIs(l, pl)
+	addrOf := map[string]netip.Addr{}
+	for _, m := range l.Machines {
+		addrOf[m.Name] = m.Address
+	}
+	mtu := CrossingMTU(me.Address)
+	ifs := map[*Interface]*Interface{}
+	clone := func(i *Interface) *Interface {
+		c := *i
+		ifs[i] = &c
+		return &c
+	}
+	for _, n := range l.Nodes {
+		if pl[n.Name] != host {
+			continue
+		}
+		c := *n
+		c.Interfaces = make([]*Interface, len(n.Interfaces))
+		for k, i := range n.Interfaces {
+			c.Interfaces[k] = clone(i)
+		}
+		out.Nodes = append(out.Nodes, &c)
+	}
+	bridges := map[*Bridge]*Bridge{}
+	machinesOf := map[*Bridge][]string{}
+	for _, lk := range l.Links {
+		if lk.Kind == Port && !lk.A.OnHost() {
+			machinesOf[lk.Bridge] = append(machinesOf[lk.Bridge], pl[lk.A.Node])
+		}
+	}
+	tunnel := func(segment string, machines []string) *Tunnel {
+		t := &Tunnel{Segment: segment, VNI: vnis[segment], Port: DefaultVXLANPort, Local: me.Address}
+		for _, m := range machines {
+			if m != host {
+				t.Remotes = append(t.Remotes, addrOf[m])
+			}
+		}
+		slices.SortFunc(t.Remotes, netip.Addr.Compare)
+		t.Remotes = slices.Compact(t.Remotes)
+		return t
+	}
+	for _, b := range l.Bridges {
+		ms := machinesOf[b]
+		home := Home(l, pl, b)
+		if !slices.Contains(ms, host) && home != host {
+			continue
+		}
+		c := *b
+		if home != host {
+			c.Addresses, c.Auto, c.Gateway, c.NAT, c.NAT6 = nil, nil, false, false, false
+		}
+		if slices.ContainsFunc(ms, func(m string) bool { return m != host }) {
+			c.Tunnel = tunnel(b.Name, ms)
+			c.MTU = capMTU(c.MTU, mtu)
+		}
+		bridges[b] = &c
+		out.Bridges = append(out.Bridges, &c)
+	}
+	for _, lk := range l.Links {
+		switch {
+		case lk.Kind == Port && here(lk.A, nil):
+			a, b := ifs[lk.A], bridges[lk.Bridge]
+			if b.Tunnel != nil {
+				a.MTU = capMTU(a.MTU, mtu)
+			}
+			out.add(&Link{Kind: Port, A: a, Bridge: b, Pos: lk.Pos})
+		case lk.Kind != Peer:
+		case lk.A.OnHost() || lk.B.OnHost():
+			if here(lk.A, lk.B) && here(lk.B, lk.A) {
+				a, b := share(lk.A, ifs, clone), share(lk.B, ifs, clone)
+				if a.OnHost() {
+					out.Host = append(out.Host, a)
+				}
+				if b.OnHost() {
+					out.Host = append(out.Host, b)
+				}
+				out.add(&Link{Kind: Peer, A: a, B: b, Pos: lk.Pos})
+			}
+		case pl[lk.A.Node] == host && pl[lk.B.Node] == host:
+			out.add(&Link{Kind: Peer, A: ifs[lk.A], B: ifs[lk.B], Pos: lk.Pos})
+		case pl[lk.A.Node] == host || pl[lk.B.Node] == host:
+			end, far := lk.A, lk.B
+			if pl[end.Node] != host {
+				end, far = far, end
+			}
+			seg := lk.String()
+			b := &Bridge{Name: CableBridge(lk), Pos: lk.Pos,
+				Tunnel: tunnel(seg, []string{pl[end.Node], pl[far.Node]})}
+			b.MTU = capMTU(end.MTU, mtu)
+			out.Bridges = append(out.Bridges, b)
+			a := ifs[end]
+			a.MTU = capMTU(a.MTU, mtu)
+			out.add(&Link{Kind: Port, A: a, Bridge: b, Pos: lk.Pos})
+		}
+	}
+	slices.SortFunc(out.Bridges, func(a, b *Bridge) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(out.Host, func(a, b *Interface) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortStableFunc(out.Links, func(a, b *Link) int {
+		if c := strings.Compare(a.A.Ref(), b.A.Ref()); c != 0 {
+			return c
+		}
+		return int(a.Kind) - int(b.Kind)
+	})
+	return out, nil
+}
+
+// CableBridge names the bridge that stands for a cable between machines
+// in each machine's share: "x-A.IF-B.IF" after its ends.
+func CableBridge(lk *Link) string {
+	return "x-" + lk.A.Node + "." + lk.A.Name + "-" + lk.B.Node + "." + lk.B.Name
+}
+
+func share(i *Interface, ifs map[*Interface]*Interface, clone func(*Interface) *Interface) *Interface {
+	if c := ifs[i]; c != nil {
+		return c
+	}
+	return clone(i)
+}
+
+// add appends a link and points its interfaces at it.
+func (l *Lab) add(lk *Link) {
+	l.Links = append(l.Links, lk)
+	lk.A.Link = lk
+	if lk.B != nil {
+		lk.B.Link = lk
+	}
+}
+
+func capMTU(mtu, max int) int {
+	if mtu == 0 || mtu > max {
+		return max
+	}
+	return mtu
+}
