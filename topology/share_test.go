@@ -1,0 +1,103 @@
+package topology_test
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/nslab/nslab/topology"
+)
+
+const acrossSrc = `name: across
+hosts:
+  h1: {local: true, address: 192.0.2.1}
+  h2: {ssh: root@192.0.2.2, address: 192.0.2.2}
+  h3: {ssh: h3, address: 192.0.2.3}
+routing: auto
+addressing: {pool: [10.77.0.0/16]}
+bridges:
+  lan: {gateway: true}
+nodes:
+  a: {host: h1, router: true, interfaces: {eth0: {link: lan}, eth1: {link: b:eth0}}}
+  b: {host: h2, router: true, interfaces: {eth0: {}, eth1: {link: c:eth0}}}
+  c: {host: h3, interfaces: {eth0: {}}}
+  x: {host: h2, interfaces: {eth0: {link: lan}}}
+  y: {host: h3, interfaces: {eth0: {link: lan, mtu: 9000}}}
+`
+
+// TestShare: each machine's share holds its nodes with the addresses and
+// routes of the whole lab, cables to other machines as bridges with a
+// tunnel, the spanning bridge with a tunnel to the other member machines
+// and its host side on its home only; tunnels agree between machines;
+// the whole lab is left as it was.
+func TestShare(t *testing.T) {
+	l := mustParse(t, acrossSrc)
+	pl := topology.Place(l)
+	before := l.Node("b").Interface("eth0").Link
+	shares := map[string]*topology.Lab{}
+	for _, m := range l.Machines {
+		s, err := topology.Share(l, pl, m.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shares[m.Name] = s
+	}
+	if l.Node("b").Interface("eth0").Link != before {
+		t.Fatal("Share changed the whole lab's interfaces")
+	}
+	names := func(s *topology.Lab) (nodes, bridges []string) {
+		for _, n := range s.Nodes {
+			nodes = append(nodes, n.Name)
+		}
+		for _, b := range s.Bridges {
+			bridges = append(bridges, b.Name)
+		}
+		return
+	}
+	n2, b2 := names(shares["h2"])
+	if diff := cmp.Diff([]string{"b", "x"}, n2); diff != "" {
+		t.Errorf("h2's nodes (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"lan", "x-a.eth1-b.eth0", "x-b.eth1-c.eth0"}, b2); diff != "" {
+		t.Errorf("h2's bridges (-want +got):\n%s", diff)
+	}
+	h2 := shares["h2"]
+	lan := h2.Bridge("lan")
+	if lan.Tunnel == nil || !slices.Equal(lan.Tunnel.Remotes, []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.3")}) {
+		t.Errorf("lan's tunnel on h2: %+v, want remotes h1 and h3", lan.Tunnel)
+	}
+	if len(lan.Addresses) != 0 || lan.Gateway {
+		t.Errorf("lan has its host side on h2 (%v), but its home is h1", lan.Addresses)
+	}
+	if home := shares["h1"].Bridge("lan"); len(home.Addresses) == 0 || !home.Gateway {
+		t.Errorf("lan lost its gateway on its home h1: %v", home.Addresses)
+	}
+	// The tunnels of one segment agree: same VNI, each the other's remote.
+	c1, c2 := shares["h1"].Bridge("x-a.eth1-b.eth0").Tunnel, h2.Bridge("x-a.eth1-b.eth0").Tunnel
+	if c1.VNI != c2.VNI || c1.VNI == lan.Tunnel.VNI || c1.Local != c2.Remotes[0] || c2.Local != c1.Remotes[0] {
+		t.Errorf("the tunnels of cable a:eth1 -- b:eth0 do not meet: h1 %+v, h2 %+v", c1, c2)
+	}
+	// b keeps its address and its routes, computed on the whole lab.
+	b := h2.Node("b")
+	if want, got := fmt.Sprint(l.Node("b").Routes), fmt.Sprint(b.Routes); want != got || len(b.Routes) == 0 {
+		t.Errorf("b's routes in the share: %s, in the lab: %s", got, want)
+	}
+	e0 := b.Interface("eth0")
+	if e0.Link == nil || e0.Link.Kind != topology.Port || e0.Link.Bridge.Name != "x-a.eth1-b.eth0" {
+		t.Errorf("b:eth0 is not a port of its cable's bridge: %+v", e0.Link)
+	}
+	if e0.MTU != 1450 || !slices.Equal(e0.Addresses, l.Node("b").Interface("eth0").Addresses) {
+		t.Errorf("b:eth0: mtu %d, addresses %v", e0.MTU, e0.Addresses)
+	}
+	// A written MTU above what the underlay carries is lowered.
+	if y := shares["h3"].Node("y").Interface("eth0"); y.MTU != 1450 {
+		t.Errorf("y:eth0 mtu %d in the share, want 1450 (9000 does not cross a 1500 underlay)", y.MTU)
+	}
+	// The share says which it is.
+	if h2.ShareOf == nil || h2.ShareOf.Host != "h2" || len(h2.ShareOf.Placement) != 5 {
+		t.Errorf("ShareOf: %+v", h2.ShareOf)
+	}
+}
