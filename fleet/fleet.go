@@ -149,7 +149,11 @@ func (h *host) ensureBinary(ctx context.Context) error {
 		return err
 	}
 	h.binary = "/var/lib/nslab/bin/nslab-" + sum
-	if out, err := h.ssh(ctx, nil, "test -x "+h.binary+" && echo present"); err == nil && strings.TrimSpace(string(out)) == "present" {
+	out, err := h.ssh(ctx, nil, "test -x "+h.binary+" && echo present || echo absent")
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(string(out)) == "present" {
 		return nil
 	}
 	f, err := os.Open(self)
@@ -300,7 +304,7 @@ func Up(ctx context.Context, t *topology.Lab, opt Options) error {
 		}
 		return h.ensureBinary(ctx)
 	}); err != nil {
-		return err
+		return fmt.Errorf("lab %s: nothing was built on any host:\n%w", t.Name, err)
 	}
 	rec := &Record{Lab: t.Name, Assigned: t.Assignments()}
 	for _, h := range hosts {

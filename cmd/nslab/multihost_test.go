@@ -94,6 +94,24 @@ nodes:
 		os.Remove("/var/lib/nslab/bin")
 		os.Remove("/var/lib/nslab")
 	})
+	// A host that does not answer: nothing is built on any host, and the
+	// message names it.
+	bad := filepath.Join(t.TempDir(), name+"-bad.yaml")
+	unreachable := c.Addr.Next().Next().Next().Next().Next().Next().Next().Next().Next().Next() // no host there
+	badSrc := strings.Replace(src, "hosts:\n", fmt.Sprintf("hosts:\n  h4: {ssh: root@%s, address: %s}\n", unreachable, unreachable), 1)
+	if err := os.WriteFile(bad, []byte(badSrc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := run("up", bad)
+	if r.code != 1 || !strings.Contains(r.stderr, "host h4 (ssh root@"+unreachable.String()+")") || !strings.Contains(r.stderr, "nothing was built on any host") {
+		t.Errorf("up with an unreachable host: exit %d, want 1 naming h4 and saying nothing was built\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, h := range []string{"h1", "h2", "h3"} {
+		if out, err := onHost(t, c, h, "ip netns list; ls /run/nslab 2>/dev/null | grep -v '^\\.' || true"); err != nil || strings.TrimSpace(out) != "" {
+			t.Errorf("%s after an up that failed on h4: %v\n%s", h, err, out)
+		}
+	}
+
 	start := time.Now()
 	if r := run("up", file); r.code != 0 {
 		t.Fatalf("up across three hosts: exit %d\n%s%s", r.code, r.stdout, r.stderr)
