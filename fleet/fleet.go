@@ -389,3 +389,22 @@ func Down(ctx context.Context, name string, opt Options) error {
 	}
 	return fmt.Errorf("lab %s is still on %d hosts (nslab down %s tries again):\n%w", name, len(rec.Hosts), name, err)
 }
+
+// Where says, for messages, on which hosts a lab across machines brought
+// up here runs and how to see it there; "" when it is not one.
+func Where(name string) string {
+	rec, err := readRecord(name)
+	if err != nil {
+		return ""
+	}
+	var hosts []string
+	for _, h := range rec.Hosts {
+		w := "local"
+		if !h.Local {
+			w = "ssh " + h.SSH
+		}
+		hosts = append(hosts, fmt.Sprintf("%s (%s)", h.Name, w))
+	}
+	return fmt.Sprintf("lab %s runs across hosts %s; see each host's share there (ssh HOST nslab status %s): status across machines is not built yet",
+		name, strings.Join(hosts, ", "), name)
+}

@@ -145,6 +145,10 @@ nodes:
 			t.Logf("%s -> %s answered at try %d", p.from, p.to, try+1)
 		}
 	}
+	// The machine that ran up says where the lab is.
+	if r := run("status", name); r.code != 1 || !strings.Contains(r.stderr, "runs across hosts h1 (ssh h1), h2 (ssh h2), h3 (ssh h3)") {
+		t.Errorf("status of the lab across hosts here: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	// Every machine holds its share only.
 	for _, h := range []string{"h1", "h2", "h3"} {
 		out, _ := onHost(t, c, h, "ip netns list; ip -o link show type vxlan")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nslab/nslab/fleet"
 	"github.com/nslab/nslab/internal/natsort"
 	"github.com/nslab/nslab/lab"
 	"github.com/nslab/nslab/service"
@@ -80,6 +82,9 @@ failed). In JSON, each lab's "services".`,
 		}
 		all := []*lab.Status{}
 		for _, n := range names {
+			if w := fleet.Where(n); w != "" && !lab.Exists(n) {
+				return errors.New(w)
+			}
 			s, err := lab.GetStatus(n)
 			if err != nil {
 				return err
