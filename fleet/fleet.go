@@ -56,9 +56,10 @@ func (o *Options) logf(format string, args ...any) {
 
 // Record is what a lab across machines left where it was brought up.
 type Record struct {
-	Lab      string               `json:"lab"`
-	Hosts    []HostRecord         `json:"hosts"`
-	Assigned topology.Assignments `json:"assigned"`
+	Lab       string               `json:"lab"`
+	Hosts     []HostRecord         `json:"hosts"`
+	Assigned  topology.Assignments `json:"assigned"`
+	Placement topology.Placement   `json:"placement"`
 }
 
 // HostRecord is one host a lab was sent to.
@@ -306,7 +307,7 @@ func Up(ctx context.Context, t *topology.Lab, opt Options) error {
 	}); err != nil {
 		return fmt.Errorf("lab %s: nothing was built on any host:\n%w", t.Name, err)
 	}
-	rec := &Record{Lab: t.Name, Assigned: t.Assignments()}
+	rec := &Record{Lab: t.Name, Assigned: t.Assignments(), Placement: pl}
 	for _, h := range hosts {
 		rec.Hosts = append(rec.Hosts, HostRecord{Name: h.m.Name, SSH: h.m.SSH, Sudo: h.m.Sudo, Local: h.m.Local, Binary: h.binary})
 	}
@@ -405,6 +406,5 @@ func Where(name string) string {
 		}
 		hosts = append(hosts, fmt.Sprintf("%s (%s)", h.Name, w))
 	}
-	return fmt.Sprintf("lab %s runs across hosts %s; see each host's share there (ssh HOST nslab status %s): status across machines is not built yet",
-		name, strings.Join(hosts, ", "), name)
+	return fmt.Sprintf("lab %s runs across hosts %s: nslab status %s shows each host's share", name, strings.Join(hosts, ", "), name)
 }

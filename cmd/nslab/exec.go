@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/nslab/nslab/fleet"
 	"github.com/nslab/nslab/lab"
 	"github.com/spf13/cobra"
 )
@@ -69,6 +71,17 @@ starts with the node's name, [LAB.NODE].`,
 func execIn(ref string, argv, extraEnv []string) error {
 	n, err := lab.FindNode(ref)
 	if err != nil {
+		if labName, node, hr, ok := fleet.FindNode(ref); ok && extraEnv == nil {
+			// A node of a lab across machines, on another host.
+			code, err := fleet.Exec(context.Background(), labName, node, hr, argv, fleetOptions(lab.Options{}))
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return &exitError{code}
+			}
+			return nil
+		}
 		return err
 	}
 	env := append(os.Environ(), "NSLAB_LAB="+n.Lab, "NSLAB_NODE="+n.Name)

@@ -145,9 +145,17 @@ nodes:
 			t.Logf("%s -> %s answered at try %d", p.from, p.to, try+1)
 		}
 	}
-	// The machine that ran up says where the lab is.
-	if r := run("status", name); r.code != 1 || !strings.Contains(r.stderr, "runs across hosts h1 (ssh h1), h2 (ssh h2), h3 (ssh h3)") {
-		t.Errorf("status of the lab across hosts here: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	// The machine that ran up shows each host's share, and runs commands
+	// in any node, on its host, with the command's exit status.
+	r = run("status", name)
+	if r.code != 0 || !strings.Contains(r.stdout, "host h2 (ssh h2):") || !strings.Contains(r.stdout, name+"  x ") {
+		t.Errorf("status of the lab across hosts: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run("exec", name+".c", "--", "sh", "-c", "hostname; exit 7"); r.code != 7 || strings.TrimSpace(r.stdout) != "c" {
+		t.Errorf("exec in c (on h3) from here: exit %d, want 7 and its hostname c\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run("exec", "y", "--", "ping", "-c", "2", "-W", "3", addr("a")); r.code != 0 {
+		t.Errorf("exec y -- ping a from here: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	// Every machine holds its share only.
 	for _, h := range []string{"h1", "h2", "h3"} {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -80,10 +79,15 @@ failed). In JSON, each lab's "services".`,
 		if err != nil {
 			return err
 		}
+		if len(a) == 1 && fleet.Exists(a[0]) && !lab.Exists(a[0]) {
+			// A lab across machines brought up here: each host's share.
+			return fleet.Status(cmd.Context(), a[0], *out == "json", cmd.OutOrStdout(), fleetOptions(lab.Options{}))
+		}
 		all := []*lab.Status{}
 		for _, n := range names {
 			if w := fleet.Where(n); w != "" && !lab.Exists(n) {
-				return errors.New(w)
+				logf("%s", w)
+				continue
 			}
 			s, err := lab.GetStatus(n)
 			if err != nil {
