@@ -56,6 +56,11 @@ type Options struct {
 	// Faults are the faults in force in the lab: Run expects the probes
 	// they stop to fail, and fails those that answer (see Faults).
 	Faults *Faults
+	// Sources, when set, limits the probes to those sent from the nodes
+	// it accepts (the host is topology.HostNode): one machine's part of
+	// a lab across machines. The pairs are chosen on the whole lab, so a
+	// sample is the same on every machine.
+	Sources func(node string) bool
 
 	// limits replaces the neighbour table's sizes read from /proc, and
 	// autoSample AutoSample, in tests.

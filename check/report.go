@@ -97,6 +97,32 @@ func hasHostAddrs(lab *topology.Lab) bool {
 	return false
 }
 
+// Merge joins the reports of one lab's probes sent from different
+// sources (the machines of a lab across machines, see Options.Sources)
+// into one, probes by source in the order of the first report's nodes.
+func Merge(reports ...*Report) *Report {
+	if len(reports) == 0 {
+		return nil
+	}
+	out := *reports[0]
+	out.Probes = nil
+	out.Waves, out.Retried = 0, 0
+	for _, r := range reports {
+		out.Probes = append(out.Probes, r.Probes...)
+		out.Waves = max(out.Waves, r.Waves)
+		out.Retried += r.Retried
+	}
+	rank := map[string]int{}
+	for i, n := range out.Nodes {
+		rank[n] = i
+	}
+	slices.SortStableFunc(out.Probes, func(a, b ProbeResult) int {
+		return rank[StackNode(a.From)] - rank[StackNode(b.From)]
+	})
+	out.tally()
+	return &out
+}
+
 // tally counts passed and failed probes.
 func (r *Report) tally() {
 	r.Passed, r.Failed, r.Faulted = 0, 0, 0

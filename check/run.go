@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -48,6 +49,9 @@ func Run(ctx context.Context, lab *topology.Lab, nsPath func(node string) string
 	}
 	w := newWorld(lab)
 	probes, sample := w.choose(opt, lim)
+	if opt.Sources != nil {
+		probes = slices.DeleteFunc(probes, func(p Probe) bool { return !opt.Sources(StackNode(p.From)) })
+	}
 	r := newReport(lab, probes)
 	r.Mode, r.Sample = ModeFull, sample
 	if sample != nil {

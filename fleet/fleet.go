@@ -118,17 +118,7 @@ type host struct {
 
 // ssh runs a shell command line on the host and returns its output.
 func (h *host) ssh(ctx context.Context, stdin io.Reader, line string) ([]byte, error) {
-	var args []string
-	if h.opt.SSHConfig != "" {
-		args = append(args, "-F", h.opt.SSHConfig)
-	}
-	args = append(args, "-o", "BatchMode=yes", "-o", "ConnectTimeout=15", "-o", "ControlMaster=auto",
-		"-o", "ControlPath="+filepath.Join(h.ctl, "%C"), "-o", "ControlPersist=10",
-		h.m.SSH, "--")
-	if h.m.Sudo {
-		line = "sudo -n " + line
-	}
-	cmd := exec.CommandContext(ctx, "ssh", append(args, line)...)
+	cmd := exec.CommandContext(ctx, "ssh", h.sshArgs(line)...)
 	cmd.Stdin = stdin
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -141,6 +131,22 @@ func (h *host) ssh(ctx context.Context, stdin io.Reader, line string) ([]byte, e
 		return out.Bytes(), fmt.Errorf("host %s (%s): %s", h.m.Name, h.m.Where(), strings.TrimPrefix(msg, "nslab: "))
 	}
 	return out.Bytes(), nil
+}
+
+// sshArgs are ssh's arguments to run a command line on the host: batch
+// mode (no prompt), one shared connection (ControlMaster), sudo -n when
+// the host says so.
+func (h *host) sshArgs(line string) []string {
+	var args []string
+	if h.opt.SSHConfig != "" {
+		args = append(args, "-F", h.opt.SSHConfig)
+	}
+	args = append(args, "-o", "BatchMode=yes", "-o", "ConnectTimeout=15", "-o", "ControlMaster=auto",
+		"-o", "ControlPath="+filepath.Join(h.ctl, "%C"), "-o", "ControlPersist=10", h.m.SSH, "--")
+	if h.m.Sudo {
+		line = "sudo -n " + line
+	}
+	return append(args, line)
 }
 
 // ensureBinary puts this nslab on the host unless it is there.

@@ -1,15 +1,20 @@
 package fleet
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
+	"github.com/nslab/nslab/check"
+	"github.com/nslab/nslab/lab"
 	"github.com/nslab/nslab/topology"
 )
 
@@ -82,17 +87,10 @@ func Exec(ctx context.Context, labName, node string, hr HostRecord, argv []strin
 	for _, a := range argv {
 		line += " " + shellQuote(a)
 	}
-	if h.m.Sudo {
-		line = "sudo -n " + line
-	}
-	args := []string{}
-	if opt.SSHConfig != "" {
-		args = append(args, "-F", opt.SSHConfig)
-	}
+	args := h.sshArgs(line)
 	if isTerminal(os.Stdin) {
-		args = append(args, "-t")
+		args = append([]string{"-t"}, args...)
 	}
-	args = append(args, "-o", "BatchMode=yes", "-o", "ConnectTimeout=15", "-o", "ControlPath="+filepath.Join(h.ctl, "%C"), "-o", "ControlMaster=auto", h.m.SSH, "--", line)
 	cmd := exec.CommandContext(ctx, "ssh", args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	err = cmd.Run()
@@ -168,4 +166,85 @@ func shellQuote(s string) string {
 func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// CheckOptions are what nslab check passes to every host.
+type CheckOptions struct {
+	Sample  int
+	Seed    int64
+	Timeout time.Duration
+}
+
+// Check probes a lab across machines: every host sends the probes of
+// its own nodes, chosen on the whole lab (the same sample everywhere),
+// and the reports are merged. A host that cannot check is an error that
+// names it; the others' probes are still reported.
+func Check(ctx context.Context, labName string, co CheckOptions, opt Options) (*check.Report, error) {
+	rec, err := readRecord(labName)
+	if err != nil {
+		return nil, err
+	}
+	reports := make([]*check.Report, len(rec.Hosts))
+	errs := make([]error, len(rec.Hosts))
+	var wg sync.WaitGroup
+	for i, hr := range rec.Hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			reports[i], errs[i] = checkHost(ctx, rec, hr, co, &opt)
+		}()
+	}
+	wg.Wait()
+	var got []*check.Report
+	for _, r := range reports {
+		if r != nil {
+			got = append(got, r)
+		}
+	}
+	return check.Merge(got...), errors.Join(errs...)
+}
+
+func checkHost(ctx context.Context, rec *Record, hr HostRecord, co CheckOptions, opt *Options) (*check.Report, error) {
+	if hr.Local {
+		return CheckShare(ctx, rec.Lab, check.Options{Sample: co.Sample, Seed: co.Seed, Timeout: co.Timeout})
+	}
+	h, done, err := remoteHost(rec, hr, opt)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	line := fmt.Sprintf("%s host-check --sample %d --seed %d --timeout %s %s", h.binary, co.Sample, co.Seed, co.Timeout, rec.Lab)
+	out, errOut, err := h.sshSplit(ctx, line)
+	var rep check.Report
+	if jerr := json.Unmarshal(out, &rep); jerr != nil {
+		if err == nil {
+			err = fmt.Errorf("host %s (%s): reading its check: %v", hr.Name, h.m.Where(), jerr)
+		}
+		return nil, err
+	}
+	if err != nil {
+		return &rep, fmt.Errorf("host %s (%s): %s", hr.Name, h.m.Where(), strings.TrimSpace(string(errOut)))
+	}
+	return &rep, nil
+}
+
+// CheckShare checks the probes of this machine's nodes of a lab across
+// machines, on the whole lab.
+func CheckShare(ctx context.Context, labName string, opt check.Options) (*check.Report, error) {
+	whole, spec, err := lab.Whole(labName)
+	if err != nil {
+		return nil, err
+	}
+	opt.Sources = func(node string) bool { return spec.Placement[node] == spec.Host }
+	return lab.Check(ctx, whole, opt)
+}
+
+// sshSplit runs a command line on the host with its standard output and
+// error apart.
+func (h *host) sshSplit(ctx context.Context, line string) (stdout, stderr []byte, err error) {
+	cmd := exec.CommandContext(ctx, "ssh", h.sshArgs(line)...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.Bytes(), e.Bytes(), err
 }

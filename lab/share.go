@@ -82,3 +82,27 @@ func parseSaved(name, path string, data []byte) (*topology.Lab, error) {
 	e.Source, e.File = data, path
 	return e.Share()
 }
+
+// Whole is the whole lab a running share on this machine is part of (a
+// lab across machines), with the share's spec: what every machine checks
+// its own nodes' probes against.
+func Whole(name string) (*topology.Lab, *topology.ShareSpec, error) {
+	data, err := os.ReadFile(topologyFile(name))
+	if err != nil {
+		return nil, nil, fmt.Errorf("lab %s is not running here (no %s)", name, topologyFile(name))
+	}
+	raw, err := os.ReadFile(shareFile(name))
+	if err != nil {
+		return nil, nil, fmt.Errorf("lab %s here is not a share of a lab across machines (no %s)", name, shareFile(name))
+	}
+	var spec topology.ShareSpec
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		return nil, nil, fmt.Errorf("lab %s: reading %s: %w", name, shareFile(name), err)
+	}
+	t, err := topology.ParseWith(topologyFile(name), data, spec.Assigned)
+	if err != nil {
+		return nil, nil, err
+	}
+	t.Name = name
+	return t, &spec, nil
+}

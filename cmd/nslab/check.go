@@ -9,6 +9,7 @@ import (
 
 	"github.com/nslab/nslab/check"
 	"github.com/nslab/nslab/examples"
+	"github.com/nslab/nslab/fleet"
 	"github.com/nslab/nslab/lab"
 	"github.com/nslab/nslab/topology"
 	"github.com/spf13/cobra"
@@ -75,6 +76,12 @@ LAB may be left out when only one lab is running.`,
 		if err != nil {
 			return err
 		}
+		if fleet.Exists(name) && !lab.Exists(name) && !*measure {
+			// A lab across machines brought up here: every host probes
+			// from its nodes.
+			rep, err := fleet.Check(cmd.Context(), name, fleet.CheckOptions{Sample: *sample, Seed: *seed, Timeout: *timeout}, fleetOptions(lab.Options{}))
+			return printCheck(cmd.OutOrStdout(), name, *out, rep, err)
+		}
 		t, err := lab.Topology(name)
 		if err != nil {
 			return err
@@ -108,6 +115,11 @@ func oneLab(a []string) (string, error) {
 
 func runCheck(ctx context.Context, w io.Writer, t *topology.Lab, out string, opt check.Options) error {
 	rep, runErr := lab.Check(ctx, t, opt)
+	return printCheck(w, t.Name, out, rep, runErr)
+}
+
+// printCheck writes a check's report and says whether it failed.
+func printCheck(w io.Writer, name, out string, rep *check.Report, runErr error) error {
 	if rep == nil {
 		return runErr
 	}
@@ -124,9 +136,9 @@ func runCheck(ctx context.Context, w io.Writer, t *topology.Lab, out string, opt
 		return err
 	case rep.Failed > 0 && rep.Sampled():
 		return fmt.Errorf("lab %s: %d of %d probes failed, in a sample of %d pairs of nodes",
-			t.Name, rep.Failed, rep.Failed+rep.Passed, rep.Sample.Pairs)
+			name, rep.Failed, rep.Failed+rep.Passed, rep.Sample.Pairs)
 	case rep.Failed > 0:
-		return fmt.Errorf("lab %s: %d of %d expected pairs failed", t.Name, rep.Failed, rep.Failed+rep.Passed)
+		return fmt.Errorf("lab %s: %d of %d expected pairs failed", name, rep.Failed, rep.Failed+rep.Passed)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/nslab/nslab/check"
 	"github.com/nslab/nslab/fleet"
 	"github.com/nslab/nslab/lab"
 	"github.com/nslab/nslab/topology"
@@ -52,4 +53,31 @@ func newHostApply() *cobra.Command {
 // host's share gets opt; ssh reads NSLAB_SSH_CONFIG when it is set.
 func fleetOptions(opt lab.Options) fleet.Options {
 	return fleet.Options{Lab: opt, SSHConfig: os.Getenv("NSLAB_SSH_CONFIG")}
+}
+
+// newHostCheck is what nslab check of a lab across machines runs on each
+// host: the probes of this host's nodes, chosen on the whole lab, as a
+// JSON report on standard output.
+func newHostCheck() *cobra.Command {
+	var co fleet.CheckOptions
+	cmd := &cobra.Command{
+		Use:         "host-check LAB",
+		Hidden:      true,
+		Annotations: privileged(),
+		Short:       "Check this host's nodes of a lab across machines (run by nslab check over ssh)",
+		Args:        args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			rep, err := fleet.CheckShare(cmd.Context(), a[0], check.Options{Sample: co.Sample, Seed: co.Seed, Timeout: co.Timeout})
+			if rep != nil {
+				if jerr := writeJSON(cmd.OutOrStdout(), rep); jerr != nil && err == nil {
+					err = jerr
+				}
+			}
+			return err
+		},
+	}
+	cmd.Flags().IntVar(&co.Sample, "sample", 0, "pairs of nodes to probe (as check)")
+	cmd.Flags().Int64Var(&co.Seed, "seed", 0, "seed of the drawing of sampled pairs")
+	cmd.Flags().DurationVar(&co.Timeout, "timeout", 0, "how long a probe may take")
+	return cmd
 }

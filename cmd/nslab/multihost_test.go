@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -157,6 +158,41 @@ nodes:
 	if r := run("exec", "y", "--", "ping", "-c", "2", "-W", "3", addr("a")); r.code != 0 {
 		t.Errorf("exec y -- ping a from here: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// check from here: every host probes from its nodes, one report.
+	r = run("check", "-o", "json", name)
+	var rep struct {
+		Probes []struct{ From string } `json:"probes"`
+		Passed int                     `json:"passed"`
+		Failed int                     `json:"failed"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 || rep.Failed != 0 {
+		t.Errorf("check across hosts: exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	from := map[string]bool{}
+	for _, p := range rep.Probes {
+		from[p.From] = true
+	}
+	if len(from) != 5 || rep.Passed < 20 {
+		t.Errorf("check across hosts probed from %v, %d passed: want all five nodes", from, rep.Passed)
+	}
+	t.Logf("check across hosts: %d probes passed from %d nodes", rep.Passed, len(from))
+
+	// A cable between machines cut on one side stops the traffic, and
+	// joins again.
+	aToC := fmt.Sprintf("%s exec %s.a -- ping -c 1 -W 2 %s", bin, name, addr("c"))
+	if out, err := onHost(t, c, "h1", bin+" link down "+name+".a:eth1"); err != nil {
+		t.Fatalf("link down a:eth1 on h1: %v\n%s", err, out)
+	}
+	if out, err := onHost(t, c, "h1", aToC); err == nil {
+		t.Errorf("a reaches c with the cable a -- b (h1 -- h2) cut:\n%s", out)
+	}
+	if out, err := onHost(t, c, "h1", bin+" link up "+name+".a:eth1"); err != nil {
+		t.Fatalf("link up a:eth1 on h1: %v\n%s", err, out)
+	}
+	if out, err := onHost(t, c, "h1", aToC); err != nil {
+		t.Errorf("a does not reach c after the cable a -- b was joined: %v\n%s", err, out)
+	}
+
 	// Every machine holds its share only.
 	for _, h := range []string{"h1", "h2", "h3"} {
 		out, _ := onHost(t, c, h, "ip netns list; ip -o link show type vxlan")
