@@ -21,29 +21,30 @@ const maxErrors = 8
 // bounded pool of workers. It stops after the first stage that fails.
 // Before a stage that needs it, and at the end, it waits until ready says
 // the links are up (ready may be nil).
-func apply(ctx context.Context, c *kernel.Conn, p *plan.Plan, opt *Options, ready func() error) error {
+func apply(ctx context.Context, c *kernel.Conn, p *plan.Plan, opt *Options, ready func(*meter) error) error {
 	lossByNft(p)
-	total, done := p.Len(), 0
+	waitLinks := 0
+	if ready != nil && p.Made != nil {
+		waitLinks = readyCount(p.Made)
+	}
+	m := newMeter(p, waitLinks, opt.Progress)
 	waited := false
 	for _, s := range p.Stages {
 		if s.AfterLinksUp && ready != nil && !waited {
-			if err := ready(); err != nil {
+			if err := ready(m); err != nil {
 				return err
 			}
 			waited = true
 		}
 		start := time.Now()
-		err := runStage(ctx, c, s, opt.workers(), false, func() {
-			done++
-			opt.progress(s.Name, done, total)
-		})
+		err := runStage(ctx, c, s, opt.workers(), false, func(op kernel.Op) { m.tick(s.Name, op) })
 		if err != nil {
 			return err
 		}
 		opt.timing(s.Name, len(s.Ops), time.Since(start))
 	}
 	if ready != nil && !waited {
-		return ready()
+		return ready(m)
 	}
 	return nil
 }
@@ -54,7 +55,7 @@ func apply(ctx context.Context, c *kernel.Conn, p *plan.Plan, opt *Options, read
 // Operations in the root namespace run one by one in parallel. After a
 // failure the stage stops, unless every says to run every operation
 // (teardown).
-func runStage(ctx context.Context, c *kernel.Conn, s plan.Stage, workers int, every bool, tick func()) error {
+func runStage(ctx context.Context, c *kernel.Conn, s plan.Stage, workers int, every bool, tick func(kernel.Op)) error {
 	groups := byNamespace(s.Ops)
 	var (
 		next   atomic.Int64
@@ -68,7 +69,7 @@ func runStage(ctx context.Context, c *kernel.Conn, s plan.Stage, workers int, ev
 		mu.Lock()
 		defer mu.Unlock()
 		if err == nil {
-			tick()
+			tick(op)
 			return
 		}
 		failed.Store(true)
@@ -126,9 +127,11 @@ type Options struct {
 	Workers int
 	// Logf receives messages for the user; nil discards them.
 	Logf func(format string, args ...any)
-	// Progress receives the stage name and done/total counts of a plan
-	// being applied; nil discards them.
-	Progress func(stage string, done, total int)
+	// Progress receives reports of a plan being applied, with an
+	// estimate of the time left, after each of its operations (and links
+	// seen up); nil discards them. It is called from several goroutines,
+	// one at a time.
+	Progress func(Progress)
 	// Timings logs how long each stage took, through Logf.
 	Timings bool
 	// KeepFailed leaves a lab that failed to build as it is, for
@@ -170,11 +173,5 @@ func (o *Options) workers() int {
 func (o *Options) logf(format string, args ...any) {
 	if o.Logf != nil {
 		o.Logf(format, args...)
-	}
-}
-
-func (o *Options) progress(stage string, done, total int) {
-	if o.Progress != nil {
-		o.Progress(stage, done, total)
 	}
 }

@@ -140,7 +140,7 @@ func TestLabsBuildConcurrently(t *testing.T) {
 		var wg sync.WaitGroup
 		start := time.Now()
 		for i, l := range []*topology.Lab{a, b} {
-			opt := lab.Options{Progress: func(string, int, int) {
+			opt := lab.Options{Progress: func(lab.Progress) {
 				mu.Lock()
 				defer mu.Unlock()
 				if spans[i][0].IsZero() {

@@ -155,10 +155,10 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 		return err
 	}
 	unlockHost()
-	err = apply(ctx, c, p, opt, func() error {
+	err = apply(ctx, c, p, opt, func(m *meter) error {
 		start := time.Now()
 		defer func() { opt.timing("links up", len(p.Made.Links), time.Since(start)) }()
-		return waitReady(ctx, c, p.Made, opt.workers())
+		return waitReady(ctx, c, p.Made, opt.workers(), m)
 	})
 	err = locate(t, err)
 	switch {
@@ -563,9 +563,9 @@ func change(ctx context.Context, name string, opt Options, planFn func(*topology
 	}
 	c := kernel.NewConn()
 	defer c.Close()
-	var ready func() error
+	var ready func(*meter) error
 	if p.Made != nil {
-		ready = func() error { return waitReady(ctx, c, p.Made, opt.workers()) }
+		ready = func(m *meter) error { return waitReady(ctx, c, p.Made, opt.workers(), m) }
 	}
 	return apply(ctx, c, p, &opt, ready)
 }

@@ -18,9 +18,19 @@ func readyTimeout(n int) time.Duration {
 	return 10*time.Second + time.Duration(n)*5*time.Millisecond
 }
 
+// readyCount is the number of links and bridges waitReady waits for.
+func readyCount(t *topology.Lab) int {
+	want, bridges := linksByNamespace(t)
+	n := len(bridges)
+	for _, names := range want {
+		n += len(names)
+	}
+	return n
+}
+
 // waitReady waits until every link of the lab is operationally up, one
-// namespace per worker.
-func waitReady(ctx context.Context, c *kernel.Conn, t *topology.Lab, workers int) error {
+// namespace per worker, and counts them on m as they come up.
+func waitReady(ctx context.Context, c *kernel.Conn, t *topology.Lab, workers int, m *meter) error {
 	want, bridges := linksByNamespace(t)
 	n := len(bridges)
 	for _, names := range want {
@@ -39,6 +49,9 @@ func waitReady(ctx context.Context, c *kernel.Conn, t *topology.Lab, workers int
 				if ns != "" {
 					c.Forget(ns)
 				}
+				if err == nil {
+					m.waited(len(want[ns]))
+				}
 				if err != nil {
 					mu.Lock()
 					errs = append(errs, err)
@@ -55,6 +68,8 @@ func waitReady(ctx context.Context, c *kernel.Conn, t *topology.Lab, workers int
 		mu.Lock()
 		errs = append(errs, err)
 		mu.Unlock()
+	} else {
+		m.waited(len(bridges))
 	}
 	wg.Wait()
 	return errors.Join(errs...)

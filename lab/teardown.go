@@ -83,13 +83,10 @@ func downObserved(c *kernel.Conn, name string, st *kernel.State, opt *Options) e
 // stage).
 func applyEvery(ctx context.Context, c *kernel.Conn, p *plan.Plan, opt *Options) error {
 	var errs []error
-	total, done := p.Len(), 0
+	m := newMeter(p, 0, opt.Progress)
 	for _, s := range p.Stages {
 		start := time.Now()
-		err := runStage(ctx, c, s, opt.workers(), true, func() {
-			done++
-			opt.progress(s.Name, done, total)
-		})
+		err := runStage(ctx, c, s, opt.workers(), true, func(op kernel.Op) { m.tick(s.Name, op) })
 		if err != nil {
 			errs = append(errs, err)
 		}
