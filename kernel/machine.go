@@ -21,4 +21,8 @@ type Machine struct {
 	// OpenFiles is the soft limit of open files of this process (Go
 	// raises it to the hard limit at start); FilesOpen those open now.
 	OpenFiles, FilesOpen int
+	// NeighMax4 and NeighMax6 are net.ipv4.neigh.default.gc_thresh3 and
+	// its IPv6 twin: the most ARP and NDP entries of all namespaces
+	// together (the table is the machine's, not a namespace's).
+	NeighMax4, NeighMax6 int
 }

@@ -30,6 +30,8 @@ func ReadMachine(counts bool) Machine {
 	m.MaxNetNamespaces = readInt("/proc/sys/user/max_net_namespaces")
 	m.MaxUTSNamespaces = readInt("/proc/sys/user/max_uts_namespaces")
 	m.MountMax = readInt("/proc/sys/fs/mount-max")
+	m.NeighMax4 = readInt("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
+	m.NeighMax6 = readInt("/proc/sys/net/ipv6/neigh/default/gc_thresh3")
 	if counts {
 		if f, err := os.Open(NetnsDir); err == nil {
 			names, _ := f.Readdirnames(-1)

@@ -42,6 +42,12 @@ func checkMachine(t, old *topology.Lab, opt *Options) error {
 	if err := n.fits(m); err != nil {
 		return fmt.Errorf("lab %s: %w", t.Name, err)
 	}
+	if opt.Timings {
+		opt.logf("estimate: %s of kernel memory for %d namespaces and %d links; MemAvailable %s", bytesText(n.memory), n.namespaces, n.links, bytesText(m.MemAvailable))
+	}
+	if note := n.neighbours(m); note != "" && old == nil {
+		opt.logf("lab %s: %s", t.Name, note)
+	}
 	return nil
 }
 
@@ -56,6 +62,8 @@ type need struct {
 	// namespace of its own: one per node of the whole lab.
 	holderMounts int
 	memory       uint64
+	// nodes is the number of nodes of the whole lab.
+	nodes int
 }
 
 // estimate returns what building t takes on a machine with cpus
@@ -87,6 +95,7 @@ func estimate(t, old *topology.Lab, cpus, workers int) need {
 		mounts:       mounts,
 		holderMounts: len(t.Nodes) + 1, // a UTS namespace per node, on a tmpfs root
 		files:        filesBase + filesPerWorker*workers,
+		nodes:        len(t.Nodes),
 		memory:       uint64(nodes)*perNS + uint64(links)*linkBytes,
 	}
 }
@@ -96,24 +105,30 @@ func estimate(t, old *topology.Lab, cpus, workers int) need {
 func (n need) fits(m kernel.Machine) error {
 	var short []string
 	if m.MaxNetNamespaces > 0 && n.namespaces > m.MaxNetNamespaces-m.NetNamespaces {
-		short = append(short, fmt.Sprintf("%d network namespaces, but user.max_net_namespaces is %d and %d are in use in /run/netns",
-			n.namespaces, m.MaxNetNamespaces, m.NetNamespaces))
+		short = append(short, fmt.Sprintf("%d network namespaces, but user.max_net_namespaces is %d and %d are in use in /run/netns (sysctl -w user.max_net_namespaces=%d)",
+			n.namespaces, m.MaxNetNamespaces, m.NetNamespaces, m.NetNamespaces+n.namespaces))
 	}
 	if m.MaxUTSNamespaces > 0 && n.namespaces > m.MaxUTSNamespaces {
-		short = append(short, fmt.Sprintf("%d UTS namespaces (one per node, for its hostname), but user.max_uts_namespaces is %d",
-			n.namespaces, m.MaxUTSNamespaces))
+		short = append(short, fmt.Sprintf("%d UTS namespaces (one per node, for its hostname), but user.max_uts_namespaces is %d (sysctl -w user.max_uts_namespaces=%d, more if other programs use them)",
+			n.namespaces, m.MaxUTSNamespaces, n.namespaces))
 	}
+	mountMax := 0
 	if m.MountMax > 0 && n.mounts > m.MountMax-m.Mounts {
+		mountMax = m.Mounts + n.mounts
 		short = append(short, fmt.Sprintf("%d mounts (one per namespace under /run/netns, one for the lab's hostnames), but fs.mount-max is %d and %d are mounted",
 			n.mounts, m.MountMax, m.Mounts))
 	}
 	if m.MountMax > 0 && n.holderMounts > m.MountMax {
+		mountMax = max(mountMax, n.holderMounts)
 		short = append(short, fmt.Sprintf("%d mounts in the lab's hostname holder (a mount namespace of its own: one per node), but fs.mount-max is %d",
 			n.holderMounts, m.MountMax))
 	}
+	if mountMax > 0 {
+		short[len(short)-1] += fmt.Sprintf(" (sysctl -w fs.mount-max=%d)", mountMax)
+	}
 	if m.OpenFiles > 0 && n.files > m.OpenFiles-m.FilesOpen {
-		short = append(short, fmt.Sprintf("%d open files, but the limit is %d and %d are open (raise it with ulimit -n)",
-			n.files, m.OpenFiles, m.FilesOpen))
+		short = append(short, fmt.Sprintf("%d open files, but the limit is %d and %d are open (raise it with ulimit -n %d)",
+			n.files, m.OpenFiles, m.FilesOpen, m.FilesOpen+n.files))
 	}
 	if m.MemAvailable > 0 && float64(n.memory) > memoryShare*float64(m.MemAvailable) {
 		short = append(short, fmt.Sprintf("about %s of kernel memory (%d namespaces at %s each with %d CPUs, %d links at %s), but MemAvailable is %s and a lab may take %.0f%% of it",
@@ -125,6 +140,25 @@ func (n need) fits(m kernel.Machine) error {
 	}
 	return fmt.Errorf("the lab needs more than this machine has:\n  %s\nmake the lab smaller, raise the limit, or try anyway with --force",
 		strings.Join(short, "\n  "))
+}
+
+// neighbours says, for a lab with more nodes than the machine's table of
+// neighbours holds entries (shared by every namespace: ARP and NDP
+// together count against gc_thresh3 of each family), that traffic between
+// many of its nodes at once will fail, and which setting to raise; ""
+// when the lab fits or the machine does not say. It is advice, not a
+// refusal: up itself needs few entries (523 for 10,104 nodes), and a
+// sampled nslab check keeps within the table.
+func (n need) neighbours(m kernel.Machine) string {
+	limit := min(m.NeighMax4, m.NeighMax6)
+	if limit == 0 {
+		limit = max(m.NeighMax4, m.NeighMax6)
+	}
+	if limit == 0 || n.nodes <= limit {
+		return ""
+	}
+	return fmt.Sprintf("%d nodes, but the machine's neighbour tables hold %d ARP and %d NDP entries for all namespaces together: traffic between more than about %d pairs of nodes at once fails (sendmsg: invalid argument, \"neighbour table overflow\" in the kernel log) until entries expire; nslab changes no host-wide setting: to allow more, raise net.ipv4.neigh.default.gc_thresh3 and net.ipv6.neigh.default.gc_thresh3 (and gc_thresh2 with them)",
+		n.nodes, m.NeighMax4, m.NeighMax6, limit/2)
 }
 
 // bytesText writes a size in KiB, MiB or GiB.

@@ -48,6 +48,8 @@ func TestEstimate(t *testing.T) {
 			"400000 network namespaces, but user.max_net_namespaces is 96367 and 10 are in use",
 			"400001 mounts (one per namespace under /run/netns, one for the lab's hostnames), but fs.mount-max is 100000 and 40 are mounted",
 			"400001 mounts in the lab's hostname holder (a mount namespace of its own: one per node), but fs.mount-max is 100000",
+			"(sysctl -w user.max_net_namespaces=400010)",
+			"fs.mount-max is 100000 (sysctl -w fs.mount-max=400041)",
 			"about 77.8 GiB of kernel memory (400000 namespaces at 204 KiB each with 2 CPUs, 0 links at 130 KiB), but MemAvailable is 22.0 GiB",
 			"--force"}},
 		{"500-node star", star(500, true), nil, vm, nil},
@@ -55,11 +57,11 @@ func TestEstimate(t *testing.T) {
 		{"80,000-node star: memory", star(80000, true), nil, vm, []string{"about 25.5 GiB of kernel memory"}},
 		{"20,000 nodes on 2 CPUs", star(20000, false), nil, vm, nil},
 		{"20,000 nodes on 256 CPUs", star(20000, false), nil, big, []string{"20000 namespaces at 3.2 MiB each with 256 CPUs"}},
-		{"open files", star(2, true), nil, tiny, []string{"open files, but the limit is 50 and 10 are open"}},
+		{"open files", star(2, true), nil, tiny, []string{"open files, but the limit is 50 and 10 are open (raise it with ulimit -n 106)"}},
 		{"a running lab: only what is added counts", star(500, true), star(500, true), tiny, []string{"open files"}},
 		{"a running lab grows", star(1000, true), star(500, true), kernel.Machine{MaxNetNamespaces: 600, MountMax: 100000}, nil},
 		{"a running lab grows past the limit", star(1000, true), star(500, true), kernel.Machine{MaxNetNamespaces: 400}, []string{"500 network namespaces"}},
-		{"more nodes than UTS namespaces", star(1000, true), nil, kernel.Machine{MaxUTSNamespaces: 999}, []string{"1000 UTS namespaces (one per node, for its hostname), but user.max_uts_namespaces is 999"}},
+		{"more nodes than UTS namespaces", star(1000, true), nil, kernel.Machine{MaxUTSNamespaces: 999}, []string{"1000 UTS namespaces (one per node, for its hostname), but user.max_uts_namespaces is 999 (sysctl -w user.max_uts_namespaces=1000"}},
 		{"a machine that says nothing", huge, nil, kernel.Machine{}, nil},
 	}
 	for _, tc := range tests {
@@ -79,6 +81,29 @@ func TestEstimate(t *testing.T) {
 				t.Errorf("%s: got\n%v\nwant it to say %q", tc.name, err, want)
 			}
 		}
+	}
+}
+
+// TestNeighbourAdvice: a lab of more nodes than the machine's neighbour
+// tables hold gets advice naming the settings to raise, and is not
+// refused for it; a smaller one, or a machine that does not say, gets
+// none.
+func TestNeighbourAdvice(t *testing.T) {
+	m := kernel.Machine{NeighMax4: 1024, NeighMax6: 1024}
+	note := estimate(star(50000, true), nil, 2, 8).neighbours(m)
+	for _, want := range []string{"50000 nodes", "1024 ARP and 1024 NDP entries", "net.ipv4.neigh.default.gc_thresh3", "net.ipv6.neigh.default.gc_thresh3"} {
+		if !strings.Contains(note, want) {
+			t.Errorf("advice %q does not say %q", note, want)
+		}
+	}
+	if err := estimate(star(50000, true), nil, 2, 8).fits(m); err != nil {
+		t.Errorf("refused for the neighbour table: %v", err)
+	}
+	if note := estimate(star(1000, true), nil, 2, 8).neighbours(m); note != "" {
+		t.Errorf("advice for 1000 nodes: %q", note)
+	}
+	if note := estimate(star(50000, true), nil, 2, 8).neighbours(kernel.Machine{}); note != "" {
+		t.Errorf("advice on a machine that does not say: %q", note)
 	}
 }
 
