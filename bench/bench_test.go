@@ -145,3 +145,37 @@ func TestPrepareReconcile(t *testing.T) {
 		t.Errorf("add file:\n%s", got)
 	}
 }
+
+// TestHugeFlag: the 50,000-node lab of the scaling table runs only when
+// asked for, and its row joins the table between the others by size.
+func TestHugeFlag(t *testing.T) {
+	c, err := parseFlags(nil)
+	if err != nil || c.huge != 0 {
+		t.Fatalf("default: huge %d, %v; want 0 (the default run stays short)", c.huge, err)
+	}
+	if c, err = parseFlags([]string{"-huge", "50000"}); err != nil || c.huge != 50000 {
+		t.Fatalf("-huge 50000: huge %d, %v", c.huge, err)
+	}
+	if _, err = parseFlags([]string{"-huge", "-1"}); err == nil {
+		t.Error("-huge -1 accepted")
+	}
+	b := &bench{cfg: c}
+	b.res.big = &lifecycle{Tool: "nslab", N: 10000, Split: true, Done: true, Up: 20 * time.Second, Topo: "ten"}
+	b.res.huge = &lifecycle{Tool: "nslab", N: 50000, Split: true, Done: true, Up: 300 * time.Second, Topo: "fifty", MemPerNode: 290 << 10}
+	b.res.runs = []*lifecycle{{Tool: "nslab", N: 1000, Split: true, Done: true, Up: time.Second, Topo: "one"}}
+	var got []string
+	for _, row := range b.scalingTable().rows {
+		got = append(got, row[0])
+	}
+	if strings.Join(got, ",") != "1000,10000,50000" {
+		t.Errorf("scaling table rows %v, want 1000, 10000, 50000", got)
+	}
+	tb := b.bigTable(b.res.huge)
+	found := false
+	for _, row := range tb.rows {
+		found = found || row[0] == "kernel memory per node" && strings.HasPrefix(row[1], "290 KiB")
+	}
+	if !found {
+		t.Errorf("the huge lab's table does not give its kernel memory per node: %v", tb.rows)
+	}
+}

@@ -38,6 +38,7 @@ type config struct {
 	sizes    []int
 	scale    []int
 	big      int
+	huge     int // nodes of a second large lab, for the scaling table; 0 skips it
 	peers    map[string]bool
 	out      string
 	quick    bool
@@ -62,6 +63,7 @@ func parseFlags(args []string) (*config, error) {
 	sizes := fs.String("sizes", "200,1000", "star sizes built by every tool")
 	scale := fs.String("scale", "100,1000", "extra star sizes built by nslab for the scaling table")
 	big := fs.Int("big", 10000, "nodes of the large nslab-only lab (leaf-spine, else a star); 0 skips it")
+	huge := fs.Int("huge", 0, "nodes of a second, larger nslab-only lab for the scaling table, such as 50000 (half an hour on 2 cores, and 15 GB of kernel memory); 0 skips it")
 	peers := fs.String("peers", "ip,mininet", "peers to compare with: ip (bench/star-ip.sh), mininet")
 	out := fs.String("out", "bench/RESULTS.md", "where to write the results (with -quick: only when set)")
 	quick := fs.Bool("quick", false, "smoke run: small sizes, few repetitions")
@@ -80,7 +82,7 @@ func parseFlags(args []string) (*config, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	c := &config{big: *big, out: *out, quick: *quick, install: *install,
+	c := &config{big: *big, huge: *huge, out: *out, quick: *quick, install: *install,
 		repeat: *repeat, execRuns: *execRuns, tcpRuns: *tcpRuns, tcpSecs: *tcpSecs, args: args, peers: map[string]bool{},
 		services: *services, only: *only == "services"}
 	if *only != "" && *only != "services" {
@@ -128,8 +130,8 @@ func parseFlags(args []string) (*config, error) {
 	if c.services < 0 || c.services > 1000 {
 		return nil, fmt.Errorf("-services %d: from 0 to 1000 (one bridge)", c.services)
 	}
-	if c.big < 0 || c.repeat < 1 || c.execRuns < 1 || c.tcpRuns < 1 || c.tcpSecs < 1 {
-		return nil, fmt.Errorf("-big must be ≥ 0; -repeat, -exec-runs, -tcp-runs and -tcp-secs ≥ 1")
+	if c.big < 0 || c.huge < 0 || c.repeat < 1 || c.execRuns < 1 || c.tcpRuns < 1 || c.tcpSecs < 1 {
+		return nil, fmt.Errorf("-big and -huge must be ≥ 0; -repeat, -exec-runs, -tcp-runs and -tcp-secs ≥ 1")
 	}
 	return c, nil
 }
@@ -392,7 +394,10 @@ func (b *bench) all(ctx context.Context) {
 		b.servicesTest(ctx)
 	}
 	if b.nslab != "" && b.cfg.big > 0 && ctx.Err() == nil {
-		b.bigRun(ctx)
+		b.res.big = b.bigRun(ctx, b.cfg.big)
+	}
+	if b.nslab != "" && b.cfg.huge > 0 && ctx.Err() == nil {
+		b.res.huge = b.bigRun(ctx, b.cfg.huge)
 	}
 }
 

@@ -120,6 +120,10 @@ func (b *bench) nslabLifecycle(ctx context.Context, lc *lifecycle, name, path st
 	run := len(lc.UpRuns) + 1
 	progress("%s: nslab up %s (%s), run %d", lc.label(), name, lc.Shape, run)
 	drops, fulls := softnetDrops(), neighTableFulls()
+	var before uint64
+	if lc.Memory {
+		before = settledMemAvailable(ctx)
+	}
 	up, err := b.run(ctx, runOpts{timeout: timeout, stop: stopInterrupt, grace: 2 * time.Minute}, b.nslab, "up", "-q", path)
 	lc.RSS = max(lc.RSS, up.MaxRSS)
 	if err != nil {
@@ -131,6 +135,12 @@ func (b *bench) nslabLifecycle(ctx context.Context, lc *lifecycle, name, path st
 	lc.Others = max(lc.Others, up.Others)
 	lc.Up = median(lc.UpRuns)
 	progress("%s: up in %s, peak RSS %s", lc.label(), secs(up.Wall), mib(up.MaxRSS))
+	if lc.Memory && before > 0 {
+		if after := settledMemAvailable(ctx); after > 0 && after < before && lc.Nodes > 0 {
+			lc.MemPerNode = (before - after) / uint64(lc.Nodes)
+			progress("%s: MemAvailable %s before up, %s after: %s a node", lc.label(), mib(int64(before)), mib(int64(after)), kib(lc.MemPerNode))
+		}
+	}
 	if sample > 0 {
 		b.sampleCheck(ctx, lc, name, lf, sample)
 		if d := softnetDrops() - drops; d > 0 {
@@ -216,27 +226,33 @@ func lastLine(s string) string {
 	return strings.TrimSpace(lines[len(lines)-1])
 }
 
-// bigRun builds the large lab: leaf-spine when `nslab gen` has it, else a
+// bigRun builds a large lab of n nodes: a dual-stack leaf-spine of
+// 100-host leaves when `nslab gen` makes it, else (a file past nslab's
+// 8 MiB, as at 50,000 nodes) an IPv4-only one of 500-host leaves, else a
 // star spread over several bridges, else the fallback's LANs joined by a
-// router; then up, check --sample 100, down, and a search for leftovers.
-func (b *bench) bigRun(ctx context.Context) {
-	n := b.cfg.big
+// router; then up, check --sample 100, down, and a search for leftovers,
+// with the kernel memory the lab took.
+func (b *bench) bigRun(ctx context.Context, n int) *lifecycle {
 	name := fmt.Sprintf("bench-big-%d", n)
 	hpl := min(100, n)
 	leaves := (n + hpl - 1) / hpl
+	hpl4 := min(500, n)
+	leaves4 := (n + hpl4 - 1) / hpl4
 	forms := [][]string{
 		{"leaf-spine", "--spines", "4", "--leaves", strconv.Itoa(leaves), "--hosts-per-leaf", strconv.Itoa(hpl), "--name", name},
+		{"leaf-spine", "--ipv4-only", "--spines", "4", "--leaves", strconv.Itoa(leaves4), "--hosts-per-leaf", strconv.Itoa(hpl4), "--name", name},
 		{"star", "--nodes", strconv.Itoa(n), "--name", name},
 	}
-	lc := &lifecycle{Tool: "nslab", N: n, Split: true, Big: true}
-	b.res.big = lc
+	lc := &lifecycle{Tool: "nslab", N: n, Split: true, Big: true, Memory: true}
 	path, how, err := b.generate(ctx, name, forms, func() string { return fallbackLANs(name, n, 1000, false) })
 	if err != nil {
 		lc.Err = err.Error()
-		return
+		return lc
 	}
 	lc.Gen = how
 	switch {
+	case strings.Contains(how, "leaf-spine --ipv4-only"):
+		lc.Topo = fmt.Sprintf("leaf-spine: 4 spines, %d leaves × %d hosts, IPv4 only", leaves4, hpl4)
 	case strings.Contains(how, "leaf-spine"):
 		lc.Topo = fmt.Sprintf("leaf-spine: 4 spines, %d leaves × %d hosts, dual-stack", leaves, hpl)
 	case strings.Contains(how, "star"):
@@ -244,13 +260,52 @@ func (b *bench) bigRun(ctx context.Context) {
 	default:
 		lc.Topo = fmt.Sprintf("%d hosts in LANs of ≤1000 joined by a router, dual-stack", n)
 	}
-	b.nslabLifecycle(ctx, lc, name, path, 100, 10*time.Minute, nil)
+	// 10 minutes for 10,000 nodes; past that, the root namespace's
+	// linear list of namespace ids makes each node dearer.
+	timeout := max(10*time.Minute, time.Duration(n/10000)*time.Duration(n/10000)*2*time.Minute)
+	b.nslabLifecycle(ctx, lc, name, path, 100, timeout, nil)
 	for attempt := 2; attempt <= 3 && strings.HasPrefix(lc.Err, "up: ") && ctx.Err() == nil; attempt++ {
 		// A failed up is a result, reported; another attempt measures
 		// the rest (check, down, leftovers).
 		progress("%s: %s; trying again (attempt %d of 3)", lc.label(), lc.Err, attempt)
 		lc.Failed = append(lc.Failed, fmt.Sprintf("attempt %d failed after %s: %s", attempt-1, secs(lc.Up), lc.Err))
 		lc.Err, lc.Up = "", 0
-		b.nslabLifecycle(ctx, lc, name, path, 100, 10*time.Minute, nil)
+		b.nslabLifecycle(ctx, lc, name, path, 100, timeout, nil)
 	}
+	return lc
 }
+
+// settledMemAvailable reads MemAvailable once the kernel has settled:
+// when it moved by less than 8 MiB over 2 s, or after 60 s; 0 when it
+// cannot be read.
+func settledMemAvailable(ctx context.Context) uint64 {
+	prev := memAvailable()
+	for range 30 {
+		select {
+		case <-ctx.Done():
+			return prev
+		case <-time.After(2 * time.Second):
+		}
+		now := memAvailable()
+		if d := int64(now) - int64(prev); d < 8<<20 && d > -8<<20 {
+			return now
+		}
+		prev = now
+	}
+	return prev
+}
+
+// memAvailable is /proc/meminfo's MemAvailable in bytes; 0 when it
+// cannot be read.
+func memAvailable() uint64 {
+	for line := range strings.Lines(readFileString("/proc/meminfo")) {
+		if v, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// kib writes a size in KiB.
+func kib(b uint64) string { return fmt.Sprintf("%d KiB", b>>10) }

@@ -37,6 +37,8 @@ type lifecycle struct {
 	Settled     time.Duration // how long after down until nothing was left
 	Others      float64       // max share of the CPUs used by others during a timed command
 	NeighFull   bool          // the kernel's neighbour table overflowed during up and check
+	Memory      bool          // measure the kernel memory the lab takes
+	MemPerNode  uint64        // MemAvailable before up less after it settled, per node of the file
 	Failed      []string      // attempts that failed before the one measured
 	Done        bool
 	Err         string
@@ -49,6 +51,7 @@ type results struct {
 	mu    sync.Mutex
 	runs  []*lifecycle
 	big   *lifecycle
+	huge  *lifecycle // a second large lab (-huge)
 	exec  []*execSeries
 	tcp   []*tcpPath
 	shape []*shapeRun
@@ -202,7 +205,10 @@ func (b *bench) render(interrupted bool) rendered {
 	if t := b.reconcileTable(); t != nil {
 		tables = append(tables, t)
 	}
-	if t := b.bigTable(); t != nil {
+	if t := b.bigTable(b.res.big); t != nil {
+		tables = append(tables, t)
+	}
+	if t := b.bigTable(b.res.huge); t != nil {
 		tables = append(tables, t)
 	}
 	if t := b.execTable(); t != nil {
@@ -218,7 +224,7 @@ func (b *bench) render(interrupted bool) rendered {
 		tables = append(tables, t)
 	}
 	checks := &table{title: "Reachability checked after each up (not timed)", head: []string{"run", "topology", "made by", "check"}}
-	for _, l := range append(append([]*lifecycle{}, r.runs...), r.big) {
+	for _, l := range append(append([]*lifecycle{}, r.runs...), r.big, r.huge) {
 		if l == nil || l.Verify == "" {
 			continue
 		}
@@ -369,8 +375,10 @@ func (b *bench) starTable() *table {
 func (b *bench) scalingTable() *table {
 	t := &table{title: "Scaling: time per node", head: []string{"N", "tool", "topology", "up", "down", "up per node", "down per node", "nslab peak RSS", "CPU used by others"}}
 	runs := append([]*lifecycle{}, b.res.runs...)
-	if b.res.big != nil {
-		runs = append(runs, b.res.big)
+	for _, l := range []*lifecycle{b.res.big, b.res.huge} {
+		if l != nil {
+			runs = append(runs, l)
+		}
 	}
 	sort.SliceStable(runs, func(i, j int) bool { return runs[i].N < runs[j].N })
 	for _, l := range runs {
@@ -390,8 +398,7 @@ func (b *bench) scalingTable() *table {
 	return t
 }
 
-func (b *bench) bigTable() *table {
-	l := b.res.big
+func (b *bench) bigTable(l *lifecycle) *table {
 	if l == nil {
 		return nil
 	}
@@ -406,6 +413,9 @@ func (b *bench) bigTable() *table {
 	t.add("sampled check", orDash(l.Verify, "not run"))
 	t.add("down", secs(l.Down))
 	t.add("peak RSS (up, down / check)", mib(l.RSS)+" / "+mib(l.CheckRSS))
+	if l.MemPerNode > 0 {
+		t.add("kernel memory per node", kib(l.MemPerNode)+" (MemAvailable before up less after it settled, over the nodes of the file)")
+	}
 	left := "nothing"
 	if l.Settled > 200*time.Millisecond {
 		left = fmt.Sprintf("nothing, %s after down returned (the kernel frees namespaces and their cables asynchronously)", secs(l.Settled))
@@ -485,7 +495,7 @@ func runList(d []time.Duration) string {
 // explainLosses adds a note when probes were lost right after up but
 // answered later: the rows alone would read as flaky connectivity.
 func (b *bench) explainLosses() {
-	for _, l := range append(append([]*lifecycle{}, b.res.runs...), b.res.big) {
+	for _, l := range append(append([]*lifecycle{}, b.res.runs...), b.res.big, b.res.huge) {
 		if l != nil && l.NeighFull {
 			b.res.noteOnce("neigh", "The kernel's neighbour table was full during %s (\"neighbor table overflow\" in the kernel log). "+
 				"There is one ARP and one NDP table for all namespaces of the machine together, with at most "+
@@ -497,7 +507,7 @@ func (b *bench) explainLosses() {
 		}
 	}
 	var runs []string
-	for _, l := range append(append([]*lifecycle{}, b.res.runs...), b.res.big) {
+	for _, l := range append(append([]*lifecycle{}, b.res.runs...), b.res.big, b.res.huge) {
 		if l != nil && l.Tool == "nslab" && l.Verify != "" && !l.VerifyOK && l.VerifyLater {
 			runs = append(runs, l.label())
 		}
