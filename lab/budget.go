@@ -8,16 +8,18 @@ import (
 	"github.com/nslab/nslab/topology"
 )
 
-// Kernel memory of a lab's objects, measured on a 2-CPU machine over
-// 500-node stars and 500 empty nodes (docs/kernel-notes.md): a namespace
-// costs a fixed part and a part per possible CPU (per-CPU statistics and
-// caches), a veth pair with its bridge port and IPv6 state about as much
-// again. The figures are rounded up: the estimate refuses what cannot
-// fit, it does not promise that the rest does.
+// Kernel memory of a lab's objects: a namespace costs a fixed part and a
+// part per possible CPU (per-CPU statistics and caches), a veth pair with
+// its bridge port and addresses about as much again. Fitted (2-CPU VM,
+// docs/kernel-notes.md) to the MemAvailable a lab took once settled: 245
+// and 264 KiB a node for 1,000-node stars and leaf-spines, 290 and 298
+// KiB at 10,000 nodes, 344 KiB for the 50,104-node leaf-spine (328 KiB
+// of slab and per-CPU memory): the cost per node grows with the lab, and
+// the figures sit in the middle, within 20% of all of these.
 const (
-	namespaceBytes       = 180 << 10
+	namespaceBytes       = 145 << 10
 	namespaceBytesPerCPU = 12 << 10
-	linkBytes            = 130 << 10 // a veth pair, or a bridge
+	linkBytes            = 120 << 10 // a veth pair, or a bridge
 	// memoryShare is the part of MemAvailable a lab may take: the rest is
 	// left to the machine.
 	memoryShare = 0.8
