@@ -33,8 +33,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/nslab/nslab/lab"
 	"github.com/nslab/nslab/topology"
@@ -250,8 +252,37 @@ func each(hosts []*host, f func(*host) error) error {
 	return errors.Join(errs...)
 }
 
+// controlDir makes a directory for shared ssh connections under this
+// process's StateDir/.ssh/PID (root's alone), and removes those of
+// processes that are gone (killed).
+func controlDir() (string, error) {
+	base := filepath.Join(lab.StateDir, ".ssh")
+	if err := os.MkdirAll(base, 0o700); err != nil {
+		return "", err
+	}
+	ents, _ := os.ReadDir(base)
+	for _, e := range ents {
+		if pid, err := strconv.Atoi(e.Name()); err == nil && syscall.Kill(pid, 0) == syscall.ESRCH {
+			os.RemoveAll(filepath.Join(base, e.Name()))
+		}
+	}
+	mine := filepath.Join(base, strconv.Itoa(os.Getpid()))
+	if err := os.MkdirAll(mine, 0o700); err != nil {
+		return "", err
+	}
+	return os.MkdirTemp(mine, "c")
+}
+
+// removeControlDir removes a directory of controlDir, and the ones above
+// it that are left empty.
+func removeControlDir(dir string) {
+	os.RemoveAll(dir)
+	os.Remove(filepath.Dir(dir))
+	os.Remove(filepath.Dir(filepath.Dir(dir)))
+}
+
 func hostsOf(t *topology.Lab, opt *Options) ([]*host, func(), error) {
-	ctl, err := os.MkdirTemp("", "nslab-ssh-")
+	ctl, err := controlDir()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -265,7 +296,7 @@ func hostsOf(t *topology.Lab, opt *Options) ([]*host, func(), error) {
 				h.closeMaster()
 			}
 		}
-		os.RemoveAll(ctl)
+		removeControlDir(ctl)
 	}
 	return hosts, done, nil
 }

@@ -21,7 +21,7 @@ import (
 // remoteHost is the host of a record, ready for ssh; done closes its
 // connection.
 func remoteHost(rec *Record, hr HostRecord, opt *Options) (*host, func(), error) {
-	ctl, err := os.MkdirTemp("", "nslab-ssh-")
+	ctl, err := controlDir()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -30,7 +30,7 @@ func remoteHost(rec *Record, hr HostRecord, opt *Options) (*host, func(), error)
 		if !h.m.Local {
 			h.closeMaster()
 		}
-		os.RemoveAll(ctl)
+		removeControlDir(ctl)
 	}, nil
 }
 

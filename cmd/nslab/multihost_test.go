@@ -212,3 +212,96 @@ nodes:
 		t.Errorf("the record of the lab across hosts is left after down")
 	}
 }
+
+// TestLabAcrossHostsKilled: nslab killed part-way on one host makes up
+// fail and remove the lab from every host; the machine that runs up
+// killed part-way leaves a lab that down removes from every host.
+func TestLabAcrossHostsKilled(t *testing.T) {
+	c := startHosts(t, "h1", "h2", "h3")
+	name := nslabtest.Name("mk")
+	file := filepath.Join(t.TempDir(), name+".yaml")
+	var b strings.Builder
+	fmt.Fprintf(&b, "name: %s\nhosts:\n", name)
+	for _, h := range c.Hosts {
+		fmt.Fprintf(&b, "  %s: {ssh: %s, address: %s}\n", h.Name, h.Name, h.Addr)
+	}
+	b.WriteString("addressing: {pool: [10.78.0.0/16]}\nbridges:\n  lan: {}\nnodes:\n")
+	for i := range 45 {
+		fmt.Fprintf(&b, "  n%d: {interfaces: {eth0: {link: lan}}}\n", i)
+	}
+	if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "NSLAB_SSH_CONFIG="+c.Config)
+	run := func(args ...string) result {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		return runCmd(t, cmd, "", args)
+	}
+	t.Cleanup(func() { run("down", "-q", name) })
+	nothingLeft := func(when string) {
+		t.Helper()
+		for _, h := range c.Hosts {
+			out, err := onHost(t, c, h.Name, "ip netns list; ip -o link show type vxlan; ip -o link show type bridge; ls /run/nslab 2>/dev/null | grep -v '^\\.' || true")
+			if err != nil || strings.TrimSpace(out) != "" {
+				t.Errorf("%s: %s: %v\n%s", when, h.Name, err, out)
+			}
+		}
+	}
+
+	// nslab on h2 killed while it builds its share.
+	up := exec.Command(bin, "up", file)
+	up.Env = env
+	var out strings.Builder
+	up.Stdout, up.Stderr = &out, &out
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	h2 := c.Host("h2")
+	killed := ""
+	for deadline := time.Now().Add(90 * time.Second); killed == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, p := range h2.Processes() {
+			pid, comm, _ := strings.Cut(p, " ")
+			if !strings.HasPrefix(comm, "nslab-") {
+				continue
+			}
+			if args, _ := os.ReadFile("/proc/" + pid + "/cmdline"); strings.Contains(string(args), "host-apply") && !strings.Contains(string(args), "--check") {
+				time.Sleep(300 * time.Millisecond)
+				exec.Command("kill", "-KILL", pid).Run()
+				killed = pid
+				break
+			}
+		}
+	}
+	err := up.Wait()
+	if killed == "" {
+		t.Fatalf("nslab host-apply never ran on h2 (up: %v)\n%s", err, out.String())
+	}
+	if err == nil || !strings.Contains(out.String(), "host h2 (ssh h2)") || !strings.Contains(out.String(), "removed from every host") {
+		t.Errorf("up with nslab killed on h2: %v, want a failure naming h2 and the lab removed from every host\n%s", err, out.String())
+	}
+	nothingLeft("after nslab was killed on h2")
+
+	// The machine that runs up killed while the hosts build: down removes
+	// the lab from every host.
+	up = exec.Command(bin, "up", file)
+	up.Env = env
+	up.Stdout, up.Stderr = &out, &out
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join("/run/nslab/.fleet", name+".json")); err == nil {
+			break // the hosts are building
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	up.Process.Kill()
+	up.Wait()
+	// The hosts go on building their shares; down waits on each host's
+	// lock of the lab, then removes it.
+	if r := run("down", name); r.code != 0 {
+		t.Errorf("down after up was killed: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	nothingLeft("down after up was killed")
+}
