@@ -21,7 +21,7 @@ nodes:
       r2: {link: rb:eth0, addresses: [10.0.0.65/26]}
       b1: {link: ba:eth0, addresses: [10.0.0.1/26]}
       up: {link: core:eth0, addresses: [10.0.1.1/30]}
-      red: {kind: vrf, table: 10, members: [r1, r2]}
+      red: {kind: vrf, table: 10, members: [r1, r2], addresses: [10.0.9.1/32]}
       blue: {kind: vrf, table: 20, members: [b1]}
   ra: {interfaces: {eth0: {addresses: [10.0.0.2/26]}}, routes: [{to: default, via: 10.0.0.1}]}
   ba: {interfaces: {eth0: {addresses: [10.0.0.3/26]}}, routes: [{to: default, via: 10.0.0.1}]}
@@ -47,6 +47,8 @@ nodes:
 		{"core", "10.0.0.2@ra", false},   // the main table has no route into a vrf
 		{"pe@red", "10.0.0.66@rb", true}, // probed from inside the vrf
 		{"pe", "10.0.0.66@rb", false},    // not from the main table
+		{"rb", "10.0.9.1@pe@red", true},  // the vrf's own address, in its table
+		{"ba", "10.0.9.1@pe@red", false}, // not blue's
 	} {
 		if got := has(c.from, c.to); got != c.want {
 			t.Errorf("%s -> %s: expected %v, want %v (%s reaches %v)", c.from, c.to, got, c.want, c.from, reach[c.from])
