@@ -341,3 +341,28 @@ func (p *parser) rtSegments() []rtSeg {
 	}
 	return out
 }
+
+// AddressRealms numbers the lab's address realms (within one, every
+// address is unique; see the vrf rules in docs/format.md) and says which
+// one each routing realm is in, by its key: NODE for a node's main
+// table, NODE@VRF for a vrf's (as check names them), HostNode for the
+// host. A lab without vrfs is one realm. A realm on no segment is not
+// listed.
+func (l *Lab) AddressRealms() map[string]int {
+	segs := l.Segments()
+	realm := realms(segs)
+	out := map[string]int{}
+	for i, s := range segs {
+		for _, m := range s.Members {
+			out[realmKey(m.Node, m.VRF)] = realm[i]
+		}
+	}
+	return out
+}
+
+// RealmKey names the routing realm an interface of a node routes in:
+// NODE, or NODE@VRF for one in a vrf (directly, through its bond, or the
+// vrf itself).
+func (l *Lab) RealmKey(i *Interface) string {
+	return realmKey(i.Node, l.member(i).VRF)
+}
