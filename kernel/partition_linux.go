@@ -90,6 +90,20 @@ func (o *Partition) table(c *nftables.Conn, t *nftables.Table) {
 				&expr.Lookup{SourceRegister: 1, SetName: sets[v6].Name, SetID: sets[v6].ID},
 			}, verdict(expr.VerdictDrop))})
 		}
+		dev := expr.MetaKeyOIFNAME
+		if h.src {
+			dev = expr.MetaKeyIIFNAME
+		}
+		for _, d := range o.Scoped {
+			for _, n := range d.Devs {
+				for _, a := range d.Addrs {
+					c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: cat([]expr.Any{
+						&expr.Meta{Key: dev, Register: 1},
+						&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(n)},
+					}, addrMatch(a, h.src), verdict(expr.VerdictDrop))})
+				}
+			}
+		}
 		if h.src && len(o.Block) > 0 {
 			// Neighbour discovery passes a block: a node that cannot
 			// resolve its peer's address could not send it anything,

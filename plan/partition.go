@@ -26,7 +26,7 @@ func Partition(lab *topology.Lab, groups [][]string) (*Plan, error) {
 // With neither, it heals the lab.
 func Filters(lab *topology.Lab, groups [][]string, blocks []Block) (*Plan, error) {
 	p := &Plan{Lab: lab.Name}
-	drops, err := partitionDrops(lab, groups)
+	drops, scoped, err := partitionDrops(lab, groups)
 	if err != nil {
 		return nil, err
 	}
@@ -36,7 +36,7 @@ func Filters(lab *topology.Lab, groups [][]string, blocks []Block) (*Plan, error
 	}
 	var ops []kernel.Op
 	for _, n := range lab.Nodes {
-		ops = append(ops, &kernel.Partition{NS: NetnsName(lab.Name, n.Name), Drop: drops[n.Name], Block: ins[n.Name]})
+		ops = append(ops, &kernel.Partition{NS: NetnsName(lab.Name, n.Name), Drop: drops[n.Name], Scoped: scoped[n.Name], Block: ins[n.Name]})
 	}
 	what := "partitioned"
 	switch {
@@ -77,7 +77,7 @@ func blockRules(lab *topology.Lab, blocks []Block) (map[string][]kernel.Block, e
 					others = append(others, m.Name)
 				}
 			}
-			from, err := ra.drops(n, b.From, others, fmt.Sprintf("block %s", b))
+			from, _, err := ra.drops(n, b.From, others, fmt.Sprintf("block %s", b), false)
 			if err != nil {
 				return nil, err
 			}
@@ -127,9 +127,11 @@ func newRealmAddrs(lab *topology.Lab) *realmAddrs {
 // drops lists what node's filter drops to keep it from the nodes of
 // drop: their addresses in the realms node is in. An address that one
 // of keep (the nodes node must still reach, itself included) has in
-// another realm of node cannot be told apart by address: that is an
-// error that names both vrfs. what names the fault in messages.
-func (r *realmAddrs) drops(node string, drop, keep []string, what string) ([]netip.Addr, error) {
+// another realm of node cannot be told apart by address: with scope, it
+// is dropped only through the interfaces of its realm (a vrf and its
+// members); without, that is an error that names both vrfs. what names
+// the fault in messages.
+func (r *realmAddrs) drops(node string, drop, keep []string, what string, scope bool) ([]netip.Addr, []kernel.ScopedDrop, error) {
 	mine := map[int]string{} // address realm -> node's routing realm in it
 	for _, a := range r.addrs[node] {
 		if _, ok := mine[a.realm]; !ok {
@@ -150,19 +152,47 @@ func (r *realmAddrs) drops(node string, drop, keep []string, what string) ([]net
 		}
 	}
 	var out []netip.Addr
+	var scoped []kernel.ScopedDrop
+	scopeOf := map[string]int{} // routing realm -> its entry in scoped
 	for _, d := range drop {
 		for _, a := range r.addrs[d] {
 			if !in(a) || slices.Contains(out, a.addr) {
 				continue
 			}
+			if k, clash := kept[a.addr]; clash && k.realm != a.realm && scope && mine[a.realm] != "" {
+				key := mine[a.realm]
+				i, ok := scopeOf[key]
+				if !ok {
+					i = len(scoped)
+					scopeOf[key] = i
+					scoped = append(scoped, kernel.ScopedDrop{Devs: r.devs(node, key)})
+				}
+				if !slices.Contains(scoped[i].Addrs, a.addr) {
+					scoped[i].Addrs = append(scoped[i].Addrs, a.addr)
+				}
+				continue
+			}
 			if k, clash := kept[a.addr]; clash && k.realm != a.realm {
-				return nil, fmt.Errorf("%s: node %s cannot tell %s from %s: both have %s, %s in %s and %s in %s; %s's filter matches addresses only: give them different addresses, or keep them on one side",
+				return nil, nil, fmt.Errorf("%s: node %s cannot tell %s from %s: both have %s, %s in %s and %s in %s; %s's filter matches addresses only: give them different addresses, or keep them on one side",
 					what, node, d, keepers[a.addr], a.addr, d, realmName(mine[a.realm]), keepers[a.addr], realmName(mine[k.realm]), node)
 			}
 			out = append(out, a.addr)
 		}
 	}
-	return out, nil
+	return out, scoped, nil
+}
+
+// devs lists, by name, the interfaces of node that route in the realm
+// key: a vrf and its members.
+func (r *realmAddrs) devs(node, key string) []string {
+	var out []string
+	for _, i := range r.lab.Node(node).Interfaces {
+		if r.lab.RealmKey(i) == key {
+			out = append(out, i.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // realmName says which table of a node a routing realm is: "vrf red of
@@ -176,23 +206,24 @@ func realmName(key string) string {
 }
 
 // partitionDrops lists, for each node of a partition, the addresses it
-// drops: those of the nodes of the other groups.
-func partitionDrops(lab *topology.Lab, groups [][]string) (map[string][]netip.Addr, error) {
-	out := map[string][]netip.Addr{}
+// drops: those of the nodes of the other groups, and those it drops
+// through some of its interfaces only (see realmAddrs.drops).
+func partitionDrops(lab *topology.Lab, groups [][]string) (map[string][]netip.Addr, map[string][]kernel.ScopedDrop, error) {
+	out, in := map[string][]netip.Addr{}, map[string][]kernel.ScopedDrop{}
 	if len(groups) == 0 {
-		return out, nil
+		return out, in, nil
 	}
 	if len(groups) < 2 {
-		return nil, fmt.Errorf("a partition needs two groups of nodes or more (got one: %s)", strings.Join(groups[0], ","))
+		return nil, nil, fmt.Errorf("a partition needs two groups of nodes or more (got one: %s)", strings.Join(groups[0], ","))
 	}
 	groupOf := map[string]int{}
 	for g, nodes := range groups {
 		for _, name := range nodes {
 			if lab.Node(name) == nil {
-				return nil, fmt.Errorf("lab %s has no node %s", lab.Name, name)
+				return nil, nil, fmt.Errorf("lab %s has no node %s", lab.Name, name)
 			}
 			if h, dup := groupOf[name]; dup {
-				return nil, fmt.Errorf("node %s is in group %d and group %d: a node is in one group only", name, h+1, g+1)
+				return nil, nil, fmt.Errorf("node %s is in group %d and group %d: a node is in one group only", name, h+1, g+1)
 			}
 			groupOf[name] = g
 		}
@@ -212,12 +243,15 @@ func partitionDrops(lab *topology.Lab, groups [][]string) (map[string][]netip.Ad
 			}
 		}
 		for _, name := range nodes {
-			drop, err := ra.drops(name, others, keep, "partition")
+			drop, scoped, err := ra.drops(name, others, keep, "partition", true)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			out[name] = drop
+			if len(scoped) > 0 {
+				in[name] = scoped
+			}
 		}
 	}
-	return out, nil
+	return out, in, nil
 }
