@@ -176,3 +176,50 @@ func TestAutoRoutesVRFStillWrong(t *testing.T) {
 		})
 	}
 }
+
+// TestAutoRoutesVRFGateway: a default route toward the lab's gateway
+// bridge goes in a realm's table only where the realm reaches the
+// bridge: pe's main table (on the bridge) and vrf blue (behind r, a
+// router in blue's realm that is on the bridge) get one; vrf red, which
+// the bridge is not on, none; red's host gets its default via pe@red.
+func TestAutoRoutesVRFGateway(t *testing.T) {
+	src := `name: gw
+routing: auto
+bridges:
+  wan: {subnets: [10.1.0.0/24], gateway: true}
+nodes:
+  pe:
+    router: true
+    interfaces:
+      up: {link: wan, addresses: [10.1.0.2/24]}
+      red-a: {link: ra:eth0, addresses: [10.2.0.1/24]}
+      blue-a: {link: r:down, addresses: [10.3.0.1/24]}
+      red: {kind: vrf, table: 10, members: [red-a]}
+      blue: {kind: vrf, table: 20, members: [blue-a]}
+  r:
+    router: true
+    interfaces:
+      down: {addresses: [10.3.0.2/24]}
+      up: {link: wan, addresses: [10.1.0.3/24]}
+  ra: {interfaces: {eth0: {addresses: [10.2.0.2/24]}}}
+`
+	l, err := Parse("gw.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{
+		"pe": {
+			"10.3.0.0/24 via 10.1.0.3 (auto)", // r's far side, by the main table
+			"0.0.0.0/0 via 10.1.0.1 (auto)",
+			"10.1.0.0/24 via 10.3.0.2 vrf blue table 20 (auto)",
+			"0.0.0.0/0 via 10.3.0.2 vrf blue table 20 (auto)",
+		},
+		"r": {
+			"0.0.0.0/0 via 10.1.0.1 (auto)",
+		},
+		"ra": {"0.0.0.0/0 via 10.2.0.1 (auto)"},
+	}
+	if diff := cmp.Diff(want, routeTable(l)); diff != "" {
+		t.Errorf("routes (-want +got):\n%s", diff)
+	}
+}
