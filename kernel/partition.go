@@ -58,6 +58,9 @@ func (d ScopedDrop) rules(in bool) string {
 type Block struct {
 	From []netip.Addr
 	Loss float64
+	// Devs, when set, are the only interfaces the block holds on (a vrf
+	// and its members: see ScopedDrop).
+	Devs []string
 }
 
 // lossBasis is what a loss is counted in: numgen random mod 10000 below
@@ -79,6 +82,13 @@ func (b Block) rule(a netip.Addr) string {
 		fam = "ip6"
 	}
 	r := fam + " saddr " + a.String()
+	if len(b.Devs) > 0 {
+		var devs []string
+		for _, n := range b.Devs {
+			devs = append(devs, strconv.Quote(n))
+		}
+		r = "iifname { " + strings.Join(devs, ", ") + " } " + r
+	}
 	if d := b.drawString(); d != "" {
 		r += " " + d
 	}

@@ -111,7 +111,15 @@ func (o *Partition) table(c *nftables.Conn, t *nftables.Table) {
 			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: cat(ndType(), verdict(expr.VerdictAccept))})
 			for _, b := range o.Block {
 				for _, a := range b.From {
-					c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: cat(addrMatch(a, true), b.draw(), verdict(expr.VerdictDrop))})
+					if len(b.Devs) == 0 {
+						c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: cat(addrMatch(a, true), b.draw(), verdict(expr.VerdictDrop))})
+					}
+					for _, n := range b.Devs {
+						c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: cat([]expr.Any{
+							&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+							&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(n)},
+						}, addrMatch(a, true), b.draw(), verdict(expr.VerdictDrop))})
+					}
 				}
 			}
 		}

@@ -76,7 +76,8 @@ func checkVRFLab(t *testing.T, tl *topology.Lab, when string) (fromVRF, faulted 
 // receive and send), red from blue, which leaves each customer whole
 // (before, each site dropped the other customer's copy of its own
 // subnet's addresses), and pe1 from red1 alone, which blue1, with red1's
-// address, survives (pe1 drops it through vrf red only).
+// address, survives (pe1 drops it through vrf red only); a block of
+// blue1 to pe1 holds on vrf blue only.
 func TestVRFAutoRouting(t *testing.T) {
 	needKinds(t, "vrf")
 	sub := nslabtest.Subnet(t)
@@ -130,11 +131,19 @@ func TestVRFAutoRouting(t *testing.T) {
 	if _, faulted := checkVRFLab(t, tl, "pe1 | red1"); faulted == 0 {
 		t.Errorf("no probe met the partition")
 	}
-	// A block cannot be scoped so: refused, naming both vrfs.
-	err := lab.Block(context.Background(), tl.Name, plan.Block{From: []string{"blue1"}, To: []string{"pe1"}}, lab.Options{})
-	if err == nil || !strings.Contains(err.Error(), "blue1 in vrf blue of pe1 and red1 in vrf red of pe1") {
-		t.Errorf("block blue1 -> pe1: got %v, want the vrfs named", err)
-	}
 	part()
+	// A block of blue1 to pe1 likewise holds on vrf blue only: red1, with
+	// blue1's address in vrf red, still reaches pe1.
+	if err := lab.Block(context.Background(), tl.Name, plan.Block{From: []string{"blue1"}, To: []string{"pe1"}}, lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	expectPing(t, tl, "block blue1 -> pe1", "blue1", false, sub+".1")
+	expectPing(t, tl, "block blue1 -> pe1", "red1", true, sub+".1", sub+".34")
+	if _, faulted := checkVRFLab(t, tl, "block blue1 -> pe1"); faulted == 0 {
+		t.Errorf("no probe met the block")
+	}
+	if _, err := lab.Heal(context.Background(), tl.Name, lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
 	checkVRFLab(t, tl, "healed")
 }

@@ -77,11 +77,16 @@ func blockRules(lab *topology.Lab, blocks []Block) (map[string][]kernel.Block, e
 					others = append(others, m.Name)
 				}
 			}
-			from, _, err := ra.drops(n, b.From, others, fmt.Sprintf("block %s", b), false)
+			from, scoped, err := ra.drops(n, b.From, others, fmt.Sprintf("block %s", b), true)
 			if err != nil {
 				return nil, err
 			}
-			out[n] = append(out[n], kernel.Block{From: from, Loss: b.Loss})
+			if len(from) > 0 || len(scoped) == 0 {
+				out[n] = append(out[n], kernel.Block{From: from, Loss: b.Loss})
+			}
+			for _, d := range scoped {
+				out[n] = append(out[n], kernel.Block{From: d.Addrs, Loss: b.Loss, Devs: d.Devs})
+			}
 		}
 	}
 	return out, nil
