@@ -127,9 +127,13 @@ func Merge(reports ...*Report) *Report {
 	for i, n := range out.Nodes {
 		rank[n] = i
 	}
-	slices.SortStableFunc(out.Probes, func(a, b ProbeResult) int {
-		return rank[StackNode(a.From)] - rank[StackNode(b.From)]
-	})
+	of := func(from string) int { // pe@red has a row of its own
+		if i, ok := rank[from]; ok {
+			return i
+		}
+		return rank[StackNode(from)]
+	}
+	slices.SortStableFunc(out.Probes, func(a, b ProbeResult) int { return of(a.From) - of(b.From) })
 	out.tally()
 	return &out
 }
