@@ -61,7 +61,7 @@ func (r *Report) classify(lab *topology.Lab, f *Faults) {
 	}
 	for i := range r.Probes {
 		p := &r.Probes[i]
-		a, b := p.From, p.ToNode
+		a, b := StackNode(p.From), StackNode(p.ToNode) // a fault of pe holds for pe@red
 		switch {
 		case group[a] != 0 && group[b] != 0 && group[a] != group[b]:
 			p.Fault = FaultPartition

@@ -28,8 +28,10 @@ type Report struct {
 	Mode string `json:"mode"`
 	// Sample says how the pairs were drawn, in ModeSampled.
 	Sample *Sample `json:"sample,omitempty"`
-	// Nodes are the matrix's rows and columns: the lab's nodes by name,
-	// then topology.HostNode if the host has lab addresses.
+	// Nodes are the matrix's rows and columns: the lab's nodes by name
+	// (a node with vrfs as NODE@VRF for each, and as NODE for its main
+	// table if that has addresses), then topology.HostNode if the host
+	// has lab addresses.
 	Nodes  []string      `json:"nodes"`
 	Probes []ProbeResult `json:"probes"`
 	Passed int           `json:"passed"`
@@ -71,7 +73,11 @@ type ProbeResult struct {
 func newReport(lab *topology.Lab, probes []Probe) *Report {
 	r := &Report{Lab: lab.Name, Probes: make([]ProbeResult, len(probes))}
 	for _, n := range lab.Nodes {
-		r.Nodes = append(r.Nodes, n.Name)
+		for _, v := range vrfViews(n) {
+			if v.Name != n.Name || len(v.Interfaces) == len(n.Interfaces) || hasAddrs(v) {
+				r.Nodes = append(r.Nodes, v.Name)
+			}
+		}
 	}
 	slices.SortFunc(r.Nodes, natsort.Compare) // h2 before h10
 	if hasHostAddrs(lab) {
@@ -81,6 +87,11 @@ func newReport(lab *topology.Lab, probes []Probe) *Report {
 		r.Probes[i].Probe = p
 	}
 	return r
+}
+
+// hasAddrs reports whether a node (or a vrf's view of it) has addresses.
+func hasAddrs(n *topology.Node) bool {
+	return slices.ContainsFunc(n.Interfaces, func(i *topology.Interface) bool { return len(i.Addresses) > 0 })
 }
 
 func hasHostAddrs(lab *topology.Lab) bool {
@@ -116,9 +127,13 @@ func Merge(reports ...*Report) *Report {
 	for i, n := range out.Nodes {
 		rank[n] = i
 	}
-	slices.SortStableFunc(out.Probes, func(a, b ProbeResult) int {
-		return rank[StackNode(a.From)] - rank[StackNode(b.From)]
-	})
+	of := func(from string) int { // pe@red has a row of its own
+		if i, ok := rank[from]; ok {
+			return i
+		}
+		return rank[StackNode(from)]
+	}
+	slices.SortStableFunc(out.Probes, func(a, b ProbeResult) int { return of(a.From) - of(b.From) })
 	out.tally()
 	return &out
 }

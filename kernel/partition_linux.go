@@ -90,6 +90,20 @@ func (o *Partition) table(c *nftables.Conn, t *nftables.Table) {
 				&expr.Lookup{SourceRegister: 1, SetName: sets[v6].Name, SetID: sets[v6].ID},
 			}, verdict(expr.VerdictDrop))})
 		}
+		dev := expr.MetaKeyOIFNAME
+		if h.src {
+			dev = expr.MetaKeyIIFNAME
+		}
+		for _, d := range o.Scoped {
+			for _, n := range d.Devs {
+				for _, a := range d.Addrs {
+					c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: cat([]expr.Any{
+						&expr.Meta{Key: dev, Register: 1},
+						&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(n)},
+					}, addrMatch(a, h.src), verdict(expr.VerdictDrop))})
+				}
+			}
+		}
 		if h.src && len(o.Block) > 0 {
 			// Neighbour discovery passes a block: a node that cannot
 			// resolve its peer's address could not send it anything,
@@ -97,7 +111,15 @@ func (o *Partition) table(c *nftables.Conn, t *nftables.Table) {
 			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: cat(ndType(), verdict(expr.VerdictAccept))})
 			for _, b := range o.Block {
 				for _, a := range b.From {
-					c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: cat(addrMatch(a, true), b.draw(), verdict(expr.VerdictDrop))})
+					if len(b.Devs) == 0 {
+						c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: cat(addrMatch(a, true), b.draw(), verdict(expr.VerdictDrop))})
+					}
+					for _, n := range b.Devs {
+						c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: cat([]expr.Any{
+							&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+							&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(n)},
+						}, addrMatch(a, true), b.draw(), verdict(expr.VerdictDrop))})
+					}
 				}
 			}
 		}

@@ -28,6 +28,7 @@ var vmNeeds = []struct {
 	{[]string{"TestBridgeVLANs"}, kernel.BridgeVLANSupported},
 	{[]string{"TestVLANIsolation"}, func() error { return kernel.IfaceSupported("vlan") }},
 	{[]string{"TestBondActiveBackupFailover", "TestBond8023ad"}, func() error { return kernel.IfaceSupported("bond") }},
+	{[]string{"TestVRFAutoRouting"}, func() error { return kernel.IfaceSupported("vrf") }},
 	{[]string{"TestVRFLite", "TestKindsExamples"}, func() error {
 		return errors.Join(kernel.IfaceSupported("vrf"), kernel.IfaceSupported("dummy"), kernel.IfaceSupported("bond"),
 			kernel.IfaceSupported("vlan"), kernel.BridgeVLANSupported())

@@ -626,8 +626,7 @@ func effectiveMTU(nd *nodeDecl, d *ifaceDecl) int {
 	return 1500
 }
 
-// checkVRFRoutes resolves the vrf of routes and refuses automatic routing
-// with vrfs.
+// checkVRFRoutes resolves the vrf of routes.
 func (p *parser) checkVRFRoutes(nd *nodeDecl) {
 	for _, r := range nd.routes {
 		if r.vrf == "" {
@@ -671,19 +670,4 @@ func vrfOf(nd *nodeDecl, d *ifaceDecl) string {
 		d = nd.byName[d.it.Master]
 	}
 	return ""
-}
-
-// checkAutoVRF refuses routing: auto in a lab with vrfs.
-func (p *parser) checkAutoVRF() {
-	if p.lab.Routing != RoutingAuto {
-		return
-	}
-	for _, nd := range p.nodeList {
-		for _, d := range nd.ifaces {
-			if d.it.Kind == KindVRF {
-				p.errorf(d.it.KindPos, "%s: routing: auto (at %s) does not route vrfs: write the routes of the lab with vrfs in the file (routes: with vrf:), and set routing: static", d.it.Ref(), p.routingPos)
-				return
-			}
-		}
-	}
 }

@@ -96,7 +96,7 @@ func TestKindsModel(t *testing.T) {
 		"r1:eth0 -- r2:eth0 vlan 100 (802.1ad) vlan 7": {"r1:qinq.7@"},
 		"r1:lo0":  {"r1:lo0@"},
 		"r1:lo1":  {"r1:lo1@blue"},
-		"r1:blue": {"r1:blue@"},
+		"r1:blue": {"r1:blue@blue"}, // a vrf is in its own table
 	}
 	wantSegs["r1:eth0 -- r2:eth0 vlan 100 (802.1ad)"] = []string{"r1:qinq@"}
 	if diff := cmp.Diff(wantSegs, segs); diff != "" {
@@ -209,13 +209,6 @@ func TestKindsHostile(t *testing.T) {
 				t.Errorf("got\n%v\nwant a line with\n%s", err, c.want)
 			}
 		})
-	}
-}
-
-func TestKindsAutoRoutingRefusesVRF(t *testing.T) {
-	_, err := Parse("a.yaml", []byte("name: a\nrouting: auto\nnodes:\n  r:\n    interfaces:\n      v: {kind: vrf, table: 7}\n"))
-	if err == nil || !strings.Contains(err.Error(), "a.yaml:6:17: r:v: routing: auto (at a.yaml:2:10) does not route vrfs") {
-		t.Errorf("got %v", err)
 	}
 }
 

@@ -372,7 +372,7 @@ type Member struct {
 	// Bridge says Dev is a bridge's host side.
 	Bridge bool
 	// VRF is the vrf the interface is enslaved to (directly, or through
-	// the bond it is a member of), "" for the main table.
+	// the bond it is a member of), or that it is, "" for the main table.
 	VRF string
 }
 
@@ -605,6 +605,10 @@ func (l *Lab) bondMember(i *Interface) bool {
 func (l *Lab) member(i *Interface) Member {
 	m := Member{Node: i.Node, Dev: i.Name, Addresses: i.Addresses}
 	if i.OnHost() {
+		return m
+	}
+	if i.Kind == KindVRF {
+		m.VRF = i.Name // the vrf's own addresses are in its table
 		return m
 	}
 	n := l.Node(i.Node)

@@ -20,28 +20,68 @@ type rtSeg struct {
 	gateway [2]netip.Addr // the host's address on a gateway bridge, by family
 }
 
+// rtMember is a member of a segment: the realm it routes in (see
+// realmKey) and its addresses.
 type rtMember struct {
-	node  string // HostNode for a bridge's host side
+	node  string
 	addrs []netip.Prefix
 }
 
-// autoRoutes adds to every node, for every subnet of the lab it is not
-// on, a route via the neighbour router on the shortest path there, and a
+// realmKey names a router realm: a node's main table ("r1"), or the
+// table of one of its vrfs ("r1@red", as check names the vrf's stack).
+// Each realm is a router of its own for the planner: the interfaces of a
+// vrf reach only each other through the node.
+func realmKey(node, vrf string) string {
+	if vrf == "" {
+		return node
+	}
+	return node + "@" + vrf
+}
+
+// rtRealm is a realm of a node, with the table its routes go in.
+type rtRealm struct {
+	key   string
+	node  *Node
+	vrf   string
+	table int
+}
+
+// realmsOf lists a node's realms: its main table, then its vrfs by name.
+func realmsOf(n *Node) []rtRealm {
+	out := []rtRealm{{key: n.Name, node: n}}
+	for _, i := range n.Interfaces {
+		if i.Kind == KindVRF {
+			out = append(out, rtRealm{key: realmKey(n.Name, i.Name), node: n, vrf: i.Name, table: i.Table})
+		}
+	}
+	return out
+}
+
+// autoRoutes adds to every realm of every node (its main table, and each
+// of its vrfs' tables), for every subnet of the lab the realm is not on,
+// a route via the neighbour router on the shortest path there, and a
 // default route toward the lab's gateway (a bridge with gateway: true)
-// where there is one. A node that is not a router and has a single
-// router next to it gets a default route via that router instead of one
-// route per subnet. Routes the file writes win: no route is added for a
-// destination the node already has.
+// where the realm reaches one. Paths run through the realms of routers:
+// a vrf's interfaces reach only the segments of the realms they are
+// joined to, so no route leads from one vrf into another. A realm of a
+// node that is not a router with a single router next to it gets a
+// default route via that router instead of one route per subnet. Routes
+// the file writes win: no route is added for a destination the realm's
+// table already has.
 func (p *parser) autoRoutes() {
 	if p.lab.Routing != RoutingAuto {
 		return
 	}
 	segs := p.rtSegments()
 	routers := map[string]bool{}
+	var realms []rtRealm
 	for _, n := range p.lab.Nodes {
-		routers[n.Name] = n.Router
+		for _, r := range realmsOf(n) {
+			routers[r.key] = n.Router
+			realms = append(realms, r)
+		}
 	}
-	// on[node] lists the segments a node is on.
+	// on[realm] lists the segments a realm is on.
 	on := map[string][]int{}
 	for i, s := range segs {
 		for _, m := range s.members {
@@ -108,66 +148,84 @@ func (p *parser) autoRoutes() {
 	for _, d := range p.nodeList {
 		byNode[d.n.Name] = d
 	}
+	type tableDest struct {
+		table int
+		to    netip.Prefix
+	}
+	have := map[string]map[tableDest]bool{} // node -> routes of its tables
 	for _, n := range p.lab.Nodes {
-		d := byNode[n.Name]
-		have := map[netip.Prefix]bool{}
+		have[n.Name] = map[tableDest]bool{}
 		for _, r := range n.Routes {
-			have[r.To] = true
+			have[n.Name][tableDest{r.Table, r.To}] = true
 		}
+	}
+	for _, rl := range realms {
+		n, d := rl.node, byNode[rl.node.Name]
 		add := func(to netip.Prefix, via netip.Addr) {
-			if have[to] {
+			k := tableDest{rl.table, to}
+			if have[n.Name][k] {
 				return
 			}
-			have[to] = true
-			r := Route{To: to, Via: via, Auto: true, Pos: p.routingPos}
+			have[n.Name][k] = true
+			r := Route{To: to, Via: via, Auto: true, VRF: rl.vrf, Table: rl.table, Pos: p.routingPos}
 			n.Routes = append(n.Routes, r)
 			if d != nil {
-				d.routes = append(d.routes, &routeDecl{r: r, ok: true, hasTo: true})
+				d.routes = append(d.routes, &routeDecl{r: r, ok: true, hasTo: true, vrf: rl.vrf})
 			}
 		}
-		local := map[netip.Prefix]bool{}
-		for _, si := range on[n.Name] {
-			for _, sub := range segs[si].subnets {
-				local[sub] = true
+		p.realmRoutes(rl.key, n.Router, segs, on, routers, distTo, toGW, add)
+	}
+}
+
+// realmRoutes computes the routes of one realm and hands each to add.
+func (p *parser) realmRoutes(key string, router bool, segs []rtSeg, on map[string][]int, routers map[string]bool,
+	distTo func(int) map[string]int, toGW [2]map[string]int, add func(netip.Prefix, netip.Addr)) {
+	mine := on[key]
+	if len(mine) == 0 {
+		return
+	}
+	local := map[netip.Prefix]bool{}
+	for _, si := range mine {
+		for _, sub := range segs[si].subnets {
+			local[sub] = true
+		}
+	}
+	// A plain node with one router next to it: a default route.
+	if !router {
+		if r, ok := soleRouter(segs, mine, routers, key); ok {
+			for f := range 2 {
+				if via, ok := addrOn(segs, mine, r, f); ok {
+					add(netip.PrefixFrom(zero(f), 0), via)
+				}
+			}
+			return
+		}
+	}
+	for f := range 2 {
+		for ti, t := range segs {
+			for _, sub := range t.subnets {
+				if family(sub.Addr()) != f || local[sub] {
+					continue
+				}
+				if via, ok := nextHop(segs, on, routers, distTo(ti), key, f, ti); ok {
+					add(sub, via)
+				}
 			}
 		}
-		// A plain node with one router next to it: a default route.
-		if !n.Router {
-			if r, ok := soleRouter(segs, on[n.Name], routers, n.Name); ok {
-				for f := range 2 {
-					if via, ok := addrOn(segs, on[n.Name], r, f); ok {
-						add(netip.PrefixFrom(zero(f), 0), via)
-					}
-				}
-				continue
-			}
+		if toGW[f] == nil {
+			continue
 		}
-		for f := range 2 {
-			for ti, t := range segs {
-				for _, sub := range t.subnets {
-					if family(sub.Addr()) != f || local[sub] {
-						continue
-					}
-					if via, ok := nextHop(segs, on, routers, distTo(ti), n.Name, f, ti); ok {
-						add(sub, via)
-					}
+		if slices.ContainsFunc(mine, func(si int) bool { return segs[si].gateway[f].IsValid() }) {
+			for _, si := range mine {
+				if gw := segs[si].gateway[f]; gw.IsValid() {
+					add(netip.PrefixFrom(zero(f), 0), gw)
+					break
 				}
 			}
-			if toGW[f] == nil {
-				continue
-			}
-			if slices.ContainsFunc(on[n.Name], func(si int) bool { return segs[si].gateway[f].IsValid() }) {
-				for _, si := range on[n.Name] {
-					if gw := segs[si].gateway[f]; gw.IsValid() {
-						add(netip.PrefixFrom(zero(f), 0), gw)
-						break
-					}
-				}
-				continue
-			}
-			if via, ok := nextHop(segs, on, routers, toGW[f], n.Name, f, -1); ok {
-				add(netip.PrefixFrom(zero(f), 0), via)
-			}
+			continue
+		}
+		if via, ok := nextHop(segs, on, routers, toGW[f], key, f, -1); ok {
+			add(netip.PrefixFrom(zero(f), 0), via)
 		}
 	}
 }
@@ -255,7 +313,7 @@ func (p *parser) rtSegments() []rtSeg {
 	for _, s := range p.lab.Segments() {
 		var rs rtSeg
 		for _, m := range s.Members {
-			rs.members = append(rs.members, rtMember{node: m.Node, addrs: m.Addresses})
+			rs.members = append(rs.members, rtMember{node: realmKey(m.Node, m.VRF), addrs: m.Addresses})
 			for _, a := range m.Addresses {
 				if sub := a.Masked(); !a.Addr().IsLinkLocalUnicast() && !slices.Contains(rs.subnets, sub) {
 					rs.subnets = append(rs.subnets, sub)
@@ -282,4 +340,29 @@ func (p *parser) rtSegments() []rtSeg {
 		out = append(out, rs)
 	}
 	return out
+}
+
+// AddressRealms numbers the lab's address realms (within one, every
+// address is unique; see the vrf rules in docs/format.md) and says which
+// one each routing realm is in, by its key: NODE for a node's main
+// table, NODE@VRF for a vrf's (as check names them), HostNode for the
+// host. A lab without vrfs is one realm. A realm on no segment is not
+// listed.
+func (l *Lab) AddressRealms() map[string]int {
+	segs := l.Segments()
+	realm := realms(segs)
+	out := map[string]int{}
+	for i, s := range segs {
+		for _, m := range s.Members {
+			out[realmKey(m.Node, m.VRF)] = realm[i]
+		}
+	}
+	return out
+}
+
+// RealmKey names the routing realm an interface of a node routes in:
+// NODE, or NODE@VRF for one in a vrf (directly, through its bond, or the
+// vrf itself).
+func (l *Lab) RealmKey(i *Interface) string {
+	return realmKey(i.Node, l.member(i).VRF)
 }

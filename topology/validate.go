@@ -20,7 +20,6 @@ func (p *parser) validate() {
 	p.checkMACs()
 	p.checkShapes()
 	p.checkOverlays()
-	p.checkAutoVRF()
 	for _, d := range p.nodeList {
 		p.checkVRFRoutes(d)
 		p.checkRoutes(d)

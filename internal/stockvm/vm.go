@@ -99,6 +99,13 @@ func (s *Setup) Run(ctx context.Context, j Job) (Result, error) {
 	done := false // the binary exited: what follows is the guest's end
 	for sc.Scan() {
 		line := strings.TrimRight(sc.Text(), "\r")
+		if i := strings.Index(line, marker); i > 0 && res.Boot != 0 {
+			// The binary's last line without its newline, then ours.
+			if j.Out != nil && !done {
+				fmt.Fprint(j.Out, line[:i])
+			}
+			line = line[i:]
+		}
 		if rest, ok := strings.CutPrefix(line, marker); ok {
 			switch k, v, _ := strings.Cut(rest, " "); k {
 			case "kernel":
@@ -199,8 +206,11 @@ func nic(j Job) string {
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // initScript is the guest's init: it mounts the host's root read-only,
-// gives it fresh /run, /tmp and /dev, runs /vm/run chrooted there and
-// turns the guest off.
+// gives it fresh /run, /tmp and /dev, makes it the root (moved over the
+// initramfs, as switch_root does, not a chroot of a child: a program that
+// enters a mount namespace and comes back, as nslab exec does, lands on
+// the namespace's root, which must be the host's) and runs stage2 there,
+// which runs /vm/run and turns the guest off.
 const initScript = `#!/bin/sh
 export PATH=/bin
 mount -t proc proc /proc
@@ -217,14 +227,16 @@ fi
 # helper runs the host's modprobe in the host's root.
 echo /bin/modprobe-host > /proc/sys/kernel/modprobe
 for d in proc sys dev; do mount --move /$d /mnt/$d; done
+mkdir -p /mnt/dev/pts /mnt/dev/shm
 mount -t devpts devpts /mnt/dev/pts
 mount -t tmpfs tmpfs /mnt/dev/shm
 mount -t tmpfs tmpfs /mnt/run
 mount -t tmpfs tmpfs /mnt/tmp
 mount -t tmpfs tmpfs /mnt/var/tmp
 mount -t tmpfs tmpfs /mnt/root
-mkdir /mnt/run/nslab-vm
+mkdir /mnt/run/nslab-vm /mnt/run/nslab-vm-bin
 mount --bind /vm /mnt/run/nslab-vm
+mount --bind /bin /mnt/run/nslab-vm-bin
 # The job's directory, at its path (under a tmpfs made above, or over
 # the same directory of the root share).
 d=$(cat /vm/dir)
@@ -235,10 +247,18 @@ fi
 # A machine's lo is up: without it the host's own addresses do not
 # answer the host (nslab check's host -> own bridge address).
 chroot /mnt ip link set lo up || echo "nslab-vm: lo stays down"
+cd /mnt
+mount --move . /
+exec chroot . /bin/sh /run/nslab-vm/stage2
+`
+
+// stage2 runs as the guest's init in the host's root: the kernel loads
+// modules with the host's modprobe now.
+const stage2 = `echo /sbin/modprobe > /proc/sys/kernel/modprobe
 echo "nslab-vm: start"
-chroot /mnt /bin/sh /run/nslab-vm/run
+/bin/sh /run/nslab-vm/run
 echo "nslab-vm: exit $?"
-reboot -f
+/run/nslab-vm-bin/reboot -f
 `
 
 // initramfs writes the guest's initramfs for the job to path.
@@ -271,6 +291,7 @@ func (s *Setup) initramfs(path string, j Job) error {
 	}
 	c.file("init", 0o755, []byte(initScript))
 	c.file("bin/modprobe-host", 0o755, []byte("#!/bin/sh\nexec chroot /mnt /sbin/modprobe \"$@\"\n"))
+	c.file("vm/stage2", 0o755, []byte(stage2))
 	var order []string
 	for i, m := range mods {
 		name := fmt.Sprintf("%02d-%s", i, filepath.Base(m))
