@@ -241,7 +241,7 @@ exec ` + Sshd + ` -D -e -f "$2"`
 
 // await waits until the host's sshd runs a command for the cluster's key.
 func (c *Cluster) await(ctx context.Context, h *Host) error {
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	var last error
 	for {
@@ -252,7 +252,7 @@ func (c *Cluster) await(ctx context.Context, h *Host) error {
 		last = fmt.Errorf("%v: %s", err, bytes.TrimSpace(out))
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("simulated host %s: sshd on %s did not answer in 20 s: %v; sshd said: %s", h.Name, h.Addr, last, h.logs)
+			return fmt.Errorf("simulated host %s: sshd on %s did not answer in a minute: %v; sshd said: %s", h.Name, h.Addr, last, h.logs)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
