@@ -88,7 +88,7 @@ func Available() error {
 	if os.Geteuid() != 0 {
 		return errors.New("simulated hosts need root (namespaces, a bridge, sshd)")
 	}
-	for _, p := range []string{Sshd, "ssh", "ssh-keygen", "unshare", "ip"} {
+	for _, p := range []string{Sshd, "ssh", "ssh-keygen", "unshare", "nsenter", "ip"} {
 		if _, err := exec.LookPath(p); err != nil {
 			return fmt.Errorf("simulated hosts need %s (Debian: openssh-server, openssh-client, util-linux, iproute2): %v", p, err)
 		}
@@ -170,12 +170,65 @@ func Start(ctx context.Context, dir string, names []string, opt Options) (c *Clu
 	if err := os.WriteFile(c.Config, []byte(cfg.String()), 0o600); err != nil {
 		return c, err
 	}
+	if err := c.pinNeighbours(); err != nil {
+		return c, err
+	}
 	for _, h := range c.Hosts {
 		if err := c.await(ctx, h); err != nil {
 			return c, err
 		}
 	}
 	return c, nil
+}
+
+// pinNeighbours gives every end of the underlay permanent neighbour
+// entries for the others: the kernel's neighbour table is shared by every
+// namespace of the machine (gc_thresh3), and the labs of other tests may
+// fill it, so that a host could not resolve another host's address.
+func (c *Cluster) pinNeighbours() error {
+	macs := map[netip.Addr]string{}
+	out, err := exec.Command("ip", "-o", "link", "show", "dev", c.Bridge).Output()
+	if err != nil {
+		return fmt.Errorf("reading the underlay bridge's address: %v", err)
+	}
+	macs[c.Addr] = macOf(string(out))
+	for _, h := range c.Hosts {
+		out, err := exec.Command("nsenter", "--net="+h.NetNS(), "ip", "-o", "link", "show", "dev", "eth0").Output()
+		if err != nil {
+			return fmt.Errorf("simulated host %s: reading its eth0: %v", h.Name, err)
+		}
+		macs[h.Addr] = macOf(string(out))
+	}
+	for a, mac := range macs {
+		if mac == "" {
+			return fmt.Errorf("no link address found for %s", a)
+		}
+		for _, h := range c.Hosts {
+			if h.Addr == a {
+				continue
+			}
+			if out, err := exec.Command("nsenter", "--net="+h.NetNS(), "ip", "neigh", "replace", a.String(), "lladdr", mac, "dev", "eth0", "nud", "permanent").CombinedOutput(); err != nil {
+				return fmt.Errorf("simulated host %s: pinning %s: %v: %s", h.Name, a, err, out)
+			}
+		}
+		if a != c.Addr {
+			if err := ip("neigh", "replace", a.String(), "lladdr", mac, "dev", c.Bridge, "nud", "permanent"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// macOf is the link address in a line of ip -o link show.
+func macOf(line string) string {
+	f := strings.Fields(line)
+	for i, w := range f {
+		if w == "link/ether" && i+1 < len(f) {
+			return f[i+1]
+		}
+	}
+	return ""
 }
 
 // start runs the host's namespace holder, wires its underlay cable and
