@@ -107,6 +107,9 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 			return err
 		}
 		os.Remove(prevFile(t.Name))
+		// The claims are recorded: the wait for services is no business
+		// of the host's lock, which another lab's up may be waiting for.
+		unlockHost()
 		return servicesUp(ctx, c, t, true, opt)
 	}
 	if running {
