@@ -86,6 +86,11 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 		return err
 	}
 	opt.timing("plan", p.Len(), time.Since(start))
+	if running {
+		if err := replaceServices(t, opt); err != nil {
+			return err
+		}
+	}
 	if running && p.Empty() {
 		opt.logf("lab %s is running and %s", t.Name, servicesChange(t, opt))
 		if err := privateLab(t.Name); err != nil {

@@ -101,7 +101,8 @@ are added, changed or removed, and nodes the change does not touch keep
 their namespace and their processes (nslab plan FILE shows the change).
 A change that removes or makes anew nodes that run processes (a node
 gone from the file, another file under the lab's name) ends those
-processes: up refuses it, naming them, unless --replace is given.
+processes, and one that drops services the lab runs stops them: up
+refuses both, naming them, unless --replace is given.
 
 What was changed by hand is put back (drift): up compares the lab's side
 in the host (bridges, host interfaces, the lab's nftables table) always;
