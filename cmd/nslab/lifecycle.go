@@ -331,6 +331,9 @@ root, plan cannot look into namespaces and plans as --full does.`,
 				return err
 			}
 			if full || !privileges() {
+				if !full {
+					fmt.Fprintf(cmd.ErrOrStderr(), "nslab: plan: without root (or CAP_NET_ADMIN, CAP_SYS_ADMIN and CAP_DAC_OVERRIDE), plan cannot look into lab %s, running or not: this is the whole lab, as --full prints it; as root, plan prints only what up would change in a running lab\n", t.Name)
+				}
 				p, err := lab.FullPlan(t, data)
 				if err != nil {
 					return err

@@ -44,3 +44,35 @@ func TestUnreadableTopologyFile(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanWithoutRootSaysSo: plan run by a user without root's
+// capabilities on the file of a running lab prints the whole lab, and
+// says on stderr that it could not look at the running one (it printed
+// the whole lab as if nothing ran, without a word).
+func TestPlanWithoutRootSaysSo(t *testing.T) {
+	file, name := seedFile(t, nslabtest.Subnet(t))
+	if r := nslab(t, "", "up", file); r.code != 0 {
+		t.Fatalf("up: %s", r.stderr)
+	}
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readable := filepath.Join(dir, "lab.yaml")
+	if err := os.WriteFile(readable, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := nslabAs(t, &syscall.Credential{Uid: 65534, Gid: 65534}, nil, "plan", readable)
+	if r.code != 0 || !strings.Contains(r.stdout, "ip netns add "+name+".ns1") {
+		t.Errorf("plan as nobody: code %d, stdout %q; want 0 and the whole lab", r.code, r.stdout)
+	}
+	if !strings.Contains(r.stderr, "plan cannot look into lab "+name+", running or not: this is the whole lab, as --full prints it") {
+		t.Errorf("plan as nobody: stderr %q, want it to say that it could not look at the running lab", r.stderr)
+	}
+}
