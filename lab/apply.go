@@ -141,8 +141,9 @@ type Options struct {
 	// namespaces, mounts and open files says this machine cannot hold.
 	Force bool
 	// Replace lets Up change a running lab in a way that removes or
-	// remakes nodes that run processes, ending them; without it Up
-	// refuses such a change (ReplaceError).
+	// remakes nodes that run processes, ending them, or that stops
+	// services the file no longer has; without it Up refuses such a
+	// change (ReplaceError).
 	Replace bool
 	// Repair makes up on a running lab inspect every node as well, and
 	// put back what differs from the file (drift): addresses, nslab's

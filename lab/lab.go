@@ -86,6 +86,11 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 		return err
 	}
 	opt.timing("plan", p.Len(), time.Since(start))
+	if running {
+		if err := replaceServices(t, opt); err != nil {
+			return err
+		}
+	}
 	if running && p.Empty() {
 		opt.logf("lab %s is running and %s", t.Name, servicesChange(t, opt))
 		if err := privateLab(t.Name); err != nil {
@@ -107,6 +112,9 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 			return err
 		}
 		os.Remove(prevFile(t.Name))
+		// The claims are recorded: the wait for services is no business
+		// of the host's lock, which another lab's up may be waiting for.
+		unlockHost()
 		return servicesUp(ctx, c, t, true, opt)
 	}
 	if running {

@@ -12,7 +12,7 @@ import (
 )
 
 // upLogged runs up of tl and returns what it told the user.
-func upLogged(t *testing.T, tl *topology.Lab) (string, error) {
+func upLogged(t *testing.T, tl *topology.Lab, replace bool) (string, error) {
 	t.Helper()
 	var mu sync.Mutex
 	var b strings.Builder
@@ -21,7 +21,7 @@ func upLogged(t *testing.T, tl *topology.Lab) (string, error) {
 		defer mu.Unlock()
 		fmt.Fprintf(&b, format+"\n", args...)
 	}
-	err := lab.Up(context.Background(), tl, tl.Source, lab.Options{Logf: logf})
+	err := lab.Up(context.Background(), tl, tl.Source, lab.Options{Logf: logf, Replace: replace})
 	return b.String(), err
 }
 
@@ -41,12 +41,13 @@ func TestUpSaysServicesChange(t *testing.T) {
 		what    string
 		tl      *topology.Lab
 		nothing bool
+		replace bool // a running service removed needs --replace
 	}{
-		{"a service added", again(t, tl, one, two), false},
-		{"the same file again", again(t, tl, one, two), true},
-		{"a service removed", again(t, tl, two), false},
+		{"a service added", again(t, tl, one, two), false, false},
+		{"the same file again", again(t, tl, one, two), true, false},
+		{"a service removed", again(t, tl, two), false, true},
 	} {
-		msg, err := upLogged(t, c.tl)
+		msg, err := upLogged(t, c.tl, c.replace)
 		if err != nil {
 			t.Fatalf("%s: up: %v", c.what, err)
 		}

@@ -749,8 +749,9 @@ func TestSupervisorWatchesWhileStopping(t *testing.T) {
 }
 
 // TestServicesRemovedWhileSupervisorKilled: the file loses its services
-// while the supervisor is dead (killed -9): up stops what it left
-// running.
+// while the supervisor is dead (killed -9): up --replace (services that
+// run and that the file drops are stopped only with it) stops what it
+// left running.
 func TestServicesRemovedWhileSupervisorKilled(t *testing.T) {
 	tl := svcLab(t, []string{"a"}, sh("a", "one", "exec sleep infinity"))
 	if err := upSvc(t, tl, lab.Options{}); err != nil {
@@ -758,7 +759,7 @@ func TestServicesRemovedWhileSupervisorKilled(t *testing.T) {
 	}
 	p := state(t, tl.Name, "a/one").PID
 	killSupervisor(t, tl.Name)
-	if err := lab.Up(context.Background(), again(t, tl), tl.Source, lab.Options{}); err != nil {
+	if err := lab.Up(context.Background(), again(t, tl), tl.Source, lab.Options{Replace: true}); err != nil {
 		t.Fatal(err)
 	}
 	if alive(p) {

@@ -137,6 +137,9 @@ func kindOf(a netip.Addr) string {
 // port reads a port number written plainly: digits, no sign and no
 // leading zero (018090 is not read as 18090, nor +18090).
 func port(s string) (int, error) {
+	if lo, hi, ok := strings.Cut(s, "-"); ok && isDecimal(lo) && isDecimal(hi) {
+		return 0, fmt.Errorf("%s is a range of ports, which publish does not take: publish each port on its own (\"8080:80\", \"8081:81\")", short(s))
+	}
 	if err := plainDecimal(s); err != nil {
 		return 0, err
 	}

@@ -65,6 +65,10 @@ func TestPublishRefused(t *testing.T) {
 		{"224.0.0.1:8080:80", `host address 224.0.0.1 is multicast`},
 		{`"[::1]:8080:80"`, `host address ::1: IPv6 does not route`},
 		{"1.2.3.4:8080:80:90", `write [IP:]HOSTPORT:PORT`},
+		// Ranges, as docker run -p takes them: said to be ranges (it said
+		// "is not a decimal integer").
+		{"18090-18091:80", `host port: 18090-18091 is a range of ports, which publish does not take: publish each port on its own`},
+		{"8080:80-81/udp", `node port: 80-81 is a range of ports`},
 	} {
 		_, err := Parse("t.yaml", []byte(publishLab(tt.in)))
 		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "t.yaml:6:15: ") {

@@ -41,6 +41,9 @@ func ReadFileContext(ctx context.Context, path string) ([]byte, error) {
 		return data, nil
 	}
 	f, err := openNonblock(path)
+	if ue := unreadable(path, err); ue != nil {
+		return nil, ue
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading topology: %w", err)
 	}
@@ -48,6 +51,9 @@ func ReadFileContext(ctx context.Context, path string) ([]byte, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("reading topology: %w", err)
+	}
+	if fi.IsDir() {
+		return nil, fmt.Errorf("reading topology: %s is a directory: give the topology file (YAML) itself", path)
 	}
 	// A regular file of size 0 may be a kernel file that waits for data
 	// (/proc/kmsg) rather than an empty one: it is read as a stream.

@@ -103,6 +103,12 @@ func (p *parser) explain(line int, msg string) (int, string) {
 		if col, n := longKey(p.lineText(line)); n > 0 {
 			return col, fmt.Sprintf("YAML syntax: a key of %d characters; YAML reads keys of at most 1024 characters, and names in a topology file are much shorter", n)
 		}
+	case "did not find expected node content":
+		if m := bareIPv6.FindStringSubmatchIndex(p.lineText(line)); m != nil {
+			text := p.lineText(line)
+			addr := text[m[2]:m[3]]
+			return utf8.RuneCountInString(text[:m[2]]) + 1, fmt.Sprintf("YAML syntax: %s: an IPv6 address that starts with ':' cannot be written bare inside [ ] or { }: quote it (\"%s\")", addr, addr)
+		}
 	case "found unexpected end of stream":
 		msg += ": a quoted string is not closed"
 	case "found incompatible YAML document":
@@ -110,6 +116,11 @@ func (p *parser) explain(line int, msg string) (int, string) {
 	}
 	return 1, "YAML syntax: " + msg
 }
+
+// bareIPv6 finds an unquoted IPv6 address or prefix that starts with
+// "::" in a flow list or mapping ([::1/64], {to: ::/0}), which YAML
+// cannot read there.
+var bareIPv6 = regexp.MustCompile(`(?:[\[{,]|:[ \t])[ \t]*(::[0-9A-Fa-f:.]*(?:/[0-9]+)?)`)
 
 // longKey finds a block mapping key longer than the 1024 characters that
 // YAML allows on a line, and returns its column and length.

@@ -101,7 +101,8 @@ are added, changed or removed, and nodes the change does not touch keep
 their namespace and their processes (nslab plan FILE shows the change).
 A change that removes or makes anew nodes that run processes (a node
 gone from the file, another file under the lab's name) ends those
-processes: up refuses it, naming them, unless --replace is given.
+processes, and one that drops services the lab runs stops them: up
+refuses both, naming them, unless --replace is given.
 
 What was changed by hand is put back (drift): up compares the lab's side
 in the host (bridges, host interfaces, the lab's nftables table) always;
@@ -330,6 +331,9 @@ root, plan cannot look into namespaces and plans as --full does.`,
 				return err
 			}
 			if full || !privileges() {
+				if !full {
+					fmt.Fprintf(cmd.ErrOrStderr(), "nslab: plan: without root (or CAP_NET_ADMIN, CAP_SYS_ADMIN and CAP_DAC_OVERRIDE), plan cannot look into lab %s, running or not: this is the whole lab, as --full prints it; as root, plan prints only what up would change in a running lab\n", t.Name)
+				}
 				p, err := lab.FullPlan(t, data)
 				if err != nil {
 					return err

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/topology"
 	"github.com/spf13/cobra"
 )
 
@@ -57,7 +58,8 @@ func run(args []string) int {
 		return 2
 	}
 	msg := err.Error()
-	if errors.Is(err, fs.ErrPermission) && !strings.Contains(msg, "needs root") {
+	var unreadable *topology.UnreadableError
+	if errors.Is(err, fs.ErrPermission) && !strings.Contains(msg, "needs root") && !errors.As(err, &unreadable) {
 		msg += "\n(nslab needs root, or the capabilities CAP_NET_ADMIN, CAP_SYS_ADMIN and CAP_DAC_OVERRIDE)"
 	}
 	fmt.Fprintf(os.Stderr, "nslab: %s\n", msg)

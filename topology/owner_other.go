@@ -1,0 +1,7 @@
+//go:build !unix
+
+package topology
+
+import "os"
+
+func fileOwner(os.FileInfo) string { return "" }
