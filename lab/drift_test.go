@@ -98,6 +98,11 @@ func TestRepairDrift(t *testing.T) {
 			func() bool { return strings.Contains(nslabtest.IP(t, "link", "show", br), ",UP") }},
 		{"bridge address removed", false, []string{"addr", "del", sub + ".1/25", "dev", br},
 			func() bool { return strings.Contains(nslabtest.IP(t, "addr", "show", br), sub+".1/25") }},
+		// Before: neither up nor up --repair saw it, and n was cut off.
+		{"bridge port detached", false, []string{"link", "set", plan.PortName(name, "n", "eth0"), "nomaster"},
+			func() bool {
+				return strings.Contains(nslabtest.IP(t, "link", "show", plan.PortName(name, "n", "eth0")), "master "+br)
+			}},
 	} {
 		nslabtest.IP(t, c.break_...)
 		if !c.repair {
@@ -294,6 +299,35 @@ func TestStatusShowsDrift(t *testing.T) {
 	if len(s.Bridges[0].Drift)+len(s.Drift) > 0 {
 		t.Errorf("after the repair: drift %q, %q", s.Bridges[0].Drift, s.Drift)
 	}
+}
+
+// TestStatusFirewallDriftIsTheLabs: the lab's nftables table deleted by
+// hand is drift of the lab, not of a bridge its script names (status
+// showed "bridge br0 ... drift (30)", the script's lines, before).
+func TestStatusFirewallDriftIsTheLabs(t *testing.T) {
+	tl := driftLab(t)
+	if ok, _ := kernel.NftTables(); !ok[tl.Name] {
+		t.Skip("this kernel has no nf_tables")
+	}
+	c, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.DelTable(&nftables.Table{Name: kernel.TableName(tl.Name), Family: nftables.TableFamilyINet})
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := lab.GetStatus(tl.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := s.Bridges[0].Drift; len(d) > 0 {
+		t.Errorf("br0's drift: %q", d)
+	}
+	if !strings.Contains(strings.Join(s.Drift, "\n"), "table inet "+kernel.TableName(tl.Name)) {
+		t.Errorf("the lab's drift lacks its table: %q", s.Drift)
+	}
+	upOpt(t, tl, lab.Options{})
 }
 
 // TestRepairRemovesScopeLinkRoute: a route of nslab's protocol that the

@@ -201,6 +201,10 @@ func (s *Status) bridgeOf(op kernel.Op) *BridgeStatus {
 	if op.Namespace() != "" {
 		return nil
 	}
+	switch op.(type) {
+	case *kernel.Firewall, *kernel.FirewallDel, *kernel.SysctlSet:
+		return nil // the lab's, not a bridge's, though they name bridges
+	}
 	for i, b := range s.Bridges {
 		if slices.Contains(strings.Fields(op.String()), b.Kernel) {
 			return &s.Bridges[i]
