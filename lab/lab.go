@@ -33,6 +33,10 @@ func Up(ctx context.Context, t *topology.Lab, source []byte, opt Options) error 
 	if err != nil {
 		return err
 	}
+	if err := checkHome(t.Name); err != nil {
+		lk.unlock()
+		return err
+	}
 	release, err := netnsdir.Hold(StateDir)
 	if err != nil {
 		lk.done(t.Name)
@@ -367,6 +371,10 @@ func Plan(t *topology.Lab, source []byte) (p *plan.Plan, running bool, err error
 func Down(ctx context.Context, name string, opt Options) error {
 	lk, err := lock(ctx, name, &opt)
 	if err != nil {
+		return err
+	}
+	if err := checkHome(name); err != nil {
+		lk.unlock()
 		return err
 	}
 	c := kernel.NewConn()

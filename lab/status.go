@@ -142,6 +142,9 @@ func GetStatus(name string) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkHome(name); err != nil {
+		return nil, err
+	}
 	c := kernel.NewConn()
 	defer c.Close()
 	f := readFaults(name)
