@@ -1,12 +1,15 @@
 package lab
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/nslab/nslab/kernel"
+	"github.com/nslab/nslab/plan"
+	"github.com/nslab/nslab/topology"
 )
 
 // homeFile holds the network namespace a lab's root side (bridges, host
@@ -44,4 +47,43 @@ func checkHome(name string) error {
 		return nil
 	}
 	return fmt.Errorf("lab %s was built in the network namespace %s, and nslab runs in %s (under unshare -n, ip netns exec or nsenter --net?): the lab's bridges, host links and nftables table are there, not here; run nslab in the namespace where the lab was built (nsenter --net=/proc/PID/ns/net of a process there, or outside the unshare)", name, want, here)
+}
+
+// nodesFile records the namespace of each node as the last up left it,
+// by inode: a plain up compares them (a stat per node) to find a node
+// whose name now holds another namespace (ip netns del, then add; or a
+// bind mount over it), which it then inspects, and refuses as a clash.
+func nodesFile(name string) string { return filepath.Join(labDir(name), "nodes.json") }
+
+// saveNodes records the namespaces of t's nodes.
+func saveNodes(t *topology.Lab) error {
+	inodes := make(map[string]uint64, len(t.Nodes))
+	for _, n := range t.Nodes {
+		inodes[n.Name], _ = kernel.NetnsInode(plan.NetnsName(t.Name, n.Name))
+	}
+	data, err := json.Marshal(inodes)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(nodesFile(t.Name), data)
+}
+
+// replacedNodes marks for inspection (its mark is read) each namespace of
+// a node of old that is not the one the last up left at its name.
+func replacedNodes(name string, old *topology.Lab, st *kernel.State) {
+	data, err := os.ReadFile(nodesFile(name))
+	if err != nil {
+		return
+	}
+	var inodes map[string]uint64
+	if json.Unmarshal(data, &inodes) != nil {
+		return
+	}
+	for _, n := range old.Nodes {
+		ns := plan.NetnsName(name, n.Name)
+		was, ok := inodes[n.Name]
+		if now, _ := kernel.NetnsInode(ns); ok && st.Namespaces[ns] == kernel.Unknown && now != was {
+			st.Namespaces[ns] = kernel.NetnsMark(ns)
+		}
+	}
 }

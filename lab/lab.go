@@ -107,6 +107,9 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 		if err := writeNames(t); err != nil {
 			return err
 		}
+		if err := saveNodes(t); err != nil {
+			return err
+		}
 		if err := os.Remove(buildingFile(t.Name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
@@ -177,6 +180,9 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 		return fmt.Errorf("%w\nnothing of lab %s was left behind", err, t.Name)
 	}
 	if err := writeNames(t); err != nil {
+		return err
+	}
+	if err := saveNodes(t); err != nil {
 		return err
 	}
 	if err := pruneFaults(t, p); err != nil {
