@@ -70,3 +70,15 @@ type NeighFlush struct{ NS, Name string }
 func (o *NeighFlush) Namespace() string { return o.NS }
 
 func (o *NeighFlush) String() string { return fmt.Sprintf("%s neigh flush dev %s", ipn(o.NS), o.Name) }
+
+// PortAttach makes a root link a port of a bridge again: a port that was
+// detached by hand (nomaster) or put on another bridge is drift.
+//
+// Equivalent to: ip link set NAME master BRIDGE
+type PortAttach struct{ Name, Bridge string }
+
+func (o *PortAttach) Namespace() string { return "" }
+
+func (o *PortAttach) String() string {
+	return fmt.Sprintf("ip link set %s master %s", o.Name, o.Bridge)
+}

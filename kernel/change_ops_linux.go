@@ -137,3 +137,18 @@ func ForgetNeighbours(nsPath string) error {
 	}
 	return nil
 }
+
+func (o *PortAttach) Apply(c *Conn) error {
+	h, l, err := findLink(c, "", o.Name)
+	if err != nil || l == nil {
+		return err
+	}
+	br, err := h.LinkByName(o.Bridge)
+	if err != nil {
+		return opErr("", fmt.Sprintf("attaching %s to bridge %s: finding the bridge", o.Name, o.Bridge), err)
+	}
+	if err := h.LinkSetMasterByIndex(l, br.Attrs().Index); err != nil {
+		return opErr("", fmt.Sprintf("attaching %s to bridge %s", o.Name, o.Bridge), err)
+	}
+	return nil
+}

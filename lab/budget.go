@@ -20,6 +20,11 @@ const (
 	namespaceBytes       = 145 << 10
 	namespaceBytesPerCPU = 12 << 10
 	linkBytes            = 120 << 10 // a veth pair, or a bridge
+	// A route in a node, by family (the kernel's fib entries; measured
+	// 103 and 474 bytes over 200,000 of each in one namespace, rounded
+	// up). routing: auto makes a route per router and subnet from a few
+	// lines of file.
+	route4Bytes, route6Bytes = 128, 512
 	// memoryShare is the part of MemAvailable a lab may take: the rest is
 	// left to the machine.
 	memoryShare = 0.8
@@ -63,7 +68,9 @@ type need struct {
 	// holderMounts are the mounts of the lab's hostname holder, a mount
 	// namespace of its own: one per node of the whole lab.
 	holderMounts int
-	memory       uint64
+	// routes4 and routes6 are the routes the lab adds in its nodes.
+	routes4, routes6 int
+	memory           uint64
 	// nodes is the number of nodes of the whole lab.
 	nodes int
 }
@@ -87,6 +94,11 @@ func estimate(t, old *topology.Lab, cpus, workers int) need {
 		links = max(0, links-len(old.Links)-len(old.Bridges))
 	}
 	perNS := uint64(namespaceBytes + namespaceBytesPerCPU*max(cpus, 1))
+	r4, r6 := countRoutes(t)
+	if old != nil {
+		o4, o6 := countRoutes(old)
+		r4, r6 = max(0, r4-o4), max(0, r6-o6)
+	}
 	mounts := nodes // one bind mount under /run/netns each
 	if old == nil {
 		mounts++ // the hostname holder, /run/nslab/LAB/uts
@@ -98,8 +110,25 @@ func estimate(t, old *topology.Lab, cpus, workers int) need {
 		holderMounts: len(t.Nodes) + 1, // a UTS namespace per node, on a tmpfs root
 		files:        filesBase + filesPerWorker*workers,
 		nodes:        len(t.Nodes),
-		memory:       uint64(nodes)*perNS + uint64(links)*linkBytes,
+		routes4:      r4,
+		routes6:      r6,
+		memory:       uint64(nodes)*perNS + uint64(links)*linkBytes + uint64(r4)*route4Bytes + uint64(r6)*route6Bytes,
 	}
+}
+
+// countRoutes counts the routes of t's nodes (those routing: auto adds
+// included), by family.
+func countRoutes(t *topology.Lab) (v4, v6 int) {
+	for _, n := range t.Nodes {
+		for _, r := range n.Routes {
+			if r.To.Addr().Is4() {
+				v4++
+			} else {
+				v6++
+			}
+		}
+	}
+	return v4, v6
 }
 
 // fits compares n with what machine m has, and says what is short, with
@@ -133,9 +162,13 @@ func (n need) fits(m kernel.Machine) error {
 			n.files, m.OpenFiles, m.FilesOpen, m.FilesOpen+n.files))
 	}
 	if m.MemAvailable > 0 && float64(n.memory) > memoryShare*float64(m.MemAvailable) {
-		short = append(short, fmt.Sprintf("about %s of kernel memory (%d namespaces at %s each with %d CPUs, %d links at %s), but MemAvailable is %s and a lab may take %.0f%% of it",
+		routes := ""
+		if n.routes4+n.routes6 > 0 {
+			routes = fmt.Sprintf(", %d IPv4 routes at %d bytes and %d IPv6 routes at %d bytes", n.routes4, route4Bytes, n.routes6, route6Bytes)
+		}
+		short = append(short, fmt.Sprintf("about %s of kernel memory (%d namespaces at %s each with %d CPUs, %d links at %s%s), but MemAvailable is %s and a lab may take %.0f%% of it",
 			bytesText(n.memory), n.namespaces, bytesText(uint64(namespaceBytes+namespaceBytesPerCPU*max(m.CPUs, 1))), max(m.CPUs, 1),
-			n.links, bytesText(linkBytes), bytesText(m.MemAvailable), memoryShare*100))
+			n.links, bytesText(linkBytes), routes, bytesText(m.MemAvailable), memoryShare*100))
 	}
 	if len(short) == 0 {
 		return nil

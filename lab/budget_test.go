@@ -2,6 +2,7 @@ package lab
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,18 @@ func star(n int, cables bool) *topology.Lab {
 	}
 	if cables {
 		t.Bridges = []*topology.Bridge{{Name: "br0"}}
+	}
+	return t
+}
+
+// routed returns a lab of n nodes with k IPv4 and k IPv6 routes each.
+func routed(n, k int) *topology.Lab {
+	t := star(n, true)
+	to4, to6 := netip.MustParsePrefix("10.0.0.0/24"), netip.MustParsePrefix("fd10::/64")
+	for _, node := range t.Nodes {
+		for range k {
+			node.Routes = append(node.Routes, topology.Route{To: to4}, topology.Route{To: to6})
+		}
 	}
 	return t
 }
@@ -63,6 +76,13 @@ func TestEstimate(t *testing.T) {
 		{"a running lab grows past the limit", star(1000, true), star(500, true), kernel.Machine{MaxNetNamespaces: 400}, []string{"500 network namespaces"}},
 		{"more nodes than UTS namespaces", star(1000, true), nil, kernel.Machine{MaxUTSNamespaces: 999}, []string{"1000 UTS namespaces (one per node, for its hostname), but user.max_uts_namespaces is 999 (sysctl -w user.max_uts_namespaces=1000"}},
 		{"a machine that says nothing", huge, nil, kernel.Machine{}, nil},
+		// 100 routers with 2000 routes of each family each (what
+		// routing: auto makes of a few lines, scaled down): before, only
+		// the namespaces and links counted (33 MiB), and 400,000 routes
+		// (about 128 MiB more) were built on a machine with 150 MiB.
+		{"400,000 routes", routed(100, 2000), nil, kernel.Machine{MemAvailable: 150 << 20, CPUs: 2}, []string{
+			"200000 IPv4 routes at 128 bytes and 200000 IPv6 routes at 512 bytes"}},
+		{"a running lab keeps its routes", routed(100, 2000), routed(100, 2000), kernel.Machine{MemAvailable: 150 << 20, CPUs: 2}, nil},
 	}
 	for _, tc := range tests {
 		err := estimate(tc.lab, tc.old, tc.m.CPUs, 8).fits(tc.m)

@@ -14,6 +14,9 @@ import (
 // record) are expected: the pairs they separate must not answer, unless
 // opt.Faults says otherwise.
 func Check(ctx context.Context, t *topology.Lab, opt check.Options) (*check.Report, error) {
+	if err := checkHome(t.Name); err != nil {
+		return nil, err
+	}
 	if opt.Faults == nil {
 		opt.Faults = checkFaults(readFaults(t.Name))
 	}

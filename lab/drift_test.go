@@ -2,6 +2,7 @@ package lab_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -98,6 +99,11 @@ func TestRepairDrift(t *testing.T) {
 			func() bool { return strings.Contains(nslabtest.IP(t, "link", "show", br), ",UP") }},
 		{"bridge address removed", false, []string{"addr", "del", sub + ".1/25", "dev", br},
 			func() bool { return strings.Contains(nslabtest.IP(t, "addr", "show", br), sub+".1/25") }},
+		// Before: neither up nor up --repair saw it, and n was cut off.
+		{"bridge port detached", false, []string{"link", "set", plan.PortName(name, "n", "eth0"), "nomaster"},
+			func() bool {
+				return strings.Contains(nslabtest.IP(t, "link", "show", plan.PortName(name, "n", "eth0")), "master "+br)
+			}},
 	} {
 		nslabtest.IP(t, c.break_...)
 		if !c.repair {
@@ -296,6 +302,35 @@ func TestStatusShowsDrift(t *testing.T) {
 	}
 }
 
+// TestStatusFirewallDriftIsTheLabs: the lab's nftables table deleted by
+// hand is drift of the lab, not of a bridge its script names (status
+// showed "bridge br0 ... drift (30)", the script's lines, before).
+func TestStatusFirewallDriftIsTheLabs(t *testing.T) {
+	tl := driftLab(t)
+	if ok, _ := kernel.NftTables(); !ok[tl.Name] {
+		t.Skip("this kernel has no nf_tables")
+	}
+	c, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.DelTable(&nftables.Table{Name: kernel.TableName(tl.Name), Family: nftables.TableFamilyINet})
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := lab.GetStatus(tl.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := s.Bridges[0].Drift; len(d) > 0 {
+		t.Errorf("br0's drift: %q", d)
+	}
+	if !strings.Contains(strings.Join(s.Drift, "\n"), "table inet "+kernel.TableName(tl.Name)) {
+		t.Errorf("the lab's drift lacks its table: %q", s.Drift)
+	}
+	upOpt(t, tl, lab.Options{})
+}
+
 // TestRepairRemovesScopeLinkRoute: a route of nslab's protocol that the
 // file lacks goes, whatever its scope: one made by ip route add dev (scope
 // link) stayed, as the kernel matches the scope a delete request gives.
@@ -334,5 +369,44 @@ func TestRepairHostSettings(t *testing.T) {
 	upOpt(t, tl, lab.Options{})
 	if read() != "1" {
 		t.Errorf("%s is %s after up, want 1", path, read())
+	}
+}
+
+// TestUpRefusesNamespaceMountedOverNode: a foreign namespace bind-mounted
+// at a running node's name, while the node's own lives on (a process
+// holds it, and its cable with it), is a clash for a plain up too: up
+// compares each node's namespace with the one it left there. Before, up
+// said "nothing to change" (only up --repair saw it), while check failed
+// for the node and nslab exec ran in the foreign namespace.
+func TestUpRefusesNamespaceMountedOverNode(t *testing.T) {
+	tl := up(t, seed(t))
+	ns := plan.NetnsName(tl.Name, "ns2")
+	holder := exec.Command("ip", "netns", "exec", ns, "sleep", "600")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	foreign := nslabtest.Name("foreign")
+	nslabtest.IP(t, "netns", "add", foreign)
+	t.Cleanup(func() {
+		// ns2's own namespace goes back at its name, for down.
+		exec.Command("umount", kernel.NetnsPath(ns)).Run()
+		if out, err := exec.Command("mount", "--bind", fmt.Sprintf("/proc/%d/ns/net", holder.Process.Pid), kernel.NetnsPath(ns)).CombinedOutput(); err != nil {
+			t.Errorf("putting ns2 back: %v %s", err, out)
+		}
+		holder.Process.Kill()
+		holder.Wait()
+		kernel.DeleteNetns(foreign)
+	})
+	for _, args := range [][]string{{"umount", kernel.NetnsPath(ns)}, {"mount", "--bind", kernel.NetnsPath(foreign), kernel.NetnsPath(ns)}} {
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v %s", args, err, out)
+		}
+	}
+	err := lab.Up(context.Background(), tl, sources[tl], lab.Options{})
+	if err == nil || !strings.Contains(err.Error(), ns) {
+		t.Fatalf("up with a foreign namespace at ns2's name: %v, want a clash naming %s", err, ns)
+	}
+	if got := nslabtest.IP(t, "-n", foreign, "-o", "link"); strings.Contains(got, "eth0") {
+		t.Errorf("the foreign namespace was wired: %s", got)
 	}
 }

@@ -33,6 +33,10 @@ func Up(ctx context.Context, t *topology.Lab, source []byte, opt Options) error 
 	if err != nil {
 		return err
 	}
+	if err := checkHome(t.Name); err != nil {
+		lk.unlock()
+		return err
+	}
 	release, err := netnsdir.Hold(StateDir)
 	if err != nil {
 		lk.done(t.Name)
@@ -108,6 +112,9 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 		if err := writeNames(t); err != nil {
 			return err
 		}
+		if err := saveNodes(t); err != nil {
+			return err
+		}
 		if err := os.Remove(buildingFile(t.Name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
@@ -181,6 +188,9 @@ func up(ctx context.Context, c *kernel.Conn, t *topology.Lab, source []byte, opt
 		return fmt.Errorf("%w\nnothing of lab %s was left behind", err, t.Name)
 	}
 	if err := writeNames(t); err != nil {
+		return err
+	}
+	if err := saveNodes(t); err != nil {
 		return err
 	}
 	if err := pruneFaults(t, p); err != nil {
@@ -375,6 +385,10 @@ func Plan(t *topology.Lab, source []byte) (p *plan.Plan, running bool, err error
 func Down(ctx context.Context, name string, opt Options) error {
 	lk, err := lock(ctx, name, &opt)
 	if err != nil {
+		return err
+	}
+	if err := checkHome(name); err != nil {
+		lk.unlock()
 		return err
 	}
 	c := kernel.NewConn()

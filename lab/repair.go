@@ -100,6 +100,7 @@ func observeDrift(c *kernel.Conn, name string, old, t *topology.Lab, st *kernel.
 		st.HostSysctls = kernel.ReadSysctls(keys)
 	}
 	if !repair {
+		replacedNodes(name, old, st)
 		return nil
 	}
 	// The nodes that Observe listed but did not inspect: those of the

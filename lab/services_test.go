@@ -817,3 +817,34 @@ func TestServiceHostname(t *testing.T) {
 		t.Errorf("the service printed %q, want %q", readLog(t, name, "a", "names"), want)
 	}
 }
+
+// TestUpRestartsKilledService: a service (restart: no) killed by hand is
+// started again by the next up, as a failed one is; a one-shot that
+// exited 0 stays done. Before, up said "nothing to change" (up --repair
+// too) and the service stayed exited ("signal: killed").
+func TestUpRestartsKilledService(t *testing.T) {
+	tl := svcLab(t, []string{"a"}, sh("a", "long", "exec sleep 600"), sh("a", "once", "exit 0"))
+	if err := upSvc(t, tl, lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	pid := state(t, tl.Name, "a/long").PID
+	if pid == 0 || !waitFor(5*time.Second, func() bool { return state(t, tl.Name, "a/once").State == service.Exited }) {
+		t.Fatalf("after up: long %+v, once %+v", state(t, tl.Name, "a/long"), state(t, tl.Name, "a/once"))
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(5*time.Second, func() bool { return state(t, tl.Name, "a/long").State == service.Exited }) {
+		t.Fatalf("killed: %+v", state(t, tl.Name, "a/long"))
+	}
+	onceStarts := len(journalStarts(t, tl.Name, "a/once"))
+	if err := lab.Up(context.Background(), tl, tl.Source, lab.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if s := state(t, tl.Name, "a/long"); s.State != service.Running || s.PID == 0 || s.PID == pid {
+		t.Errorf("after up, the killed service is %+v, want running anew", s)
+	}
+	if n := len(journalStarts(t, tl.Name, "a/once")); n != onceStarts {
+		t.Errorf("the one-shot that exited 0 was started again (%d starts, %d before)", n, onceStarts)
+	}
+}

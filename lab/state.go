@@ -116,7 +116,7 @@ func saveTopology(name string, source []byte) error {
 	if err := os.Rename(tmp, topologyFile(name)); err != nil {
 		return fmt.Errorf("saving lab state: %w", err)
 	}
-	return nil
+	return saveHome(name)
 }
 
 // privateLab makes the lab's state directory, or takes access to it and

@@ -142,6 +142,9 @@ func GetStatus(name string) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkHome(name); err != nil {
+		return nil, err
+	}
 	c := kernel.NewConn()
 	defer c.Close()
 	f := readFaults(name)
@@ -200,6 +203,10 @@ func (s *Status) drift(c *kernel.Conn, t *topology.Lab) error {
 func (s *Status) bridgeOf(op kernel.Op) *BridgeStatus {
 	if op.Namespace() != "" {
 		return nil
+	}
+	switch op.(type) {
+	case *kernel.Firewall, *kernel.FirewallDel, *kernel.SysctlSet:
+		return nil // the lab's, not a bridge's, though they name bridges
 	}
 	for i, b := range s.Bridges {
 		if slices.Contains(strings.Fields(op.String()), b.Kernel) {

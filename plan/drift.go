@@ -121,6 +121,29 @@ func (r *reconciler) cableDrift(l *topology.Link, tuned bool) {
 	r.endDrift(v.PeerNS, v.PeerName, mtu, peerMAC)
 }
 
+// portDrift attaches again a kept cable's root ends that are no longer
+// ports of their bridge (ip link set PORT nomaster, or master of another
+// bridge, by hand), and gives them their VLANs back, which the kernel
+// forgot when they left the bridge.
+func (r *reconciler) portDrift(l *topology.Link) {
+	v := vethOp(r.lab, l)
+	detached := false
+	for _, e := range [][2]string{{v.Name, v.Master}, {v.PeerName, v.PeerMaster}} {
+		if e[1] == "" {
+			continue
+		}
+		have, br := r.st.Links[e[0]], r.st.Links[e[1]]
+		if have == nil || br == nil || have.Master == br.Index {
+			continue
+		}
+		r.linksSet = append(r.linksSet, &kernel.PortAttach{Name: e[0], Bridge: e[1]})
+		detached = true
+	}
+	if detached {
+		r.vlanSets = append(r.vlanSets, linkVLANs(r.name, l, nil)...)
+	}
+}
+
 // nodeEndsThere reports whether every end of a cable in an observed node
 // is there; ends in nodes not observed count as there.
 func (r *reconciler) nodeEndsThere(l *topology.Link) bool {

@@ -132,7 +132,7 @@ func checkKernelNames(t *testing.T, p *Plan) *kernel.State {
 		if mtu == 0 {
 			mtu = 1500
 		}
-		st.Links[n] = &kernel.RootLink{Name: n, Alias: tags.Alias, Type: kind, Group: tags.Group, Up: true, MTU: mtu, MAC: mac}
+		st.Links[n] = &kernel.RootLink{Name: n, Alias: tags.Alias, Type: kind, Index: len(st.Links) + 1, Group: tags.Group, Up: true, MTU: mtu, MAC: mac}
 		if tags.AltName != "" {
 			st.Links[n].AltNames = []string{tags.AltName}
 		}
@@ -174,9 +174,13 @@ func checkKernelNames(t *testing.T, p *Plan) *kernel.State {
 					ns, name string
 					tags     kernel.Tags
 					mac      net.HardwareAddr
-				}{{o.NS, o.Name, o.Tags, o.MAC}, {o.PeerNS, o.PeerName, o.PeerTags, o.PeerMAC}} {
+					master   string
+				}{{o.NS, o.Name, o.Tags, o.MAC, o.Master}, {o.PeerNS, o.PeerName, o.PeerTags, o.PeerMAC, o.PeerMaster}} {
 					if end.ns == "" {
 						root(end.name, end.tags, "veth", o.MTU, end.mac)
+						if br := st.Links[end.master]; br != nil {
+							st.Links[end.name].Master = br.Index
+						}
 					} else {
 						local(end.ns, end.name)
 					}

@@ -320,6 +320,7 @@ func (r *reconciler) links() {
 				r.retune(o, l)
 			}
 			r.cableDrift(l, !sameEnds(o, l))
+			r.portDrift(l)
 			// A shape's bucket holds packets of the cable's MTU.
 			// A shape set at runtime (Faults) is kept: heal puts back the file's.
 			if !r.shaped[l] && (!sameShapes(o, l) || len(l.Shapes()) > 0 && !sameEnds(o, l)) {

@@ -121,6 +121,14 @@ type ServiceState struct {
 	WasReady bool `json:"was_ready,omitempty"`
 }
 
+// EndedInFailure reports whether a service that is not to be restarted
+// ended by a failure: a signal (killed by hand, say), a non-zero status,
+// or unseen while no supervisor ran. up starts it again, as it does a
+// failed one: the file says it runs. A one-shot that exited 0 is done.
+func (s ServiceState) EndedInFailure() bool {
+	return s.State == Exited && s.Exit != "exit status 0"
+}
+
 // NotReadyError is the error of WaitReady when a service does not become
 // ready in time or cannot start.
 type NotReadyError struct {

@@ -215,7 +215,7 @@ func splitRef(r string) (node, name string) {
 
 // Unchanged reports whether applying spec would change nothing: the
 // lab's supervisor runs exactly spec's services, by their digests, and
-// none of them has failed (up tries a failed one again). A lab without
+// none of them has failed or ended by a failure (up tries it again). A lab without
 // services and a spec without any are unchanged too.
 func Unchanged(spec Spec) bool {
 	st, err := Read(spec.Lab)
@@ -231,7 +231,7 @@ func Unchanged(spec Spec) bool {
 	}
 	for _, d := range spec.Services {
 		s, ok := have[d.Node+"/"+d.Name]
-		if !ok || s.Digest != d.Digest || s.State == Failed {
+		if !ok || s.Digest != d.Digest || s.State == Failed || s.EndedInFailure() {
 			return false
 		}
 	}

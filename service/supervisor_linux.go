@@ -331,7 +331,7 @@ func (s *sup) reload() bool {
 	var order []*svc
 	for _, d := range spec.Services {
 		old := s.svcs[d.ref()]
-		if old != nil && old.def.Digest == d.Digest && old.st.State != Failed {
+		if old != nil && old.def.Digest == d.Digest && old.st.State != Failed && !old.st.EndedInFailure() {
 			old.def = d
 			next[d.ref()], order = old, append(order, old)
 			continue

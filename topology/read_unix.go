@@ -35,6 +35,17 @@ func readStream(ctx context.Context, f *os.File, path string, idle, total time.D
 	buf := make([]byte, 64<<10)
 	start := time.Now()
 	last := start
+	// A FIFO opened without waiting (openNonblock) tells whether someone
+	// holds its other end: a read gives EAGAIN then, and 0 when no one
+	// does. Only a FIFO without a writer is idle; one whose writer is slow
+	// to send (nslab up <(a generator that thinks first)) is waited for.
+	fifo := false
+	if idle > 0 {
+		var st unix.Stat_t
+		fl, _ := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+		fifo = unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFIFO && fl&unix.O_NONBLOCK != 0
+	}
+	writer := false // a writer was seen: a read of 0 is the end
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("stopped while waiting for it to send: %w", err)
@@ -48,13 +59,27 @@ func readStream(ctx context.Context, f *os.File, path string, idle, total time.D
 			return nil, err
 		}
 		if n == 0 || err != nil {
-			if idle > 0 && time.Since(last) > idle {
+			if fifo && !writer {
+				// (A read of 0 bytes returns 0 at once: it must ask for some.)
+				m, rerr := unix.Read(fd, buf)
+				switch {
+				case errors.Is(rerr, unix.EAGAIN):
+					writer = true // someone holds it open: wait for them
+				case rerr == nil && m > 0: // came since the poll
+					data = append(data, buf[:m]...)
+					last, writer = time.Now(), true
+				}
+			}
+			if idle > 0 && !writer && time.Since(last) > idle {
 				return nil, &idleError{after: idle}
 			}
 			continue
 		}
 		m, err := unix.Read(fd, buf)
 		switch {
+		case fifo && errors.Is(err, unix.EAGAIN):
+			writer = true
+			continue
 		case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EINTR):
 			// Readable by poll, yet nothing to read (/proc/kmsg does
 			// that): as idle as a poll that times out.
@@ -72,7 +97,7 @@ func readStream(ctx context.Context, f *os.File, path string, idle, total time.D
 			return data, nil
 		}
 		data = append(data, buf[:m]...)
-		last = time.Now()
+		last, writer = time.Now(), fifo
 		if len(data) > MaxFileSize {
 			return nil, tooLarge(path, int64(len(data)))
 		}

@@ -6,8 +6,12 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestReadStreamEndless: a stream that sends a line now and then and
@@ -57,5 +61,41 @@ func TestReadStreamEndless(t *testing.T) {
 	data, err := readStream(context.Background(), r2, "fifo", 300*time.Millisecond, 0)
 	if err != nil || len(data) != 40 {
 		t.Errorf("a FIFO's trickle of 1 s: %d bytes, %v; want 40 bytes", len(data), err)
+	}
+}
+
+// TestFIFOSlowWriter: a FIFO whose writer holds it open and sends only
+// after longer than Idle (bash's <(a generator that thinks first)) is
+// read, not refused; one that no one opens still is. Before, nslab
+// validate <(sleep 7; nslab gen star) was refused after 5 s as "a FIFO
+// that sent nothing for 5s (no one writes to it)".
+func TestFIFOSlowWriter(t *testing.T) {
+	defer func(d time.Duration) { Idle = d }(Idle)
+	Idle = 300 * time.Millisecond
+	fifo := filepath.Join(t.TempDir(), "lab.yaml")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		f, err := os.OpenFile(fifo, os.O_WRONLY, 0) // waits for the reader
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		time.Sleep(4 * Idle)
+		f.WriteString("name: slow\nnodes:\n  a: {}\n")
+	}()
+	data, err := ReadFile(fifo)
+	if err != nil || !strings.Contains(string(data), "name: slow") {
+		t.Fatalf("a FIFO whose writer is slow: %q, %v", data, err)
+	}
+
+	start := time.Now()
+	_, err = ReadFile(fifo) // no writer now
+	if err == nil || !strings.Contains(err.Error(), "no one writes to it") {
+		t.Errorf("a FIFO without a writer: %v", err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("refused after %v, want about %v", took, Idle)
 	}
 }

@@ -177,13 +177,27 @@ func writeStatus(w io.Writer, all []*lab.Status) error {
 	return nil
 }
 
-// drift is the DRIFT column: how many commands would put it back.
-func drift(cmds []string, n *int) string {
-	if len(cmds) == 0 {
+// drift is the DRIFT column: how many commands would put it back (an
+// nft script given on a here-document is one).
+func drift(lines []string, n *int) string {
+	if len(lines) == 0 {
 		return "-"
 	}
-	*n += len(cmds)
-	return fmt.Sprintf("drift (%d)", len(cmds))
+	cmds, end := 0, ""
+	for _, l := range lines {
+		switch {
+		case end != "":
+			if l == end {
+				end = ""
+			}
+			continue
+		case strings.HasSuffix(l, "<<'EOF'"):
+			end = "EOF"
+		}
+		cmds++
+	}
+	*n += cmds
+	return fmt.Sprintf("drift (%d)", cmds)
 }
 
 // marked lists addresses, those that nslab chose with a star.

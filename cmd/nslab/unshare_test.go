@@ -68,3 +68,33 @@ func TestUpInsideUnshareNet(t *testing.T) {
 		t.Errorf("down left %s", strings.Join(left, "; "))
 	}
 }
+
+// TestOtherNetnsRefused: a lab built in the machine's namespace is left
+// alone by nslab run in another (unshare -n, or nsenter --net into one of
+// the lab's nodes): up, down, status and check refuse, naming both
+// namespaces, and the lab keeps working. Before, unshare -n nslab up FILE
+// of the running lab saw none of its bridges, deleted every node's cable
+// to make them anew there, and check failed 4 of 4 pairs; status showed
+// drift in every node.
+func TestOtherNetnsRefused(t *testing.T) {
+	file, name := starFile(t, "o", 2)
+	if r := nslab(t, "", "up", "-q", file); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	node := "/run/netns/" + name + ".h1"
+	for _, via := range [][]string{{"unshare", "-n", "--"}, {"nsenter", "--net=" + node, "--"}} {
+		for _, args := range [][]string{{"up", file}, {"up", "--repair", file}, {"status", name}, {"check", name}, {"down", name}} {
+			cmd := exec.Command(via[0], append(append(via[1:], bin), args...)...)
+			r := runCmd(t, cmd, "", args)
+			if r.code != 1 || !strings.Contains(r.stderr, "was built in the network namespace") {
+				t.Errorf("%s nslab %s: exit %d, want 1 and the namespaces named\n%s%s", via[0], strings.Join(args, " "), r.code, r.stdout, r.stderr)
+			}
+		}
+	}
+	if r := nslab(t, "", "check", name); r.code != 0 {
+		t.Errorf("check after the tries: %s%s", r.stdout, r.stderr)
+	}
+	if r := nslab(t, "", "up", file); r.code != 0 || !strings.Contains(r.stderr, "nothing to change") {
+		t.Errorf("up after the tries: %s%s", r.stdout, r.stderr)
+	}
+}
