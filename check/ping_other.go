@@ -29,7 +29,6 @@ func forgetNeighbours(string) error { return errNotLinux }
 type primer struct{}
 
 func newPrimer(*world, func(string) string) *primer { return nil }
-func (*primer) wave([]primeEntry, int) bool         { return false }
+func (*primer) wave([]primeEntry, int)              {}
 func (*primer) forget(string) error                 { return errNotLinux }
 func (*primer) close()                              {}
-func (*primer) finish(int)                          {}

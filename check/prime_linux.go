@@ -3,7 +3,6 @@ package check
 import (
 	"sort"
 	"sync"
-	"sync/atomic"
 
 	"github.com/nslab/nslab/kernel"
 )
@@ -16,8 +15,6 @@ type primer struct {
 	nb     *kernel.Neighbours
 	mu     sync.Mutex
 	links  map[[2]int32]linkRead // by stack and interface
-	// primed is what was primed, by namespace, for finish to remove.
-	primed map[string][]kernel.Neigh
 }
 
 // linkRead is an interface as read from its node; ok is false when it
@@ -28,15 +25,14 @@ type linkRead struct {
 }
 
 func newPrimer(w *world, nsPath func(string) string) *primer {
-	return &primer{w: w, nsPath: nsPath, nb: kernel.NewNeighbours(), links: map[[2]int32]linkRead{}, primed: map[string][]kernel.Neigh{}}
+	return &primer{w: w, nsPath: nsPath, nb: kernel.NewNeighbours(), links: map[[2]int32]linkRead{}}
 }
 
 // wave makes entries in their nodes, up to workers namespaces at once:
 // it reads the interfaces it has not read yet (the index of the one that
 // holds an entry, the MAC address of the one that answers), then writes
-// each node's entries. What fails is left to the kernel to resolve. It
-// reports whether every entry was made.
-func (p *primer) wave(entries []primeEntry, workers int) bool {
+// each node's entries. What fails is left to the kernel to resolve.
+func (p *primer) wave(entries []primeEntry, workers int) {
 	var need [][2]int32
 	for _, e := range entries {
 		for _, k := range [][2]int32{{e.stack, e.ifc}, {e.own, e.ownIfc}} {
@@ -55,13 +51,10 @@ func (p *primer) wave(entries []primeEntry, workers int) bool {
 		p.mu.Unlock()
 	})
 	byNS := map[string][]kernel.Neigh{}
-	var all atomic.Bool
-	all.Store(true)
 	for _, e := range entries {
 		at, own := p.links[[2]int32{e.stack, e.ifc}], p.links[[2]int32{e.own, e.ownIfc}]
 		path := p.nsPath(p.w.stacks[e.stack].name)
 		if !at.ok || !own.ok || path == "" {
-			all.Store(false)
 			continue
 		}
 		byNS[path] = append(byNS[path], kernel.Neigh{Index: at.la.Index, Addr: e.addr, MAC: own.la.MAC})
@@ -72,35 +65,13 @@ func (p *primer) wave(entries []primeEntry, workers int) bool {
 	}
 	sort.Strings(paths)
 	parallelN(len(paths), workers, func(i int) {
-		if p.nb.Prime(paths[i], byNS[paths[i]]) != nil {
-			all.Store(false) // a failure costs a solicitation
-		}
+		p.nb.Prime(paths[i], byNS[paths[i]]) // a failure costs a solicitation
 	})
-	for _, path := range paths {
-		p.primed[path] = append(p.primed[path], byNS[path]...)
-	}
-	return all.Load()
 }
 
-// finish deletes the primed entries that the kernel has not evicted,
-// workers namespaces at once, so that none outlives the check (a noarp
-// entry is never checked again: it would outlive a change of the MAC
-// address it names).
-func (p *primer) finish(workers int) {
-	paths := make([]string, 0, len(p.primed))
-	for path := range p.primed {
-		paths = append(paths, path)
-	}
-	sort.Strings(paths)
-	parallelN(len(paths), workers, func(i int) {
-		p.nb.Unprime(paths[i], p.primed[paths[i]])
-	})
-	p.nb.Close()
-	clear(p.primed)
-}
-
-// forget deletes the neighbour entries of the namespace at path through
-// its handle (see kernel.ForgetNeighbours).
+// forget deletes the neighbour entries of the namespace at path, primed
+// and learnt, through its handle, which it closes (see
+// kernel.ForgetNeighbours).
 func (p *primer) forget(path string) error { return p.nb.Forget(path) }
 
 // close closes the handles still open (of nodes that answer for

@@ -96,7 +96,6 @@ func (r *Report) probeWaves(ctx context.Context, w *world, waves []wave, nsPath 
 	if len(waves) > 1 {
 		if pr = newPrimer(w, nsPath); pr != nil {
 			forget = pr.forget
-			defer pr.finish(opt.Workers)
 		}
 	}
 	for k, wv := range waves {
@@ -108,9 +107,9 @@ func (r *Report) probeWaves(ctx context.Context, w *world, waves []wave, nsPath 
 			r.stopped(waves[k:], err)
 			break
 		}
-		// A wave fully primed leaves only entries the kernel evicts
-		// as soon as it needs room (see kernel.Neighbours.Prime).
-		primed := pr != nil && pr.wave(w.primes(r.Probes, wv.idx), opt.Workers)
+		if pr != nil {
+			pr.wave(w.primes(r.Probes, wv.idx), opt.Workers)
+		}
 		for _, err := range r.probeWave(ctx, wv.idx, nsPath, opt) {
 			if err != nil && !seen[err.Error()] {
 				seen[err.Error()] = true
@@ -118,7 +117,7 @@ func (r *Report) probeWaves(ctx context.Context, w *world, waves []wave, nsPath 
 			}
 		}
 		need := wv.need
-		if primed || len(waves) > 1 && forgetWave(wv.nodes, nsPath, opt.Workers, forget) {
+		if len(waves) > 1 && forgetWave(wv.nodes, nsPath, opt.Workers, forget) {
 			need = [2]int{}
 		}
 		if pr != nil {

@@ -82,66 +82,27 @@ func (n *Neighbours) Link(nsPath, name string) (LinkAddr, error) {
 	return LinkAddr{Index: l.Attrs().Index, MAC: l.Attrs().HardwareAddr}, nil
 }
 
-// Prime makes neighbour entries in the namespace at nsPath, in state
-// noarp: packets to them go out at once, without a solicitation, and
-// the kernel never probes them. They count against gc_thresh3 like
-// learnt ones, but with no timer running a noarp entry that no one holds
-// is the first the kernel evicts when the table fills (neigh_forced_gc),
-// whatever its age: the table makes room by itself. Unprime removes
-// those that are left; Forget, like ForgetNeighbours, leaves them.
+// Prime makes neighbour entries in the namespace at nsPath, reachable at
+// once, so that packets to them go out without a solicitation. They are
+// ordinary entries: they count against gc_thresh3, and their timer keeps
+// them from eviction while they are fresh, as a learnt entry's does
+// (noarp entries, which have no timer, were tried: when other
+// namespaces keep the table above gc_thresh2, the kernel evicts them
+// on the next entry it makes, before the probes use them). Forget
+// removes them. Each entry is tried; the error joins those that failed
+// (a full table: ENOBUFS).
 //
-// Equivalent to: ip -n NS neigh replace ADDR lladdr MAC dev DEV nud noarp
+// Equivalent to: ip -n NS neigh replace ADDR lladdr MAC dev DEV nud reachable
 func (n *Neighbours) Prime(nsPath string, es []Neigh) error {
 	h, err := n.handle(nsPath)
 	if err != nil {
 		return err
 	}
-	for _, e := range es {
-		nb := &netlink.Neigh{LinkIndex: e.Index, IP: e.Addr.AsSlice(), HardwareAddr: e.MAC, State: netlink.NUD_NOARP}
-		if err := h.NeighSet(nb); err != nil {
-			return fmt.Errorf("%s: adding neighbour %s at %s: %w", nsPath, e.Addr, e.MAC, err)
-		}
-	}
-	return nil
-}
-
-// Unprime deletes the entries es of the namespace at nsPath that are
-// still there (made by Prime: the kernel may have evicted some), then
-// closes its handle. It lists the namespace's entries first, which needs
-// no lock, and deletes only those found: a deletion takes the kernel's
-// rtnl lock even for an entry that is gone.
-//
-// Equivalent to: ip -n NS neigh del ADDR dev DEV
-func (n *Neighbours) Unprime(nsPath string, es []Neigh) error {
-	h, err := n.handle(nsPath)
-	if err != nil {
-		return err
-	}
-	defer n.close(nsPath)
-	type key struct {
-		index int
-		addr  netip.Addr
-	}
-	there := map[key]bool{}
-	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
-		ns, err := h.NeighList(0, fam)
-		if err != nil {
-			return fmt.Errorf("listing neighbours in %s: %w", nsPath, err)
-		}
-		for _, nb := range ns {
-			if a, ok := netip.AddrFromSlice(nb.IP); ok && nb.State == netlink.NUD_NOARP {
-				there[key{nb.LinkIndex, a.Unmap()}] = true
-			}
-		}
-	}
 	var errs []error
 	for _, e := range es {
-		if !there[key{e.Index, e.Addr.Unmap()}] {
-			continue
-		}
-		nb := &netlink.Neigh{LinkIndex: e.Index, IP: e.Addr.AsSlice()}
-		if err := h.NeighDel(nb); err != nil && !errors.Is(err, unix.ENOENT) {
-			errs = append(errs, fmt.Errorf("%s: deleting neighbour %s: %w", nsPath, e.Addr, err))
+		nb := &netlink.Neigh{LinkIndex: e.Index, IP: e.Addr.AsSlice(), HardwareAddr: e.MAC, State: netlink.NUD_REACHABLE}
+		if err := h.NeighSet(nb); err != nil {
+			errs = append(errs, fmt.Errorf("%s: adding neighbour %s at %s: %w", nsPath, e.Addr, e.MAC, err))
 		}
 	}
 	return errors.Join(errs...)
