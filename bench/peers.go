@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vishvananda/netlink"
+	"github.com/nslab/nslab/kernel"
 )
 
 // mininetInfo says whether and how Mininet runs here.
@@ -427,7 +427,9 @@ func waitDAD(ctx context.Context, pairs []pair, limit time.Duration) string {
 // mininetPorts lists the root-namespace links named s1-ethN (see
 // linkExists for why not from /sys/class/net).
 func mininetPorts() []string {
-	links, _ := netlink.LinkList()
+	c := kernel.NewConn()
+	defer c.Close()
+	links, _ := c.LinkList("") // datagrams of any size (see kernel.Conn.LinkList)
 	var ports []string
 	for _, l := range links {
 		if strings.HasPrefix(l.Attrs().Name, "s1-eth") {

@@ -24,3 +24,11 @@ func ping(ctx context.Context, nsPath string, targets []Target, opt Options) ([]
 }
 
 func forgetNeighbours(string) error { return errNotLinux }
+
+// primer is only implemented on Linux.
+type primer struct{}
+
+func newPrimer(*world, func(string) string) *primer { return nil }
+func (*primer) wave([]primeEntry, int)              {}
+func (*primer) forget(string) error                 { return errNotLinux }
+func (*primer) close()                              {}

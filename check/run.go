@@ -60,7 +60,7 @@ func Run(ctx context.Context, lab *topology.Lab, nsPath func(node string) string
 	r.classify(lab, opt.Faults)
 	waves := w.waves(r.Probes, lim.budget())
 	r.Waves = len(waves)
-	errs := r.probeWaves(ctx, waves, nsPath, opt, lim)
+	errs := r.probeWaves(ctx, w, waves, nsPath, opt, lim)
 	r.tally()
 	return r, errors.Join(append(errs, ctx.Err())...)
 }
@@ -85,11 +85,19 @@ func (w *world) choose(opt Options, lim neighLimits) ([]Probe, *Sample) {
 }
 
 // probeWaves probes wave after wave, each once the neighbour tables
-// have room for it.
-func (r *Report) probeWaves(ctx context.Context, waves []wave, nsPath func(string) string, opt Options, lim neighLimits) []error {
+// have room for it. Waves of a big lab go out with their neighbours
+// primed, and are forgotten after (see primeEntry).
+func (r *Report) probeWaves(ctx context.Context, w *world, waves []wave, nsPath func(string) string, opt Options, lim neighLimits) []error {
 	var errs []error
 	seen := map[string]bool{} // a node failing in several waves
 	var log waveLog
+	forget := forgetNeighbours
+	var pr *primer
+	if len(waves) > 1 {
+		if pr = newPrimer(w, nsPath); pr != nil {
+			forget = pr.forget
+		}
+	}
 	for k, wv := range waves {
 		err := ctx.Err()
 		if err == nil {
@@ -99,6 +107,9 @@ func (r *Report) probeWaves(ctx context.Context, waves []wave, nsPath func(strin
 			r.stopped(waves[k:], err)
 			break
 		}
+		if pr != nil {
+			pr.wave(w.primes(r.Probes, wv.idx), opt.Workers)
+		}
 		for _, err := range r.probeWave(ctx, wv.idx, nsPath, opt) {
 			if err != nil && !seen[err.Error()] {
 				seen[err.Error()] = true
@@ -106,8 +117,11 @@ func (r *Report) probeWaves(ctx context.Context, waves []wave, nsPath func(strin
 			}
 		}
 		need := wv.need
-		if len(waves) > 1 && forgetWave(wv.nodes, nsPath, opt.Workers) {
+		if len(waves) > 1 && forgetWave(wv.nodes, nsPath, opt.Workers, forget) {
 			need = [2]int{}
+		}
+		if pr != nil {
+			pr.close()
 		}
 		log = append(log, waveEnd{time.Now(), need})
 	}
@@ -147,7 +161,7 @@ func (r *Report) retry(ctx context.Context, waves []wave, nsPath func(string) st
 		return
 	case <-time.After(time.Second):
 	}
-	forgetWave(sortedNodes(nodes), nsPath, opt.Workers)
+	forgetWave(sortedNodes(nodes), nsPath, opt.Workers, forgetNeighbours)
 	r.Retried = len(idx)
 	r.probeWave(ctx, idx, nsPath, opt)
 }
@@ -169,7 +183,7 @@ func sortedNodes(m map[string]bool) []string {
 // link-local solicitations add their own). It reports whether every
 // node's entries are gone; the host's are left alone, and the next wave
 // then waits as if none were deleted.
-func forgetWave(nodes []string, nsPath func(string) string, workers int) bool {
+func forgetWave(nodes []string, nsPath func(string) string, workers int, forget func(string) error) bool {
 	var ok atomic.Bool
 	ok.Store(true)
 	jobs := make(chan string)
@@ -177,7 +191,7 @@ func forgetWave(nodes []string, nsPath func(string) string, workers int) bool {
 	for range max(1, min(workers, len(nodes))) {
 		wg.Go(func() {
 			for n := range jobs {
-				if n == topology.HostNode || forgetNeighbours(nsPath(n)) != nil {
+				if n == topology.HostNode || forget(nsPath(n)) != nil {
 					ok.Store(false)
 				}
 			}

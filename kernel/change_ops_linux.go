@@ -121,6 +121,11 @@ func ForgetNeighbours(nsPath string) error {
 		return fmt.Errorf("netlink in %s: %w", nsPath, err)
 	}
 	defer h.Close()
+	return forgetNeighbours(h, nsPath)
+}
+
+// forgetNeighbours is ForgetNeighbours through a handle.
+func forgetNeighbours(h *netlink.Handle, nsPath string) error {
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
 		ns, err := h.NeighList(0, fam)
 		if err != nil {

@@ -50,7 +50,7 @@ func observeNode(c *Conn, ns string, keys []string) (*NodeState, error) {
 		return nil, opErr(ns, "opening the namespace", err)
 	}
 	s := &NodeState{Links: map[string]*LinkState{}, Addrs: map[string][]netip.Prefix{}, Sysctls: map[string]string{}}
-	links, err := retryDump(h.LinkList)
+	links, err := retryDump(func() ([]netlink.Link, error) { return c.LinkList(ns) })
 	if err != nil {
 		return nil, opErr(ns, "listing links", err)
 	}

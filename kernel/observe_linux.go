@@ -47,7 +47,7 @@ func observeLinks(c *Conn, st *State) error {
 	if err != nil {
 		return err
 	}
-	links, err := retryDump(h.LinkList)
+	links, err := retryDump(func() ([]netlink.Link, error) { return c.LinkList("") })
 	if err != nil {
 		return fmt.Errorf("listing links: %w", err)
 	}

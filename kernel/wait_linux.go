@@ -26,16 +26,12 @@ func (c *Conn) WaitUp(ctx context.Context, ns string, names []string) error {
 			return s.oper == netlink.OperUp, "operstate " + s.oper.String()
 		})
 	}
-	h, err := c.Handle(ns)
-	if err != nil {
-		return err
-	}
 	pending := make(map[string]string, len(names))
 	for _, n := range names {
 		pending[n] = "missing"
 	}
 	for delay := 200 * time.Microsecond; ; delay = min(2*delay, 20*time.Millisecond) {
-		links, err := h.LinkList()
+		links, err := c.LinkList(ns)
 		if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
 			return opErr(ns, "listing links", err)
 		}

@@ -639,7 +639,7 @@ func (c *Conn) Describe(ns string) (ifaces []IfaceView, routes []string, err err
 	if err != nil {
 		return nil, nil, err
 	}
-	links, err := h.LinkList()
+	links, err := c.LinkList(ns)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: listing links: %w", nsLabel(ns), err)
 	}

@@ -1,0 +1,96 @@
+package check
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nslab/nslab/kernel"
+)
+
+// TestRunPrimed: a check in waves writes its neighbours before probing,
+// so no solicitation is flooded through the bridge: a bystander on the
+// same bridge (in the kernel, not in the model) receives nothing from a
+// primed check of three nodes, where the same check in one wave (the
+// kernel resolving) floods it with ARP requests and neighbour
+// solicitations. Everything passes both ways, and the primed check
+// leaves none of its entries behind.
+func TestRunPrimed(t *testing.T) {
+	needRoot(t)
+	needNeighbours(t, 64)
+	l := newTestLab("prime")
+	l.bridge("br0")
+	nodes := []string{"a", "b", "c"}
+	ns := map[string]string{}
+	sw := newNetns(t, "sw")
+	ip(t, "-n", sw, "link", "add", "br0", "type", "bridge")
+	addAddrs(t, sw, "br0")
+	for i, n := range append(nodes, "x") {
+		a4, a6 := fmt.Sprintf("10.73.0.%d/24", 10+i), fmt.Sprintf("fd73::%x/64", 10+i)
+		if n != "x" {
+			l.port(n+":eth0", "br0", a4, a6)
+		}
+		ns[n] = newNetns(t, n)
+		veth(t, sw, "p"+n, ns[n], "eth0", nil, []string{a4, a6})
+		ip(t, "-n", sw, "link", "set", "p"+n, "master", "br0")
+	}
+	waitUp(t, sw, "br0")
+	nsPath := func(node string) string { return kernel.NetnsPath(ns[node]) }
+	run := func(lim *neighLimits) (*Report, uint64) {
+		t.Helper()
+		before := rxPackets(t, ns["x"], "eth0")
+		r, err := Run(context.Background(), l.lab, nsPath, Options{Timeout: time.Second, limits: lim})
+		if err != nil {
+			t.Fatalf("Run() error: %v", err)
+		}
+		if r.Failed != 0 || r.Passed != len(Expect(l.lab)) {
+			t.Errorf("Run() in %d waves: passed %d, failed %d, want all %d", r.Waves, r.Passed, r.Failed, len(Expect(l.lab)))
+		}
+		return r, rxPackets(t, ns["x"], "eth0") - before
+	}
+
+	one, flooded := run(&neighLimits{thresh3: [2]int{1024, 1024}, hold: time.Second})
+	for _, n := range nodes {
+		ip(t, "-n", ns[n], "neigh", "flush", "all")
+	}
+	many, quiet := run(&neighLimits{thresh3: [2]int{8, 8}, hold: 100 * time.Millisecond})
+	t.Logf("bystander received %d packets during a check in %d wave, %d during one in %d waves, primed", flooded, one.Waves, quiet, many.Waves)
+	if one.Waves != 1 || many.Waves < 2 {
+		t.Fatalf("waves: %d and %d, want 1 and several", one.Waves, many.Waves)
+	}
+	if flooded < 4 || quiet > flooded/4 {
+		t.Errorf("bystander received %d packets unprimed, %d primed: want at least 4, then a quarter or fewer", flooded, quiet)
+	}
+	for _, n := range nodes {
+		out, _ := exec.Command("ip", "-n", ns[n], "neigh", "show").CombinedOutput()
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if strings.HasPrefix(line, "10.73.") || strings.HasPrefix(line, "fd73:") {
+				t.Errorf("%s: primed entry left after the check: %s", n, line)
+			}
+		}
+	}
+}
+
+// rxPackets reads a link's received-packets counter.
+func rxPackets(t *testing.T, ns, dev string) uint64 {
+	t.Helper()
+	out, err := exec.Command("ip", "-n", ns, "-j", "-s", "link", "show", "dev", dev).Output()
+	if err != nil {
+		t.Fatalf("ip -n %s -s link show %s: %v", ns, dev, err)
+	}
+	var links []struct {
+		Stats struct {
+			RX struct {
+				Packets uint64 `json:"packets"`
+			} `json:"rx"`
+		} `json:"stats64"`
+	}
+	if err := json.Unmarshal(out, &links); err != nil || len(links) != 1 {
+		t.Fatalf("reading %s: %v\n%s", dev, err, out)
+	}
+	return links[0].Stats.RX.Packets
+}
