@@ -37,6 +37,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/nslab/nslab/lab"
 	"github.com/nslab/nslab/topology"
@@ -62,6 +63,9 @@ type Record struct {
 	Hosts     []HostRecord         `json:"hosts"`
 	Assigned  topology.Assignments `json:"assigned"`
 	Placement topology.Placement   `json:"placement"`
+	// Built says the last up finished on every host; until then a share
+	// may still be on its way to a host (see Down).
+	Built bool `json:"built,omitempty"`
 }
 
 // HostRecord is one host a lab was sent to.
@@ -124,7 +128,7 @@ func (h *host) ssh(ctx context.Context, stdin io.Reader, line string) ([]byte, e
 	cmd.Stdin = stdin
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
+	err := run(cmd)
 	if err != nil {
 		msg := strings.TrimSpace(out.String())
 		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) && ee.ExitCode() == 255 {
@@ -224,6 +228,7 @@ func (h *host) apply(ctx context.Context, env *lab.Envelope, check bool) error {
 	if check {
 		line += " --check"
 	}
+	line += " " + env.Lab
 	_, err = h.ssh(ctx, bytes.NewReader(data), line)
 	return err
 }
@@ -263,6 +268,7 @@ func controlDir() (string, error) {
 	ents, _ := os.ReadDir(base)
 	for _, e := range ents {
 		if pid, err := strconv.Atoi(e.Name()); err == nil && syscall.Kill(pid, 0) == syscall.ESRCH {
+			endMasters(filepath.Join(base, e.Name()))
 			os.RemoveAll(filepath.Join(base, e.Name()))
 		}
 	}
@@ -271,6 +277,17 @@ func controlDir() (string, error) {
 		return "", err
 	}
 	return os.MkdirTemp(mine, "c")
+}
+
+// endMasters ends the shared ssh connections a killed nslab left (they
+// outlive it by design), and with them the sessions they still carry: a
+// share's build on its way to a host that the next down has already
+// passed.
+func endMasters(dir string) {
+	socks, _ := filepath.Glob(filepath.Join(dir, "*", "*"))
+	for _, s := range socks {
+		exec.Command("ssh", "-o", "ControlPath="+s, "-O", "exit", "nslab-master").Run()
+	}
 }
 
 // removeControlDir removes a directory of controlDir, and the ones above
@@ -356,7 +373,8 @@ func Up(ctx context.Context, t *topology.Lab, opt Options) error {
 	}
 	err = each(hosts, func(h *host) error { return h.apply(ctx, envelope(h), false) })
 	if err == nil {
-		return nil
+		rec.Built = true
+		return writeRecord(rec)
 	}
 	if opt.Lab.KeepFailed {
 		return fmt.Errorf("lab %s: %w\n(kept as it is on every host: --keep-failed; nslab down %s removes it)", t.Name, err, t.Name)
@@ -403,7 +421,7 @@ func Down(ctx context.Context, name string, opt Options) error {
 	defer done()
 	var mu sync.Mutex
 	left := map[string]bool{}
-	err = each(hosts, func(h *host) error {
+	pass := func(h *host) error {
 		h.binary = bin[h.m.Name]
 		if !h.m.Local && h.binary == "" {
 			if err := h.ensureBinary(ctx); err != nil {
@@ -417,7 +435,18 @@ func Down(ctx context.Context, name string, opt Options) error {
 			mu.Unlock()
 		}
 		return err
-	})
+	}
+	err = each(hosts, pass)
+	if err == nil && !rec.Built {
+		// The up did not finish (killed, or failed): a build sent to a
+		// host by a dying nslab may land after the pass above (its ssh
+		// session was under way). A second pass removes it.
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second):
+		}
+		err = each(hosts, pass)
+	}
 	if err == nil {
 		return os.Remove(recordPath(name))
 	}

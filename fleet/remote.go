@@ -36,8 +36,14 @@ func remoteHost(rec *Record, hr HostRecord, opt *Options) (*host, func(), error)
 
 // FindNode finds a node of a lab across machines brought up here, by
 // LAB.NODE, or NODE when one such lab has it: its lab and host. ok is
-// false when no such lab has it.
-func FindNode(ref string) (labName, node string, hr HostRecord, ok bool) {
+// false when no such lab has it, or (with an error saying so) when
+// several have.
+func FindNode(ref string) (labName, node string, hr HostRecord, ok bool, err error) {
+	type match struct {
+		lab, node string
+		hr        HostRecord
+	}
+	var found []match
 	ents, _ := os.ReadDir(recordDir())
 	for _, e := range ents {
 		name, isRec := strings.CutSuffix(e.Name(), ".json")
@@ -60,11 +66,21 @@ func FindNode(ref string) (labName, node string, hr HostRecord, ok bool) {
 		}
 		for _, r := range rec.Hosts {
 			if r.Name == h {
-				return rec.Lab, n, r, true
+				found = append(found, match{rec.Lab, n, r})
 			}
 		}
 	}
-	return "", "", HostRecord{}, false
+	switch len(found) {
+	case 0:
+		return "", "", HostRecord{}, false, nil
+	case 1:
+		return found[0].lab, found[0].node, found[0].hr, true, nil
+	}
+	var labs []string
+	for _, m := range found {
+		labs = append(labs, m.lab)
+	}
+	return "", "", HostRecord{}, false, fmt.Errorf("node %s is in several labs across machines (%s): name it LAB.%s", ref, strings.Join(labs, ", "), ref)
 }
 
 // Exec runs argv in a node of a lab across machines on the node's host,
@@ -93,7 +109,7 @@ func Exec(ctx context.Context, labName, node string, hr HostRecord, argv []strin
 	}
 	cmd := exec.CommandContext(ctx, "ssh", args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	err = cmd.Run()
+	err = run(cmd)
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ee.ExitCode() == 255 {
@@ -245,6 +261,6 @@ func (h *host) sshSplit(ctx context.Context, line string) (stdout, stderr []byte
 	cmd := exec.CommandContext(ctx, "ssh", h.sshArgs(line)...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
-	err = cmd.Run()
+	err = run(cmd)
 	return o.Bytes(), e.Bytes(), err
 }

@@ -383,6 +383,9 @@ func Plan(t *topology.Lab, source []byte) (p *plan.Plan, running bool, err error
 // Down removes every object marked as the lab's and ends the processes
 // running in its nodes. A lab that does not exist is no error.
 func Down(ctx context.Context, name string, opt Options) error {
+	if err := awaitShareBuild(ctx, name); err != nil {
+		return err
+	}
 	lk, err := lock(ctx, name, &opt)
 	if err != nil {
 		return err

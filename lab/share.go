@@ -1,12 +1,16 @@
 package lab
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/nslab/nslab/internal/netnsdir"
 	"github.com/nslab/nslab/topology"
 )
 
@@ -105,4 +109,38 @@ func Whole(name string) (*topology.Lab, *topology.ShareSpec, error) {
 	}
 	t.Name = name
 	return t, &spec, nil
+}
+
+func shareLockPath(name string) string { return filepath.Join(StateDir, ".locks", name+".share") }
+
+// HoldShare takes the lock of a host's build of its share of a lab across
+// machines (nslab host-apply), first thing, before the share is read: Down
+// waits for it, so that a down sent after the machine running up was
+// killed cannot pass a build already started on this host and leave what
+// it makes. release removes the lock.
+func HoldShare(ctx context.Context, name string) (release func(), err error) {
+	if err := topology.ValidLabName(name); err != nil {
+		return nil, err
+	}
+	if err := netnsdir.Private(StateDir); err != nil {
+		return nil, fmt.Errorf("lab %s: %w", name, err)
+	}
+	f, err := netnsdir.Lock(ctx, shareLockPath(name), unix.LOCK_EX, nil)
+	if err != nil {
+		return nil, fmt.Errorf("lab %s: %w", name, err)
+	}
+	return func() { os.Remove(shareLockPath(name)); f.Close() }, nil
+}
+
+// awaitShareBuild waits until no build of a share of the lab runs here.
+func awaitShareBuild(ctx context.Context, name string) error {
+	if _, err := os.Stat(shareLockPath(name)); err != nil {
+		return nil
+	}
+	release, err := HoldShare(ctx, name)
+	if err != nil {
+		return err
+	}
+	release()
+	return nil
 }

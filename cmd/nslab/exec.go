@@ -71,7 +71,11 @@ starts with the node's name, [LAB.NODE].`,
 func execIn(ref string, argv, extraEnv []string) error {
 	n, err := lab.FindNode(ref)
 	if err != nil {
-		if labName, node, hr, ok := fleet.FindNode(ref); ok && extraEnv == nil {
+		labName, node, hr, ok, ferr := fleet.FindNode(ref)
+		if ferr != nil {
+			return ferr
+		}
+		if ok && extraEnv == nil {
 			// A node of a lab across machines, on another host.
 			code, err := fleet.Exec(context.Background(), labName, node, hr, argv, fleetOptions(lab.Options{}))
 			if err != nil {

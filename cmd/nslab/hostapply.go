@@ -19,12 +19,18 @@ import (
 func newHostApply() *cobra.Command {
 	var check, quiet bool
 	cmd := &cobra.Command{
-		Use:         "host-apply",
+		Use:         "host-apply LAB",
 		Hidden:      true,
 		Annotations: privileged(),
 		Short:       "Build this host's share of a lab across machines (run by nslab up over ssh)",
-		Args:        args(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Args:        args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			// Down waits for this from here on (lab.HoldShare).
+			release, err := lab.HoldShare(cmd.Context(), a[0])
+			if err != nil {
+				return err
+			}
+			defer release()
 			data, err := io.ReadAll(io.LimitReader(os.Stdin, 4*topology.MaxFileSize))
 			if err != nil {
 				return err
@@ -32,6 +38,9 @@ func newHostApply() *cobra.Command {
 			var env lab.Envelope
 			if err := json.Unmarshal(data, &env); err != nil {
 				return fmt.Errorf("reading the lab sent on standard input: %w", err)
+			}
+			if env.Lab != a[0] {
+				return fmt.Errorf("host-apply %s was sent lab %s", a[0], env.Lab)
 			}
 			t, err := env.Share()
 			if err != nil {

@@ -87,7 +87,10 @@ nodes:
 		return runCmd(t, cmd, "", args)
 	}
 	t.Cleanup(func() {
-		run("down", "-q", name)
+		if r := run("down", "-q", name); r.code != 0 {
+			// The hosts are gone with the test: forget the lab.
+			os.Remove(filepath.Join("/run/nslab/.fleet", name+".json"))
+		}
 		sum := sha256.New()
 		data, _ := os.ReadFile(bin)
 		sum.Write(data)
@@ -155,7 +158,7 @@ nodes:
 	if r := run("exec", name+".c", "--", "sh", "-c", "hostname; exit 7"); r.code != 7 || strings.TrimSpace(r.stdout) != "c" {
 		t.Errorf("exec in c (on h3) from here: exit %d, want 7 and its hostname c\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if r := run("exec", "y", "--", "ping", "-c", "2", "-W", "3", addr("a")); r.code != 0 {
+	if r := run("exec", name+".y", "--", "ping", "-c", "2", "-W", "3", addr("a")); r.code != 0 {
 		t.Errorf("exec y -- ping a from here: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	// check from here: every host probes from its nodes, one report.
@@ -238,11 +241,15 @@ func TestLabAcrossHostsKilled(t *testing.T) {
 		cmd.Env = env
 		return runCmd(t, cmd, "", args)
 	}
-	t.Cleanup(func() { run("down", "-q", name) })
+	t.Cleanup(func() {
+		if r := run("down", "-q", name); r.code != 0 {
+			os.Remove(filepath.Join("/run/nslab/.fleet", name+".json"))
+		}
+	})
 	nothingLeft := func(when string) {
 		t.Helper()
 		for _, h := range c.Hosts {
-			out, err := onHost(t, c, h.Name, "ip netns list; ip -o link show type vxlan; ip -o link show type bridge; ls /run/nslab 2>/dev/null | grep -v '^\\.' || true")
+			out, err := onHost(t, c, h.Name, "ip netns list; ip -o link show type vxlan; ip -o link show type bridge; ls /run/nslab 2>/dev/null | grep -v '^\\.' | sed \"s|^|/run/nslab/|\" | xargs -r ls -la --time-style=full-iso")
 			if err != nil || strings.TrimSpace(out) != "" {
 				t.Errorf("%s: %s: %v\n%s", when, h.Name, err, out)
 			}
