@@ -130,9 +130,12 @@ func CheckLeaks(t testing.TB, lab string, held ...string) {
 
 // CheckLeaksAtEnd runs CheckLeaks once every cleanup registered after it
 // has run: call it first, when the test names its lab, so that what the
-// test's own cleanups fail to remove is seen.
+// test's own cleanups fail to remove is seen. The lab is the test
+// process's (Own) until then: if the process dies before, the next test
+// process removes it.
 func CheckLeaksAtEnd(t testing.TB, lab string) {
 	t.Helper()
+	Own(t, lab)
 	t.Cleanup(func() { CheckLeaks(t, lab) })
 }
 

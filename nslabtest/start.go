@@ -49,12 +49,8 @@ func Start(t testing.TB, topo *topology.Lab) *nslab.Lab {
 func StartContext(ctx context.Context, t testing.TB, topo *topology.Lab, opt nslab.Options) (*nslab.Lab, error) {
 	t.Helper()
 	RequireRoot(t)
-	reapOnce.Do(func() { reapDead(t) })
 	name := Name(labPrefix(topo.Name))
 	CheckLeaksAtEnd(t, name)
-	if err := record(name); err != nil {
-		t.Fatal(err)
-	}
 	var l *nslab.Lab
 	var spaces []uint64 // the inodes of the lab's namespaces, for the process check
 	t.Cleanup(func() {
@@ -71,8 +67,6 @@ func StartContext(ctx context.Context, t testing.TB, topo *topology.Lab, opt nsl
 		for _, p := range processesIn(spaces) {
 			t.Errorf("lab %s left behind: %s", name, p)
 		}
-		os.Remove(recordPath(name))
-		os.Remove(recordDir)
 	})
 	c := *topo
 	c.Name = name
@@ -110,6 +104,22 @@ func record(name string) error {
 }
 
 var reapOnce sync.Once
+
+// Own records that this test process owns lab name until the test ends,
+// so that the next test process on the machine removes the lab if this
+// one dies first (killed by go test's timeout, kill -9); it removes the
+// labs of test processes that died so. CheckLeaksAtEnd calls it.
+func Own(t testing.TB, name string) {
+	t.Helper()
+	reapOnce.Do(func() { reapDead(t) })
+	if err := record(name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		os.Remove(recordPath(name))
+		os.Remove(recordDir) // when no other test holds one
+	})
+}
 
 // reapDead removes the labs whose test processes died without removing
 // them, and their records.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nslab/nslab"
+	"github.com/nslab/nslab/lab"
 	"github.com/nslab/nslab/topology"
 )
 
@@ -38,6 +39,21 @@ func TestChildLeavesALab(t *testing.T) {
 	if how == "" {
 		t.Skip("run by TestDeadOwnersLabIsRemoved")
 	}
+	if how == "killup" {
+		// A lab of the lab package's own, not Start's: owned through
+		// CheckLeaksAtEnd, as the tests of packages lab and cmd/nslab own
+		// theirs.
+		name := Name("lh-own")
+		CheckLeaksAtEnd(t, name)
+		topo := star(t, name, 2)
+		topo.Name = name
+		if err := lab.Up(context.Background(), topo, topo.Source, lab.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("lab %s\n", name)
+		os.Stdout.Sync()
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	}
 	l := Start(t, star(t, "lh-dead", 2))
 	if err := l.Node("n1").Command(context.Background(), "sleep", "600").Start(); err != nil {
 		t.Fatal(err)
@@ -61,7 +77,7 @@ func TestChildLeavesALab(t *testing.T) {
 // test that panics in its own goroutine removes its lab as it dies.
 func TestDeadOwnersLabIsRemoved(t *testing.T) {
 	RequireRoot(t)
-	for _, how := range []string{"kill", "panic", "testpanic"} {
+	for _, how := range []string{"kill", "panic", "testpanic", "killup"} {
 		t.Run(how, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestChildLeavesALab$", "-test.count=1")
 			cmd.Env = append(os.Environ(), "NSLABTEST_DIE="+how)
@@ -84,7 +100,8 @@ func TestDeadOwnersLabIsRemoved(t *testing.T) {
 			if name == "" {
 				t.Fatalf("the child said no lab name: %v", werr)
 			}
-			CheckLeaksAtEnd(t, name)
+			// Not CheckLeaksAtEnd: it would make the lab this process's.
+			t.Cleanup(func() { CheckLeaks(t, name) })
 			t.Cleanup(func() { os.Remove(recordPath(name)); os.Remove(recordDir) })
 			if how == "testpanic" {
 				// The test's own goroutine panicked: its cleanups ran.
@@ -100,7 +117,7 @@ func TestDeadOwnersLabIsRemoved(t *testing.T) {
 				t.Fatalf("the child (%v) left nothing: it did not die before its cleanups", werr)
 			}
 			spaces := namespaceInodes(name)
-			if procs := processesIn(spaces); len(procs) != 1 {
+			if procs := processesIn(spaces); how != "killup" && len(procs) != 1 {
 				t.Errorf("processes in the dead child's lab: %v, want its sleep", procs)
 			}
 			if !slicesContains(deadLabs(), name) {
