@@ -12,7 +12,12 @@ import (
 // for the root namespace: "net:[INODE]" as /proc/PID/ns/net links read,
 // with its device.
 func NetnsHere() (string, error) {
-	return netnsID("/proc/self/ns/net")
+	// The calling thread's, not the process's: /proc/self/ns is the main
+	// thread's, which a library user's code may have left in a node's
+	// namespace (a goroutine locked to it that ended there wedges it);
+	// the threads Go runs unlocked goroutines on are all in the namespace
+	// nslab's sockets are made in.
+	return netnsID("/proc/thread-self/ns/net")
 }
 
 func netnsID(path string) (string, error) {
