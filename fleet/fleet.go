@@ -448,7 +448,15 @@ func Down(ctx context.Context, name string, opt Options) error {
 		err = each(hosts, pass)
 	}
 	if err == nil {
-		return os.Remove(recordPath(name))
+		if err := os.Remove(recordPath(name)); err != nil {
+			return err
+		}
+		// The last lab across machines takes the directory, and nslab's
+		// state directory when nothing else is left in it.
+		if os.Remove(recordDir()) == nil {
+			os.Remove(lab.StateDir)
+		}
+		return nil
 	}
 	rec.Hosts = slices.DeleteFunc(rec.Hosts, func(hr HostRecord) bool { return !left[hr.Name] })
 	if werr := writeRecord(rec); werr != nil {

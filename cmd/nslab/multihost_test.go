@@ -214,6 +214,9 @@ nodes:
 	if _, err := os.Stat(filepath.Join("/run/nslab/.fleet", name+".json")); err == nil {
 		t.Errorf("the record of the lab across hosts is left after down")
 	}
+	if ents, err := os.ReadDir("/run/nslab/.fleet"); err == nil && len(ents) == 0 {
+		t.Errorf("an empty /run/nslab/.fleet is left after down")
+	}
 }
 
 // TestLabAcrossHostsKilled: nslab killed part-way on one host makes up
