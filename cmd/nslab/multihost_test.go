@@ -38,6 +38,14 @@ func startHosts(t *testing.T, names ...string) *simhost.Cluster {
 		if err := c.Close(); err != nil {
 			t.Error(err)
 		}
+		// up copied the binary under test to the hosts, whose files are
+		// this machine's.
+		sum := sha256.New()
+		data, _ := os.ReadFile(bin)
+		sum.Write(data)
+		os.Remove("/var/lib/nslab/bin/nslab-" + hex.EncodeToString(sum.Sum(nil))[:16])
+		os.Remove("/var/lib/nslab/bin")
+		os.Remove("/var/lib/nslab")
 	})
 	return c
 }
@@ -91,12 +99,6 @@ nodes:
 			// The hosts are gone with the test: forget the lab.
 			os.Remove(filepath.Join("/run/nslab/.fleet", name+".json"))
 		}
-		sum := sha256.New()
-		data, _ := os.ReadFile(bin)
-		sum.Write(data)
-		os.Remove("/var/lib/nslab/bin/nslab-" + hex.EncodeToString(sum.Sum(nil))[:16])
-		os.Remove("/var/lib/nslab/bin")
-		os.Remove("/var/lib/nslab")
 	})
 	// A host that does not answer: nothing is built on any host, and the
 	// message names it.
