@@ -274,9 +274,10 @@ func median(ds []time.Duration) time.Duration {
 	return ds[len(ds)/2]
 }
 
-// dgram is an exchange datagram: seq, the sender's send time and the
-// echoer's (nanoseconds of the shared clock).
-const dgramLen = 20
+// dgram is an exchange datagram: seq, the sender's send time, the
+// echoer's, and how long the echoer held it (from its arrival, stamped by
+// the kernel, to its echo: nanoseconds of the shared clock).
+const dgramLen = 28
 
 // warmSeq marks the datagrams that settle the neighbours first.
 const warmSeq = ^uint32(0)

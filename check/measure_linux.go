@@ -124,6 +124,10 @@ func readStamped(c *net.UDPConn, buf, oob []byte) (int, *net.UDPAddr, int64, err
 	return k, from, time.Now().UnixNano(), nil
 }
 
+// echoHold is how long the echoer waits before each echo: tests stand
+// for a slow echoer with it.
+var echoHold time.Duration
+
 // exchanged are the figures of one exchange: the one-way delays of the
 // datagrams that arrived each way, and the round trips of the echoes.
 type exchanged struct {
@@ -176,7 +180,12 @@ func udpExchange(ctx context.Context, p Path, n int, gap time.Duration) (exchang
 					continue
 				}
 			}
-			binary.BigEndian.PutUint64(buf[12:], uint64(time.Now().UnixNano()))
+			if echoHold > 0 {
+				time.Sleep(echoHold)
+			}
+			now := time.Now().UnixNano()
+			binary.BigEndian.PutUint64(buf[12:], uint64(now))
+			binary.BigEndian.PutUint64(buf[20:], uint64(now-at))
 			recv.WriteToUDP(buf[:dgramLen], from)
 		}
 	}()
@@ -205,7 +214,11 @@ func udpExchange(ctx context.Context, p Path, n int, gap time.Duration) (exchang
 			if !backSeen[seq] {
 				backSeen[seq] = true
 				x.back = append(x.back, time.Duration(at-int64(binary.BigEndian.Uint64(buf[12:]))))
-				x.rtt = append(x.rtt, time.Duration(at-int64(binary.BigEndian.Uint64(buf[4:]))))
+				// The round trip is the network's: the time the echoer held
+				// the datagram (its program's, slow on a loaded machine) is
+				// not the path's.
+				held := int64(binary.BigEndian.Uint64(buf[20:]))
+				x.rtt = append(x.rtt, time.Duration(at-int64(binary.BigEndian.Uint64(buf[4:]))-held))
 			}
 			backMu.Unlock()
 		}

@@ -2,6 +2,7 @@ package stockvm
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,5 +135,30 @@ func TestResults(t *testing.T) {
 	p, f, s := Results(out)
 	if d := cmp.Diff([][]string{{"TestA"}, {"TestB"}, {"TestC"}}, [][]string{p, f, s}); d != "" {
 		t.Errorf("results (-want +got):\n%s", d)
+	}
+}
+
+// TestGuestTail: a guest that did not end is explained by the start of
+// its panic (go test's timeout names the running tests) and its last
+// lines.
+func TestGuestTail(t *testing.T) {
+	g := newGuestTail()
+	for i := range 50 {
+		g.add(fmt.Sprintf("line %d", i))
+	}
+	g.add("panic: test timed out after 7m0s")
+	g.add("running tests:")
+	g.add("\tTestSlow (6m59s)")
+	for i := range 200 {
+		g.add(fmt.Sprintf("goroutine %d", i))
+	}
+	s := g.String()
+	for _, want := range []string{"panic: test timed out after 7m0s\nrunning tests:\n\tTestSlow (6m59s)\n", "(the last 80 of 253 lines)", "goroutine 199"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the tail lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "line 10\n") || strings.Contains(s, "goroutine 100\n") {
+		t.Errorf("the tail keeps lines from the middle:\n%s", s)
 	}
 }

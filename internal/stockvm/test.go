@@ -40,15 +40,23 @@ func Test(t *testing.T, pattern string, hostHas func() error) {
 		t.Fatal(err)
 	}
 	dir, _ := os.Getwd()
+	// The guest's go test ends at its timeout (a panic naming the tests
+	// that were running); a guest that cannot end its binary (a thread
+	// stuck in the kernel) prints its blocked tasks 15 s later and is
+	// killed 45 s after that: all of it a minute before this test's own
+	// deadline, so that the guest's output reaches the log.
 	timeout := 8 * time.Minute
-	if d, ok := t.Deadline(); ok && time.Until(d) < timeout+time.Minute {
-		timeout = time.Until(d) - 30*time.Second
+	if d, ok := t.Deadline(); ok && time.Until(d) < timeout+2*time.Minute {
+		timeout = time.Until(d) - 2*time.Minute
+	}
+	if timeout < time.Minute {
+		t.Fatalf("%v left before the test binary's deadline: too little to run %s in the VM (give go test a longer -timeout)", timeout+2*time.Minute, pattern)
 	}
 	var out bytes.Buffer
 	res, err := s.Run(context.Background(), Job{
 		Binary: bin,
 		Args:   []string{"-test.run", pattern, "-test.v", "-test.count=1", "-test.timeout", timeout.String()},
-		Dir:    dir, Out: &out, Timeout: timeout + 30*time.Second,
+		Dir:    dir, Out: &out, Timeout: timeout + time.Minute, Watchdog: timeout + 15*time.Second,
 		Logf: func(f string, a ...any) { t.Logf(f, a...) },
 	})
 	t.Logf("the host's kernel lacks it (%v); in the VM, kernel %s (qemu %s, up in %v):\n%s",

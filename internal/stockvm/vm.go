@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nslab/nslab/internal/child"
 )
 
 // Job is one binary to run in the guest.
@@ -36,6 +38,10 @@ type Job struct {
 	Tap string
 	// MAC is the card's address; empty: qemu's 52:54:00:12:34:56.
 	MAC string
+	// Watchdog, when set, has the guest print the tasks blocked in its
+	// kernel (sysrq w) once the binary has run that long: a binary that
+	// cannot exit (a thread stuck in the kernel) shows where.
+	Watchdog time.Duration
 }
 
 // Result is how the run went.
@@ -89,13 +95,16 @@ func (s *Setup) Run(ctx context.Context, j Job) (Result, error) {
 		return res, err
 	}
 	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
+	// qemu dies with the process that runs it: a test binary killed by
+	// go test's timeout leaves no VM spinning.
+	if err := child.Start(cmd); err != nil {
 		return res, fmt.Errorf("starting %s: %w", s.Qemu, err)
 	}
 	logf("booting %s (%s) under qemu %s", s.Kernel, s.Version, res.Accel)
 	sc := bufio.NewScanner(out)
 	sc.Buffer(nil, 1<<20)
 	var tail []string
+	guest := newGuestTail()
 	done := false // the binary exited: what follows is the guest's end
 	for sc.Scan() {
 		line := strings.TrimRight(sc.Text(), "\r")
@@ -117,6 +126,7 @@ func (s *Setup) Run(ctx context.Context, j Job) (Result, error) {
 				res.Exit, _ = strconv.Atoi(v)
 				done = true
 			default:
+				guest.add(line)
 				logf("%s", rest)
 			}
 			continue
@@ -130,6 +140,7 @@ func (s *Setup) Run(ctx context.Context, j Job) (Result, error) {
 			}
 			continue
 		}
+		guest.add(line)
 		if j.Out != nil && !done {
 			fmt.Fprintln(j.Out, line)
 		}
@@ -137,8 +148,10 @@ func (s *Setup) Run(ctx context.Context, j Job) (Result, error) {
 	werr := cmd.Wait()
 	res.Total = time.Since(start)
 	switch {
+	case ctx.Err() != nil && res.Exit < 0 && res.Boot == 0:
+		return res, fmt.Errorf("the VM did not boot in %v (killed): %s", timeout, strings.Join(tail, "\n"))
 	case ctx.Err() != nil && res.Exit < 0:
-		return res, fmt.Errorf("the VM did not finish in %v (killed): %s", timeout, strings.Join(tail, "\n"))
+		return res, fmt.Errorf("the VM did not finish in %v (killed); the guest's output:\n%s", timeout, guest)
 	case res.Exit < 0:
 		return res, fmt.Errorf("the VM stopped without the binary's exit status (%v): %s%s", werr, qerr.String(), strings.Join(tail, "\n"))
 	}
@@ -254,12 +267,58 @@ exec chroot . /bin/sh /run/nslab-vm/stage2
 
 // stage2 runs as the guest's init in the host's root: the kernel loads
 // modules with the host's modprobe now.
-const stage2 = `echo /sbin/modprobe > /proc/sys/kernel/modprobe
-echo "nslab-vm: start"
-/bin/sh /run/nslab-vm/run
-echo "nslab-vm: exit $?"
-/run/nslab-vm-bin/reboot -f
-`
+func stage2(j Job) string {
+	var b strings.Builder
+	b.WriteString("echo /sbin/modprobe > /proc/sys/kernel/modprobe\n")
+	b.WriteString("echo \"nslab-vm: start\"\n")
+	if w := int(j.Watchdog.Seconds()); w > 0 {
+		fmt.Fprintf(&b, "(sleep %d; echo \"nslab-vm: watchdog: the binary runs past %ds; the tasks blocked in the kernel:\"; "+
+			"echo 8 > /proc/sys/kernel/printk; echo w > /proc/sysrq-trigger) &\n", w, w)
+	}
+	b.WriteString("/bin/sh /run/nslab-vm/run\n")
+	b.WriteString("echo \"nslab-vm: exit $?\"\n")
+	b.WriteString("/run/nslab-vm-bin/reboot -f\n")
+	return b.String()
+}
+
+// guestTail keeps what explains a run that did not end: the first lines
+// of a panic (go test's timeout names the tests that were running) and the
+// guest's last lines.
+type guestTail struct {
+	panic []string
+	last  []string
+	n     int
+}
+
+func newGuestTail() *guestTail { return &guestTail{} }
+
+const (
+	panicLines = 30
+	lastLines  = 80
+)
+
+func (g *guestTail) add(line string) {
+	g.n++
+	if len(g.panic) > 0 && len(g.panic) < panicLines || strings.HasPrefix(line, "panic: ") && len(g.panic) == 0 {
+		g.panic = append(g.panic, line)
+	}
+	g.last = append(g.last, line)
+	if len(g.last) > lastLines {
+		g.last = g.last[1:]
+	}
+}
+
+func (g *guestTail) String() string {
+	var b strings.Builder
+	if len(g.panic) > 0 {
+		b.WriteString(strings.Join(g.panic, "\n") + "\n...\n")
+	}
+	if g.n > len(g.last) {
+		fmt.Fprintf(&b, "(the last %d of %d lines)\n", len(g.last), g.n)
+	}
+	b.WriteString(strings.Join(g.last, "\n"))
+	return b.String()
+}
 
 // initramfs writes the guest's initramfs for the job to path.
 func (s *Setup) initramfs(path string, j Job) error {
@@ -291,7 +350,7 @@ func (s *Setup) initramfs(path string, j Job) error {
 	}
 	c.file("init", 0o755, []byte(initScript))
 	c.file("bin/modprobe-host", 0o755, []byte("#!/bin/sh\nexec chroot /mnt /sbin/modprobe \"$@\"\n"))
-	c.file("vm/stage2", 0o755, []byte(stage2))
+	c.file("vm/stage2", 0o755, []byte(stage2(j)))
 	var order []string
 	for i, m := range mods {
 		name := fmt.Sprintf("%02d-%s", i, filepath.Base(m))
