@@ -101,9 +101,13 @@ func (o *SysctlSet) Namespace() string { return o.NS }
 func (o *SysctlSet) String() string {
 	out := make([]string, len(o.Settings))
 	for i, s := range o.Settings {
-		out[i] = fmt.Sprintf("ip netns exec %s sysctl -qw %s=%s", o.NS, s.Key, s.Value)
+		kv := s.Key + "=" + s.Value
+		if strings.Contains(s.Value, " ") {
+			kv = "'" + kv + "'" // values are checked: no quote, $ or ; in them
+		}
+		out[i] = fmt.Sprintf("ip netns exec %s sysctl -qw %s", o.NS, kv)
 		if o.NS == "" {
-			out[i] = fmt.Sprintf("sysctl -qw %s=%s", s.Key, s.Value)
+			out[i] = "sysctl -qw " + kv
 		}
 	}
 	return lines(out...)

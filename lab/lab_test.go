@@ -190,6 +190,30 @@ func TestUpTwiceChangesNothing(t *testing.T) {
 	}
 }
 
+// TestSysctlOfSeveralWords: a setting of several values (the local port
+// range) is written as the kernel reads it, and a second up finds it as
+// built (the kernel prints it with a tab). Before, the file was refused:
+// "must be one word without spaces".
+func TestSysctlOfSeveralWords(t *testing.T) {
+	tl := up(t, seed(t)+`
+    sysctls:
+      net.ipv4.ip_local_port_range: "20000   20999"
+`)
+	out := nslabtest.IP(t, "netns", "exec", tl.Name+".ns2", "cat", "/proc/sys/net/ipv4/ip_local_port_range")
+	if strings.Join(strings.Fields(out), " ") != "20000 20999" {
+		t.Errorf("ns2's port range is %q, want 20000 20999", out)
+	}
+	var log []string
+	err := lab.Up(context.Background(), tl, sources[tl], lab.Options{Logf: func(f string, a ...any) {
+		if m := fmt.Sprintf(f, a...); !strings.Contains(m, "lock is busy") {
+			log = append(log, m)
+		}
+	}})
+	if err != nil || len(log) != 1 || !strings.Contains(log[0], "nothing to change") {
+		t.Errorf("second up: %v, said %q; want nothing to change", err, log)
+	}
+}
+
 // TestFailedUpLeavesNothing fails a build part-way: the kernel refuses a
 // setting's value once the nodes and links exist.
 func TestFailedUpLeavesNothing(t *testing.T) {

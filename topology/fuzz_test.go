@@ -173,7 +173,7 @@ func checkRules(l *Lab) error {
 			}
 		}
 		for _, s := range n.Sysctls {
-			if checkSysctlKey(s.Key) != nil || s.Value == "" || strings.ContainsFunc(s.Value, func(r rune) bool { return !sysctlValueChar(r) }) {
+			if checkSysctlKey(s.Key) != nil || s.Value == "" || s.Value != strings.Join(strings.Fields(s.Value), " ") || strings.ContainsFunc(s.Value, func(r rune) bool { return r != ' ' && !sysctlValueChar(r) }) {
 				return fmt.Errorf("node %s: sysctl %q = %q", n.Name, s.Key, s.Value)
 			}
 		}

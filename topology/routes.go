@@ -144,7 +144,7 @@ func checkSysctlKey(k string) error {
 }
 
 // sysctlValue decodes a scalar sysctl value: booleans become 1 and 0,
-// integers are written in decimal.
+// integers are written in decimal, words are separated by one space.
 func (p *parser) sysctlValue(e entry, path string) (string, bool) {
 	n := p.deref(e.val)
 	if n == nil {
@@ -162,13 +162,18 @@ func (p *parser) sysctlValue(e entry, path string) (string, bool) {
 		p.typeError(n, path, "a number, a boolean or a word")
 		return "", false
 	}
-	if v == "" || strings.ContainsFunc(v, isSpace) {
-		p.errorf(p.posOf(n), "%s: value %s must be one word without spaces", path, strconv.Quote(v))
+	// A value of several words (net.ipv4.ip_local_port_range: "1024
+	// 65000", tcp_rmem's three numbers) is kept with one space between
+	// words, as the kernel reads it.
+	words := strings.FieldsFunc(v, isSpace)
+	if len(words) == 0 {
+		p.errorf(p.posOf(n), "%s: value %s is empty; write a number, a boolean or words", path, strconv.Quote(v))
 		return "", false
 	}
-	if i := strings.IndexFunc(v, func(r rune) bool { return !sysctlValueChar(r) }); i >= 0 {
+	v = strings.Join(words, " ")
+	if i := strings.IndexFunc(v, func(r rune) bool { return r != ' ' && !sysctlValueChar(r) }); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(v[i:])
-		p.errorf(p.posOf(n), "%s: value %s contains %s; a value uses letters, digits and . , : _ - + / = @",
+		p.errorf(p.posOf(n), "%s: value %s contains %s; a value uses letters, digits, spaces between words and . , : _ - + / = @",
 			path, strconv.Quote(v), describeRune(r, false))
 		return "", false
 	}

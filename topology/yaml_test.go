@@ -108,6 +108,32 @@ func TestSysctlIntegers(t *testing.T) {
 	}
 }
 
+// TestSysctlWords: a value of several words (ip_local_port_range's two
+// ports) is kept with one space between them; before, it was refused as
+// "must be one word without spaces". An empty value and a quote stay
+// refused at their place.
+func TestSysctlWords(t *testing.T) {
+	lab, err := Parse("t.yaml", []byte("name: x\nnodes: {a: {sysctls: {net.ipv4.ip_local_port_range: \"1024\\t 65000 \", net.ipv4.tcp_rmem: 4096 131072 6291456}}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range lab.Nodes[0].Sysctls {
+		got = append(got, s.Key+"="+s.Value)
+	}
+	if want := "net.ipv4.ip_local_port_range=1024 65000|net.ipv4.tcp_rmem=4096 131072 6291456"; strings.Join(got, "|") != want {
+		t.Errorf("got %s, want %s", strings.Join(got, "|"), want)
+	}
+	for yaml, want := range map[string]string{
+		`name: x` + "\n" + `nodes: {a: {sysctls: {net.a: " "}}}`:    `t.yaml:2:30: nodes.a.sysctls.net.a: value " " is empty; write a number, a boolean or words`,
+		`name: x` + "\n" + `nodes: {a: {sysctls: {net.a: "1 '2"}}}`: `t.yaml:2:30: nodes.a.sysctls.net.a: value "1 '2" contains "'"; a value uses letters, digits, spaces between words`,
+	} {
+		if got := parseMessage(yaml + "\n"); !strings.HasPrefix(got, want) {
+			t.Errorf("%s:\ngot  %s\nwant %s...", yaml, got, want)
+		}
+	}
+}
+
 // TestDeepNesting checks that yaml.v3 bounds nesting by itself, quickly
 // and with a position, in flow and in block style.
 func TestDeepNesting(t *testing.T) {
