@@ -80,8 +80,8 @@ func TestMeasureExchangePlan(t *testing.T) {
 	}{
 		{0, 1000, 100 * time.Microsecond},
 		{1e9, 1000, 100 * time.Microsecond},
-		{5e6, 1000, 524800 * time.Nanosecond},
-		{64e3, 36, 41 * time.Millisecond},
+		{5e6, 1000, 576 * time.Microsecond}, // 4 datagrams of 720 bits on the wire a gap
+		{64e3, 33, 45 * time.Millisecond},
 	} {
 		n, gap := exchange(Path{Fwd: Way{Want: Wanted{Rate: tc.rate}}})
 		if n != tc.n || gap.Round(100*time.Nanosecond) != tc.gap.Round(100*time.Nanosecond) {
