@@ -67,3 +67,21 @@ func filtersPlan(t *topology.Lab, groups [][]string, blocks []plan.Block) (*plan
 
 // CheckFaults is a record of faults as check expects them (nil for none).
 func CheckFaults(f *plan.Faults) *check.Faults { return checkFaults(f) }
+
+// pruneRecord forgets the faults of the record f that the change p of
+// lab t undid (plan.Faults.Prune). A share of a lab across machines
+// holds the whole lab's partition and blocks (ShareFilters), which name
+// the other machines' nodes: those are pruned against the whole lab.
+func pruneRecord(t *topology.Lab, f *plan.Faults, p *plan.Plan) {
+	whole := &plan.Faults{Partition: f.Partition, Blocks: slices.Clone(f.Blocks)}
+	f.Prune(t, p)
+	if t.ShareOf == nil {
+		return
+	}
+	w, err := topology.ParseWith(t.File, t.Source, t.ShareOf.Assigned)
+	if err != nil {
+		return
+	}
+	whole.Prune(w, nil)
+	f.Partition, f.Blocks = whole.Partition, whole.Blocks
+}
