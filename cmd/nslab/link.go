@@ -25,7 +25,12 @@ interface) goes down. The lab's file is not changed: a cut cable stays cut
 until it is joined again or made anew.
 
 IFACE is NODE:IF, with NODE the bare node name when it is unique among
-running labs, else LAB.NODE; LAB.host:IF names a host interface.`,
+running labs, else LAB.NODE; LAB.host:IF names a host interface.
+
+On a lab across machines brought up from here, the cable is cut on the
+hosts that hold its ends (a cable between two machines at both ends), over
+ssh; link shape, link flap, partition, block, heal and schedule work so
+too.`,
 	}
 	for _, up := range []bool{false, true} {
 		use, short, done := "down IFACE", "Cut the cable of an interface", "cut"
