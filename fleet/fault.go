@@ -399,17 +399,18 @@ func Shape(ctx context.Context, name, node, iface string, s *topology.Shape, opt
 }
 
 // FilterOps plans the node filters of the whole lab's partition and
-// blocks, host by host: every host gets them all and filters in its own
-// nodes what they ask of each (lab.ShareFilters), so that a partition or
-// a block between nodes on different machines holds both ways across
-// the tunnels, and nodes in no group lose the filters they had.
-func FilterOps(t *topology.Lab, groups [][]string, blocks []plan.Block) (map[string][]FaultOp, error) {
+// blocks, host by host: every host with nodes gets them all and filters
+// in its own nodes what they ask of each (lab.ShareFilters), so that a
+// partition or a block between nodes on different machines holds both
+// ways across the tunnels, and nodes in no group lose the filters they
+// had.
+func FilterOps(t *topology.Lab, pl topology.Placement, groups [][]string, blocks []plan.Block) (map[string][]FaultOp, error) {
 	if _, err := plan.Filters(t, groups, blocks); err != nil {
 		return nil, err
 	}
 	out := map[string][]FaultOp{}
-	for _, m := range t.Machines {
-		out[m.Name] = []FaultOp{{Op: "filters", Partition: groups, Blocks: blocks}}
+	for _, h := range pl {
+		out[h] = []FaultOp{{Op: "filters", Partition: groups, Blocks: blocks}}
 	}
 	return out, nil
 }
@@ -437,7 +438,7 @@ func filters(ctx context.Context, name string, opt Options, record func(*plan.Fa
 	next := *c.f
 	next.Partition, next.Blocks = slices.Clone(c.f.Partition), slices.Clone(c.f.Blocks)
 	record(&next)
-	ops, err := FilterOps(c.t, next.Partition, next.Blocks)
+	ops, err := FilterOps(c.t, c.rec.Placement, next.Partition, next.Blocks)
 	if err != nil {
 		return err
 	}
@@ -446,7 +447,7 @@ func filters(ctx context.Context, name string, opt Options, record func(*plan.Fa
 }
 
 // Heal reverts every fault in force in a lab across machines brought up
-// here, on every host (lab.Heal there): it reports whether there was
+// here, on every host with nodes (lab.Heal there): it reports whether there was
 // anything to revert. A host that fails keeps the record whole, so that
 // the next heal tries every host again.
 func Heal(ctx context.Context, name string, opt Options) (bool, error) {
@@ -462,8 +463,8 @@ func heal(ctx context.Context, name string, opt Options, keepRunner bool) (bool,
 	}
 	defer c.done()
 	ops := map[string][]FaultOp{}
-	for _, hr := range c.rec.Hosts {
-		ops[hr.Name] = []FaultOp{{Op: "heal"}}
+	for _, h := range c.rec.Placement { // the hosts with nodes: the faults are theirs
+		ops[h] = []FaultOp{{Op: "heal"}}
 	}
 	res, _, err := c.send(ctx, ops)
 	healed := len(c.f.Cuts)+len(c.f.Partition)+len(c.f.Blocks)+len(c.f.Shapes) > 0

@@ -9,13 +9,14 @@ import (
 	"github.com/nslab/nslab/topology"
 )
 
-// faultLab is a lab over two machines: a cable a(h1) -- b(h2) between
+// faultLab is a lab over two machines (a third has no nodes): a cable a(h1) -- b(h2) between
 // them, a cable b -- c within h2 (shaped by the file on c's end), and a
 // bridge lan with x (h1) and y (h2) on it.
 const faultLab = `name: fl
 hosts:
   h1: {ssh: h1, address: 192.0.2.1}
   h2: {ssh: h2, address: 192.0.2.2}
+  h3: {ssh: h3, address: 192.0.2.3}
 addressing: {pool: [10.9.0.0/16]}
 bridges:
   lan: {}
@@ -109,20 +110,21 @@ func TestShapeOps(t *testing.T) {
 }
 
 func TestFilterOps(t *testing.T) {
-	l, _ := parseFaultLab(t)
+	l, pl := parseFaultLab(t)
 	groups := [][]string{{"a", "x"}, {"b", "y"}}
 	blocks := []plan.Block{{From: []string{"c"}, To: []string{"a"}}}
-	got, err := FilterOps(l, groups, blocks)
+	got, err := FilterOps(l, pl, groups, blocks)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Every host gets the whole lab's filters, nodes in no group (c) too:
-	// its table is rewritten with what is asked of it, or goes.
+	// Every host with nodes gets the whole lab's filters, nodes in no
+	// group (c) too: its table is rewritten with what is asked of it, or
+	// goes. h3 has none.
 	op := FaultOp{Op: "filters", Partition: groups, Blocks: blocks}
 	if d := cmp.Diff(map[string][]FaultOp{"h1": {op}, "h2": {op}}, got); d != "" {
 		t.Errorf("FilterOps (-want +got):\n%s", d)
 	}
-	if _, err := FilterOps(l, [][]string{{"a"}, {"zz"}}, nil); err == nil {
+	if _, err := FilterOps(l, pl, [][]string{{"a"}, {"zz"}}, nil); err == nil {
 		t.Error("FilterOps with a node the lab does not have: no error")
 	}
 }
