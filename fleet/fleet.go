@@ -66,6 +66,10 @@ type Record struct {
 	// Built says the last up finished on every host; until then a share
 	// may still be on its way to a host (see Down).
 	Built bool `json:"built,omitempty"`
+	// File and Source are the lab's file as up read it: the faults
+	// commands work out on the whole lab which hosts hold what.
+	File   string `json:"file,omitempty"`
+	Source []byte `json:"source,omitempty"`
 }
 
 // HostRecord is one host a lab was sent to.
@@ -361,7 +365,7 @@ func Up(ctx context.Context, t *topology.Lab, opt Options) error {
 	}); err != nil {
 		return fmt.Errorf("lab %s: nothing was built on any host:\n%w", t.Name, err)
 	}
-	rec := &Record{Lab: t.Name, Assigned: t.Assignments(), Placement: pl}
+	rec := &Record{Lab: t.Name, Assigned: t.Assignments(), Placement: pl, File: t.File, Source: t.Source}
 	for _, h := range hosts {
 		rec.Hosts = append(rec.Hosts, HostRecord{Name: h.m.Name, SSH: h.m.SSH, Sudo: h.m.Sudo, Local: h.m.Local, Binary: h.binary})
 	}
@@ -451,6 +455,7 @@ func Down(ctx context.Context, name string, opt Options) error {
 		if err := os.Remove(recordPath(name)); err != nil {
 			return err
 		}
+		os.Remove(faultsPath(name))
 		// The last lab across machines takes the directory, and nslab's
 		// state directory when nothing else is left in it.
 		if os.Remove(recordDir()) == nil {

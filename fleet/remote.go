@@ -9,12 +9,14 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/nslab/nslab/check"
 	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
 )
 
@@ -131,6 +133,8 @@ func Status(ctx context.Context, labName string, asJSON bool, w io.Writer, opt O
 	var errs []error
 	if asJSON {
 		fmt.Fprint(w, "[")
+	} else if faults := FaultsOf(labName).Describe(alive); len(faults) > 0 {
+		fmt.Fprintf(w, "lab %s: faults in force (made from here): %s\n\n", labName, strings.Join(faults, "; "))
 	}
 	for i, hr := range rec.Hosts {
 		h, done, err := remoteHost(rec, hr, &opt)
@@ -221,16 +225,22 @@ func Check(ctx context.Context, labName string, co CheckOptions, opt Options) (*
 }
 
 func checkHost(ctx context.Context, rec *Record, hr HostRecord, co CheckOptions, opt *Options) (*check.Report, error) {
+	faults := FaultsOf(rec.Lab)
 	if hr.Local {
-		return CheckShare(ctx, rec.Lab, check.Options{Sample: co.Sample, Seed: co.Seed, Timeout: co.Timeout})
+		return CheckShare(ctx, rec.Lab, check.Options{Sample: co.Sample, Seed: co.Seed, Timeout: co.Timeout}, faults)
 	}
 	h, done, err := remoteHost(rec, hr, opt)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	line := fmt.Sprintf("%s host-check --sample %d --seed %d --timeout %s %s", h.binary, co.Sample, co.Seed, co.Timeout, rec.Lab)
-	out, errOut, err := h.sshSplit(ctx, line)
+	// The whole lab's faults in force go on standard input.
+	shipped, err := json.Marshal(faults)
+	if err != nil {
+		return nil, err
+	}
+	line := fmt.Sprintf("%s host-check --faults --sample %d --seed %d --timeout %s %s", h.binary, co.Sample, co.Seed, co.Timeout, rec.Lab)
+	out, errOut, err := h.sshSplit(ctx, bytes.NewReader(shipped), line)
 	var rep check.Report
 	if jerr := json.Unmarshal(out, &rep); jerr != nil {
 		if err == nil {
@@ -245,20 +255,48 @@ func checkHost(ctx context.Context, rec *Record, hr HostRecord, co CheckOptions,
 }
 
 // CheckShare checks the probes of this machine's nodes of a lab across
-// machines, on the whole lab.
-func CheckShare(ctx context.Context, labName string, opt check.Options) (*check.Report, error) {
+// machines, on the whole lab. The faults in force are expected: those of
+// the whole lab that the machine that brought it up shipped (nil: none
+// shipped) with those of this machine's share.
+func CheckShare(ctx context.Context, labName string, opt check.Options, shipped *plan.Faults) (*check.Report, error) {
 	whole, spec, err := lab.Whole(labName)
 	if err != nil {
 		return nil, err
 	}
 	opt.Sources = func(node string) bool { return spec.Placement[node] == spec.Host }
+	if opt.Faults == nil {
+		opt.Faults = lab.CheckFaults(MergeFaults(shipped, lab.Faults(labName)))
+	}
 	return lab.Check(ctx, whole, opt)
 }
 
-// sshSplit runs a command line on the host with its standard output and
-// error apart.
-func (h *host) sshSplit(ctx context.Context, line string) (stdout, stderr []byte, err error) {
+// MergeFaults is what check expects of a share: the whole lab's faults
+// (shipped) and the share's own (local, those made on the host itself):
+// the cuts and blocks of both, the partition shipped unless it has none.
+func MergeFaults(shipped, local *plan.Faults) *plan.Faults {
+	out := &plan.Faults{}
+	for _, f := range []*plan.Faults{local, shipped} {
+		if f == nil {
+			continue
+		}
+		out.Cuts = append(out.Cuts, f.Cuts...)
+		for _, b := range f.Blocks {
+			out.AddBlock(b)
+		}
+		if len(f.Partition) > 0 {
+			out.Partition = f.Partition
+		}
+	}
+	slices.Sort(out.Cuts)
+	out.Cuts = slices.Compact(out.Cuts)
+	return out
+}
+
+// sshSplit runs a command line on the host, with stdin as its standard
+// input, and its standard output and error apart.
+func (h *host) sshSplit(ctx context.Context, stdin io.Reader, line string) (stdout, stderr []byte, err error) {
 	cmd := exec.CommandContext(ctx, "ssh", h.sshArgs(line)...)
+	cmd.Stdin = stdin
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err = run(cmd)

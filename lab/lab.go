@@ -506,7 +506,7 @@ func changeFilters(ctx context.Context, name string, opt Options, record func(*p
 	return change(ctx, name, opt, func(t *topology.Lab) (*plan.Plan, error) {
 		f := readFaults(name)
 		record(f)
-		return plan.Filters(t, f.Partition, f.Blocks)
+		return filtersPlan(t, f.Partition, f.Blocks)
 	}, record)
 }
 

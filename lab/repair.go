@@ -81,7 +81,7 @@ func pruneFaults(t *topology.Lab, p *plan.Plan) error {
 	if f.Empty() {
 		return nil
 	}
-	f.Prune(t, p)
+	pruneRecord(t, f, p)
 	return writeFaults(t.Name, f)
 }
 

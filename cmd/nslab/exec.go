@@ -56,7 +56,22 @@ starts with the node's name, [LAB.NODE].`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			n, err := lab.FindNode(a[0])
 			if err != nil {
-				return err
+				labName, node, hr, ok, ferr := fleet.FindNode(a[0])
+				if ferr != nil {
+					return ferr
+				}
+				if !ok {
+					return err
+				}
+				// A node of a lab across machines: its shell on its host.
+				code, err := fleet.Shell(context.Background(), labName, node, hr, fleetOptions(lab.Options{}))
+				if err != nil {
+					return err
+				}
+				if code != 0 {
+					return &exitError{code}
+				}
+				return nil
 			}
 			argv, env, err := shellArgs(n)
 			if err != nil {

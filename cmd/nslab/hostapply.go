@@ -9,6 +9,7 @@ import (
 	"github.com/nslab/nslab/check"
 	"github.com/nslab/nslab/fleet"
 	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
 	"github.com/spf13/cobra"
 )
@@ -69,6 +70,7 @@ func fleetOptions(opt lab.Options) fleet.Options {
 // JSON report on standard output.
 func newHostCheck() *cobra.Command {
 	var co fleet.CheckOptions
+	var shipped bool
 	cmd := &cobra.Command{
 		Use:         "host-check LAB",
 		Hidden:      true,
@@ -76,7 +78,14 @@ func newHostCheck() *cobra.Command {
 		Short:       "Check this host's nodes of a lab across machines (run by nslab check over ssh)",
 		Args:        args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			rep, err := fleet.CheckShare(cmd.Context(), a[0], check.Options{Sample: co.Sample, Seed: co.Seed, Timeout: co.Timeout})
+			var faults *plan.Faults
+			if shipped {
+				var err error
+				if faults, err = readShippedFaults(); err != nil {
+					return err
+				}
+			}
+			rep, err := fleet.CheckShare(cmd.Context(), a[0], check.Options{Sample: co.Sample, Seed: co.Seed, Timeout: co.Timeout}, faults)
 			if rep != nil {
 				if jerr := writeJSON(cmd.OutOrStdout(), rep); jerr != nil && err == nil {
 					err = jerr
@@ -88,5 +97,6 @@ func newHostCheck() *cobra.Command {
 	cmd.Flags().IntVar(&co.Sample, "sample", 0, "pairs of nodes to probe (as check)")
 	cmd.Flags().Int64Var(&co.Seed, "seed", 0, "seed of the drawing of sampled pairs")
 	cmd.Flags().DurationVar(&co.Timeout, "timeout", 0, "how long a probe may take")
+	cmd.Flags().BoolVar(&shipped, "faults", false, "read the whole lab's faults in force (JSON) on standard input")
 	return cmd
 }

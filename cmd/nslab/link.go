@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nslab/nslab/fleet"
 	"github.com/nslab/nslab/lab"
 	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
@@ -24,7 +25,12 @@ interface) goes down. The lab's file is not changed: a cut cable stays cut
 until it is joined again or made anew.
 
 IFACE is NODE:IF, with NODE the bare node name when it is unique among
-running labs, else LAB.NODE; LAB.host:IF names a host interface.`,
+running labs, else LAB.NODE; LAB.host:IF names a host interface.
+
+On a lab across machines brought up from here, the cable is cut on the
+hosts that hold its ends (a cable between two machines at both ends), over
+ssh; link shape, link flap, partition, block, heal and schedule work so
+too.`,
 	}
 	for _, up := range []bool{false, true} {
 		use, short, done := "down IFACE", "Cut the cable of an interface", "cut"
@@ -39,7 +45,20 @@ running labs, else LAB.NODE; LAB.host:IF names a host interface.`,
 			Args:              args(cobra.ExactArgs(1)),
 			ValidArgsFunction: completeIfaces,
 			RunE: func(cmd *cobra.Command, a []string) error {
-				l, node, iface, err := parseIface(a[0])
+				l, node, iface, across, err := acrossIface(a[0])
+				if err != nil {
+					return err
+				}
+				if across {
+					// A lab across machines: cut on the hosts that hold
+					// the cable's ends.
+					if err := fleet.Cut(cmd.Context(), l, node, iface, up, fleetOptions(lab.Options{Logf: logf})); err != nil {
+						return err
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "cable of %s.%s:%s %s\n", l, node, iface, done)
+					return nil
+				}
+				l, node, iface, err = parseIface(a[0])
 				if err != nil {
 					return err
 				}
@@ -118,11 +137,22 @@ otherwise an nftables rule in the node's namespace (status shows "loss
 					return &usageError{fmt.Errorf("give a shape (--rate, --delay, --jitter, --loss, --duplicate, --reorder, --corrupt), or off to take the shaping off")}
 				}
 			}
-			l, node, iface, err := parseIface(a[0])
+			l, node, iface, across, err := acrossIface(a[0])
 			if err != nil {
 				return err
 			}
-			if err := lab.Shape(cmd.Context(), l, node, iface, s, lab.Options{Logf: logf}); err != nil {
+			shape := func() error {
+				if across {
+					return fleet.Shape(cmd.Context(), l, node, iface, s, fleetOptions(lab.Options{Logf: logf}))
+				}
+				return lab.Shape(cmd.Context(), l, node, iface, s, lab.Options{Logf: logf})
+			}
+			if !across {
+				if l, node, iface, err = parseIface(a[0]); err != nil {
+					return err
+				}
+			}
+			if err := shape(); err != nil {
 				if te := (*topology.Error)(nil); errors.As(err, &te) && te.Pos == (topology.Pos{}) {
 					// A check of the shape given here, not of the file.
 					return fmt.Errorf("shaping %s:%s: %s", node, iface, te.Msg)
@@ -188,7 +218,17 @@ changed.`,
 		ValidArgsFunction: completeGroups,
 		Args:              args(cobra.MinimumNArgs(2)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			var groups [][]string
+			groups, across, err := acrossGroups(&labName, a, "a partition splits one lab")
+			if err != nil {
+				return err
+			}
+			if across {
+				if err := fleet.Partition(cmd.Context(), labName, groups, fleetOptions(lab.Options{Logf: logf})); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "lab %s partitioned: %s\n", labName, groupsString(groups))
+				return nil
+			}
 			for _, g := range a {
 				nodes, err := nodeGroup(&labName, g, "a partition splits one lab")
 				if err != nil {
@@ -199,11 +239,7 @@ changed.`,
 			if err := lab.Partition(cmd.Context(), labName, groups, lab.Options{Logf: logf}); err != nil {
 				return err
 			}
-			var parts []string
-			for _, g := range groups {
-				parts = append(parts, "{"+strings.Join(g, ", ")+"}")
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "lab %s partitioned: %s\n", labName, strings.Join(parts, " | "))
+			fmt.Fprintf(cmd.OutOrStdout(), "lab %s partitioned: %s\n", labName, groupsString(groups))
 			return nil
 		},
 	}
@@ -258,6 +294,16 @@ not changed.`,
 			if b.Loss, err = parseLoss(loss); err != nil {
 				return err
 			}
+			if g, across, err := acrossGroups(&labName, a, "a block is within one lab"); err != nil {
+				return err
+			} else if across {
+				b.From, b.To = g[0], g[1]
+				if err := fleet.Block(cmd.Context(), labName, b, fleetOptions(lab.Options{Logf: logf})); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "lab %s blocked: %s\n", labName, b)
+				return nil
+			}
 			if b.From, err = nodeGroup(&labName, a[0], "a block is within one lab"); err != nil {
 				return err
 			}
@@ -308,10 +354,14 @@ as it is, and heal says so (exit status 0).`,
 		Args:              args(cobra.ExactArgs(1)),
 		ValidArgsFunction: completeLabs,
 		RunE: func(cmd *cobra.Command, a []string) error {
-			if _, err := lab.Topology(a[0]); err != nil {
+			heal := func() (bool, error) { return lab.Heal(cmd.Context(), a[0], lab.Options{Logf: logf}) }
+			if fleet.Exists(a[0]) {
+				// A lab across machines brought up here: every host.
+				heal = func() (bool, error) { return fleet.Heal(cmd.Context(), a[0], fleetOptions(lab.Options{Logf: logf})) }
+			} else if _, err := lab.Topology(a[0]); err != nil {
 				return err
 			}
-			healed, err := lab.Heal(cmd.Context(), a[0], lab.Options{Logf: logf})
+			healed, err := heal()
 			if err != nil {
 				return err
 			}
@@ -323,4 +373,13 @@ as it is, and heal says so (exit status 0).`,
 			return nil
 		},
 	}
+}
+
+// groupsString renders groups of nodes as partition prints them.
+func groupsString(groups [][]string) string {
+	var parts []string
+	for _, g := range groups {
+		parts = append(parts, "{"+strings.Join(g, ", ")+"}")
+	}
+	return strings.Join(parts, " | ")
 }

@@ -7,7 +7,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/nslab/nslab/fleet"
 	"github.com/nslab/nslab/lab"
+	"github.com/nslab/nslab/topology"
 	"github.com/spf13/cobra"
 )
 
@@ -34,13 +36,22 @@ nslab heal or down reverts it.`,
 		Args:              args(cobra.ExactArgs(1)),
 		ValidArgsFunction: completeIfaces,
 		RunE: func(cmd *cobra.Command, a []string) error {
-			l, node, iface, err := parseIface(a[0])
+			l, node, iface, across, err := acrossIface(a[0])
+			if err == nil && !across {
+				l, node, iface, err = parseIface(a[0])
+			}
 			if err != nil {
 				return err
 			}
 			steps, err := lab.Flap(node+":"+iface, period, down, d)
 			if err != nil {
 				return &usageError{err}
+			}
+			if across {
+				if _, _, err := fleet.Whole(l); err != nil {
+					return err
+				}
+				return fleet.RunSchedule(cmd.Context(), l, "flap "+node+":"+iface, steps, fleetOptions(lab.Options{Logf: logf}), stepLog(cmd.OutOrStdout()))
 			}
 			return lab.RunSchedule(cmd.Context(), l, "flap "+node+":"+iface, steps, lab.Options{Logf: logf}, stepLog(cmd.OutOrStdout()))
 		},
@@ -84,7 +95,15 @@ lab's record holds them: the next nslab heal or down reverts them.`,
 			if err != nil {
 				return err
 			}
-			t, err := lab.Topology(name)
+			across := fleet.Exists(name)
+			var t *topology.Lab
+			if across {
+				// A lab across machines brought up here: the steps are
+				// checked on the whole lab, and sent to the hosts.
+				t, _, err = fleet.Whole(name)
+			} else {
+				t, err = lab.Topology(name)
+			}
 			if err != nil {
 				return err
 			}
@@ -95,6 +114,9 @@ lab's record holds them: the next nslab heal or down reverts them.`,
 			steps, err := lab.ParseSchedule(a[0], data, t)
 			if err != nil {
 				return err
+			}
+			if across {
+				return fleet.RunSchedule(cmd.Context(), name, "schedule "+a[0], steps, fleetOptions(lab.Options{Logf: logf}), stepLog(cmd.OutOrStdout()))
 			}
 			return lab.RunSchedule(cmd.Context(), name, "schedule "+a[0], steps, lab.Options{Logf: logf}, stepLog(cmd.OutOrStdout()))
 		},
