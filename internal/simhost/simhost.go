@@ -54,8 +54,9 @@ type Host struct {
 	Pid  int        // sshd's process, which holds the host's namespaces
 	Link string     // the root-namespace end of its underlay cable
 
-	cmd  *exec.Cmd
-	logs *logBuffer
+	cmd            *exec.Cmd
+	logs           *logBuffer
+	netIno, mntIno uint64 // its namespaces, while it runs
 }
 
 // NetNS is the path of the host's network namespace.
@@ -71,6 +72,9 @@ type Cluster struct {
 	Bridge string     // the underlay bridge in the root namespace
 	Addr   netip.Addr // the bridge's address: the root namespace on the underlay
 	Hosts  []*Host
+
+	prefix    string
+	removeDir bool
 }
 
 // Options shape a cluster.
@@ -81,6 +85,13 @@ type Options struct {
 	// Subnet is the underlay's IPv4 /24: the bridge takes .1, the hosts
 	// .2, .3, ... in order.
 	Subnet netip.Prefix
+	// RemoveDir: Close removes dir too (and so does the next Start, when
+	// the process that started the cluster died without Close). dir's
+	// name must then start with "simhosts-".
+	RemoveDir bool
+	// Logf, when set, hears of the clusters of dead processes that Start
+	// removes.
+	Logf func(format string, args ...any)
 }
 
 // Available says why a cluster cannot start here, or nil.
@@ -117,12 +128,31 @@ func Start(ctx context.Context, dir string, names []string, opt Options) (c *Clu
 			return nil, fmt.Errorf("simhost: host name %q must be short (prefix, dash and name within 15 bytes) and plain", n)
 		}
 	}
+	if opt.RemoveDir && !strings.HasPrefix(filepath.Base(dir), "simhosts-") {
+		return nil, fmt.Errorf("simhost: RemoveDir takes a directory named simhosts-*, not %s", dir)
+	}
+	reaped, rerr := ReapDead()
+	if opt.Logf != nil {
+		for _, r := range reaped {
+			opt.Logf("removed %s", r)
+		}
+		if rerr != nil {
+			opt.Logf("%v", rerr)
+		}
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	base := opt.Subnet.Masked().Addr().As4()
 	at := func(i int) netip.Addr { b := base; b[3] = byte(i); return netip.AddrFrom4(b) }
-	c = &Cluster{Dir: dir, Config: filepath.Join(dir, "ssh_config"), Bridge: opt.Prefix + "-br", Addr: at(1)}
+	c = &Cluster{Dir: dir, Config: filepath.Join(dir, "ssh_config"), Bridge: opt.Prefix + "-br", Addr: at(1),
+		prefix: opt.Prefix, removeDir: opt.RemoveDir}
+	if err := claim(c.prefix, c.Bridge); err != nil {
+		return nil, err
+	}
+	if err := c.writeRecord(); err != nil {
+		return nil, fmt.Errorf("simhost: recording the cluster in %s: %w", RecordDir, err)
+	}
 	defer func() {
 		if err != nil {
 			c.Close()
@@ -147,7 +177,11 @@ func Start(ctx context.Context, dir string, names []string, opt Options) (c *Clu
 	for i, name := range names {
 		h := &Host{Name: name, Addr: at(i + 2), Link: opt.Prefix + "-" + name}
 		c.Hosts = append(c.Hosts, h)
-		if err := c.start(ctx, h); err != nil {
+		err := c.start(ctx, h)
+		if werr := c.writeRecord(); err == nil && werr != nil {
+			err = fmt.Errorf("recording it in %s: %w", RecordDir, werr)
+		}
+		if err != nil {
 			return c, fmt.Errorf("simulated host %s: %w", name, err)
 		}
 		pub, err := os.ReadFile(filepath.Join(dir, name, "host_ed25519.pub"))
@@ -281,6 +315,12 @@ exec ` + Sshd + ` -D -e -f "$2"`
 	if err != nil || strings.TrimSpace(line) != "ready" {
 		return fmt.Errorf("its namespaces did not come up (%q, %v): %s", line, err, h.logs)
 	}
+	if h.netIno, err = nsInode(h.NetNS()); err != nil {
+		return err
+	}
+	if h.mntIno, err = nsInode(h.MntNS()); err != nil {
+		return err
+	}
 	go io.Copy(io.Discard, out)
 	if err := ip("link", "add", h.Link, "type", "veth", "peer", "name", "eth0", "netns", strconv.Itoa(h.Pid)); err != nil {
 		return err
@@ -327,33 +367,24 @@ func (c *Cluster) Host(name string) *Host {
 	return nil
 }
 
-// Close ends every process in the hosts' network namespaces (sshd and
-// the sessions it started, which may have left their process group) and
-// removes the underlay; the hosts' namespaces and their mounts go with
-// their last process. It does not remove Dir.
+// Close ends every process of the hosts (sshd and the sessions it
+// started, which may have left their process group, and the processes in
+// the nodes of labs built there) and removes the underlay; the hosts'
+// namespaces and their mounts go with their last process. It removes Dir
+// only with Options.RemoveDir.
 func (c *Cluster) Close() error {
 	var errs []error
 	for _, h := range c.Hosts {
 		if h.cmd == nil {
 			continue
 		}
-		ino, err := nsInode(h.NetNS())
-		if err == nil {
-			for _, pid := range processesIn(ino) {
-				syscall.Kill(pid, syscall.SIGKILL)
+		if h.netIno != 0 {
+			if left := endHost(h.netIno, h.mntIno); len(left) > 0 {
+				errs = append(errs, fmt.Errorf("simulated host %s: processes %v did not end", h.Name, left))
 			}
 		}
 		h.cmd.Process.Kill()
 		h.cmd.Wait()
-		if err == nil {
-			deadline := time.Now().Add(5 * time.Second)
-			for len(processesIn(ino)) > 0 && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-			}
-			if left := processesIn(ino); len(left) > 0 {
-				errs = append(errs, fmt.Errorf("simulated host %s: processes %v did not end", h.Name, left))
-			}
-		}
 		h.cmd = nil
 	}
 	for _, h := range c.Hosts {
@@ -366,6 +397,12 @@ func (c *Cluster) Close() error {
 	if c.Bridge != "" && linkExists(c.Bridge) {
 		if err := ip("link", "del", c.Bridge); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 0 && c.prefix != "" {
+		removeRecord(c.prefix)
+		if c.removeDir {
+			os.RemoveAll(c.Dir)
 		}
 	}
 	return errors.Join(errs...)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -101,4 +102,71 @@ func TestCluster(t *testing.T) {
 	// The underlay carries the hosts to each other and to the bridge.
 	h2 := c.Host("h2").Addr
 	run(t, c, "h1", fmt.Sprintf("timeout 5 bash -c \"exec 3<>/dev/tcp/%s/22\"", h2))
+}
+
+// TestChildLeavesACluster is run by TestDeadOwnersClusterIsRemoved in a
+// child process that dies (SIGKILL) with its cluster up and a session's
+// process running on a host, as a test killed by go test's timeout does.
+func TestChildLeavesACluster(t *testing.T) {
+	if os.Getenv("SIMHOST_TEST_DIE") == "" {
+		t.Skip("run by TestDeadOwnersClusterIsRemoved")
+	}
+	if err := simhost.Available(); err != nil {
+		t.Skip(err)
+	}
+	sub := netip.MustParsePrefix(nslabtest.Subnet(t) + ".0/24")
+	prefix := fmt.Sprintf("sd%d", os.Getpid()%100000)
+	c, err := simhost.Start(context.Background(), t.TempDir(), []string{"h1", "h2"}, simhost.Options{Prefix: prefix, Subnet: sub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, c, "h1", "setsid sleep 600 </dev/null >/dev/null 2>&1 &")
+	ns, _ := os.Readlink(c.Host("h1").NetNS())
+	fmt.Printf("cluster %s %s\n", c.Bridge, ns)
+	syscall.Kill(os.Getpid(), syscall.SIGKILL)
+}
+
+// TestDeadOwnersClusterIsRemoved: the simulated hosts of a process that
+// died without closing them (its bridge, the hosts' sshd and what their
+// sessions left running) are removed by the next Start.
+func TestDeadOwnersClusterIsRemoved(t *testing.T) {
+	if err := simhost.Available(); err != nil {
+		t.Skip(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestChildLeavesACluster$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "SIMHOST_TEST_DIE=1")
+	out, _ := cmd.Output()
+	var bridge, hostNet string
+	for _, l := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "cluster" {
+			bridge, hostNet = f[1], f[2]
+		}
+	}
+	if bridge == "" {
+		t.Fatalf("the child said no cluster:\n%s", out)
+	}
+	left := func() []string {
+		var out []string
+		if _, err := os.Stat("/sys/class/net/" + bridge); err == nil {
+			out = append(out, "bridge "+bridge)
+		}
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			if l, err := os.Readlink("/proc/" + e.Name() + "/ns/net"); err == nil && l == hostNet {
+				comm, _ := os.ReadFile("/proc/" + e.Name() + "/comm")
+				out = append(out, "process "+e.Name()+" "+strings.TrimSpace(string(comm)))
+			}
+		}
+		return out
+	}
+	before := left()
+	if len(before) == 0 {
+		t.Fatal("the dead child left nothing to remove")
+	}
+	t.Logf("left by the dead child: %v", before)
+	t.Cleanup(func() { simhost.ReapDead() }) // when the check below fails
+	start(t, "h1")
+	if l := left(); len(l) > 0 {
+		t.Errorf("after the next Start: %v", l)
+	}
 }
