@@ -2,13 +2,14 @@
 // and the benchmark of labs that span hosts: each simulated host is a
 // network namespace with a mount namespace of its own (its own /run, so
 // its own /run/netns, /run/nslab and locks; a sysfs of its own network
-// namespace on /sys), running Debian's OpenSSH sshd on an underlay bridge
+// namespace on /sys; an empty /var/lib of its own, where nslab up copies
+// nslab, gone with the host), running Debian's OpenSSH sshd on an underlay bridge
 // of the root namespace. The caller reaches the hosts with the system's
 // ssh client through the ssh_config the cluster writes (ssh -F CONFIG
 // NAME), as a user reaches real machines.
 //
-// The hosts share the kernel, the file system outside /run and the
-// clock; they do not share namespaces' names, locks or state. Nothing in a
+// The hosts share the kernel, the file system outside /run and /var/lib,
+// and the clock; they do not share namespaces' names, locks or state. Nothing in a
 // host has a route off the underlay: a host reaches the others and the
 // underlay bridge's address in the root namespace, nothing else.
 //
@@ -16,7 +17,7 @@
 //
 //	ip link add ul br type bridge; ip addr add 10.200.7.1/24 dev ul-br; ip link set ul-br up
 //	unshare --net --mount --propagation private sh -c '
-//	  mount -t tmpfs tmpfs /run; mount -t sysfs sysfs /sys; mkdir /run/sshd
+//	  mount -t tmpfs tmpfs /run; mount -t sysfs sysfs /sys; mount -t tmpfs tmpfs /var/lib; mkdir /run/sshd
 //	  ip link set lo up; read go      # the veth's far end is put in meanwhile
 //	  ip addr add 10.200.7.2/24 dev eth0; ip link set eth0 up
 //	  exec /usr/sbin/sshd -D -e -f DIR/h1/sshd_config'
@@ -286,6 +287,7 @@ func (c *Cluster) start(ctx context.Context, h *Host) error {
 	script := `set -e
 mount -t tmpfs -o mode=0755 tmpfs /run
 mount -t sysfs sysfs /sys
+mount -t tmpfs -o mode=0755 tmpfs /var/lib
 mkdir -p /run/sshd
 chmod 0755 /run/sshd
 ip link set lo up
