@@ -5,13 +5,16 @@
 // `nslab exec` against nsenter and ip netns exec, and compares TCP
 // throughput over an nslab lab with the same path built by hand, and
 // measures services (a star whose nodes run one each against the same
-// star without, the supervisor's memory and CPU, a restart). It prints
+// star without, the supervisor's memory and CPU, a restart) and labs
+// across machines (a lab over three simulated hosts against the same lab
+// on one, the ssh sessions per up, a TCP stream between hosts). It prints
 // the tables and writes them, with the machine, the commit and the exact
 // commands, to bench/RESULTS.md.
 //
 //	sudo env "PATH=$PATH" go run ./bench                 # the full run, under ten minutes
 //	sudo env "PATH=$PATH" go run ./bench -quick          # a smoke run with small sizes
 //	sudo env "PATH=$PATH" go run ./bench -only services  # services alone, spliced into RESULTS.md
+//	sudo env "PATH=$PATH" go run ./bench -only multihost -multihost 30,300,3000  # issue 15's figures alone
 //
 // Everything the bench makes is removed at the end, also when a step
 // fails or the run is interrupted; what could not be removed is printed.
@@ -35,21 +38,22 @@ import (
 )
 
 type config struct {
-	sizes    []int
-	scale    []int
-	big      int
-	huge     int // nodes of a second large lab, for the scaling table; 0 skips it
-	peers    map[string]bool
-	out      string
-	quick    bool
-	install  bool
-	repeat   int
-	execRuns int
-	tcpRuns  int
-	tcpSecs  int
-	services int  // nodes of the services part; 0 skips it
-	only     bool // the services part alone, spliced into -out
-	args     []string
+	sizes     []int
+	scale     []int
+	big       int
+	huge      int // nodes of a second large lab, for the scaling table; 0 skips it
+	peers     map[string]bool
+	out       string
+	quick     bool
+	install   bool
+	repeat    int
+	execRuns  int
+	tcpRuns   int
+	tcpSecs   int
+	services  int    // nodes of the services part; 0 skips it
+	multihost []int  // sizes of the lab across three simulated hosts; none skips the part
+	only      string // a part alone (services, multihost), spliced into -out
+	args      []string
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -73,7 +77,8 @@ func parseFlags(args []string) (*config, error) {
 	tcpRuns := fs.Int("tcp-runs", 3, "iperf3 runs per path in the TCP test")
 	tcpSecs := fs.Int("tcp-secs", 3, "seconds per iperf3 run")
 	services := fs.Int("services", targetServicesNodes, "nodes of the services part (a star with one sleep infinity each); 0 skips it")
-	only := fs.String("only", "", "services: run the services part alone and replace its section of -out")
+	multihost := fs.String("multihost", "30,300", "node counts of a lab over three simulated hosts, timed against the same lab on one host, with ssh sessions counted and a TCP stream across hosts; 30,300,3000 for issue 15's figures; \"\" skips the part")
+	only := fs.String("only", "", "services or multihost: run that part alone and replace its section of -out")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -84,9 +89,9 @@ func parseFlags(args []string) (*config, error) {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	c := &config{big: *big, huge: *huge, out: *out, quick: *quick, install: *install,
 		repeat: *repeat, execRuns: *execRuns, tcpRuns: *tcpRuns, tcpSecs: *tcpSecs, args: args, peers: map[string]bool{},
-		services: *services, only: *only == "services"}
-	if *only != "" && *only != "services" {
-		return nil, fmt.Errorf("-only %q: the only part that runs alone is services", *only)
+		services: *services, only: *only}
+	if *only != "" && *only != "services" && *only != "multihost" {
+		return nil, fmt.Errorf("-only %q: the parts that run alone are services and multihost", *only)
 	}
 	if c.quick {
 		defaults := map[string]func(){
@@ -99,6 +104,7 @@ func parseFlags(args []string) (*config, error) {
 			"tcp-runs":  func() { c.tcpRuns = 1 },
 			"tcp-secs":  func() { c.tcpSecs = 1 },
 			"services":  func() { c.services = 50 },
+			"multihost": func() { *multihost = "30" },
 		}
 		for name, f := range defaults {
 			if !set[name] {
@@ -116,6 +122,14 @@ func parseFlags(args []string) (*config, error) {
 	for _, n := range append(append([]int{}, c.sizes...), c.scale...) {
 		if n > 1000 {
 			return nil, fmt.Errorf("star size %d: one bridge holds at most 1024 ports; use -big for larger labs", n)
+		}
+	}
+	if c.multihost, err = intList(*multihost); err != nil {
+		return nil, fmt.Errorf("-multihost: %w", err)
+	}
+	for _, n := range c.multihost {
+		if n < 10 {
+			return nil, fmt.Errorf("-multihost: %d nodes: at least 10 (a leaf-spine of 3 leaves)", n)
 		}
 	}
 	for _, p := range strings.Split(*peers, ",") {
@@ -326,8 +340,8 @@ func run(cfg *config) int {
 	case cfg.out == "":
 		progress("results not written (-quick without -out)")
 	default:
-		if cfg.only {
-			report.markdown, err = spliceServices(cfg.out, report.markdown)
+		if cfg.only != "" {
+			report.markdown, err = spliceOnly(cfg.out, cfg.only, report.markdown)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 				return 1
@@ -358,9 +372,15 @@ func (b *bench) all(ctx context.Context) {
 		b.res.note("building nslab failed, nslab not measured: %v", err)
 		progress("building nslab failed: %v", err)
 	}
-	if b.cfg.only {
+	switch b.cfg.only {
+	case "services":
 		if b.nslab != "" && b.cfg.services > 0 {
 			b.servicesTest(ctx)
+		}
+		return
+	case "multihost":
+		if b.nslab != "" && len(b.cfg.multihost) > 0 {
+			b.multihostTest(ctx)
 		}
 		return
 	}
@@ -392,6 +412,9 @@ func (b *bench) all(ctx context.Context) {
 	}
 	if b.nslab != "" && b.cfg.services > 0 && ctx.Err() == nil {
 		b.servicesTest(ctx)
+	}
+	if b.nslab != "" && len(b.cfg.multihost) > 0 && ctx.Err() == nil {
+		b.multihostTest(ctx)
 	}
 	if b.nslab != "" && b.cfg.big > 0 && ctx.Err() == nil {
 		b.res.big = b.bigRun(ctx, b.cfg.big)

@@ -57,8 +57,10 @@ type results struct {
 	shape []*shapeRun
 	// services: the services part (issue 10).
 	services *servicesRun
-	notes    []string
-	once     map[string]bool
+	// multihost: labs across three simulated hosts (issue 15).
+	multihost *multihostRun
+	notes     []string
+	once      map[string]bool
 
 	// reconcile: changes made to the largest nslab star while it runs.
 	reconcile *reconcileRun
@@ -196,8 +198,11 @@ func (l *lifecycle) status() string {
 type rendered struct{ text, markdown string }
 
 func (b *bench) render(interrupted bool) rendered {
-	if b.cfg.only {
+	switch b.cfg.only {
+	case "services":
 		return b.renderServicesOnly()
+	case "multihost":
+		return b.renderMultihostOnly()
 	}
 	r := &b.res
 	var tables []*table
@@ -223,6 +228,7 @@ func (b *bench) render(interrupted bool) rendered {
 	if t := b.servicesTable(); t != nil {
 		tables = append(tables, t)
 	}
+	tables = append(tables, b.multihostTables()...)
 	checks := &table{title: "Reachability checked after each up (not timed)", head: []string{"run", "topology", "made by", "check"}}
 	for _, l := range append(append([]*lifecycle{}, r.runs...), r.big, r.huge) {
 		if l == nil || l.Verify == "" {

@@ -445,16 +445,53 @@ const servicesTitle = "Services (issue 10)"
 // place of the one there, else before the reachability table, the notes
 // or the commands, else at the end.
 func spliceServices(path, section string) (string, error) {
+	return spliceSections(path, []string{servicesTitle}, section, "-only services")
+}
+
+// spliceOnly puts the section of the part run alone (-only) into the
+// report at path.
+func spliceOnly(path, part, section string) (string, error) {
+	if part == "multihost" {
+		return spliceSections(path, multihostTitles, section, "-only multihost")
+	}
+	return spliceServices(path, section)
+}
+
+// spliceSections puts section, made of the sections titled titles, into
+// the report at path: in place of the ones there (from the first of
+// them to the next section of another title), else before the
+// reachability table, the notes or the commands, else at the end.
+func spliceSections(path string, titles []string, section, what string) (string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("-only services replaces its section of %s: %w", path, err)
+		return "", fmt.Errorf("%s replaces its section of %s: %w", what, path, err)
 	}
 	doc := string(data)
-	head := "\n## " + servicesTitle + "\n"
-	if i := strings.Index(doc, head); i >= 0 {
-		end := len(doc)
-		if j := strings.Index(doc[i+len(head):], "\n## "); j >= 0 {
-			end = i + len(head) + j
+	ours := func(at int) bool {
+		for _, t := range titles {
+			if strings.HasPrefix(doc[at:], "\n## "+t+"\n") {
+				return true
+			}
+		}
+		return false
+	}
+	for i := strings.Index(doc, "\n## "); i >= 0; {
+		if !ours(i) {
+			j := strings.Index(doc[i+1:], "\n## ")
+			if j < 0 {
+				break
+			}
+			i += 1 + j
+			continue
+		}
+		end := i
+		for end < len(doc) && ours(end) {
+			j := strings.Index(doc[end+1:], "\n## ")
+			if j < 0 {
+				end = len(doc)
+				break
+			}
+			end += 1 + j
 		}
 		return doc[:i] + section + doc[end:], nil
 	}

@@ -278,7 +278,7 @@ func (c *Cluster) start(ctx context.Context, h *Host) error {
 	}
 	conf := fmt.Sprintf("Port 22\nListenAddress %s\nHostKey %s\nPidFile none\nPermitRootLogin prohibit-password\n"+
 		"AuthorizedKeysFile %s\nStrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"+
-		"PrintMotd no\nPrintLastLog no\nMaxSessions 64\nMaxStartups 64\nSubsystem sftp internal-sftp\nLogLevel ERROR\n",
+		"PrintMotd no\nPrintLastLog no\nMaxSessions 64\nMaxStartups 64\nSubsystem sftp internal-sftp\nLogLevel INFO\n",
 		h.Addr, filepath.Join(hd, "host_ed25519"), filepath.Join(c.Dir, "authorized_keys"))
 	sc := filepath.Join(hd, "sshd_config")
 	if err := os.WriteFile(sc, []byte(conf), 0o600); err != nil {
@@ -480,16 +480,29 @@ func copyFile(from, to string) error {
 	return os.WriteFile(to, b, 0o600)
 }
 
-// logBuffer keeps what sshd writes to its standard error, read while
-// it is written.
+// Logins counts the ssh connections the host's sshd accepted (logins:
+// one per connection, however many sessions it then carries).
+func (h *Host) Logins() int {
+	if h.logs == nil {
+		return 0
+	}
+	h.logs.mu.Lock()
+	defer h.logs.mu.Unlock()
+	return h.logs.logins
+}
+
+// logBuffer keeps what sshd writes to its standard error (the first 64
+// KiB), read while it is written, and counts its logins.
 type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu     sync.Mutex
+	b      bytes.Buffer
+	logins int
 }
 
 func (l *logBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.logins += bytes.Count(p, []byte("Accepted publickey for "))
 	if l.b.Len() > 64<<10 {
 		return len(p), nil
 	}

@@ -102,6 +102,14 @@ func TestCluster(t *testing.T) {
 	// The underlay carries the hosts to each other and to the bridge.
 	h2 := c.Host("h2").Addr
 	run(t, c, "h1", fmt.Sprintf("timeout 5 bash -c \"exec 3<>/dev/tcp/%s/22\"", h2))
+
+	// Each ssh without a shared connection is one login.
+	before := c.Host("h3").Logins()
+	run(t, c, "h3", "true")
+	run(t, c, "h3", "true")
+	if got := c.Host("h3").Logins() - before; got != 2 {
+		t.Errorf("h3 counted %d logins for two ssh runs", got)
+	}
 }
 
 // TestChildLeavesACluster is run by TestDeadOwnersClusterIsRemoved in a
