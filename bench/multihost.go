@@ -61,7 +61,10 @@ type mhStream struct {
 
 // multihostRun is what the part measured.
 type multihostRun struct {
-	HostsUp  time.Duration // starting the three simulated hosts
+	HostsUp time.Duration // starting the three simulated hosts
+	// SSHConn is a fresh ssh connection running true on a host (median
+	// of 3): the key exchange and login, CPU-bound.
+	SSHConn  time.Duration
 	FirstUp  time.Duration // the first up: nslab copied to each host
 	Runs     []*mhRun
 	Streams  []*mhStream
@@ -223,6 +226,15 @@ func (b *bench) multihostTest(ctx context.Context) {
 		return onHosts("ip netns list; ip -o link show type vxlan; ip -o link show type bridge; ls /run/nslab 2>/dev/null | grep -v '^[.]'; true")
 	}
 
+	var conns []time.Duration
+	for range 3 {
+		t0 := time.Now()
+		if err := c.Command(ctx, "m1", "true").Run(); err == nil {
+			conns = append(conns, time.Since(t0))
+		}
+	}
+	run.SSHConn = median(conns)
+	progress("multihost: a fresh ssh connection to a host runs true in %s", secs(run.SSHConn))
 	// The stream first: on a quiet lab, and its up copies nslab to each
 	// host (timed apart: the sizes below find it there).
 	b.multihostStream(ctx, run, tool, hosts, env, &run.FirstUp)
@@ -540,7 +552,7 @@ func (b *bench) multihostTables() []*table {
 	t.notes = append(t.notes,
 		fmt.Sprintf("Three simulated hosts (internal/simhost: a network and a mount namespace each, Debian's sshd, on an underlay bridge) started in %s; the first up across them, which copied nslab to each host, took %s (the stream lab below); the sizes then found it there.", secs(m.HostsUp), secs(m.FirstUp)),
 		"The simulated hosts share this machine's kernel and 2 CPUs: a lab across them is built by three nslab at once on the same CPUs, so the ratio is what the coordination costs here (preflight on every host, then the shares; ssh), not what three machines would give.",
-		"ssh sessions: the runs of ssh by nslab (a wrapper first in its PATH logs them; ssh -O to end a shared connection not counted); connections: the logins the hosts' sshd accepted. nslab keeps one connection per host for a command (ControlMaster), so both stay the same whatever N.",
+		fmt.Sprintf("ssh sessions: the runs of ssh by nslab (a wrapper first in its PATH logs them; ssh -O to end a shared connection not counted); connections: the logins the hosts' sshd accepted. nslab keeps one connection per host for a command (ControlMaster), so both stay the same whatever N: up makes three rounds on every host at once (is nslab there; preflight; build), down one. A fresh ssh connection running true on a host took %s here (median of 3; the key exchange is CPU-bound): most of the fixed cost of up across hosts on this machine.", secs(m.SSHConn)),
 		"Each timed command starts after a 2 s pause. Checks are not timed: "+checkList(m.Runs)+".")
 	for _, e := range m.Errs {
 		t.notes = append(t.notes, "Failed: "+e)
