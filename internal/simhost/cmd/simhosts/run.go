@@ -66,7 +66,7 @@ func runCmd(args []string) int {
 	// made.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	logf := func(format string, a ...any) { fmt.Fprintf(os.Stderr, "simhosts: "+format+"\n", a...) }
-	logf("starting %d simulated hosts (sshd in a network and mount namespace each) ...", *n)
+	logf("starting %d simulated host(s) (sshd in a network and mount namespace each) ...", *n)
 	c, err := simhost.Start(ctx, dir, names, simhost.Options{Prefix: *prefix, Subnet: sub, RemoveDir: true, Logf: logf})
 	stop()
 	if err != nil {
@@ -89,8 +89,12 @@ func runCmd(args []string) int {
 // banner says what was started and how to use it.
 func banner(c *simhost.Cluster, took time.Duration) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "simhosts: %d simulated hosts up in %.1f s on bridge %s (this machine: %s)\n",
-		len(c.Hosts), took.Seconds(), c.Bridge, c.Addr)
+	hosts := "hosts"
+	if len(c.Hosts) == 1 {
+		hosts = "host"
+	}
+	fmt.Fprintf(&b, "simhosts: %d simulated %s up in %.1f s on bridge %s (this machine: %s)\n",
+		len(c.Hosts), hosts, took.Seconds(), c.Bridge, c.Addr)
 	b.WriteString("hosts:\n")
 	for _, h := range c.Hosts {
 		fmt.Fprintf(&b, "  %s: {ssh: %s, address: %s}\n", h.Name, h.Name, h.Addr)
