@@ -43,6 +43,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/nslab/nslab/internal/child"
 )
 
 // Sshd is the OpenSSH server the hosts run (Debian's openssh-server).
@@ -309,7 +311,9 @@ exec ` + Sshd + ` -D -e -f "$2"`
 	}
 	h.logs = new(logBuffer)
 	cmd.Stderr = h.logs
-	if err := cmd.Start(); err != nil {
+	// sshd dies with the caller (not the sessions it started: the next
+	// Start ends them, ReapDead).
+	if err := child.Start(cmd); err != nil {
 		return err
 	}
 	h.cmd, h.Pid = cmd, cmd.Process.Pid

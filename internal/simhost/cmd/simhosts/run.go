@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nslab/nslab/internal/child"
 	"github.com/nslab/nslab/internal/simhost"
 )
 
@@ -119,7 +120,7 @@ func runChild(c *simhost.Cluster, argv []string, interactive bool) int {
 	sig := make(chan os.Signal, 4)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sig)
-	if err := cmd.Start(); err != nil {
+	if err := child.Start(cmd); err != nil {
 		fmt.Fprintf(os.Stderr, "simhosts: %v\n", err)
 		return 127
 	}
