@@ -3,13 +3,15 @@
 // network namespace with a mount namespace of its own (its own /run, so
 // its own /run/netns, /run/nslab and locks; a sysfs of its own network
 // namespace on /sys; an empty /var/lib of its own, where nslab up copies
-// nslab, gone with the host), running Debian's OpenSSH sshd on an underlay bridge
+// nslab, gone with the host; an empty home for root, so that sessions do
+// not run the machine's root's shell start-up files, nor leave their
+// locks behind when a host is killed), running Debian's OpenSSH sshd on an underlay bridge
 // of the root namespace. The caller reaches the hosts with the system's
 // ssh client through the ssh_config the cluster writes (ssh -F CONFIG
 // NAME), as a user reaches real machines.
 //
-// The hosts share the kernel, the file system outside /run and /var/lib,
-// and the clock; they do not share namespaces' names, locks or state. Nothing in a
+// The hosts share the kernel, the file system outside /run, /var/lib and
+// /root, and the clock; they do not share namespaces' names, locks or state. Nothing in a
 // host has a route off the underlay: a host reaches the others and the
 // underlay bridge's address in the root namespace, nothing else.
 //
@@ -17,7 +19,8 @@
 //
 //	ip link add ul br type bridge; ip addr add 10.200.7.1/24 dev ul-br; ip link set ul-br up
 //	unshare --net --mount --propagation private sh -c '
-//	  mount -t tmpfs tmpfs /run; mount -t sysfs sysfs /sys; mount -t tmpfs tmpfs /var/lib; mkdir /run/sshd
+//	  mount -t tmpfs tmpfs /run; mount -t sysfs sysfs /sys; mount -t tmpfs tmpfs /var/lib
+//	  mount -t tmpfs tmpfs /root; mkdir /run/sshd
 //	  ip link set lo up; read go      # the veth's far end is put in meanwhile
 //	  ip addr add 10.200.7.2/24 dev eth0; ip link set eth0 up
 //	  exec /usr/sbin/sshd -D -e -f DIR/h1/sshd_config'
@@ -290,6 +293,7 @@ func (c *Cluster) start(ctx context.Context, h *Host) error {
 mount -t tmpfs -o mode=0755 tmpfs /run
 mount -t sysfs sysfs /sys
 mount -t tmpfs -o mode=0755 tmpfs /var/lib
+mount -t tmpfs -o mode=0700 tmpfs /root
 mkdir -p /run/sshd
 chmod 0755 /run/sshd
 ip link set lo up

@@ -86,6 +86,13 @@ func TestCluster(t *testing.T) {
 		}
 	}
 
+	// Its own home for root: a session does not run the machine's
+	// root's start-up files (a pyenv init there took seconds a session,
+	// and its lock, left by a killed session, a minute).
+	if home := strings.TrimSpace(run(t, c, "h1", "ls -A /root")); home != "" {
+		t.Errorf("h1's /root holds %q, want a home of its own, empty", home)
+	}
+
 	// Its own /run: a namespace named on h1 is not seen on h2 or by the caller.
 	name := fmt.Sprintf("simt%d", os.Getpid())
 	run(t, c, "h1", "ip netns add "+name)

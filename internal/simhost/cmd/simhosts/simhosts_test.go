@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,7 +23,7 @@ import (
 // second (in the hosts' shell), without comments.
 func readmeSimhosts(t *testing.T) (start, inShell []string) {
 	t.Helper()
-	b, err := os.ReadFile("../../README.md")
+	b, err := os.ReadFile("../../../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,26 +52,23 @@ func readmeSimhosts(t *testing.T) (start, inShell []string) {
 	return blocks[0], blocks[1]
 }
 
-var (
-	simhostsOnce sync.Once
-	simhostsBin  string
-	simhostsErr  error
-)
+// tool is simhosts, built by TestMain.
+var tool string
 
-// simhostsTool builds the simhosts tool once per test process.
-func simhostsTool(t *testing.T) string {
-	t.Helper()
-	simhostsOnce.Do(func() {
-		simhostsBin = filepath.Join(filepath.Dir(bin), "simhosts")
-		out, err := exec.Command("go", "build", "-o", simhostsBin, "../../internal/simhost/cmd/simhosts").CombinedOutput()
-		if err != nil {
-			simhostsErr = fmt.Errorf("building simhosts: %v\n%s", err, out)
-		}
-	})
-	if simhostsErr != nil {
-		t.Fatal(simhostsErr)
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "simhosts-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
-	return simhostsBin
+	tool = filepath.Join(dir, "simhosts")
+	if out, err := exec.Command("go", "build", "-o", tool, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building simhosts: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // simhostsLeft lists what a simhosts run left of the cluster with that
@@ -129,7 +125,7 @@ func TestReadmeSimulatedHosts(t *testing.T) {
 	sub := nslabtest.Subnet(t)
 	prefix := fmt.Sprintf("rm%d", os.Getpid()%100000)
 	name := nslabtest.Name("ac")
-	example, err := os.ReadFile("../../examples/across-hosts.yaml")
+	example, err := os.ReadFile("../../../../examples/across-hosts.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +155,7 @@ func TestReadmeSimulatedHosts(t *testing.T) {
 	})
 
 	build := exec.Command("sh", "-c", adapt(start[0]))
-	build.Dir = "../.."
+	build.Dir = "../../../.."
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", start[0], err, out)
 	}
@@ -181,7 +177,7 @@ func TestReadmeSimulatedHosts(t *testing.T) {
 	runLine := adapt(start[1]) + fmt.Sprintf(" -subnet %s.0/24 -prefix %s -- sh %s", sub, prefix, scriptFile)
 	began := time.Now()
 	run := exec.CommandContext(ctx, "sh", "-c", runLine)
-	run.Dir = "../.."
+	run.Dir = "../../../.."
 	outb, err := run.CombinedOutput()
 	out := string(outb)
 	t.Logf("%s (%v):\n%s", runLine, time.Since(began).Round(time.Second), out)
@@ -252,13 +248,12 @@ func TestReadmeSimulatedHosts(t *testing.T) {
 // removed by simhosts reap.
 func TestSimhostsKilled(t *testing.T) {
 	requireSimhosts(t)
-	tool := simhostsTool(t)
 	t.Cleanup(func() { simhost.ReapDead() })
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
 		t.Run(sig.String(), func(t *testing.T) {
 			sub := nslabtest.Subnet(t)
 			prefix := fmt.Sprintf("sk%d", os.Getpid()%100000)
-			cmd := exec.Command(tool, "run", "-n", "2", "-subnet", sub+".0/24", "-prefix", prefix, "--", "sleep", "600")
+			cmd := exec.Command(tool, "run", "-n", "1", "-subnet", sub+".0/24", "-prefix", prefix, "--", "sleep", "600")
 			stdout, err := cmd.StdoutPipe()
 			if err != nil {
 				t.Fatal(err)
