@@ -19,6 +19,7 @@ type Conn struct {
 	mu      sync.Mutex
 	socks   map[string]*nsSock
 	indexes indexCache // ifindexes of links that never move
+	held    []int      // namespaces kept open by NetnsDel with Hold
 }
 
 // nsSock is what Conn keeps for one namespace.
@@ -162,8 +163,9 @@ func (c *Conn) Forget(ns string) {
 	c.forgetIndexes(ns)
 }
 
-// Close closes every socket.
+// Close closes every socket, and lets go of the namespaces it holds.
 func (c *Conn) Close() {
+	c.releaseHeld()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for ns, s := range c.socks {

@@ -322,6 +322,9 @@ func ReleaseNetnsDir(made NetnsDirMade) (bool, error) {
 
 func (o *NetnsDel) Apply(c *Conn) error {
 	c.Forget(o.Name)
+	if o.Hold {
+		c.holdNetns(o.Name)
+	}
 	err := DeleteNetns(o.Name)
 	if err == nil && o.Holder != "" {
 		err = DropUTS(o.Holder, o.Node)
@@ -348,4 +351,52 @@ func (o *SysctlSet) Apply(*Conn) error {
 	}
 	err := Do(NetnsPath(o.NS), func() error { return writeSysctls(o.Settings) })
 	return opErr(o.NS, "setting sysctls", err)
+}
+
+// holdNetns keeps the named namespace open until releaseHeld; the Conn
+// lets go of what it holds first when it holds as many as it may (see
+// heldMax). A name that is no namespace is not held.
+func (c *Conn) holdNetns(name string) {
+	fd, err := unix.Open(NetnsPath(name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	var fs unix.Statfs_t
+	if unix.Fstatfs(fd, &fs) != nil || fs.Type != unix.NSFS_MAGIC {
+		unix.Close(fd)
+		return
+	}
+	c.mu.Lock()
+	full := len(c.held) >= heldMax()
+	c.held = append(c.held, fd)
+	c.mu.Unlock()
+	if full {
+		c.releaseHeld()
+	}
+}
+
+// releaseHeld closes every namespace that holdNetns kept.
+func (c *Conn) releaseHeld() {
+	c.mu.Lock()
+	held := c.held
+	c.held = nil
+	c.mu.Unlock()
+	for _, fd := range held {
+		unix.Close(fd)
+	}
+}
+
+// heldMax is how many namespaces a Conn holds at most: the open-file
+// limit less a margin for everything else nslab opens meanwhile.
+var heldMax = sync.OnceValue(func() int {
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) != nil || rl.Cur < 2048 {
+		return 0
+	}
+	return int(min(rl.Cur-1024, 1<<20))
+})
+
+func (o *NetnsRelease) Apply(c *Conn) error {
+	c.releaseHeld()
+	return nil
 }

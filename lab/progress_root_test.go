@@ -40,7 +40,7 @@ func TestProgressOfUpAndDown(t *testing.T) {
 	if err := lab.Down(context.Background(), name, opt); err != nil {
 		t.Fatalf("down: %v", err)
 	}
-	checkReports(t, "down", reps, "namespaces")
+	checkReports(t, "down", reps, "release") // the namespaces, then the release of them all (plan.Down)
 }
 
 func checkReports(t *testing.T, what string, reps []lab.Progress, lastStage string) {

@@ -72,6 +72,9 @@ ip netns delete k.gone
 ip netns delete k.n1
 ip netns delete k.n2
 nft delete table inet nslab-k
+
+# release (1)
+# the namespaces above are freed by the kernel together
 `, BridgeName("k", "br0"), g)
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("down after a kill (-want +got):\n%s", d)

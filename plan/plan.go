@@ -376,7 +376,8 @@ type Saved struct {
 // Down plans the removal of everything the observed state marks as the
 // lab's. The lab's links in the root namespace go first, in one batch when
 // their link group holds nothing else (each veth takes its peer in a node
-// along); then the namespaces, which the kernel frees in the background.
+// along); then the namespaces, which the kernel frees in the background,
+// all together (see kernel.NetnsDel's Hold).
 // Nothing unmarked is ever touched, except what nslab leaves when it is
 // killed part-way, which saved (optional) tells apart:
 //
@@ -403,12 +404,15 @@ func Down(lab string, st *kernel.State, saved ...Saved) *Plan {
 	var spaces []kernel.Op
 	for _, name := range sortedKeys(st.Namespaces) {
 		if l, _, _, ok := kernel.ParseMarker(st.Namespaces[name]); ok && l == lab || staleOfLab(lab, name, st, sv) {
-			spaces = append(spaces, &kernel.NetnsDel{Name: name})
+			spaces = append(spaces, &kernel.NetnsDel{Name: name, Hold: true})
 		}
 	}
 	// The lab's table goes beside the namespaces: deleting a table waits
 	// for an RCU grace period (5-25 ms), which it then shares with them.
 	p.add("namespaces", append(spaces, &kernel.FirewallDel{Lab: lab}))
+	if len(spaces) > 0 {
+		p.add("release", []kernel.Op{&kernel.NetnsRelease{}})
+	}
 	return p
 }
 

@@ -173,6 +173,9 @@ ip link delete np-1
 # namespaces (2)
 ip netns delete seed.ns1
 nft delete table inet nslab-seed
+
+# release (1)
+# the namespaces above are freed by the kernel together
 `
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("down plan, links outside the lab's group (-want +got):\n%s", d)
