@@ -31,12 +31,21 @@ type neighLimits struct {
 	// hold is how long the entries a wave resolved count against the
 	// next waves.
 	hold time.Duration
+	// primed is how many entries, by family, a wave whose neighbours
+	// are primed holds at most: those entries are permanent and do not
+	// count against thresh3, so what bounds a wave is the sockets it
+	// keeps open (one netlink socket in each node it primes, two ICMP
+	// sockets in each source). Zero means budget().
+	primed [2]int
 }
 
 // readNeighLimits reads net.ipv{4,6}.neigh.default.gc_thresh3, taking
-// the kernel's default for one it cannot read.
+// the kernel's default for one it cannot read, and sizes primed waves by
+// the open-file limit.
 func readNeighLimits() neighLimits {
 	l := neighLimits{hold: neighHold}
+	n := primedWave(openFiles())
+	l.primed = [2]int{n, n}
 	for f, fam := range []string{"ipv4", "ipv6"} {
 		l.thresh3[f] = defaultThresh3
 		b, err := os.ReadFile("/proc/sys/net/" + fam + "/neigh/default/gc_thresh3")
@@ -45,6 +54,27 @@ func readNeighLimits() neighLimits {
 		}
 	}
 	return l
+}
+
+// Primed waves: at most primedMax entries a family, and a quarter of
+// the open-file limit (a wave of n entries a family keeps about n
+// sockets open: a netlink one in each primed node, two ICMP ones in
+// each source, and a probe of a pair needs two to four entries a
+// family).
+const (
+	primedMax = 4096
+	primedMin = 64
+)
+
+func primedWave(nofile int) int { return max(primedMin, min(primedMax, nofile/4)) }
+
+// primeBudget is how many distinct neighbours a primed wave holds, by
+// family.
+func (l neighLimits) primeBudget() [2]int {
+	if l.primed == [2]int{} {
+		return l.budget()
+	}
+	return l.primed
 }
 
 // budget is how many distinct neighbours Run resolves at once, by

@@ -26,6 +26,16 @@ func ip(t *testing.T, args ...string) {
 	ipIn(t, "", args...)
 }
 
+// ipOut runs an ip(8) command and returns its output.
+func ipOut(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("ip", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
 // ipIn runs ip(8) with stdin.
 func ipIn(t *testing.T, stdin string, args ...string) {
 	t.Helper()

@@ -52,6 +52,11 @@ type session struct {
 	replies chan answer
 	quit    chan struct{}
 	readers sync.WaitGroup
+	// out, when set, sends target i's request instead of conns (a burst
+	// of many sources), and wake, when set, tells readers that are not
+	// on conns to stop.
+	out  func(i int, b []byte) error
+	wake func()
 }
 
 // probeState tracks one target's requests.
@@ -171,21 +176,49 @@ func (s *session) run(ctx context.Context) {
 		}
 	}
 	defer s.stopReaders()
-	now := time.Now()
 	for i := range s.targets {
-		s.send(i, now)
+		// Each request is stamped when it goes: sending thousands (a
+		// burst) takes long enough on a busy machine to outlast a
+		// timeout, and the answers that came meanwhile are taken in as
+		// it goes.
+		s.send(i, time.Now())
+		if i%64 == 63 {
+			s.drain()
+		}
 	}
-	timer := time.NewTimer(0)
+	if s.pending == 0 {
+		return
+	}
+	// The next retry or deadline is worked out again after each tick
+	// only: an answer can only put it off, and a tick with nothing due
+	// does nothing, where working it out on each answer costs
+	// O(targets²) for a burst of thousands.
+	timer := time.NewTimer(time.Until(s.nextEvent()))
 	defer timer.Stop()
 	for s.pending > 0 {
-		timer.Reset(time.Until(s.nextEvent()))
 		select {
 		case a := <-s.replies:
 			s.answered(a)
 		case now := <-timer.C:
+			s.drain() // answers that came before now
 			s.tick(now)
+			if s.pending > 0 {
+				timer.Reset(time.Until(s.nextEvent()))
+			}
 		case <-ctx.Done():
 			s.failPending(fmt.Sprintf("stopped: %v", ctx.Err()))
+		}
+	}
+}
+
+// drain takes in the answers that have come, without waiting.
+func (s *session) drain() {
+	for {
+		select {
+		case a := <-s.replies:
+			s.answered(a)
+		default:
+			return
 		}
 	}
 }
@@ -193,6 +226,9 @@ func (s *session) run(ctx context.Context) {
 // stopReaders closes the sockets, which ends the readers.
 func (s *session) stopReaders() {
 	close(s.quit)
+	if s.wake != nil {
+		s.wake()
+	}
 	s.close()
 	s.readers.Wait()
 }
@@ -234,7 +270,11 @@ func (s *session) send(i int, now time.Time) {
 	t := s.targets[i]
 	fam := family(t.Addr)
 	b, err := s.echo.request(fam, i, attempt)
-	if err == nil {
+	switch {
+	case err != nil:
+	case s.out != nil:
+		err = s.out(i, b)
+	default:
 		err = s.conns[fam].send(b, t.Addr, t.Src, s.ifindex[t.Dev])
 	}
 	if err != nil {
@@ -297,7 +337,7 @@ func (s *session) tick(now time.Time) {
 		case !now.Before(st.deadline):
 			s.fail(i, s.timeoutErr(st))
 		case !now.Before(st.sent[len(st.sent)-1].Add(s.opt.Interval)):
-			s.send(i, now)
+			s.send(i, time.Now())
 		}
 	}
 }

@@ -16,10 +16,13 @@ import (
 // probes in waves, each wave first writes the entries its probes need,
 // there and back, into the nodes that use them: the address at the MAC
 // address of the interface that the model says answers for it, read from
-// that node, reachable at once. The probes then go out without a
-// solicitation. The entries are ordinary ones (counted against
-// gc_thresh3, aging as learnt ones) and the wave's forget deletes them
-// with the rest. A probe that fails is tried again a second later with
+// that node, as permanent entries marked as nslab's. The probes then go
+// out without a solicitation. Permanent entries do not count against
+// the shared table's gc_thresh3 (kernel.NeighConn.AddPermanent), so
+// waves of a primed check are sized by what a wave may hold open (see
+// neighLimits.primed), not by the table; after its probes, a wave
+// deletes the entries it made, and nothing else (an entry that was
+// there before is left as it was). A probe that fails is tried again a second later with
 // nothing primed, so a path works in a check exactly when the kernel's own
 // resolution would make it work; what priming cannot hide is a wrong
 // model (an address answered by another interface than the file says),
@@ -37,10 +40,12 @@ type primeEntry struct {
 // primes lists, once each, the neighbour entries that probes idx of ps
 // need, there and back. It leaves out the host's (the root namespace is
 // not the lab's to fill, and its probes are few) and those the model
-// finds no answer for.
-func (w *world) primes(ps []ProbeResult, idx []int) []primeEntry {
+// finds no answer for; it returns apart the stacks but the host's that
+// then resolve a neighbour by themselves (see unprimed).
+func (w *world) primes(ps []ProbeResult, idx []int) ([]primeEntry, []int32) {
 	seen := map[neighbour]bool{}
 	var out []primeEntry
+	var unprimed []int32
 	var buf []neighbour
 	for _, i := range idx {
 		buf = w.neighbours(&ps[i].Probe, buf[:0])
@@ -51,11 +56,15 @@ func (w *world) primes(ps []ProbeResult, idx []int) []primeEntry {
 			seen[nb] = true
 			s := w.stacks[nb.stack]
 			own, ownIfc, ok := w.neighbor(s, nb.ifc, w.ref(nb.addr))
-			if !ok || s.name == topology.HostNode || own.name == topology.HostNode {
+			if s.name == topology.HostNode {
+				continue
+			}
+			if !ok || own.name == topology.HostNode {
+				unprimed = append(unprimed, nb.stack)
 				continue
 			}
 			out = append(out, primeEntry{nb.stack, nb.ifc, nb.addr, own.id, ownIfc})
 		}
 	}
-	return out
+	return out, unprimed
 }

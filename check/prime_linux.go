@@ -1,18 +1,17 @@
 package check
 
 import (
-	"sort"
+	"errors"
 	"sync"
 
 	"github.com/nslab/nslab/kernel"
 )
 
-// primer primes waves (see primeEntry) through one kernel.Neighbours,
-// and keeps the interfaces it has read for the whole check.
+// primer primes the waves of a check (see primeEntry) and keeps the
+// interfaces it has read for the whole check.
 type primer struct {
 	w      *world
 	nsPath func(stack string) string
-	nb     *kernel.Neighbours
 	mu     sync.Mutex
 	links  map[[2]int32]linkRead // by stack and interface
 }
@@ -25,58 +24,176 @@ type linkRead struct {
 }
 
 func newPrimer(w *world, nsPath func(string) string) *primer {
-	return &primer{w: w, nsPath: nsPath, nb: kernel.NewNeighbours(), links: map[[2]int32]linkRead{}}
+	return &primer{w: w, nsPath: nsPath, links: map[[2]int32]linkRead{}}
 }
 
-// wave makes entries in their nodes, up to workers namespaces at once:
-// it reads the interfaces it has not read yet (the index of the one that
-// holds an entry, the MAC address of the one that answers), then writes
-// each node's entries. What fails is left to the kernel to resolve.
-func (p *primer) wave(entries []primeEntry, workers int) {
-	var need [][2]int32
-	for _, e := range entries {
-		for _, k := range [][2]int32{{e.stack, e.ifc}, {e.own, e.ownIfc}} {
-			if _, ok := p.links[k]; !ok {
-				p.links[k] = linkRead{}
-				need = append(need, k)
-			}
+// primeWave is the priming of one wave.
+type primeWave struct {
+	p       *primer
+	entries []primeEntry
+	at      []*visit   // the visit of each entry's node
+	read    []linkNeed // interfaces not read yet
+	made    map[*visit][]kernel.Neigh
+	// flush are the namespaces whose learnt entries go after the wave:
+	// those of nodes that resolve a neighbour the check could not prime.
+	flush map[string]bool
+}
+
+// linkNeed is an interface to read, and the visit of its node.
+type linkNeed struct {
+	key [2]int32
+	at  *visit
+}
+
+// plan works out a wave's entries and adds the namespaces they need to
+// vs: a netlink socket in each node that holds entries or answers for
+// one whose interface has not been read yet.
+func (p *primer) plan(ps []ProbeResult, idx []int, vs *visits) *primeWave {
+	entries, unprimed := p.w.primes(ps, idx)
+	pw := &primeWave{p: p, entries: entries, at: make([]*visit, len(entries)),
+		made: map[*visit][]kernel.Neigh{}, flush: map[string]bool{}}
+	need := func(k [2]int32) {
+		if _, ok := p.links[k]; ok {
+			return
 		}
+		p.links[k] = linkRead{}
+		x := vs.at(p.path(k[0]))
+		x.wantNC = true
+		pw.read = append(pw.read, linkNeed{k, x})
 	}
-	parallelN(len(need), workers, func(i int) {
-		k := need[i]
-		s := p.w.stacks[k[0]]
-		la, err := p.nb.Link(p.nsPath(s.name), s.ifaces[k[1]].dev)
-		p.mu.Lock()
-		p.links[k] = linkRead{la, err == nil && len(la.MAC) > 0}
-		p.mu.Unlock()
+	for i, e := range entries {
+		pw.at[i] = vs.at(p.path(e.stack))
+		pw.at[i].wantNC = true
+		need([2]int32{e.stack, e.ifc})
+		need([2]int32{e.own, e.ownIfc})
+	}
+	for _, s := range unprimed {
+		pw.flush[p.path(s)] = true
+	}
+	return pw
+}
+
+func (p *primer) path(stack int32) string { return p.nsPath(p.w.stacks[stack].name) }
+
+// readLinks reads the interfaces the wave's entries need (the index of
+// the one that holds an entry, the MAC address of the one that
+// answers), all of a node's in one exchange, up to workers nodes at
+// once.
+func (pw *primeWave) readLinks(workers int) {
+	byVisit := map[*visit][]linkNeed{}
+	var order []*visit
+	for _, n := range pw.read {
+		if _, ok := byVisit[n.at]; !ok {
+			order = append(order, n.at)
+		}
+		byVisit[n.at] = append(byVisit[n.at], n)
+	}
+	parallelN(len(order), workers, func(i int) {
+		x := order[i]
+		if x.nc == nil {
+			return
+		}
+		ns := byVisit[x]
+		names := make([]string, len(ns))
+		for k, n := range ns {
+			names[k] = pw.p.w.stacks[n.key[0]].ifaces[n.key[1]].dev
+		}
+		las, errs, _ := x.nc.Links(names)
+		pw.p.mu.Lock()
+		for k, n := range ns {
+			pw.p.links[n.key] = linkRead{las[k], errs[k] == nil && len(las[k].MAC) > 0}
+		}
+		pw.p.mu.Unlock()
 	})
-	byNS := map[string][]kernel.Neigh{}
-	for _, e := range entries {
-		at, own := p.links[[2]int32{e.stack, e.ifc}], p.links[[2]int32{e.own, e.ownIfc}]
-		path := p.nsPath(p.w.stacks[e.stack].name)
-		if !at.ok || !own.ok || path == "" {
+}
+
+// prime makes the wave's entries, all of a node's in one exchange, up to
+// workers nodes at once. What fails is left to the kernel to resolve,
+// and the node's learnt entries go after the wave.
+func (pw *primeWave) prime(workers int) {
+	byVisit := map[*visit][]kernel.Neigh{}
+	var order []*visit
+	for i, e := range pw.entries {
+		x := pw.at[i]
+		at, own := pw.p.links[[2]int32{e.stack, e.ifc}], pw.p.links[[2]int32{e.own, e.ownIfc}]
+		if x.nc == nil || !at.ok || !own.ok {
+			pw.flush[x.path] = true
 			continue
 		}
-		byNS[path] = append(byNS[path], kernel.Neigh{Index: at.la.Index, Addr: e.addr, MAC: own.la.MAC})
+		if _, ok := byVisit[x]; !ok {
+			order = append(order, x)
+		}
+		byVisit[x] = append(byVisit[x], kernel.Neigh{Index: at.la.Index, Addr: e.addr, MAC: own.la.MAC})
 	}
-	paths := make([]string, 0, len(byNS))
-	for path := range byNS {
-		paths = append(paths, path)
-	}
-	sort.Strings(paths)
-	parallelN(len(paths), workers, func(i int) {
-		p.nb.Prime(paths[i], byNS[paths[i]]) // a failure costs a solicitation
+	var mu sync.Mutex
+	parallelN(len(order), workers, func(i int) {
+		x := order[i]
+		es := byVisit[x]
+		errs, err := x.nc.AddPermanent(es)
+		var made []kernel.Neigh
+		dirty := err != nil
+		for k, e := range es {
+			switch {
+			case errs[k] == nil && err == nil:
+				made = append(made, e)
+			case errors.Is(errs[k], kernel.ErrNeighExists):
+			default:
+				dirty = true
+			}
+		}
+		mu.Lock()
+		pw.made[x] = made
+		if dirty {
+			pw.flush[x.path] = true
+		}
+		mu.Unlock()
 	})
 }
 
-// forget deletes the neighbour entries of the namespace at path, primed
-// and learnt, through its handle, which it closes (see
-// kernel.ForgetNeighbours).
-func (p *primer) forget(path string) error { return p.nb.Forget(path) }
-
-// close closes the handles still open (of nodes that answer for
-// entries without holding any); the interfaces read are kept.
-func (p *primer) close() { p.nb.Close() }
+// forget deletes the entries the wave made, and the learnt entries of
+// the nodes it could not fully prime (as `ip neigh flush` does:
+// permanent entries stay), up to workers nodes at once. It reports
+// whether all of that is gone.
+func (pw *primeWave) forget(workers int) bool {
+	type job struct {
+		x    *visit // whose entries to delete, or nil
+		path string // to flush, or ""
+	}
+	var jobs []job
+	deleting := map[string]bool{}
+	for x := range pw.made {
+		deleting[x.path] = true
+		path := x.path
+		if !pw.flush[path] {
+			path = ""
+		}
+		jobs = append(jobs, job{x, path})
+	}
+	for path := range pw.flush {
+		if !deleting[path] {
+			jobs = append(jobs, job{nil, path})
+		}
+	}
+	var mu sync.Mutex
+	clean := true
+	parallelN(len(jobs), workers, func(i int) {
+		j := jobs[i]
+		ok := true
+		if j.x != nil && len(pw.made[j.x]) > 0 {
+			errs, err := j.x.nc.DeleteNeighs(pw.made[j.x])
+			ok = err == nil && errors.Join(errs...) == nil
+		}
+		if j.path != "" {
+			ok = forgetNeighbours(j.path) == nil && ok
+		}
+		if !ok {
+			mu.Lock()
+			clean = false
+			mu.Unlock()
+		}
+	})
+	return clean
+}
 
 // parallelN calls f(0) … f(n-1), workers at a time.
 func parallelN(n, workers int, f func(int)) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,8 @@ import (
 // primed check of three nodes, where the same check in one wave (the
 // kernel resolving) floods it with ARP requests and neighbour
 // solicitations. Everything passes both ways, and the primed check
-// leaves none of its entries behind.
+// leaves none of its entries behind, and a node's own static entry as it
+// was.
 func TestRunPrimed(t *testing.T) {
 	needRoot(t)
 	needNeighbours(t, 64)
@@ -57,6 +59,11 @@ func TestRunPrimed(t *testing.T) {
 	for _, n := range nodes {
 		ip(t, "-n", ns[n], "neigh", "flush", "all")
 	}
+	// A's own static entry for b, which the check must leave as it is
+	// (a check replaced it with a reachable one, then deleted it).
+	bMAC := strings.Fields(ipOut(t, "-n", ns["b"], "-o", "link", "show", "eth0"))
+	mac := bMAC[slices.Index(bMAC, "link/ether")+1]
+	ip(t, "-n", ns["a"], "neigh", "add", "10.73.0.11", "lladdr", mac, "dev", "eth0", "nud", "permanent")
 	many, quiet := run(&neighLimits{thresh3: [2]int{8, 8}, hold: 100 * time.Millisecond})
 	t.Logf("bystander received %d packets during a check in %d wave, %d during one in %d waves, primed", flooded, one.Waves, quiet, many.Waves)
 	if one.Waves != 1 || many.Waves < 2 {
@@ -68,10 +75,19 @@ func TestRunPrimed(t *testing.T) {
 	for _, n := range nodes {
 		out, _ := exec.Command("ip", "-n", ns[n], "neigh", "show").CombinedOutput()
 		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if n == "a" && strings.HasPrefix(line, "10.73.0.11 ") {
+				if line != "10.73.0.11 dev eth0 lladdr "+mac+" PERMANENT" {
+					t.Errorf("a: its own entry for b changed by the check: %s", line)
+				}
+				continue
+			}
 			if strings.HasPrefix(line, "10.73.") || strings.HasPrefix(line, "fd73:") {
 				t.Errorf("%s: primed entry left after the check: %s", n, line)
 			}
 		}
+	}
+	if out := ipOut(t, "-n", ns["a"], "neigh", "show", "10.73.0.11"); !strings.Contains(out, "PERMANENT") {
+		t.Errorf("a: its own entry for b is gone after the check: %q", out)
 	}
 }
 

@@ -27,7 +27,8 @@ func TestPrimes(t *testing.T) {
 		{a, 0, mustAddr("10.0.1.1"), rt, 0}, {rt, 1, mustAddr("10.0.2.2"), b, 0},
 		{b, 0, mustAddr("10.0.2.1"), rt, 1}, {rt, 0, mustAddr("10.0.1.2"), a, 0},
 	})
-	if got := fmt.Sprint(w.primes(r.Probes, idx)); got != want {
-		t.Errorf("primes(a -> 10.0.2.2, twice) = %s, want %s", got, want)
+	got, unprimed := w.primes(r.Probes, idx)
+	if fmt.Sprint(got) != want || len(unprimed) != 0 {
+		t.Errorf("primes(a -> 10.0.2.2, twice) = %v, unprimed %v; want %s, none unprimed", got, unprimed, want)
 	}
 }

@@ -58,9 +58,7 @@ func Run(ctx context.Context, lab *topology.Lab, nsPath func(node string) string
 		r.Mode = ModeSampled
 	}
 	r.classify(lab, opt.Faults)
-	waves := w.waves(r.Probes, lim.budget())
-	r.Waves = len(waves)
-	errs := r.probeWaves(ctx, w, waves, nsPath, opt, lim)
+	errs := r.probeWaves(ctx, w, nsPath, opt, lim)
 	r.tally()
 	return r, errors.Join(append(errs, ctx.Err())...)
 }
@@ -85,43 +83,43 @@ func (w *world) choose(opt Options, lim neighLimits) ([]Probe, *Sample) {
 }
 
 // probeWaves probes wave after wave, each once the neighbour tables
-// have room for it. Waves of a big lab go out with their neighbours
-// primed, and are forgotten after (see primeEntry).
-func (r *Report) probeWaves(ctx context.Context, w *world, waves []wave, nsPath func(string) string, opt Options, lim neighLimits) []error {
+// have room for it. When the probes do not fit half the table in one
+// wave, their neighbours are primed (see primeEntry): the waves are then
+// sized by limits.primeBudget, and each wave deletes after its probes
+// the entries it made.
+func (r *Report) probeWaves(ctx context.Context, w *world, nsPath func(string) string, opt Options, lim neighLimits) []error {
+	waves := w.waves(r.Probes, lim.budget())
+	var pr *primer
+	if len(waves) > 1 {
+		waves = w.waves(r.Probes, lim.primeBudget())
+		pr = newPrimer(w, nsPath)
+	}
+	r.Waves = len(waves)
 	var errs []error
 	seen := map[string]bool{} // a node failing in several waves
 	var log waveLog
-	forget := forgetNeighbours
-	var pr *primer
-	if len(waves) > 1 {
-		if pr = newPrimer(w, nsPath); pr != nil {
-			forget = pr.forget
-		}
-	}
 	for k, wv := range waves {
+		need := wv.need
+		if pr != nil {
+			need = [2]int{} // permanent entries take no room
+		}
 		err := ctx.Err()
 		if err == nil {
-			err = log.waitRoom(ctx, wv.need, lim)
+			err = log.waitRoom(ctx, need, lim)
 		}
 		if err != nil {
 			r.stopped(waves[k:], err)
 			break
 		}
-		if pr != nil {
-			pr.wave(w.primes(r.Probes, wv.idx), opt.Workers)
-		}
-		for _, err := range r.probeWave(ctx, wv.idx, nsPath, opt) {
+		werrs, clean := r.burst(ctx, wv.idx, nsPath, opt, pr)
+		for _, err := range werrs {
 			if err != nil && !seen[err.Error()] {
 				seen[err.Error()] = true
 				errs = append(errs, err)
 			}
 		}
-		need := wv.need
-		if len(waves) > 1 && forgetWave(wv.nodes, nsPath, opt.Workers, forget) {
-			need = [2]int{}
-		}
-		if pr != nil {
-			pr.close()
+		if pr != nil && !clean {
+			need = wv.need // what was not forgotten may hold the table
 		}
 		log = append(log, waveEnd{time.Now(), need})
 	}
@@ -163,7 +161,7 @@ func (r *Report) retry(ctx context.Context, waves []wave, nsPath func(string) st
 	}
 	forgetWave(sortedNodes(nodes), nsPath, opt.Workers, forgetNeighbours)
 	r.Retried = len(idx)
-	r.probeWave(ctx, idx, nsPath, opt)
+	r.burst(ctx, idx, nsPath, opt, nil)
 }
 
 func sortedNodes(m map[string]bool) []string {
@@ -212,27 +210,6 @@ func (r *Report) stopped(waves []wave, err error) {
 			r.Probes[i].Err = fmt.Sprintf("stopped: %v", err)
 		}
 	}
-}
-
-// probeWave probes the given probes, opt.Workers source nodes at once.
-func (r *Report) probeWave(ctx context.Context, idx []int, nsPath func(string) string, opt Options) []error {
-	groups := bySource(r.Probes, idx)
-	errs := make([]error, len(groups))
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	for range min(opt.Workers, len(groups)) {
-		wg.Go(func() {
-			for g := range jobs {
-				errs[g] = r.probeGroup(ctx, groups[g], nsPath, opt)
-			}
-		})
-	}
-	for g := range groups {
-		jobs <- g
-	}
-	close(jobs)
-	wg.Wait()
-	return errs
 }
 
 // group is the probes of one source node, by index in Report.Probes.

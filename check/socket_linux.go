@@ -156,3 +156,12 @@ func (c *icmpConn) recv(b []byte) (int, netip.Addr, error) {
 }
 
 func (c *icmpConn) close() error { return c.c.Close() }
+
+// openFiles is the process's limit of open files (RLIMIT_NOFILE).
+func openFiles() int {
+	var lim unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) != nil {
+		return 1024
+	}
+	return int(min(lim.Cur, 1<<30))
+}
