@@ -28,7 +28,10 @@ type visit struct {
 	groups []int // source groups probing from here
 	wantNC bool  // a netlink socket, for priming
 	nc     *kernel.NeighConn
-	err    error
+	// wantLearn asks for a packet socket, learn, for learning frames.
+	wantLearn bool
+	learn     int
+	err       error
 }
 
 // visits are a burst's namespaces, by path.
@@ -41,7 +44,7 @@ func (v *visits) at(path string) *visit {
 	if x, ok := v.byPath[path]; ok {
 		return x
 	}
-	x := &visit{path: path}
+	x := &visit{path: path, learn: -1}
 	v.byPath[path] = x
 	v.list = append(v.list, x)
 	return x
@@ -70,6 +73,9 @@ func (v *visits) open(fn func(*visit)) {
 				if x.wantNC {
 					x.nc, x.err = kernel.OpenNeighConn()
 				}
+				if x.wantLearn && x.err == nil {
+					x.learn, _ = openLearner() // without it, floods
+				}
 				fn(x)
 			})
 			if err != nil {
@@ -93,6 +99,9 @@ func (v *visits) close() {
 	for _, x := range v.list {
 		if x.nc != nil {
 			x.nc.Close()
+		}
+		if x.learn >= 0 {
+			unix.Close(x.learn)
 		}
 	}
 }
@@ -182,6 +191,7 @@ func (r *Report) burst(ctx context.Context, idx []int, nsPath func(string) strin
 	if pw != nil {
 		pw.readLinks(opt.Workers)
 		pw.prime(opt.Workers)
+		pw.teach()
 	}
 	if err := b.poll(); err != nil {
 		b.failPending(err.Error())

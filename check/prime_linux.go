@@ -34,6 +34,9 @@ type primeWave struct {
 	at      []*visit   // the visit of each entry's node
 	read    []linkNeed // interfaces not read yet
 	made    map[*visit][]kernel.Neigh
+	// learn are the bridged interfaces the wave's probes are sent to,
+	// and the visits of their nodes (see learnEthertype).
+	learn map[[2]int32]*visit
 	// flush are the namespaces whose learnt entries go after the wave:
 	// those of nodes that resolve a neighbour the check could not prime.
 	flush map[string]bool
@@ -51,7 +54,7 @@ type linkNeed struct {
 func (p *primer) plan(ps []ProbeResult, idx []int, vs *visits) *primeWave {
 	entries, unprimed := p.w.primes(ps, idx)
 	pw := &primeWave{p: p, entries: entries, at: make([]*visit, len(entries)),
-		made: map[*visit][]kernel.Neigh{}, flush: map[string]bool{}}
+		made: map[*visit][]kernel.Neigh{}, flush: map[string]bool{}, learn: map[[2]int32]*visit{}}
 	need := func(k [2]int32) {
 		if _, ok := p.links[k]; ok {
 			return
@@ -66,6 +69,12 @@ func (p *primer) plan(ps []ProbeResult, idx []int, vs *visits) *primeWave {
 		pw.at[i].wantNC = true
 		need([2]int32{e.stack, e.ifc})
 		need([2]int32{e.own, e.ownIfc})
+		k := [2]int32{e.own, e.ownIfc}
+		if seg := p.w.stacks[e.own].ifaces[e.ownIfc].seg; seg >= 0 && p.w.bridged[seg] && pw.learn[k] == nil {
+			x := vs.at(p.path(e.own))
+			x.wantLearn = true
+			pw.learn[k] = x
+		}
 	}
 	for _, s := range unprimed {
 		pw.flush[p.path(s)] = true
@@ -148,6 +157,16 @@ func (pw *primeWave) prime(workers int) {
 		}
 		mu.Unlock()
 	})
+}
+
+// teach sends a learning frame from each bridged interface the wave's
+// probes are sent to, so that its bridge does not flood them.
+func (pw *primeWave) teach() {
+	for k, x := range pw.learn {
+		if l := pw.p.links[k]; l.ok && x.learn >= 0 {
+			sendLearn(x.learn, l.la.Index, l.la.MAC) // without it, a flood
+		}
+	}
 }
 
 // forget deletes the entries the wave made, and the learnt entries of

@@ -15,8 +15,10 @@ type world struct {
 	// addresses; a stack's id is its index here.
 	stacks []*stack
 	byName map[string]int32
-	// hostSegs marks the segments the host has addresses on.
+	// hostSegs marks the segments the host has addresses on, bridged
+	// the segments of a Linux bridge (untagged).
 	hostSegs []bool
+	bridged  []bool
 	// addrs numbers every address of the lab; the interfaces holding
 	// address k, in stack and interface order, are
 	// holders[heldStart[k]:heldStart[k+1]].
@@ -86,7 +88,9 @@ func (w *world) add(s *stack) {
 // host has addresses on.
 func (w *world) indexSegments(segs []topology.Segment) {
 	w.hostSegs = make([]bool, len(segs))
+	w.bridged = make([]bool, len(segs))
 	for i, seg := range segs {
+		w.bridged[i] = seg.Bridge != nil && seg.VLAN == 0
 		for _, m := range seg.Members {
 			if m.Node == topology.HostNode && len(m.Addresses) > 0 {
 				w.hostSegs[i] = true
