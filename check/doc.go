@@ -19,8 +19,13 @@
 // Run probes all pairs of a small lab. Beyond MatrixMax nodes it does so
 // only when the kernel's neighbour tables, which all namespaces share
 // (gc_thresh3), have room for the full mesh; otherwise it samples and
-// the report says why. It sends the probes in waves that each resolve at
-// most half a table's worth of neighbours.
+// the report says why. Probes that fit half the table go out in one
+// burst, the kernel resolving their neighbours; more go in waves whose
+// neighbours are primed (permanent entries, which the table does not
+// count, written before and deleted after each wave), each wave one
+// burst: every socket it needs opened in one pass over the namespaces,
+// every request sent from one goroutine, every answer read through one
+// epoll.
 //
 // Only addresses the model expects to answer are ever probed, and the
 // root namespace (topology.HostNode) only probes addresses on the lab
