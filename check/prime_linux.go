@@ -2,6 +2,7 @@ package check
 
 import (
 	"errors"
+	"os"
 	"sync"
 
 	"github.com/nslab/nslab/kernel"
@@ -65,6 +66,9 @@ func (p *primer) plan(ps []ProbeResult, idx []int, vs *visits) *primeWave {
 		pw.read = append(pw.read, linkNeed{k, x})
 	}
 	for i, e := range entries {
+		if p.path(e.stack) == "" || p.path(e.own) == "" {
+			continue // a node mapped to no namespace: never the caller's
+		}
 		pw.at[i] = vs.at(p.path(e.stack))
 		pw.at[i].wantNC = true
 		need([2]int32{e.stack, e.ifc})
@@ -77,7 +81,9 @@ func (p *primer) plan(ps []ProbeResult, idx []int, vs *visits) *primeWave {
 		}
 	}
 	for _, s := range unprimed {
-		pw.flush[p.path(s)] = true
+		if path := p.path(s); path != "" {
+			pw.flush[path] = true
+		}
 	}
 	return pw
 }
@@ -124,9 +130,14 @@ func (pw *primeWave) prime(workers int) {
 	var order []*visit
 	for i, e := range pw.entries {
 		x := pw.at[i]
+		if x == nil {
+			continue
+		}
 		at, own := pw.p.links[[2]int32{e.stack, e.ifc}], pw.p.links[[2]int32{e.own, e.ownIfc}]
 		if x.nc == nil || !at.ok || !own.ok {
-			pw.flush[x.path] = true
+			if x.err == nil {
+				pw.flush[x.path] = true
+			}
 			continue
 		}
 		if _, ok := byVisit[x]; !ok {
@@ -202,7 +213,7 @@ func (pw *primeWave) forget(workers int) bool {
 			errs, err := j.x.nc.DeleteNeighs(pw.made[j.x])
 			ok = err == nil && errors.Join(errs...) == nil
 		}
-		if j.path != "" {
+		if j.path != "" && exists(j.path) { // a node of another machine is not here
 			ok = forgetNeighbours(j.path) == nil && ok
 		}
 		if !ok {
@@ -212,6 +223,11 @@ func (pw *primeWave) forget(workers int) bool {
 		}
 	})
 	return clean
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return !os.IsNotExist(err)
 }
 
 // parallelN calls f(0) … f(n-1), workers at a time.
