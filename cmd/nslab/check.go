@@ -34,8 +34,13 @@ about N² entries. So a lab of more than 20 nodes is probed in full only
 when that fits half the table; otherwise check probes 500 pairs of nodes
 drawn at random (each at all its expected addresses) and says so. --sample N
 probes N pairs instead, --sample -1 all of them; --seed chooses the draw,
-which is the same on every run with the same seed. Probes go out in waves
-that stay within the table.
+which is the same on every run with the same seed. Probes that would not
+fit half the table at once go out in waves, each with the neighbour entries
+it needs written first into the nodes that use them (permanent entries,
+which the table does not count, marked with nslab's protocol 78 and deleted
+after the wave; an entry a node already has is left as it is), so that no
+ARP request or neighbour solicitation is flooded. A probe that fails is
+tried again a second later with nothing written.
 
 With --measure, check measures instead every cable with a shape in force
 (the file's, or one set by nslab link shape), both ways, and holds the
