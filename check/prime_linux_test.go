@@ -2,15 +2,18 @@ package check
 
 import (
 	"context"
-	"encoding/json"
+	"encoding/binary"
 	"fmt"
+	"net"
 	"os/exec"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nslab/nslab/kernel"
+	"golang.org/x/sys/unix"
 )
 
 // TestRunPrimed: a check in waves writes its neighbours before probing,
@@ -43,9 +46,9 @@ func TestRunPrimed(t *testing.T) {
 	}
 	waitUp(t, sw, "br0")
 	nsPath := func(node string) string { return kernel.NetnsPath(ns[node]) }
-	run := func(lim *neighLimits) (*Report, uint64) {
+	run := func(lim *neighLimits) (*Report, int) {
 		t.Helper()
-		before := rxPackets(t, ns["x"], "eth0")
+		stop := sniff(t, kernel.NetnsPath(ns["x"]), "eth0")
 		r, err := Run(context.Background(), l.lab, nsPath, Options{Timeout: time.Second, limits: lim})
 		if err != nil {
 			t.Fatalf("Run() error: %v", err)
@@ -53,7 +56,7 @@ func TestRunPrimed(t *testing.T) {
 		if r.Failed != 0 || r.Passed != len(Expect(l.lab)) {
 			t.Errorf("Run() in %d waves: passed %d, failed %d, want all %d", r.Waves, r.Passed, r.Failed, len(Expect(l.lab)))
 		}
-		return r, rxPackets(t, ns["x"], "eth0") - before
+		return r, stop()
 	}
 
 	one, flooded := run(&neighLimits{thresh3: [2]int{1024, 1024}, hold: time.Second})
@@ -70,12 +73,12 @@ func TestRunPrimed(t *testing.T) {
 	// flood the echo requests to every port either.
 	ip(t, "-n", sw, "link", "set", "br0", "type", "bridge", "fdb_flush")
 	many, quiet := run(&neighLimits{thresh3: [2]int{8, 8}, hold: 100 * time.Millisecond})
-	t.Logf("bystander received %d packets during a check in %d wave, %d during one in %d waves, primed", flooded, one.Waves, quiet, many.Waves)
+	t.Logf("bystander received %d ARP requests, solicitations and echo requests during a check in %d wave, %d during one in %d waves, primed", flooded, one.Waves, quiet, many.Waves)
 	if one.Waves != 1 || many.Waves < 2 {
 		t.Fatalf("waves: %d and %d, want 1 and several", one.Waves, many.Waves)
 	}
 	if flooded < 4 || quiet > 0 {
-		t.Errorf("bystander received %d packets unprimed, %d primed: want at least 4, then none", flooded, quiet)
+		t.Errorf("bystander received %d ARP requests, solicitations and echo requests unprimed, %d primed: want at least 4, then none", flooded, quiet)
 	}
 	for _, n := range nodes {
 		out, _ := exec.Command("ip", "-n", ns[n], "neigh", "show").CombinedOutput()
@@ -96,22 +99,73 @@ func TestRunPrimed(t *testing.T) {
 	}
 }
 
-// rxPackets reads a link's received-packets counter.
-func rxPackets(t *testing.T, ns, dev string) uint64 {
+// sniff counts, from now until the returned function is called, the
+// ARP requests, neighbour solicitations and echo requests (of either
+// family) that reach dev in the namespace at path: a bystander's view of
+// what a check floods. Other traffic (a new node's router solicitations
+// and multicast reports) is not counted.
+func sniff(t *testing.T, path, dev string) func() int {
 	t.Helper()
-	out, err := exec.Command("ip", "-n", ns, "-j", "-s", "link", "show", "dev", dev).Output()
+	var fd int
+	err := kernel.Do(path, func() error {
+		ifc, err := net.InterfaceByName(dev)
+		if err != nil {
+			return err
+		}
+		proto := int(htons(unix.ETH_P_ALL))
+		if fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto); err != nil {
+			return err
+		}
+		tv := unix.Timeval{Usec: 50000}
+		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifc.Index})
+	})
 	if err != nil {
-		t.Fatalf("ip -n %s -s link show %s: %v", ns, dev, err)
+		t.Fatalf("sniffing on %s in %s: %v", dev, path, err)
 	}
-	var links []struct {
-		Stats struct {
-			RX struct {
-				Packets uint64 `json:"packets"`
-			} `json:"rx"`
-		} `json:"stats64"`
+	var n atomic.Int64
+	done := make(chan struct{})
+	quit := make(chan struct{})
+	go func() {
+		defer close(done)
+		b := make([]byte, 2048)
+		for {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			k, _, err := unix.Recvfrom(fd, b, 0)
+			if err == nil && counted(b[:k]) {
+				n.Add(1)
+			}
+		}
+	}()
+	return func() int {
+		close(quit)
+		<-done
+		unix.Close(fd)
+		return int(n.Load())
 	}
-	if err := json.Unmarshal(out, &links); err != nil || len(links) != 1 {
-		t.Fatalf("reading %s: %v\n%s", dev, err, out)
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// counted reports whether an Ethernet frame is an ARP request, an
+// ICMPv6 neighbour solicitation, or an ICMP or ICMPv6 echo request.
+func counted(f []byte) bool {
+	if len(f) < 14 {
+		return false
 	}
-	return links[0].Stats.RX.Packets
+	p := f[14:]
+	switch binary.BigEndian.Uint16(f[12:]) {
+	case unix.ETH_P_ARP:
+		return len(p) >= 8 && binary.BigEndian.Uint16(p[6:]) == 1
+	case unix.ETH_P_IP:
+		hl := int(p[0]&0x0f) * 4
+		return len(p) > hl && p[9] == unix.IPPROTO_ICMP && p[hl] == 8
+	case unix.ETH_P_IPV6:
+		return len(p) > 40 && p[6] == unix.IPPROTO_ICMPV6 && (p[40] == 135 || p[40] == 128)
+	}
+	return false
 }
