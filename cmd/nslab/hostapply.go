@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"time"
 
 	"github.com/nslab/nslab/check"
 	"github.com/nslab/nslab/fleet"
@@ -18,7 +20,7 @@ import (
 // it reads the envelope (lab.Envelope, JSON) on standard input and checks
 // (--check) or builds that host's share of the lab.
 func newHostApply() *cobra.Command {
-	var check, quiet bool
+	var check, quiet, repair, replace, force bool
 	cmd := &cobra.Command{
 		Use:         "host-apply LAB",
 		Hidden:      true,
@@ -51,18 +53,40 @@ func newHostApply() *cobra.Command {
 				_, _, err := lab.Plan(t, env.Source)
 				return err
 			}
-			return lab.Up(cmd.Context(), t, env.Source, lab.Options{Logf: quietLogf(quiet)})
+			return lab.Up(cmd.Context(), t, env.Source, lab.Options{Logf: quietLogf(quiet), Repair: repair, Replace: replace, Force: force})
 		},
 	}
 	cmd.Flags().BoolVar(&check, "check", false, "check the share, changing nothing")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing but errors")
+	cmd.Flags().BoolVar(&repair, "repair", false, "as up --repair")
+	cmd.Flags().BoolVar(&replace, "replace", false, "as up --replace")
+	cmd.Flags().BoolVar(&force, "force", false, "as up --force")
 	return cmd
 }
 
 // fleetOptions are the options of a lab across machines: the local
-// host's share gets opt; ssh reads NSLAB_SSH_CONFIG when it is set.
+// host's share gets opt; ssh reads NSLAB_SSH_CONFIG when it is set, and
+// NSLAB_SSH_TIMEOUT (a duration: 30s, or seconds) is how long a host
+// may not answer before it counts as unreachable (default 15s).
 func fleetOptions(opt lab.Options) fleet.Options {
-	return fleet.Options{Lab: opt, SSHConfig: os.Getenv("NSLAB_SSH_CONFIG")}
+	return fleet.Options{Lab: opt, SSHConfig: os.Getenv("NSLAB_SSH_CONFIG"), Timeout: sshTimeout()}
+}
+
+// sshTimeout reads NSLAB_SSH_TIMEOUT; a value it cannot read is said on
+// stderr and the default kept.
+func sshTimeout() time.Duration {
+	v := os.Getenv("NSLAB_SSH_TIMEOUT")
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(v); err == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	if d, err := time.ParseDuration(v); err == nil && d >= time.Second {
+		return d
+	}
+	logf("NSLAB_SSH_TIMEOUT=%q is not a duration of a second or more (30s, or 30): using %s", v, fleet.DefaultTimeout)
+	return 0
 }
 
 // newHostCheck is what nslab check of a lab across machines runs on each
