@@ -396,7 +396,7 @@ func Up(ctx context.Context, t *topology.Lab, opt Options) error {
 	defer done()
 	envelope := func(h *host) *lab.Envelope {
 		return &lab.Envelope{File: t.File, Source: t.Source, ShareSpec: topology.ShareSpec{
-			Lab: t.Name, Host: h.m.Name, Placement: pl, Assigned: t.Assignments()}}
+			Lab: t.Name, Host: h.m.Name, Placement: pl, Assigned: t.Assignments(), Underlays: t.Underlays()}}
 	}
 	opt.logf("lab %s: %d hosts: %s", t.Name, len(hosts), placementSummary(t, pl))
 	if err := each(hosts, func(h *host) error {
@@ -405,6 +405,9 @@ func Up(ctx context.Context, t *topology.Lab, opt Options) error {
 		}
 		return h.ensureBinary(ctx)
 	}); err != nil {
+		return fmt.Errorf("lab %s: nothing was built on any host:\n%w", t.Name, err)
+	}
+	if err := readUnderlays(ctx, t, pl, hosts); err != nil {
 		return fmt.Errorf("lab %s: nothing was built on any host:\n%w", t.Name, err)
 	}
 	rec := &Record{Lab: t.Name, Assigned: t.Assignments(), Placement: pl, File: t.File, Source: t.Source}

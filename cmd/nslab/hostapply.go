@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strconv"
 	"time"
 
 	"github.com/nslab/nslab/check"
 	"github.com/nslab/nslab/fleet"
+	"github.com/nslab/nslab/kernel"
 	"github.com/nslab/nslab/lab"
 	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
@@ -123,4 +125,27 @@ func newHostCheck() *cobra.Command {
 	cmd.Flags().DurationVar(&co.Timeout, "timeout", 0, "how long a probe may take")
 	cmd.Flags().BoolVar(&shipped, "faults", false, "read the whole lab's faults in force (JSON) on standard input")
 	return cmd
+}
+
+// newHostUnderlay is what nslab up of a lab across machines runs on each
+// host before anything is built: the interface that holds the host's
+// address (hosts: address:) and its MTU, as JSON on standard output.
+func newHostUnderlay() *cobra.Command {
+	return &cobra.Command{
+		Use:    "host-underlay ADDRESS",
+		Hidden: true,
+		Short:  "Print the interface that holds ADDRESS and its MTU (run by nslab up over ssh)",
+		Args:   args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			addr, err := netip.ParseAddr(a[0])
+			if err != nil {
+				return &usageError{err}
+			}
+			u, err := kernel.UnderlayOf(addr)
+			if err != nil {
+				return fmt.Errorf("%w: the host's address: in the file must be one of its own", err)
+			}
+			return writeJSON(cmd.OutOrStdout(), u)
+		},
+	}
 }
