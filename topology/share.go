@@ -98,27 +98,61 @@ func VNIs(l *Lab, pl Placement) map[string]int {
 }
 
 // Home is the machine that keeps a bridge's host side (its addresses,
-// gateway and NAT) in a lab across machines: the local machine if the
-// bridge has members there, else the first machine by name that has
-// members, else the local machine (or the first).
+// gateway and NAT) in a lab across machines: a machine with a member node
+// that publishes ports (they open on the node's machine, which must reach
+// the node: the local machine first among such, then by name), else the
+// local machine if the bridge has members there, else the first machine
+// by name that has members, else the local machine (or the first).
 func Home(l *Lab, pl Placement, b *Bridge) string {
-	members := map[string]bool{}
+	members, publishers := map[string]bool{}, map[string]bool{}
 	for _, lk := range l.Links {
 		if lk.Kind == Port && lk.Bridge == b && !lk.A.OnHost() {
 			members[pl[lk.A.Node]] = true
+			if n := l.Node(lk.A.Node); n != nil && len(n.Publish) > 0 {
+				publishers[pl[lk.A.Node]] = true
+			}
+		}
+	}
+	for _, want := range []map[string]bool{publishers, members} {
+		for _, m := range l.Machines {
+			if m.Local && want[m.Name] {
+				return m.Name
+			}
+		}
+		for _, m := range l.Machines {
+			if want[m.Name] {
+				return m.Name
+			}
 		}
 	}
 	for _, m := range l.Machines {
-		if m.Local && (members[m.Name] || len(members) == 0) {
-			return m.Name
-		}
-	}
-	for _, m := range l.Machines {
-		if members[m.Name] {
+		if m.Local {
 			return m.Name
 		}
 	}
 	return l.Machines[0].Name
+}
+
+// publishHomes refuses a node that publishes ports on a machine that does
+// not keep the host side of a bridge it is on: its ports would open
+// where the node cannot be reached.
+func publishHomes(l *Lab, pl Placement, host string) error {
+	var errs []error
+	for _, n := range l.Nodes {
+		if pl[n.Name] != host || len(n.Publish) == 0 {
+			continue
+		}
+		for _, i := range n.Interfaces {
+			if i.Link == nil || i.Link.Kind != Port || len(i.Link.Bridge.Addresses) == 0 && !i.Link.Bridge.Gateway {
+				continue
+			}
+			if home := Home(l, pl, i.Link.Bridge); home != host {
+				errs = append(errs, &Error{Pos: n.Pos, Msg: fmt.Sprintf("node %s publishes ports on host %s, but the host side of bridge %s is on host %s, where another node of the bridge publishes too: the ports of a bridge's nodes open on one host; place them on one host (host:)",
+					n.Name, host, i.Link.Bridge.Name, home)})
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Share is the part of a lab across machines that runs on one of them,
@@ -249,6 +283,9 @@ func Share(l *Lab, pl Placement, host string) (*Lab, error) {
 			a.MTU = b.MTU
 			out.add(&Link{Kind: Port, A: a, Bridge: b, Pos: lk.Pos})
 		}
+	}
+	if err := publishHomes(l, pl, host); err != nil {
+		tooLarge = append(tooLarge, err)
 	}
 	if len(tooLarge) > 0 {
 		return nil, errors.Join(tooLarge...)

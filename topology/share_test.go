@@ -154,3 +154,37 @@ func TestShareUnderlayMTU(t *testing.T) {
 		t.Errorf("b:eth0 over an IPv6 underlay of 1500: mtu %d, want 1430", m)
 	}
 }
+
+// TestShareHomeOfPublisher: a bridge whose node on h2 publishes ports
+// keeps its host side (and NAT) on h2, where the ports open, though a
+// member on h1 comes first by name; two publishers of one bridge on two
+// hosts are refused, at the node.
+func TestShareHomeOfPublisher(t *testing.T) {
+	src := `name: pub
+hosts:
+  h1: {ssh: h1, address: 192.0.2.1}
+  h2: {ssh: h2, address: 192.0.2.2}
+bridges:
+  lan: {addresses: [10.84.0.1/24], nat: true}
+nodes:
+  v: {host: h1, interfaces: {eth0: {link: lan, addresses: [10.84.0.3/24]}}}
+  w: {host: h2, publish: ["8080:80"], interfaces: {eth0: {link: lan, addresses: [10.84.0.2/24]}}}
+`
+	l := mustParse(t, src)
+	pl := topology.Place(l)
+	if home := topology.Home(l, pl, l.Bridge("lan")); home != "h2" {
+		t.Errorf("home of lan: %s, want h2 where w publishes", home)
+	}
+	s2, err := topology.Share(l, pl, "h2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := s2.Bridge("lan"); len(b.Addresses) == 0 || !b.NAT {
+		t.Errorf("lan on h2 has no host side or NAT: %v %v", b.Addresses, b.NAT)
+	}
+	two := mustParse(t, strings.Replace(src, "v: {host: h1, interfaces", `v: {host: h1, publish: ["8081:80"], interfaces`, 1))
+	_, err = topology.Share(two, topology.Place(two), "h2")
+	if err == nil || !strings.Contains(err.Error(), "t.yaml:9:3: node w publishes ports on host h2, but the host side of bridge lan is on host h1") {
+		t.Errorf("publishers of lan on h1 and h2: %v, want w refused at its line", err)
+	}
+}
