@@ -12,8 +12,9 @@
 // every host, after a failed or killed up too; a host that cannot be
 // reached at down stays in the record, named, for the next down.
 //
-// ssh is the system's OpenSSH client, run as the user nslab runs as (under
-// sudo: root, with root's ssh_config and keys), in batch mode, one
+// ssh is the system's OpenSSH client, run as the user nslab runs as, or
+// under sudo as the user who ran sudo (SUDO_USER: their keys, agent and
+// ssh_config, as when they type ssh), in batch mode, one
 // connection per host for a whole command (ControlMaster), with the
 // ssh_config of NSLAB_SSH_CONFIG when set. nslab on a host is this very
 // binary, copied to /var/lib/nslab/bin/nslab-SUM (SUM: the start of its
@@ -298,8 +299,8 @@ func each(hosts []*host, f func(*host) error) error {
 // process's StateDir/.ssh/PID (root's alone), and removes those of
 // processes that are gone (killed).
 func controlDir() (string, error) {
-	base := filepath.Join(lab.StateDir, ".ssh")
-	if err := os.MkdirAll(base, 0o700); err != nil {
+	base, err := controlBase(filepath.Join(lab.StateDir, ".ssh"))
+	if err != nil {
 		return "", err
 	}
 	ents, _ := os.ReadDir(base)
@@ -313,7 +314,11 @@ func controlDir() (string, error) {
 	if err := os.MkdirAll(mine, 0o700); err != nil {
 		return "", err
 	}
-	return os.MkdirTemp(mine, "c")
+	dir, err := os.MkdirTemp(mine, "c")
+	if err != nil {
+		return "", err
+	}
+	return dir, giveInvoker(mine, dir)
 }
 
 // endMasters ends the shared ssh connections a killed nslab left (they
@@ -362,7 +367,11 @@ func (h *host) closeMaster() {
 		args = append(args, "-F", h.opt.SSHConfig)
 	}
 	args = append(args, "-o", "ControlPath="+filepath.Join(h.ctl, "%C"), "-O", "exit", h.m.SSH)
-	exec.Command("ssh", args...).Run()
+	cmd := exec.Command("ssh", args...)
+	// As the user whose ssh_config names the host (under sudo): %C is
+	// computed from it.
+	asInvoker(cmd)
+	cmd.Run()
 }
 
 // Up brings up a lab across machines: the file is checked on every host
