@@ -85,7 +85,7 @@ func TestHostUnreachableDuringUp(t *testing.T) {
 		fmt.Fprintf(&b, "  %s: {ssh: %s, address: %s}\n", h.Name, h.Name, h.Addr)
 	}
 	b.WriteString("addressing: {pool: [10.79.0.0/16]}\nbridges:\n  lan: {}\nnodes:\n")
-	for i := range 60 {
+	for i := range 45 {
 		fmt.Fprintf(&b, "  n%d: {interfaces: {eth0: {link: lan}}}\n", i)
 	}
 	if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nslab/nslab/nslabtest"
 )
@@ -27,9 +28,15 @@ func TestLabAcrossHostsUnderSudo(t *testing.T) {
 		t.Fatalf("useradd %s: %v\n%s", name, err, out)
 	}
 	t.Cleanup(func() {
-		if out, err := exec.Command("userdel", "-r", name).CombinedOutput(); err != nil {
-			t.Errorf("userdel -r %s: %v\n%s", name, err, out)
+		// ssh's shared connections of the user end a moment after down.
+		var out []byte
+		var err error
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+			if out, err = exec.Command("userdel", "-r", name).CombinedOutput(); err == nil {
+				return
+			}
 		}
+		t.Errorf("userdel -r %s: %v\n%s", name, err, out)
 	})
 	u, err := user.Lookup(name)
 	if err != nil {
