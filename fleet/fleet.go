@@ -12,8 +12,9 @@
 // every host, after a failed or killed up too; a host that cannot be
 // reached at down stays in the record, named, for the next down.
 //
-// ssh is the system's OpenSSH client, run as the user nslab runs as (under
-// sudo: root, with root's ssh_config and keys), in batch mode, one
+// ssh is the system's OpenSSH client, run as the user nslab runs as, or
+// under sudo as the user who ran sudo (SUDO_USER: their keys, agent and
+// ssh_config, as when they type ssh), in batch mode, one
 // connection per host for a whole command (ControlMaster), with the
 // ssh_config of NSLAB_SSH_CONFIG when set. nslab on a host is this very
 // binary, copied to /var/lib/nslab/bin/nslab-SUM (SUM: the start of its
@@ -49,6 +50,25 @@ type Options struct {
 	Lab lab.Options
 	// SSHConfig is the ssh_config ssh reads (-F); "" is ssh's default.
 	SSHConfig string
+	// Timeout is how long a host may not answer before it counts as
+	// unreachable: ssh's connect timeout, and the time a connection
+	// may go without an answer to ssh's keepalives (a host whose cable
+	// is cut during a command). 0 is DefaultTimeout.
+	Timeout time.Duration
+	// Forget names hosts that Down does not try to reach: they are gone
+	// for good, and Down drops them from the lab's record, saying what
+	// they may still hold.
+	Forget []string
+}
+
+// DefaultTimeout is Options.Timeout's default.
+const DefaultTimeout = 15 * time.Second
+
+func (o *Options) timeout() time.Duration {
+	if o.Timeout <= 0 {
+		return DefaultTimeout
+	}
+	return o.Timeout
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -136,6 +156,10 @@ func (h *host) ssh(ctx context.Context, stdin io.Reader, line string) ([]byte, e
 	if err != nil {
 		msg := strings.TrimSpace(out.String())
 		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) && ee.ExitCode() == 255 {
+			if msg == "" {
+				// A session on a shared connection that died says nothing.
+				msg = fmt.Sprintf("the connection was lost (no answer from the host in %s)", h.opt.timeout())
+			}
 			return out.Bytes(), fmt.Errorf("host %s (%s): ssh failed: %s (check that `ssh %s true` works without a prompt)", h.m.Name, h.m.Where(), msg, h.m.SSH)
 		}
 		return out.Bytes(), fmt.Errorf("host %s (%s): %s", h.m.Name, h.m.Where(), strings.TrimPrefix(msg, "nslab: "))
@@ -151,7 +175,12 @@ func (h *host) sshArgs(line string) []string {
 	if h.opt.SSHConfig != "" {
 		args = append(args, "-F", h.opt.SSHConfig)
 	}
-	args = append(args, "-o", "BatchMode=yes", "-o", "ConnectTimeout=15", "-o", "ControlMaster=auto",
+	// A host that stops answering during a command (its cable cut, the
+	// machine gone) fails the command after Timeout, not after TCP's
+	// retries of many minutes: ServerAlive counts unanswered keepalives.
+	alive := max(1, int(h.opt.timeout()/(3*time.Second)))
+	args = append(args, "-o", "BatchMode=yes", "-o", fmt.Sprintf("ConnectTimeout=%d", max(1, int(h.opt.timeout()/time.Second))),
+		"-o", fmt.Sprintf("ServerAliveInterval=%d", alive), "-o", "ServerAliveCountMax=3", "-o", "ControlMaster=auto",
 		"-o", "ControlPath="+filepath.Join(h.ctl, "%C"), "-o", "ControlPersist=10", h.m.SSH, "--")
 	if h.m.Sudo {
 		line = "sudo -n " + line
@@ -232,6 +261,11 @@ func (h *host) apply(ctx context.Context, env *lab.Envelope, check bool) error {
 	if check {
 		line += " --check"
 	}
+	for flag, on := range map[string]bool{" --repair": h.opt.Lab.Repair, " --replace": h.opt.Lab.Replace, " --force": h.opt.Lab.Force} {
+		if on {
+			line += flag
+		}
+	}
 	line += " " + env.Lab
 	_, err = h.ssh(ctx, bytes.NewReader(data), line)
 	return err
@@ -265,8 +299,8 @@ func each(hosts []*host, f func(*host) error) error {
 // process's StateDir/.ssh/PID (root's alone), and removes those of
 // processes that are gone (killed).
 func controlDir() (string, error) {
-	base := filepath.Join(lab.StateDir, ".ssh")
-	if err := os.MkdirAll(base, 0o700); err != nil {
+	base, err := controlBase(filepath.Join(lab.StateDir, ".ssh"))
+	if err != nil {
 		return "", err
 	}
 	ents, _ := os.ReadDir(base)
@@ -280,7 +314,11 @@ func controlDir() (string, error) {
 	if err := os.MkdirAll(mine, 0o700); err != nil {
 		return "", err
 	}
-	return os.MkdirTemp(mine, "c")
+	dir, err := os.MkdirTemp(mine, "c")
+	if err != nil {
+		return "", err
+	}
+	return dir, giveInvoker(mine, dir)
 }
 
 // endMasters ends the shared ssh connections a killed nslab left (they
@@ -329,7 +367,11 @@ func (h *host) closeMaster() {
 		args = append(args, "-F", h.opt.SSHConfig)
 	}
 	args = append(args, "-o", "ControlPath="+filepath.Join(h.ctl, "%C"), "-O", "exit", h.m.SSH)
-	exec.Command("ssh", args...).Run()
+	cmd := exec.Command("ssh", args...)
+	// As the user whose ssh_config names the host (under sudo): %C is
+	// computed from it.
+	asInvoker(cmd)
+	cmd.Run()
 }
 
 // Up brings up a lab across machines: the file is checked on every host
@@ -337,7 +379,8 @@ func (h *host) closeMaster() {
 // builds; then every host builds its share at once. If one fails, the
 // lab is removed from every host it was sent to.
 func Up(ctx context.Context, t *topology.Lab, opt Options) error {
-	if prior, err := readRecord(t.Name); err == nil {
+	prior, err := readRecord(t.Name)
+	if err == nil {
 		// A running lab keeps the addresses chosen for it.
 		nt, err := topology.ParseWith(t.File, t.Source, prior.Assigned)
 		if err != nil {
@@ -345,8 +388,16 @@ func Up(ctx context.Context, t *topology.Lab, opt Options) error {
 		}
 		nt.Name = t.Name
 		t = nt
+	} else {
+		prior = nil
 	}
-	pl := topology.Place(t)
+	var pl topology.Placement
+	if prior != nil {
+		// and its nodes keep their hosts, but for a host: written.
+		pl = topology.PlaceFrom(t, prior.Placement)
+	} else {
+		pl = topology.Place(t)
+	}
 	hosts, done, err := hostsOf(t, &opt)
 	if err != nil {
 		return err
@@ -354,7 +405,7 @@ func Up(ctx context.Context, t *topology.Lab, opt Options) error {
 	defer done()
 	envelope := func(h *host) *lab.Envelope {
 		return &lab.Envelope{File: t.File, Source: t.Source, ShareSpec: topology.ShareSpec{
-			Lab: t.Name, Host: h.m.Name, Placement: pl, Assigned: t.Assignments()}}
+			Lab: t.Name, Host: h.m.Name, Placement: pl, Assigned: t.Assignments(), Underlays: t.Underlays()}}
 	}
 	opt.logf("lab %s: %d hosts: %s", t.Name, len(hosts), placementSummary(t, pl))
 	if err := each(hosts, func(h *host) error {
@@ -365,20 +416,32 @@ func Up(ctx context.Context, t *topology.Lab, opt Options) error {
 	}); err != nil {
 		return fmt.Errorf("lab %s: nothing was built on any host:\n%w", t.Name, err)
 	}
+	if err := readUnderlays(ctx, t, pl, hosts); err != nil {
+		return fmt.Errorf("lab %s: nothing was built on any host:\n%w", t.Name, err)
+	}
 	rec := &Record{Lab: t.Name, Assigned: t.Assignments(), Placement: pl, File: t.File, Source: t.Source}
 	for _, h := range hosts {
 		rec.Hosts = append(rec.Hosts, HostRecord{Name: h.m.Name, SSH: h.m.SSH, Sudo: h.m.Sudo, Local: h.m.Local, Binary: h.binary})
 	}
 	if err := each(hosts, func(h *host) error { return h.apply(ctx, envelope(h), true) }); err != nil {
+		if prior != nil {
+			return fmt.Errorf("lab %s: nothing was changed on any host:\n%w", t.Name, err)
+		}
 		return fmt.Errorf("lab %s: nothing was built on any host:\n%w", t.Name, err)
 	}
+	// Hosts the lab ran on that the file no longer has stay in the
+	// record until their share is removed.
+	gone := goneHosts(prior, t)
+	rec.Hosts = append(rec.Hosts, gone...)
 	if err := writeRecord(rec); err != nil {
 		return err
 	}
 	err = each(hosts, func(h *host) error { return h.apply(ctx, envelope(h), false) })
 	if err == nil {
-		rec.Built = true
-		return writeRecord(rec)
+		return finishUp(ctx, rec, prior, gone, opt)
+	}
+	if prior != nil && prior.Built {
+		return changeFailed(rec, err)
 	}
 	if opt.Lab.KeepFailed {
 		return fmt.Errorf("lab %s: %w\n(kept as it is on every host: --keep-failed; nslab down %s removes it)", t.Name, err, t.Name)
@@ -412,6 +475,9 @@ func Down(ctx context.Context, name string, opt Options) error {
 	if err != nil {
 		return err
 	}
+	if err := forget(rec, &opt); err != nil {
+		return err
+	}
 	t := &topology.Lab{Name: name}
 	bin := map[string]string{}
 	for _, hr := range rec.Hosts {
@@ -427,16 +493,18 @@ func Down(ctx context.Context, name string, opt Options) error {
 	left := map[string]bool{}
 	pass := func(h *host) error {
 		h.binary = bin[h.m.Name]
+		var err error
 		if !h.m.Local && h.binary == "" {
-			if err := h.ensureBinary(ctx); err != nil {
-				return err
-			}
+			err = h.ensureBinary(ctx)
 		}
-		err := h.down(ctx, name)
+		if err == nil {
+			err = h.down(ctx, name)
+		}
 		if err != nil {
 			mu.Lock()
 			left[h.m.Name] = true
 			mu.Unlock()
+			err = fmt.Errorf("%w\n  host %s keeps what it holds of lab %s: %s", err, h.m.Name, name, keeps(rec, h.m.Name))
 		}
 		return err
 	}
@@ -467,7 +535,12 @@ func Down(ctx context.Context, name string, opt Options) error {
 	if werr := writeRecord(rec); werr != nil {
 		err = errors.Join(err, werr)
 	}
-	return fmt.Errorf("lab %s is still on %d hosts (nslab down %s tries again):\n%w", name, len(rec.Hosts), name, err)
+	var still []string
+	for _, hr := range rec.Hosts {
+		still = append(still, hr.Name)
+	}
+	return fmt.Errorf("lab %s is still on %s (kept in the lab's record: nslab down %s tries again; for a host gone for good, nslab down --forget HOST %s drops it from the record):\n%w",
+		name, plural(len(still), "host")+" "+strings.Join(still, ", "), name, name, err)
 }
 
 // Where says, for messages, on which hosts a lab across machines brought

@@ -32,6 +32,7 @@ func (e *Envelope) Share() (*topology.Lab, error) {
 		return nil, err
 	}
 	t.Name = e.Lab
+	t.SetUnderlays(e.Underlays)
 	if !t.MultiHost() {
 		return nil, fmt.Errorf("lab %s: the file %s sent for host %s has no hosts:", e.Lab, e.File, e.Host)
 	}

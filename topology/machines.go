@@ -24,6 +24,26 @@ type Machine struct {
 	// not root; sudo must not ask for a password).
 	Sudo bool
 	Pos  Pos
+	// Underlay is the interface that holds Address on the machine, as
+	// read there when a lab is brought up (not written in the file);
+	// zero when not known: a 1500-byte underlay is assumed.
+	Underlay Underlay
+}
+
+// Underlay is the interface of a machine that holds its underlay
+// address, with its MTU.
+type Underlay struct {
+	Dev string `json:"dev"`
+	MTU int    `json:"mtu"`
+}
+
+// underlayMTU is the MTU of the machine's underlay: as read there, else
+// 1500.
+func (m *Machine) underlayMTU() int {
+	if m.Underlay.MTU > 0 {
+		return m.Underlay.MTU
+	}
+	return 1500
 }
 
 // Where is how the machine is reached, for messages: "local" or "ssh

@@ -30,16 +30,27 @@ type Placement map[string]string
 //     it is on), then to the machine with fewest nodes, then by name.
 //
 // A lab without hosts: gets nil.
-func Place(l *Lab) Placement {
+func Place(l *Lab) Placement { return PlaceFrom(l, nil) }
+
+// PlaceFrom places the nodes of a lab that runs already with placement
+// prior: a node the file places (host:) goes there, a node that runs
+// keeps its machine while the file still has that machine, and only the
+// others are placed as Place does, so that a change to a running lab
+// (a node added, a host: written) moves no node it does not name.
+func PlaceFrom(l *Lab, prior Placement) Placement {
 	if !l.MultiHost() {
 		return nil
 	}
 	pl := Placement{}
 	count := map[string]int{}
 	for _, n := range l.Nodes {
-		if n.Host != "" {
-			pl[n.Name] = n.Host
-			count[n.Host]++
+		h := n.Host
+		if h == "" && l.Machine(prior[n.Name]) != nil {
+			h = prior[n.Name]
+		}
+		if h != "" {
+			pl[n.Name] = h
+			count[h]++
 		}
 	}
 	limit := map[string]int{}

@@ -208,3 +208,49 @@ func shiftLine(s string) string {
 	rest = rest[strings.Index(rest, ":")+1:]
 	return fmt.Sprintf("t.yaml:%d:%d:%s", line+1, col, rest)
 }
+
+// TestPlaceFromKeepsRunningNodes: a node added to a running lab (here
+// first by name, so that Place's order starts from it) is placed without
+// moving the nodes that run; a host: written moves that node alone; a
+// node whose host is gone from the file is placed anew.
+func TestPlaceFromKeepsRunningNodes(t *testing.T) {
+	before := mustParse(t, chain(9, func(int) string { return "" }))
+	prior := topology.Place(before)
+	src := strings.Replace(chain(9, func(int) string { return "" }), "nodes:\n",
+		"nodes:\n  a0: {interfaces: {eth0: {link: n5:x}}}\n", 1)
+	added := mustParse(t, strings.Replace(src, "  n5:\n    interfaces:\n", "  n5:\n    interfaces:\n      x: {}\n", 1))
+	moved := 0
+	for n, h := range topology.Place(added) {
+		if prior[n] != "" && prior[n] != h {
+			moved++
+		}
+	}
+	if moved == 0 {
+		t.Fatalf("Place alone keeps every node where it was: the test shows nothing (prior %s)", prior)
+	}
+	pl := topology.PlaceFrom(added, prior)
+	for n, h := range prior {
+		if pl[n] != h {
+			t.Errorf("node %s moved from %s to %s when a0 was added (Place alone moved %d nodes)", n, h, pl[n], moved)
+		}
+	}
+	if pl["a0"] == "" {
+		t.Errorf("a0 is not placed: %s", pl)
+	}
+	// host: on n2 moves n2 alone.
+	pl = topology.PlaceFrom(mustParse(t, chain(9, func(i int) string { return map[int]string{2: "h3"}[i] })), prior)
+	for n, h := range prior {
+		if want := map[string]string{"n2": "h3"}[n]; want != "" && pl[n] != want || want == "" && pl[n] != h {
+			t.Errorf("with host: h3 on n2, node %s is on %s (was on %s)", n, pl[n], h)
+		}
+	}
+	// A host dropped from the file: its nodes go elsewhere.
+	gone := topology.Placement{}
+	for n := range prior {
+		gone[n] = "h9"
+	}
+	pl = topology.PlaceFrom(before, gone)
+	if diff := cmp.Diff(topology.Place(before), pl); diff != "" {
+		t.Errorf("nodes of a host the file no longer has are not placed as new (-Place +PlaceFrom):\n%s", diff)
+	}
+}

@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"net/netip"
@@ -31,6 +32,40 @@ type ShareSpec struct {
 	Host      string      `json:"host"`
 	Placement Placement   `json:"placement"`
 	Assigned  Assignments `json:"assigned"`
+	// Underlays are the machines' underlay interfaces as read on each
+	// (see Machine.Underlay), by machine; a machine without one is
+	// taken to have a 1500-byte underlay.
+	Underlays map[string]Underlay `json:"underlays,omitempty"`
+}
+
+// crossingMTU is the largest MTU of an interface on a segment carried
+// between the machines named: the smallest of their underlays' MTUs less
+// VXLAN's overhead over the underlay's family.
+func crossingMTU(l *Lab, machines []string, six bool) (limit int, why string) {
+	under := 0
+	var parts []string
+	for _, name := range slices.Compact(slices.Sorted(slices.Values(machines))) {
+		m := l.Machine(name)
+		if m == nil {
+			continue
+		}
+		if under == 0 || m.underlayMTU() < under {
+			under = m.underlayMTU()
+		}
+		if m.Underlay.Dev != "" {
+			parts = append(parts, fmt.Sprintf("%s: %s %d", m.Name, m.Underlay.Dev, m.underlayMTU()))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s: %d (assumed)", m.Name, m.underlayMTU()))
+		}
+	}
+	if under == 0 {
+		under = 1500
+	}
+	fam := "IPv4"
+	if six {
+		fam = "IPv6"
+	}
+	return under - overhead(six), fmt.Sprintf("its hosts' underlays have MTU %s and VXLAN over %s takes %d bytes of it", strings.Join(parts, ", "), fam, overhead(six))
 }
 
 // CrossingMTU is the largest MTU of an interface on a segment between
@@ -63,27 +98,61 @@ func VNIs(l *Lab, pl Placement) map[string]int {
 }
 
 // Home is the machine that keeps a bridge's host side (its addresses,
-// gateway and NAT) in a lab across machines: the local machine if the
-// bridge has members there, else the first machine by name that has
-// members, else the local machine (or the first).
+// gateway and NAT) in a lab across machines: a machine with a member node
+// that publishes ports (they open on the node's machine, which must reach
+// the node: the local machine first among such, then by name), else the
+// local machine if the bridge has members there, else the first machine
+// by name that has members, else the local machine (or the first).
 func Home(l *Lab, pl Placement, b *Bridge) string {
-	members := map[string]bool{}
+	members, publishers := map[string]bool{}, map[string]bool{}
 	for _, lk := range l.Links {
 		if lk.Kind == Port && lk.Bridge == b && !lk.A.OnHost() {
 			members[pl[lk.A.Node]] = true
+			if n := l.Node(lk.A.Node); n != nil && len(n.Publish) > 0 {
+				publishers[pl[lk.A.Node]] = true
+			}
+		}
+	}
+	for _, want := range []map[string]bool{publishers, members} {
+		for _, m := range l.Machines {
+			if m.Local && want[m.Name] {
+				return m.Name
+			}
+		}
+		for _, m := range l.Machines {
+			if want[m.Name] {
+				return m.Name
+			}
 		}
 	}
 	for _, m := range l.Machines {
-		if m.Local && (members[m.Name] || len(members) == 0) {
-			return m.Name
-		}
-	}
-	for _, m := range l.Machines {
-		if members[m.Name] {
+		if m.Local {
 			return m.Name
 		}
 	}
 	return l.Machines[0].Name
+}
+
+// publishHomes refuses a node that publishes ports on a machine that does
+// not keep the host side of a bridge it is on: its ports would open
+// where the node cannot be reached.
+func publishHomes(l *Lab, pl Placement, host string) error {
+	var errs []error
+	for _, n := range l.Nodes {
+		if pl[n.Name] != host || len(n.Publish) == 0 {
+			continue
+		}
+		for _, i := range n.Interfaces {
+			if i.Link == nil || i.Link.Kind != Port || len(i.Link.Bridge.Addresses) == 0 && !i.Link.Bridge.Gateway {
+				continue
+			}
+			if home := Home(l, pl, i.Link.Bridge); home != host {
+				errs = append(errs, &Error{Pos: n.Pos, Msg: fmt.Sprintf("node %s publishes ports on host %s, but the host side of bridge %s is on host %s, where another node of the bridge publishes too: the ports of a bridge's nodes open on one host; place them on one host (host:)",
+					n.Name, host, i.Link.Bridge.Name, home)})
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Share is the part of a lab across machines that runs on one of them,
@@ -101,7 +170,7 @@ func Share(l *Lab, pl Placement, host string) (*Lab, error) {
 		return nil, fmt.Errorf("lab %s has no host %q", l.Name, host)
 	}
 	out := &Lab{Name: l.Name, File: l.File, Source: l.Source, Pool: l.Pool, Routing: l.Routing, Machines: l.Machines,
-		ShareOf: &ShareSpec{Lab: l.Name, Host: host, Placement: pl, Assigned: l.Assignments()}}
+		ShareOf: &ShareSpec{Lab: l.Name, Host: host, Placement: pl, Assigned: l.Assignments(), Underlays: l.Underlays()}}
 	here := func(i *Interface, peer *Interface) bool {
 		if i.OnHost() {
 			return peer != nil && pl[peer.Node] == host
@@ -113,7 +182,18 @@ func Share(l *Lab, pl Placement, host string) (*Lab, error) {
 	for _, m := range l.Machines {
 		addrOf[m.Name] = m.Address
 	}
-	mtu := CrossingMTU(me.Address)
+	six := me.Address.Is6() && !me.Address.Is4In6()
+	var tooLarge []error
+	// capTo gives an interface or bridge on a segment between machines
+	// at most the segment's MTU; an MTU written larger is refused.
+	capTo := func(mtu int, pos Pos, what, segment string, machines []string) int {
+		limit, why := crossingMTU(l, machines, six)
+		if mtu > limit {
+			tooLarge = append(tooLarge, &Error{Pos: pos, Msg: fmt.Sprintf("mtu %d of %s is too large for %s, which lab %s carries between hosts %s: %s, so at most %d: lower it, or raise the underlays' MTU",
+				mtu, what, segment, l.Name, strings.Join(slices.Compact(slices.Sorted(slices.Values(machines))), ", "), why, limit)})
+		}
+		return capMTU(mtu, limit)
+	}
 	ifs := map[*Interface]*Interface{}
 	clone := func(i *Interface) *Interface {
 		c := *i
@@ -161,7 +241,7 @@ func Share(l *Lab, pl Placement, host string) (*Lab, error) {
 		}
 		if slices.ContainsFunc(ms, func(m string) bool { return m != host }) {
 			c.Tunnel = tunnel(b.Name, ms)
-			c.MTU = capMTU(c.MTU, mtu)
+			c.MTU = capTo(c.MTU, b.Pos, "bridge "+b.Name, "bridge "+b.Name, ms)
 		}
 		bridges[b] = &c
 		out.Bridges = append(out.Bridges, &c)
@@ -171,7 +251,7 @@ func Share(l *Lab, pl Placement, host string) (*Lab, error) {
 		case lk.Kind == Port && here(lk.A, nil):
 			a, b := ifs[lk.A], bridges[lk.Bridge]
 			if b.Tunnel != nil {
-				a.MTU = capMTU(a.MTU, mtu)
+				a.MTU = capTo(a.MTU, a.Pos, a.Ref(), "bridge "+b.Name, machinesOf[lk.Bridge])
 			}
 			out.add(&Link{Kind: Port, A: a, Bridge: b, Pos: lk.Pos})
 		case lk.Kind != Peer:
@@ -196,12 +276,19 @@ func Share(l *Lab, pl Placement, host string) (*Lab, error) {
 			seg := lk.String()
 			b := &Bridge{Name: CableBridge(lk), Pos: lk.Pos,
 				Tunnel: tunnel(seg, []string{pl[end.Node], pl[far.Node]})}
-			b.MTU = capMTU(end.MTU, mtu)
+			ms := []string{pl[end.Node], pl[far.Node]}
+			b.MTU = capTo(end.MTU, end.Pos, end.Ref(), "the cable "+seg, ms)
 			out.Bridges = append(out.Bridges, b)
 			a := ifs[end]
-			a.MTU = capMTU(a.MTU, mtu)
+			a.MTU = b.MTU
 			out.add(&Link{Kind: Port, A: a, Bridge: b, Pos: lk.Pos})
 		}
+	}
+	if err := publishHomes(l, pl, host); err != nil {
+		tooLarge = append(tooLarge, err)
+	}
+	if len(tooLarge) > 0 {
+		return nil, errors.Join(tooLarge...)
 	}
 	slices.SortFunc(out.Bridges, func(a, b *Bridge) int { return strings.Compare(a.Name, b.Name) })
 	slices.SortFunc(out.Host, func(a, b *Interface) int { return strings.Compare(a.Name, b.Name) })
@@ -241,4 +328,28 @@ func capMTU(mtu, max int) int {
 		return max
 	}
 	return mtu
+}
+
+// Underlays are the machines' underlays as read on them, by machine; nil
+// when none was read.
+func (l *Lab) Underlays() map[string]Underlay {
+	var out map[string]Underlay
+	for _, m := range l.Machines {
+		if m.Underlay.MTU > 0 {
+			if out == nil {
+				out = map[string]Underlay{}
+			}
+			out[m.Name] = m.Underlay
+		}
+	}
+	return out
+}
+
+// SetUnderlays gives the lab's machines the underlays read on them.
+func (l *Lab) SetUnderlays(u map[string]Underlay) {
+	for _, m := range l.Machines {
+		if v, ok := u[m.Name]; ok {
+			m.Underlay = v
+		}
+	}
 }

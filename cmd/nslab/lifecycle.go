@@ -171,6 +171,7 @@ func since(t time.Time) time.Duration { return time.Since(t).Round(100 * time.Mi
 func newDown() *cobra.Command {
 	var name string
 	var quiet, timings, all bool
+	var forgetHosts []string
 	cmd := &cobra.Command{
 		Use:         "down [FILE | LAB | --all]",
 		Annotations: privileged(),
@@ -186,11 +187,18 @@ of the lab's nodes.
 
 --all removes every lab on this machine, orphans of crashed runs
 included, found by the marks nslab puts on what it makes; it prints what it
-removed per lab.`,
+removed per lab.
+
+A lab across machines is removed from every host it was sent to. A host
+that cannot be reached keeps its share: down names it with the nodes it
+holds, exits 1 and keeps the lab's record, so that the next down tries
+that host again. --forget HOST drops a host that is gone for good from
+the record without trying it (what it holds stays there).`,
 		Example: `  sudo nslab down examples/seed.yaml
   sudo nslab down seed
   sudo nslab down --lab seed
-  sudo nslab down --all`,
+  sudo nslab down --all
+  sudo nslab down --forget h3 across   # host h3 of lab across is gone for good`,
 		Args:              args(cobra.MaximumNArgs(1)),
 		ValidArgsFunction: completeDown,
 		RunE: func(cmd *cobra.Command, a []string) error {
@@ -209,7 +217,11 @@ removed per lab.`,
 			bar := newProgress(quiet)
 			opt := lab.Options{Logf: quietLogf(quiet), Timings: timings, Progress: bar.update}
 			if fleet.Exists(target) {
-				err = fleet.Down(cmd.Context(), target, fleetOptions(opt))
+				fo := fleetOptions(opt)
+				fo.Forget = forgetHosts
+				err = fleet.Down(cmd.Context(), target, fo)
+			} else if len(forgetHosts) > 0 {
+				return &usageError{fmt.Errorf("down --forget is for a lab across machines brought up from here; %s is not one", target)}
 			} else {
 				err = lab.Down(cmd.Context(), target, opt)
 			}
@@ -227,6 +239,7 @@ removed per lab.`,
 	}
 	cmd.Flags().StringVar(&name, "lab", "", "the name of the lab to remove")
 	cmd.Flags().BoolVar(&all, "all", false, "remove every lab on this machine, and what crashed runs left")
+	cmd.Flags().StringSliceVar(&forgetHosts, "forget", nil, "a lab across machines: do not try to reach HOST (gone for good); drop it from the lab's record, saying what it may still hold")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing but errors")
 	cmd.Flags().BoolVar(&timings, "timings", false, "print how long each stage took (to stderr)")
 	return cmd

@@ -8,11 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/nslab/nslab/fleet"
 	"github.com/nslab/nslab/internal/logtail"
 	"github.com/nslab/nslab/internal/natsort"
 	"github.com/nslab/nslab/lab"
@@ -42,6 +44,9 @@ lab's down. NODE is NODE or LAB.NODE, as exec takes it.`,
 	follow := cmd.Flags().BoolP("follow", "f", false, "follow the log as it grows, until Ctrl-C")
 	lines := cmd.Flags().IntP("lines", "n", -1, "show the last LINES lines of each log (-1: all of it)")
 	cmd.RunE = func(cmd *cobra.Command, a []string) error {
+		if done, err := remoteLogs(cmd, a[0], *follow, *lines); done {
+			return err
+		}
 		node, svcs, err := logTargets(a[0])
 		if err != nil {
 			return err
@@ -244,4 +249,34 @@ func completeServices(_ *cobra.Command, a []string, toComplete string) ([]string
 		}
 	}
 	return matching(out, toComplete), cobra.ShellCompDirectiveNoFileComp
+}
+
+// remoteLogs shows the logs of a node of a lab across machines that runs
+// on another host, by nslab logs there over ssh; done is false when the
+// node is not such a node.
+func remoteLogs(cmd *cobra.Command, ref string, follow bool, lines int) (done bool, err error) {
+	nodeRef, svc, one := strings.Cut(ref, "/")
+	if _, err := lab.FindNode(nodeRef); err == nil || nodeRef == "" {
+		return false, nil
+	}
+	labName, node, hr, ok, err := fleet.FindNode(nodeRef)
+	if err != nil {
+		return true, err
+	}
+	if !ok {
+		return false, nil
+	}
+	args := []string{"logs", "-n", strconv.Itoa(lines)}
+	if follow {
+		args = append(args, "-f")
+	}
+	target := labName + "." + node
+	if one {
+		target += "/" + svc
+	}
+	code, err := fleet.Run(cmd.Context(), labName, hr, append(args, target), fleetOptions(lab.Options{}))
+	if err == nil && code != 0 {
+		err = &exitError{code}
+	}
+	return true, err
 }

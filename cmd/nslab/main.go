@@ -89,7 +89,7 @@ running labs, else LAB.NODE.`,
 	root.SetVersionTemplate("nslab {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	root.PersistentPreRunE = checkPrivileges
-	root.AddCommand(newUp(), newDown(), newHostApply(), newHostCheck(), newHostFault(), newValidate(), newPlan(), newStatus(), newPs(), newLogs(),
+	root.AddCommand(newUp(), newDown(), newHostApply(), newHostCheck(), newHostFault(), newHostUnderlay(), newValidate(), newPlan(), newStatus(), newPs(), newLogs(),
 		newExec(), newShell(), newLink(), newPartition(), newBlock(), newHeal(), newSchedule(), newCheck(), newDemo(), newGen(), newGraph(), newCapture(), newEvents(), newWeb())
 	return root
 }
