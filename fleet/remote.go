@@ -89,37 +89,7 @@ func FindNode(ref string) (labName, node string, hr HostRecord, ok bool, err err
 // over ssh, with standard input, output and error attached (a terminal
 // when stdin is one); it returns the command's exit status.
 func Exec(ctx context.Context, labName, node string, hr HostRecord, argv []string, opt Options) (int, error) {
-	rec, err := readRecord(labName)
-	if err != nil {
-		return 0, err
-	}
-	h, done, err := remoteHost(rec, hr, &opt)
-	if err != nil {
-		return 0, err
-	}
-	defer done()
-	if h.m.Local {
-		return 0, fmt.Errorf("node %s of lab %s is on this machine (host %s) but not running here: nslab status %s", node, labName, h.m.Name, labName)
-	}
-	line := h.binary + " exec " + labName + "." + node + " --"
-	for _, a := range argv {
-		line += " " + shellQuote(a)
-	}
-	args := h.sshArgs(line)
-	if isTerminal(os.Stdin) {
-		args = append([]string{"-t"}, args...)
-	}
-	cmd := exec.CommandContext(ctx, "ssh", args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	err = run(cmd)
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ee.ExitCode() == 255 {
-			return 255, fmt.Errorf("host %s (%s): ssh failed (check that `ssh %s true` works without a prompt)", h.m.Name, h.m.Where(), h.m.SSH)
-		}
-		return ee.ExitCode(), nil
-	}
-	return 0, err
+	return attached(ctx, labName, node, hr, append([]string{"exec", labName + "." + node, "--"}, argv...), true, opt)
 }
 
 // Status writes each host's share of a lab across machines as nslab
