@@ -9,27 +9,16 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nslab/nslab/internal/procstat"
 )
 
-// startTime reads a process's start time (clock ticks since boot, field
-// 22 of /proc/PID/stat); ok is false when there is no such process or it
-// is a zombie (it exited and waits to be reaped: nothing to stop).
+// startTime reads a process's start time (clock ticks since boot); ok is
+// false when there is no such process or it is a zombie (it exited and
+// waits to be reaped: nothing to stop).
 func startTime(pid int) (st uint64, ok bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	// The command name (field 2) is in parentheses and may hold spaces.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := bytes.Fields(b[i+1:])
-	if len(f) < 20 || string(f[0]) == "Z" || string(f[0]) == "X" {
-		return 0, false
-	}
-	st, err = strconv.ParseUint(string(f[19]), 10, 64)
-	return st, err == nil
+	state, st, err := procstat.Read(pid)
+	return st, err == nil && state != "Z" && state != "X"
 }
 
 // openProc returns a pidfd of pid if it is still the process that

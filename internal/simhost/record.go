@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/nslab/nslab/internal/procstat"
 )
 
 // RecordDir holds one record per cluster of the machine (PREFIX.json):
@@ -243,20 +245,8 @@ func ownerAlive(owner string) bool {
 	return err != nil || strconv.FormatUint(start, 10) == f[1]
 }
 
-// startTime reads when process pid started, in clock ticks since boot
-// (/proc/PID/stat's 22nd field).
+// startTime reads when process pid started, in clock ticks since boot.
 func startTime(pid int) (uint64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	i := strings.LastIndexByte(string(data), ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	f := strings.Fields(string(data[i+1:]))
-	if len(f) < 20 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f)+2)
-	}
-	return strconv.ParseUint(f[19], 10, 64)
+	_, start, err := procstat.Read(pid)
+	return start, err
 }
