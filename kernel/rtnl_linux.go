@@ -68,15 +68,29 @@ func vethMsg(self, peer linkSpec, peerNS int, up bool) *nl.NetlinkRequest {
 		msg.Flags, msg.Change = unix.IFF_UP, unix.IFF_UP
 	}
 	self.attrs(req.AddData)
+	oneQueue(req.AddData)
 	info := nl.NewRtAttr(unix.IFLA_LINKINFO, nil)
 	info.AddRtAttr(nl.IFLA_INFO_KIND, nl.NonZeroTerminated("veth"))
 	p := info.AddRtAttr(nl.IFLA_INFO_DATA, nil).AddRtAttr(nl.VETH_INFO_PEER, nil)
 	nl.NewIfInfomsgChild(p, unix.AF_UNSPEC)
 	p.AddRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(peer.name))
 	peer.attrs(func(d nl.NetlinkRequestData) { p.AddChild(d) })
+	oneQueue(func(d nl.NetlinkRequestData) { p.AddChild(d) })
 	p.AddRtAttr(unix.IFLA_NET_NS_FD, nl.Uint32Attr(uint32(peerNS)))
 	req.AddData(info)
 	return req
+}
+
+// oneQueue asks for one transmit and one receive queue. A veth made
+// without them gets one queue per possible CPU and is then cut down to the
+// one it uses (veth_init_queues), which waits for an expedited RCU grace
+// period while holding rtnl_mutex (netif_set_real_num_tx_queues ->
+// synchronize_net): every other netlink request of the machine waits with
+// it, for each end of each cable. Asked for, the queue count is what the
+// device is made with, and nothing is cut.
+func oneQueue(add func(nl.NetlinkRequestData)) {
+	add(nl.NewRtAttr(unix.IFLA_NUM_TX_QUEUES, nl.Uint32Attr(1)))
+	add(nl.NewRtAttr(unix.IFLA_NUM_RX_QUEUES, nl.Uint32Attr(1)))
 }
 
 // bridgeMsg creates a bridge.
