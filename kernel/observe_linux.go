@@ -197,26 +197,37 @@ func isMountPoint(path string) bool {
 
 // NetnsMark returns the loopback alias of a named namespace, or "" when
 // the entry is not a live namespace or cannot be read.
+//
+// It asks on one route socket made inside the namespace by a thread that
+// enters it once. A netlink.Handle made for the namespace would open a
+// socket of every netlink family (route, xfrm, netfilter), each entering
+// the namespace and leaving it again: reading the marks of a 10,104-node
+// lab's namespaces took most of down's first stage so.
 func NetnsMark(name string) string {
-	fd, err := netns.GetFromPath(NetnsPath(name))
+	fd, err := unix.Open(NetnsPath(name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return ""
 	}
-	defer fd.Close()
+	defer unix.Close(fd)
 	var fs unix.Statfs_t
-	if unix.Fstatfs(int(fd), &fs) != nil || fs.Type != unix.NSFS_MAGIC {
+	if unix.Fstatfs(fd, &fs) != nil || fs.Type != unix.NSFS_MAGIC {
 		return ""
 	}
-	h, err := netlink.NewHandleAt(fd)
-	if err != nil {
-		return ""
-	}
-	defer h.Close()
-	lo, err := h.LinkByName("lo")
-	if err != nil {
-		return ""
-	}
-	return lo.Attrs().Alias
+	var mark string
+	onThread(func() error { return unix.Setns(fd, unix.CLONE_NEWNET) }, func() error {
+		h, err := netlink.NewHandleAt(netns.None(), unix.NETLINK_ROUTE)
+		if err != nil {
+			return err
+		}
+		defer h.Close()
+		lo, err := h.LinkByName("lo")
+		if err != nil {
+			return err
+		}
+		mark = lo.Attrs().Alias
+		return nil
+	})
+	return mark
 }
 
 // ReadLink reads a link of namespace ns ("" for the root namespace): nil
