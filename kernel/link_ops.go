@@ -265,8 +265,16 @@ func (o *LinkDel) String() string { return fmt.Sprintf("%s link delete %s", ipn(
 // Equivalent to: ip [-n NS] link set NAME down
 type LinkDown struct {
 	NS, Name string
+	// Group, when not 0, moves the link to that link group in the same
+	// message (down moves a lab's bridges out of the lab's group).
+	Group uint32
 }
 
 func (o *LinkDown) Namespace() string { return o.NS }
 
-func (o *LinkDown) String() string { return fmt.Sprintf("%s link set %s down", ipn(o.NS), o.Name) }
+func (o *LinkDown) String() string {
+	if o.Group != 0 {
+		return fmt.Sprintf("%s link set %s down group %d", ipn(o.NS), o.Name, o.Group)
+	}
+	return fmt.Sprintf("%s link set %s down", ipn(o.NS), o.Name)
+}

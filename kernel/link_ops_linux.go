@@ -255,6 +255,9 @@ func (o *LinkDel) Apply(c *Conn) error {
 func (o *LinkDown) Apply(c *Conn) error {
 	req, msg := linkMsg(unix.RTM_SETLINK, 0, 0, o.Name)
 	msg.Change = unix.IFF_UP
+	if o.Group != 0 {
+		req.AddData(nl.NewRtAttr(unix.IFLA_GROUP, nl.Uint32Attr(o.Group)))
+	}
 	err := c.exec(o.NS, req)
 	if errors.Is(err, unix.ENODEV) {
 		return nil

@@ -62,10 +62,13 @@ func TestDownAfterKill(t *testing.T) {
 
 	got := script(t, Down("k", st, Saved{Topology: lab, StateDir: true}))
 	want := fmt.Sprintf(`# bridges down (1)
-ip link set %s down
+ip link set %s down group %d
 
 # links (1)
-ip link delete group %d   # the lab's 6 links
+ip link delete group %d   # the lab's 5 links
+
+# bridges (1)
+ip link delete group %d   # the lab's 1 links
 
 # namespaces (4)
 ip netns delete k.gone
@@ -75,7 +78,7 @@ nft delete table inet nslab-k
 
 # release (1)
 # the namespaces above are freed by the kernel together
-`, BridgeName("k", "br0"), g)
+`, BridgeName("k", "br0"), BridgeGroup("k"), g, BridgeGroup("k"))
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("down after a kill (-want +got):\n%s", d)
 	}

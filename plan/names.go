@@ -72,6 +72,14 @@ func Group(lab string) uint32 {
 	return 1<<20 + binary.BigEndian.Uint32(sum[:4])%(1<<30)
 }
 
+// BridgeGroup is the link group a lab's bridges move to as down takes
+// them down, so that they go after the lab's other links, emptied (see
+// Down).
+func BridgeGroup(lab string) uint32 {
+	sum := sha256.Sum256([]byte(lab + "\x00bridges"))
+	return 1<<20 + binary.BigEndian.Uint32(sum[:4])%(1<<30)
+}
+
 // TrunkName is the kernel name of one end of the trunk that joins bridge
 // to its uplink bridge: end "a" is the port on bridge, "b" the port on the
 // uplink.

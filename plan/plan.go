@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -376,8 +377,14 @@ type Saved struct {
 // Down plans the removal of everything the observed state marks as the
 // lab's. The lab's links in the root namespace go first, in one batch when
 // their link group holds nothing else (each veth takes its peer in a node
-// along); then the namespaces, which the kernel frees in the background,
-// all together (see kernel.NetnsDel's Hold).
+// along), and its bridges after them, emptied: a bridge deleted with its
+// ports still in it detaches each while the port is still registered, so
+// that every detaching sends notifications (promiscuity, master) that walk
+// the root namespace's list of namespace ids; detached as they are
+// unregistered, ports send none. The bridges move to a group of their own
+// (BridgeGroup) as they go down, and go in one batch of that group. Then
+// the namespaces, which the kernel frees in the background, all together
+// (see kernel.NetnsDel's Hold).
 // Nothing unmarked is ever touched, except what nslab leaves when it is
 // killed part-way, which saved (optional) tells apart:
 //
@@ -399,8 +406,10 @@ func Down(lab string, st *kernel.State, saved ...Saved) *Plan {
 		sv = saved[0]
 	}
 	p := &Plan{Lab: lab}
-	p.add("bridges down", bridgeDownOps(lab, st))
-	p.add("links", linkDelOps(lab, st, sv.Topology))
+	down, links, bridges := linkDelOps(lab, st, sv.Topology)
+	p.add("bridges down", down)
+	p.add("links", links)
+	p.add("bridges", bridges)
 	var spaces []kernel.Op
 	for _, name := range sortedKeys(st.Namespaces) {
 		if l, _, _, ok := kernel.ParseMarker(st.Namespaces[name]); ok && l == lab || staleOfLab(lab, name, st, sv) {
@@ -429,27 +438,20 @@ func staleOfLab(lab, ns string, st *kernel.State, sv Saved) bool {
 	return sv.StateDir || sv.Topology != nil && sv.Topology.Node(node) != nil
 }
 
-func bridgeDownOps(lab string, st *kernel.State) []kernel.Op {
-	var ops []kernel.Op
-	for _, name := range sortedKeys(st.Links) {
-		if owner, kind, _, ok := kernel.ParseMarker(st.Links[name].Alias); ok && owner == lab && kind == kernel.KindBridge {
-			ops = append(ops, &kernel.LinkDown{Name: name})
-		}
-	}
-	return ops
-}
-
-// linkDelOps deletes the lab's marked root links, and its unmarked ones
-// that saved names (see Down): by group when the group is the lab's
-// alone, else one by one.
-func linkDelOps(lab string, st *kernel.State, saved *topology.Lab) []kernel.Op {
-	group := Group(lab)
-	var ours []string
+// linkDelOps plans the deletion of the lab's root links: its marked ones,
+// and its unmarked ones that saved names (see Down). It takes the lab's
+// bridges down (down), moving them to BridgeGroup when their ports go by
+// group, deletes the other links (links) and then the bridges (bridges):
+// by group where the group holds only the lab's links, else one by one.
+func linkDelOps(lab string, st *kernel.State, saved *topology.Lab) (down, links, bridges []kernel.Op) {
+	group, bridgeGroup := Group(lab), BridgeGroup(lab)
 	var names map[string]bool // the root names of saved, made when needed
-	groupIsOurs := true
+	byGroup := map[uint32][]string{}
+	foreign := map[uint32]bool{}
+	var marked []string // the lab's bridges, by their marks
 	for _, name := range sortedKeys(st.Links) {
 		l := st.Links[name]
-		owner, _, _, ok := kernel.ParseMarker(l.Alias)
+		owner, kind, _, ok := kernel.ParseMarker(l.Alias)
 		mine := ok && owner == lab
 		if !mine && l.Alias == "" && l.Group == group && saved != nil {
 			if names == nil {
@@ -460,24 +462,55 @@ func linkDelOps(lab string, st *kernel.State, saved *topology.Lab) []kernel.Op {
 			}
 			mine = names[name]
 		}
-		if mine {
-			ours = append(ours, name)
+		switch {
+		case !mine:
+			foreign[l.Group] = true
+		default:
+			byGroup[l.Group] = append(byGroup[l.Group], name)
+			if ok && kind == kernel.KindBridge {
+				marked = append(marked, name)
+			}
 		}
-		if l.Group == group && !mine {
-			groupIsOurs = false
+	}
+	byGroupDel := func(g uint32, names []string) []kernel.Op {
+		if len(names) == 0 {
+			return nil
 		}
+		if g != 0 && !foreign[g] {
+			return []kernel.Op{&kernel.LinkGroupDel{Group: g, Names: names}}
+		}
+		ops := make([]kernel.Op, len(names))
+		for i, name := range names {
+			ops[i] = &kernel.LinkDel{Name: name}
+		}
+		return ops
 	}
-	if len(ours) == 0 {
-		return nil
+	// The bridges leave the lab's group only when its other links go by
+	// group and the bridges' group holds nothing foreign.
+	move := group != bridgeGroup && !foreign[group] && !foreign[bridgeGroup] && len(byGroup[group]) > 0
+	moved := map[string]bool{}
+	for _, name := range marked {
+		op := &kernel.LinkDown{Name: name}
+		if move && st.Links[name].Group == group {
+			op.Group = bridgeGroup
+			moved[name] = true
+		}
+		down = append(down, op)
 	}
-	if groupIsOurs && allInGroup(st, ours, group) {
-		return []kernel.Op{&kernel.LinkGroupDel{Group: group, Names: ours}}
+	var emptied []string // deleted after the links, from the bridges' group
+	for _, g := range slices.Sorted(maps.Keys(byGroup)) {
+		var rest []string
+		for _, name := range byGroup[g] {
+			if moved[name] || move && g == bridgeGroup {
+				emptied = append(emptied, name)
+			} else {
+				rest = append(rest, name)
+			}
+		}
+		links = append(links, byGroupDel(g, rest)...)
 	}
-	ops := make([]kernel.Op, len(ours))
-	for i, name := range ours {
-		ops[i] = &kernel.LinkDel{Name: name}
-	}
-	return ops
+	slices.Sort(emptied)
+	return down, links, byGroupDel(bridgeGroup, emptied)
 }
 
 func allInGroup(st *kernel.State, names []string, group uint32) bool {

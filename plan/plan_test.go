@@ -182,14 +182,39 @@ nft delete table inet nslab-seed
 	}
 
 	// With every link of the lab in its group, and nothing else there,
-	// one request deletes them all.
-	g := Group("seed")
+	// one request deletes them all but the bridges, which leave the group
+	// as they go down and go after their ports, in one request of their
+	// group.
+	g, bg := Group("seed"), BridgeGroup("seed")
 	for _, n := range []string{"nb-1", "np-1", "nh-1"} {
 		st.Links[n].Group = g
 	}
-	if got := script(t, Down("seed", st)); !strings.Contains(got, fmt.Sprintf("# links (1)\nip link delete group %d   # the lab's 3 links\n", g)) {
-		t.Errorf("down plan with the lab's group:\n%s", got)
+	want = fmt.Sprintf(`# bridges down (1)
+ip link set nb-1 down group %d
+
+# links (1)
+ip link delete group %d   # the lab's 2 links
+
+# bridges (1)
+ip link delete group %d   # the lab's 1 links
+`, bg, g, bg)
+	if got := script(t, Down("seed", st)); !strings.HasPrefix(got, want) {
+		t.Errorf("down plan with the lab's group (-want +got):\n%s", cmp.Diff(want, got))
 	}
+	// Killed after the bridges moved: they are still the lab's, and go
+	// after the rest as before.
+	st.Links["nb-1"].Group = bg
+	if got := script(t, Down("seed", st)); !strings.HasPrefix(got, strings.Replace(want, fmt.Sprintf(" down group %d", bg), " down", 1)) {
+		t.Errorf("down plan after a down killed once the bridges moved (-want +got):\n%s", cmp.Diff(want, got))
+	}
+	// Something foreign in the bridges' group: the bridges stay in the
+	// lab's group and go with it, and the foreign link stays.
+	st.Links["nb-1"].Group = g
+	st.Links["eth8"] = &kernel.RootLink{Name: "eth8", Group: bg}
+	if got := script(t, Down("seed", st)); strings.Contains(got, fmt.Sprint(bg)) || !strings.Contains(got, fmt.Sprintf("ip link delete group %d   # the lab's 3 links\n", g)) {
+		t.Errorf("down plan with a foreign link in the bridges' group:\n%s", got)
+	}
+	delete(st.Links, "eth8")
 	// A foreign link in the group makes down delete one by one.
 	st.Links["eth9"] = &kernel.RootLink{Name: "eth9", Group: g}
 	if got := script(t, Down("seed", st)); strings.Contains(got, "group") || !strings.Contains(got, "ip link delete np-1") || strings.Contains(got, "eth9") {
