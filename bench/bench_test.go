@@ -80,9 +80,9 @@ func TestFallbackFiles(t *testing.T) {
 }
 
 func TestParseLinkLine(t *testing.T) {
-	line := `35101: np-kvsspcrphv@if2: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue master nb-x state UP mode DEFAULT group default qlen 1000\    link/ether 2e:1a:8f:2c:65:1e brd ff:ff:ff:ff:ff:ff link-netns bench-star-20.h1\    alias nslab:bench-star-20:port:h1:eth0\    altname bench-star-20.h1.eth0`
+	line := `35101: np-kvsspcrphv@if2: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue master nb-x state UP mode DEFAULT group default qlen 1000\    link/ether 2e:1a:8f:2c:65:1e brd ff:ff:ff:ff:ff:ff link-netns bench-star-20.h1\    alias nslab:bench-star-20:port:h1:eth0\    altname h1.eth0.bench-star-20`
 	name, alts := parseLinkLine(line)
-	if name != "np-kvsspcrphv" || len(alts) != 2 || alts[1] != "bench-star-20.h1.eth0" || alts[0] != "nslab:bench-star-20:port:h1:eth0" {
+	if name != "np-kvsspcrphv" || len(alts) != 2 || alts[1] != "h1.eth0.bench-star-20" || alts[0] != "nslab:bench-star-20:port:h1:eth0" {
 		t.Errorf("parseLinkLine = %q, %q", name, alts)
 	}
 }

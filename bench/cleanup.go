@@ -77,7 +77,7 @@ var (
 // namespaces, their mounts, root-namespace links and nslab state. With a
 // lab name it looks at that lab only.
 func leftovers(labName string, mininet bool) []string {
-	// nslab marks its links with the altname LAB.NAME and the alias
+	// nslab marks its links with the altname NAME.LAB and the alias
 	// nslab:LAB:KIND:NAME.
 	nsPrefixes, linkPrefixes, altPrefixes := benchNetnsPrefixes, benchLinkPrefixes, []string{"bench-", "nslab:bench-"}
 	if labName != "" {
@@ -114,7 +114,8 @@ func leftovers(labName string, mininet bool) []string {
 				left = append(left, "link "+name+" (Mininet)")
 			default:
 				for _, a := range alts {
-					if hasAnyPrefix(a, altPrefixes) {
+					lab := a[strings.LastIndexByte(a, '.')+1:] // of an altname NAME.LAB
+					if hasAnyPrefix(a, altPrefixes) || labName == "" && strings.HasPrefix(lab, "bench-") || labName != "" && lab == labName {
 						left = append(left, "link "+name+" ("+a+")")
 						break
 					}

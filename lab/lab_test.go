@@ -95,7 +95,7 @@ func TestUpSeedIsReachableAtOnce(t *testing.T) {
 	if len(want) != 2 || !strings.Contains(addr, want[0].String()) || !strings.Contains(addr, want[1].String()) || strings.Contains(addr, "tentative") {
 		t.Errorf("ns1 eth0 addresses: %s", addr)
 	}
-	br := nslabtest.IP(t, "-d", "link", "show", tl.Name+".br-ns")
+	br := nslabtest.IP(t, "-d", "link", "show", "br-ns."+tl.Name)
 	if !strings.Contains(br, "bridge") || !strings.Contains(br, "nslab:"+tl.Name+":bridge:br-ns") {
 		t.Errorf("bridge by altname: %s", br)
 	}

@@ -71,7 +71,7 @@ func Leftovers(lab string) []string {
 		if !linkLine.MatchString(line) {
 			continue
 		}
-		if strings.Contains(line, kernel.MarkerPrefix+lab+":") || strings.Contains(line, "altname "+lab+".") {
+		if strings.Contains(line, kernel.MarkerPrefix+lab+":") || hasAltnameOf(line, lab) {
 			left = append(left, "link "+strings.Fields(line)[1])
 		}
 	}
@@ -390,4 +390,17 @@ func Kernel(t testing.TB) string {
 	}
 	t.Logf("kernel %s (%s)", b, where)
 	return string(b)
+}
+
+// hasAltnameOf reports whether a line of ip -o -d link shows an altname of
+// lab: "NAME.LAB" (plan's altnames), or "LAB.NAME" (tests that give their
+// links altnames of their own).
+func hasAltnameOf(line, lab string) bool {
+	f := strings.Fields(strings.ReplaceAll(line, `\`, " "))
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "altname" && (strings.HasSuffix(f[i+1], "."+lab) || strings.HasPrefix(f[i+1], lab+".")) {
+			return true
+		}
+	}
+	return false
 }

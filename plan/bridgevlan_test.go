@@ -67,7 +67,7 @@ func TestVLANPlan(t *testing.T) {
 				"ip tuntap add " + TapName("vl", "vm") + " mode tap",
 				"ip link set " + TapName("vl", "vm") + " group " + fmt.Sprint(Group("vl")),
 				`ip link set ` + TapName("vl", "vm") + ` alias "nslab:vl:tap:vm"`,
-				"ip link property add dev " + TapName("vl", "vm") + " altname vl.sw1+vm",
+				"ip link property add dev " + TapName("vl", "vm") + " altname sw1+vm.vl",
 				"ip link set " + TapName("vl", "vm") + " master " + BridgeName("vl", "sw1") + " up",
 				"sysctl -qw net.ipv6.conf." + TapName("vl", "vm") + ".disable_ipv6=1",
 				"bridge vlan del dev " + TapName("vl", "vm") + " vid 1", "bridge vlan add dev " + TapName("vl", "vm") + " vid 20 pvid untagged",

@@ -36,24 +36,31 @@ func BridgeName(lab, bridge string) string {
 	return kernelName(kernel.BridgePrefix, lab, kernel.KindBridge, bridge)
 }
 
-// BridgeAltName is the readable name of a lab's bridge: "LAB.BRIDGE".
-func BridgeAltName(lab, bridge string) string { return lab + "." + bridge }
+// Altnames are readable names of root links, the name first and the lab
+// last, as in a host name: "br0.seed", "h1.eth0.seed". The kernel hashes
+// only the first 16 bytes of a name (IFNAMSIZ) into its 256 buckets: with
+// the lab first, every port of a lab whose name is 15 bytes or more fell
+// in one bucket, and adding each altname compared it with all the others
+// (24 of the 56 s of CPU of a 10,104-node up of "leaf-spine-4-100-100").
+
+// BridgeAltName is the readable name of a lab's bridge: "BRIDGE.LAB".
+func BridgeAltName(lab, bridge string) string { return bridge + "." + lab }
 
 // PortName is the kernel name of the root end of a node's cable to a bridge.
 func PortName(lab, node, iface string) string {
 	return kernelName(kernel.PortPrefix, lab, kernel.KindPort, node+":"+iface)
 }
 
-// PortAltName is the readable name of a bridge port: "LAB.NODE.IFACE".
-func PortAltName(lab, node, iface string) string { return lab + "." + node + "." + iface }
+// PortAltName is the readable name of a bridge port: "NODE.IFACE.LAB".
+func PortAltName(lab, node, iface string) string { return node + "." + iface + "." + lab }
 
 // HostIfName is the kernel name of a host interface of a lab.
 func HostIfName(lab, name string) string {
 	return kernelName(kernel.HostPrefix, lab, kernel.KindHost, name)
 }
 
-// HostIfAltName is the readable name of a host interface: "LAB.host.NAME".
-func HostIfAltName(lab, name string) string { return lab + "." + topology.HostNode + "." + name }
+// HostIfAltName is the readable name of a host interface: "host.NAME.LAB".
+func HostIfAltName(lab, name string) string { return topology.HostNode + "." + name + "." + lab }
 
 // BridgeMAC is a stable, locally administered MAC for a lab's bridge, so
 // that the bridge address does not follow its ports as they come and go.
@@ -87,7 +94,7 @@ func TrunkName(lab, bridge, end string) string {
 	return kernelName(kernel.TrunkPrefix, lab, kernel.KindTrunk, bridge+"/"+end)
 }
 
-// TrunkAltName is the readable name of a trunk end: "LAB.FROM>TO" for the
+// TrunkAltName is the readable name of a trunk end: "FROM>TO.LAB" for the
 // end that is a port of FROM and leads to TO. Names cannot hold '>', so it
 // clashes with no other altname.
-func TrunkAltName(lab, from, to string) string { return lab + "." + from + ">" + to }
+func TrunkAltName(lab, from, to string) string { return from + ">" + to + "." + lab }

@@ -114,9 +114,9 @@ func TestUpRefusesForeignObjects(t *testing.T) {
 		{"namespace of another lab", func(st *kernel.State) { st.Namespaces["seed.ns1"] = kernel.Marker("seed", kernel.KindNode, "other") },
 			`node ns1: the name is taken by the namespace seed.ns1 marked "nslab:seed:node:other"`},
 		{"bridge altname", func(st *kernel.State) {
-			st.Links["br0"] = &kernel.RootLink{Name: "br0", Type: "bridge", AltNames: []string{"seed.br-ns"}}
-			st.Names["br0"], st.Names["seed.br-ns"] = "br0", "br0"
-		}, "bridge br-ns (kernel name " + BridgeName("seed", "br-ns") + ", altname seed.br-ns): the name is taken by bridge link br0"},
+			st.Links["br0"] = &kernel.RootLink{Name: "br0", Type: "bridge", AltNames: []string{"br-ns.seed"}}
+			st.Names["br0"], st.Names["br-ns.seed"] = "br0", "br0"
+		}, "bridge br-ns (kernel name " + BridgeName("seed", "br-ns") + ", altname br-ns.seed): the name is taken by bridge link br0"},
 		{"host subnet", func(st *kernel.State) {
 			st.Addrs = append(st.Addrs, kernel.HostAddr{Prefix: netip.MustParsePrefix("10.0.0.77/16"), Link: "eth0"})
 		}, "bridge br-ns: 10.0.0.1/24 overlaps 10.0.0.77/16 on the host's link eth0"},

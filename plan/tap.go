@@ -11,8 +11,8 @@ func TapName(lab, tap string) string {
 	return kernelName(kernel.TapPrefix, lab, kernel.KindTap, tap)
 }
 
-// TapAltName is the readable name of a tap: "LAB.BRIDGE+TAP".
-func TapAltName(lab, bridge, tap string) string { return lab + "." + bridge + "+" + tap }
+// TapAltName is the readable name of a tap: "BRIDGE+TAP.LAB".
+func TapAltName(lab, bridge, tap string) string { return bridge + "+" + tap + "." + lab }
 
 // tapOp makes a tap as a port of its bridge, with the bridge's MTU.
 func tapOp(lab string, t *topology.Tap) *kernel.TapAdd {

@@ -12,8 +12,8 @@ func TunnelName(lab, bridge string) string {
 	return kernelName(kernel.TunnelPrefix, lab, kernel.KindTunnel, bridge)
 }
 
-// TunnelAltName is the readable name of a tunnel: "LAB.BRIDGE~".
-func TunnelAltName(lab, bridge string) string { return lab + "." + bridge + "~" }
+// TunnelAltName is the readable name of a tunnel: "BRIDGE~.LAB".
+func TunnelAltName(lab, bridge string) string { return bridge + "~." + lab }
 
 // tunnelOp makes a bridge's tunnel as a port of the bridge, nil for a
 // bridge without one.

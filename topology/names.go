@@ -8,7 +8,7 @@ import (
 
 // Name limits, in bytes.
 const (
-	// MaxLabName keeps "LAB.NODE" namespace names and "LAB.NAME" altnames
+	// MaxLabName keeps "LAB.NODE" namespace names and "NAME.LAB" altnames
 	// short.
 	MaxLabName = 24
 	// MaxNodeName applies to node and bridge names.

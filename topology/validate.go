@@ -80,7 +80,7 @@ func SysctlDev(key string) (string, bool) {
 }
 
 // checkNameClashes rejects a host interface named like a bridge: both get
-// the altname LAB.NAME on the host.
+// the altname NAME.LAB on the host.
 func (p *parser) checkNameClashes() {
 	bridges := map[string]*Bridge{}
 	for _, b := range p.lab.Bridges {

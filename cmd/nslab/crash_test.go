@@ -403,7 +403,7 @@ func TestDownAll(t *testing.T) {
 	foreignBridge := plan.BridgeName("alpha", "br1")
 	sb.must("ip", "link", "add", foreignBridge, "group", fmt.Sprint(plan.Group("alpha")), "type", "bridge")
 	sb.must("ip", "link", "set", "dev", foreignBridge, "alias", "nslab-like")
-	sb.must("ip", "link", "property", "add", "dev", foreignBridge, "altname", "alpha.br1")
+	sb.must("ip", "link", "property", "add", "dev", foreignBridge, "altname", "br1.alpha")
 	// The name of gamma's port of h5, without gamma's group.
 	foreignVeth := plan.PortName("gamma", "h5", "eth0")
 	sb.must("ip", "link", "delete", foreignVeth)
