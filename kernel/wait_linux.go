@@ -21,8 +21,14 @@ import (
 // second late when many links change at once); until then the link drops
 // what it sends. Waiting makes a lab usable the moment up returns.
 func (c *Conn) WaitUp(ctx context.Context, ns string, names []string) error {
+	return c.WaitUpReport(ctx, ns, names, nil)
+}
+
+// WaitUpReport is WaitUp, calling up (when not nil) with the number of
+// links seen up since its last call, as they come up.
+func (c *Conn) WaitUpReport(ctx context.Context, ns string, names []string, up func(n int)) error {
 	if ns == "" {
-		return c.waitRoot(ctx, names, func(s linkState) (bool, string) {
+		return c.waitRoot(ctx, names, up, func(s linkState) (bool, string) {
 			return s.oper == netlink.OperUp, "operstate " + s.oper.String()
 		})
 	}
@@ -35,6 +41,7 @@ func (c *Conn) WaitUp(ctx context.Context, ns string, names []string) error {
 		if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
 			return opErr(ns, "listing links", err)
 		}
+		before := len(pending)
 		for _, l := range links { // an interrupted dump is partial: poll again
 			a := l.Attrs()
 			if _, ok := pending[a.Name]; !ok {
@@ -48,12 +55,15 @@ func (c *Conn) WaitUp(ctx context.Context, ns string, names []string) error {
 				pending[a.Name] = a.OperState.String()
 			}
 		}
+		if up != nil && len(pending) < before {
+			up(before - len(pending))
+		}
 		if len(pending) == 0 {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return opErr(ns, "waiting for links to come up", fmt.Errorf("%w: %s", ctx.Err(), describePending(pending)))
+			return opErr(ns, "waiting for links to come up", fmt.Errorf("%w: %s", context.Cause(ctx), describePending(pending)))
 		case <-time.After(delay):
 		}
 	}
@@ -64,7 +74,12 @@ func (c *Conn) WaitUp(ctx context.Context, ns string, names []string) error {
 // forwards as soon as a port gives it carrier; its operational state
 // follows up to a second later, when the kernel's linkwatch gets to it.
 func (c *Conn) WaitCarrier(ctx context.Context, names []string) error {
-	return c.waitRoot(ctx, names, func(s linkState) (bool, string) {
+	return c.WaitCarrierReport(ctx, names, nil)
+}
+
+// WaitCarrierReport is WaitCarrier, calling up as WaitUpReport does.
+func (c *Conn) WaitCarrierReport(ctx context.Context, names []string, up func(n int)) error {
+	return c.waitRoot(ctx, names, up, func(s linkState) (bool, string) {
 		return s.carrier, "without carrier"
 	})
 }
@@ -75,12 +90,13 @@ func (c *Conn) WaitCarrier(ctx context.Context, names []string) error {
 // walk over all the namespace ids the root knows (quadratic in the lab's
 // size), and /sys shows the network namespace that mounted it, which is
 // not nslab's when nslab runs under unshare -n or nsenter --net.
-func (c *Conn) waitRoot(ctx context.Context, names []string, ok func(linkState) (bool, string)) error {
+func (c *Conn) waitRoot(ctx context.Context, names []string, up func(int), ok func(linkState) (bool, string)) error {
 	pending := make(map[string]string, len(names))
 	for _, n := range names {
 		pending[n] = "missing"
 	}
 	for delay := 200 * time.Microsecond; ; delay = min(2*delay, 20*time.Millisecond) {
+		before := len(pending)
 		for n := range pending {
 			st, err := c.rootLinkState(n)
 			switch {
@@ -96,12 +112,15 @@ func (c *Conn) waitRoot(ctx context.Context, names []string, ok func(linkState) 
 				}
 			}
 		}
+		if up != nil && len(pending) < before {
+			up(before - len(pending))
+		}
 		if len(pending) == 0 {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return opErr("", "waiting for links to come up", fmt.Errorf("%w: %s", ctx.Err(), describePending(pending)))
+			return opErr("", "waiting for links to come up", fmt.Errorf("%w: %s", context.Cause(ctx), describePending(pending)))
 		case <-time.After(delay):
 		}
 	}

@@ -470,6 +470,8 @@ func Cut(ctx context.Context, name, node, iface string, up bool, opt Options) er
 	defer c.Close()
 	wctx, cancel := context.WithTimeout(ctx, readyTimeout(1))
 	defer cancel()
+	wctx, _, stop := stallContext(wctx, readyStall)
+	defer stop()
 	return c.WaitUp(wctx, "", []string{plan.BridgeName(name, port.Bridge.Name)})
 }
 

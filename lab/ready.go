@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -13,9 +14,59 @@ import (
 
 // readyTimeout bounds how long up waits for the kernel to bring n links
 // up: the kernel's linkwatch falls behind when tens of thousands of links
-// change at once.
+// change at once, and on a loaded machine. Up stops waiting before that
+// when no link has come up for readyStall: a bound of 10 s for all the
+// wait failed ups of small labs at load 16 while links still came up.
 func readyTimeout(n int) time.Duration {
-	return 10*time.Second + time.Duration(n)*5*time.Millisecond
+	return 2*time.Minute + time.Duration(n)*5*time.Millisecond
+}
+
+// readyStall is how long up waits while no link comes up.
+var readyStall = 20 * time.Second
+
+// stalled is why up stopped waiting for links that still came up now and
+// then, but not lately.
+type stalled struct{ d time.Duration }
+
+func (e stalled) Error() string {
+	return fmt.Sprintf("no link came up for %v", e.d)
+}
+
+// stallContext is ctx, ended with a stalled cause once progress has not
+// been called for stall. stop releases it.
+func stallContext(ctx context.Context, stall time.Duration) (_ context.Context, progress, stop func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	var mu sync.Mutex
+	last := time.Now()
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(stall / 10)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case now := <-tick.C:
+				mu.Lock()
+				idle := now.Sub(last)
+				mu.Unlock()
+				if idle >= stall {
+					cancel(stalled{stall})
+					return
+				}
+			}
+		}
+	}()
+	progress = func() {
+		mu.Lock()
+		last = time.Now()
+		mu.Unlock()
+	}
+	var once sync.Once
+	stop = func() { once.Do(func() { close(done); cancel(nil) }) }
+	return ctx, progress, stop
 }
 
 // readyCount is the number of links and bridges waitReady waits for.
@@ -38,6 +89,8 @@ func waitReady(ctx context.Context, c *kernel.Conn, t *topology.Lab, workers int
 	}
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout(n))
 	defer cancel()
+	ctx, progress, stop := stallContext(ctx, readyStall)
+	defer stop()
 	jobs := make(chan string)
 	var mu sync.Mutex
 	var errs []error
@@ -45,12 +98,12 @@ func waitReady(ctx context.Context, c *kernel.Conn, t *topology.Lab, workers int
 	for range min(workers, len(want)) {
 		wg.Go(func() {
 			for ns := range jobs {
-				err := c.WaitUp(ctx, ns, want[ns])
+				err := c.WaitUpReport(ctx, ns, want[ns], func(n int) {
+					progress()
+					m.waited(n)
+				})
 				if ns != "" {
 					c.Forget(ns)
-				}
-				if err == nil {
-					m.waited(len(want[ns]))
 				}
 				if err != nil {
 					mu.Lock()
@@ -64,12 +117,13 @@ func waitReady(ctx context.Context, c *kernel.Conn, t *topology.Lab, workers int
 		jobs <- ns
 	}
 	close(jobs)
-	if err := c.WaitCarrier(ctx, bridges); err != nil {
+	if err := c.WaitCarrierReport(ctx, bridges, func(n int) {
+		progress()
+		m.waited(n)
+	}); err != nil {
 		mu.Lock()
 		errs = append(errs, err)
 		mu.Unlock()
-	} else {
-		m.waited(len(bridges))
 	}
 	wg.Wait()
 	return errors.Join(errs...)
