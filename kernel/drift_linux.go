@@ -162,3 +162,38 @@ func ReadSysctls(keys []string) map[string]string {
 	readSysctls(keys, out)
 	return out
 }
+
+// DefaultRouteLinks names the links of the calling namespace's IPv4
+// default routes (main table, each hop of a multipath route): where what
+// leaves the machine goes out, and where the answers come in.
+//
+// Equivalent to: ip -4 route show default
+func DefaultRouteLinks() ([]string, error) {
+	routes, err := netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return nil, fmt.Errorf("listing the host's routes: %w", err)
+	}
+	seen := map[int]bool{}
+	var out []string
+	add := func(index int) {
+		if index == 0 || seen[index] {
+			return
+		}
+		seen[index] = true
+		if l, err := netlink.LinkByIndex(index); err == nil {
+			out = append(out, l.Attrs().Name)
+		}
+	}
+	for _, r := range routes {
+		if r.Dst != nil {
+			if ones, _ := r.Dst.Mask.Size(); ones != 0 {
+				continue
+			}
+		}
+		add(r.LinkIndex)
+		for _, hop := range r.MultiPath {
+			add(hop.LinkIndex)
+		}
+	}
+	return out, nil
+}
