@@ -2,6 +2,8 @@ package kernel
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 
@@ -177,15 +179,23 @@ func (c *Conn) index(ns, name string) (int32, error) {
 	if idx, ok := c.indexes.load(ns, name); ok {
 		return idx, nil
 	}
-	h, err := c.Handle(ns)
+	s, err := c.sock(ns)
 	if err != nil {
 		return 0, err
 	}
-	l, err := h.LinkByName(name)
+	req, _ := linkMsg(unix.RTM_GETLINK, 0, 0, name)
+	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: s.raw}
+	msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWLINK)
+	if errors.Is(err, unix.ENODEV) {
+		return 0, fmt.Errorf("no link named %s", name)
+	}
 	if err != nil {
 		return 0, err
 	}
-	idx := int32(l.Attrs().Index)
+	if len(msgs) != 1 || len(msgs[0]) < unix.SizeofIfInfomsg {
+		return 0, fmt.Errorf("looking up link %s: the kernel answered %d messages", name, len(msgs))
+	}
+	idx := nl.DeserializeIfInfomsg(msgs[0]).Index
 	c.indexes.store(ns, name, idx)
 	return idx, nil
 }
