@@ -104,6 +104,7 @@ func TestRunPrimed(t *testing.T) {
 	for _, n := range nodes {
 		out, _ := exec.Command("ip", "-n", ns[n], "neigh", "show").CombinedOutput()
 		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			line = strings.TrimSpace(line) // ip ends each line with a space
 			if n == "a" && strings.HasPrefix(line, "10.73.0.11 ") {
 				if line != "10.73.0.11 dev eth0 lladdr "+mac+" PERMANENT" {
 					t.Errorf("a: its own entry for b changed by the check: %s", line)
