@@ -191,16 +191,20 @@ func (r *Report) burst(ctx context.Context, idx []int, nsPath func(string) strin
 	if pw != nil {
 		pw.readLinks(opt.Workers)
 		pw.prime(opt.Workers)
+		opt.step("primed %d entries", len(pw.entries))
 		pw.teach()
+		opt.step("sent %d learning frames", len(pw.learn))
 	}
 	if err := b.poll(); err != nil {
 		b.failPending(err.Error())
 	}
 	b.run(ctx)
 	b.closeSocks()
+	opt.step("probed %d targets", len(targets))
 	clean := true
 	if pw != nil {
 		clean = pw.forget(opt.Workers)
+		opt.step("forgot the wave's entries")
 	}
 	errs := make([]error, len(groups))
 	for gi, g := range groups {

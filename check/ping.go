@@ -1,6 +1,7 @@
 package check
 
 import (
+	"fmt"
 	"net/netip"
 	"runtime"
 	"time"
@@ -66,6 +67,17 @@ type Options struct {
 	// autoSample AutoSample, in tests.
 	limits     *neighLimits
 	autoSample int
+	// trace, when set (in tests), is told what Run does as it goes: a
+	// wave begun, its entries primed, its learning frames sent, its
+	// probes answered or timed out, its entries forgotten, a retry.
+	trace func(step string)
+}
+
+// step tells o.trace, if set, what a check has just done.
+func (o *Options) step(format string, args ...any) {
+	if o.trace != nil {
+		o.trace(fmt.Sprintf(format, args...))
+	}
 }
 
 // AutoSample is how many pairs Run probes when it samples a lab by

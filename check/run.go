@@ -111,6 +111,7 @@ func (r *Report) probeWaves(ctx context.Context, w *world, nsPath func(string) s
 			r.stopped(waves[k:], err)
 			break
 		}
+		opt.step("wave %d of %d: %d probes", k+1, len(waves), len(wv.idx))
 		werrs, clean := r.burst(ctx, wv.idx, nsPath, opt, pr)
 		for _, err := range werrs {
 			if err != nil && !seen[err.Error()] {
@@ -161,6 +162,13 @@ func (r *Report) retry(ctx context.Context, waves []wave, nsPath func(string) st
 	}
 	forgetWave(sortedNodes(nodes), nsPath, opt.Workers, forgetNeighbours)
 	r.Retried = len(idx)
+	if opt.trace != nil {
+		var what []string
+		for _, i := range idx {
+			what = append(what, fmt.Sprintf("%s -> %s (%s)", r.Probes[i].From, r.Probes[i].To, r.Probes[i].Err))
+		}
+		opt.step("retry, unprimed: %s", strings.Join(what, ", "))
+	}
 	r.burst(ctx, idx, nsPath, opt, nil)
 }
 
