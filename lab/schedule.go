@@ -330,58 +330,23 @@ type StepEvent struct {
 	Err  string  `json:"error,omitempty"`
 }
 
-// RunSchedule runs the steps on a running lab, each at its time from the
-// start, and logs each (with log, if not nil) as it is done. At the end,
-// when ctx is done (Ctrl-C), or at a step that fails, it reverts every
-// fault in force (Heal) and logs that as a last step "revert". While it
-// runs, the lab's record names it (Faults.Runner) and holds what it did:
-// if it is killed, the next heal or down reverts it. what names it there.
+// RunSchedule runs the steps on a running lab on this machine (see
+// RunScheduleOn). While it runs, the lab's record names it
+// (Faults.Runner) and holds what it did: if it is killed, the next heal
+// or down reverts it. what names it there.
 func RunSchedule(ctx context.Context, name, what string, steps []Step, opt Options, log func(StepEvent)) error {
-	if log == nil {
-		log = func(StepEvent) {}
-	}
-	if err := setRunner(ctx, name, &plan.Runner{PID: os.Getpid(), What: what, Started: time.Now().UTC()}, opt); err != nil {
-		return err
-	}
-	start := time.Now()
-	var runErr error
-	for _, s := range steps {
-		if wait := time.Until(start.Add(s.At)); wait > 0 {
-			select {
-			case <-ctx.Done():
-			case <-time.After(wait):
-			}
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		err := doStep(ctx, name, s, opt)
-		ev := StepEvent{Time: time.Now().UTC(), Lab: name, At: ms(s.At), Late: ms(time.Since(start) - s.At), Step: s.String()}
-		if err != nil {
-			ev.Err = err.Error()
-			runErr = fmt.Errorf("%s: %s: %w", s.Pos, s, err)
-		}
-		log(ev)
-		if err != nil {
-			break
-		}
-	}
-	// Reverted even when ctx is done: a fresh context, so that Ctrl-C
-	// leaves the lab as it was.
-	_, err := Heal(context.Background(), name, opt)
-	ev := StepEvent{Time: time.Now().UTC(), Lab: name, At: ms(time.Since(start)), Step: "revert"}
-	if err != nil {
-		ev.Err = err.Error()
-	}
-	log(ev)
-	return errors.Join(runErr, err)
+	return RunScheduleOn(ctx, LocalFaults(opt), name, what, steps, log)
 }
 
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+// LocalFaults are the fault operations of labs on this machine, as a
+// schedule does them: Cut, Partition, Block, Shape and Heal with opt.
+func LocalFaults(opt Options) Faulter {
+	return FaultFuncs[Options]{Opt: opt, Claim: claim, Cut: Cut, Partition: Partition, Block: Block, Shape: Shape, Heal: heal}.Faulter()
+}
 
-// setRunner records the runner, refusing when another live one holds the
-// lab.
-func setRunner(ctx context.Context, name string, r *plan.Runner, opt Options) error {
+// claim records r as the lab's runner, refusing when another live one
+// holds the lab.
+func claim(ctx context.Context, name string, r *plan.Runner, opt Options) error {
 	var busy *plan.Runner
 	err := change(ctx, name, opt, func(t *topology.Lab) (*plan.Plan, error) { return &plan.Plan{Lab: name}, nil },
 		func(f *plan.Faults) {
@@ -392,8 +357,7 @@ func setRunner(ctx context.Context, name string, r *plan.Runner, opt Options) er
 			f.Runner = r
 		})
 	if err == nil && busy != nil {
-		err = fmt.Errorf("lab %s runs %s already (pid %d, since %s): wait for it, or end it and run nslab heal %s",
-			name, busy.What, busy.PID, busy.Started.Format(time.RFC3339), name)
+		err = Busy(name, busy)
 	}
 	return err
 }
@@ -402,26 +366,4 @@ func setRunner(ctx context.Context, name string, r *plan.Runner, opt Options) er
 func alive(pid int) bool {
 	_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
 	return err == nil
-}
-
-// doStep does one step.
-func doStep(ctx context.Context, name string, s Step, opt Options) error {
-	switch {
-	case s.Cut != "" || s.Join != "":
-		ref, up := s.Cut, false
-		if s.Join != "" {
-			ref, up = s.Join, true
-		}
-		node, iface, _ := strings.Cut(ref, ":")
-		return Cut(ctx, name, node, iface, up, opt)
-	case s.Partition != nil:
-		return Partition(ctx, name, s.Partition, opt)
-	case s.Block != nil:
-		return Block(ctx, name, *s.Block, opt)
-	case s.ShapeIface != "":
-		node, iface, _ := strings.Cut(s.ShapeIface, ":")
-		return Shape(ctx, name, node, iface, s.Shape, opt)
-	}
-	_, err := heal(ctx, name, opt, true)
-	return err
 }
