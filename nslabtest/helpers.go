@@ -34,14 +34,26 @@ func RequireRoot(t testing.TB) {
 
 var seq atomic.Int64
 
-// Name returns a lab name unique to this test process: prefix, pid and a
-// counter, within the 24 bytes a lab name may have.
+// Name returns a lab name of this test process's, unique on the machine:
+// prefix, the process's pid and a counter, within the 24 bytes a lab
+// name may have. Run as root, it records the name as the process's for
+// as long as the process lives, as Own does for a test: should the
+// process die before the lab is down (killed by go test's timeout, kill
+// -9), the next test process that names, owns or starts a lab removes
+// what is left of it (that process's first Name does it, saying so on
+// standard error). A name still recorded (a dead process of the same
+// pid whose lab is not yet removed) is not given again.
 func Name(prefix string) string {
-	n := fmt.Sprintf("%s%d-%d", prefix, os.Getpid()%100000, seq.Add(1))
-	if len(n) > 24 {
-		n = n[len(n)-24:]
+	reap(logStderr)
+	for try := 0; ; try++ {
+		n := fmt.Sprintf("%s%d-%d", prefix, os.Getpid()%100000, seq.Add(1))
+		if len(n) > 24 {
+			n = n[len(n)-24:]
+		}
+		if recordNew(n) || try >= 100 {
+			return n
+		}
 	}
-	return n
 }
 
 // IP runs ip with args and returns its output; failures fail the test.
@@ -100,12 +112,18 @@ func Leftovers(lab string) []string {
 	}
 	left = append(left, testTables(lab)...)
 	left = append(left, processes(lab)...)
-	for _, f := range []string{"/run/nslab/" + lab, "/run/nslab/.locks/" + lab, "/run/nslab-nodes/" + lab} {
+	for _, f := range statePaths(lab) {
 		if _, err := os.Stat(f); err == nil {
 			left = append(left, "state "+f)
 		}
 	}
 	return left
+}
+
+// statePaths are the files nslab keeps for a lab: its state, its lock
+// and its nodes' files.
+func statePaths(lab string) []string {
+	return []string{"/run/nslab/" + lab, "/run/nslab/.locks/" + lab, "/run/nslab-nodes/" + lab}
 }
 
 // linkLine matches a line of ip -o link show: "12: name…".
@@ -150,22 +168,30 @@ func TestTable(lab string) string { return TestTablePrefix + lab }
 // testTables lists the tables of every family named after the lab by
 // TestTable (with or without a suffix).
 func testTables(lab string) []string {
+	var left []string
+	for _, tb := range listTables() {
+		if isTestTable(tb.Name, lab) {
+			left = append(left, fmt.Sprintf("nftables table %s %s", familyName(tb.Family), tb.Name))
+		}
+	}
+	return left
+}
+
+// isTestTable reports whether table is lab's by TestTable.
+func isTestTable(table, lab string) bool {
+	return table == TestTable(lab) || strings.HasPrefix(table, TestTable(lab)+"-")
+}
+
+// listTables lists the nftables tables of every family; none when they
+// cannot be read.
+func listTables() []*nftables.Table {
 	c, err := nftables.New()
 	if err != nil {
 		return nil
 	}
 	defer c.CloseLasting()
-	tables, err := c.ListTables()
-	if err != nil {
-		return nil
-	}
-	var left []string
-	for _, tb := range tables {
-		if tb.Name == TestTable(lab) || strings.HasPrefix(tb.Name, TestTable(lab)+"-") {
-			left = append(left, fmt.Sprintf("nftables table %s %s", familyName(tb.Family), tb.Name))
-		}
-	}
-	return left
+	tables, _ := c.ListTables()
+	return tables
 }
 
 func familyName(f nftables.TableFamily) string {

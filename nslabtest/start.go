@@ -4,11 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/nslab/nslab"
 	"github.com/nslab/nslab/kernel"
@@ -80,79 +77,6 @@ func labPrefix(name string) string {
 		name = name[:8]
 	}
 	return strings.TrimRight(name, "-") + "-"
-}
-
-// recordDir holds one file per lab a test process started, named after
-// the lab, that says which process (pid and start time) owns it; shared
-// by every test process on the machine.
-const recordDir = "/run/nslab-test-labs"
-
-func recordPath(name string) string { return filepath.Join(recordDir, name) }
-
-// record writes down that this process owns lab name, before it exists.
-func record(name string) error {
-	var err error
-	for range 3 { // the last owner may remove the directory meanwhile
-		if err = os.MkdirAll(recordDir, 0o700); err != nil {
-			continue
-		}
-		if err = os.WriteFile(recordPath(name), []byte(self().String()+"\n"), 0o600); err == nil {
-			return nil
-		}
-	}
-	return fmt.Errorf("recording test lab %s in %s: %w", name, recordDir, err)
-}
-
-var reapOnce sync.Once
-
-// Own records that this test process owns lab name until the test ends,
-// so that the next test process on the machine removes the lab if this
-// one dies first (killed by go test's timeout, kill -9); it removes the
-// labs of test processes that died so. CheckLeaksAtEnd calls it.
-func Own(t testing.TB, name string) {
-	t.Helper()
-	reapOnce.Do(func() { reapDead(t) })
-	if err := record(name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		os.Remove(recordPath(name))
-		os.Remove(recordDir) // when no other test holds one
-	})
-}
-
-// reapDead removes the labs whose test processes died without removing
-// them, and their records.
-func reapDead(t testing.TB) {
-	t.Helper()
-	for _, name := range deadLabs() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		err := lab.Down(ctx, name, lab.Options{})
-		cancel()
-		if err != nil {
-			t.Logf("removing lab %s, left by a test process that died: %v", name, err)
-			continue
-		}
-		t.Logf("removed lab %s, left by a test process that died", name)
-		os.Remove(recordPath(name))
-	}
-	os.Remove(recordDir) // when no other test holds one
-}
-
-// deadLabs lists the recorded labs whose owner is gone.
-func deadLabs() []string {
-	entries, _ := os.ReadDir(recordDir)
-	var dead []string
-	for _, e := range entries {
-		data, err := os.ReadFile(recordPath(e.Name()))
-		if err != nil {
-			continue
-		}
-		if o, ok := parseOwner(string(data)); ok && !o.alive() {
-			dead = append(dead, e.Name())
-		}
-	}
-	return dead
 }
 
 // namespaceInodes returns the inodes of the lab's namespaces.

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
+
 	"github.com/nslab/nslab"
 	"github.com/nslab/nslab/lab"
 	"github.com/nslab/nslab/topology"
@@ -38,6 +40,29 @@ func TestChildLeavesALab(t *testing.T) {
 	how := os.Getenv("NSLABTEST_DIE")
 	if how == "" {
 		t.Skip("run by TestDeadOwnersLabIsRemoved")
+	}
+	if how == "name" || how == "netns" {
+		// A lab named with Name and nothing else, as kernel tests and
+		// many cmd tests have theirs; the parent kills this process.
+		name := Name("lh-name")
+		if how == "name" {
+			topo := star(t, name, 2)
+			topo.Name = name
+			t.Cleanup(func() { lab.Down(context.Background(), name, lab.Options{}) }) // should the parent not kill it
+			if err := lab.Up(context.Background(), topo, topo.Source, lab.Options{}); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			// As kernel tests do: namespaces of the lab's name that
+			// nslab did not make, and a table of the test's own.
+			HoldNetnsDir(t)
+			Netns(t, name+".a")
+			NftTable(t, &nftables.Table{Name: TestTable(name), Family: nftables.TableFamilyINet})
+		}
+		fmt.Printf("lab %s\n", name)
+		os.Stdout.Sync()
+		time.Sleep(time.Minute)
+		return
 	}
 	if how == "killup" {
 		// A lab of the lab package's own, not Start's: owned through
@@ -71,13 +96,27 @@ func TestChildLeavesALab(t *testing.T) {
 	time.Sleep(time.Minute)
 }
 
+// TestChildNamesALab is run by TestDeadOwnersLabIsRemoved in a child
+// process, after one it killed: it names a lab.
+func TestChildNamesALab(t *testing.T) {
+	if os.Getenv("NSLABTEST_NAME") == "" {
+		t.Skip("run by TestDeadOwnersLabIsRemoved")
+	}
+	name := Name("lh-next")
+	Own(t, name) // its record goes with the test
+	t.Log(name)
+}
+
 // TestDeadOwnersLabIsRemoved: a lab whose test process was killed (kill
 // -9, a panic in another goroutine) stays, recorded as that process's,
 // until the next test process's Start removes it, process included. A
-// test that panics in its own goroutine removes its lab as it dies.
+// test that panics in its own goroutine removes its lab as it dies. A
+// lab only named with Name (name), or namespaces and a table named after
+// it that nslab did not make (netns), whose test process is killed by
+// its pid with SIGKILL, are removed by the next test process's Name.
 func TestDeadOwnersLabIsRemoved(t *testing.T) {
 	RequireRoot(t)
-	for _, how := range []string{"kill", "panic", "testpanic", "killup"} {
+	for _, how := range []string{"kill", "panic", "testpanic", "killup", "name", "netns"} {
 		t.Run(how, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestChildLeavesALab$", "-test.count=1")
 			cmd.Env = append(os.Environ(), "NSLABTEST_DIE="+how)
@@ -95,6 +134,9 @@ func TestDeadOwnersLabIsRemoved(t *testing.T) {
 					name = n
 					break
 				}
+			}
+			if how == "name" || how == "netns" {
+				cmd.Process.Kill() // SIGKILL, by its pid, mid-way
 			}
 			werr := cmd.Wait()
 			if name == "" {
@@ -117,13 +159,23 @@ func TestDeadOwnersLabIsRemoved(t *testing.T) {
 				t.Fatalf("the child (%v) left nothing: it did not die before its cleanups", werr)
 			}
 			spaces := namespaceInodes(name)
-			if procs := processesIn(spaces); how != "killup" && len(procs) != 1 {
+			if procs := processesIn(spaces); (how == "kill" || how == "panic") && len(procs) != 1 {
 				t.Errorf("processes in the dead child's lab: %v, want its sleep", procs)
 			}
 			if !slicesContains(deadLabs(), name) {
 				t.Fatalf("lab %s is not found dead (records: %v)", name, deadLabs())
 			}
-			reapDead(t)
+			if how == "name" || how == "netns" {
+				// Another test process: its first Name removes the lab.
+				next := exec.Command(os.Args[0], "-test.run=^TestChildNamesALab$", "-test.count=1", "-test.v")
+				next.Env = append(os.Environ(), "NSLABTEST_NAME=1")
+				out, err := next.CombinedOutput()
+				if err != nil || !strings.Contains(string(out), "removed lab "+name+", left by a test process that died") {
+					t.Errorf("the next test process (%v) did not say it removed %s:\n%s", err, name, out)
+				}
+			} else {
+				reapDead(t.Logf)
+			}
 			if left := Leftovers(name); len(left) > 0 {
 				t.Errorf("after the reap: %v", left)
 			}
