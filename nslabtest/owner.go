@@ -119,7 +119,10 @@ func recordNew(name string) bool {
 			return true
 		case errors.Is(err, os.ErrExist):
 			return false
-		case !errors.Is(err, os.ErrNotExist): // the directory went meanwhile: again
+		case errors.Is(err, os.ErrNotExist):
+			// The directory went meanwhile (the cleanup of its last
+			// record): again.
+		default:
 			return true
 		}
 	}
