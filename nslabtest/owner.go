@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/nftables"
+	"golang.org/x/sys/unix"
 
 	"github.com/nslab/nslab/internal/procstat"
 	"github.com/nslab/nslab/kernel"
@@ -162,21 +164,65 @@ func Own(t testing.TB, name string) {
 
 // reapDead removes the labs whose test processes died without removing
 // them, and their records; a record whose lab is not there (its test
-// ended and removed it, but did not own it till then) just goes.
+// ended and removed it, but did not own it till then) just goes. Each
+// record is locked while its lab is removed (lockDead): two test
+// processes never reap one lab at once, and a test may hold a record
+// to keep a dead process's lab from the reap while it looks at it.
 func reapDead(logf func(format string, args ...any)) {
 	dead := deadLabs()
 	here := present(dead)
 	for _, name := range dead {
+		f := lockDead(name)
+		if f == nil {
+			continue
+		}
 		if here[name] {
 			if err := remove(name); err != nil {
 				logf("removing lab %s, left by a test process that died: %v", name, err)
+				f.Close()
 				continue
 			}
 			logf("removed lab %s, left by a test process that died", name)
 		}
 		os.Remove(recordPath(name))
+		f.Close()
 	}
 	os.Remove(recordDir) // when no other test holds one
+}
+
+// lockDead locks the record of lab name for its reap and returns it
+// open, or nil: when another process holds it (reaping it, or a test
+// keeping it), when it is gone, or when its owner lives (a record made
+// anew since it was found dead).
+func lockDead(name string) *os.File {
+	f, err := os.Open(recordPath(name))
+	if err != nil {
+		return nil
+	}
+	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+		f.Close()
+		return nil
+	}
+	data, err := io.ReadAll(f)
+	if o, ok := parseOwner(string(data)); err != nil || !ok || o.alive() {
+		f.Close()
+		return nil
+	}
+	return f
+}
+
+// holdRecord keeps lab name's record from the reap (lockDead) until the
+// returned file is closed.
+func holdRecord(name string) (*os.File, error) {
+	f, err := os.Open(recordPath(name))
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking the record of %s: %w", name, err)
+	}
+	return f, nil
 }
 
 // deadLabs lists the recorded labs whose owner is gone.

@@ -59,8 +59,7 @@ func TestChildLeavesALab(t *testing.T) {
 			Netns(t, name+".a")
 			NftTable(t, &nftables.Table{Name: TestTable(name), Family: nftables.TableFamilyINet})
 		}
-		fmt.Printf("lab %s\n", name)
-		os.Stdout.Sync()
+		sayName(name)
 		time.Sleep(time.Minute)
 		return
 	}
@@ -75,16 +74,14 @@ func TestChildLeavesALab(t *testing.T) {
 		if err := lab.Up(context.Background(), topo, topo.Source, lab.Options{}); err != nil {
 			t.Fatal(err)
 		}
-		fmt.Printf("lab %s\n", name)
-		os.Stdout.Sync()
+		sayName(name)
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
 	}
 	l := Start(t, star(t, "lh-dead", 2))
 	if err := l.Node("n1").Command(context.Background(), "sleep", "600").Start(); err != nil {
 		t.Fatal(err)
 	}
-	fmt.Printf("lab %s\n", l.Name())
-	os.Stdout.Sync()
+	sayName(l.Name())
 	switch how {
 	case "kill":
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
@@ -94,6 +91,15 @@ func TestChildLeavesALab(t *testing.T) {
 		panic("the test panics half-way")
 	}
 	time.Sleep(time.Minute)
+}
+
+// sayName tells the parent test the lab's name and waits for it to hold
+// the lab's record (holdRecord), so that no other test process reaps
+// the lab before the parent has seen what this one leaves.
+func sayName(name string) {
+	fmt.Printf("lab %s\n", name)
+	os.Stdout.Sync()
+	bufio.NewReader(os.Stdin).ReadString('\n')
 }
 
 // TestChildNamesALab is run by TestDeadOwnersLabIsRemoved in a child
@@ -124,6 +130,12 @@ func TestDeadOwnersLabIsRemoved(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			in, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -135,13 +147,23 @@ func TestDeadOwnersLabIsRemoved(t *testing.T) {
 					break
 				}
 			}
+			if name == "" {
+				err := cmd.Wait()
+				t.Fatalf("the child said no lab name: %v\n%s", err, stderr.String())
+			}
+			// Other test processes on the machine reap too: keep the
+			// lab from them until this test reaps it.
+			hold, err := holdRecord(name)
+			if err != nil {
+				cmd.Process.Kill()
+				t.Fatalf("%v (%v)", err, cmd.Wait())
+			}
+			defer hold.Close()
+			in.Write([]byte("go\n"))
 			if how == "name" || how == "netns" {
 				cmd.Process.Kill() // SIGKILL, by its pid, mid-way
 			}
 			werr := cmd.Wait()
-			if name == "" {
-				t.Fatalf("the child said no lab name: %v", werr)
-			}
 			// Not CheckLeaksAtEnd: it would make the lab this process's.
 			t.Cleanup(func() { CheckLeaks(t, name) })
 			t.Cleanup(func() { os.Remove(recordPath(name)); os.Remove(recordDir) })
@@ -165,16 +187,28 @@ func TestDeadOwnersLabIsRemoved(t *testing.T) {
 			if !slicesContains(deadLabs(), name) {
 				t.Fatalf("lab %s is not found dead (records: %v)", name, deadLabs())
 			}
+			if f := lockDead(name); f != nil {
+				f.Close()
+				t.Fatal("a reap could lock the record that this test holds")
+			}
+			hold.Close()
 			if how == "name" || how == "netns" {
-				// Another test process: its first Name removes the lab.
+				// Another test process: its first Name removes the lab
+				// (unless one of another test run got there first).
 				next := exec.Command(os.Args[0], "-test.run=^TestChildNamesALab$", "-test.count=1", "-test.v")
 				next.Env = append(os.Environ(), "NSLABTEST_NAME=1")
 				out, err := next.CombinedOutput()
-				if err != nil || !strings.Contains(string(out), "removed lab "+name+", left by a test process that died") {
+				switch {
+				case err == nil && strings.Contains(string(out), "removed lab "+name+", left by a test process that died"):
+				case err == nil && reapedElsewhere(t, name):
+				default:
 					t.Errorf("the next test process (%v) did not say it removed %s:\n%s", err, name, out)
 				}
 			} else {
 				reapDead(t.Logf)
+				if _, err := os.Stat(recordPath(name)); err == nil {
+					reapedElsewhere(t, name)
+				}
 			}
 			if left := Leftovers(name); len(left) > 0 {
 				t.Errorf("after the reap: %v", left)
@@ -187,6 +221,25 @@ func TestDeadOwnersLabIsRemoved(t *testing.T) {
 			}
 		})
 	}
+}
+
+// reapedElsewhere waits, when lab name's record stays, for another test
+// process that reaps it (holding the record: lockDead) to end; it
+// reports whether that was so.
+func reapedElsewhere(t *testing.T, name string) bool {
+	t.Helper()
+	for range 600 {
+		if _, err := os.Stat(recordPath(name)); err != nil {
+			t.Logf("another test process removed %s first", name)
+			return true
+		}
+		if f := lockDead(name); f != nil {
+			f.Close()
+			return false // nobody reaps it
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return false
 }
 
 func slicesContains(s []string, x string) bool {
