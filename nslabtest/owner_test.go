@@ -57,7 +57,7 @@ func staleRecords(t testing.TB, dead owner, n int) []string {
 func TestStaleRecordsGo(t *testing.T) {
 	RequireRoot(t)
 	live := Name("lh-live") // its own reap first, not after the records
-	t.Cleanup(func() { os.Remove(recordPath(live)) })
+	t.Cleanup(func() { os.Remove(recordPath(live)); os.Remove(recordDir) })
 	stale := staleRecords(t, deadOwner(t), 20)
 	var logged []string
 	reapDead(func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) })
