@@ -11,6 +11,7 @@ import (
 	"github.com/nslab/nslab/check"
 	"github.com/nslab/nslab/lab"
 	"github.com/nslab/nslab/nslabtest"
+	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
 )
 
@@ -84,7 +85,7 @@ func TestReconcileKeepsUntouchedNodes(t *testing.T) {
 		if _, err := os.Stat("/run/netns/" + tl.Name + "." + n); !os.IsNotExist(err) {
 			t.Errorf("%s is still there: %v", n, err)
 		}
-		if out, _ := exec.Command("ip", "link", "show", tl.Name+"."+n+".eth0").CombinedOutput(); !strings.Contains(string(out), "does not exist") {
+		if out, _ := exec.Command("ip", "link", "show", plan.PortName(tl.Name, n, "eth0")).CombinedOutput(); !strings.Contains(string(out), "does not exist") {
 			t.Errorf("the port of %s is still there:\n%s", n, out)
 		}
 	}
@@ -114,7 +115,7 @@ nodes:
 	if !strings.Contains(before["m"], sub+".2/24") || !strings.Contains(before["n"], sub+".3/24") {
 		t.Fatalf("assigned addresses: m %q, n %q", before["m"], before["n"])
 	}
-	if br := nslabtest.IP(t, "-br", "addr", "show", tl.Name+".lan"); !strings.Contains(br, sub+".1/24") {
+	if br := nslabtest.IP(t, "-br", "addr", "show", plan.BridgeAltName(tl.Name, "lan")); !strings.Contains(br, sub+".1/24") {
 		t.Errorf("the gateway bridge has %q, want %s.1/24", br, sub)
 	}
 	v2 := reparse(t, tl, yaml+"  a:\n    interfaces:\n      eth0: {link: lan}\n")

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/nslab/nslab/nslabtest"
+	"github.com/nslab/nslab/plan"
 	"github.com/nslab/nslab/topology"
 )
 
@@ -117,13 +118,13 @@ func TestLabAcrossHostsReconcile(t *testing.T) {
 
 	// Drift on h3: the tunnel of lan removed by hand.
 	tunnel := func() string {
-		o, _ := inHost(c.Host("h3"), "ip -o link show type vxlan | grep -o '"+name+".lan~' || true")
+		o, _ := inHost(c.Host("h3"), "ip -o link show type vxlan | grep -o '"+plan.TunnelAltName(name, "lan")+"' || true")
 		return strings.TrimSpace(o)
 	}
 	if tunnel() == "" {
 		t.Fatalf("no tunnel of lan on h3")
 	}
-	if o, err := inHost(c.Host("h3"), "ip link del \"$(ip -o link show type vxlan | grep '"+name+".lan~' | cut -d: -f2 | cut -d@ -f1 | tr -d ' ')\""); err != nil {
+	if o, err := inHost(c.Host("h3"), "ip link del \"$(ip -o link show type vxlan | grep '"+plan.TunnelAltName(name, "lan")+"' | cut -d: -f2 | cut -d@ -f1 | tr -d ' ')\""); err != nil {
 		t.Fatalf("deleting lan's tunnel on h3: %v\n%s", err, o)
 	}
 	r := fleetRun(t, c, "status", name)
