@@ -18,23 +18,8 @@ import (
 // (ErrNeighExists); DeleteNeighs removes what it made, and a second time
 // is no error.
 func TestNeighConn(t *testing.T) {
-	nslabtest.RequireRoot(t)
-	nslabtest.HoldNetnsDir(t)
-	lab := nslabtest.Name("k")
-	a, b := lab+".a", lab+".b"
-	c := kernel.NewConn()
-	t.Cleanup(func() {
-		for _, op := range []kernel.Op{&kernel.NetnsDel{Name: a}, &kernel.NetnsDel{Name: b}} {
-			if err := op.Apply(c); err != nil {
-				t.Error(err)
-			}
-		}
-		c.Close()
-		nslabtest.CheckLeaks(t, lab)
-	})
+	lab, a, b, c := nodesAB(t)
 	apply(t, c,
-		&kernel.NetnsAdd{Name: a, Marker: kernel.Marker(lab, kernel.KindNode, "a")},
-		&kernel.NetnsAdd{Name: b, Marker: kernel.Marker(lab, kernel.KindNode, "b")},
 		&kernel.VethAdd{NS: a, Name: "eth0", PeerNS: b, PeerName: "eth1"},
 		&kernel.LinkSetup{NS: a, Name: "eth0", Addresses: []netip.Prefix{netip.MustParsePrefix("10.95.0.1/24"), netip.MustParsePrefix("fd95::1/64")}},
 		&kernel.LinkSetup{NS: b, Name: "eth1", Addresses: []netip.Prefix{netip.MustParsePrefix("10.95.0.2/24")}},

@@ -2,12 +2,10 @@ package kernel_test
 
 import (
 	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/nslab/nslab/kernel"
-	"github.com/nslab/nslab/nslabtest"
 )
 
 // TestNetnsDelHold: a namespace deleted with Hold is gone from
@@ -15,25 +13,10 @@ import (
 // NetnsRelease lets go of it; then the kernel frees it (its veth's
 // root end goes with it). Without Hold it is freed at once.
 func TestNetnsDelHold(t *testing.T) {
-	nslabtest.RequireRoot(t)
-	nslabtest.HoldNetnsDir(t)
-	lab := nslabtest.Name("k")
-	a, b := lab+".a", lab+".b"
-	short := strings.ReplaceAll(lab, "-", "")[1:]
-	rootA, rootB := "nha"+short, "nhb"+short
-	c := kernel.NewConn()
-	t.Cleanup(func() {
-		for _, op := range []kernel.Op{&kernel.LinkDel{Name: rootA}, &kernel.LinkDel{Name: rootB}, &kernel.NetnsDel{Name: a}, &kernel.NetnsDel{Name: b}} {
-			if err := op.Apply(c); err != nil {
-				t.Error(err)
-			}
-		}
-		c.Close()
-		nslabtest.CheckLeaks(t, lab)
-	})
+	lab, a, b, c := nodesAB(t)
+	roots := rootLinks(t, c, lab, "nha", "nhb")
+	rootA, rootB := roots[0], roots[1]
 	apply(t, c,
-		&kernel.NetnsAdd{Name: a, Marker: kernel.Marker(lab, kernel.KindNode, "a")},
-		&kernel.NetnsAdd{Name: b, Marker: kernel.Marker(lab, kernel.KindNode, "b")},
 		&kernel.VethAdd{Name: rootA, PeerNS: a, PeerName: "eth0"},
 		&kernel.VethAdd{Name: rootB, PeerNS: b, PeerName: "eth0"},
 	)

@@ -14,6 +14,55 @@ import (
 	"github.com/nslab/nslab/nslabtest"
 )
 
+// nodesAB makes a lab of the test with two nodes, a and b, on c. In
+// t.Cleanup it deletes the nodes (after what the test's own cleanups
+// remove, such as rootLinks), closes c and checks that nothing of the lab
+// is left.
+func nodesAB(t *testing.T) (lab, a, b string, c *kernel.Conn) {
+	t.Helper()
+	nslabtest.RequireRoot(t)
+	nslabtest.HoldNetnsDir(t)
+	lab = nslabtest.Name("k")
+	a, b = lab+".a", lab+".b"
+	c = kernel.NewConn()
+	t.Cleanup(func() {
+		for _, op := range []kernel.Op{&kernel.NetnsDel{Name: a}, &kernel.NetnsDel{Name: b}} {
+			if err := op.Apply(c); err != nil {
+				t.Error(err)
+			}
+		}
+		c.Close()
+		nslabtest.CheckLeaks(t, lab)
+	})
+	apply(t, c,
+		&kernel.NetnsAdd{Name: a, Marker: kernel.Marker(lab, kernel.KindNode, "a")},
+		&kernel.NetnsAdd{Name: b, Marker: kernel.Marker(lab, kernel.KindNode, "b")},
+	)
+	return lab, a, b, c
+}
+
+// rootLinks names a root-namespace link for each prefix, unique to the
+// lab (the prefix and the lab's name without dashes, at most 15 bytes),
+// and deletes them in t.Cleanup, before nodesAB's nodes.
+func rootLinks(t *testing.T, c *kernel.Conn, lab string, prefixes ...string) []string {
+	t.Helper()
+	names := make([]string, len(prefixes))
+	for i, p := range prefixes {
+		names[i] = p + strings.ReplaceAll(lab, "-", "")[1:]
+		if len(names[i]) > 15 {
+			names[i] = names[i][:15]
+		}
+	}
+	t.Cleanup(func() {
+		for _, n := range names {
+			if err := (&kernel.LinkDel{Name: n}).Apply(c); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	return names
+}
+
 // apply runs ops in order and fails the test on the first error.
 func apply(t *testing.T, c *kernel.Conn, ops ...kernel.Op) {
 	t.Helper()

@@ -15,23 +15,8 @@ import (
 // there; ForgetNeighbours deletes the neighbours the kernel learnt and
 // keeps those set by hand.
 func TestReadLinkAndForgetNeighbours(t *testing.T) {
-	nslabtest.RequireRoot(t)
-	nslabtest.HoldNetnsDir(t)
-	lab := nslabtest.Name("k")
-	a, b := lab+".a", lab+".b"
-	c := kernel.NewConn()
-	t.Cleanup(func() {
-		for _, op := range []kernel.Op{&kernel.NetnsDel{Name: a}, &kernel.NetnsDel{Name: b}} {
-			if err := op.Apply(c); err != nil {
-				t.Error(err)
-			}
-		}
-		c.Close()
-		nslabtest.CheckLeaks(t, lab)
-	})
+	_, a, b, c := nodesAB(t)
 	apply(t, c,
-		&kernel.NetnsAdd{Name: a, Marker: kernel.Marker(lab, kernel.KindNode, "a")},
-		&kernel.NetnsAdd{Name: b, Marker: kernel.Marker(lab, kernel.KindNode, "b")},
 		&kernel.VethAdd{NS: a, Name: "eth0", MTU: 1300, PeerNS: b, PeerName: "eth0"},
 		&kernel.LinkSetup{NS: a, Name: "eth0", Addresses: []netip.Prefix{netip.MustParsePrefix("10.94.0.1/24")}},
 		&kernel.LinkSetup{NS: b, Name: "eth0", Addresses: []netip.Prefix{netip.MustParsePrefix("10.94.0.2/24")}},

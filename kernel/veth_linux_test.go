@@ -17,27 +17,9 @@ import (
 // a 10,104-node build, every other netlink request of the machine
 // waiting with it.
 func TestVethOneQueue(t *testing.T) {
-	nslabtest.RequireRoot(t)
-	nslabtest.HoldNetnsDir(t)
-	lab := nslabtest.Name("k")
-	a, b := lab+".a", lab+".b"
-	root := "nlq" + strings.ReplaceAll(lab, "-", "")[1:]
-	if len(root) > 15 {
-		root = root[:15]
-	}
-	c := kernel.NewConn()
-	t.Cleanup(func() {
-		for _, op := range []kernel.Op{&kernel.LinkDel{Name: root}, &kernel.NetnsDel{Name: a}, &kernel.NetnsDel{Name: b}} {
-			if err := op.Apply(c); err != nil {
-				t.Error(err)
-			}
-		}
-		c.Close()
-		nslabtest.CheckLeaks(t, lab)
-	})
+	lab, a, b, c := nodesAB(t)
+	root := rootLinks(t, c, lab, "nlq")[0]
 	apply(t, c,
-		&kernel.NetnsAdd{Name: a, Marker: kernel.Marker(lab, kernel.KindNode, "a")},
-		&kernel.NetnsAdd{Name: b, Marker: kernel.Marker(lab, kernel.KindNode, "b")},
 		&kernel.VethAdd{NS: a, Name: "eth0", PeerNS: b, PeerName: "eth0"},
 		&kernel.VethAdd{Name: root, Tags: kernel.Tags{Alias: kernel.Marker(lab, kernel.KindPort, "a:eth1")}, PeerNS: a, PeerName: "eth1"},
 	)
