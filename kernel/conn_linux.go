@@ -56,7 +56,7 @@ func (s *nsSock) handle() (*netlink.Handle, error) {
 }
 
 func (s *nsSock) close() {
-	s.once.Do(func() {}) // no handle after this
+	s.once.Do(func() { s.err = fmt.Errorf("netlink socket of %s closed", nsLabel(s.ns)) }) // no handle after this
 	if s.h != nil {
 		s.h.Close()
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nslab/nslab/kernel"
@@ -36,37 +37,24 @@ func (e stalled) Error() string {
 // been called for stall. stop releases it.
 func stallContext(ctx context.Context, stall time.Duration) (_ context.Context, progress, stop func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
-	var mu sync.Mutex
-	last := time.Now()
-	done := make(chan struct{})
+	var last atomic.Int64 // time.Now().UnixNano() of the last progress
+	last.Store(time.Now().UnixNano())
 	go func() {
 		tick := time.NewTicker(stall / 10)
 		defer tick.Stop()
 		for {
 			select {
-			case <-done:
-				return
 			case <-ctx.Done():
 				return
 			case now := <-tick.C:
-				mu.Lock()
-				idle := now.Sub(last)
-				mu.Unlock()
-				if idle >= stall {
+				if now.Sub(time.Unix(0, last.Load())) >= stall {
 					cancel(stalled{stall})
 					return
 				}
 			}
 		}
 	}()
-	progress = func() {
-		mu.Lock()
-		last = time.Now()
-		mu.Unlock()
-	}
-	var once sync.Once
-	stop = func() { once.Do(func() { close(done); cancel(nil) }) }
-	return ctx, progress, stop
+	return ctx, func() { last.Store(time.Now().UnixNano()) }, func() { cancel(nil) }
 }
 
 // readyCount is the number of links and bridges waitReady waits for.

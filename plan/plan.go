@@ -513,15 +513,6 @@ func linkDelOps(lab string, st *kernel.State, saved *topology.Lab) (down, links,
 	return down, links, byGroupDel(bridgeGroup, emptied)
 }
 
-func allInGroup(st *kernel.State, names []string, group uint32) bool {
-	for _, n := range names {
-		if st.Links[n].Group != group {
-			return false
-		}
-	}
-	return true
-}
-
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
