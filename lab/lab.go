@@ -267,6 +267,9 @@ func planFor(c *kernel.Conn, t *topology.Lab, source []byte, opt *Options) (p *p
 	if err := checkMachine(t, old, opt); err != nil {
 		return nil, t, old != nil, err
 	}
+	if old == nil {
+		adviseForwarding(t, opt)
+	}
 	if changing {
 		opt.logf("lab %s: its last change did not finish; finishing it", t.Name)
 	}
