@@ -197,20 +197,7 @@ func endHost(netIno, mntIno uint64) []int {
 }
 
 // processesInMnt lists the pids whose mount namespace has inode ino.
-func processesInMnt(ino uint64) []int {
-	ents, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		if i, err := nsInode(fmt.Sprintf("/proc/%d/ns/mnt", pid)); err == nil && i == ino {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
+func processesInMnt(ino uint64) []int { return processesWith("mnt", ino) }
 
 // hostProcesses lists the processes in both namespaces: a host's own.
 func hostProcesses(netIno, mntIno uint64) []int {

@@ -442,7 +442,11 @@ func nsInode(path string) (uint64, error) {
 }
 
 // processesIn lists the pids whose network namespace has inode ino.
-func processesIn(ino uint64) []int {
+func processesIn(ino uint64) []int { return processesWith("net", ino) }
+
+// processesWith lists the pids, this process's aside, whose namespace of
+// the kind ("net", "mnt") has inode ino.
+func processesWith(kind string, ino uint64) []int {
 	ents, _ := os.ReadDir("/proc")
 	var pids []int
 	for _, e := range ents {
@@ -450,7 +454,7 @@ func processesIn(ino uint64) []int {
 		if err != nil || pid == os.Getpid() {
 			continue
 		}
-		if i, err := nsInode(fmt.Sprintf("/proc/%d/ns/net", pid)); err == nil && i == ino {
+		if i, err := nsInode(fmt.Sprintf("/proc/%d/ns/%s", pid, kind)); err == nil && i == ino {
 			pids = append(pids, pid)
 		}
 	}
